@@ -1,0 +1,51 @@
+# DepoChain developer entry points. Every target creates .venv on first use, so a fresh
+# machine with only python3 and make can run them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= auto
+
+.PHONY: help venv test test-fast lint fmt localnet bench simulate clean
+
+help:
+	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make test-fast  the suite without tests marked slow"
+	@echo "make lint       ruff and mypy"
+	@echo "make bench      ledger and storage micro-benchmarks"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check consensus node tests
+	$(BIN)/ruff format --check consensus node tests
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format consensus node tests
+	$(BIN)/ruff check --fix consensus node tests
+
+localnet: $(STAMP)
+	$(BIN)/depochain localnet --home ./localnet
+
+bench: $(STAMP)
+	$(BIN)/depochain bench ledger
+
+simulate: $(STAMP)
+	$(BIN)/depochain simulate --seeds 1000 --validators 4 --byzantine 1
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
