@@ -1,0 +1,278 @@
+"""The durable block store: LevelDB through plyvel, one synced WriteBatch per committed block.
+
+A block's block, certificate, results, tx index entries, state changes, app hash and the new
+latest-height record go into ONE ``WriteBatch(sync=True)``. LevelDB appends a batch to its log as
+one checksummed record and drops a torn last record on recovery, so after a crash the store
+holds every block up to some height completely and nothing of the next. A write is validated in
+full before the batch is built: a refused write touches nothing.
+
+What this module must never do: write a block's parts in more than one batch, overwrite a
+committed height, or let two processes open the same database (LevelDB's LOCK file refuses the
+second one; we turn that into a :class:`StoreLockedError` that says so).
+
+Thread use: one writer at a time (a lock serialises ``commit_block``/``put_meta``); reads and
+iterators may run in other threads. ``close()`` only after every reader is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import plyvel
+
+from node.storage import base, keys
+from node.storage.base import (
+    BlockWrite,
+    StorageError,
+    StoreClosedError,
+    StoreCorruptedError,
+    StoreLockedError,
+)
+
+WRITE_BUFFER_BYTES: Final = 32 * 1024 * 1024
+"""Memtable size: a 1000-tx block writes ~0.5 MiB, so this flushes every ~60 blocks, not ~8."""
+BLOCK_CACHE_BYTES: Final = 32 * 1024 * 1024
+BLOOM_FILTER_BITS: Final = 10
+"""Bloom filters make misses cheap: every tx-index check of a new tx is a miss."""
+MAX_OPEN_FILES: Final = 256
+
+
+class LevelDBStore:
+    """A block store in the LevelDB directory ``path`` (created when ``create`` is true)."""
+
+    __slots__ = ("__weakref__", "_db", "_latest_height", "_path", "_write_lock")
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        self._path = Path(path)
+        self._write_lock = threading.Lock()
+        self._db: Any = _open_db(self._path, create)
+        try:
+            self._latest_height = self._load_layout()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def __enter__(self) -> LevelDBStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def commit_block(self, write: BlockWrite) -> None:
+        """Persist the whole block in one synced batch, or raise and persist nothing."""
+        with self._write_lock:
+            db = self._check_open()
+            base.validate_block_write(write, self._latest_height)
+            tx_writes = base.compute_tx_index_writes(write, self._is_tx_indexed)
+            batch = db.write_batch(sync=True)
+            height = write.height
+            batch.put(keys.block_key(height), write.block)
+            batch.put(keys.certificate_key(height), write.certificate)
+            batch.put(keys.results_key(height), write.results)
+            batch.put(keys.app_hash_key(height), write.app_hash)
+            for tx_hash, (tx_height, index) in tx_writes.items():
+                batch.put(keys.tx_key(tx_hash), keys.encode_tx_location(tx_height, index))
+            for key, value in write.state_changes.items():
+                if value is None:
+                    batch.delete(keys.state_key(key))
+                else:
+                    batch.put(keys.state_key(key), value)
+            batch.put(keys.LATEST_HEIGHT_KEY, keys.encode_height(height))
+            _call(batch.write, f"writing block {height}")
+            self._latest_height = height
+
+    def put_meta(self, key: str, value: bytes) -> None:
+        """Store a small metadata record, synced to disk before returning."""
+        with self._write_lock:
+            db = self._check_open()
+            base.validate_meta_name(key)
+            base.validate_meta_value(value)
+            _call(lambda: db.put(keys.meta_key(key), value, sync=True), f"writing meta {key!r}")
+
+    def close(self) -> None:
+        """Close the database (idempotent). Every later call raises :class:`StoreClosedError`."""
+        with self._write_lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def latest_height(self) -> int:
+        self._check_open()
+        return self._latest_height
+
+    def get_block(self, height: int) -> bytes | None:
+        return self._get_at(keys.PREFIX_BLOCK, height)
+
+    def get_certificate(self, height: int) -> bytes | None:
+        return self._get_at(keys.PREFIX_CERTIFICATE, height)
+
+    def get_results(self, height: int) -> bytes | None:
+        return self._get_at(keys.PREFIX_RESULTS, height)
+
+    def get_app_hash(self, height: int) -> bytes | None:
+        return self._get_at(keys.PREFIX_APP_HASH, height)
+
+    def get_tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        base.validate_bytes_arg(tx_hash, "tx_hash")
+        raw = self._get(keys.tx_key(tx_hash))
+        if raw is None:
+            return None
+        try:
+            return keys.decode_tx_location(raw)
+        except ValueError as exc:
+            raise StoreCorruptedError(f"tx index entry of {tx_hash.hex()}: {exc}") from exc
+
+    def get_state(self, key: bytes) -> bytes | None:
+        base.validate_bytes_arg(key, "key")
+        return self._get(keys.state_key(key))
+
+    def iter_state(
+        self, prefix: bytes = b"", *, start: bytes | None = None, limit: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Ledger entries under ``prefix`` (from ``start`` on, at most ``limit``) in key order.
+
+        The LevelDB iterator is created here, so it reads a snapshot as of this call; it is
+        bounded to the prefix's key range and closed when exhausted or garbage-collected.
+        """
+        db = self._check_open()
+        base.validate_iter_args(prefix, start, limit)
+        lower = max(prefix, start) if start is not None else prefix
+        upper = keys.compute_prefix_upper_bound(keys.state_key(prefix))
+        iterator = _call(
+            lambda: db.iterator(start=keys.state_key(lower), stop=upper), "opening an iterator"
+        )
+        return _iter_ledger_entries(iterator, limit)
+
+    def get_meta(self, key: str) -> bytes | None:
+        base.validate_meta_name(key)
+        return self._get(keys.meta_key(key))
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _get_at(self, prefix: bytes, height: int) -> bytes | None:
+        if not base.validate_height_arg(height):
+            self._check_open()
+            return None
+        return self._get(prefix + keys.encode_height(height))
+
+    def _get(self, key: bytes) -> bytes | None:
+        db = self._check_open()
+        value: bytes | None = _call(lambda: db.get(key), "reading")
+        return value
+
+    def _is_tx_indexed(self, tx_hash: bytes) -> bool:
+        return self._get(keys.tx_key(tx_hash)) is not None
+
+    def _check_open(self) -> Any:
+        db = self._db
+        if db is None:
+            raise StoreClosedError(f"the store at {self._path} is closed")
+        return db
+
+    def _load_layout(self) -> int:
+        """Check (or, for an empty database, write) the format version; return the latest height."""
+        version = self._get(keys.FORMAT_VERSION_KEY)
+        if version is None:
+            if _call(lambda: next(self._db.iterator(include_value=False), None), "reading"):
+                raise StoreCorruptedError(f"{self._path} is a LevelDB but not a DepoChain store")
+            raw = keys.encode_format_version(keys.FORMAT_VERSION)
+            _call(lambda: self._db.put(keys.FORMAT_VERSION_KEY, raw, sync=True), "initialising")
+        elif version != keys.encode_format_version(keys.FORMAT_VERSION):
+            raise StoreCorruptedError(
+                f"{self._path} has store format {version.hex()}, this node reads "
+                f"{keys.FORMAT_VERSION}"
+            )
+        return self._load_latest_height()
+
+    def _load_latest_height(self) -> int:
+        raw = self._get(keys.LATEST_HEIGHT_KEY)
+        try:
+            latest = 0 if raw is None else keys.decode_height(raw)
+        except ValueError as exc:
+            raise StoreCorruptedError(f"{self._path}: latest-height record: {exc}") from exc
+        # Cheap sanity check of the invariant "every height <= latest complete, nothing above".
+        for prefix in keys.HEIGHT_PREFIXES:
+            if latest > 0 and self._get(prefix + keys.encode_height(latest)) is None:
+                raise StoreCorruptedError(f"{self._path}: block {latest} is incomplete")
+            if latest < keys.HEIGHT_MAX and self._get(prefix + keys.encode_height(latest + 1)):
+                raise StoreCorruptedError(f"{self._path}: data above latest height {latest}")
+        return latest
+
+
+def _open_db(path: Path, create: bool) -> Any:
+    """Open LevelDB, turning its errors into ones an operator can act on."""
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    try:
+        return plyvel.DB(
+            str(path),
+            create_if_missing=create,
+            write_buffer_size=WRITE_BUFFER_BYTES,
+            lru_cache_size=BLOCK_CACHE_BYTES,
+            bloom_filter_bits=BLOOM_FILTER_BITS,
+            max_open_files=MAX_OPEN_FILES,
+        )
+    except plyvel.IOError as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLockedError(
+                f"the block store {path} is locked by another process (is another node using "
+                f"this home directory?): {_describe(exc)}"
+            ) from exc
+        raise StorageError(f"cannot open the block store {path}: {_describe(exc)}") from exc
+    except plyvel.CorruptionError as exc:
+        raise StoreCorruptedError(f"the block store {path} is corrupted: {_describe(exc)}") from exc
+    except plyvel.Error as exc:
+        raise StorageError(f"cannot open the block store {path}: {_describe(exc)}") from exc
+
+
+def _call(action: Callable[[], Any], what: str) -> Any:
+    """Run one plyvel call; its errors become :class:`StorageError` subclasses."""
+    try:
+        return action()
+    except plyvel.CorruptionError as exc:
+        raise StoreCorruptedError(f"{what}: {_describe(exc)}") from exc
+    except plyvel.Error as exc:
+        raise StorageError(f"{what}: {_describe(exc)}") from exc
+    except RuntimeError as exc:  # plyvel's "Database is closed" / "Iterator is closed"
+        raise StoreClosedError(f"{what}: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """plyvel puts LevelDB's status message in as bytes; show it as text."""
+    if exc.args and isinstance(exc.args[0], bytes):
+        return exc.args[0].decode("utf-8", "replace")
+    return str(exc)
+
+
+def _iter_ledger_entries(iterator: Any, limit: int | None) -> Iterator[tuple[bytes, bytes]]:
+    """Yield (ledger key, value) pairs, at most ``limit``; always close the LevelDB iterator."""
+    try:
+        count = 0
+        while limit is None or count < limit:
+            entry = _call(lambda: next(iterator, None), "iterating state")
+            if entry is None:
+                return
+            key, value = entry
+            yield keys.ledger_key_of(key), value
+            count += 1
+    finally:
+        with contextlib.suppress(RuntimeError):  # already closed along with its database
+            iterator.close()
