@@ -1,0 +1,180 @@
+"""Blocks and headers.
+
+The block hash is sha256 of the encoded header; the header commits to the txs (Merkle root of
+the raw tx bytes, RFC 6962) and to the evidence, so the hash covers the whole block. As in
+Tendermint, ``app_hash`` is the ledger state after executing the PARENT block, and
+``last_commit`` is the parent's commit certificate (None only at height 1).
+
+This module checks what a block says about itself (:func:`validate_block_shape`); whether it
+extends our chain is the replica's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from consensus import codec, crypto
+from consensus.messages import (
+    HEIGHT_MAX,
+    CommitCertificate,
+    DuplicateVoteEvidence,
+)
+from consensus.params import BLOCK_TXS_HARD_MAX, EVIDENCE_HARD_MAX, ConsensusParams
+from consensus.types import (
+    CHAIN_ID_MAX_LEN,
+    HASH_LEN,
+    PUBLIC_KEY_LEN,
+    ChainId,
+    Hash32,
+    Height,
+    PublicKey,
+    TimestampMs,
+)
+
+GENESIS_PARENT_HASH = Hash32(bytes(HASH_LEN))
+"""``parent_hash`` of block 1."""
+
+TX_BYTES_MAX = 1024 * 1024
+
+
+class InvalidBlock(ValueError):
+    """A block whose contents contradict its header, or exceed the params' bounds."""
+
+
+def compute_txs_root(txs: tuple[bytes, ...]) -> Hash32:
+    return crypto.merkle_root(txs)
+
+
+def compute_evidence_hash(evidence: tuple[DuplicateVoteEvidence, ...]) -> Hash32:
+    return crypto.merkle_root([codec.encode(e.to_wire()) for e in evidence])
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What the block hash covers."""
+
+    chain_id: ChainId
+    height: Height
+    time_ms: TimestampMs
+    """The proposer's clock when it built the block; strictly after the parent's."""
+    proposer: PublicKey
+    """The validator that built the block (it may be re-proposed by others in later rounds)."""
+    parent_hash: Hash32
+    last_commit: CommitCertificate | None
+    """Commit certificate of the parent block; None at height 1."""
+    txs_root: Hash32
+    app_hash: Hash32
+    """Ledger app hash after executing the parent block."""
+    validators_hash: Hash32
+    """Hash of the validator set of this height."""
+    evidence_hash: Hash32
+    hash: Hash32 = field(init=False, compare=False, repr=False)
+    """sha256 of the encoded header (computed once)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash", crypto.sha256(codec.encode(self.to_wire())))
+
+    def to_wire(self) -> list[object]:
+        return [
+            self.chain_id, self.height, self.time_ms, self.proposer, self.parent_hash,
+            None if self.last_commit is None else self.last_commit.to_wire(),
+            self.txs_root, self.app_hash, self.validators_hash, self.evidence_hash,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: codec.Value) -> Header:
+        f = codec.expect_fields(value, "header", 10)
+        return cls(
+            chain_id=ChainId(codec.expect_str(f[0], "chain_id", CHAIN_ID_MAX_LEN, 1)),
+            height=Height(codec.expect_int(f[1], "height", 1, HEIGHT_MAX)),
+            time_ms=TimestampMs(codec.expect_uint(f[2], "time_ms", 2**62)),
+            proposer=PublicKey(codec.expect_bytes(f[3], "proposer", PUBLIC_KEY_LEN)),
+            parent_hash=Hash32(codec.expect_bytes(f[4], "parent_hash", HASH_LEN)),
+            last_commit=codec.expect_optional(f[5], CommitCertificate.from_wire),
+            txs_root=Hash32(codec.expect_bytes(f[6], "txs_root", HASH_LEN)),
+            app_hash=Hash32(codec.expect_bytes(f[7], "app_hash", HASH_LEN)),
+            validators_hash=Hash32(codec.expect_bytes(f[8], "validators_hash", HASH_LEN)),
+            evidence_hash=Hash32(codec.expect_bytes(f[9], "evidence_hash", HASH_LEN)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: Header
+    txs: tuple[bytes, ...]
+    """Opaque raw transaction bytes, in execution order."""
+    evidence: tuple[DuplicateVoteEvidence, ...] = ()
+
+    @property
+    def hash(self) -> Hash32:
+        return self.header.hash
+
+    @property
+    def height(self) -> Height:
+        return self.header.height
+
+    def to_wire(self) -> list[object]:
+        return [self.header.to_wire(), list(self.txs), [e.to_wire() for e in self.evidence]]
+
+    @classmethod
+    def from_wire(cls, value: codec.Value) -> Block:
+        header, txs, evidence = codec.expect_fields(value, "block", 3)
+        return cls(
+            Header.from_wire(header),
+            codec.expect_list_of(
+                txs, "txs", lambda t: codec.expect_bytes(t, "tx", max_len=TX_BYTES_MAX),
+                BLOCK_TXS_HARD_MAX,
+            ),
+            codec.expect_list_of(
+                evidence, "evidence", DuplicateVoteEvidence.from_wire, EVIDENCE_HARD_MAX
+            ),
+        )
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_wire())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Block:
+        return cls.from_wire(codec.decode(data))
+
+
+def make_block(
+    *,
+    chain_id: ChainId,
+    height: Height,
+    time_ms: TimestampMs,
+    proposer: PublicKey,
+    parent_hash: Hash32,
+    last_commit: CommitCertificate | None,
+    app_hash: Hash32,
+    validators_hash: Hash32,
+    txs: tuple[bytes, ...] = (),
+    evidence: tuple[DuplicateVoteEvidence, ...] = (),
+) -> Block:
+    """Build a block whose header roots match its txs and evidence."""
+    header = Header(
+        chain_id=chain_id, height=height, time_ms=time_ms, proposer=proposer,
+        parent_hash=parent_hash, last_commit=last_commit, txs_root=compute_txs_root(txs),
+        app_hash=app_hash, validators_hash=validators_hash,
+        evidence_hash=compute_evidence_hash(evidence),
+    )
+    return Block(header, txs, evidence)
+
+
+def validate_block_shape(block: Block, params: ConsensusParams) -> None:
+    """Raise :class:`InvalidBlock` unless the header's roots match and bounds hold."""
+    if len(block.txs) > params.block_txs_max:
+        raise InvalidBlock(f"{len(block.txs)} txs exceed block_txs_max")
+    if len(block.evidence) > params.evidence_max:
+        raise InvalidBlock(f"{len(block.evidence)} evidence exceed evidence_max")
+    if compute_txs_root(block.txs) != block.header.txs_root:
+        raise InvalidBlock("txs_root does not match the txs")
+    if compute_evidence_hash(block.evidence) != block.header.evidence_hash:
+        raise InvalidBlock("evidence_hash does not match the evidence")
+    if len(block.encode()) > params.block_bytes_max:
+        raise InvalidBlock("encoded block exceeds block_bytes_max")
+    hashes = [e.compute_hash() for e in block.evidence]
+    if len(set(hashes)) != len(hashes):
+        raise InvalidBlock("duplicate evidence")
+    if (block.header.height == 1) != (block.header.last_commit is None):
+        raise InvalidBlock("last_commit must be absent exactly at height 1")
