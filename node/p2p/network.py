@@ -1,0 +1,403 @@
+"""The P2P network object: listens, dials known peers, keeps one connection per peer pair.
+
+One connection per pair: when two authenticated connections to the same peer exist, both ends
+apply the same rule, so they keep the same one. Connections with the same dialer: the newer wins
+(a dialer only redials after giving up on its previous connection). Otherwise the connection
+dialled by the lower public key wins. A replaced connection's queued payloads are lost (gossip is
+best-effort; the driver re-gossips).
+
+Every task is owned by the network object (a tracked set) and cancelled by :meth:`stop`. Every
+failure a peer can cause closes that one connection and is counted by reason in :meth:`stats`.
+``send``/``broadcast`` never block: they queue (see ``peer`` for the full-queue policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+from collections.abc import Collection, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consensus.crypto import PrivateKey
+from consensus.types import ChainId, PublicKey
+from node.p2p.errors import PeerError
+from node.p2p.handshake import SecureSession, perform_handshake
+from node.p2p.peer import ConnectionTimeouts, OnMessage, PeerConnection, PeerStats, close_writer
+
+log = logging.getLogger("depochain.p2p")
+
+
+@dataclass(frozen=True, slots=True)
+class P2PLimits:
+    """Bounds and timeouts of the transport (config data, passed down)."""
+
+    frame_body_bytes_max: int = 4 * 1024 * 1024
+    """Largest payload one frame carries (a block must fit)."""
+    queue_messages_max: int = 1024
+    """Per-peer send queue length; beyond it the oldest queued payload is dropped."""
+    queue_bytes_max: int = 32 * 1024 * 1024
+    """Per-peer send queue size; must hold at least one maximal payload."""
+    handshake_timeout_ms: int = 5_000
+    connect_timeout_ms: int = 3_000
+    write_timeout_ms: int = 10_000
+    """A peer whose socket does not drain within this is disconnected."""
+    keepalive_interval_ms: int = 5_000
+    read_idle_timeout_ms: int = 20_000
+    """No frame (not even a keepalive) for this long: the peer is gone."""
+    close_timeout_ms: int = 1_000
+    reconnect_backoff_min_ms: int = 100
+    reconnect_backoff_max_ms: int = 10_000
+    pending_handshakes_max: int = 32
+    """Inbound connections still handshaking; more are closed at once."""
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"P2PLimits.{name} must be positive")
+        if self.queue_bytes_max < self.frame_body_bytes_max:
+            raise ValueError("queue_bytes_max must hold at least one maximal frame")
+        if self.read_idle_timeout_ms <= self.keepalive_interval_ms:
+            raise ValueError("read_idle_timeout_ms must exceed keepalive_interval_ms")
+        if self.reconnect_backoff_min_ms > self.reconnect_backoff_max_ms:
+            raise ValueError("reconnect_backoff_min_ms exceeds reconnect_backoff_max_ms")
+
+    def get_connection_timeouts(self) -> ConnectionTimeouts:
+        return ConnectionTimeouts(
+            write_timeout_s=self.write_timeout_ms / 1000,
+            read_idle_timeout_s=self.read_idle_timeout_ms / 1000,
+            keepalive_interval_s=self.keepalive_interval_ms / 1000,
+            close_timeout_s=self.close_timeout_ms / 1000,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStats:
+    """A snapshot of the network's counters."""
+
+    connections_accepted: int
+    """Inbound connections that completed the handshake."""
+    connections_dialed: int
+    """Outbound connections that completed the handshake."""
+    failures: Mapping[str, int]
+    """Refused or failed connection attempts by reason (handshake, dial, duplicate…)."""
+    disconnects: Mapping[str, int]
+    """Why established connections ended."""
+
+
+def compute_backoff_s(failures: int, min_ms: int, max_ms: int, rng: random.Random) -> float:
+    """Delay before the next dial: exponential in ``failures``, capped, with jitter in [½, 1]."""
+    ceiling_ms = min(max_ms, min_ms * 2 ** min(failures, 32))
+    return rng.uniform(ceiling_ms / 2, ceiling_ms) / 1000
+
+
+class P2PNetwork:
+    """Authenticated, encrypted connections to the allowed peers of one node."""
+
+    def __init__(
+        self,
+        chain_id: ChainId,
+        node_key: PrivateKey,
+        listen_host: str,
+        listen_port: int,
+        peers: Mapping[bytes, tuple[str, int]],
+        allowed: Collection[bytes],
+        on_message: OnMessage,
+        *,
+        limits: P2PLimits | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self.public_key = node_key.public_key
+        self.limits = limits or P2PLimits()
+        self._node_key = node_key
+        self._listen = (listen_host, listen_port)
+        self._allowed = frozenset(PublicKey(key) for key in allowed)
+        self._peers: dict[PublicKey, tuple[str, int]] = {}
+        for key, (host, port) in peers.items():
+            self._validate_peer_key(key)
+            self._peers[PublicKey(key)] = (host, port)
+        self._on_message = on_message
+        self._rng = rng or random.Random()
+        self._connections: dict[PublicKey, PeerConnection] = {}
+        self._idle: dict[PublicKey, asyncio.Event] = {}
+        self._changed = asyncio.Event()
+        self._dialers: set[PublicKey] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: asyncio.Server | None = None
+        self._stopping = False
+        self._pending_handshakes = 0
+        self._counts = collections.Counter[str]()
+        self._failures = collections.Counter[str]()
+        self._disconnects = collections.Counter[str]()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen and start dialling every known peer."""
+        if self._server is not None or self._stopping:
+            raise RuntimeError("P2PNetwork.start called twice")
+        self._server = await asyncio.start_server(self._on_accept, *self._listen)
+        for key in self._peers:
+            self._start_dialer(key)
+        log.info("p2p: %s listening on %s:%d", self._short(self.public_key), *self.listen_address)
+
+    async def stop(self) -> None:
+        """Stop listening, close every connection and cancel every task."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.limits.close_timeout_ms / 1000 * 2)
+        if self._server is not None:
+            await asyncio.wait_for(self._server.wait_closed(), self.limits.close_timeout_ms / 1000)
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """The bound address (the real port when started with port 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("P2PNetwork is not listening")
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    def add_peer(self, public_key: bytes, host: str, port: int) -> None:
+        """Set the address to dial ``public_key`` at (it must be allowed); starts dialling it."""
+        self._validate_peer_key(public_key)
+        key = PublicKey(public_key)
+        self._peers[key] = (host, port)
+        if self._server is not None and not self._stopping:
+            self._start_dialer(key)
+
+    # -- sending and inspection -----------------------------------------------------------------
+
+    def broadcast(self, payload: bytes) -> int:
+        """Queue ``payload`` to every connected peer; returns how many. Never blocks."""
+        self._validate_payload(payload)
+        for conn in self._connections.values():
+            conn.enqueue(payload)
+        return len(self._connections)
+
+    def send(self, public_key: bytes, payload: bytes) -> bool:
+        """Queue ``payload`` to one peer; False if it is not connected. Never blocks."""
+        self._validate_payload(payload)
+        conn = self._connections.get(PublicKey(public_key))
+        if conn is None:
+            return False
+        conn.enqueue(payload)
+        return True
+
+    def connected_peers(self) -> frozenset[PublicKey]:
+        return frozenset(self._connections)
+
+    def peer_stats(self) -> dict[PublicKey, PeerStats]:
+        return {key: conn.get_stats() for key, conn in self._connections.items()}
+
+    def stats(self) -> NetworkStats:
+        return NetworkStats(
+            connections_accepted=self._counts["accepted"],
+            connections_dialed=self._counts["dialed"],
+            failures=dict(self._failures),
+            disconnects=dict(self._disconnects),
+        )
+
+    async def wait_for_peers(self, public_keys: Collection[bytes], timeout_ms: int) -> None:
+        """Return once all ``public_keys`` are connected; raises TimeoutError after the timeout."""
+        async with asyncio.timeout(timeout_ms / 1000):
+            while not set(public_keys) <= self._connections.keys():
+                await self._changed.wait()
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def _validate_peer_key(self, key: bytes) -> None:
+        if key == self.public_key:
+            raise ValueError("a node cannot list itself as a peer")
+        if key not in self._allowed:
+            raise ValueError(f"peer {key.hex()} is not in the allowlist")
+
+    def _validate_payload(self, payload: bytes) -> None:
+        if len(payload) > self.limits.frame_body_bytes_max:
+            raise ValueError(
+                f"payload of {len(payload)} bytes exceeds {self.limits.frame_body_bytes_max}"
+            )
+
+    def _is_allowed(self, key: PublicKey) -> bool:
+        return key in self._allowed
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("p2p: task %s crashed", task.get_name(), exc_info=task.exception())
+
+    def _start_dialer(self, key: PublicKey) -> None:
+        if key not in self._dialers:
+            self._dialers.add(key)
+            self._spawn(self._dial_loop(key), f"p2p-dial-{self._short(key)}")
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stopping or self._pending_handshakes >= self.limits.pending_handshakes_max:
+            self._failures["too_many_pending_handshakes" if not self._stopping else "stopping"] += 1
+            writer.close()
+            return
+        self._pending_handshakes += 1
+        self._spawn(self._serve_inbound(reader, writer), "p2p-inbound")
+
+    async def _serve_inbound(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            session = await self._handshake(reader, writer, None)
+        finally:
+            self._pending_handshakes -= 1
+        if session is not None:
+            self._counts["accepted"] += 1
+            await self._serve_connection(session, reader, writer, is_outbound=False)
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    async def _dial_loop(self, key: PublicKey) -> None:
+        failures = 0
+        while True:
+            await self._get_idle_event(key).wait()
+            host, port = self._peers[key]
+            served = await self._dial_once(key, host, port)
+            failures = 0 if served else failures + 1
+            limits = self.limits
+            delay_s = compute_backoff_s(
+                failures,
+                limits.reconnect_backoff_min_ms,
+                limits.reconnect_backoff_max_ms,
+                self._rng,
+            )
+            await asyncio.sleep(delay_s)
+
+    async def _dial_once(self, key: PublicKey, host: str, port: int) -> bool:
+        """One attempt; True if it led to a registered connection (now ended)."""
+        try:
+            async with asyncio.timeout(self.limits.connect_timeout_ms / 1000):
+                reader, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError) as exc:
+            self._failures["dial_failed"] += 1
+            log.debug("p2p: dial %s at %s:%d failed: %r", self._short(key), host, port, exc)
+            return False
+        session = await self._handshake(reader, writer, key)
+        if session is None:
+            return False
+        self._counts["dialed"] += 1
+        return await self._serve_connection(session, reader, writer, is_outbound=True)
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    async def _handshake(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        expected_peer_key: PublicKey | None,
+    ) -> SecureSession | None:
+        """The authenticated session, or None (counted, logged, socket closed) on failure."""
+        try:
+            return await perform_handshake(
+                reader,
+                writer,
+                node_key=self._node_key,
+                chain_id=self.chain_id,
+                expected_peer_key=expected_peer_key,
+                is_allowed=self._is_allowed,
+                body_bytes_max=self.limits.frame_body_bytes_max,
+                timeout_s=self.limits.handshake_timeout_ms / 1000,
+            )
+        except PeerError as exc:
+            self._failures[exc.reason] += 1
+            log.warning(
+                "p2p: handshake with %s refused: %s", writer.get_extra_info("peername"), exc
+            )
+            await close_writer(writer, self.limits.close_timeout_ms / 1000)
+            return None
+
+    async def _serve_connection(
+        self,
+        session: SecureSession,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        is_outbound: bool,
+    ) -> bool:
+        conn = PeerConnection(
+            session,
+            reader,
+            writer,
+            is_outbound=is_outbound,
+            on_message=self._on_message,
+            queue_messages_max=self.limits.queue_messages_max,
+            queue_bytes_max=self.limits.queue_bytes_max,
+            timeouts=self.limits.get_connection_timeouts(),
+        )
+        if not self._register(conn):
+            self._failures["duplicate_connection"] += 1
+            await close_writer(writer, self.limits.close_timeout_ms / 1000)
+            return False
+        log.info("p2p: connected to %s (%s)", self._short(conn.peer_key), _direction(conn))
+        try:
+            reason = await conn.run()
+        finally:
+            self._unregister(conn)
+        self._disconnects[reason] += 1
+        log.info("p2p: disconnected from %s: %s", self._short(conn.peer_key), reason)
+        return True
+
+    def _register(self, conn: PeerConnection) -> bool:
+        """Install ``conn`` unless the one-connection rule keeps an existing connection."""
+        existing = self._connections.get(conn.peer_key)
+        if existing is not None:
+            if not self._is_replacement(existing, conn):
+                return False
+            existing.close("replaced_by_preferred_connection")
+        self._connections[conn.peer_key] = conn
+        self._get_idle_event(conn.peer_key).clear()
+        self._notify_changed()
+        return True
+
+    def _unregister(self, conn: PeerConnection) -> None:
+        if self._connections.get(conn.peer_key) is conn:
+            del self._connections[conn.peer_key]
+            self._get_idle_event(conn.peer_key).set()
+            self._notify_changed()
+
+    def _is_replacement(self, existing: PeerConnection, new: PeerConnection) -> bool:
+        if existing.is_outbound == new.is_outbound:
+            return True  # same dialer: it only redials after giving up on the older connection
+        return self._get_dialer(new) == min(self.public_key, new.peer_key)
+
+    def _get_dialer(self, conn: PeerConnection) -> PublicKey:
+        return self.public_key if conn.is_outbound else conn.peer_key
+
+    def _get_idle_event(self, key: PublicKey) -> asyncio.Event:
+        event = self._idle.get(key)
+        if event is None:
+            event = self._idle[key] = asyncio.Event()
+            event.set()
+        return event
+
+    def _notify_changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    @staticmethod
+    def _short(key: bytes) -> str:
+        return key.hex()[:12]
+
+
+def _direction(conn: PeerConnection) -> str:
+    return "outbound" if conn.is_outbound else "inbound"
