@@ -221,6 +221,8 @@ def _open_db(path: Path, create: bool) -> Any:
     """Open LevelDB, turning its errors into ones an operator can act on."""
     if create:
         path.mkdir(parents=True, exist_ok=True)
+    elif not (path / "CURRENT").is_file():  # LevelDB would create the directory regardless
+        raise StorageError(f"there is no block store at {path}: it does not exist")
     try:
         return plyvel.DB(
             str(path),
