@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consensus.params import BLOCK_BYTES_HARD_MAX, BLOCK_TXS_HARD_MAX, ConsensusParams
 from consensus.types import CHAIN_ID_MAX_LEN, PUBLIC_KEY_LEN
 
 
@@ -209,17 +210,38 @@ class ConsensusSection:
     timeout_propose_ms: int = _key(3000, "wait for a proposal in round 0", _TIMEOUT)
     timeout_prevote_ms: int = _key(1000, "wait for more prevotes after +2/3 any", _TIMEOUT)
     timeout_precommit_ms: int = _key(1000, "wait for more precommits after +2/3 any", _TIMEOUT)
-    timeout_delta_ms: int = _key(500, "added to each timeout per round", _TIMEOUT)
+    timeout_delta_ms: int = _key(500, "added to each timeout per round", _in_range(0, 3_600_000))
     timeout_max_ms: int = _key(60_000, "cap on any round timeout", _TIMEOUT)
-    timeout_commit_ms: int = _key(1000, "pause after a commit before the next height", _TIMEOUT)
+    timeout_commit_ms: int = _key(
+        1000, "pause after a commit before the next height", _in_range(0, 3_600_000)
+    )
     create_empty_blocks: bool = _key(True, "make blocks without transactions")
     empty_block_interval_ms: int = _key(
         0,
         "with create_empty_blocks, least gap between empty blocks (0 = none)",
         _in_range(0, 86_400_000),
     )
-    block_txs_max: int = _key(2000, "most transactions in one block", _COUNT)
-    block_bytes_max: int = _key(4 * _MIB, "most transaction bytes in one block", _BYTES)
+    block_txs_max: int = _key(
+        2000, "most transactions in one block", _in_range(1, BLOCK_TXS_HARD_MAX)
+    )
+    block_bytes_max: int = _key(
+        4 * _MIB, "largest encoded block", _in_range(1024, BLOCK_BYTES_HARD_MAX)
+    )
+
+    def to_params(self) -> ConsensusParams:
+        """The replica's parameters (evidence bounds keep their defaults)."""
+        return ConsensusParams(
+            timeout_propose_ms=self.timeout_propose_ms,
+            timeout_prevote_ms=self.timeout_prevote_ms,
+            timeout_precommit_ms=self.timeout_precommit_ms,
+            timeout_delta_ms=self.timeout_delta_ms,
+            timeout_max_ms=self.timeout_max_ms,
+            timeout_commit_ms=self.timeout_commit_ms,
+            block_txs_max=self.block_txs_max,
+            block_bytes_max=self.block_bytes_max,
+            create_empty_blocks=self.create_empty_blocks,
+            empty_block_interval_ms=self.empty_block_interval_ms,
+        )
 
 
 @dataclass(frozen=True, slots=True)

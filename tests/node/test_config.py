@@ -99,13 +99,15 @@ BAD_VALUES = [
     ("consensus", "timeout_propose_ms", 0, "1.."),
     ("consensus", "timeout_prevote_ms", 0, "1.."),
     ("consensus", "timeout_precommit_ms", 0, "1.."),
-    ("consensus", "timeout_delta_ms", 0, "1.."),
+    ("consensus", "timeout_delta_ms", -1, "0.."),
     ("consensus", "timeout_max_ms", 0, "1.."),
-    ("consensus", "timeout_commit_ms", 0, "1.."),
+    ("consensus", "timeout_commit_ms", -1, "0.."),
     ("consensus", "create_empty_blocks", "yes", "true or false"),
     ("consensus", "empty_block_interval_ms", -5, "0.."),
     ("consensus", "block_txs_max", 0, "1.."),
-    ("consensus", "block_bytes_max", 0, "1.."),
+    ("consensus", "block_txs_max", 100_001, "1..100000"),
+    ("consensus", "block_bytes_max", 1023, "1024.."),
+    ("consensus", "block_bytes_max", 8 * 1024 * 1024 + 1, "1024.."),
     ("storage", "data_dir", "", "empty"),
 ]
 
@@ -130,7 +132,7 @@ def test_validation_error_names_the_key(section: str, key: str, value: Any, word
     ("section", "values", "named"),
     [
         ("mempool", {"tx_bytes_max": 10, "bytes_max": 5}, "[mempool].tx_bytes_max"),
-        ("consensus", {"block_bytes_max": 100 << 20}, "[p2p].frame_bytes_max"),
+        ("p2p", {"frame_bytes_max": 4 << 20}, "[p2p].frame_bytes_max"),
         ("consensus", {"timeout_max_ms": 10, "timeout_propose_ms": 20}, "timeout_max_ms"),
         ("rpc", {"listen_port": 26656, "listen_host": "0.0.0.0"}, "[rpc].listen_port"),
     ],
@@ -140,6 +142,14 @@ def test_cross_key_rules_name_the_keys(section: str, values: dict[str, Any], nam
     document[section] = values
     with pytest.raises(ConfigError, match=re.escape(named)):
         config_from_dict(document)
+
+
+def test_consensus_section_gives_replica_params() -> None:
+    config = config_from_dict(with_value("consensus", "timeout_commit_ms", 0))
+    params = config.consensus.to_params()
+    assert params.timeout_commit_ms == 0
+    assert params.block_bytes_max == config.consensus.block_bytes_max
+    assert params.create_empty_blocks is config.consensus.create_empty_blocks
 
 
 def test_tx_larger_than_block_is_refused() -> None:

@@ -1,0 +1,182 @@
+"""The validator's last-signed state on disk: the node's memory of what it must never re-sign.
+
+The replica emits ``PersistSignState(state)`` before the ``Broadcast`` of the signature it covers;
+the driver calls :meth:`SignStateFile.persist` and only then sends. ``persist`` writes a temp
+file, fsyncs it, renames it over the old one and fsyncs the folder, so after a crash at any point
+the file holds either the old state or the new one, never a mix.
+
+What it must never do: treat a damaged file as "nothing signed yet". Starting from zero would let
+the validator sign a second, different vote at a height it already voted on (equivocation, which
+the other banks will prove and punish). A corrupt file stops the node with a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from consensus import codec
+from consensus.crypto import sha256
+from consensus.safety import DoubleSignRefused, SignState
+
+FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
+FAILPOINT_AFTER_PERSIST = "after_sign_state_persist"
+"""Crash tests: ``os._exit(99)`` right after a persist completed."""
+FAILPOINT_BEFORE_RENAME = "before_sign_state_rename"
+"""Crash tests: ``os._exit(97)`` after the temp file is written, before it replaces the old one."""
+FILE_BYTES_MAX = 4096
+_FIELDS = ("height", "round", "step", "sign_bytes_hash", "checksum")
+
+
+class SignStateError(Exception):
+    """The sign-state file cannot be trusted; the node must not sign until an operator looks."""
+
+
+class SignStateCorruptError(SignStateError):
+    """The file exists but does not hold a valid, checksummed state."""
+
+
+class SignStateMissingError(SignStateError):
+    """No file where one is required (the validator has signed before)."""
+
+
+def encode_sign_state_file(state: SignState) -> bytes:
+    """The file's bytes: readable JSON with a sha256 checksum over the canonical encoding."""
+    document = {
+        "height": state.height,
+        "round": state.round,
+        "step": int(state.step),
+        "sign_bytes_hash": None if state.sign_bytes_hash is None else state.sign_bytes_hash.hex(),
+        "checksum": sha256(state.encode()).hex(),
+    }
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def decode_sign_state_file(data: bytes, name: str) -> SignState:
+    """Parse and verify a sign-state file; raise SignStateCorruptError on anything wrong."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+        state = _state_from_document(document)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
+        raise SignStateCorruptError(_corrupt_message(name, str(exc))) from exc
+    if sha256(state.encode()).hex() != document["checksum"]:
+        raise SignStateCorruptError(_corrupt_message(name, "checksum does not match"))
+    return state
+
+
+def _state_from_document(document: Any) -> SignState:
+    if type(document) is not dict or sorted(document) != sorted(_FIELDS):
+        raise ValueError(f"expected exactly the fields {', '.join(_FIELDS)}")
+    digest = document["sign_bytes_hash"]
+    if type(document["checksum"]) is not str:
+        raise ValueError("checksum must be a hex string")
+    wire = [
+        document["height"],
+        document["round"],
+        document["step"],
+        None if digest is None else bytes.fromhex(_expect_str(digest)),
+    ]
+    try:
+        return SignState.from_wire(wire)
+    except codec.CodecError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _expect_str(value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError("sign_bytes_hash must be a hex string or null")
+    return value
+
+
+def _corrupt_message(name: str, reason: str) -> str:
+    return (
+        f"sign-state file {name} is corrupt ({reason}). Refusing to start: resetting it could "
+        f"make this validator double-sign. Restore it from a backup, or, only if you are sure "
+        f"this key never signed on this chain, delete it."
+    )
+
+
+class SignStateFile:
+    """The persisted last-signed state at ``path`` (one writer: the node's driver)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._temp = self.path.with_name(self.path.name + ".tmp")
+        self._last: SignState | None = None
+        self._loaded = False
+
+    def load(self) -> SignState | None:
+        """The stored state, or None when no file exists (a validator that never signed).
+
+        A leftover ``.tmp`` from a crash mid-persist is ignored: its signature never left."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            self._last, self._loaded = None, True
+            return None
+        if size > FILE_BYTES_MAX:
+            raise SignStateCorruptError(_corrupt_message(str(self.path), f"{size} bytes"))
+        state = decode_sign_state_file(self.path.read_bytes(), str(self.path))
+        self._last, self._loaded = state, True
+        return state
+
+    def load_required(self) -> SignState:
+        """Like :meth:`load`, but a missing file is an error (use when blocks were signed)."""
+        state = self.load()
+        if state is None:
+            raise SignStateMissingError(
+                f"sign-state file {self.path} is missing but this node has signed before; "
+                f"refusing to start (it could double-sign). Restore the file."
+            )
+        return state
+
+    def persist(self, state: SignState) -> None:
+        """Durably store ``state`` (temp file, fsync, atomic rename, fsync folder). Call it
+        BEFORE the signature it covers leaves the process. Refuses to go backwards."""
+        if not self._loaded:
+            self.load()
+        self._validate_progress(state)
+        data = encode_sign_state_file(state)
+        _write_synced(self._temp, data)
+        _maybe_fail(FAILPOINT_BEFORE_RENAME, 97)
+        os.replace(self._temp, self.path)
+        _fsync_directory(self.path.parent)
+        self._last = state
+        _maybe_fail(FAILPOINT_AFTER_PERSIST, 99)
+
+    def _validate_progress(self, state: SignState) -> None:
+        last = self._last
+        if last is None:
+            return
+        here = (state.height, state.round, int(state.step))
+        before = (last.height, last.round, int(last.step))
+        if here < before:
+            raise DoubleSignRefused(f"persisting {here} would go below the stored {before}")
+        if here == before and state.sign_bytes_hash != last.sign_bytes_hash:
+            raise DoubleSignRefused(f"conflicting sign-bytes at height/round/step {here}")
+
+
+def _maybe_fail(name: str, code: int) -> None:
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os._exit(code)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
