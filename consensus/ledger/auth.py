@@ -1,0 +1,97 @@
+"""Who may sign what: submitter authority (M-of-N keys) and governance (M-of-N banks).
+
+Signatures are already known to be valid here (a separate, cacheable step); this module only
+decides whether the valid signers are enough, against the current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.ledger.codes import Code, Rejected
+from consensus.ledger.records import (
+    Account,
+    AccountStatus,
+    Participant,
+    Role,
+    is_account_id,
+)
+from consensus.ledger.txs import UnsignedTx
+from consensus.ledger.view import BlockView
+from consensus.types import PublicKey
+
+
+@dataclass(slots=True)
+class TxContext:
+    """What a rule sees: the block view, the block's height and time, the tx and its signers."""
+
+    view: BlockView
+    height: int
+    time_ms: int
+    tx: UnsignedTx
+    signers: frozenset[PublicKey]
+    submitter: Participant | Account
+
+
+def is_signed_by(
+    keys: tuple[PublicKey, ...], threshold: int, signers: frozenset[PublicKey]
+) -> bool:
+    return len(signers.intersection(keys)) >= threshold
+
+
+def get_submitter(
+    view: BlockView, tx: UnsignedTx, signers: frozenset[PublicKey]
+) -> Participant | Account:
+    """The submitting participant or account, if it exists, may act, and signed enough."""
+    record: Participant | Account | None
+    if is_account_id(tx.submitter):
+        record = view.get_account(tx.submitter)
+        if record is None:
+            raise Rejected(Code.UNKNOWN_SUBMITTER, f"no account {tx.submitter}")
+        if record.status is not AccountStatus.ACTIVE:
+            raise Rejected(Code.ACCOUNT_CLOSED, f"account {tx.submitter} is closed")
+    else:
+        record = view.get_participant(tx.submitter)
+        if record is None:
+            raise Rejected(Code.UNKNOWN_SUBMITTER, f"no participant {tx.submitter}")
+        if not record.is_active:
+            raise Rejected(Code.PARTICIPANT_INACTIVE, f"participant {tx.submitter} is suspended")
+    if not is_signed_by(record.keys, record.threshold, signers):
+        raise Rejected(Code.NOT_AUTHORIZED, f"{tx.submitter}: too few of its keys signed")
+    return record
+
+
+def require_participant(ctx: TxContext) -> Participant:
+    if not isinstance(ctx.submitter, Participant):
+        raise Rejected(Code.NOT_AUTHORIZED, "this transaction is submitted by a participant")
+    return ctx.submitter
+
+
+def require_account(ctx: TxContext) -> Account:
+    if not isinstance(ctx.submitter, Account):
+        raise Rejected(Code.NOT_AUTHORIZED, "this transaction is submitted by its account")
+    return ctx.submitter
+
+
+def get_active_banks(view: BlockView) -> list[Participant]:
+    banks = []
+    for participant_id in view.get_participant_ids():
+        participant = view.get_participant(participant_id)
+        if participant is not None and participant.is_active and participant.has_role(Role.BANK):
+            banks.append(participant)
+    return banks
+
+
+def validate_governance(ctx: TxContext) -> None:
+    """The submitter is an active bank, and enough active banks (each M-of-N) signed."""
+    submitter = require_participant(ctx)
+    if not submitter.has_role(Role.BANK):
+        raise Rejected(Code.NOT_AUTHORIZED, "governance transactions are submitted by a bank")
+    needed = ctx.view.get_config().governance_threshold
+    signed = sum(
+        1
+        for bank in get_active_banks(ctx.view)
+        if is_signed_by(bank.keys, bank.threshold, ctx.signers)
+    )
+    if signed < needed:
+        raise Rejected(Code.NOT_AUTHORIZED, f"governance: {signed} of {needed} banks signed")

@@ -1,0 +1,67 @@
+"""Receipt codes, the ledger's bounds, and the one exception that rejects a transaction.
+
+A code is part of every receipt and so of consensus: never renumber one, only append.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Code(enum.IntEnum):
+    """Outcome of one transaction. 0 is success; everything else is a typed rejection."""
+
+    OK = 0
+    MALFORMED = 1
+    WRONG_CHAIN = 2
+    BAD_SIGNATURE = 3
+    EXPIRED = 4
+    UNKNOWN_SUBMITTER = 5
+    NOT_AUTHORIZED = 6
+    BAD_NONCE = 7
+    DUPLICATE_IDEMPOTENCY_KEY = 8
+    UNKNOWN_ACCOUNT = 9
+    UNKNOWN_INSTRUMENT = 10
+    UNKNOWN_PARTICIPANT = 11
+    ACCOUNT_EXISTS = 12
+    INSTRUMENT_EXISTS = 13
+    ACCOUNT_FROZEN = 14
+    ACCOUNT_CLOSED = 15
+    KYC_EXPIRED = 16
+    INSUFFICIENT_FREE_BALANCE = 17
+    INSTRUMENT_MISMATCH = 18
+    LIMIT_EXCEEDED = 19
+    BALANCE_NOT_ZERO = 20
+    VALIDATOR_SET_INVALID = 21
+    GOVERNANCE_UNREACHABLE = 22
+    INVALID_ARGUMENT = 23
+    PARTICIPANT_INACTIVE = 24
+    LEGAL_BASIS_REQUIRED = 25
+
+
+class Rejected(Exception):
+    """A transaction broke a ledger rule. Raised by rules, turned into a receipt by execute."""
+
+    def __init__(self, code: Code, log: str) -> None:
+        super().__init__(f"{code.name}: {log}")
+        self.code = code
+        self.log = log
+
+
+# Bounds. Every size and count the ledger accepts is capped here.
+TX_BYTES_MAX = 8 * 1024
+MEMO_LEN_MAX = 256
+SIGNATURES_MAX = 16
+KEYS_MAX = 16
+ID_LEN_MAX = 64
+REF_LEN_MAX = 128
+NAME_LEN_MAX = 128
+IDEMPOTENCY_KEY_LEN_MAX = 64
+LOG_LEN_MAX = 256
+AMOUNT_MAX = 2**63 - 1
+"""Amounts, balances and supplies stay strictly below 2**63 (fits a signed 64-bit integer)."""
+DECIMALS_MAX = 18
+PARTICIPANTS_MAX = 256
+VALIDATORS_MAX = 128
+VOTING_POWER_MAX = 2**40
+EVENTS_PER_RECEIPT_MAX = 8

@@ -1,0 +1,235 @@
+"""Receipts and the typed events they carry.
+
+Receipts are consensus data (a block's results are committed and served as proofs), so they have
+a canonical wire format: ``[code, log, [event...]]`` with each event ``[tag, field...]``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from consensus import codec
+from consensus.codec import CodecError, Value
+from consensus.ledger.codes import (
+    AMOUNT_MAX,
+    EVENTS_PER_RECEIPT_MAX,
+    LOG_LEN_MAX,
+    REF_LEN_MAX,
+    Code,
+)
+
+
+class EventType(enum.IntEnum):
+    PARTICIPANT_UPSERTED = 1
+    INSTRUMENT_REGISTERED = 2
+    ACCOUNT_OPENED = 3
+    ACCOUNT_UPDATED = 4
+    ACCOUNT_KEYS_RECOVERED = 5
+    ACCOUNT_CLOSED = 6
+    MINTED = 7
+    REDEEMED = 8
+    TRANSFERRED = 9
+    INTERBANK_SETTLED = 10
+    FROZEN = 11
+
+
+# Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantUpserted:
+    TAG: ClassVar[EventType] = EventType.PARTICIPANT_UPSERTED
+    participant_id: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRegistered:
+    TAG: ClassVar[EventType] = EventType.INSTRUMENT_REGISTERED
+    instrument_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpened:
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_OPENED
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdated:
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_UPDATED
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeysRecovered:
+    """Owner keys replaced by the bank: recorded distinctly for audit."""
+
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_KEYS_RECOVERED
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountClosed:
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_CLOSED
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    TAG: ClassVar[EventType] = EventType.MINTED
+    account_id: str
+    instrument_id: str
+    amount: int
+    funding_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    TAG: ClassVar[EventType] = EventType.REDEEMED
+    account_id: str
+    instrument_id: str
+    amount: int
+    payout_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    TAG: ClassVar[EventType] = EventType.TRANSFERRED
+    from_account: str
+    to_account: str
+    from_instrument: str
+    to_instrument: str
+    amount: int
+    cross_bank: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InterbankSettled:
+    """The settlement-asset leg of a cross-bank transfer."""
+
+    TAG: ClassVar[EventType] = EventType.INTERBANK_SETTLED
+    settlement_asset: str
+    from_bank: str
+    to_bank: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    TAG: ClassVar[EventType] = EventType.FROZEN
+    account_id: str
+    account_frozen: bool
+    instrument_id: str | None
+    amount: int
+    legal_basis_ref: str
+
+
+Event = (
+    ParticipantUpserted
+    | InstrumentRegistered
+    | AccountOpened
+    | AccountUpdated
+    | AccountKeysRecovered
+    | AccountClosed
+    | Minted
+    | Redeemed
+    | Transferred
+    | InterbankSettled
+    | Frozen
+)
+
+EVENT_TYPES: dict[EventType, type[Event]] = {
+    event.TAG: event
+    for event in (
+        ParticipantUpserted,
+        InstrumentRegistered,
+        AccountOpened,
+        AccountUpdated,
+        AccountKeysRecovered,
+        AccountClosed,
+        Minted,
+        Redeemed,
+        Transferred,
+        InterbankSettled,
+        Frozen,
+    )
+}
+
+# field name -> reader, derived once from the annotations (events are flat by construction)
+_READERS: dict[str, Any] = {
+    "str": lambda v, n: codec.expect_str(v, n, REF_LEN_MAX),
+    "int": lambda v, n: codec.expect_uint(v, n, AMOUNT_MAX),
+    "bool": codec.expect_bool,
+    "str | None": lambda v, n: codec.expect_optional(v, lambda x: codec.expect_str(x, n)),
+}
+_FIELDS: dict[EventType, tuple[tuple[str, Any], ...]] = {
+    tag: tuple((f.name, _READERS[str(f.type)]) for f in fields(cls))
+    for tag, cls in EVENT_TYPES.items()
+}
+
+
+def event_to_wire(event: Event) -> list[Value]:
+    return [int(event.TAG), *(getattr(event, name) for name, _ in _FIELDS[event.TAG])]
+
+
+def event_from_wire(value: Value) -> Event:
+    items = codec.expect_list(value, "event", 16)
+    if not items:
+        raise CodecError("event: empty")
+    tag_number = codec.expect_int(items[0], "event.tag", 1, len(EventType))
+    tag = EventType(tag_number)
+    specs = _FIELDS[tag]
+    if len(items) != len(specs) + 1:
+        raise CodecError(f"event {tag.name}: expected {len(specs)} fields")
+    kwargs = {name: read(item, name) for (name, read), item in zip(specs, items[1:], strict=True)}
+    return EVENT_TYPES[tag](**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of one transaction in a block."""
+
+    code: Code
+    log: str
+    events: tuple[Event, ...]
+
+    @property
+    def is_ok(self) -> bool:
+        return self.code is Code.OK
+
+    def to_wire(self) -> list[Value]:
+        return [int(self.code), self.log, [event_to_wire(event) for event in self.events]]
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Receipt:
+        code, log, events = codec.expect_fields(value, "receipt", 3)
+        code_number = codec.expect_uint(code, "code", 255)
+        try:
+            checked = Code(code_number)
+        except ValueError as exc:
+            raise CodecError(f"unknown receipt code {code_number}") from exc
+        return cls(
+            checked,
+            codec.expect_str(log, "log", LOG_LEN_MAX),
+            codec.expect_list_of(events, "events", event_from_wire, EVENTS_PER_RECEIPT_MAX),
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Receipt:
+        return cls.from_wire(codec.decode(data))
+
+
+def encode_receipts(receipts: Sequence[Receipt]) -> bytes:
+    """A block's results as stored and served: the list of receipts in block order."""
+    return codec.encode([receipt.to_wire() for receipt in receipts])
+
+
+def decode_receipts(data: bytes) -> tuple[Receipt, ...]:
+    return codec.expect_list_of(codec.decode(data), "receipts", Receipt.from_wire)

@@ -1,0 +1,170 @@
+"""The ledger's one entry point: ``execute_block(state, raw_txs, height, time_ms, verdicts)``.
+
+Pure: the parent state is not mutated, the result depends only on the arguments. Per tx:
+decode -> chain id -> signatures (cached verdict or verify) -> expiry -> submitter authority ->
+nonce -> idempotency key -> the type's rule. A tx rejected at any step changes nothing, not even
+its submitter's nonce: the nonce and the idempotency key are consumed only by an accepted tx,
+so a client may fix and resubmit with the same nonce and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consensus import crypto
+from consensus.codec import CodecError
+from consensus.ledger.auth import TxContext, get_submitter
+from consensus.ledger.codes import LOG_LEN_MAX, Code, Rejected
+from consensus.ledger.events import Event, Receipt
+from consensus.ledger.records import ValidatorSet
+from consensus.ledger.rules_admin import (
+    apply_account_open,
+    apply_account_update,
+    apply_instrument_register,
+    apply_participant_upsert,
+    select_validators,
+)
+from consensus.ledger.rules_tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
+from consensus.ledger.state import (
+    META_KEY,
+    SCHEDULE_KEY,
+    State,
+    compute_block_app_hash,
+    encode_meta,
+)
+from consensus.ledger.txs import SignedTx, TxType, decode_tx, verify_tx_signatures
+from consensus.ledger.view import BlockView
+from consensus.types import Hash32, PublicKey
+
+RULES: dict[TxType, Callable[[TxContext, Any], tuple[Event, ...]]] = {
+    TxType.PARTICIPANT_UPSERT: apply_participant_upsert,
+    TxType.INSTRUMENT_REGISTER: apply_instrument_register,
+    TxType.ACCOUNT_OPEN: apply_account_open,
+    TxType.ACCOUNT_UPDATE: apply_account_update,
+    TxType.MINT: apply_mint,
+    TxType.REDEEM: apply_redeem,
+    TxType.TRANSFER: apply_transfer,
+    TxType.FREEZE: apply_freeze,
+}
+
+ValidatorUpdate = tuple[PublicKey, int]
+"""(public_key, new power); power 0 removes the validator. Effective at height + 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResult:
+    state: State
+    """The state after the block (the parent state is unchanged)."""
+    receipts: tuple[Receipt, ...]
+    """One per raw tx, in block order."""
+    app_hash: Hash32
+    state_changes: Mapping[bytes, bytes | None]
+    """Every KV write of the block (None deletes), for storage's atomic batch."""
+    validator_updates: tuple[ValidatorUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    view: BlockView
+    chain_id: str
+    height: int
+    time_ms: int
+    verdicts: Mapping[bytes, bool] | None
+
+
+_OK_LOG = ""
+
+
+def execute_block(
+    state: State,
+    raw_txs: Sequence[bytes],
+    height: int,
+    time_ms: int,
+    verdicts: Mapping[bytes, bool] | None = None,
+) -> BlockResult:
+    """Execute one block on top of ``state`` (whose height must be ``height - 1``).
+
+    ``verdicts`` maps tx hash -> result of :func:`verify_tx_signatures` computed earlier (by
+    the mempool); txs without a verdict are verified here."""
+    if height != state.height + 1:
+        raise ValueError(f"block {height} does not follow state height {state.height}")
+    view = BlockView(state)
+    block = _Block(view, state.config.chain_id, height, time_ms, verdicts)
+    receipts = tuple(execute_tx(block, raw) for raw in raw_txs)
+    changes = view.compute_changes()
+    app_hash = compute_block_app_hash(state.app_hash, height, changes)
+    changes[META_KEY] = encode_meta(height, app_hash)
+    new_state = state.with_changes(changes)
+    updates: tuple[ValidatorUpdate, ...] = ()
+    if SCHEDULE_KEY in changes:
+        updates = compute_validator_updates(
+            get_validators(state, height + 2), get_validators(new_state, height + 2)
+        )
+    return BlockResult(new_state, receipts, app_hash, changes, updates)
+
+
+def execute_tx(block: _Block, raw: bytes) -> Receipt:
+    try:
+        tx = decode_tx(raw)
+    except CodecError as exc:
+        return Receipt(Code.MALFORMED, str(exc)[:LOG_LEN_MAX], ())
+    view = block.view
+    try:
+        events = apply_tx(block, tx, raw)
+    except Rejected as rejected:
+        view.discard_tx()
+        return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
+    view.commit_tx()
+    return Receipt(Code.OK, _OK_LOG, events)
+
+
+def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
+    if block.verdicts is not None:
+        verdict = block.verdicts.get(crypto.sha256(raw))
+        if verdict is not None:
+            return verdict
+    return verify_tx_signatures(tx)
+
+
+def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
+    unsigned = tx.unsigned
+    if unsigned.chain_id != block.chain_id:
+        raise Rejected(Code.WRONG_CHAIN, f"tx for chain {unsigned.chain_id}")
+    if not is_signature_valid(block, tx, raw):
+        raise Rejected(Code.BAD_SIGNATURE, "a signature does not verify")
+    if unsigned.valid_until.is_expired(block.height, block.time_ms):
+        raise Rejected(Code.EXPIRED, "valid_until has passed")
+    view, submitter = block.view, unsigned.submitter
+    signers = frozenset(key for key, _ in tx.signatures)
+    record = get_submitter(view, unsigned, signers)
+    last_nonce = view.get_nonce(submitter)
+    if unsigned.nonce <= last_nonce:
+        raise Rejected(Code.BAD_NONCE, f"nonce must exceed {last_nonce}")
+    if view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
+        raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
+    ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
+    events = RULES[unsigned.tx_type](ctx, unsigned.body)
+    view.put_nonce(submitter, unsigned.nonce)
+    view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
+    return events
+
+
+def get_validators(state: State, height: int) -> ValidatorSet:
+    """The validator set that signs ``height``: sorted (public_key, power) pairs.
+
+    Known for every height from the state's own height + 1 up to height + 2 (later changes
+    are not decided yet; earlier sets may have been pruned)."""
+    validators = select_validators(BlockView(state).get_schedule(), height)
+    if validators is None:
+        raise LookupError(f"no validator set retained for height {height}")
+    return validators
+
+
+def compute_validator_updates(old: ValidatorSet, new: ValidatorSet) -> tuple[ValidatorUpdate, ...]:
+    """CometBFT-style diff: changed or added keys with their power, removed keys with 0."""
+    before, after = dict(old), dict(new)
+    updates = [(key, power) for key, power in after.items() if before.get(key) != power]
+    updates += [(key, 0) for key in before if key not in after]
+    return tuple(sorted(updates))

@@ -1,0 +1,95 @@
+"""Read-only queries over a ``State`` for the RPC, the SDK and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.ledger.records import (
+    ZERO_BALANCE,
+    Account,
+    Balance,
+    ChainConfig,
+    Instrument,
+    Participant,
+)
+from consensus.ledger.state import (
+    CONFIG_KEY,
+    PARTICIPANT_INDEX_KEY,
+    State,
+    account_key,
+    balance_key,
+    decode_value,
+    idempotency_key,
+    instrument_key,
+    nonce_key,
+    participant_key,
+)
+
+
+def _get(state: State, key: bytes) -> object | None:
+    raw = state.get(key)
+    return None if raw is None else decode_value(key, raw)
+
+
+def get_chain_config(state: State) -> ChainConfig:
+    return state.config
+
+
+def get_participant(state: State, participant_id: str) -> Participant | None:
+    return _get(state, participant_key(participant_id))  # type: ignore[return-value]
+
+
+def get_participant_ids(state: State) -> tuple[str, ...]:
+    return _get(state, PARTICIPANT_INDEX_KEY) or ()  # type: ignore[return-value]
+
+
+def get_instrument(state: State, instrument_id: str) -> Instrument | None:
+    """The instrument with its supply counters (``.supply`` = minted - redeemed)."""
+    return _get(state, instrument_key(instrument_id))  # type: ignore[return-value]
+
+
+def get_account(state: State, account_id: str) -> Account | None:
+    return _get(state, account_key(account_id))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    total: int
+    frozen: int
+    held: int
+    free: int
+
+
+def get_balance(state: State, account_id: str, instrument_id: str) -> BalanceView:
+    """Balance of an account in an instrument; all zero when it holds none."""
+    balance: Balance = _get(state, balance_key(account_id, instrument_id)) or ZERO_BALANCE  # type: ignore[assignment]
+    return BalanceView(balance.total, balance.frozen, balance.held, balance.free)
+
+
+def get_nonce(state: State, submitter: str) -> int:
+    """The submitter's last accepted nonce (0 if none); the next tx needs a larger one."""
+    return _get(state, nonce_key(submitter)) or 0  # type: ignore[return-value]
+
+
+def is_idempotency_key_used(state: State, submitter: str, key: str) -> bool:
+    return state.get(idempotency_key(submitter, key)) is not None
+
+
+def get_idempotency_key_height(state: State, submitter: str, key: str) -> int | None:
+    """Height of the block that accepted ``(submitter, key)``, if any."""
+    return _get(state, idempotency_key(submitter, key))  # type: ignore[return-value]
+
+
+__all__ = [
+    "CONFIG_KEY",
+    "BalanceView",
+    "get_account",
+    "get_balance",
+    "get_chain_config",
+    "get_idempotency_key_height",
+    "get_instrument",
+    "get_nonce",
+    "get_participant",
+    "get_participant_ids",
+    "is_idempotency_key_used",
+]

@@ -1,0 +1,229 @@
+"""The ledger state as a map ``bytes -> bytes``, held as immutable layers.
+
+Keys are a one-byte prefix plus ASCII ids (ids never contain ``\\x00``, which separates the two
+parts of composite keys); values are canonical encodings of records. The node persists each
+block's ``state_changes`` and rebuilds the state with :meth:`State.from_kv` after a restart.
+
+A ``State`` never changes after construction. A block's writes become a new top layer over the
+parent's layers (no copy of the world); layers are merged log-structured style (a layer is
+folded into the one below when it grows to half its size), so reads touch O(log n) dicts and
+each write is copied O(log n) times amortised. The parent stays valid and unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import msgpack
+
+from consensus import codec, crypto
+from consensus.codec import CodecError, Value
+from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
+from consensus.ledger.records import (
+    Account,
+    Balance,
+    ChainConfig,
+    Instrument,
+    Participant,
+    ValidatorSchedule,
+    validate_participant_id,
+)
+from consensus.types import HASH_LEN, Hash32
+
+META_KEY = b"\x00meta"
+"""``[height, app_hash]`` of the last executed block. Not part of what the app hash covers."""
+CONFIG_KEY = b"C"
+SCHEDULE_KEY = b"V"
+PARTICIPANT_INDEX_KEY = b"p"
+
+PARTICIPANT_PREFIX = b"P"
+INSTRUMENT_PREFIX = b"I"
+ACCOUNT_PREFIX = b"A"
+BALANCE_PREFIX = b"B"
+NONCE_PREFIX = b"N"
+IDEMPOTENCY_PREFIX = b"K"
+SEPARATOR = b"\x00"
+
+
+def participant_key(participant_id: str) -> bytes:
+    return PARTICIPANT_PREFIX + participant_id.encode()
+
+
+def instrument_key(instrument_id: str) -> bytes:
+    return INSTRUMENT_PREFIX + instrument_id.encode()
+
+
+def account_key(account_id: str) -> bytes:
+    return ACCOUNT_PREFIX + account_id.encode()
+
+
+def balance_key(account_id: str, instrument_id: str) -> bytes:
+    return BALANCE_PREFIX + account_id.encode() + SEPARATOR + instrument_id.encode()
+
+
+def nonce_key(submitter: str) -> bytes:
+    return NONCE_PREFIX + submitter.encode()
+
+
+def idempotency_key(submitter: str, key: str) -> bytes:
+    return IDEMPOTENCY_PREFIX + submitter.encode() + SEPARATOR + key.encode()
+
+
+def _read_uint(value: Value) -> int:
+    return codec.expect_uint(value, "counter", AMOUNT_MAX)
+
+
+def _read_index(value: Value) -> tuple[str, ...]:
+    ids = codec.expect_list_of(value, "participants", validate_participant_id, PARTICIPANTS_MAX)
+    codec.sorted_unique(ids, "participants")
+    return ids
+
+
+def _read_meta(value: Value) -> tuple[int, Hash32]:
+    height, app_hash = codec.expect_fields(value, "meta", 2)
+    return codec.expect_uint(height, "height"), Hash32(
+        codec.expect_bytes(app_hash, "app_hash", HASH_LEN)
+    )
+
+
+# prefix -> strict reader of the decoded value; used for typed reads and to validate from_kv.
+_EXACT_READERS: dict[bytes, Any] = {
+    META_KEY: _read_meta,
+    CONFIG_KEY: ChainConfig.from_wire,
+    SCHEDULE_KEY: ValidatorSchedule.from_wire,
+    PARTICIPANT_INDEX_KEY: _read_index,
+}
+_PREFIX_READERS: dict[bytes, Any] = {
+    PARTICIPANT_PREFIX: Participant.from_wire,
+    INSTRUMENT_PREFIX: Instrument.from_wire,
+    ACCOUNT_PREFIX: Account.from_wire,
+    BALANCE_PREFIX: Balance.from_wire,
+    NONCE_PREFIX: _read_uint,
+    IDEMPOTENCY_PREFIX: _read_uint,
+}
+
+
+def get_reader(key: bytes) -> Any:
+    """The strict reader for the value stored under ``key``; CodecError for unknown keys."""
+    reader = _EXACT_READERS.get(key) or _PREFIX_READERS.get(key[:1])
+    if reader is None:
+        raise CodecError(f"unknown state key {key[:16]!r}")
+    return reader
+
+
+def encode_value(record: Any) -> bytes:
+    """Canonical bytes of a stored record. Records hold no maps, so msgpack's packer output is
+    already canonical (the same bytes ``codec.encode`` gives, checked by ``State.from_kv``)."""
+    wire = record if type(record) in (int, list, tuple) else record.to_wire()
+    return msgpack.packb(wire, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def decode_value(key: bytes, raw: bytes) -> Any:
+    """Typed record from our own stored bytes (trusted: written by encode_value)."""
+    return get_reader(key)(msgpack.unpackb(raw, raw=False, use_list=True))
+
+
+_MISSING: Any = object()
+
+
+class State:
+    """An immutable ledger state: a stack of layers, newest first. See the module docstring."""
+
+    __slots__ = ("_layers",)
+
+    def __init__(self, layers: tuple[dict[bytes, bytes | None], ...]) -> None:
+        self._layers = layers
+
+    @classmethod
+    def from_kv(cls, items: Iterable[tuple[bytes, bytes]]) -> State:
+        """Rebuild from persisted KV pairs; every key and value is validated strictly."""
+        base: dict[bytes, bytes | None] = {}
+        for key, value in items:
+            key, value = bytes(key), bytes(value)
+            get_reader(key)(codec.decode(value))
+            if key in base:
+                raise CodecError("duplicate state key")
+            base[key] = value
+        if META_KEY not in base or CONFIG_KEY not in base:
+            raise CodecError("state lacks meta or chain config")
+        return cls((base,))
+
+    def get(self, key: bytes) -> bytes | None:
+        for layer in self._layers:
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
+        return None
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) in key order (the storage's iter_state order)."""
+        merged: dict[bytes, bytes | None] = {}
+        for layer in reversed(self._layers):
+            merged.update(layer)
+        for key in sorted(merged):
+            value = merged[key]
+            if value is not None:
+                yield key, value
+
+    def to_kv(self) -> dict[bytes, bytes]:
+        return dict(self.items())
+
+    @property
+    def layer_count(self) -> int:
+        return len(self._layers)
+
+    def with_changes(self, changes: Mapping[bytes, bytes | None]) -> State:
+        """A new state with ``changes`` applied (None deletes); this state is left as it was."""
+        layers = [dict(changes), *self._layers]
+        while len(layers) > 1 and 2 * len(layers[0]) >= len(layers[1]):
+            newer, older = layers[0], layers[1]
+            merged = {**older, **newer}
+            if len(layers) == 2:  # the bottom layer holds no tombstones
+                merged = {k: v for k, v in merged.items() if v is not None}
+            layers[:2] = [merged]
+        return State(tuple(layers))
+
+    # -- metadata --------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return self._meta()[0]
+
+    @property
+    def app_hash(self) -> Hash32:
+        return self._meta()[1]
+
+    def _meta(self) -> tuple[int, Hash32]:
+        raw = self.get(META_KEY)
+        if raw is None:
+            raise LookupError("state has no meta record")
+        return decode_value(META_KEY, raw)  # type: ignore[no-any-return]
+
+    @property
+    def config(self) -> ChainConfig:
+        raw = self.get(CONFIG_KEY)
+        if raw is None:
+            raise LookupError("state has no chain config")
+        return decode_value(CONFIG_KEY, raw)  # type: ignore[no-any-return]
+
+
+def encode_meta(height: int, app_hash: bytes) -> bytes:
+    return encode_value([height, app_hash])
+
+
+GENESIS_HASH_DOMAIN = b"depochain/genesis-state/v1"
+
+
+def compute_genesis_app_hash(items: Iterable[tuple[bytes, bytes]]) -> Hash32:
+    """The one full-state hash, taken once at genesis; blocks chain from it (see execute)."""
+    pairs = sorted((k, v) for k, v in items if k != META_KEY)
+    return crypto.sha256(codec.encode([GENESIS_HASH_DOMAIN, pairs]))
+
+
+def compute_block_app_hash(
+    previous: bytes, height: int, changes: Mapping[bytes, bytes | None]
+) -> Hash32:
+    """``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``."""
+    pairs = sorted((k, v) for k, v in changes.items() if k != META_KEY)
+    return crypto.sha256(msgpack.packb([previous, height, pairs], use_bin_type=True))

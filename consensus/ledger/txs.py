@@ -1,0 +1,494 @@
+"""Transactions: the signed envelope, one body per type, and their canonical wire format.
+
+Raw tx bytes are the canonical encoding of ``[unsigned, signatures]``; the tx hash is their
+sha256. Signatures cover ``crypto.compute_sign_bytes(TRANSACTION, chain_id, encode(unsigned))``.
+Decoding is strict and bounded: any byte string either decodes to exactly one transaction whose
+re-encoding gives the same bytes, or raises ``CodecError`` (and nothing else).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import msgpack
+
+from consensus import codec, crypto
+from consensus.codec import CodecError, Value
+from consensus.ledger.codes import (
+    AMOUNT_MAX,
+    IDEMPOTENCY_KEY_LEN_MAX,
+    MEMO_LEN_MAX,
+    SIGNATURES_MAX,
+    TX_BYTES_MAX,
+)
+from consensus.ledger.records import (
+    InstrumentSpec,
+    Participant,
+    is_account_id,
+    read_public_key,
+    validate_account_id,
+    validate_amount,
+    validate_instrument_id,
+    validate_keyset,
+    validate_participant_id,
+    validate_ref,
+)
+from consensus.types import (
+    CHAIN_ID_MAX_LEN,
+    HASH_LEN,
+    SIGNATURE_LEN,
+    ChainId,
+    Hash32,
+    PublicKey,
+    Signature,
+)
+
+
+class TxType(enum.IntEnum):
+    PARTICIPANT_UPSERT = 1
+    INSTRUMENT_REGISTER = 2
+    ACCOUNT_OPEN = 3
+    ACCOUNT_UPDATE = 4
+    MINT = 5
+    REDEEM = 6
+    TRANSFER = 7
+    FREEZE = 8
+
+
+class ValidUntilKind(enum.IntEnum):
+    HEIGHT = 0
+    TIME_MS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ValidUntil:
+    """Last block height, or last block time, at which the tx may be included."""
+
+    kind: ValidUntilKind
+    value: int
+
+    def is_expired(self, height: int, time_ms: int) -> bool:
+        now = height if self.kind is ValidUntilKind.HEIGHT else time_ms
+        return now > self.value
+
+    def to_wire(self) -> list[Value]:
+        return [int(self.kind), self.value]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> ValidUntil:
+        kind, limit = codec.expect_fields(value, "valid_until", 2)
+        kind_number = codec.expect_int(kind, "valid_until.kind", 0, 1)
+        return cls(ValidUntilKind(kind_number), codec.expect_uint(limit, "valid_until", AMOUNT_MAX))
+
+
+# ---------------------------------------------------------------------------------------------
+# bodies
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantUpsert:
+    """Governance: add or replace a participant (roles, keys, status, validator power)."""
+
+    TYPE: ClassVar[TxType] = TxType.PARTICIPANT_UPSERT
+    participant: Participant
+
+    def to_wire(self) -> list[Value]:
+        return self.participant.to_wire()
+
+    @classmethod
+    def from_wire(cls, value: Value) -> ParticipantUpsert:
+        return cls(Participant.from_wire(value))
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRegister:
+    """Governance plus issuer: register a deposit token or settlement asset."""
+
+    TYPE: ClassVar[TxType] = TxType.INSTRUMENT_REGISTER
+    spec: InstrumentSpec
+
+    def to_wire(self) -> list[Value]:
+        return self.spec.to_wire()
+
+    @classmethod
+    def from_wire(cls, value: Value) -> InstrumentRegister:
+        return cls(InstrumentSpec.from_wire(value))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpen:
+    """The bank opens an account ``<BANK>/<local>`` for an owner with M-of-N keys."""
+
+    TYPE: ClassVar[TxType] = TxType.ACCOUNT_OPEN
+    account_id: str
+    keys: tuple[PublicKey, ...]
+    threshold: int
+    kyc_ref_hash: bytes
+    kyc_expiry_ms: int
+
+    def to_wire(self) -> list[Value]:
+        return [
+            self.account_id,
+            list(self.keys),
+            self.threshold,
+            self.kyc_ref_hash,
+            self.kyc_expiry_ms,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> AccountOpen:
+        aid, keys, threshold, kyc, expiry = codec.expect_fields(value, "account_open", 5)
+        keyset, checked = validate_keyset(keys, threshold)
+        return cls(
+            validate_account_id(aid),
+            keyset,
+            checked,
+            codec.expect_bytes(kyc, "kyc_ref_hash", HASH_LEN),
+            codec.expect_uint(expiry, "kyc_expiry_ms", AMOUNT_MAX),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    """The bank changes an account: key recovery, KYC refresh, or closing it."""
+
+    TYPE: ClassVar[TxType] = TxType.ACCOUNT_UPDATE
+    account_id: str
+    keys: tuple[PublicKey, ...] | None
+    """New owner keys (a recovery, recorded as such); None keeps them."""
+    threshold: int | None
+    kyc_ref_hash: bytes | None
+    kyc_expiry_ms: int | None
+    close: bool
+
+    def to_wire(self) -> list[Value]:
+        keys = None if self.keys is None else list(self.keys)
+        return [
+            self.account_id,
+            keys,
+            self.threshold,
+            self.kyc_ref_hash,
+            self.kyc_expiry_ms,
+            self.close,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> AccountUpdate:
+        aid, keys, threshold, kyc, expiry, close = codec.expect_fields(value, "account_update", 6)
+        if (keys is None) != (threshold is None) or (kyc is None) != (expiry is None):
+            raise CodecError("account_update: keys with threshold, kyc hash with expiry")
+        keyset: tuple[PublicKey, ...] | None = None
+        checked: int | None = None
+        if keys is not None:
+            keyset, checked = validate_keyset(keys, threshold)
+        return cls(
+            validate_account_id(aid),
+            keyset,
+            checked,
+            codec.expect_optional(kyc, lambda v: codec.expect_bytes(v, "kyc", HASH_LEN)),
+            codec.expect_optional(expiry, lambda v: codec.expect_uint(v, "expiry", AMOUNT_MAX)),
+            codec.expect_bool(close, "close"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Mint:
+    """The issuer credits new tokens against a core-banking debit (``funding_ref``)."""
+
+    TYPE: ClassVar[TxType] = TxType.MINT
+    account_id: str
+    instrument_id: str
+    amount: int
+    funding_ref: str
+
+    def to_wire(self) -> list[Value]:
+        return [self.account_id, self.instrument_id, self.amount, self.funding_ref]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Mint:
+        aid, iid, amount, ref = codec.expect_fields(value, "mint", 4)
+        return cls(
+            validate_account_id(aid),
+            validate_instrument_id(iid),
+            validate_amount(amount),
+            validate_ref(ref, "funding_ref", 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Redeem:
+    """Burn tokens from free balance; the bank pays out to ``payout_ref`` off-chain.
+
+    Signed by the holder, or by the issuer with a ``legal_basis_ref``."""
+
+    TYPE: ClassVar[TxType] = TxType.REDEEM
+    account_id: str
+    instrument_id: str
+    amount: int
+    payout_ref: str
+    legal_basis_ref: str | None
+
+    def to_wire(self) -> list[Value]:
+        return [
+            self.account_id,
+            self.instrument_id,
+            self.amount,
+            self.payout_ref,
+            self.legal_basis_ref,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Redeem:
+        aid, iid, amount, payout, legal = codec.expect_fields(value, "redeem", 5)
+        return cls(
+            validate_account_id(aid),
+            validate_instrument_id(iid),
+            validate_amount(amount),
+            validate_ref(payout, "payout_ref", 1),
+            codec.expect_optional(legal, lambda v: validate_ref(v, "legal_basis_ref", 1)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Pay from the submitting account. Cross-bank when the payee is kept by another bank."""
+
+    TYPE: ClassVar[TxType] = TxType.TRANSFER
+    to_account: str
+    instrument_id: str
+    """The payer's instrument (its bank's token); the payee receives its own bank's token."""
+    amount: int
+
+    def to_wire(self) -> list[Value]:
+        return [self.to_account, self.instrument_id, self.amount]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Transfer:
+        to, iid, amount = codec.expect_fields(value, "transfer", 3)
+        return cls(validate_account_id(to), validate_instrument_id(iid), validate_amount(amount))
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze:
+    """Set an account's freeze state (overwrite: this order replaces any earlier one).
+
+    ``account_frozen`` sets the account flag; with ``instrument_id`` the frozen amount of that
+    balance is set to ``amount`` (without it ``amount`` must be 0). Balances never change."""
+
+    TYPE: ClassVar[TxType] = TxType.FREEZE
+    account_id: str
+    account_frozen: bool
+    instrument_id: str | None
+    amount: int
+    legal_basis_ref: str
+
+    def to_wire(self) -> list[Value]:
+        return [
+            self.account_id,
+            self.account_frozen,
+            self.instrument_id,
+            self.amount,
+            self.legal_basis_ref,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Freeze:
+        aid, flag, iid, amount, legal = codec.expect_fields(value, "freeze", 5)
+        body = cls(
+            validate_account_id(aid),
+            codec.expect_bool(flag, "account_frozen"),
+            codec.expect_optional(iid, validate_instrument_id),
+            codec.expect_uint(amount, "amount", AMOUNT_MAX),
+            validate_ref(legal, "legal_basis_ref", 1),
+        )
+        if body.instrument_id is None and body.amount:
+            raise CodecError("freeze: an amount needs an instrument")
+        return body
+
+
+Body = (
+    ParticipantUpsert
+    | InstrumentRegister
+    | AccountOpen
+    | AccountUpdate
+    | Mint
+    | Redeem
+    | Transfer
+    | Freeze
+)
+
+BODY_TYPES: dict[TxType, type[Body]] = {
+    body.TYPE: body
+    for body in (
+        ParticipantUpsert,
+        InstrumentRegister,
+        AccountOpen,
+        AccountUpdate,
+        Mint,
+        Redeem,
+        Transfer,
+        Freeze,
+    )
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# envelope
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
+
+
+def validate_submitter(value: Value) -> str:
+    text = codec.expect_str(value, "submitter", 64, 1)
+    return validate_account_id(text) if is_account_id(text) else validate_participant_id(text)
+
+
+def validate_idempotency_key(value: Value) -> str:
+    text = codec.expect_str(value, "idempotency_key", IDEMPOTENCY_KEY_LEN_MAX, 1)
+    if not _IDEMPOTENCY_KEY.fullmatch(text):
+        raise CodecError("idempotency_key: printable ASCII without spaces")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedTx:
+    """Everything a transaction says; what its signatures cover."""
+
+    chain_id: ChainId
+    submitter: str
+    """Participant id (``BANKA``) or account id (``BANKA/alice``) whose nonce this uses."""
+    nonce: int
+    """Strictly greater than the submitter's last accepted nonce (gaps allowed)."""
+    idempotency_key: str
+    """Accepted at most once per submitter, ever (e.g. an ISO 20022 UETR)."""
+    valid_until: ValidUntil
+    memo: str
+    body: Body
+
+    @property
+    def tx_type(self) -> TxType:
+        return self.body.TYPE
+
+    def to_wire(self) -> list[Value]:
+        return [
+            self.chain_id,
+            int(self.body.TYPE),
+            self.submitter,
+            self.nonce,
+            self.idempotency_key,
+            self.valid_until.to_wire(),
+            self.memo,
+            self.body.to_wire(),
+        ]
+
+    def sign_payload(self) -> bytes:
+        return codec.encode(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Value) -> UnsignedTx:
+        chain, kind, submitter, nonce, key, until, memo, body = codec.expect_fields(value, "tx", 8)
+        type_number = codec.expect_int(kind, "type", 1, len(TxType))
+        return cls(
+            chain_id=ChainId(codec.expect_str(chain, "chain_id", CHAIN_ID_MAX_LEN, 1)),
+            submitter=validate_submitter(submitter),
+            nonce=codec.expect_int(nonce, "nonce", 1, AMOUNT_MAX),
+            idempotency_key=validate_idempotency_key(key),
+            valid_until=ValidUntil.from_wire(until),
+            memo=codec.expect_str(memo, "memo", MEMO_LEN_MAX),
+            body=BODY_TYPES[TxType(type_number)].from_wire(body),
+        )
+
+
+TxSignature = tuple[PublicKey, Signature]
+
+
+def _read_signature(value: Value) -> TxSignature:
+    key, signature = codec.expect_fields(value, "signature", 2)
+    return read_public_key(key), Signature(codec.expect_bytes(signature, "sig", SIGNATURE_LEN))
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """A transaction with its signatures, sorted by public key, one per key."""
+
+    unsigned: UnsignedTx
+    signatures: tuple[TxSignature, ...]
+
+    def to_wire(self) -> list[Value]:
+        return [self.unsigned.to_wire(), [list(pair) for pair in self.signatures]]
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_wire())
+
+    def tx_hash(self) -> Hash32:
+        return crypto.sha256(self.encode())
+
+    @property
+    def signer_keys(self) -> frozenset[PublicKey]:
+        return frozenset(key for key, _ in self.signatures)
+
+    @classmethod
+    def from_wire(cls, value: Value) -> SignedTx:
+        unsigned, signatures = codec.expect_fields(value, "signed_tx", 2)
+        pairs = codec.expect_list_of(signatures, "signatures", _read_signature, SIGNATURES_MAX)
+        if not pairs:
+            raise CodecError("signatures: at least one")
+        codec.sorted_unique([key for key, _ in pairs], "signatures")
+        return cls(UnsignedTx.from_wire(unsigned), pairs)
+
+
+def sign_tx(unsigned: UnsignedTx, keys: Sequence[crypto.PrivateKey]) -> SignedTx:
+    """Sign with every key (deduplicated) and return the tx with signatures in canonical order."""
+    payload = unsigned.sign_payload()
+    by_key = {
+        key.public_key: key.sign(crypto.SignPurpose.TRANSACTION, unsigned.chain_id, payload)
+        for key in keys
+    }
+    return SignedTx(unsigned, tuple(sorted(by_key.items())))
+
+
+def verify_tx_signatures(tx: SignedTx) -> bool:
+    """True iff every signature is valid. Pure, so a mempool verdict can be reused in blocks."""
+    payload = tx.unsigned.sign_payload()
+    chain_id = tx.unsigned.chain_id
+    purpose = crypto.SignPurpose.TRANSACTION
+    return all(crypto.verify(key, purpose, chain_id, payload, sig) for key, sig in tx.signatures)
+
+
+def _unpack(raw: bytes) -> Value:
+    try:
+        return msgpack.unpackb(
+            raw,
+            raw=False,
+            use_list=True,
+            strict_map_key=False,
+            max_str_len=TX_BYTES_MAX,
+            max_bin_len=TX_BYTES_MAX,
+            max_array_len=TX_BYTES_MAX,
+            max_map_len=TX_BYTES_MAX,
+            max_ext_len=0,
+        )
+    except Exception as exc:  # garbage may raise many msgpack types; all mean "bad input"
+        raise CodecError(f"malformed msgpack: {type(exc).__name__}") from exc
+
+
+def decode_tx(raw: bytes) -> SignedTx:
+    """Decode raw tx bytes strictly. Raises only ``CodecError``."""
+    if type(raw) is not bytes:
+        raise CodecError("tx must be bytes")
+    if not 0 < len(raw) <= TX_BYTES_MAX:
+        raise CodecError(f"tx size {len(raw)} outside 1..{TX_BYTES_MAX}")
+    value = _unpack(raw)
+    try:
+        tx = SignedTx.from_wire(value)
+    except RecursionError as exc:
+        raise CodecError("too deep") from exc
+    # from_wire checked every leaf's type, so msgpack's packer gives the canonical encoding;
+    # equality rejects every second spelling of the same tx (one tx, one hash).
+    if msgpack.packb(value, use_bin_type=True) != raw:
+        raise CodecError("non-canonical tx encoding")
+    return tx
