@@ -7,7 +7,8 @@ backoff, one connection per peer pair, broadcast/send). Payloads are opaque byte
 """
 
 from node.p2p.errors import PeerError
-from node.p2p.network import NetworkStats, P2PLimits, P2PNetwork
+from node.p2p.limits import NetworkStats, P2PLimits
+from node.p2p.network import P2PNetwork
 from node.p2p.peer import PeerStats
 
 __all__ = ["NetworkStats", "P2PLimits", "P2PNetwork", "PeerError", "PeerStats"]

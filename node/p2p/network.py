@@ -18,79 +18,16 @@ import collections
 import logging
 import random
 from collections.abc import Collection, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from consensus.crypto import PrivateKey
 from consensus.types import ChainId, PublicKey
 from node.p2p.errors import PeerError
 from node.p2p.handshake import SecureSession, perform_handshake
-from node.p2p.peer import ConnectionTimeouts, OnMessage, PeerConnection, PeerStats, close_writer
+from node.p2p.limits import NetworkStats, P2PLimits, compute_backoff_s
+from node.p2p.peer import OnMessage, PeerConnection, PeerStats, close_writer
 
 log = logging.getLogger("depochain.p2p")
-
-
-@dataclass(frozen=True, slots=True)
-class P2PLimits:
-    """Bounds and timeouts of the transport (config data, passed down)."""
-
-    frame_body_bytes_max: int = 4 * 1024 * 1024
-    """Largest payload one frame carries (a block must fit)."""
-    queue_messages_max: int = 1024
-    """Per-peer send queue length; beyond it the oldest queued payload is dropped."""
-    queue_bytes_max: int = 32 * 1024 * 1024
-    """Per-peer send queue size; must hold at least one maximal payload."""
-    handshake_timeout_ms: int = 5_000
-    connect_timeout_ms: int = 3_000
-    write_timeout_ms: int = 10_000
-    """A peer whose socket does not drain within this is disconnected."""
-    keepalive_interval_ms: int = 5_000
-    read_idle_timeout_ms: int = 20_000
-    """No frame (not even a keepalive) for this long: the peer is gone."""
-    close_timeout_ms: int = 1_000
-    reconnect_backoff_min_ms: int = 100
-    reconnect_backoff_max_ms: int = 10_000
-    pending_handshakes_max: int = 32
-    """Inbound connections still handshaking; more are closed at once."""
-
-    def __post_init__(self) -> None:
-        for name in self.__dataclass_fields__:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"P2PLimits.{name} must be positive")
-        if self.queue_bytes_max < self.frame_body_bytes_max:
-            raise ValueError("queue_bytes_max must hold at least one maximal frame")
-        if self.read_idle_timeout_ms <= self.keepalive_interval_ms:
-            raise ValueError("read_idle_timeout_ms must exceed keepalive_interval_ms")
-        if self.reconnect_backoff_min_ms > self.reconnect_backoff_max_ms:
-            raise ValueError("reconnect_backoff_min_ms exceeds reconnect_backoff_max_ms")
-
-    def get_connection_timeouts(self) -> ConnectionTimeouts:
-        return ConnectionTimeouts(
-            write_timeout_s=self.write_timeout_ms / 1000,
-            read_idle_timeout_s=self.read_idle_timeout_ms / 1000,
-            keepalive_interval_s=self.keepalive_interval_ms / 1000,
-            close_timeout_s=self.close_timeout_ms / 1000,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkStats:
-    """A snapshot of the network's counters."""
-
-    connections_accepted: int
-    """Inbound connections that completed the handshake."""
-    connections_dialed: int
-    """Outbound connections that completed the handshake."""
-    failures: Mapping[str, int]
-    """Refused or failed connection attempts by reason (handshake, dial, duplicate…)."""
-    disconnects: Mapping[str, int]
-    """Why established connections ended."""
-
-
-def compute_backoff_s(failures: int, min_ms: int, max_ms: int, rng: random.Random) -> float:
-    """Delay before the next dial: exponential in ``failures``, capped, with jitter in [½, 1]."""
-    ceiling_ms = min(max_ms, min_ms * 2 ** min(failures, 32))
-    return rng.uniform(ceiling_ms / 2, ceiling_ms) / 1000
 
 
 class P2PNetwork:
@@ -152,7 +89,11 @@ class P2PNetwork:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=self.limits.close_timeout_ms / 1000 * 2)
+            _, pending = await asyncio.wait(
+                list(self._tasks), timeout=self.limits.close_timeout_ms / 1000 * 2
+            )
+            if pending:  # every await in them is bounded, so this is a bug worth a loud log
+                log.error("p2p: %d tasks still running after stop", len(pending))
         if self._server is not None:
             await asyncio.wait_for(self._server.wait_closed(), self.limits.close_timeout_ms / 1000)
 
@@ -252,18 +193,7 @@ class P2PNetwork:
             writer.close()
             return
         self._pending_handshakes += 1
-        self._spawn(self._serve_inbound(reader, writer), "p2p-inbound")
-
-    async def _serve_inbound(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        try:
-            session = await self._handshake(reader, writer, None)
-        finally:
-            self._pending_handshakes -= 1
-        if session is not None:
-            self._counts["accepted"] += 1
-            await self._serve_connection(session, reader, writer, is_outbound=False)
+        self._spawn(self._serve_socket(reader, writer, None), "p2p-inbound")
 
     # -- outbound -------------------------------------------------------------------------------
 
@@ -292,13 +222,33 @@ class P2PNetwork:
             self._failures["dial_failed"] += 1
             log.debug("p2p: dial %s at %s:%d failed: %r", self._short(key), host, port, exc)
             return False
-        session = await self._handshake(reader, writer, key)
-        if session is None:
-            return False
-        self._counts["dialed"] += 1
-        return await self._serve_connection(session, reader, writer, is_outbound=True)
+        return await self._serve_socket(reader, writer, key)
 
     # -- shared ---------------------------------------------------------------------------------
+
+    async def _serve_socket(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        expected_peer_key: PublicKey | None,
+    ) -> bool:
+        """Handshake, then serve until the connection ends; True if it was registered.
+
+        Owns the socket: it is closed however this ends, cancellation included.
+        """
+        is_outbound = expected_peer_key is not None
+        try:
+            try:
+                session = await self._handshake(reader, writer, expected_peer_key)
+            finally:
+                if not is_outbound:
+                    self._pending_handshakes -= 1
+            if session is None:
+                return False
+            self._counts["dialed" if is_outbound else "accepted"] += 1
+            return await self._serve_connection(session, reader, writer, is_outbound=is_outbound)
+        finally:
+            writer.close()
 
     async def _handshake(
         self,

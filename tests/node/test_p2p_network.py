@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 
@@ -12,7 +14,7 @@ import pytest
 
 from consensus import codec
 from consensus.crypto import PrivateKey, SignPurpose
-from consensus.types import ChainId, PublicKey
+from consensus.types import ChainId
 from node.p2p import P2PLimits, P2PNetwork
 from node.p2p.frames import HEADER, FrameKind, FrameOpener, FrameSealer, read_frame
 from node.p2p.handshake import (
@@ -201,6 +203,12 @@ def test_send_to_unconnected_peer_returns_false_and_oversize_payload_is_rejected
     run(scenario())
 
 
+def is_one_shared_connection(a: Node, b: Node) -> bool:
+    """Both ends hold a connection, and they agree on who dialled it (so it is the same one)."""
+    sa, sb = a.net.peer_stats().get(b.pub), b.net.peer_stats().get(a.pub)
+    return sa is not None and sb is not None and sa.is_outbound != sb.is_outbound
+
+
 def test_both_sides_dialling_settle_on_one_shared_connection() -> None:
     async def scenario() -> None:
         for i in range(4):  # the race plays out differently each time
@@ -211,11 +219,7 @@ def test_both_sides_dialling_settle_on_one_shared_connection() -> None:
                 a.net.add_peer(b.pub, *b.addr)
                 b.net.add_peer(a.pub, *a.addr)
 
-                def agreed() -> bool:
-                    sa, sb = a.net.peer_stats().get(b.pub), b.net.peer_stats().get(a.pub)
-                    return sa is not None and sb is not None and sa.is_outbound != sb.is_outbound
-
-                await wait_until(agreed)
+                await wait_until(functools.partial(is_one_shared_connection, a, b))
                 await assert_pair_works(a, b, b"pair %d" % i)
                 assert len(a.net.connected_peers()) == len(b.net.connected_peers()) == 1
 
@@ -396,7 +400,7 @@ async def _discard(coro: Awaitable[object]) -> None:
 
 def test_full_send_queue_drops_the_oldest_and_counts_it() -> None:
     async def scenario() -> None:
-        limits = P2PLimits(**{**_fields(FAST), "queue_messages_max": 4})
+        limits = dataclasses.replace(FAST, queue_messages_max=4)
         ka, kb = make_key(1), make_key(2)
         allowed = {ka.public_key, kb.public_key}
         b = Node(kb, allowed, limits=limits)
@@ -418,9 +422,7 @@ def test_full_send_queue_drops_the_oldest_and_counts_it() -> None:
 
 def test_send_queue_is_bounded_by_bytes() -> None:
     async def scenario() -> None:
-        limits = P2PLimits(
-            **{**_fields(FAST), "frame_body_bytes_max": 1000, "queue_bytes_max": 1000}
-        )
+        limits = dataclasses.replace(FAST, frame_body_bytes_max=1000, queue_bytes_max=1000)
         ka, kb = make_key(1), make_key(2)
         allowed = {ka.public_key, kb.public_key}
         b = Node(kb, allowed, limits=limits)
@@ -441,7 +443,7 @@ def test_send_queue_is_bounded_by_bytes() -> None:
 
 def test_stalled_receiver_never_blocks_the_sender_nor_other_peers() -> None:
     async def scenario() -> None:
-        limits = P2PLimits(**{**_fields(FAST), "queue_messages_max": 16})
+        limits = dataclasses.replace(FAST, queue_messages_max=16)
         ka, kb, kc = make_key(1), make_key(2), make_key(3)
         allowed = {ka.public_key, kb.public_key, kc.public_key}
         never = asyncio.Event()
@@ -473,7 +475,3 @@ def test_stalled_receiver_never_blocks_the_sender_nor_other_peers() -> None:
                 await assert_pair_works(a, c, b"c is unaffected")
 
     run(scenario())
-
-
-def _fields(limits: P2PLimits) -> dict[str, int]:
-    return {name: getattr(limits, name) for name in limits.__dataclass_fields__}
