@@ -11,9 +11,11 @@ extends our chain is the replica's job.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from consensus import codec, crypto
+from consensus.certificate import CertificateError, verify_certificate
 from consensus.messages import (
     HEIGHT_MAX,
     CommitCertificate,
@@ -30,6 +32,7 @@ from consensus.types import (
     PublicKey,
     TimestampMs,
 )
+from consensus.validators import ValidatorSet
 
 GENESIS_PARENT_HASH = Hash32(bytes(HASH_LEN))
 """``parent_hash`` of block 1."""
@@ -178,3 +181,112 @@ def validate_block_shape(block: Block, params: ConsensusParams) -> None:
         raise InvalidBlock("duplicate evidence")
     if (block.header.height == 1) != (block.header.last_commit is None):
         raise InvalidBlock("last_commit must be absent exactly at height 1")
+
+
+# ---------------------------------------------------------------------------------------------
+# chain rules: does a block extend a given chain tip? (the replica's valid(v))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTip:
+    """What the next block must extend: the last committed block and the state after it."""
+
+    chain_id: ChainId
+    height: Height
+    """Last committed height (0 before block 1)."""
+    last_block_hash: Hash32
+    last_commit: CommitCertificate | None
+    last_block_time_ms: TimestampMs
+    app_hash: Hash32
+    """App hash after executing block ``height``; the next header must carry it."""
+    validator_sets: Mapping[int, ValidatorSet]
+    """Must hold the sets of ``height`` (if > 0) and ``height + 1``."""
+
+
+EvidenceCheck = Callable[[DuplicateVoteEvidence, int], "str | None"]
+"""``(evidence, block_height) -> reason it may not be included, or None``."""
+
+
+def get_block_invalidity(
+    block: Block, tip: ChainTip, params: ConsensusParams, check_evidence: EvidenceCheck
+) -> str | None:
+    """Why ``block`` may not be the block after ``tip`` (None if it may)."""
+    try:
+        validate_block_shape(block, params)
+    except InvalidBlock as exc:
+        return str(exc)
+    header = block.header
+    vset = tip.validator_sets[tip.height + 1]
+    reason = _get_header_mismatch(header, tip, vset)
+    if reason is not None:
+        return reason
+    if header.last_commit is not None:
+        try:
+            verify_certificate(
+                header.last_commit, tip.last_block_hash, tip.height,
+                tip.validator_sets[tip.height], tip.chain_id,
+            )
+        except CertificateError as exc:
+            return f"last_commit: {exc}"
+    for evidence in block.evidence:
+        reason = check_evidence(evidence, header.height)
+        if reason is not None:
+            return f"evidence: {reason}"
+    return None
+
+
+def _get_header_mismatch(header: Header, tip: ChainTip, vset: ValidatorSet) -> str | None:
+    checks = (
+        (header.chain_id == tip.chain_id, "wrong chain_id"),
+        (header.height == tip.height + 1, "wrong height"),
+        (header.parent_hash == tip.last_block_hash, "wrong parent_hash"),
+        (header.app_hash == tip.app_hash, "wrong app_hash"),
+        (header.validators_hash == vset.compute_hash(), "wrong validators_hash"),
+        (vset.contains(header.proposer), "proposer is not a validator"),
+        (header.time_ms > tip.last_block_time_ms, "time_ms not after the parent's"),
+    )
+    for ok, reason in checks:
+        if not ok:
+            return reason
+    return None
+
+
+TX_OVERHEAD_BYTES = 5
+"""msgpack bin header of one tx (at most 5 bytes for bin32)."""
+
+
+def build_block(
+    tip: ChainTip,
+    params: ConsensusParams,
+    validator_set: ValidatorSet,
+    proposer: PublicKey,
+    now_ms: TimestampMs,
+    txs: tuple[bytes, ...],
+    evidence: tuple[DuplicateVoteEvidence, ...],
+) -> Block:
+    """The proposer's block: the waiting txs in order, as many as the params allow."""
+    evidence = evidence[: params.evidence_max]
+
+    def make(chosen: tuple[bytes, ...]) -> Block:
+        return make_block(
+            chain_id=tip.chain_id, height=Height(tip.height + 1),
+            time_ms=TimestampMs(max(now_ms, tip.last_block_time_ms + 1)), proposer=proposer,
+            parent_hash=tip.last_block_hash, last_commit=tip.last_commit, app_hash=tip.app_hash,
+            validators_hash=validator_set.compute_hash(), txs=chosen, evidence=evidence,
+        )
+
+    budget = params.block_bytes_max - len(make(()).encode()) - 8
+    chosen: list[bytes] = []
+    for tx in txs:
+        if len(chosen) >= params.block_txs_max:
+            break
+        cost = len(tx) + TX_OVERHEAD_BYTES
+        if cost > budget:
+            continue  # a big tx may not fit while smaller ones after it still do
+        chosen.append(tx)
+        budget -= cost
+    block = make(tuple(chosen))
+    while len(block.encode()) > params.block_bytes_max and chosen:  # estimate was off
+        chosen.pop()
+        block = make(tuple(chosen))
+    return block
