@@ -137,7 +137,8 @@ async def write_frame(
     frame = sealer.seal(kind, body)
     try:
         writer.write(frame)
-        await asyncio.wait_for(writer.drain(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await writer.drain()
     except TimeoutError as exc:
         raise FrameError("write_timeout") from exc
     except OSError as exc:  # includes ConnectionResetError / BrokenPipeError

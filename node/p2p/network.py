@@ -95,7 +95,8 @@ class P2PNetwork:
             if pending:  # every await in them is bounded, so this is a bug worth a loud log
                 log.error("p2p: %d tasks still running after stop", len(pending))
         if self._server is not None:
-            await asyncio.wait_for(self._server.wait_closed(), self.limits.close_timeout_ms / 1000)
+            async with asyncio.timeout(self.limits.close_timeout_ms / 1000):
+                await self._server.wait_closed()
 
     @property
     def listen_address(self) -> tuple[str, int]:

@@ -182,7 +182,8 @@ class PeerConnection:
             if not self._queue:
                 self._wakeup.clear()
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._timeouts.keepalive_interval_s)
+                    async with asyncio.timeout(self._timeouts.keepalive_interval_s):
+                        await self._wakeup.wait()
                 except TimeoutError:
                     sent = await write_frame(
                         self._writer, sealer, FrameKind.KEEPALIVE, b"", timeout_s
@@ -197,7 +198,12 @@ class PeerConnection:
 
 
 async def close_writer(writer: asyncio.StreamWriter, timeout_s: float) -> None:
-    """Close a socket, waiting at most ``timeout_s`` for the close to complete."""
+    """Close a socket, waiting at most ``timeout_s`` for the close to complete.
+
+    (This package uses ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11 the latter
+    can swallow a cancellation that races with completion, and ``stop()`` would then hang.)
+    """
     writer.close()
     with contextlib.suppress(OSError, TimeoutError):
-        await asyncio.wait_for(writer.wait_closed(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await writer.wait_closed()

@@ -102,9 +102,12 @@ async def running(*nodes: Node) -> AsyncIterator[None]:
 
 
 def run(coro: Awaitable[None]) -> None:
+    """Run a scenario; afterwards no task may be left behind (stop() cancels everything)."""
+
     async def bounded() -> None:
         async with asyncio.timeout(60):
             await coro
+        assert asyncio.all_tasks() == {asyncio.current_task()}
 
     asyncio.run(bounded())
 
@@ -393,6 +396,41 @@ def test_peer_stalling_mid_handshake_is_dropped_after_the_timeout() -> None:
 
 async def _discard(coro: Awaitable[object]) -> None:
     await coro
+
+
+def test_authenticated_peer_that_goes_silent_is_dropped_by_the_idle_timeout() -> None:
+    async def attack(a: Node) -> None:
+        reader, writer, _, _ = await raw_authenticate(a.addr, claimed=make_key(3))
+        await read_until_closed(reader)  # we never send a keepalive
+        await close_writer(writer, 1.0)
+        assert a.net.stats().disconnects.get("read_timeout") == 1
+
+    run(_discard(with_working_pair(attack)))
+
+
+def test_handler_exception_is_counted_and_the_connection_stays_up() -> None:
+    async def scenario() -> None:
+        ka, kb = make_key(1), make_key(2)
+        allowed = {ka.public_key, kb.public_key}
+        seen: list[bytes] = []
+
+        async def picky(sender: bytes, payload: bytes) -> None:
+            if payload == b"boom":
+                raise RuntimeError("handler bug")
+            seen.append(payload)
+
+        b = Node(kb, allowed, on_message=picky)
+        async with running(b):
+            a = Node(ka, allowed, {kb.public_key: b.addr})
+            async with running(a):
+                await a.net.wait_for_peers([b.pub], 10_000)
+                a.net.send(b.pub, b"boom")
+                a.net.send(b.pub, b"fine")
+                await wait_until(lambda: seen == [b"fine"])
+                assert b.net.peer_stats()[a.pub].handler_errors == 1
+                assert b.net.stats().disconnects == {}
+
+    run(scenario())
 
 
 # -- send queue policy ------------------------------------------------------------------------
