@@ -1,0 +1,331 @@
+"""The mempool: transactions checked against the latest state, waiting for a block.
+
+Bounded by count and bytes. When full, :meth:`Mempool.add` raises :class:`MempoolFull` (the RPC
+answers HTTP 429 "try later"); a transaction once accepted leaves only by being committed or by
+failing the recheck after a block, and the reason for the latter is kept so a client asking about
+the transaction learns it was dropped and why. Dedup is by tx hash (sha256 of the raw bytes),
+against the pool and a bounded memory of recently committed hashes.
+
+The signature verdict of the check is cached per hash so the block path need not verify the same
+signature twice. The verdict says "these bytes carry a valid signature by the key the checker used";
+the block path must still check that key is the submitter's current one.
+
+Pure Python, single-threaded: the node calls it from its event loop. It never does I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from consensus.crypto import sha256
+from consensus.types import Hash32
+
+CODE_OK = 0
+CODE_MALFORMED = 1
+"""Same number as ``consensus.ledger.codes.Code.MALFORMED`` (used here for oversize txs)."""
+CODE_BAD_NONCE = 7
+"""Same number as ``consensus.ledger.codes.Code.BAD_NONCE`` (a nonce already pending)."""
+
+COMMITTED_CACHE_SIZE = 100_000
+REJECTION_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What the checker (ledger rules against the latest state) says about one transaction."""
+
+    code: int
+    """0 = acceptable; anything else is the rejection code the receipt would carry."""
+    log: str
+    """Why, in words (empty when accepted)."""
+    sender: str
+    """Who orders this transaction (the submitter id); nonces are ordered per sender."""
+    nonce: int
+    signature_ok: bool | None
+    """Signature verdict; None when the checker never got as far as the signature."""
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.code == CODE_OK
+
+
+Check = Callable[[bytes], CheckResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    tx_hash: Hash32
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyKnown:
+    tx_hash: Hash32
+    is_committed: bool = False
+    """True when it was recently committed; False when it is waiting in the pool."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    tx_hash: Hash32
+    code: int
+    log: str
+    is_recheck: bool = False
+    """True when the tx had been accepted and failed the recheck after a block."""
+
+
+AddOutcome = Accepted | AlreadyKnown | Rejected
+
+
+class MempoolFull(Exception):
+    """No room for this transaction now (count or bytes); the client should try later."""
+
+    def __init__(self, tx_hash: Hash32, reason: str) -> None:
+        super().__init__(f"mempool full ({reason}); try later")
+        self.tx_hash = tx_hash
+        self.reason = reason
+
+
+class TxStatus(enum.Enum):
+    PENDING = "pending"
+    COMMITTED = "committed"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolStats:
+    size: int
+    size_bytes: int
+    accepted_total: int
+    already_known_total: int
+    rejected_total: int
+    full_total: int
+    committed_total: int
+    recheck_rejected_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    raw: bytes
+    sender: str
+    nonce: int
+    signature_ok: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReport:
+    """What :meth:`Mempool.update_after_block` did (for logs, metrics and client notices)."""
+
+    removed_committed: int
+    rejected: tuple[Rejected, ...]
+
+
+class Mempool:
+    """Bounded pool of checked transactions, in arrival order."""
+
+    def __init__(
+        self,
+        max_txs: int,
+        max_bytes: int,
+        max_tx_bytes: int,
+        check: Check,
+        *,
+        committed_cache_size: int = COMMITTED_CACHE_SIZE,
+        rejection_cache_size: int = REJECTION_CACHE_SIZE,
+    ) -> None:
+        if min(max_txs, max_bytes, max_tx_bytes, committed_cache_size, rejection_cache_size) < 1:
+            raise ValueError("mempool bounds must be positive")
+        self.max_txs, self.max_bytes, self.max_tx_bytes = max_txs, max_bytes, max_tx_bytes
+        self._check = check
+        self._pool: dict[Hash32, _Entry] = {}  # insertion order = arrival order
+        self._nonces: dict[str, dict[int, Hash32]] = {}
+        self._bytes = 0
+        self._committed: OrderedDict[Hash32, None] = OrderedDict()
+        self._committed_max = committed_cache_size
+        self._rejections: OrderedDict[Hash32, tuple[Rejected, bool | None]] = OrderedDict()
+        self._rejections_max = rejection_cache_size
+        self._counts = dict.fromkeys(
+            ("accepted", "already_known", "rejected", "full", "committed", "recheck_rejected"), 0
+        )
+
+    # -- adding ---------------------------------------------------------------------------
+
+    def add(self, raw: bytes) -> AddOutcome:
+        """Check and keep ``raw``. Raises MempoolFull when it does not fit right now."""
+        tx_hash = sha256(raw)
+        if len(raw) > self.max_tx_bytes:
+            reason = f"transaction of {len(raw)} bytes exceeds {self.max_tx_bytes}"
+            return self._reject(Rejected(tx_hash, CODE_MALFORMED, reason), None)
+        if tx_hash in self._pool or tx_hash in self._committed:
+            self._counts["already_known"] += 1
+            return AlreadyKnown(tx_hash, is_committed=tx_hash in self._committed)
+        self._validate_room(tx_hash, len(raw))
+        result = self._check(raw)
+        if not result.is_accepted:
+            return self._reject(Rejected(tx_hash, result.code, result.log), result.signature_ok)
+        pending = self._nonces.get(result.sender, {})
+        if result.nonce in pending:
+            reason = f"nonce {result.nonce} of {result.sender} is already pending"
+            return self._reject(Rejected(tx_hash, CODE_BAD_NONCE, reason), result.signature_ok)
+        self._insert(tx_hash, _Entry(raw, result.sender, result.nonce, result.signature_ok))
+        self._rejections.pop(tx_hash, None)
+        self._counts["accepted"] += 1
+        return Accepted(tx_hash)
+
+    def _validate_room(self, tx_hash: Hash32, size: int) -> None:
+        if len(self._pool) + 1 > self.max_txs:
+            reason = f"{len(self._pool)} of {self.max_txs} transactions"
+        elif self._bytes + size > self.max_bytes:
+            reason = f"{self._bytes} of {self.max_bytes} bytes"
+        else:
+            return
+        self._counts["full"] += 1
+        raise MempoolFull(tx_hash, reason)
+
+    def _reject(self, rejected: Rejected, signature_ok: bool | None) -> Rejected:
+        self._counts["recheck_rejected" if rejected.is_recheck else "rejected"] += 1
+        self._rejections[rejected.tx_hash] = (rejected, signature_ok)
+        self._rejections.move_to_end(rejected.tx_hash)
+        while len(self._rejections) > self._rejections_max:
+            self._rejections.popitem(last=False)
+        return rejected
+
+    def _insert(self, tx_hash: Hash32, entry: _Entry) -> None:
+        self._pool[tx_hash] = entry
+        self._nonces.setdefault(entry.sender, {})[entry.nonce] = tx_hash
+        self._bytes += len(entry.raw)
+
+    def _remove(self, tx_hash: Hash32) -> _Entry:
+        entry = self._pool.pop(tx_hash)
+        nonces = self._nonces[entry.sender]
+        del nonces[entry.nonce]
+        if not nonces:
+            del self._nonces[entry.sender]
+        self._bytes -= len(entry.raw)
+        return entry
+
+    # -- building a block -----------------------------------------------------------------
+
+    def reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
+        """Up to ``max_txs`` transactions totalling at most ``max_bytes``, in arrival order,
+        each sender's in nonce order. Nothing is removed (that happens after the commit)."""
+        chosen: list[bytes] = []
+        for _, entry in self._iter_block_order(max_txs, max_bytes):
+            chosen.append(entry.raw)
+        return chosen
+
+    def _iter_block_order(
+        self, max_txs: int | None = None, max_bytes: int | None = None
+    ) -> Iterable[tuple[Hash32, _Entry]]:
+        # Each arrival slot of a sender takes that sender's lowest remaining nonce: arrival order
+        # across senders, nonce order within one. A sender whose next tx does not fit is
+        # skipped from then on (its later nonces would be out of order without it).
+        queues = {
+            sender: sorted(nonces.items(), reverse=True) for sender, nonces in self._nonces.items()
+        }
+        blocked: set[str] = set()
+        count = total = 0
+        for entry in self._pool.values():
+            if max_txs is not None and count >= max_txs:
+                return
+            if entry.sender in blocked:
+                continue
+            _, tx_hash = queues[entry.sender].pop()
+            picked = self._pool[tx_hash]
+            if max_bytes is not None and total + len(picked.raw) > max_bytes:
+                blocked.add(entry.sender)
+                continue
+            count, total = count + 1, total + len(picked.raw)
+            yield tx_hash, picked
+
+    # -- after a block ----------------------------------------------------------------------
+
+    def update_after_block(
+        self, committed_hashes: Iterable[Hash32], recheck: Check | None
+    ) -> UpdateReport:
+        """Forget committed txs (remembering their hashes) and recheck the rest against the
+        new state; a tx that fails is dropped with its reason recorded."""
+        removed = 0
+        for tx_hash in committed_hashes:
+            if tx_hash in self._pool:
+                self._remove(tx_hash)
+                removed += 1
+            self._remember_committed(tx_hash)
+        rejected: list[Rejected] = []
+        if recheck is not None:
+            for tx_hash, entry in list(self._iter_block_order()):
+                result = recheck(entry.raw)
+                if result.is_accepted:
+                    continue
+                self._remove(tx_hash)
+                outcome = Rejected(tx_hash, result.code, result.log, is_recheck=True)
+                rejected.append(self._reject(outcome, result.signature_ok))
+        self._counts["committed"] += removed
+        return UpdateReport(removed_committed=removed, rejected=tuple(rejected))
+
+    def _remember_committed(self, tx_hash: Hash32) -> None:
+        self._rejections.pop(tx_hash, None)
+        self._committed[tx_hash] = None
+        self._committed.move_to_end(tx_hash)
+        while len(self._committed) > self._committed_max:
+            self._committed.popitem(last=False)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def verdict(self, tx_hash: Hash32) -> bool | None:
+        """Cached signature verdict for a pending or recently rejected tx; None if unknown."""
+        entry = self._pool.get(tx_hash)
+        if entry is not None:
+            return entry.signature_ok
+        rejection = self._rejections.get(tx_hash)
+        return None if rejection is None else rejection[1]
+
+    def get_status(self, tx_hash: Hash32) -> TxStatus:
+        if tx_hash in self._pool:
+            return TxStatus.PENDING
+        if tx_hash in self._committed:
+            return TxStatus.COMMITTED
+        if tx_hash in self._rejections:
+            return TxStatus.REJECTED
+        return TxStatus.UNKNOWN
+
+    def get_rejection(self, tx_hash: Hash32) -> Rejected | None:
+        """Why a recent tx was rejected (at submission or by a recheck), if it was."""
+        rejection = self._rejections.get(tx_hash)
+        return None if rejection is None else rejection[0]
+
+    def get(self, tx_hash: Hash32) -> bytes | None:
+        entry = self._pool.get(tx_hash)
+        return None if entry is None else entry.raw
+
+    def __contains__(self, tx_hash: object) -> bool:
+        return tx_hash in self._pool
+
+    def __len__(self) -> int:
+        return len(self._pool)
+
+    def size(self) -> int:
+        return len(self._pool)
+
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def bytes(self) -> int:
+        """Same as :meth:`size_bytes` (the name the node's RPC uses)."""
+        return self._bytes
+
+    def stats(self) -> MempoolStats:
+        c = self._counts
+        return MempoolStats(
+            size=len(self._pool),
+            size_bytes=self._bytes,
+            accepted_total=c["accepted"],
+            already_known_total=c["already_known"],
+            rejected_total=c["rejected"],
+            full_total=c["full"],
+            committed_total=c["committed"],
+            recheck_rejected_total=c["recheck_rejected"],
+        )
