@@ -202,7 +202,9 @@ class RpcSection:
 class MempoolSection:
     txs_max: int = _key(5000, "most transactions held at once", _COUNT)
     bytes_max: int = _key(64 * _MIB, "most bytes of transactions held at once", _BYTES)
-    tx_bytes_max: int = _key(64 * 1024, "largest single transaction accepted", _BYTES)
+    tx_bytes_max: int = _key(
+        8 * 1024, "largest single transaction accepted (the ledger caps it at 8 KiB)", _BYTES
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +273,14 @@ class NodeConfig:
         """``[storage].data_dir``; a relative one lives under the home folder."""
         data = Path(os.path.expanduser(self.storage.data_dir))
         return data if data.is_absolute() else self.get_home_path(base) / data
+
+    def get_wal_path(self, base: Path | None = None) -> Path:
+        """Folder of the consensus WAL (``node.wal.WriteAheadLog``)."""
+        return self.get_data_path(base) / "wal"
+
+    def get_sign_state_path(self, base: Path | None = None) -> Path:
+        """File of the last-signed state (``node.signer.SignStateFile``)."""
+        return self.get_data_path(base) / "sign_state.json"
 
 
 SECTIONS: dict[str, type[Any]] = {

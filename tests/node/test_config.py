@@ -200,6 +200,12 @@ def test_paths_resolve_against_home(tmp_path: pathlib.Path) -> None:
     assert str(absolute.get_data_path(tmp_path)) == "/var/d"
 
 
+def test_wal_and_sign_state_live_in_the_data_dir(tmp_path: pathlib.Path) -> None:
+    config = config_from_dict({"node": {"chain_id": "c", "home": str(tmp_path)}})
+    assert config.get_wal_path() == tmp_path / "data" / "wal"
+    assert config.get_sign_state_path() == tmp_path / "data" / "sign_state.json"
+
+
 def test_config_is_frozen() -> None:
     config = parse_config('[node]\nchain_id = "c"\n')
     with pytest.raises(dataclasses.FrozenInstanceError):
