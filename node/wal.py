@@ -203,12 +203,10 @@ class WriteAheadLog:
         return fd
 
     def _trim(self) -> None:
-        """Delete segments older than the newest ``keep_segments``; they can never be replayed."""
-        stale = self._list_segments()[: -self._keep_segments]
-        for seq in stale:
+        """Delete segments older than the newest ``keep_segments``; they can never be replayed.
+        No fsync: a deletion lost in a crash is simply done again at the next open."""
+        for seq in self._list_segments()[: -self._keep_segments]:
             self._segment_path(seq).unlink()
-        if stale:
-            _fsync_directory(self._dir)
 
     # -- writing --------------------------------------------------------------------------
 
