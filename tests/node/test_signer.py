@@ -169,12 +169,14 @@ def test_crash_before_rename_leaves_the_old_state(tmp_path: pathlib.Path) -> Non
 def test_child_killed_while_persisting_keeps_every_reported_state(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.json"
     child = run_child(path, "loop", 1)
-    assert child.stdout is not None
     reported = 0
-    for _ in range(5):
-        reported = int(child.stdout.readline())
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=60)
+    try:
+        assert child.stdout is not None
+        for _ in range(5):
+            reported = int(child.stdout.readline())
+    finally:
+        child.send_signal(signal.SIGKILL)  # never leave a looping child behind
+        child.wait(timeout=60)
     loaded = SignStateFile(path).load()
     assert loaded is not None
     assert loaded.height >= reported  # what was announced as persisted is on disk

@@ -208,10 +208,12 @@ def test_child_crashing_mid_append_leaves_a_log_that_continues(tmp_path: pathlib
 
 def test_child_killed_while_appending_leaves_a_consistent_prefix(tmp_path: pathlib.Path) -> None:
     child = run_child(tmp_path, "loop")
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "ready"
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=60)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+    finally:
+        child.send_signal(signal.SIGKILL)  # never leave a looping child behind
+        child.wait(timeout=60)
     with WriteAheadLog(tmp_path) as wal:
         height = wal.last_height
         assert height is not None and height >= 1
