@@ -1,0 +1,626 @@
+"""The deterministic cluster simulation: real replicas, simulated clock, network and faults.
+
+One integer seed decides everything (keys, Byzantine roles, fault plan, link behaviour, tx
+arrivals), so any failure is reproduced by re-running its seed. Like TigerBeetle's VOPR a run
+has a safety phase (hostile) then a liveness phase (healed): see :mod:`.faults`.
+
+The simulator plays the node's part for each replica: it executes actions in order (persisting
+the SignState before sending), runs the trivial app, gossips (re-sends messages a peer lacks,
+like CometBFT's per-peer gossip) and serves block sync to peers that fell behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from consensus import actions as act
+from consensus import events as ev
+from consensus.codec import CodecError
+from consensus.crypto import PrivateKey, sha256
+from consensus.messages import DuplicateVoteEvidence, Message, Proposal, Vote, decode_message
+from consensus.params import ConsensusParams
+from consensus.simulation import app as sim_app
+from consensus.simulation.byzantine import ByzantineOutbox
+from consensus.simulation.checkers import (
+    AgreementChecker,
+    DoubleSignChecker,
+    Violation,
+    ViolationKind,
+)
+from consensus.simulation.clock import SimClock
+from consensus.simulation.faults import (
+    BYZANTINE_BEHAVIOURS,
+    Behaviour,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    draw_behaviours,
+    draw_fault_plan,
+)
+from consensus.simulation.network import LinkConditions, NodeId, Partition, SimNetwork
+from consensus.simulation.nodes import ReplicaFactory, SimNode
+from consensus.simulation.prng import Prng
+from consensus.simulation.replicas import build_replica, validator_set_of
+from consensus.simulation.validity import ValidityChecker
+from consensus.types import ChainId, Hash32, Height, TimestampMs
+from consensus.validators import ValidatorSet
+
+CHAIN_ID = ChainId("depochain-sim")
+EVENTS_MAX = 3_000_000
+"""A run that needs more events than this is itself a failure (runaway loop), never a hang."""
+
+
+def default_params() -> ConsensusParams:
+    """Short timeouts: sim time is free, but events are not."""
+    return ConsensusParams(
+        timeout_propose_ms=400,
+        timeout_prevote_ms=200,
+        timeout_precommit_ms=200,
+        timeout_delta_ms=100,
+        timeout_max_ms=3_000,
+        timeout_commit_ms=50,
+        block_txs_max=20,
+        block_bytes_max=64 * 1024,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything a run depends on besides its seed; defaults are what the CLI uses."""
+
+    validators: int = 4
+    byzantine: int = 1
+    behaviours: tuple[Behaviour, ...] | None = None
+    """Explicit role per validator (overrides ``byzantine`` and the draw)."""
+    allowed_behaviours: tuple[Behaviour, ...] = BYZANTINE_BEHAVIOURS
+    safety_phase_ms: int | None = None
+    """None: drawn from the seed (2-8 s of sim time)."""
+    fault_plan: FaultPlan | None = None
+    """Explicit faults (for directed scenarios); None draws them from the seed."""
+    crashes: bool = True
+    liveness_heights: int = 2
+    """New heights every honest node must commit after the heal."""
+    liveness_bound_ms: int = 60_000
+    params: ConsensusParams | None = None
+    replica_factory: ReplicaFactory | None = None
+    """Build replicas differently (tests inject a mutated replica to see the checkers fire)."""
+    stop_on_violation: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    seed: int
+    config: SimConfig
+    behaviours: tuple[Behaviour, ...]
+    violations: tuple[Violation, ...]
+    heights: int
+    """Highest height committed by an honest node."""
+    sim_time_ms: int
+    events: int
+    messages: int
+
+    @property
+    def safety_violations(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.kind.is_safety)
+
+    @property
+    def liveness_failures(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if not v.kind.is_safety)
+
+    @property
+    def is_ok(self) -> bool:
+        return not self.violations
+
+    def reproduce_command(self) -> str:
+        return (
+            f"depochain simulate --seeds 1 --seed {self.seed} "
+            f"--validators {self.config.validators} --byzantine {self.config.byzantine}"
+        )
+
+
+# Items on the simulated clock's queue ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Deliver:
+    node: NodeId
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    """An event for one incarnation of a node's replica (timer, BlockExecuted, start)."""
+
+    node: NodeId
+    incarnation: int
+    event: ev.Event
+
+
+@dataclass(frozen=True, slots=True)
+class _Sync:
+    node: NodeId
+    height: int
+    source: NodeId
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    kind: str
+    """'gossip', 'txs', 'heal' (end of safety phase) or 'deadline'."""
+
+
+@dataclass(frozen=True, slots=True)
+class _TxArrival:
+    node: NodeId
+    tx: bytes
+
+
+_Item = _Deliver | _Callback | _Sync | _Tick | _TxArrival | Fault
+
+
+class Simulation:
+    """One run. Build it, call :meth:`run`, read the result."""
+
+    def __init__(self, seed: int, config: SimConfig) -> None:
+        self.seed = seed
+        self.config = config
+        prng = Prng(seed)
+        self.prng = prng
+        self.params = config.params or default_params()
+        self.clock: SimClock[_Item] = SimClock()
+        self.start_ms = self.clock.now_ms
+        keys = [PrivateKey(prng.bytes(32)) for _ in range(config.validators)]
+        self.validator_set = validator_set_of(keys)
+        self.behaviours = self._draw_behaviours(prng.fork())
+        self.nodes = self._make_nodes(keys, prng.fork())
+        self.network = SimNetwork(
+            prng.fork(), [n.node_id for n in self.nodes], LinkConditions.reliable()
+        )
+        self.honest = [n for n in self.nodes if n.is_honest]
+        safety_ms = config.safety_phase_ms or prng.between(2_000, 8_000)
+        crashable = [n.node_id for n in self.honest]
+        self.plan = config.fault_plan or draw_fault_plan(
+            prng.fork(), [n.node_id for n in self.nodes], crashable, safety_ms, config.crashes
+        )
+        self.network.conditions = self.plan.initial_conditions
+        self.gossip_interval_ms = prng.between(100, 400)
+        self.tx_interval_ms = prng.between(30, 300)
+        self.exec_delay_max_ms = prng.between(0, 30)
+        self.workload = prng.fork()
+        self.tx_count = 0
+        self.generated_txs: set[bytes] = set()
+        self.agreement = AgreementChecker()
+        self.double_sign = DoubleSignChecker([n.key.public_key for n in self.honest])
+        self.validity = ValidityChecker(
+            CHAIN_ID, self.params, self.validator_set, self.generated_txs
+        )
+        self.violations: list[Violation] = []
+        self.events = 0
+        self.messages = 0
+        self.liveness_target: int | None = None
+        self.finished = False
+        self.factory = config.replica_factory or self._default_factory
+
+    # setup ------------------------------------------------------------------------------------
+
+    def _draw_behaviours(self, prng: Prng) -> tuple[Behaviour, ...]:
+        config = self.config
+        if config.behaviours is not None:
+            if len(config.behaviours) != config.validators:
+                raise ValueError("one behaviour per validator")
+            return config.behaviours
+        return tuple(
+            draw_behaviours(prng, config.validators, config.byzantine, config.allowed_behaviours)
+        )
+
+    def _make_nodes(self, keys: Sequence[PrivateKey], prng: Prng) -> list[SimNode]:
+        nodes: list[SimNode] = []
+        for index, (key, behaviour) in enumerate(zip(keys, self.behaviours, strict=True)):
+            copies = 2 if behaviour is Behaviour.TWINS else 1
+            for _ in range(copies):
+                outbox = None
+                if behaviour is not Behaviour.HONEST:
+                    outbox = ByzantineOutbox(behaviour, key, CHAIN_ID, prng.fork())
+                nodes.append(SimNode(len(nodes), index, key, behaviour, outbox))
+        return nodes
+
+    def _default_factory(self, node: SimNode) -> object:
+        return build_replica(node, CHAIN_ID, self.params, self.validator_set)
+
+    # the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        for node in self.nodes:
+            self.clock.schedule(
+                self.prng.between(0, 300),
+                _Callback(node.node_id, -1, ev.Started(self.clock.now_ms)),
+            )
+        for fault in self.plan.faults:
+            self.clock.schedule(fault.at_ms, fault)
+        self.clock.schedule(self.plan.safety_phase_ms, _Tick("heal"))
+        self.clock.schedule(self.gossip_interval_ms, _Tick("gossip"))
+        self.clock.schedule(self.tx_interval_ms, _Tick("txs"))
+        while not self.finished:
+            item = self.clock.pop()
+            if item is None:  # pragma: no cover - ticks always reschedule themselves
+                break
+            self.events += 1
+            if self.events > EVENTS_MAX:
+                self._violate(ViolationKind.LIVENESS, f"more than {EVENTS_MAX} events")
+                break
+            self._dispatch(item)
+            if self.violations and self.config.stop_on_violation:
+                break
+        return RunResult(
+            seed=self.seed,
+            config=self.config,
+            behaviours=self.behaviours,
+            violations=tuple(self.violations),
+            heights=self.agreement.max_height,
+            sim_time_ms=self.elapsed_ms,
+            events=self.events,
+            messages=self.messages,
+        )
+
+    @property
+    def elapsed_ms(self) -> int:
+        return self.clock.now_ms - self.start_ms
+
+    def _violate(self, kind: ViolationKind, detail: str) -> None:
+        self.violations.append(Violation(kind, self.elapsed_ms, detail))
+
+    def _dispatch(self, item: _Item) -> None:
+        if isinstance(item, _Deliver):
+            self._on_deliver(item)
+        elif isinstance(item, _Callback):
+            self._on_callback(item)
+        elif isinstance(item, _Sync):
+            self._on_sync(item)
+        elif isinstance(item, _TxArrival):
+            self._on_tx_arrival(item)
+        elif isinstance(item, Fault):
+            self._on_fault(item)
+        else:
+            self._on_tick(item)
+
+    # inputs to replicas -----------------------------------------------------------------------
+
+    def _handle(self, node: SimNode, event: ev.Event) -> None:
+        replica = node.replica
+        if replica is None:
+            return
+        try:
+            actions = replica.handle(event)  # type: ignore[attr-defined]
+        except Exception as exc:  # a replica must never raise on any input: report, with seed
+            self._violate(
+                ViolationKind.VALIDITY,
+                f"node {node.node_id} raised {type(exc).__name__}: {exc} on {type(event).__name__}",
+            )
+            return
+        limit = node.crash_after_actions
+        if limit is not None:
+            actions = actions[:limit]
+        for action in actions:
+            self._apply(node, action)
+        if limit is not None:
+            node.crash()
+
+    def _on_deliver(self, item: _Deliver) -> None:
+        node = self.nodes[item.node]
+        if not node.is_up:
+            return
+        try:
+            message = decode_message(item.payload)
+        except CodecError:
+            return  # the node's p2p layer drops undecodable frames
+        height = _height_of(message)
+        digest = sha256(item.payload)
+        node.mark_received(height, digest)
+        if node.outbox is not None:
+            node.outbox.remember(item.payload)
+        if height >= node.entered_height:
+            node.remember(height, digest, item.payload)
+        now = self.clock.now_ms
+        if isinstance(message, Proposal):
+            self._handle(node, ev.ProposalReceived(message, now))
+        elif isinstance(message, Vote):
+            self._handle(node, ev.VoteReceived(message, now))
+        else:
+            self._handle(node, ev.EvidenceReceived(message, now))
+
+    def _on_callback(self, item: _Callback) -> None:
+        node = self.nodes[item.node]
+        if item.incarnation == -1:  # initial start
+            self._start(node)
+            return
+        if item.incarnation != node.incarnation or not node.is_up:
+            return  # a timer or callback of a replica that has since crashed
+        if isinstance(item.event, ev.BlockExecuted):
+            node.entered_height = item.event.height + 1
+            node.prune_below(node.entered_height)
+        self._handle(node, item.event)
+
+    def _start(self, node: SimNode) -> None:
+        if node.behaviour is Behaviour.SILENT:
+            return
+        node.replica = self.factory(node)
+        node.entered_height = node.committed_height + 1
+        self._handle(node, ev.Started(self.clock.now_ms))
+        self._offer_txs(node)
+
+    def _on_sync(self, item: _Sync) -> None:
+        node = self.nodes[item.node]
+        source = self.nodes[item.source]
+        entry = source.blocks.get(item.height)
+        if not node.is_up or entry is None or node.committed_height >= item.height:
+            return
+        block, certificate = entry
+        self._handle(node, ev.CommittedBlockReceived(block, certificate, self.clock.now_ms))
+
+    def _offer_txs(self, node: SimNode) -> None:
+        txs = node.app.get_candidate_txs(self.params.block_txs_max)
+        self._handle(node, ev.TxsAvailable(txs, self.clock.now_ms))
+
+    # actions of replicas ----------------------------------------------------------------------
+
+    def _apply(self, node: SimNode, action: act.Action) -> None:
+        if isinstance(action, act.Broadcast):
+            self._send(node, action.message, [n.node_id for n in self.nodes if n is not node])
+        elif isinstance(action, act.SendTo):
+            targets = [n.node_id for n in self.nodes if n.public_key == action.public_key]
+            self._send(node, action.message, [t for t in targets if t != node.node_id])
+        elif isinstance(action, act.ScheduleTimeout):
+            timeout = ev.TimeoutElapsed(action.height, action.round, action.step)
+            self.clock.schedule(action.delay_ms, _Callback(node.node_id, node.incarnation, timeout))
+        elif isinstance(action, act.PersistSignState):
+            node.sign_state = action.sign_state
+        elif isinstance(action, act.CommitBlock):
+            self._commit(node, action.block, action.certificate)
+        # ReportEvidence: nothing to do in the sim (the node stores and gossips it)
+
+    def _send(self, node: SimNode, message: Message, peers: list[NodeId]) -> None:
+        if node.is_honest:
+            self._watch_signature(node, message)
+        if node.outbox is not None:
+            routes = node.outbox.route(message, peers)
+        else:
+            from consensus.messages import encode_message
+
+            payload = encode_message(message)
+            routes = [(peer, payload) for peer in peers]
+            node.remember(_height_of(message), sha256(payload), payload)
+        for peer, payload in routes:
+            self._transmit(node.node_id, peer, payload)
+
+    def _transmit(self, source: NodeId, target: NodeId, payload: bytes) -> None:
+        self.messages += 1
+        for delay_ms in self.network.compute_delays_ms(source, target):
+            self.clock.schedule(delay_ms, _Deliver(target, payload))
+
+    def _watch_signature(self, node: SimNode, message: Message) -> None:
+        if isinstance(message, Vote):
+            kind = "prevote" if message.type == 1 else "precommit"
+            found = self.double_sign.on_signed(
+                message.validator,
+                message.height,
+                message.round,
+                kind,
+                message.signature,
+                self.elapsed_ms,
+            )
+        elif isinstance(message, Proposal):
+            found = self.double_sign.on_signed(
+                message.proposer,
+                message.height,
+                message.round,
+                "proposal",
+                message.signature,
+                self.elapsed_ms,
+            )
+        else:
+            return
+        self.violations.extend(found)
+
+    def _commit(self, node: SimNode, block: object, certificate: object) -> None:
+        from consensus.blocks import Block
+        from consensus.messages import CommitCertificate
+
+        assert isinstance(block, Block) and isinstance(certificate, CommitCertificate)
+        height = block.height
+        if height != node.committed_height + 1:
+            self._violate(
+                ViolationKind.VALIDITY,
+                f"node {node.node_id} committed height {height} after {node.committed_height}",
+            )
+            return
+        if node.is_honest:
+            self.violations.extend(
+                self.agreement.on_commit(node.node_id, height, block.hash, self.elapsed_ms)
+            )
+            problems = self.validity.check(block, certificate, self.agreement)
+            self.violations.extend(
+                Violation(ViolationKind.VALIDITY, self.elapsed_ms, p) for p in problems
+            )
+        node.blocks[height] = (block, certificate)
+        node.committed_height = height
+        app_hash = node.app.execute(height, block.txs)
+        executed = ev.BlockExecuted(Height(height), app_hash, self.validator_set)
+        delay_ms = self.prng.between(0, self.exec_delay_max_ms)
+        self.clock.schedule(delay_ms, _Callback(node.node_id, node.incarnation, executed))
+        self._check_liveness_done()
+
+    # workload, gossip and faults --------------------------------------------------------------
+
+    def _on_tick(self, tick: _Tick) -> None:
+        if tick.kind == "gossip":
+            self._gossip()
+            self.clock.schedule(self.gossip_interval_ms, tick)
+        elif tick.kind == "txs":
+            self._generate_txs()
+            self.clock.schedule(self.tx_interval_ms, tick)
+        elif tick.kind == "heal":
+            self._heal()
+        elif tick.kind == "deadline" and not self.finished:
+            self._report_liveness_failure()
+
+    def _generate_txs(self) -> None:
+        prng = self.workload
+        for _ in range(prng.between(0, 3)):
+            self.tx_count += 1
+            tx = sim_app.make_tx(self.seed, self.tx_count, prng.bytes(prng.between(0, 40)))
+            self.generated_txs.add(tx)
+            entry = prng.choice(self.nodes).node_id
+            self.clock.schedule(0, _TxArrival(entry, tx))
+            for node in self.nodes:
+                if node.node_id != entry:
+                    for delay_ms in self.network.compute_delays_ms(entry, node.node_id):
+                        self.clock.schedule(delay_ms, _TxArrival(node.node_id, tx))
+
+    def _on_tx_arrival(self, item: _TxArrival) -> None:
+        node = self.nodes[item.node]
+        if node.is_up and node.app.add_tx(item.tx):
+            self._offer_txs(node)
+
+    def _gossip(self) -> None:
+        for node in self.nodes:
+            if not node.is_up:
+                continue
+            peers = [
+                p
+                for p in self.nodes
+                if p is not node and p.is_up and self.network.is_connected(node.node_id, p.node_id)
+            ]
+            if node.outbox is not None:
+                for peer, payload in node.outbox.get_replays([p.node_id for p in peers], 2):
+                    self._transmit(node.node_id, peer, payload)
+                continue
+            for peer in peers:
+                self._gossip_to(node, peer)
+
+    def _gossip_to(self, node: SimNode, peer: SimNode) -> None:
+        if peer.committed_height < node.committed_height:
+            height = peer.committed_height + 1
+            for delay_ms in self.network.compute_delays_ms(node.node_id, peer.node_id):
+                self.clock.schedule(delay_ms, _Sync(peer.node_id, height, node.node_id))
+            return
+        height = peer.entered_height
+        for digest, payload in node.seen.get(height, {}).items():
+            if not peer.has_received(height, digest):
+                self._transmit(node.node_id, peer.node_id, payload)
+
+    def _on_fault(self, fault: Fault) -> None:
+        if fault.kind is FaultKind.PARTITION and fault.partition is not None:
+            self.network.partition = fault.partition
+        elif fault.kind is FaultKind.HEAL:
+            self.network.partition = Partition.whole(n.node_id for n in self.nodes)
+        elif fault.kind is FaultKind.CONDITIONS and fault.conditions is not None:
+            self.network.conditions = fault.conditions
+        elif fault.kind is FaultKind.CRASH and fault.node is not None:
+            node = self.nodes[fault.node]
+            if node.is_up:
+                if fault.crash_after_actions:
+                    node.crash_after_actions = fault.crash_after_actions
+                else:
+                    node.crash()
+        elif fault.kind is FaultKind.RESTART and fault.node is not None:
+            self._restart(self.nodes[fault.node])
+
+    def _restart(self, node: SimNode) -> None:
+        if node.is_up or node.behaviour is Behaviour.SILENT:
+            return
+        node.restarts += 1
+        self._start(node)
+
+    # liveness ---------------------------------------------------------------------------------
+
+    def _heal(self) -> None:
+        self.network.partition = Partition.whole(n.node_id for n in self.nodes)
+        self.network.conditions = self.plan.liveness_conditions
+        for node in self.nodes:
+            node.crash_after_actions = None
+            if node.is_honest and not node.is_up:
+                self._restart(node)
+        self.liveness_target = self.agreement.max_height + self.config.liveness_heights
+        self.clock.schedule(self.config.liveness_bound_ms, _Tick("deadline"))
+        self._check_liveness_done()
+
+    def _check_liveness_done(self) -> None:
+        target = self.liveness_target
+        if target is not None and all(n.committed_height >= target for n in self.honest):
+            self.finished = True
+
+    def _report_liveness_failure(self) -> None:
+        states = ", ".join(f"node {n.node_id}: height {n.committed_height}" for n in self.honest)
+        self._violate(
+            ViolationKind.LIVENESS,
+            f"honest nodes did not reach height {self.liveness_target} within "
+            f"{self.config.liveness_bound_ms} ms of the heal ({states})",
+        )
+        self.finished = True
+
+
+def _height_of(message: Message) -> int:
+    if isinstance(message, DuplicateVoteEvidence):
+        return message.height
+    return message.height
+
+
+def run_simulation(
+    seed: int,
+    validators: int = 4,
+    byzantine: int = 1,
+    config: SimConfig | None = None,
+) -> RunResult:
+    """Run one seeded simulation. ``config`` (if given) wins over ``validators``/``byzantine``."""
+    if config is None:
+        config = SimConfig(validators=validators, byzantine=byzantine)
+    return Simulation(seed, config).run()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    runs: int
+    safety_violations: int
+    liveness_failures: int
+    heights: int
+    sim_time_ms: int
+    events: int
+    failures: tuple[RunResult, ...]
+
+    def format_line(self, wall_s: float | None = None) -> str:
+        line = (
+            f"runs={self.runs} safety_violations={self.safety_violations} "
+            f"liveness_failures={self.liveness_failures} heights={self.heights} "
+            f"sim_time={self.sim_time_ms / 1000:.1f}s events={self.events}"
+        )
+        return line if wall_s is None else f"{line} wall={wall_s:.1f}s"
+
+
+def summarize(results: Sequence[RunResult]) -> Summary:
+    return Summary(
+        runs=len(results),
+        safety_violations=sum(1 for r in results if r.safety_violations),
+        liveness_failures=sum(1 for r in results if r.liveness_failures),
+        heights=sum(r.heights for r in results),
+        sim_time_ms=sum(r.sim_time_ms for r in results),
+        events=sum(r.events for r in results),
+        failures=tuple(r for r in results if not r.is_ok),
+    )
+
+
+def run_many(
+    seeds: Sequence[int],
+    config: SimConfig,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> Summary:
+    results = []
+    for seed in seeds:
+        result = Simulation(seed, config).run()
+        if on_result is not None:
+            on_result(result)
+        results.append(result)
+    return summarize(results)
+
+
+_ = (TimestampMs, Hash32, ValidatorSet)  # re-exported names used in annotations elsewhere
