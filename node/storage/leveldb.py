@@ -220,7 +220,10 @@ class LevelDBStore:
 def _open_db(path: Path, create: bool) -> Any:
     """Open LevelDB, turning its errors into ones an operator can act on."""
     if create:
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the block store directory {path}: {exc}") from exc
     elif not (path / "CURRENT").is_file():  # LevelDB would create the directory regardless
         raise StorageError(f"there is no block store at {path}: it does not exist")
     try:

@@ -317,6 +317,13 @@ def test_leveldb_missing_database_without_create(tmp_path: Path) -> None:
     assert not (tmp_path / "absent").exists()
 
 
+def test_leveldb_path_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"not a directory")
+    for create in (True, False):
+        with pytest.raises(StorageError):
+            LevelDBStore(tmp_path / "file", create=create)
+
+
 def test_leveldb_refuses_a_foreign_database(tmp_path: Path) -> None:
     db = plyvel.DB(str(tmp_path / "db"), create_if_missing=True)
     db.put(b"someone else's", b"data")

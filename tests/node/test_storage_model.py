@@ -140,8 +140,7 @@ class StoresAgree(RuleBasedStateMachine):
     def same_tip_index_and_state(self) -> None:
         assert self.leveldb.latest_height() == self.memory.latest_height() == self.commits
         assert find_inconsistencies(self.leveldb) == []
-        for tx_hash in TX_POOL:
-            self.both(lambda s, h=tx_hash: s.get_tx_location(h))
+        self.both(lambda s: [s.get_tx_location(tx_hash) for tx_hash in TX_POOL])
         self.both(lambda s: s.iter_state())
 
     def teardown(self) -> None:
@@ -149,5 +148,5 @@ class StoresAgree(RuleBasedStateMachine):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-StoresAgree.TestCase.settings = settings(StoresAgree.TestCase.settings, stateful_step_count=40)
+StoresAgree.TestCase.settings = settings(StoresAgree.TestCase.settings, stateful_step_count=30)
 TestStoresAgree = StoresAgree.TestCase
