@@ -137,7 +137,7 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     if unsigned.valid_until.is_expired(block.height, block.time_ms):
         raise Rejected(Code.EXPIRED, "valid_until has passed")
     view, submitter = block.view, unsigned.submitter
-    signers = frozenset(key for key, _ in tx.signatures)
+    signers = frozenset([key for key, _ in tx.signatures])
     record = get_submitter(view, unsigned, signers)
     last_nonce = view.get_nonce(submitter)
     if unsigned.nonce <= last_nonce:

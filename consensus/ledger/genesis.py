@@ -320,9 +320,10 @@ def _put_balances(view: BlockView, doc: GenesisDoc) -> None:
             raise GenesisError(f"balance of unknown {entry.account_id}/{entry.instrument_id}")
         if account.bank != instrument.spec.issuer:
             raise GenesisError(f"{entry.account_id} cannot hold {entry.instrument_id}")
-        if not view.get_balance(entry.account_id, entry.instrument_id).is_zero:
+        old = view.get_balance(entry.account_id, entry.instrument_id)
+        if not old.is_zero:
             raise GenesisError(f"duplicate balance {entry.account_id}/{entry.instrument_id}")
         if instrument.minted + entry.amount > AMOUNT_MAX:
             raise GenesisError(f"{entry.instrument_id}: supply overflows")
-        view.put_balance(entry.account_id, entry.instrument_id, Balance(entry.amount, 0, 0))
+        view.put_balance(entry.account_id, entry.instrument_id, old, Balance(entry.amount, 0, 0))
         view.put_instrument(Instrument(instrument.spec, instrument.minted + entry.amount, 0))

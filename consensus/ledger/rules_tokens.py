@@ -82,9 +82,10 @@ def apply_mint(ctx: TxContext, body: Mint) -> tuple[Event, ...]:
     account = get_account(view, body.account_id)
     validate_holds(account, instrument)
     validate_eligible(account, ctx.time_ms)
-    balance = credit(view.get_balance(body.account_id, body.instrument_id), body.amount)
+    old = view.get_balance(body.account_id, body.instrument_id)
+    balance = credit(old, body.amount)
     view.put_instrument(with_supply(instrument, minted=body.amount))
-    view.put_balance(body.account_id, body.instrument_id, balance)
+    view.put_balance(body.account_id, body.instrument_id, old, balance)
     return (Minted(body.account_id, body.instrument_id, body.amount, body.funding_ref),)
 
 
@@ -103,9 +104,10 @@ def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[Event, ...]:
             raise Rejected(Code.LEGAL_BASIS_REQUIRED, "issuer redemption needs a legal basis")
     else:
         raise Rejected(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
-    balance = debit(view.get_balance(body.account_id, body.instrument_id), body.amount)
+    old = view.get_balance(body.account_id, body.instrument_id)
+    balance = debit(old, body.amount)
     view.put_instrument(with_supply(instrument, redeemed=body.amount))
-    view.put_balance(body.account_id, body.instrument_id, balance)
+    view.put_balance(body.account_id, body.instrument_id, old, balance)
     return (Redeemed(body.account_id, body.instrument_id, body.amount, body.payout_ref),)
 
 
@@ -119,12 +121,14 @@ def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[Event, ...]:
     validate_eligible(payer, time_ms)
     payee = get_account(view, body.to_account)
     validate_eligible(payee, time_ms)
-    payer_balance = debit(view.get_balance(payer.account_id, body.instrument_id), body.amount)
+    payer_old = view.get_balance(payer.account_id, body.instrument_id)
+    payer_new = debit(payer_old, body.amount)
     if payee.bank != payer.bank:
-        return apply_cross_bank(ctx, body, payer, payee, instrument, payer_balance)
-    payee_balance = credit(view.get_balance(payee.account_id, body.instrument_id), body.amount)
-    view.put_balance(payer.account_id, body.instrument_id, payer_balance)
-    view.put_balance(payee.account_id, body.instrument_id, payee_balance)
+        return apply_cross_bank(ctx, body, payer, payee, instrument, payer_old, payer_new)
+    payee_old = view.get_balance(payee.account_id, body.instrument_id)
+    payee_new = credit(payee_old, body.amount)
+    view.put_balance(payer.account_id, body.instrument_id, payer_old, payer_new)
+    view.put_balance(payee.account_id, body.instrument_id, payee_old, payee_new)
     iid = body.instrument_id
     return (Transferred(payer.account_id, payee.account_id, iid, iid, body.amount, False),)
 
@@ -135,7 +139,8 @@ def apply_cross_bank(
     payer: Account,
     payee: Account,
     token: Instrument,
-    payer_balance: Balance,
+    payer_old: Balance,
+    payer_new: Balance,
 ) -> tuple[Event, ...]:
     """Burn the payer bank's token, move the settlement asset between the banks' settlement
     accounts, mint the payee bank's token: at par, same currency, all or nothing."""
@@ -153,17 +158,19 @@ def apply_cross_bank(
     validate_eligible(source, ctx.time_ms)
     validate_eligible(target, ctx.time_ms)
     asset_id, payee_id = asset.spec.instrument_id, payee_token.spec.instrument_id
-    source_balance = debit(view.get_balance(source.account_id, asset_id), amount)
-    target_balance = credit(view.get_balance(target.account_id, asset_id), amount)
-    payee_balance = credit(view.get_balance(payee.account_id, payee_id), amount)
+    source_old = view.get_balance(source.account_id, asset_id)
+    target_old = view.get_balance(target.account_id, asset_id)
+    payee_old = view.get_balance(payee.account_id, payee_id)
+    source_new, target_new = debit(source_old, amount), credit(target_old, amount)
+    payee_new = credit(payee_old, amount)
     burned = with_supply(token, redeemed=amount)
     minted = with_supply(payee_token, minted=amount)
-    view.put_balance(payer.account_id, spec.instrument_id, payer_balance)
+    view.put_balance(payer.account_id, spec.instrument_id, payer_old, payer_new)
     view.put_instrument(burned)
-    view.put_balance(source.account_id, asset_id, source_balance)
-    view.put_balance(target.account_id, asset_id, target_balance)
+    view.put_balance(source.account_id, asset_id, source_old, source_new)
+    view.put_balance(target.account_id, asset_id, target_old, target_new)
     view.put_instrument(minted)
-    view.put_balance(payee.account_id, payee_id, payee_balance)
+    view.put_balance(payee.account_id, payee_id, payee_old, payee_new)
     return (
         Transferred(payer.account_id, payee.account_id, spec.instrument_id, payee_id, amount, True),
         InterbankSettled(asset_id, payer.bank, payee.bank, amount),
@@ -184,7 +191,7 @@ def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[Event, ...]:
         if body.amount > balance.total - balance.held:
             raise Rejected(Code.INSUFFICIENT_FREE_BALANCE, "cannot freeze more than is held")
         frozen = Balance(balance.total, body.amount, balance.held)
-        view.put_balance(body.account_id, body.instrument_id, frozen)
+        view.put_balance(body.account_id, body.instrument_id, balance, frozen)
     view.put_account(
         Account(
             account.account_id,

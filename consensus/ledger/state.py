@@ -125,15 +125,24 @@ def decode_value(key: bytes, raw: bytes) -> Any:
 
 
 _MISSING: Any = object()
+DECODE_MEMO_MAX = 1 << 18
+"""Bound of each prefix's decode memo (cleared when full: a memo, so only speed depends on it)."""
 
 
 class State:
     """An immutable ledger state: a stack of layers, newest first. See the module docstring."""
 
-    __slots__ = ("_layers",)
+    __slots__ = ("_decoded", "_layers")
 
-    def __init__(self, layers: tuple[dict[bytes, bytes | None], ...]) -> None:
+    def __init__(
+        self,
+        layers: tuple[dict[bytes, bytes | None], ...],
+        decoded: dict[int, dict[bytes, Any]] | None = None,
+    ) -> None:
         self._layers = layers
+        self._decoded: dict[int, dict[bytes, Any]] = {} if decoded is None else decoded
+        """Memo of decode_value, per key prefix, keyed by the value's bytes. Decoding is a pure
+        function of (prefix, bytes), so states derived from each other share one memo."""
 
     @classmethod
     def from_kv(cls, items: Iterable[tuple[bytes, bytes]]) -> State:
@@ -182,7 +191,28 @@ class State:
             if len(layers) == 2:  # the bottom layer holds no tombstones
                 merged = {k: v for k, v in merged.items() if v is not None}
             layers[:2] = [merged]
-        return State(tuple(layers))
+        return State(tuple(layers), self._decoded)
+
+    def decode(self, key: bytes, raw: bytes) -> Any:
+        """The record stored as ``raw`` under ``key`` (memoised)."""
+        memo = self._decoded.get(key[0])
+        if memo is None:
+            memo = self._decoded[key[0]] = {}
+        record = memo.get(raw, _MISSING)
+        if record is _MISSING:
+            if len(memo) >= DECODE_MEMO_MAX:
+                memo.clear()
+            record = memo[raw] = decode_value(key, raw)
+        return record
+
+    def remember(self, key: bytes, raw: bytes, record: Any) -> None:
+        """Record that ``raw`` (just encoded from ``record``) decodes to ``record``."""
+        memo = self._decoded.get(key[0])
+        if memo is None:
+            memo = self._decoded[key[0]] = {}
+        if len(memo) >= DECODE_MEMO_MAX:
+            memo.clear()
+        memo[raw] = record
 
     # -- metadata --------------------------------------------------------------------------
 

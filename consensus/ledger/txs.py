@@ -28,8 +28,6 @@ from consensus.ledger.codes import (
 from consensus.ledger.records import (
     InstrumentSpec,
     Participant,
-    is_account_id,
-    read_public_key,
     validate_account_id,
     validate_amount,
     validate_instrument_id,
@@ -40,6 +38,7 @@ from consensus.ledger.records import (
 from consensus.types import (
     CHAIN_ID_MAX_LEN,
     HASH_LEN,
+    PUBLIC_KEY_LEN,
     SIGNATURE_LEN,
     ChainId,
     Hash32,
@@ -64,6 +63,9 @@ class ValidUntilKind(enum.IntEnum):
     TIME_MS = 1
 
 
+_VALID_UNTIL_KINDS = (ValidUntilKind.HEIGHT, ValidUntilKind.TIME_MS)
+
+
 @dataclass(frozen=True, slots=True)
 class ValidUntil:
     """Last block height, or last block time, at which the tx may be included."""
@@ -80,9 +82,14 @@ class ValidUntil:
 
     @classmethod
     def from_wire(cls, value: Value) -> ValidUntil:
-        kind, limit = codec.expect_fields(value, "valid_until", 2)
-        kind_number = codec.expect_int(kind, "valid_until.kind", 0, 1)
-        return cls(ValidUntilKind(kind_number), codec.expect_uint(limit, "valid_until", AMOUNT_MAX))
+        if type(value) is not list or len(value) != 2:
+            raise CodecError("valid_until: expected [kind, value]")
+        kind, limit = value
+        if type(kind) is not int or kind not in (0, 1):
+            raise CodecError("valid_until.kind: 0 (height) or 1 (time_ms)")
+        if type(limit) is not int or not 0 <= limit <= AMOUNT_MAX:
+            raise CodecError("valid_until: expected an int in 0..2**63-1")
+        return cls(_VALID_UNTIL_KINDS[kind], limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +275,9 @@ class Transfer:
 
     @classmethod
     def from_wire(cls, value: Value) -> Transfer:
-        to, iid, amount = codec.expect_fields(value, "transfer", 3)
+        if type(value) is not list or len(value) != 3:
+            raise CodecError("transfer: expected 3 fields")
+        to, iid, amount = value
         return cls(validate_account_id(to), validate_instrument_id(iid), validate_amount(amount))
 
 
@@ -339,19 +348,19 @@ BODY_TYPES: dict[TxType, type[Body]] = {
 # ---------------------------------------------------------------------------------------------
 # envelope
 
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_LEN_MAX}}}")
 
 
 def validate_submitter(value: Value) -> str:
-    text = codec.expect_str(value, "submitter", 64, 1)
-    return validate_account_id(text) if is_account_id(text) else validate_participant_id(text)
+    if type(value) is not str:
+        raise CodecError("submitter: expected a str")
+    return validate_account_id(value) if "/" in value else validate_participant_id(value)
 
 
 def validate_idempotency_key(value: Value) -> str:
-    text = codec.expect_str(value, "idempotency_key", IDEMPOTENCY_KEY_LEN_MAX, 1)
-    if not _IDEMPOTENCY_KEY.fullmatch(text):
-        raise CodecError("idempotency_key: printable ASCII without spaces")
-    return text
+    if type(value) is not str or not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise CodecError("idempotency_key: 1..64 printable ASCII chars without spaces")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,25 +399,44 @@ class UnsignedTx:
 
     @classmethod
     def from_wire(cls, value: Value) -> UnsignedTx:
-        chain, kind, submitter, nonce, key, until, memo, body = codec.expect_fields(value, "tx", 8)
-        type_number = codec.expect_int(kind, "type", 1, len(TxType))
+        # Hand-inlined checks (same rules as codec.expect_*): this is the hot decode path.
+        if type(value) is not list or len(value) != 8:
+            raise CodecError("tx: expected 8 fields")
+        chain, kind, submitter, nonce, key, until, memo, body = value
+        if type(chain) is not str or not 0 < len(chain) <= CHAIN_ID_MAX_LEN:
+            raise CodecError("chain_id: expected a str of 1..50 chars")
+        if type(kind) is not int or not 0 < kind <= _TX_TYPE_COUNT:
+            raise CodecError("type: unknown transaction type")
+        if type(nonce) is not int or not 0 < nonce <= AMOUNT_MAX:
+            raise CodecError("nonce: expected an int in 1..2**63-1")
+        if type(memo) is not str or len(memo) > MEMO_LEN_MAX:
+            raise CodecError(f"memo: expected a str of <= {MEMO_LEN_MAX} chars")
         return cls(
-            chain_id=ChainId(codec.expect_str(chain, "chain_id", CHAIN_ID_MAX_LEN, 1)),
+            chain_id=ChainId(chain),
             submitter=validate_submitter(submitter),
-            nonce=codec.expect_int(nonce, "nonce", 1, AMOUNT_MAX),
+            nonce=nonce,
             idempotency_key=validate_idempotency_key(key),
             valid_until=ValidUntil.from_wire(until),
-            memo=codec.expect_str(memo, "memo", MEMO_LEN_MAX),
-            body=BODY_TYPES[TxType(type_number)].from_wire(body),
+            memo=memo,
+            body=_BODY_READERS[kind](body),
         )
 
+
+_TX_TYPE_COUNT = len(TxType)
+_BODY_READERS = {int(kind): body.from_wire for kind, body in BODY_TYPES.items()}
 
 TxSignature = tuple[PublicKey, Signature]
 
 
 def _read_signature(value: Value) -> TxSignature:
-    key, signature = codec.expect_fields(value, "signature", 2)
-    return read_public_key(key), Signature(codec.expect_bytes(signature, "sig", SIGNATURE_LEN))
+    if type(value) is not list or len(value) != 2:
+        raise CodecError("signature: expected [public_key, signature]")
+    key, signature = value
+    if type(key) is not bytes or len(key) != PUBLIC_KEY_LEN:
+        raise CodecError("signature: public key must be 32 bytes")
+    if type(signature) is not bytes or len(signature) != SIGNATURE_LEN:
+        raise CodecError("signature: signature must be 64 bytes")
+    return PublicKey(key), Signature(signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +465,8 @@ class SignedTx:
         pairs = codec.expect_list_of(signatures, "signatures", _read_signature, SIGNATURES_MAX)
         if not pairs:
             raise CodecError("signatures: at least one")
-        codec.sorted_unique([key for key, _ in pairs], "signatures")
+        if len(pairs) > 1:
+            codec.sorted_unique([key for key, _ in pairs], "signatures")
         return cls(UnsignedTx.from_wire(unsigned), pairs)
 
 

@@ -25,7 +25,6 @@ from consensus.ledger.state import (
     State,
     account_key,
     balance_key,
-    decode_value,
     encode_value,
     idempotency_key,
     instrument_key,
@@ -39,50 +38,63 @@ _MISSING: Any = object()
 class BlockView:
     """Overlay of one block's writes on a parent state (which it never mutates)."""
 
-    __slots__ = ("_block", "_cache", "_parent", "_stage")
+    __slots__ = ("_dirty", "_parent", "_records", "_undo")
 
     def __init__(self, parent: State) -> None:
         self._parent = parent
-        self._cache: dict[bytes, Any] = {}
-        """Decoded parent records (None when absent)."""
-        self._block: dict[bytes, Any] = {}
-        """Records written by committed transactions of this block (None deletes)."""
-        self._stage: dict[bytes, Any] = {}
-        """Records written by the transaction being executed."""
+        self._records: dict[bytes, Any] = {}
+        """Every record this block has read or written (None = absent or deleted)."""
+        self._dirty: dict[bytes, None] = {}
+        """Keys written by this block, in first-write order (an ordered set)."""
+        self._undo: list[tuple[bytes, Any, bool]] = []
+        """(key, previous record or _MISSING, was dirty) for each write of the open tx."""
 
     # -- transaction boundaries --------------------------------------------------------------
 
     def commit_tx(self) -> None:
-        self._block.update(self._stage)
-        self._stage.clear()
+        self._undo.clear()
 
     def discard_tx(self) -> None:
-        self._stage.clear()
+        """Roll back every write of the open transaction, newest first."""
+        records, dirty = self._records, self._dirty
+        for key, previous, was_dirty in reversed(self._undo):
+            if previous is _MISSING:
+                del records[key]
+            else:
+                records[key] = previous
+            if not was_dirty:
+                del dirty[key]
+        self._undo.clear()
 
     def compute_changes(self) -> dict[bytes, bytes | None]:
         """The block's writes as encoded state changes."""
-        assert not self._stage, "a transaction is still open"
-        return {
-            key: None if record is None else encode_value(record)
-            for key, record in self._block.items()
-        }
+        assert not self._undo, "a transaction is still open"
+        changes: dict[bytes, bytes | None] = {}
+        remember, records = self._parent.remember, self._records
+        for key in self._dirty:
+            record = records[key]
+            if record is None:
+                changes[key] = None
+            else:
+                raw = changes[key] = encode_value(record)
+                remember(key, raw, record)
+        return changes
 
     # -- generic access ----------------------------------------------------------------------
 
     def read(self, key: bytes) -> Any:
-        value = self._stage.get(key, _MISSING)
+        value = self._records.get(key, _MISSING)
         if value is _MISSING:
-            value = self._block.get(key, _MISSING)
-            if value is _MISSING:
-                value = self._cache.get(key, _MISSING)
-                if value is _MISSING:
-                    raw = self._parent.get(key)
-                    value = None if raw is None else decode_value(key, raw)
-                    self._cache[key] = value
+            parent = self._parent
+            raw = parent.get(key)
+            value = self._records[key] = None if raw is None else parent.decode(key, raw)
         return value
 
     def write(self, key: bytes, record: Any) -> None:
-        self._stage[key] = record
+        records = self._records
+        self._undo.append((key, records.get(key, _MISSING), key in self._dirty))
+        records[key] = record
+        self._dirty[key] = None
 
     # -- typed access ------------------------------------------------------------------------
 
@@ -122,10 +134,13 @@ class BlockView:
         record: Balance | None = self.read(balance_key(account_id, instrument_id))
         return record or ZERO_BALANCE
 
-    def put_balance(self, account_id: str, instrument_id: str, balance: Balance) -> None:
-        """Store a balance; an all-zero balance is deleted (the account's count follows)."""
+    def put_balance(
+        self, account_id: str, instrument_id: str, old: Balance, balance: Balance
+    ) -> None:
+        """Replace ``old`` (as just read) by ``balance``; an all-zero balance is deleted, and
+        the account's balance count follows."""
         key = balance_key(account_id, instrument_id)
-        existed = self.read(key) is not None
+        existed = not old.is_zero
         exists = not balance.is_zero
         self.write(key, balance if exists else None)
         if existed != exists:
