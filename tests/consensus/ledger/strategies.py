@@ -1,0 +1,171 @@
+"""Hypothesis strategies for every transaction body, the envelope, receipts and events."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from consensus import crypto
+from consensus.ledger import events as ev
+from consensus.ledger.codes import AMOUNT_MAX, Code
+from consensus.ledger.events import Receipt
+from consensus.ledger.records import (
+    InstrumentKind,
+    InstrumentSpec,
+    Participant,
+    ParticipantStatus,
+    Role,
+)
+from consensus.ledger.txs import (
+    AccountOpen,
+    AccountUpdate,
+    Body,
+    Freeze,
+    InstrumentRegister,
+    Mint,
+    ParticipantUpsert,
+    Redeem,
+    SignedTx,
+    Transfer,
+    TxType,
+    UnsignedTx,
+    ValidUntil,
+    ValidUntilKind,
+)
+
+participant_ids = st.from_regex(r"[A-Z][A-Z0-9_]{0,31}", fullmatch=True)
+currencies = st.from_regex(r"[A-Z]{3}", fullmatch=True)
+instrument_ids = st.builds(lambda p, c: f"{p}:{c}", participant_ids, currencies)
+account_ids = st.builds(
+    lambda p, local: f"{p}/{local}",
+    st.from_regex(r"[A-Z][A-Z0-9_]{0,14}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9_.\-]{1,48}", fullmatch=True),
+)
+refs = st.from_regex(r"[\x20-\x7e]{0,40}", fullmatch=True)
+nonempty_refs = st.from_regex(r"[\x20-\x7e]{1,40}", fullmatch=True)
+amounts = st.integers(1, AMOUNT_MAX)
+hashes = st.binary(min_size=32, max_size=32)
+public_keys = st.binary(min_size=32, max_size=32)
+keysets = st.lists(public_keys, min_size=1, max_size=4, unique=True).map(lambda ks: tuple(sorted(ks)))
+
+
+@st.composite
+def keys_and_threshold(draw: st.DrawFn) -> tuple[tuple[bytes, ...], int]:
+    keys = draw(keysets)
+    return keys, draw(st.integers(1, len(keys)))
+
+
+@st.composite
+def participants(draw: st.DrawFn) -> Participant:
+    keys, threshold = draw(keys_and_threshold())
+    return Participant(
+        participant_id=draw(participant_ids),
+        name=draw(refs),
+        roles=frozenset(draw(st.sets(st.sampled_from(list(Role))))),
+        status=draw(st.sampled_from(list(ParticipantStatus))),
+        keys=keys,  # type: ignore[arg-type]
+        threshold=threshold,
+        validator_key=draw(st.none() | public_keys),  # type: ignore[arg-type]
+        validator_power=draw(st.integers(0, 2**40)),
+        lei=draw(refs),
+        bic=draw(refs),
+    )
+
+
+@st.composite
+def instrument_specs(draw: st.DrawFn) -> InstrumentSpec:
+    issuer, currency = draw(participant_ids), draw(currencies)
+    kind = draw(st.sampled_from(list(InstrumentKind)))
+    settlement = None
+    if kind is InstrumentKind.DEPOSIT_TOKEN:
+        settlement = f"{draw(participant_ids)}:{currency}"
+    return InstrumentSpec(f"{issuer}:{currency}", kind, issuer, currency, draw(st.integers(0, 18)), settlement)
+
+
+@st.composite
+def account_updates(draw: st.DrawFn) -> AccountUpdate:
+    keyset = draw(st.none() | keys_and_threshold())
+    kyc = draw(st.none() | st.tuples(hashes, st.integers(0, AMOUNT_MAX)))
+    return AccountUpdate(
+        draw(account_ids),
+        None if keyset is None else keyset[0],  # type: ignore[arg-type]
+        None if keyset is None else keyset[1],
+        None if kyc is None else kyc[0],
+        None if kyc is None else kyc[1],
+        draw(st.booleans()),
+    )
+
+
+@st.composite
+def freezes(draw: st.DrawFn) -> Freeze:
+    instrument = draw(st.none() | instrument_ids)
+    amount = 0 if instrument is None else draw(st.integers(0, AMOUNT_MAX))
+    return Freeze(draw(account_ids), draw(st.booleans()), instrument, amount, draw(nonempty_refs))
+
+
+@st.composite
+def account_opens(draw: st.DrawFn) -> AccountOpen:
+    keys, threshold = draw(keys_and_threshold())
+    return AccountOpen(draw(account_ids), keys, threshold, draw(hashes), draw(st.integers(0, AMOUNT_MAX)))  # type: ignore[arg-type]
+
+
+BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
+    TxType.PARTICIPANT_UPSERT: st.builds(ParticipantUpsert, participants()),
+    TxType.INSTRUMENT_REGISTER: st.builds(InstrumentRegister, instrument_specs()),
+    TxType.ACCOUNT_OPEN: account_opens(),
+    TxType.ACCOUNT_UPDATE: account_updates(),
+    TxType.MINT: st.builds(Mint, account_ids, instrument_ids, amounts, nonempty_refs),
+    TxType.REDEEM: st.builds(
+        Redeem, account_ids, instrument_ids, amounts, nonempty_refs, st.none() | nonempty_refs
+    ),
+    TxType.TRANSFER: st.builds(Transfer, account_ids, instrument_ids, amounts),
+    TxType.FREEZE: freezes(),
+}
+bodies: st.SearchStrategy[Body] = st.one_of(*BODY_STRATEGIES.values())
+
+valid_untils = st.builds(ValidUntil, st.sampled_from(list(ValidUntilKind)), st.integers(0, AMOUNT_MAX))
+
+
+@st.composite
+def unsigned_txs(draw: st.DrawFn, body: st.SearchStrategy[Body] = bodies) -> UnsignedTx:
+    return UnsignedTx(
+        chain_id=draw(st.from_regex(r"[a-z0-9\-]{1,50}", fullmatch=True)),  # type: ignore[arg-type]
+        submitter=draw(participant_ids | account_ids),
+        nonce=draw(st.integers(1, AMOUNT_MAX)),
+        idempotency_key=draw(st.from_regex(r"[\x21-\x7e]{1,64}", fullmatch=True)),
+        valid_until=draw(valid_untils),
+        memo=draw(st.text(max_size=40)),
+        body=draw(body),
+    )
+
+
+SEEDS = [crypto.PrivateKey(bytes([i]) * 32) for i in range(1, 5)]
+
+
+@st.composite
+def signed_txs(draw: st.DrawFn) -> SignedTx:
+    from consensus.ledger.txs import sign_tx
+
+    keys = draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=3))
+    return sign_tx(draw(unsigned_txs()), keys)
+
+
+events = st.one_of(
+    st.builds(ev.ParticipantUpserted, nonempty_refs, st.booleans()),
+    st.builds(ev.InstrumentRegistered, nonempty_refs),
+    st.builds(ev.AccountOpened, nonempty_refs),
+    st.builds(ev.AccountUpdated, nonempty_refs),
+    st.builds(ev.AccountKeysRecovered, nonempty_refs),
+    st.builds(ev.AccountClosed, nonempty_refs),
+    st.builds(ev.Minted, nonempty_refs, nonempty_refs, amounts, refs),
+    st.builds(ev.Redeemed, nonempty_refs, nonempty_refs, amounts, refs),
+    st.builds(ev.Transferred, nonempty_refs, nonempty_refs, nonempty_refs, nonempty_refs, amounts, st.booleans()),
+    st.builds(ev.InterbankSettled, nonempty_refs, nonempty_refs, nonempty_refs, amounts),
+    st.builds(ev.Frozen, nonempty_refs, st.booleans(), st.none() | nonempty_refs, st.integers(0, AMOUNT_MAX), refs),
+)
+
+receipts = st.builds(
+    Receipt,
+    st.sampled_from(list(Code)),
+    st.text(max_size=60),
+    st.lists(events, max_size=4).map(tuple),
+)
