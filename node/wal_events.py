@@ -1,0 +1,96 @@
+"""Consensus inputs as WAL records: what the driver appends before the replica handles an event.
+
+Only events that change what the replica may sign are logged: proposals, votes, evidence,
+timeouts and block-sync commits, plus the replica's own signed messages (so after a crash it
+remembers exactly what it proposed and voted, and its locks). ``TxsAvailable`` is not logged: it
+only feeds the next proposal, and a restarted proposer either re-signs the identical proposal it
+logged or signs nothing (the safety guard refuses a conflicting one). ``Started`` and
+``BlockExecuted`` are re-derived from the store on restart.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from consensus import codec
+from consensus.blocks import Block
+from consensus.events import (
+    CommittedBlockReceived,
+    Event,
+    EvidenceReceived,
+    ProposalReceived,
+    TimeoutElapsed,
+    VoteReceived,
+)
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.round_step import RoundStep
+from consensus.types import Height, Round
+
+
+class WalTag(enum.IntEnum):
+    PROPOSAL = 1
+    VOTE = 2
+    EVIDENCE = 3
+    TIMEOUT = 4
+    COMMITTED_BLOCK = 5
+
+
+LoggedEvent = (
+    ProposalReceived | VoteReceived | EvidenceReceived | TimeoutElapsed | CommittedBlockReceived
+)
+
+
+_LOGGED_TYPES = (
+    ProposalReceived,
+    VoteReceived,
+    EvidenceReceived,
+    TimeoutElapsed,
+    CommittedBlockReceived,
+)
+
+
+def is_logged(event: Event) -> bool:
+    return isinstance(event, _LOGGED_TYPES)
+
+
+def encode_event(event: LoggedEvent) -> bytes:
+    if isinstance(event, ProposalReceived):
+        return codec.encode([WalTag.PROPOSAL, event.proposal.to_wire()])
+    if isinstance(event, VoteReceived):
+        return codec.encode([WalTag.VOTE, event.vote.to_wire()])
+    if isinstance(event, EvidenceReceived):
+        return codec.encode([WalTag.EVIDENCE, event.evidence.to_wire()])
+    if isinstance(event, TimeoutElapsed):
+        return codec.encode([WalTag.TIMEOUT, event.height, event.round, int(event.step)])
+    return codec.encode(
+        [WalTag.COMMITTED_BLOCK, event.block.to_wire(), event.certificate.to_wire()]
+    )
+
+
+def decode_event(data: bytes) -> LoggedEvent:
+    """Decode a WAL record; raises CodecError for a record this version cannot read."""
+    value = codec.decode(data)
+    items = codec.expect_list(value, "wal record", 4)
+    if not items:
+        raise codec.CodecError("empty wal record")
+    tag = codec.expect_uint(items[0], "wal tag")
+    if tag == WalTag.PROPOSAL and len(items) == 2:
+        return ProposalReceived(Proposal.from_wire(items[1]))
+    if tag == WalTag.VOTE and len(items) == 2:
+        return VoteReceived(Vote.from_wire(items[1]))
+    if tag == WalTag.EVIDENCE and len(items) == 2:
+        return EvidenceReceived(DuplicateVoteEvidence.from_wire(items[1]))
+    if tag == WalTag.TIMEOUT and len(items) == 4:
+        step = codec.expect_uint(items[3], "step")
+        if step not in RoundStep._value2member_map_:
+            raise codec.CodecError(f"unknown round step {step}")
+        return TimeoutElapsed(
+            Height(codec.expect_uint(items[1], "height")),
+            Round(codec.expect_uint(items[2], "round")),
+            RoundStep(step),
+        )
+    if tag == WalTag.COMMITTED_BLOCK and len(items) == 3:
+        return CommittedBlockReceived(
+            Block.from_wire(items[1]), CommitCertificate.from_wire(items[2])
+        )
+    raise codec.CodecError(f"unknown wal record tag {tag}")
