@@ -134,13 +134,24 @@ async def write_frame(
     timeout_s: float,
 ) -> int:
     """Encrypt and send one frame; returns its size on the wire. Raises if not drained in time."""
-    frame = sealer.seal(kind, body)
+    return await write_frames(writer, sealer, kind, [body], timeout_s)
+
+
+async def write_frames(
+    writer: asyncio.StreamWriter,
+    sealer: FrameSealer,
+    kind: FrameKind,
+    bodies: list[bytes],
+    timeout_s: float,
+) -> int:
+    """Encrypt and send several frames with one write and one drain; returns bytes sent."""
+    frames = [sealer.seal(kind, body) for body in bodies]
     try:
-        writer.write(frame)
+        writer.writelines(frames)
         async with asyncio.timeout(timeout_s):
             await writer.drain()
     except TimeoutError as exc:
         raise FrameError("write_timeout") from exc
     except OSError as exc:  # includes ConnectionResetError / BrokenPipeError
         raise FrameError("write_failed", str(exc)) from exc
-    return len(frame)
+    return sum(len(frame) for frame in frames)
