@@ -193,6 +193,30 @@ def test_three_nodes_exchange_broadcast_and_direct_messages() -> None:
     run(scenario())
 
 
+def test_many_messages_of_mixed_sizes_arrive_complete_and_in_order() -> None:
+    async def scenario() -> None:
+        ka, kb = make_key(1), make_key(2)
+        allowed = {ka.public_key, kb.public_key}
+        roomy = dataclasses.replace(FAST, queue_bytes_max=64 << 20)  # holds all: no drops
+        b = Node(kb, allowed)
+        async with running(b):
+            a = Node(ka, allowed, {kb.public_key: b.addr}, limits=roomy)
+            async with running(a):
+                await a.net.wait_for_peers([b.pub], 10_000)
+                sizes = [0, 1, 100, FAST.frame_body_bytes_max, 7, 40_000] * 50
+                messages = [
+                    i.to_bytes(4, "big") * (n // 4) + b"x" * (n % 4) for i, n in enumerate(sizes)
+                ]
+                for i, message in enumerate(messages):
+                    assert a.net.send(b.pub, message)
+                    if i % 16 == 0:
+                        await asyncio.sleep(0)  # let some go out while others queue up
+                await wait_until(lambda: len(b.received) == len(messages))
+                assert b.payloads_from(a.pub) == messages
+
+    run(scenario())
+
+
 def test_send_to_unconnected_peer_returns_false_and_oversize_payload_is_rejected() -> None:
     async def scenario() -> None:
         a, b = make_key(1), make_key(2)
