@@ -25,6 +25,8 @@ from node.p2p.errors import FrameError
 KEY_LEN = 32
 TAG_LEN = 16
 HEADER = struct.Struct(">I")
+FRAME_OVERHEAD_BYTES = HEADER.size + 1 + TAG_LEN
+"""Wire bytes of a frame beyond its body: length header, kind byte, Poly1305 tag."""
 _NONCE_PREFIX = b"\x00\x00\x00\x00"
 _COUNTER_MAX = 2**64 - 1
 

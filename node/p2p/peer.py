@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 from consensus.types import PublicKey
 from node.p2p.errors import FrameError, PeerError
-from node.p2p.frames import FrameKind, read_frame, write_frame, write_frames
+from node.p2p.frames import (
+    FRAME_OVERHEAD_BYTES,
+    FrameKind,
+    read_frame,
+    write_frame,
+    write_frames,
+)
 from node.p2p.handshake import SecureSession
 
 log = logging.getLogger("depochain.p2p")
@@ -162,7 +168,7 @@ class PeerConnection:
         opener = self.session.opener
         while True:
             kind, body = await read_frame(self._reader, opener, self._timeouts.read_idle_timeout_s)
-            self._counts["bytes_received"] += len(body) + 21  # header, kind byte and tag
+            self._counts["bytes_received"] += FRAME_OVERHEAD_BYTES + len(body)
             if kind is FrameKind.KEEPALIVE:
                 continue
             if kind is not FrameKind.MESSAGE:
