@@ -64,6 +64,8 @@ class NetworkStats:
     """Refused or failed connection attempts by reason (handshake, dial, duplicate…)."""
     disconnects: Mapping[str, int]
     """Why established connections ended."""
+    handshakes_pending: int
+    """Inbound connections currently handshaking."""
 
 
 def compute_backoff_s(failures: int, min_ms: int, max_ms: int, rng: random.Random) -> float:

@@ -144,6 +144,7 @@ class P2PNetwork:
             connections_dialed=self._counts["dialed"],
             failures=dict(self._failures),
             disconnects=dict(self._disconnects),
+            handshakes_pending=self._pending_handshakes,
         )
 
     async def wait_for_peers(self, public_keys: Collection[bytes], timeout_ms: int) -> None:

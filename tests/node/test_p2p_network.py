@@ -457,6 +457,43 @@ def test_handler_exception_is_counted_and_the_connection_stays_up() -> None:
     run(scenario())
 
 
+def test_handshakes_beyond_the_pending_limit_are_closed_at_once() -> None:
+    async def scenario() -> None:
+        ka = make_key(1)
+        a = Node(ka, {ka.public_key}, limits=dataclasses.replace(FAST, pending_handshakes_max=2))
+        async with running(a):
+            held = [await asyncio.open_connection(*a.addr) for _ in range(2)]
+            await wait_until(lambda: a.net.stats().handshakes_pending == 2)
+            reader, writer = await asyncio.open_connection(*a.addr)
+            await read_until_closed(reader)  # closed well before the handshake timeout
+            assert a.net.stats().failures.get("too_many_pending_handshakes") == 1
+            for _, held_writer in held:
+                await close_writer(held_writer, 1.0)
+            await close_writer(writer, 1.0)
+
+    run(scenario())
+
+
+def test_newer_connection_from_the_same_dialer_replaces_the_older() -> None:
+    async def scenario() -> None:
+        ka, kc = make_key(1), make_key(3)
+        a = Node(ka, {ka.public_key, kc.public_key})
+        async with running(a):
+            old_reader, old_writer, _, old_opener = await raw_authenticate(a.addr, claimed=kc)
+            await read_frame(old_reader, old_opener, 5.0)
+            await wait_until(lambda: kc.public_key in a.net.connected_peers())
+            reader, writer, sealer, opener = await raw_authenticate(a.addr, claimed=kc)
+            await read_frame(reader, opener, 5.0)
+            await read_until_closed(old_reader)  # a dropped the older one
+            assert a.net.stats().disconnects == {"replaced_by_preferred_connection": 1}
+            writer.write(sealer.seal(FrameKind.MESSAGE, b"on the new connection"))
+            await wait_until(lambda: a.payloads_from(kc.public_key) == [b"on the new connection"])
+            for w in (old_writer, writer):
+                await close_writer(w, 1.0)
+
+    run(scenario())
+
+
 # -- send queue policy ------------------------------------------------------------------------
 
 
