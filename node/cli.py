@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(commands)
-    _add_localnet(commands)
+    _add_node_setup(commands)
     return parser
 
 
@@ -32,20 +32,11 @@ def _run_bench(args: argparse.Namespace) -> int:
     return bench.run_ledger_bench(json_output=args.json)
 
 
-def _add_localnet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    localnet = commands.add_parser("localnet", help="run a 4-bank local cluster")
-    localnet.add_argument("--home", default="./localnet", help="folder for keys, config, data")
-    localnet.add_argument("--fresh", action="store_true", help="wipe the folder and start over")
-    localnet.set_defaults(handler=_run_localnet)
+def _add_node_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`init`, `localnet`, `keys` (parsers and handlers in node.localnet_cli)."""
+    from node import localnet_cli
 
-
-def _run_localnet(args: argparse.Namespace) -> int:
-    print(
-        "depochain localnet: the node runtime and P2P network are not built yet "
-        "(issue 4). Until then: `make test`, `depochain bench ledger`.",
-        file=sys.stderr,
-    )
-    return 2
+    localnet_cli.add_commands(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
