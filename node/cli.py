@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_bench(commands)
     _add_node_setup(commands)
+    _add_node_run(commands)
     return parser
 
 
@@ -30,6 +31,35 @@ def _run_bench(args: argparse.Namespace) -> int:
     from node import bench
 
     return bench.run_ledger_bench(json_output=args.json)
+
+
+def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    start = commands.add_parser("start", help="run a node from its home folder")
+    start.add_argument("--home", required=True, help="the node's home folder")
+    start.set_defaults(handler=_run_start)
+    status = commands.add_parser("status", help="show a node's status over its RPC")
+    status.add_argument("--node", default="http://127.0.0.1:26657", help="RPC URL of the node")
+    status.add_argument("--json", action="store_true", help="print the raw status JSON")
+    status.set_defaults(handler=_run_status)
+
+
+def _run_start(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from node import app
+    from node.home import HomeError
+
+    try:
+        return app.run_node(Path(args.home))
+    except (HomeError, OSError, ValueError) as exc:
+        print(f"depochain start: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from node import status_cmd
+
+    return status_cmd.run(args.node, json_output=args.json)
 
 
 def _add_node_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

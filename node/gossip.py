@@ -66,14 +66,14 @@ GossipPayload = ConsensusPayload | TxBatch | StatusPayload | BlocksRequest | Blo
 
 def encode_gossip(payload: GossipPayload) -> bytes:
     if isinstance(payload, ConsensusPayload):
-        return codec.encode([Channel.CONSENSUS, encode_message(payload.message)])
+        return codec.encode([int(Channel.CONSENSUS), encode_message(payload.message)])
     if isinstance(payload, TxBatch):
-        return codec.encode([Channel.TXS, list(payload.txs)])
+        return codec.encode([int(Channel.TXS), list(payload.txs)])
     if isinstance(payload, StatusPayload):
-        return codec.encode([Channel.STATUS, payload.height])
+        return codec.encode([int(Channel.STATUS), payload.height])
     if isinstance(payload, BlocksRequest):
-        return codec.encode([Channel.BLOCKS_REQUEST, payload.from_height, payload.count])
-    return codec.encode([Channel.BLOCKS_RESPONSE, [list(pair) for pair in payload.blocks]])
+        return codec.encode([int(Channel.BLOCKS_REQUEST), payload.from_height, payload.count])
+    return codec.encode([int(Channel.BLOCKS_RESPONSE), [list(pair) for pair in payload.blocks]])
 
 
 def decode_gossip(data: bytes) -> GossipPayload:

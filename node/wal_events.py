@@ -55,15 +55,15 @@ def is_logged(event: Event) -> bool:
 
 def encode_event(event: LoggedEvent) -> bytes:
     if isinstance(event, ProposalReceived):
-        return codec.encode([WalTag.PROPOSAL, event.proposal.to_wire()])
+        return codec.encode([int(WalTag.PROPOSAL), event.proposal.to_wire()])
     if isinstance(event, VoteReceived):
-        return codec.encode([WalTag.VOTE, event.vote.to_wire()])
+        return codec.encode([int(WalTag.VOTE), event.vote.to_wire()])
     if isinstance(event, EvidenceReceived):
-        return codec.encode([WalTag.EVIDENCE, event.evidence.to_wire()])
+        return codec.encode([int(WalTag.EVIDENCE), event.evidence.to_wire()])
     if isinstance(event, TimeoutElapsed):
-        return codec.encode([WalTag.TIMEOUT, event.height, event.round, int(event.step)])
+        return codec.encode([int(WalTag.TIMEOUT), event.height, event.round, int(event.step)])
     return codec.encode(
-        [WalTag.COMMITTED_BLOCK, event.block.to_wire(), event.certificate.to_wire()]
+        [int(WalTag.COMMITTED_BLOCK), event.block.to_wire(), event.certificate.to_wire()]
     )
 
 

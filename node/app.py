@@ -1,0 +1,302 @@
+"""A running node: opens its home folder, assembles the parts and owns every task.
+
+One ``asyncio.TaskGroup`` owns the driver, the P2P network, the RPC server and the periodic jobs;
+if any of them fails, the others are cancelled and the node exits non-zero with the reason,
+rather than limping on half-alive. SIGTERM and SIGINT stop it cleanly: tasks are cancelled,
+then the WAL and the store are closed (so LevelDB's lock is released for the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consensus.crypto import PrivateKey
+from consensus.params import ConsensusParams
+from consensus.replica import Replica
+from consensus.types import ChainId
+from node.chain import Chain
+from node.checktx import check_tx, make_checker
+from node.config import NodeConfig, load_config
+from node.driver import Driver
+from node.gossip import StatusPayload, encode_gossip
+from node.home import (
+    CONFIG_FILE,
+    GENESIS_FILE,
+    NODE_KEY_FILE,
+    STORE_DIR,
+    VALIDATOR_KEY_FILE,
+    ChainGenesis,
+    HomeError,
+    load_genesis,
+    load_key,
+)
+from node.mempool import CheckResult, Mempool
+from node.p2p import P2PNetwork
+from node.p2p.limits import P2PLimits
+from node.router import Router
+from node.rpc import comet
+from node.rpc.server import build_app, start_server
+from node.services import EventBus, NodeServices, TxGossip
+from node.signer import SignStateFile
+from node.storage import LevelDBStore
+from node.wal import WriteAheadLog
+
+log = logging.getLogger("depochain.node")
+
+STATUS_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHome:
+    """Everything read from a home folder before anything is opened for writing."""
+
+    path: Path
+    config: NodeConfig
+    genesis: ChainGenesis
+    node_key: PrivateKey
+    validator_key: PrivateKey | None
+
+    @classmethod
+    def load(cls, path: Path) -> NodeHome:
+        config = load_config(path / CONFIG_FILE)
+        genesis = load_genesis(path / GENESIS_FILE)
+        if config.node.chain_id != genesis.chain_id:
+            raise HomeError(
+                f"config chain_id {config.node.chain_id!r} differs from the genesis "
+                f"chain_id {genesis.chain_id!r}"
+            )
+        validator_path = path / VALIDATOR_KEY_FILE
+        return cls(
+            path=path,
+            config=config,
+            genesis=genesis,
+            node_key=load_key(path / NODE_KEY_FILE),
+            validator_key=load_key(validator_path) if validator_path.exists() else None,
+        )
+
+    @property
+    def data_path(self) -> Path:
+        return self.config.get_data_path(self.path)
+
+    def compute_params(self) -> ConsensusParams:
+        """Block limits come from genesis (every validator must agree on them); timeouts and
+        the empty-block policy are this node's own choice, from its config."""
+        local = self.config.consensus
+        return dataclasses.replace(
+            self.genesis.params,
+            timeout_propose_ms=local.timeout_propose_ms,
+            timeout_prevote_ms=local.timeout_prevote_ms,
+            timeout_precommit_ms=local.timeout_precommit_ms,
+            timeout_delta_ms=local.timeout_delta_ms,
+            timeout_max_ms=local.timeout_max_ms,
+            timeout_commit_ms=local.timeout_commit_ms,
+            create_empty_blocks=local.create_empty_blocks,
+            empty_block_interval_ms=local.empty_block_interval_ms,
+        )
+
+
+class Node:
+    """The assembled parts of one node; :meth:`run` drives them until cancelled."""
+
+    def __init__(self, home: NodeHome) -> None:
+        self.home = home
+        data = home.data_path
+        data.mkdir(parents=True, exist_ok=True)
+        self.store = LevelDBStore(data / STORE_DIR)
+        try:
+            self._open_rest(home, data)
+        except BaseException:
+            self.store.close()
+            raise
+
+    def _open_rest(self, home: NodeHome, data: Path) -> None:
+        config = home.config
+        self.chain = Chain(home.genesis, self.store)
+        self.wal = WriteAheadLog(config.get_wal_path(home.path))
+        self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
+        self.mempool = Mempool(
+            config.mempool.txs_max,
+            config.mempool.bytes_max,
+            config.mempool.tx_bytes_max,
+            make_checker(lambda: self.chain.state, self._tip_time_ms),
+        )
+        self.replica = Replica(
+            ChainId(home.genesis.chain_id),
+            home.validator_key,
+            home.compute_params(),
+            self.chain.compute_chain_state(),
+            self.sign_state_file.load() if home.validator_key is not None else None,
+        )
+        self.bus = EventBus()
+        self.driver = Driver(
+            replica=self.replica,
+            chain=self.chain,
+            mempool=self.mempool,
+            wal=self.wal,
+            sign_state_file=self.sign_state_file if home.validator_key is not None else None,
+            network=_NullNetwork(),
+            recheck=self._recheck,
+        )
+        self.driver.add_commit_listener(self.bus.publish)
+        self.router = Router(
+            chain=self.chain,
+            mempool=self.mempool,
+            driver=self.driver,
+            on_txs_added=self.driver.notify_txs_changed,
+        )
+        self.network = self._build_network()
+        self.driver.network = self.network
+        self.router.network = self.network
+        self.gossip = TxGossip(self.network.broadcast)
+        self.services = self._build_services()
+
+    def _tip_time_ms(self) -> int:
+        block = self.chain.get_block(self.chain.height) if self.chain.height else None
+        return block.header.time_ms if block else self.home.genesis.ledger.genesis_time_ms
+
+    def _recheck(self, raw: bytes) -> CheckResult:
+        # Signatures were verified on admission; the recheck re-runs only the state checks.
+        return check_tx(raw, self.chain.state, self._tip_time_ms(), verify_signatures=False)
+
+    def _build_network(self) -> P2PNetwork:
+        p2p = self.home.config.p2p
+        peers = {peer.public_key: (peer.host, peer.port) for peer in p2p.get_peers()}
+        limits = P2PLimits(
+            frame_body_bytes_max=p2p.frame_bytes_max, queue_messages_max=p2p.send_queue_size
+        )
+        return P2PNetwork(
+            ChainId(self.home.genesis.chain_id),
+            self.home.node_key,
+            p2p.listen_host,
+            p2p.listen_port,
+            peers,
+            set(peers),
+            self.router.on_message,
+            limits=limits,
+        )
+
+    def _build_services(self) -> NodeServices:
+        validator_key = self.home.validator_key
+        return NodeServices(
+            config=self.home.config,
+            genesis=self.home.genesis,
+            chain=self.chain,
+            mempool=self.mempool,
+            node_key=self.home.node_key,
+            validator_public_key=None if validator_key is None else validator_key.public_key,
+            bus=self.bus,
+            gossip=self.gossip,
+            on_txs_added=self.driver.notify_txs_changed,
+            get_consensus_state=self._get_consensus_state,
+            get_peers=self._get_peers,
+            is_catching_up=lambda: self.router.is_catching_up,
+        )
+
+    def _get_consensus_state(self) -> dict[str, Any]:
+        return {
+            "height": self.replica.height,
+            "round": self.replica.round,
+            "step": self.replica.step.name,
+        }
+
+    def _get_peers(self) -> list[dict[str, Any]]:
+        heights = self.router.peer_heights
+        return [
+            {"public_key": key.hex(), "height": heights.get(key, 0)}
+            for key in sorted(self.network.connected_peers())
+        ]
+
+    async def run(self) -> None:
+        rpc = self.home.config.rpc
+        app = build_app(self.services, [comet.install])
+        rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
+        async with self._running_network(), rpc_server:
+            log.info(
+                "node %s started: chain %s at height %d; rpc http://%s:%d, p2p %s:%d",
+                self.home.config.node.moniker,
+                self.home.genesis.chain_id,
+                self.chain.height,
+                rpc.listen_host,
+                rpc.listen_port,
+                *self.network.listen_address,
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.driver.run(), name="driver")
+                tasks.create_task(self.gossip.run(), name="tx-gossip")
+                tasks.create_task(self._announce_status(), name="status")
+
+    @contextlib.asynccontextmanager
+    async def _running_network(self) -> AsyncIterator[None]:
+        await self.network.start()
+        try:
+            yield
+        finally:
+            await self.network.stop()
+
+    @contextlib.asynccontextmanager
+    async def _running_rpc(self, app: Any, host: str, port: int) -> AsyncIterator[None]:
+        runner = await start_server(app, host, port)
+        try:
+            yield
+        finally:
+            await runner.cleanup()
+
+    async def _announce_status(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL_S)
+            self.network.broadcast(encode_gossip(StatusPayload(self.chain.height)))
+            self.router.maybe_request_blocks()
+
+    def close(self) -> None:
+        self.wal.close()
+        self.store.close()
+
+
+class _NullNetwork:
+    """Stands in until the real network is built (the driver and network need each other)."""
+
+    def broadcast(self, payload: bytes) -> int:
+        return 0
+
+    def send(self, public_key: bytes, payload: bytes) -> bool:
+        return False
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def _run_until_signalled(node: Node) -> None:
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, main.cancel)
+    try:
+        await node.run()
+    except asyncio.CancelledError:
+        log.info("stopping: signal received")
+
+
+def run_node(home_path: Path) -> int:
+    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
+    home = NodeHome.load(home_path)
+    configure_logging(home.config.node.log_level)
+    node = Node(home)
+    try:
+        asyncio.run(_run_until_signalled(node))
+    finally:
+        node.close()
+    log.info("stopped cleanly at height %d", node.chain.height)
+    return 0

@@ -1,0 +1,179 @@
+"""The committed chain on this node: ledger state, block store and the path from a decided block
+to a durable, executed one.
+
+``commit`` is the only writer: it executes a block with the pure ledger, then writes block,
+certificate, receipts, tx index, state changes and app hash in ONE synced LevelDB batch. The
+genesis state is not a block, so block 1's batch also carries every genesis key: from then on the
+store alone rebuilds the state after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from consensus.blocks import GENESIS_PARENT_HASH, Block
+from consensus.ledger import (
+    BlockResult,
+    Receipt,
+    State,
+    build_genesis_state,
+    decode_receipts,
+    encode_receipts,
+    execute_block,
+    get_validators,
+)
+from consensus.messages import CommitCertificate
+from consensus.replica import ChainState
+from consensus.types import Hash32, Height, TimestampMs
+from consensus.validators import ValidatorSet
+from node.home import ChainGenesis
+from node.storage import BlockWrite, Store
+
+GENESIS_HASH_META = "genesis_hash"
+
+
+class ChainMismatchError(Exception):
+    """The data folder belongs to another chain, or the store and the ledger disagree."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBlock:
+    """What a commit produced, for the mempool, the RPC event bus and the replica."""
+
+    block: Block
+    certificate: CommitCertificate
+    receipts: tuple[Receipt, ...]
+    tx_hashes: tuple[Hash32, ...]
+    app_hash: Hash32
+    next_validators: ValidatorSet
+    """The validator set of height ``block.height + 2`` (BlockExecuted carries it)."""
+
+
+class Chain:
+    """Ledger state and block store of one node, kept in step."""
+
+    def __init__(self, genesis: ChainGenesis, store: Store) -> None:
+        self.genesis = genesis
+        self.store = store
+        self._genesis_state = build_genesis_state(genesis.ledger)
+        self._check_genesis_matches()
+        self.state = self._load_state()
+        self._validate_tip()
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    def _check_genesis_matches(self) -> None:
+        expected = self.genesis.compute_hash()
+        stored = self.store.get_meta(GENESIS_HASH_META)
+        if stored is None:
+            self.store.put_meta(GENESIS_HASH_META, expected)
+        elif stored != expected:
+            raise ChainMismatchError(
+                "the data folder was written for a different genesis file; "
+                "use a fresh data folder or the genesis it was created with"
+            )
+
+    def _load_state(self) -> State:
+        if self.store.latest_height() == 0:
+            return self._genesis_state
+        return State.from_kv(self.store.iter_state())
+
+    def _validate_tip(self) -> None:
+        height = self.store.latest_height()
+        if self.state.height != height:
+            raise ChainMismatchError(f"ledger state at {self.state.height}, blocks at {height}")
+        if height and self.store.get_app_hash(height) != self.state.app_hash:
+            raise ChainMismatchError(f"app hash of height {height} differs from the ledger's")
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return self.store.latest_height()
+
+    def get_block(self, height: int) -> Block | None:
+        raw = self.store.get_block(height)
+        return None if raw is None else Block.decode(raw)
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        raw = self.store.get_certificate(height)
+        return None if raw is None else CommitCertificate.decode(raw)
+
+    def get_receipts(self, height: int) -> tuple[Receipt, ...] | None:
+        raw = self.store.get_results(height)
+        return None if raw is None else decode_receipts(raw)
+
+    def get_validators(self, height: int) -> ValidatorSet:
+        """The set that signs ``height`` (known from the committed height to height + 2)."""
+        return ValidatorSet.of(get_validators(self.state, height))
+
+    def compute_chain_state(self) -> ChainState:
+        """What a new replica needs to continue after the last committed block."""
+        height = self.height
+        block = self.get_block(height) if height else None
+        heights = (height, height + 1, height + 2) if height else (1, 2)
+        sets = {h: self.get_validators(h) for h in heights}
+        return ChainState(
+            height=Height(height),
+            last_block_hash=block.hash if block else GENESIS_PARENT_HASH,
+            last_commit=self.get_certificate(height) if height else None,
+            last_block_time_ms=TimestampMs(
+                block.header.time_ms if block else self.genesis.ledger.genesis_time_ms
+            ),
+            app_hash=self.state.app_hash,
+            validator_sets=sets,
+        )
+
+    # -- the one writer ------------------------------------------------------------------------
+
+    def commit(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        verdicts: Mapping[bytes, bool] | None,
+        tx_hash: Callable[[bytes], Hash32],
+    ) -> CommittedBlock:
+        height = block.height
+        if height != self.height + 1:
+            raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
+        result = execute_block(self.state, block.txs, height, block.header.time_ms, verdicts)
+        tx_hashes = tuple(tx_hash(raw) for raw in block.txs)
+        self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
+        self.state = result.state
+        return CommittedBlock(
+            block=block,
+            certificate=certificate,
+            receipts=result.receipts,
+            tx_hashes=tx_hashes,
+            app_hash=result.app_hash,
+            next_validators=ValidatorSet.of(get_validators(result.state, height + 2)),
+        )
+
+    def _build_write(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        result: BlockResult,
+        tx_hashes: tuple[Hash32, ...],
+    ) -> BlockWrite:
+        changes: Mapping[bytes, bytes | None] = result.state_changes
+        if block.height == 1:
+            changes = {**dict(self._genesis_state.items()), **changes}
+        return BlockWrite(
+            height=block.height,
+            block=block.encode(),
+            certificate=certificate.encode(),
+            results=encode_receipts(result.receipts),
+            tx_hashes=tx_hashes,
+            state_changes=changes,
+            app_hash=result.app_hash,
+        )
+
+    def iter_blocks(self, start: int, count: int) -> Iterator[tuple[bytes, bytes]]:
+        """Encoded (block, certificate) pairs from ``start`` for block sync, at most ``count``."""
+        for height in range(start, min(start + count, self.height + 1)):
+            block, cert = self.store.get_block(height), self.store.get_certificate(height)
+            if block is None or cert is None:
+                return
+            yield block, cert

@@ -1,0 +1,312 @@
+"""The consensus driver: inbox → WAL → ``replica.handle`` → the replica's actions, in order.
+
+One coroutine owns the replica; everything else (peers, timers, the mempool) only puts events in
+its inbox. Every input that can change what the replica signs is appended to the WAL before the
+replica sees it, and ``PersistSignState`` is fsynced before the signature it covers is sent, so a
+``kill -9`` at any instant can neither make the node forget a vote nor sign a conflicting one.
+
+Never: handle an event outside :meth:`Driver.run`, or send a signed message before its sign
+state is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consensus import codec
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CommitBlock,
+    PersistSignState,
+    ReportEvidence,
+    ScheduleTimeout,
+    SendTo,
+)
+from consensus.blocks import Block
+from consensus.crypto import sha256
+from consensus.events import (
+    BlockExecuted,
+    Event,
+    ProposalReceived,
+    Started,
+    TimeoutElapsed,
+    TxsAvailable,
+    VoteReceived,
+)
+from consensus.messages import Proposal, Vote
+from consensus.replica import Replica
+from consensus.types import Height, TimestampMs
+from node.chain import Chain, CommittedBlock
+from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
+from node.mempool import Mempool
+from node.signer import SignStateFile
+from node.wal import WriteAheadLog
+from node.wal_events import decode_event, encode_event, is_logged
+
+log = logging.getLogger("depochain.driver")
+
+INBOX_MAX = 10_000
+"""Peer events waiting for the replica; beyond this, peer messages are dropped (and counted):
+gossip repeats, and a flood must not grow memory without bound."""
+
+TXS_AVAILABLE_MIN_GAP_S = 0.02
+"""Least time between two TxsAvailable events (each one reaps the mempool)."""
+
+FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
+
+
+def now_ms() -> TimestampMs:
+    return TimestampMs(int(time.time() * 1000))
+
+
+class Network:
+    """What the driver needs from P2P (``node.p2p.P2PNetwork`` satisfies it)."""
+
+    def broadcast(self, payload: bytes) -> int:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def send(self, public_key: bytes, payload: bytes) -> bool:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class DriverStats:
+    events_handled: int = 0
+    peer_events_dropped: int = 0
+    wal_records: int = 0
+    blocks_committed: int = 0
+    last_commit_s: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+CommitListener = Callable[[CommittedBlock], None]
+
+
+class Driver:
+    """Owns the replica and carries out its actions against the node's real parts."""
+
+    def __init__(
+        self,
+        *,
+        replica: Replica,
+        chain: Chain,
+        mempool: Mempool,
+        wal: WriteAheadLog,
+        sign_state_file: SignStateFile | None,
+        network: Network,
+        recheck: Callable[[bytes], object] | None = None,
+    ) -> None:
+        self.replica = replica
+        self.chain = chain
+        self.mempool = mempool
+        self.wal = wal
+        self.sign_state_file = sign_state_file
+        self.network = network
+        self._recheck = recheck
+        self._peer_inbox: collections.deque[Event] = collections.deque()
+        self._internal: collections.deque[Event] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._txs_dirty = False
+        self._last_txs_available_s = 0.0
+        self._commit_listeners: list[CommitListener] = []
+        self.stats = DriverStats()
+        self._replaying = False
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._commit_listeners.append(listener)
+
+    def deliver_from_peer(self, event: Event) -> bool:
+        """Queue a peer's consensus message; False (and counted) if the inbox is full."""
+        if len(self._peer_inbox) >= INBOX_MAX:
+            self.stats.peer_events_dropped += 1
+            return False
+        self._peer_inbox.append(event)
+        self._wakeup.set()
+        return True
+
+    def deliver_internal(self, event: Event) -> None:
+        """Timers, block sync and commits: never dropped (their number is bounded by design)."""
+        self._internal.append(event)
+        self._wakeup.set()
+
+    def notify_txs_changed(self) -> None:
+        self._txs_dirty = True
+        self._wakeup.set()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        # Started first: the replica resumes at the round it last signed in, then the log
+        # gives back what it saw and sent there.
+        self._process(Started(now_ms()))
+        self._replay_wal()
+        self.notify_txs_changed()
+        while True:
+            event = self._next_event()
+            if event is None:
+                await self._wait_for_work()
+                continue
+            self._process(event)
+            if self.stats.events_handled % 64 == 0:
+                await asyncio.sleep(0)  # let the RPC and P2P breathe under a flood
+
+    def _next_event(self) -> Event | None:
+        if self._internal:
+            return self._internal.popleft()
+        if self._peer_inbox:
+            return self._peer_inbox.popleft()
+        if self._txs_dirty and self._is_txs_gap_over():
+            return self._make_txs_available()
+        return None
+
+    async def _wait_for_work(self) -> None:
+        self._wakeup.clear()
+        timeout = TXS_AVAILABLE_MIN_GAP_S if self._txs_dirty else None
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wakeup.wait()
+
+    def _is_txs_gap_over(self) -> bool:
+        return time.monotonic() - self._last_txs_available_s >= TXS_AVAILABLE_MIN_GAP_S
+
+    def _make_txs_available(self) -> TxsAvailable:
+        self._txs_dirty = False
+        self._last_txs_available_s = time.monotonic()
+        params = self.replica.params
+        txs = self.mempool.reap(params.block_txs_max, params.block_bytes_max - 64 * 1024)
+        return TxsAvailable(tuple(txs), now_ms())
+
+    def _process(self, event: Event) -> None:
+        if is_logged(event) and not self._replaying:
+            self.wal.append(encode_event(event), sync=False)  # type: ignore[arg-type]
+            self.stats.wal_records += 1
+        actions = self.replica.handle(event)
+        self.stats.events_handled += 1
+        kind = type(event).__name__
+        self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+        self._execute(actions)
+
+    # -- WAL replay ----------------------------------------------------------------------------
+
+    def _replay_wal(self) -> None:
+        """Feed the current height's logged inputs back, so the replica resumes its round with
+        its locks and votes. Own messages are re-signed identically (the guard allows that)."""
+        replayed = 0
+        self._replaying = True
+        try:
+            for record in self.wal.replay():
+                try:
+                    event = decode_event(record)
+                except codec.CodecError as exc:
+                    log.warning("wal: skipping a record this version cannot read: %s", exc)
+                    continue
+                self._process(event)
+                replayed += 1
+        finally:
+            self._replaying = False
+        if replayed:
+            log.info(
+                "wal: replayed %d records; resuming at height %d round %d",
+                replayed,
+                self.replica.height,
+                self.replica.round,
+            )
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, PersistSignState):
+                self._persist_sign_state(action)
+            elif isinstance(action, Broadcast):
+                self._broadcast(action)
+            elif isinstance(action, SendTo):
+                payload = encode_gossip(ConsensusPayload(action.message))
+                self.network.send(action.public_key, payload)
+            elif isinstance(action, ScheduleTimeout):
+                self._schedule_timeout(action)
+            elif isinstance(action, CommitBlock):
+                self._commit(action)
+            elif isinstance(action, ReportEvidence):
+                log.warning(
+                    "evidence of misbehaviour: validator %s at height %d",
+                    action.evidence.validator.hex()[:16],
+                    action.evidence.height,
+                )
+                self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
+
+    def _persist_sign_state(self, action: PersistSignState) -> None:
+        # The WAL's buffered inputs go first: after a crash the log must explain every vote.
+        self.wal.flush_sync()
+        if self.sign_state_file is not None:
+            self.sign_state_file.persist(action.sign_state)
+
+    def _broadcast(self, action: Broadcast) -> None:
+        message = action.message
+        if isinstance(message, Proposal | Vote) and not self._replaying:
+            own = (
+                ProposalReceived(message)
+                if isinstance(message, Proposal)
+                else VoteReceived(message)
+            )
+            self.wal.append(encode_event(own), sync=False)
+        if os.environ.get(FAILPOINT_ENV) == "before_vote_send" and isinstance(message, Vote):
+            os._exit(96)
+        self.network.broadcast(encode_gossip(ConsensusPayload(message)))
+
+    def _schedule_timeout(self, action: ScheduleTimeout) -> None:
+        event = TimeoutElapsed(action.height, action.round, action.step)
+        loop = asyncio.get_running_loop()
+        loop.call_later(action.delay_ms / 1000, self._fire_timeout, event)
+
+    def _fire_timeout(self, event: TimeoutElapsed) -> None:
+        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.step, now_ms()))
+
+    def _commit(self, action: CommitBlock) -> None:
+        started = time.perf_counter()
+        block = action.block
+        if block.height <= self.chain.height:  # replayed from the WAL: already stored
+            committed = None
+        else:
+            committed = self.chain.commit(block, action.certificate, self._verdicts(block), sha256)
+        if committed is not None:
+            self._after_commit(committed)
+        self.wal.mark_height(block.height)
+        next_set = self.chain.get_validators(block.height + 2)
+        # First in line: synced blocks already queued need the replica at the next height.
+        self._internal.appendleft(
+            BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now_ms())
+        )
+        self._wakeup.set()
+        self.notify_txs_changed()
+        self.stats.last_commit_s = time.perf_counter() - started
+
+    def _verdicts(self, block: Block) -> dict[bytes, bool]:
+        verdicts: dict[bytes, bool] = {}
+        for raw in block.txs:
+            tx_hash = sha256(raw)
+            verdict = self.mempool.verdict(tx_hash)
+            if verdict is not None:
+                verdicts[tx_hash] = verdict
+        return verdicts
+
+    def _after_commit(self, committed: CommittedBlock) -> None:
+        self.stats.blocks_committed += 1
+        self.mempool.update_after_block(committed.tx_hashes, self._recheck)  # type: ignore[arg-type]
+        self.network.broadcast(encode_gossip(StatusPayload(committed.block.height)))
+        for listener in self._commit_listeners:
+            try:
+                listener(committed)
+            except Exception:  # a listener's bug must not stop consensus
+                log.exception("commit listener failed")

@@ -1,0 +1,254 @@
+"""CometBFT v0.38-compatible JSON-RPC methods (chain level): status, blocks, transactions.
+
+Each method is an async function of typed params returning JSON in CometBFT's shapes
+(``node.rpc.comet_json``); it is registered once and served over POST ``/``, GET ``/<method>``
+and the websocket alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from aiohttp import web
+
+from consensus.blocks import Block
+from consensus.ledger import Code
+from node.mempool import AlreadyKnown, MempoolFull, Rejected
+from node.rpc import comet_json as cj
+from node.rpc.jsonrpc import (
+    INTERNAL_ERROR,
+    Method,
+    Param,
+    Registry,
+    RPCError,
+    parse_bool,
+    parse_hash,
+    parse_height,
+)
+from node.services import NodeServices
+
+BROADCAST_COMMIT_TIMEOUT_S = 10.0
+
+
+def parse_tx(value: Any) -> bytes:
+    """A transaction as CometBFT clients send it: base64 (JSON-RPC) or 0x-hex (URI)."""
+    if not isinstance(value, str) or len(value) > 2 * 1024 * 1024:
+        raise ValueError("expected a base64 string")
+    if value[:2] in ("0x", "0X"):
+        return bytes.fromhex(value[2:])
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("tx must be base64 (or 0x-prefixed hex)") from exc
+
+
+class CometRoutes:
+    def __init__(self, services: NodeServices) -> None:
+        self.s = services
+
+    # -- info ----------------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        return {}
+
+    async def status(self) -> dict[str, Any]:
+        chain = self.s.chain
+        height = chain.height
+        latest = chain.get_block(height) if height else None
+        first = chain.get_block(1) if height else None
+        config = self.s.config
+        validator_key = self.s.validator_public_key
+        power = 0
+        if validator_key is not None:
+            current = chain.get_validators(height + 1)
+            index = current.get_index(validator_key)
+            power = 0 if index is None else current.validators[index].power
+        return {
+            "node_info": {
+                "protocol_version": {
+                    "p2p": cj.P2P_PROTOCOL,
+                    "block": cj.BLOCK_PROTOCOL,
+                    "app": "0",
+                },
+                "id": self.s.node_key.public_key[:20].hex(),
+                "listen_addr": f"tcp://{config.p2p.listen_host}:{config.p2p.listen_port}",
+                "network": self.s.genesis.chain_id,
+                "version": cj.COMET_VERSION,
+                "channels": "40202122233038606100",
+                "moniker": config.node.moniker,
+                "other": {
+                    "tx_index": "on",
+                    "rpc_address": f"tcp://{config.rpc.listen_host}:{config.rpc.listen_port}",
+                },
+            },
+            "sync_info": {
+                "latest_block_hash": cj.hex_upper(latest.hash if latest else None),
+                "latest_app_hash": cj.hex_upper(chain.state.app_hash),
+                "latest_block_height": str(height),
+                "latest_block_time": cj.rfc3339(
+                    latest.header.time_ms if latest else self.s.genesis.ledger.genesis_time_ms
+                ),
+                "earliest_block_hash": cj.hex_upper(first.hash if first else None),
+                "earliest_app_hash": cj.hex_upper(first.header.app_hash if first else None),
+                "earliest_block_height": "1" if height else "0",
+                "earliest_block_time": cj.rfc3339(
+                    first.header.time_ms if first else self.s.genesis.ledger.genesis_time_ms
+                ),
+                "catching_up": self.s.is_catching_up(),
+            },
+            "validator_info": {
+                "address": cj.hex_upper(cj.address(validator_key or self.s.node_key.public_key)),
+                "pub_key": cj.pub_key_json(validator_key or self.s.node_key.public_key),
+                "voting_power": str(power),
+            },
+        }
+
+    async def num_unconfirmed_txs(self) -> dict[str, Any]:
+        mempool = self.s.mempool
+        return {
+            "n_txs": str(len(mempool)),
+            "total": str(len(mempool)),
+            "total_bytes": str(mempool.size_bytes()),
+            "txs": None,
+        }
+
+    # -- blocks and transactions ---------------------------------------------------------------
+
+    def _resolve_height(self, height: int | None) -> int:
+        latest = self.s.chain.height
+        if height is None or height == 0:
+            if latest == 0:
+                raise RPCError(INTERNAL_ERROR, "no blocks committed yet")
+            return latest
+        if height > latest:
+            raise RPCError(
+                INTERNAL_ERROR,
+                f"height {height} must be less than or equal to the current blockchain "
+                f"height {latest}",
+            )
+        return height
+
+    def _load_block(self, height: int) -> Block:
+        block = self.s.chain.get_block(height)
+        if block is None:
+            raise RPCError(INTERNAL_ERROR, f"block {height} is not stored on this node")
+        return block
+
+    async def block(self, height: int | None) -> dict[str, Any]:
+        resolved = self._resolve_height(height)
+        block = self._load_block(resolved)
+        chain = self.s.chain
+        return {
+            "block_id": cj.block_id_json(block.hash),
+            "block": cj.block_json(
+                block,
+                chain.get_validators(resolved),
+                chain.get_validators(resolved - 1) if resolved > 1 else None,
+            ),
+        }
+
+    async def tx(self, hash: bytes, prove: bool) -> dict[str, Any]:
+        location = self.s.chain.store.get_tx_location(hash)
+        if location is None:
+            raise RPCError(INTERNAL_ERROR, f"tx ({hash.hex().upper()}) not found")
+        height, index = location
+        block = self._load_block(height)
+        receipts = self.s.chain.get_receipts(height) or ()
+        return {
+            "hash": cj.hex_upper(hash),
+            "height": str(height),
+            "index": index,
+            "tx_result": cj.tx_result_json(receipts[index]),
+            "tx": cj.b64(block.txs[index]),
+        }
+
+    # -- submission ----------------------------------------------------------------------------
+
+    def _check_tx_json(self, raw: bytes) -> dict[str, Any]:
+        tx_hash = self.s.compute_tx_hash(raw)
+        try:
+            outcome = self.s.submit_tx(raw)
+        except MempoolFull as exc:
+            raise RPCError(INTERNAL_ERROR, f"mempool is full: {exc.reason}; try later") from exc
+        code, log = 0, ""
+        if isinstance(outcome, Rejected):
+            code, log = outcome.code, outcome.log
+        elif isinstance(outcome, AlreadyKnown):
+            log = "tx already in the mempool" if not outcome.is_committed else "tx committed"
+        return {
+            "code": code,
+            "data": "",
+            "log": log,
+            "codespace": "" if code == 0 else "depochain",
+            "hash": cj.hex_upper(tx_hash),
+        }
+
+    async def broadcast_tx_async(self, tx: bytes) -> dict[str, Any]:
+        return self._check_tx_json(tx)
+
+    async def broadcast_tx_sync(self, tx: bytes) -> dict[str, Any]:
+        return self._check_tx_json(tx)
+
+    async def broadcast_tx_commit(self, tx: bytes) -> dict[str, Any]:
+        tx_hash = self.s.compute_tx_hash(tx)
+        check = self._check_tx_json(tx)
+        check_tx = {**check, "info": "", "gas_wanted": "0", "gas_used": "0", "events": []}
+        check_tx.pop("hash")
+        if check["code"] != 0:
+            return {
+                "check_tx": check_tx,
+                "tx_result": _empty_result(),
+                "hash": check["hash"],
+                "height": "0",
+            }
+        # No await since the submission: the commit cannot have happened in between.
+        committed = await self.s.bus.wait_for_tx(tx_hash, BROADCAST_COMMIT_TIMEOUT_S)
+        if committed is None:
+            raise RPCError(
+                INTERNAL_ERROR,
+                f"timed out waiting for tx to be included in a block "
+                f"({BROADCAST_COMMIT_TIMEOUT_S:.0f} s)",
+            )
+        index = committed.tx_hashes.index(tx_hash)
+        return {
+            "check_tx": check_tx,
+            "tx_result": cj.tx_result_json(committed.receipts[index]),
+            "hash": check["hash"],
+            "height": str(committed.block.height),
+        }
+
+
+def _empty_result() -> dict[str, Any]:
+    return {
+        "code": int(Code.OK),
+        "data": None,
+        "log": "",
+        "info": "",
+        "gas_wanted": "0",
+        "gas_used": "0",
+        "events": [],
+        "codespace": "",
+    }
+
+
+def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
+    routes = CometRoutes(services)
+    height = Param("height", parse_height)
+    tx = Param("tx", parse_tx, required=True)
+    for method in (
+        Method("health", routes.health),
+        Method("status", routes.status),
+        Method("num_unconfirmed_txs", routes.num_unconfirmed_txs),
+        Method("block", routes.block, (height,)),
+        Method(
+            "tx",
+            routes.tx,
+            (Param("hash", parse_hash, required=True), Param("prove", parse_bool, default=False)),
+        ),
+        Method("broadcast_tx_async", routes.broadcast_tx_async, (tx,)),
+        Method("broadcast_tx_sync", routes.broadcast_tx_sync, (tx,)),
+        Method("broadcast_tx_commit", routes.broadcast_tx_commit, (tx,)),
+    ):
+        registry.add(method)

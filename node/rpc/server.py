@@ -1,0 +1,150 @@
+"""The node's HTTP server: CometBFT-style JSON-RPC on ``/`` and ``/<method>``, and the domain
+REST API under ``/api/``.
+
+Every request body is bounded (``[rpc].body_bytes_max``); every failure is answered with a
+typed JSON error. An exception escaping a handler is our bug: it is logged with a traceback and
+answered as a JSON-RPC internal error (HTTP 200 on JSON-RPC routes, as CometBFT does) or a JSON
+500 on REST, never an HTML page or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from node.rpc import jsonrpc
+from node.rpc.jsonrpc import Registry
+from node.services import NodeServices
+
+log = logging.getLogger("depochain.rpc")
+
+SERVICES_KEY: web.AppKey[NodeServices] = web.AppKey("services", NodeServices)
+REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
+
+RouteInstaller = Callable[[web.Application, Registry, NodeServices], None]
+
+
+def _log_internal(exc: BaseException) -> None:
+    log.error("rpc handler failed", exc_info=exc)
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(value, separators=(",", ":")).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+@web.middleware
+async def _errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SERVICES_KEY].config.rpc.body_bytes_max
+        return json_response(
+            {"error": {"code": "too_large", "message": f"request body exceeds {limit} bytes"}},
+            413,
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_response(
+            {"error": {"code": _http_code_name(exc.status), "message": exc.reason}}, exc.status
+        )
+    except Exception as exc:
+        _log_internal(exc)
+        return json_response(
+            {"error": {"code": "internal", "message": "internal error; see node logs"}}, 500
+        )
+
+
+def _http_code_name(status: int) -> str:
+    return {404: "not_found", 405: "method_not_allowed", 400: "malformed"}.get(
+        status, f"http_{status}"
+    )
+
+
+def _make_cors_middleware(origins: tuple[str, ...]) -> Any:
+    @web.middleware
+    async def cors(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and ("*" in origins or origin in origins)
+        if request.method == "OPTIONS" and allowed:
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            response = await handler(request)
+        if allowed and origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+        return response
+
+    return cors
+
+
+async def _post_jsonrpc(request: web.Request) -> web.Response:
+    body = await request.read()
+    answer = await jsonrpc.answer_body(request.app[REGISTRY_KEY], body, _log_internal)
+    return json_response(answer)
+
+
+async def _get_uri_route(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY_KEY]
+    name = request.match_info["method"]
+    if name not in registry.methods:
+        raise web.HTTPNotFound(reason=f"unknown route /{name}")
+    params = jsonrpc.uri_params(request.query)
+    try:
+        result = await jsonrpc.call(registry, name, params)
+    except jsonrpc.RPCError as exc:
+        return json_response(jsonrpc.failure(-1, exc))
+    except Exception as exc:
+        _log_internal(exc)
+        error = jsonrpc.RPCError(jsonrpc.INTERNAL_ERROR, "internal error; see node logs")
+        return json_response(jsonrpc.failure(-1, error))
+    return json_response(jsonrpc.success(-1, result))
+
+
+async def _get_route_list(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY_KEY]
+    lines = ["Available endpoints:"]
+    for method in sorted(registry.methods.values(), key=lambda m: m.name):
+        if method.websocket_only:
+            continue
+        args = "&".join(f"{p.name}=_" for p in method.params)
+        lines.append(f"/{method.name}" + (f"?{args}" if args else ""))
+    return web.Response(text="\n".join(lines) + "\n")
+
+
+def build_app(services: NodeServices, installers: list[RouteInstaller]) -> web.Application:
+    rpc = services.config.rpc
+    middlewares = [_errors_middleware]
+    if rpc.cors_origins:
+        middlewares.insert(0, _make_cors_middleware(rpc.cors_origins))
+    app = web.Application(client_max_size=rpc.body_bytes_max, middlewares=middlewares)
+    registry = Registry()
+    app[SERVICES_KEY] = services
+    app[REGISTRY_KEY] = registry
+    for install in installers:
+        install(app, registry, services)
+    app.router.add_post("/", _post_jsonrpc)
+    app.router.add_get("/", _get_route_list)
+    app.router.add_get("/{method:[a-z_]+}", _get_uri_route)
+    return app
+
+
+async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner

@@ -1,0 +1,150 @@
+"""What the RPC may use of a running node, in one place: the chain, the mempool, submission,
+and an event bus of committed blocks.
+
+Submission is the one write path from clients: a transaction is checked and admitted by the
+mempool, queued for gossip (in batches: one frame per few milliseconds, not one per tx) and the
+replica is told new transactions wait. Subscribers (websocket clients, ``broadcast_tx_commit``,
+submit-and-wait) get committed blocks through bounded queues; a subscriber that cannot keep up
+is cut off and told so, never allowed to hold memory without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consensus.crypto import PrivateKey, sha256
+from consensus.types import Hash32, PublicKey
+from node.chain import Chain, CommittedBlock
+from node.config import NodeConfig
+from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
+from node.home import ChainGenesis
+from node.mempool import Accepted, AddOutcome, Mempool
+
+log = logging.getLogger("depochain.services")
+
+SUBSCRIPTION_QUEUE_MAX = 256
+SUBSCRIBERS_MAX = 1_000
+TX_WAITERS_MAX = 50_000
+TX_GOSSIP_FLUSH_S = 0.01
+
+
+@dataclass
+class Subscription:
+    """A bounded stream of committed blocks; ``overflowed`` once it fell too far behind."""
+
+    queue: asyncio.Queue[CommittedBlock | None] = field(
+        default_factory=lambda: asyncio.Queue(SUBSCRIPTION_QUEUE_MAX)
+    )
+    overflowed: bool = False
+
+
+class TooManySubscribers(Exception):
+    pass
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscriptions: set[Subscription] = set()
+        self._tx_waiters: dict[Hash32, list[asyncio.Future[CommittedBlock]]] = {}
+        self._waiter_count = 0
+
+    def subscribe(self) -> Subscription:
+        if len(self._subscriptions) >= SUBSCRIBERS_MAX:
+            raise TooManySubscribers(f"at most {SUBSCRIBERS_MAX} subscriptions per node")
+        subscription = Subscription()
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+
+    def publish(self, committed: CommittedBlock) -> None:
+        for subscription in list(self._subscriptions):
+            try:
+                subscription.queue.put_nowait(committed)
+            except asyncio.QueueFull:
+                subscription.overflowed = True
+                self._subscriptions.discard(subscription)
+        for tx_hash in committed.tx_hashes:
+            for waiter in self._tx_waiters.pop(tx_hash, ()):
+                self._waiter_count -= 1
+                if not waiter.done():
+                    waiter.set_result(committed)
+
+    async def wait_for_tx(self, tx_hash: Hash32, timeout_s: float) -> CommittedBlock | None:
+        """The committed block holding ``tx_hash``, or None after ``timeout_s``."""
+        if self._waiter_count >= TX_WAITERS_MAX:
+            return None
+        future: asyncio.Future[CommittedBlock] = asyncio.get_running_loop().create_future()
+        self._tx_waiters.setdefault(tx_hash, []).append(future)
+        self._waiter_count += 1
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await future
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._tx_waiters.get(tx_hash)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                self._waiter_count -= 1
+                if not waiters:
+                    del self._tx_waiters[tx_hash]
+
+
+class TxGossip:
+    """Collects admitted transactions and broadcasts them in batches."""
+
+    def __init__(self, broadcast: Callable[[bytes], object]) -> None:
+        self._broadcast = broadcast
+        self._pending: list[bytes] = []
+
+    def queue(self, raw: bytes) -> None:
+        self._pending.append(raw)
+        if len(self._pending) >= TX_BATCH_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:TX_BATCH_MAX], self._pending[TX_BATCH_MAX:]
+            self._broadcast(encode_gossip(TxBatch(tuple(batch))))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TX_GOSSIP_FLUSH_S)
+            self.flush()
+
+
+@dataclass
+class NodeServices:
+    """A running node as the RPC sees it."""
+
+    config: NodeConfig
+    genesis: ChainGenesis
+    chain: Chain
+    mempool: Mempool
+    node_key: PrivateKey
+    validator_public_key: PublicKey | None
+    bus: EventBus
+    gossip: TxGossip
+    on_txs_added: Callable[[], None]
+    get_consensus_state: Callable[[], dict[str, object]]
+    get_peers: Callable[[], list[dict[str, object]]]
+    is_catching_up: Callable[[], bool]
+    started_at_s: float = field(default_factory=time.time)
+
+    def submit_tx(self, raw: bytes) -> AddOutcome:
+        """Admit one transaction; raises MempoolFull when the node cannot take more now."""
+        outcome = self.mempool.add(raw)
+        if isinstance(outcome, Accepted):
+            self.gossip.queue(raw)
+            self.on_txs_added()
+        return outcome
+
+    @staticmethod
+    def compute_tx_hash(raw: bytes) -> Hash32:
+        return sha256(raw)
