@@ -85,9 +85,14 @@ def list_keys(keyring: Path) -> list[KeyEntry]:
 
 
 def run_keys(
-    action: str, name: str | None, keyring: str | None, json_output: bool, out: TextIO = sys.stdout
+    action: str,
+    name: str | None,
+    keyring: str | None,
+    json_output: bool,
+    out: TextIO | None = None,
 ) -> int:
     """The `keys` sub-command; returns the exit code."""
+    out = out or sys.stdout
     folder = get_keyring_path(keyring)
     try:
         if action == "list":

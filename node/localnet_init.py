@@ -164,6 +164,8 @@ def compute_init_config(
     for port, name in ((p2p_port, "--p2p-port"), (rpc_port, "--rpc-port")):
         if not 1 <= port <= 65535:
             raise LocalnetError(f"{name} must be in 1..65535, got {port}")
+    if p2p_port == rpc_port:  # P2P binds 0.0.0.0, which includes the RPC's 127.0.0.1
+        raise LocalnetError("--p2p-port and --rpc-port must differ")
     try:
         validate_config(config)
     except ConfigError as exc:

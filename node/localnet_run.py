@@ -250,10 +250,11 @@ def run_localnet(
     command: NodeCommand = default_node_command,
     health_timeout_s: float = HEALTH_TIMEOUT_S,
     grace_s: float = STOP_GRACE_S,
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> int:
     """Start every node, wait for health, supervise until a signal; 0 after a clean stop."""
+    out = out or sys.stdout
     busy = find_busy_ports(info)
     if busy:
         print(
