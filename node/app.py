@@ -296,7 +296,8 @@ def run_node(home_path: Path) -> int:
     node = Node(home)
     try:
         asyncio.run(_run_until_signalled(node))
+        height = node.chain.height
     finally:
         node.close()
-    log.info("stopped cleanly at height %d", node.chain.height)
+    log.info("stopped cleanly at height %d", height)
     return 0
