@@ -580,10 +580,40 @@ def validate_reuse(info: LocalnetInfo, validators: int | None, base_port: int | 
         )
 
 
+def get_running_pids(home: Path) -> list[int]:
+    """Node pids recorded in endpoints.json that still run (from this folder, where /proc
+    can tell: a recycled pid must not block a wipe forever)."""
+    try:
+        nodes = json.loads((home / ENDPOINTS_FILE).read_text())["nodes"]
+        pids = [entry["pid"] for entry in nodes]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [pid for pid in pids if type(pid) is int and pid > 0 and _is_node_of(pid, home)]
+
+
+def _is_node_of(pid: int, home: Path) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, but another user's
+    try:
+        return str(home).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: assume the worst
+
+
 def wipe_localnet(home: Path) -> None:
-    """Delete a localnet folder; refuse anything that is not one (or empty)."""
+    """Delete a localnet folder; refuse anything that is not one (or empty), or one in use."""
     if not home.exists():
         return
+    running = get_running_pids(home)
+    if running:
+        raise LocalnetError(
+            f"refusing to wipe {home}: its nodes are running (pids "
+            f"{', '.join(map(str, running))}); stop that localnet first"
+        )
     if home.is_dir() and (is_localnet_folder(home) or not any(home.iterdir())):
         shutil.rmtree(home)
         return

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +287,29 @@ def test_an_empty_folder_is_used_but_a_foreign_one_is_never_wiped(tmp_path: Path
     with pytest.raises(LocalnetError, match="refusing to wipe"):
         wipe_localnet(foreign / "holiday.jpg")
     assert (foreign / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_fresh_refuses_to_wipe_a_running_localnet(tmp_path: Path) -> None:
+    home = tmp_path / "ln"
+    prepare_localnet(home)
+    node_home = str(home / "bank-a")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", node_home])
+    try:
+        cmdline = Path(f"/proc/{sleeper.pid}/cmdline")
+        while cmdline.exists() and not cmdline.read_bytes():  # just forked, not exec'd yet
+            time.sleep(0.01)
+        document = json.loads((home / ENDPOINTS_FILE).read_text())
+        document["nodes"][0]["pid"] = sleeper.pid
+        document["nodes"][1]["pid"] = os.getpid()  # alive, but not a node of this folder
+        localnet.write_endpoints(home, document)
+        assert localnet.get_running_pids(home) == [sleeper.pid]
+        with pytest.raises(LocalnetError, match=f"running \\(pids {sleeper.pid}\\)"):
+            prepare_localnet(home, fresh=True)
+        assert (home / "bank-a" / "node_key.json").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert prepare_localnet(home, fresh=True)[1]
 
 
 def test_a_damaged_node_home_is_reported_by_name(tmp_path: Path) -> None:
