@@ -29,6 +29,7 @@ from consensus.ledger.records import Role
 from consensus.ledger.txs import Body, Mint, Transfer
 from consensus.types import ChainId
 from node import localnet
+from node.cli import main
 from node.config import dump_config, load_config
 from node.home import load_genesis, load_key
 from node.localnet import (
@@ -364,3 +365,17 @@ def test_example_configs_match_the_seeded_generator() -> None:
         path = REPO / "configs" / "localnet" / f"{node.moniker}.toml"
         assert load_config(path) == config, node.moniker
         assert path.read_text() == dump_config(config, header=header), node.moniker
+
+
+def test_cli_localnet_no_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(tmp_path / "ln")
+    argv = ["localnet", "--home", home, "--no-start", "--base-port", str(BASE)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Generated localnet" in out and f"rpc http://127.0.0.1:{BASE + 1}" in out
+    assert main(["localnet", "--home", home, "--no-start"]) == 0
+    assert "Reusing localnet" in capsys.readouterr().out
+    assert main(["localnet", "--home", home, "--no-start", "--validators", "3"]) == 1
+    assert "--fresh" in capsys.readouterr().err
+    assert main([*argv, "--fresh", "--validators", "2"]) == 0
+    assert len(load_localnet(Path(home)).nodes) == 2
