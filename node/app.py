@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from node.mempool import CheckResult, Mempool
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
-from node.rpc import comet
+from node.rpc import api, comet, websocket
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.signer import SignStateFile
@@ -159,8 +160,7 @@ class Node:
         self.services = self._build_services()
 
     def _tip_time_ms(self) -> int:
-        block = self.chain.get_block(self.chain.height) if self.chain.height else None
-        return block.header.time_ms if block else self.home.genesis.ledger.genesis_time_ms
+        return self.chain.tip_time_ms
 
     def _recheck(self, raw: bytes) -> CheckResult:
         # Signatures were verified on admission; the recheck re-runs only the state checks.
@@ -216,7 +216,7 @@ class Node:
 
     async def run(self) -> None:
         rpc = self.home.config.rpc
-        app = build_app(self.services, [comet.install])
+        app = build_app(self.services, [comet.install, websocket.install, api.install])
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(
@@ -289,13 +289,30 @@ async def _run_until_signalled(node: Node) -> None:
         log.info("stopping: signal received")
 
 
+def _run_profiled_if_asked(node: Node) -> None:
+    """``DEPOCHAIN_PROFILE=FILE`` writes cProfile stats of the whole run (for developers)."""
+    target = os.environ.get("DEPOCHAIN_PROFILE", "").replace(
+        "{moniker}", node.home.config.node.moniker
+    )
+    if not target:
+        asyncio.run(_run_until_signalled(node))
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    try:
+        profiler.runcall(asyncio.run, _run_until_signalled(node))
+    finally:
+        profiler.dump_stats(target)
+
+
 def run_node(home_path: Path) -> int:
     """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node.log_level)
     node = Node(home)
     try:
-        asyncio.run(_run_until_signalled(node))
+        _run_profiled_if_asked(node)
         height = node.chain.height
     finally:
         node.close()

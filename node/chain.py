@@ -60,6 +60,9 @@ class Chain:
         self._check_genesis_matches()
         self.state = self._load_state()
         self._validate_tip()
+        tip = self.get_block(self.height) if self.height else None
+        self.tip_time_ms = tip.header.time_ms if tip else genesis.ledger.genesis_time_ms
+        """Time of the last committed block (read on every CheckTx, so kept, not decoded)."""
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class Chain:
         tx_hashes = tuple(tx_hash(raw) for raw in block.txs)
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
         self.state = result.state
+        self.tip_time_ms = block.header.time_ms
         return CommittedBlock(
             block=block,
             certificate=certificate,

@@ -21,16 +21,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    bench = commands.add_parser("bench", help="benchmarks (ledger, storage)")
-    bench.add_argument("target", choices=["ledger"], help="what to measure")
+    bench = commands.add_parser(
+        "bench",
+        help="benchmarks: a real local cluster under load (default) or the ledger alone",
+    )
+    bench.add_argument(
+        "target", nargs="?", default="cluster", choices=["cluster", "ledger"],
+        help="cluster: committed tx/s and latency of N node processes; ledger: one core",
+    )  # fmt: skip
+    bench.add_argument("--validators", type=int, default=4, help="cluster size")
+    bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    bench.add_argument("--rate", type=float, default=None, help="tx/s to offer (default: max)")
+    bench.add_argument("--base-port", type=int, default=46656, help="first port of the cluster")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.set_defaults(handler=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from node import bench
+    if args.target == "ledger":
+        from node import bench
 
-    return bench.run_ledger_bench(json_output=args.json)
+        return bench.run_ledger_bench(json_output=args.json)
+    from node import bench_cluster
+
+    return bench_cluster.main(
+        bench_cluster.BenchArgs(
+            validators=args.validators,
+            duration_s=args.duration,
+            rate=args.rate,
+            json_output=args.json,
+            base_port=args.base_port,
+        )
+    )
 
 
 def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

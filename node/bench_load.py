@@ -1,0 +1,242 @@
+"""The load generator of ``depochain bench``: a separate process that submits signed transfers
+and watches them commit.
+
+It must cost the shared CPU as little as possible per transaction, so everything expensive is
+done before the clock starts: transfers are signed in advance (nonces per payer in order) and
+pre-encoded as base64 JSON fragments. During the run it sends JSON-RPC batch arrays of
+``broadcast_tx_async`` over keep-alive connections, spread round-robin over the nodes, and a
+watcher thread polls one node for new blocks to time each transaction from submission to commit.
+
+Run by ``node.bench_cluster``; writes a JSON result file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import itertools
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from consensus.crypto import PrivateKey, sha256
+from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
+from consensus.ledger.txs import Transfer
+from consensus.types import ChainId
+
+BATCH_TXS = 200
+HTTP_TIMEOUT_S = 30.0
+WATCH_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    account_id: str
+    instrument_id: str
+    key: PrivateKey
+    payees: tuple[str, ...]
+
+
+def build_transfers(chain_id: str, payers: list[Payer], count: int) -> list[tuple[bytes, str]]:
+    """(tx hash, base64 tx) for ``count`` transfers, payers interleaved, nonces in order."""
+    out: list[tuple[bytes, str]] = []
+    nonces = dict.fromkeys((p.account_id for p in payers), 0)
+    for index, payer in zip(range(count), itertools.cycle(payers), strict=False):
+        nonces[payer.account_id] += 1
+        nonce = nonces[payer.account_id]
+        unsigned = UnsignedTx(
+            chain_id=ChainId(chain_id),
+            submitter=payer.account_id,
+            nonce=nonce,
+            idempotency_key=f"bench-{nonce}",
+            valid_until=ValidUntil(ValidUntilKind.HEIGHT, 10**12),
+            memo="",
+            body=Transfer(payer.payees[index % len(payer.payees)], payer.instrument_id, 1),
+        )
+        raw = sign_tx(unsigned, [payer.key]).encode()
+        out.append((sha256(raw), base64.b64encode(raw).decode()))
+    return out
+
+
+class RpcConnection:
+    """One keep-alive HTTP connection to a node's JSON-RPC endpoint."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
+
+    def post(self, body: bytes) -> Any:
+        try:
+            self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
+            response = self.conn.getresponse()
+            return json.loads(response.read())
+        except (OSError, http.client.HTTPException):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
+            raise
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        answer = self.post(body.encode())
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+
+def encode_batch(txs: list[tuple[bytes, str]]) -> bytes:
+    parts = [
+        f'{{"jsonrpc":"2.0","id":{i},"method":"broadcast_tx_async","params":{{"tx":"{tx}"}}}}'
+        for i, (_, tx) in enumerate(txs)
+    ]
+    return ("[" + ",".join(parts) + "]").encode()
+
+
+@dataclass
+class Watcher:
+    """Polls one node for new blocks; records when each tx hash was first seen committed."""
+
+    url: str
+    committed_at: dict[bytes, float] = field(default_factory=dict)
+    blocks: list[tuple[int, float, int]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    start_height: int = 0
+
+    def run(self) -> None:
+        rpc = RpcConnection(self.url)
+        height = self.start_height
+        while not self.stop.is_set():
+            try:
+                latest = int(rpc.call("status", {})["sync_info"]["latest_block_height"])
+                while height < latest:
+                    height += 1
+                    self._record_block(rpc, height)
+            except (OSError, RuntimeError, http.client.HTTPException):
+                pass
+            self.stop.wait(WATCH_INTERVAL_S)
+
+    def _record_block(self, rpc: RpcConnection, height: int) -> None:
+        block = rpc.call("block", {"height": str(height)})
+        seen = time.monotonic()
+        txs = block["block"]["data"]["txs"]
+        for tx in txs:
+            self.committed_at.setdefault(sha256(base64.b64decode(tx)), seen)
+        self.blocks.append((height, seen, len(txs)))
+
+
+def submit(
+    urls: list[str], txs: list[tuple[bytes, str]], duration_s: float, rate: float | None
+) -> tuple[dict[bytes, float], dict[str, int]]:
+    connections = [RpcConnection(url) for url in urls]
+    submitted_at: dict[bytes, float] = {}
+    outcome = {"accepted": 0, "rejected": 0, "errors": 0, "full": 0}
+    started = time.monotonic()
+    for batch_index, start in enumerate(range(0, len(txs), BATCH_TXS)):
+        now = time.monotonic()
+        if now - started >= duration_s:
+            break
+        if rate is not None:
+            due = started + start / rate
+            if due > now:
+                time.sleep(due - now)
+        batch = txs[start : start + BATCH_TXS]
+        stamp = time.monotonic()
+        try:
+            answers = connections[batch_index % len(connections)].post(encode_batch(batch))
+        except (OSError, http.client.HTTPException):
+            outcome["errors"] += len(batch)
+            continue
+        _count_answers(answers, batch, stamp, submitted_at, outcome)
+    return submitted_at, outcome
+
+
+def _count_answers(
+    answers: Any,
+    batch: list[tuple[bytes, str]],
+    stamp: float,
+    submitted_at: dict[bytes, float],
+    outcome: dict[str, int],
+) -> None:
+    if not isinstance(answers, list):
+        outcome["errors"] += len(batch)
+        return
+    for answer, (tx_hash, _) in zip(answers, batch, strict=False):
+        if "error" in answer:
+            full = "full" in str(answer["error"].get("data", ""))
+            outcome["full" if full else "errors"] += 1
+        elif answer["result"]["code"] == 0:
+            outcome["accepted"] += 1
+            submitted_at[tx_hash] = stamp
+        else:
+            outcome["rejected"] += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m node.bench_load")
+    parser.add_argument("--plan", required=True, help="JSON plan written by bench_cluster")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    plan = json.loads(Path(args.plan).read_text())
+    payers = [
+        Payer(
+            p["account"], p["instrument"], PrivateKey(bytes.fromhex(p["seed"])), tuple(p["payees"])
+        )
+        for p in plan["payers"]
+    ]
+    count = plan["tx_count"]
+    print(f"bench-load: signing {count} transfers…", file=sys.stderr, flush=True)
+    txs = build_transfers(plan["chain_id"], payers, count)
+    watcher = Watcher(plan["urls"][0], start_height=plan["start_height"])
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    submitted_at, outcome = submit(plan["urls"], txs, plan["duration_s"], plan.get("rate"))
+    submit_end = time.monotonic()
+    deadline = submit_end + plan.get("drain_s", 15)
+    while time.monotonic() < deadline and not set(submitted_at) <= set(watcher.committed_at):
+        time.sleep(0.1)
+    watcher.stop.set()
+    thread.join(timeout=5)
+    result = summarize(submitted_at, watcher, outcome, started, submit_end)
+    Path(args.out).write_text(json.dumps(result))
+    return 0
+
+
+def summarize(
+    submitted_at: dict[bytes, float],
+    watcher: Watcher,
+    outcome: dict[str, int],
+    started: float,
+    submit_end: float,
+) -> dict[str, Any]:
+    latencies = sorted(
+        watcher.committed_at[h] - t for h, t in submitted_at.items() if h in watcher.committed_at
+    )
+    window = [b for b in watcher.blocks if started <= b[1] <= submit_end]
+    committed_in_window = sum(count for _, _, count in window)
+    elapsed = max(submit_end - started, 1e-9)
+
+    def pct(q: float) -> float | None:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else None
+
+    return {
+        "submit_seconds": elapsed,
+        "outcome": outcome,
+        "submitted": len(submitted_at),
+        "committed": sum(1 for h in submitted_at if h in watcher.committed_at),
+        "committed_tx_per_s": committed_in_window / elapsed,
+        "blocks": len(window),
+        "blocks_per_s": len(window) / elapsed,
+        "txs_per_block": committed_in_window / len(window) if window else 0.0,
+        "latency_s": {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99)},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
