@@ -13,10 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from consensus.blocks import Block
 from consensus.ledger import Code
 from node.mempool import AlreadyKnown, MempoolFull, Rejected
 from node.rpc import comet_json as cj
+from node.rpc.comet_chain import ChainRoutes
+from node.rpc.comet_index import EventIndex
+from node.rpc.comet_query import QUERY_LEN_MAX
+from node.rpc.comet_txs import TxRoutes
 from node.rpc.jsonrpc import (
     INTERNAL_ERROR,
     Method,
@@ -26,10 +29,12 @@ from node.rpc.jsonrpc import (
     parse_bool,
     parse_hash,
     parse_height,
+    parse_str,
 )
 from node.services import NodeServices
 
 BROADCAST_COMMIT_TIMEOUT_S = 10.0
+INDEX_KEY: web.AppKey[EventIndex] = web.AppKey("comet_event_index", EventIndex)
 
 
 def parse_tx(value: Any) -> bytes:
@@ -45,6 +50,8 @@ def parse_tx(value: Any) -> bytes:
 
 
 class CometRoutes:
+    """Node info and submission; chain reads live in comet_chain, tx reads in comet_txs."""
+
     def __init__(self, services: NodeServices) -> None:
         self.s = services
 
@@ -112,56 +119,6 @@ class CometRoutes:
             "total": str(len(mempool)),
             "total_bytes": str(mempool.size_bytes()),
             "txs": None,
-        }
-
-    # -- blocks and transactions ---------------------------------------------------------------
-
-    def _resolve_height(self, height: int | None) -> int:
-        latest = self.s.chain.height
-        if height is None or height == 0:
-            if latest == 0:
-                raise RPCError(INTERNAL_ERROR, "no blocks committed yet")
-            return latest
-        if height > latest:
-            raise RPCError(
-                INTERNAL_ERROR,
-                f"height {height} must be less than or equal to the current blockchain "
-                f"height {latest}",
-            )
-        return height
-
-    def _load_block(self, height: int) -> Block:
-        block = self.s.chain.get_block(height)
-        if block is None:
-            raise RPCError(INTERNAL_ERROR, f"block {height} is not stored on this node")
-        return block
-
-    async def block(self, height: int | None) -> dict[str, Any]:
-        resolved = self._resolve_height(height)
-        block = self._load_block(resolved)
-        chain = self.s.chain
-        return {
-            "block_id": cj.block_id_json(block.hash),
-            "block": cj.block_json(
-                block,
-                chain.get_validators(resolved),
-                chain.get_validators(resolved - 1) if resolved > 1 else None,
-            ),
-        }
-
-    async def tx(self, hash: bytes, prove: bool) -> dict[str, Any]:
-        location = self.s.chain.store.get_tx_location(hash)
-        if location is None:
-            raise RPCError(INTERNAL_ERROR, f"tx ({hash.hex().upper()}) not found")
-        height, index = location
-        block = self._load_block(height)
-        receipts = self.s.chain.get_receipts(height) or ()
-        return {
-            "hash": cj.hex_upper(hash),
-            "height": str(height),
-            "index": index,
-            "tx_result": cj.tx_result_json(receipts[index]),
-            "tx": cj.b64(block.txs[index]),
         }
 
     # -- submission ----------------------------------------------------------------------------
@@ -234,21 +191,72 @@ def _empty_result() -> dict[str, Any]:
 
 
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
+    """Register every CometBFT route; the event index is shared with the websocket."""
+    index = EventIndex(services.chain)
+    app[INDEX_KEY] = index
     routes = CometRoutes(services)
+    chain = ChainRoutes(services, index)
+    txs = TxRoutes(services, index)
     height = Param("height", parse_height)
+    page = (Param("page", parse_height), Param("per_page", parse_height))
     tx = Param("tx", parse_tx, required=True)
+    block_hash = Param("hash", parse_hash, required=True)
+    prove = Param("prove", parse_bool, default=False)
     for method in (
         Method("health", routes.health),
         Method("status", routes.status),
         Method("num_unconfirmed_txs", routes.num_unconfirmed_txs),
-        Method("block", routes.block, (height,)),
+        Method("net_info", chain.net_info),
         Method(
-            "tx",
-            routes.tx,
-            (Param("hash", parse_hash, required=True), Param("prove", parse_bool, default=False)),
+            "blockchain",
+            chain.blockchain,
+            (Param("minHeight", parse_height), Param("maxHeight", parse_height)),
         ),
+        Method("block", chain.block, (height,)),
+        Method("block_by_hash", chain.block_by_hash, (block_hash,)),
+        Method("block_results", chain.block_results, (height,)),
+        Method("commit", chain.commit, (height,)),
+        Method("header", chain.header, (height,)),
+        Method("header_by_hash", chain.header_by_hash, (block_hash,)),
+        Method("validators", chain.validators, (height, *page)),
+        Method("genesis", chain.genesis),
+        Method("consensus_params", chain.consensus_params, (height,)),
         Method("broadcast_tx_async", routes.broadcast_tx_async, (tx,)),
         Method("broadcast_tx_sync", routes.broadcast_tx_sync, (tx,)),
         Method("broadcast_tx_commit", routes.broadcast_tx_commit, (tx,)),
+        Method("check_tx", txs.check_tx, (tx,)),
+        Method("tx", txs.tx, (Param("hash", parse_hash, required=True), prove)),
+        Method(
+            "tx_search",
+            txs.tx_search,
+            (
+                Param("query", parse_query_text, required=True),
+                prove,
+                *page,
+                Param("order_by", parse_str),
+            ),
+        ),
+        Method("unconfirmed_txs", txs.unconfirmed_txs, (Param("limit", parse_height),)),
+        Method("abci_info", txs.abci_info),
+        Method(
+            "abci_query",
+            txs.abci_query,
+            (
+                Param("path", parse_str, required=True),
+                Param("data", parse_hex_data),
+                height,
+                prove,
+            ),
+        ),
     ):
         registry.add(method)
+
+
+def parse_query_text(value: Any) -> str:
+    return parse_str(value, QUERY_LEN_MAX)
+
+
+def parse_hex_data(value: Any) -> bytes:
+    """ABCI query data as CometBFT takes it: hex, optionally 0x-prefixed."""
+    text = parse_str(value, 2048)
+    return bytes.fromhex(text[2:] if text[:2] in ("0x", "0X") else text)

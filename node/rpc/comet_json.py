@@ -13,7 +13,7 @@ import datetime
 from typing import Any
 
 from consensus.blocks import Block
-from consensus.crypto import sha256
+from consensus.crypto import merkle_leaf_hash, sha256
 from consensus.ledger import Receipt
 from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
@@ -138,4 +138,53 @@ def tx_result_json(receipt: Receipt) -> dict[str, Any]:
         "gas_used": "0",
         "events": [event_json(event) for event in receipt.events],
         "codespace": "" if receipt.is_ok else "depochain",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes added for the full route set (blockchain, commit, validators, events, proofs)
+
+
+def block_meta_json(block: Block, encoded_size: int) -> dict[str, Any]:
+    return {
+        "block_id": block_id_json(block.hash),
+        "block_size": str(encoded_size),
+        "header": header_json(block, None),
+        "num_txs": str(len(block.txs)),
+    }
+
+
+def validator_json(public_key: bytes, power: int) -> dict[str, Any]:
+    return {
+        "address": hex_upper(address(public_key)),
+        "pub_key": pub_key_json(public_key),
+        "voting_power": str(power),
+        # Our proposer rotation is a pure function of the set, not a priority queue.
+        "proposer_priority": "0",
+    }
+
+
+def tx_result_event_json(height: int, index: int, raw: bytes, receipt: Receipt) -> dict[str, Any]:
+    """The ``TxResult`` CometBFT puts in Tx events (``result``, not ``tx_result``)."""
+    return {
+        "height": str(height),
+        "index": index,
+        "tx": b64(raw),
+        "result": tx_result_json(receipt),
+    }
+
+
+def tx_proof_json(
+    root: bytes, raw: bytes, index: int, total: int, aunts: tuple[bytes, ...]
+) -> dict[str, Any]:
+    """A Merkle proof of ``raw`` in the block's ``data_hash`` (our RFC 6962 tree of raw txs)."""
+    return {
+        "root_hash": hex_upper(root),
+        "data": b64(raw),
+        "proof": {
+            "total": str(total),
+            "index": str(index),
+            "leaf_hash": b64(merkle_leaf_hash(raw)),
+            "aunts": [b64(aunt) for aunt in aunts],
+        },
     }
