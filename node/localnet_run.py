@@ -149,17 +149,23 @@ class Cluster:
                     f"==== depochain localnet: starting {endpoint.moniker} at {stamp}\n".encode()
                 )
                 log.flush()
-                process = subprocess.Popen(
-                    self.command(endpoint.home),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=preexec,  # single-threaded here, so preexec_fn is safe
-                    env=env,
-                )
+                argv = self.command(endpoint.home)
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=preexec,  # single-threaded here, so preexec_fn is safe
+                        env=env,
+                    )
+                except OSError as exc:
+                    raise LocalnetError(
+                        f"cannot start {endpoint.moniker} ({argv[0]}): {exc}"
+                    ) from exc
             self.nodes.append(RunningNode(endpoint, process))
-        self.write_pids()
+            self.write_pids()  # after each start: a failure later still leaves a true record
 
     def write_pids(self) -> None:
         pids = {n.endpoint.moniker: n.process.pid if n.is_alive else None for n in self.nodes}

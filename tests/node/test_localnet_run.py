@@ -11,6 +11,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -205,6 +206,24 @@ def test_a_busy_port_is_named_and_nothing_starts(
     assert code == 1
     assert f"{net.nodes[1].rpc_port} (RPC of bank-b) already in use" in err
     assert started == []
+
+
+def test_a_node_that_cannot_be_started_is_reported_and_the_others_stopped(
+    net: LocalnetInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def command(home: Path) -> list[str]:
+        if home.name == "bank-c":
+            return [str(home / "no-such-program")]
+        return stub_command()(home)
+
+    out = io.StringIO()
+    assert run_localnet(net, command=command, grace_s=5, out=out) == 1
+    assert "cannot start bank-c" in capsys.readouterr().err
+    # the two started before it were stopped (maybe before their SIGTERM handler existed)
+    assert re.search(
+        r"all nodes stopped \(bank-a exit (0|-15), bank-b exit (0|-15)\)", out.getvalue()
+    )
+    assert pids_in_endpoints(net) == [None] * 4
 
 
 SUPERVISOR = textwrap.dedent(
