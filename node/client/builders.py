@@ -1,0 +1,147 @@
+"""Build and sign every core transaction type.
+
+A :class:`Signer` is a submitter id (``BANKA`` or ``BANKA/alice``) with the keys that sign for
+it. Each ``build_*`` function returns an :class:`UnsignedTx`; :meth:`Signer.sign` signs it. The
+nonce and idempotency key are inputs here; the clients fill them in automatically (the nonce
+read via the API, a fresh random idempotency key), see :class:`TxDefaults`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus.crypto import PrivateKey
+from consensus.ledger import SignedTx, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
+from consensus.ledger.records import InstrumentSpec, Participant
+from consensus.ledger.txs import (
+    AccountOpen,
+    AccountUpdate,
+    Body,
+    Freeze,
+    InstrumentRegister,
+    Mint,
+    ParticipantUpsert,
+    Redeem,
+    Transfer,
+)
+from consensus.types import ChainId, PublicKey
+
+VALIDITY_DEFAULT_MS = 10 * 60 * 1000
+"""Default ``valid_until``: ten minutes of block time from now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    submitter: str
+    keys: tuple[PrivateKey, ...]
+
+    @classmethod
+    def from_key_files(cls, submitter: str, paths: Sequence[Path]) -> Signer:
+        from node.home import load_key
+
+        return cls(submitter, tuple(load_key(path) for path in paths))
+
+    def sign(self, unsigned: UnsignedTx) -> SignedTx:
+        return sign_tx(unsigned, self.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class TxDefaults:
+    """The envelope fields other than the body."""
+
+    chain_id: str
+    submitter: str
+    nonce: int
+    idempotency_key: str
+    valid_until: ValidUntil
+    memo: str = ""
+
+
+def new_idempotency_key() -> str:
+    """A fresh random key (32 hex chars): unique per business operation, reused on retries."""
+    return secrets.token_hex(16)
+
+
+def valid_for(duration_ms: int = VALIDITY_DEFAULT_MS, now_ms: int | None = None) -> ValidUntil:
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return ValidUntil(ValidUntilKind.TIME_MS, now + duration_ms)
+
+
+def make_tx(defaults: TxDefaults, body: Body) -> UnsignedTx:
+    return UnsignedTx(
+        chain_id=ChainId(defaults.chain_id),
+        submitter=defaults.submitter,
+        nonce=defaults.nonce,
+        idempotency_key=defaults.idempotency_key,
+        valid_until=defaults.valid_until,
+        memo=defaults.memo,
+        body=body,
+    )
+
+
+# One body constructor per core tx type (the API of the SDK; arguments as the ledger names them).
+
+
+def transfer_body(to_account: str, instrument_id: str, amount: int) -> Transfer:
+    return Transfer(to_account, instrument_id, amount)
+
+
+def mint_body(account_id: str, instrument_id: str, amount: int, funding_ref: str) -> Mint:
+    return Mint(account_id, instrument_id, amount, funding_ref)
+
+
+def redeem_body(
+    account_id: str,
+    instrument_id: str,
+    amount: int,
+    payout_ref: str,
+    legal_basis_ref: str | None = None,
+) -> Redeem:
+    return Redeem(account_id, instrument_id, amount, payout_ref, legal_basis_ref)
+
+
+def freeze_body(
+    account_id: str,
+    legal_basis_ref: str,
+    *,
+    account_frozen: bool = False,
+    instrument_id: str | None = None,
+    amount: int = 0,
+) -> Freeze:
+    return Freeze(account_id, account_frozen, instrument_id, amount, legal_basis_ref)
+
+
+def account_open_body(
+    account_id: str,
+    keys: Sequence[bytes],
+    threshold: int,
+    kyc_ref_hash: bytes,
+    kyc_expiry_ms: int,
+) -> AccountOpen:
+    ordered = tuple(PublicKey(key) for key in sorted(set(keys)))
+    return AccountOpen(account_id, ordered, threshold, kyc_ref_hash, kyc_expiry_ms)
+
+
+def account_update_body(
+    account_id: str,
+    *,
+    keys: Sequence[bytes] | None = None,
+    threshold: int | None = None,
+    kyc_ref_hash: bytes | None = None,
+    kyc_expiry_ms: int | None = None,
+    close: bool = False,
+) -> AccountUpdate:
+    ordered = None if keys is None else tuple(PublicKey(key) for key in sorted(set(keys)))
+    return AccountUpdate(account_id, ordered, threshold, kyc_ref_hash, kyc_expiry_ms, close)
+
+
+def participant_upsert_body(participant: Participant) -> ParticipantUpsert:
+    return ParticipantUpsert(participant)
+
+
+def instrument_register_body(spec: InstrumentSpec) -> InstrumentRegister:
+    return InstrumentRegister(spec)
