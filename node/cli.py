@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     _add_node_setup(commands)
     _add_node_run(commands)
+    _add_wallet(commands)
     return parser
 
 
@@ -89,6 +90,13 @@ def _add_node_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser
     from node import localnet_cli
 
     localnet_cli.add_commands(commands)
+
+
+def _add_wallet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`tx` and `query` (parsers and handlers in node.wallet_cmd)."""
+    from node import wallet_cmd
+
+    wallet_cmd.add_commands(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
