@@ -44,6 +44,7 @@ from node.home import (
 )
 from node.localnet_plan import (
     ACCOUNTS_DIR,
+    CONFIG_HOME,
     CUSTOMER_MINOR,
     DATA_DIR,
     DEFAULT_BASE_PORT,
@@ -67,6 +68,7 @@ from node.localnet_plan import (
 
 __all__ = [
     "ACCOUNTS_DIR",
+    "CONFIG_HOME",
     "CUSTOMER_MINOR",
     "DATA_DIR",
     "DEFAULT_BASE_PORT",
@@ -118,18 +120,13 @@ def write_node_home(
 # writing a localnet folder
 
 
-def write_localnet(
-    home: Path, plan: LocalnetPlan, *, config_home_root: str | None = None, seeded: bool = False
-) -> None:
-    """Write the whole localnet into ``home`` (absent or empty), all or nothing.
-
-    ``config_home_root`` replaces the absolute folder in each config's ``[node].home`` (the
-    examples in configs/ use ``./localnet``)."""
+def write_localnet(home: Path, plan: LocalnetPlan, *, seeded: bool = False) -> None:
+    """Write the whole localnet into ``home`` (absent or empty), all or nothing."""
     home = home.absolute()
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
     try:
-        _write_localnet_files(staging, home, plan, config_home_root, seeded)
+        _write_localnet_files(staging, home, plan, seeded)
         if home.exists():
             home.rmdir()  # only an empty folder gets here
         os.rename(staging, home)
@@ -138,14 +135,11 @@ def write_localnet(
         raise
 
 
-def _write_localnet_files(
-    staging: Path, home: Path, plan: LocalnetPlan, config_home_root: str | None, seeded: bool
-) -> None:
+def _write_localnet_files(staging: Path, home: Path, plan: LocalnetPlan, seeded: bool) -> None:
     genesis_json = genesis_to_json(plan.genesis, plan.params)
     (staging / GENESIS_FILE).write_bytes(genesis_json)
     for node in plan.nodes:
-        root = str(home) if config_home_root is None else config_home_root
-        config = compute_node_config(plan, node, f"{root}/{node.moniker}")
+        config = compute_node_config(plan, node)
         header = compute_config_header(node, len(plan.nodes), seeded)
         write_node_home(
             staging / node.moniker, config, genesis_json, node.node_key, node.validator_key, header

@@ -42,6 +42,7 @@ from node.home import (
     write_key,
 )
 from node.localnet import (
+    CONFIG_HOME,
     DATA_DIR,
     PARTICIPANTS_DIR,
     VALIDATOR_POWER,
@@ -90,7 +91,7 @@ def init_home(
     validate_init_target(home, force)
     given = load_given_genesis(genesis_file) if genesis_file is not None else None
     chain_id = validate_chain_id(chain_id, given)
-    config = compute_init_config(home, chain_id, moniker, p2p_port, rpc_port)
+    config = compute_init_config(chain_id, moniker, p2p_port, rpc_port)
     node_key, validator_key = key_for("node key"), key_for("validator key")
     participant_id = None
     if given is None:
@@ -148,15 +149,13 @@ def validate_chain_id(chain_id: str | None, given: bytes | None) -> str:
     return chain_id
 
 
-def compute_init_config(
-    home: Path, chain_id: str, moniker: str, p2p_port: int, rpc_port: int
-) -> NodeConfig:
+def compute_init_config(chain_id: str, moniker: str, p2p_port: int, rpc_port: int) -> NodeConfig:
     complaint = check_moniker(moniker)
     if complaint is not None:
         raise LocalnetError(f"--moniker {complaint}")
     # Secure defaults come from node.config: RPC on 127.0.0.1, admin routes off.
     config = NodeConfig(
-        node=NodeSection(chain_id=chain_id, moniker=moniker, home=str(home)),
+        node=NodeSection(chain_id=chain_id, moniker=moniker, home=CONFIG_HOME),
         p2p=P2PSection(listen_port=p2p_port),
         rpc=RpcSection(listen_port=rpc_port),
         consensus=ConsensusSection(),

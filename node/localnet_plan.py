@@ -275,10 +275,15 @@ def _balance_json(account_id: str, instrument_id: str, amount: int) -> dict[str,
 # node homes and configs
 
 
-def compute_node_config(plan: LocalnetPlan, node: NodePlan, config_home: str) -> NodeConfig:
+CONFIG_HOME = "."
+"""``[node].home`` of generated configs: `depochain start --home DIR` resolves it against DIR,
+so a node home (or a whole localnet folder) keeps working when moved."""
+
+
+def compute_node_config(plan: LocalnetPlan, node: NodePlan) -> NodeConfig:
     peers = tuple(other.peer_address for other in plan.nodes if other.index != node.index)
     return NodeConfig(
-        node=NodeSection(chain_id=plan.chain_id, moniker=node.moniker, home=config_home),
+        node=NodeSection(chain_id=plan.chain_id, moniker=node.moniker, home=CONFIG_HOME),
         p2p=P2PSection(listen_host="127.0.0.1", listen_port=node.p2p_port, persistent_peers=peers),
         rpc=RpcSection(listen_host="127.0.0.1", listen_port=node.rpc_port),
         consensus=LOCALNET_CONSENSUS,

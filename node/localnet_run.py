@@ -168,10 +168,12 @@ class Cluster:
             self.write_pids()  # after each start: a failure later still leaves a true record
 
     def write_pids(self) -> None:
+        """Record pids in endpoints.json (and the folder's current paths, should it have moved)."""
         pids = {n.endpoint.moniker: n.process.pid if n.is_alive else None for n in self.nodes}
         document = dict(self.info.document)
         document["nodes"] = [
-            dict(entry, pid=pids.get(entry["moniker"])) for entry in document["nodes"]
+            dict(entry, pid=pids.get(node.moniker), home=str(node.home), log=str(node.log_path))
+            for entry, node in zip(document["nodes"], self.info.nodes, strict=True)
         ]
         write_endpoints(self.info.home, document)
 

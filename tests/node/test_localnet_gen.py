@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -190,7 +191,7 @@ def test_configs_load_with_the_documented_ports(net: Path) -> None:
         config = load_config(net / moniker / "config.toml")
         assert config.node.moniker == moniker
         assert config.node.chain_id == "depochain-localnet"
-        assert Path(config.node.home) == net / moniker
+        assert config.get_home_path(net / moniker) == net / moniker  # moves with the folder
         assert config.p2p.listen_host == config.rpc.listen_host == "127.0.0.1"
         assert config.p2p.listen_port == BASE + 10 * index
         assert config.rpc.listen_port == BASE + 10 * index + 1
@@ -252,6 +253,17 @@ def test_second_run_reuses_the_same_chain(tmp_path: Path) -> None:
     assert generated and not generated_again
     assert second.nodes == first.nodes and second.base_port == BASE
     assert (home / "genesis.json").read_bytes() == raw
+
+
+def test_a_moved_localnet_is_reused_where_it_now_is(tmp_path: Path) -> None:
+    first, _ = prepare_localnet(tmp_path / "old")
+    (tmp_path / "old").rename(tmp_path / "new")
+    moved, generated = prepare_localnet(tmp_path / "new")
+    assert not generated and moved.home == tmp_path / "new"
+    assert [n.node_id for n in moved.nodes] == [n.node_id for n in first.nodes]
+    for node in moved.nodes:
+        config = load_config(node.home / "config.toml")
+        assert config.get_data_path(node.home) == tmp_path / "new" / node.moniker / "data"
 
 
 def test_fresh_wipes_and_regenerates(tmp_path: Path) -> None:
@@ -357,10 +369,13 @@ def test_failed_generation_leaves_nothing_behind(
 
 
 def test_example_configs_match_the_seeded_generator() -> None:
-    """configs/localnet/*.toml are byte for byte what the generator writes with seed "example"."""
+    """configs/localnet/*.toml are what the generator writes with the public seed "example",
+    except ``[node].home``: the examples name ``./localnet/<node>``, generated homes use "."."""
     plan = compute_plan(keys=make_key_source("example"), genesis_time_ms=0)
     for node in plan.nodes:
-        config = localnet.compute_node_config(plan, node, f"./localnet/{node.moniker}")
+        generated = localnet.compute_node_config(plan, node)
+        home = dataclasses.replace(generated.node, home=f"./localnet/{node.moniker}")
+        config = dataclasses.replace(generated, node=home)
         header = localnet.compute_config_header(node, len(plan.nodes), seeded=True)
         path = REPO / "configs" / "localnet" / f"{node.moniker}.toml"
         assert load_config(path) == config, node.moniker

@@ -26,7 +26,7 @@ def test_init_writes_a_single_validator_home(tmp_path: Path) -> None:
     assert result.node_id == load_key(home / "node_key.json").public_key.hex()
     assert result.validator_public_key == validator_key.hex()
     assert config.node.chain_id == genesis.chain_id == "solo-1"
-    assert config.node.moniker == "bank-x" and Path(config.node.home) == home
+    assert config.node.moniker == "bank-x" and config.get_home_path(home) == home
     # secure defaults: RPC on loopback, no admin routes
     assert config.rpc.listen_host == "127.0.0.1" and not config.rpc.admin_enabled
     assert genesis.params == config.consensus.to_params()
