@@ -2,7 +2,8 @@
 
 A vote is validated (:func:`validate_vote`) before it is added, so a VoteSet only ever holds
 authentic votes. The first vote of a validator for a (round, type) counts; a second, different
-one is not counted but returned as :class:`Equivocation` evidence.
+one is returned as :class:`Equivocation` evidence and also counted for the block it names
+(bounded by ``CONFLICTING_VOTES_MAX``), so an equivocator cannot hide a polka from anyone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from consensus.messages import DuplicateVoteEvidence, Vote, VoteType
 from consensus.types import ChainId, Hash32, Height, Round, ValidatorIndex
 from consensus.validators import ValidatorSet
+
+CONFLICTING_VOTES_MAX = 2
+"""Conflicting votes counted per validator and (round, type) beyond its first (bounds memory)."""
 
 
 class InvalidVote(ValueError):
@@ -56,6 +60,8 @@ class VoteSet:
         self.type = vote_type
         self.validator_set = validator_set
         self._votes: dict[ValidatorIndex, Vote] = {}
+        self._conflicting: dict[ValidatorIndex, dict[Hash32 | None, Vote]] = {}
+        """Later votes of a validator that differ from its first (equivocation)."""
         self._power_by_hash: dict[Hash32 | None, int] = {}
         self._power_any = 0
 
@@ -67,6 +73,21 @@ class VoteSet:
         if existing is not None:
             if existing.block_hash == vote.block_hash:
                 return Duplicate(existing)
+            # [simulator fix] A conflicting vote still counts for the block it names (the paper
+            # counts messages; CometBFT tracks conflicting votes too). Counting only the first
+            # vote let a double voter show nil to some honest replicas and X to others, so the
+            # former never saw X's polka and a lock on X could never be released: a liveness
+            # failure with 1 Byzantine of 4 (sim seed 11). Two different blocks still cannot
+            # both reach > 2/3 unless > 1/3 of the power equivocates. Bounded per validator.
+            others = self._conflicting.setdefault(vote.validator_index, {})
+            if vote.block_hash in others:
+                return Duplicate(others[vote.block_hash])
+            if len(others) < CONFLICTING_VOTES_MAX:
+                others[vote.block_hash] = vote
+                power = self.validator_set.validators[vote.validator_index].power
+                self._power_by_hash[vote.block_hash] = (
+                    self._power_by_hash.get(vote.block_hash, 0) + power
+                )
             return Equivocation(DuplicateVoteEvidence.of(existing, vote))
         member = self.validator_set.validators[vote.validator_index]
         self._votes[vote.validator_index] = vote
@@ -77,7 +98,15 @@ class VoteSet:
         return Added(vote)
 
     def get_vote(self, index: ValidatorIndex) -> Vote | None:
+        """The validator's first vote in this set."""
         return self._votes.get(index)
+
+    def contains(self, vote: Vote) -> bool:
+        """This validator's vote for this block is already counted (first or conflicting)."""
+        first = self._votes.get(vote.validator_index)
+        if first is not None and first.block_hash == vote.block_hash:
+            return True
+        return vote.block_hash in self._conflicting.get(vote.validator_index, {})
 
     def get_power(self, block_hash: Hash32 | None) -> int:
         return self._power_by_hash.get(block_hash, 0)
@@ -105,8 +134,13 @@ class VoteSet:
         return frozenset(self._votes)
 
     def votes(self) -> tuple[Vote, ...]:
-        """All counted votes, by validator index."""
-        return tuple(self._votes[i] for i in sorted(self._votes))
+        """All counted votes, by validator index (an equivocator's first vote, then the
+        conflicting ones; at most one vote per validator for any one block hash)."""
+        return tuple(
+            vote
+            for i in sorted(self._votes)
+            for vote in (self._votes[i], *self._conflicting.get(i, {}).values())
+        )
 
     def snapshot(self) -> tuple[Vote, ...]:
         return self.votes()
