@@ -41,6 +41,7 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
+from consensus.ledger.queries import get_nonce
 from consensus.messages import Proposal, Vote
 from consensus.replica import Replica
 from consensus.types import Height, TimestampMs
@@ -184,7 +185,12 @@ class Driver:
         self._txs_dirty = False
         self._last_txs_available_s = time.monotonic()
         params = self.replica.params
-        txs = self.mempool.reap(params.block_txs_max, params.block_bytes_max - 64 * 1024)
+        state = self.chain.state
+        txs = self.mempool.reap(
+            params.block_txs_max,
+            params.block_bytes_max - 64 * 1024,
+            lambda sender: get_nonce(state, sender) + 1,
+        )
         return TxsAvailable(tuple(txs), now_ms())
 
     def _process(self, event: Event) -> None:

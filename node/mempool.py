@@ -209,34 +209,54 @@ class Mempool:
 
     # -- building a block -----------------------------------------------------------------
 
-    def reap(self, max_txs: int, max_bytes: int) -> list[bytes]:
+    def reap(
+        self, max_txs: int, max_bytes: int, next_nonce: Callable[[str], int] | None = None
+    ) -> list[bytes]:
         """Up to ``max_txs`` transactions totalling at most ``max_bytes``, in arrival order,
-        each sender's in nonce order. Nothing is removed (that happens after the commit)."""
+        each sender's in nonce order. Nothing is removed (that happens after the commit).
+
+        With ``next_nonce`` (the nonce the ledger expects next from a sender), a sender's txs
+        are taken only as a gap-free run from that nonce: a tx whose predecessor has not
+        arrived yet (gossip reorders) waits instead of being committed ahead of it."""
         chosen: list[bytes] = []
-        for _, entry in self._iter_block_order(max_txs, max_bytes):
+        for _, entry in self._iter_block_order(max_txs, max_bytes, next_nonce):
             chosen.append(entry.raw)
         return chosen
 
     def _iter_block_order(
-        self, max_txs: int | None = None, max_bytes: int | None = None
+        self,
+        max_txs: int | None = None,
+        max_bytes: int | None = None,
+        next_nonce: Callable[[str], int] | None = None,
     ) -> Iterable[tuple[Hash32, _Entry]]:
         # Each arrival slot of a sender takes that sender's lowest remaining nonce: arrival order
-        # across senders, nonce order within one. A sender whose next tx does not fit is
-        # skipped from then on (its later nonces would be out of order without it).
+        # across senders, nonce order within one. A sender whose next tx does not fit (or, with
+        # next_nonce, is not the expected one) is skipped from then on: its later nonces would
+        # be out of order without it.
         queues = {
             sender: sorted(nonces.items(), reverse=True) for sender, nonces in self._nonces.items()
         }
+        expected: dict[str, int] = {}
         blocked: set[str] = set()
         count = total = 0
         for entry in self._pool.values():
             if max_txs is not None and count >= max_txs:
                 return
-            if entry.sender in blocked:
+            sender = entry.sender
+            if sender in blocked:
                 continue
-            _, tx_hash = queues[entry.sender].pop()
+            nonce, tx_hash = queues[sender].pop()
             picked = self._pool[tx_hash]
+            if next_nonce is not None:
+                wanted = expected.get(sender)
+                if wanted is None:
+                    wanted = next_nonce(sender)
+                if nonce != wanted:
+                    blocked.add(sender)
+                    continue
+                expected[sender] = nonce + 1
             if max_bytes is not None and total + len(picked.raw) > max_bytes:
-                blocked.add(entry.sender)
+                blocked.add(sender)
                 continue
             count, total = count + 1, total + len(picked.raw)
             yield tx_hash, picked

@@ -6,11 +6,19 @@ app hashes at every height.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from consensus.crypto import PrivateKey, SignPurpose
+from consensus.messages import Vote, VoteType, compute_vote_sign_payload
+from consensus.types import ChainId, Height, Round, ValidatorIndex
+from node.gossip import ConsensusPayload, encode_gossip
+from node.home import load_key
+from node.p2p import P2PNetwork
 from tests.integration.harness import Cluster
 from tests.integration.txs import b64, make_transfer
 
@@ -70,3 +78,65 @@ def test_heights_keep_increasing(cluster: Cluster) -> None:
     start = cluster.height(0)
     cluster.wait_height(0, start + 2)
     assert min(cluster.height(i) for i in range(4)) >= start
+
+
+async def _dial_and_send(
+    cluster: Cluster, key: PrivateKey, payloads: list[bytes], wait_s: float
+) -> frozenset[bytes]:
+    target = cluster.node(0)
+    target_key = load_key(target.home / "node_key.json").public_key
+    received: list[bytes] = []
+
+    async def on_message(sender: bytes, payload: bytes) -> None:
+        received.append(payload)
+
+    network = P2PNetwork(
+        ChainId(cluster.info.chain_id), key, "127.0.0.1", 0,
+        {target_key: ("127.0.0.1", target.p2p_port)}, {target_key}, on_message,
+    )  # fmt: skip
+    await network.start()
+    try:
+        await asyncio.sleep(wait_s)
+        connected = network.connected_peers()
+        for payload in payloads:
+            if connected:
+                network.send(target_key, payload)
+        await asyncio.sleep(0.5)
+        return connected
+    finally:
+        await network.stop()
+
+
+def test_a_peer_with_an_unknown_key_is_refused(cluster: Cluster) -> None:
+    stranger = PrivateKey(os.urandom(32))
+    connected = asyncio.run(_dial_and_send(cluster, stranger, [], wait_s=2.0))
+    assert connected == frozenset()
+    assert "unknown_peer_key" in cluster.log_tail(0, 2000)
+
+
+def test_votes_from_a_non_validator_are_ignored(cluster: Cluster) -> None:
+    # An allowed transport identity (bank-d's node key) carrying votes signed by keys that are
+    # not validators: the replica rejects them and the chain goes on unchanged.
+    transport_key = load_key(cluster.node(3).home / "node_key.json")
+    outsider = PrivateKey(os.urandom(32))
+    height = cluster.height(0) + 1
+    payloads = []
+    for index in range(4):
+        payload = compute_vote_sign_payload(VoteType.PRECOMMIT, Height(height), Round(0), None)
+        vote = Vote(
+            VoteType.PRECOMMIT, Height(height), Round(0), None, ValidatorIndex(index),
+            outsider.public_key, outsider.sign(SignPurpose.VOTE, ChainId(cluster.info.chain_id),
+                                               payload),
+        )  # fmt: skip
+        payloads.append(encode_gossip(ConsensusPayload(vote)))
+    cluster.kill(3)  # its identity is ours for a moment; one connection per peer pair
+    try:
+        connected = asyncio.run(_dial_and_send(cluster, transport_key, payloads, wait_s=1.0))
+        assert connected, "bank-d's node identity should be allowed"
+        before = cluster.height(0)
+        cluster.wait_height(0, before + 2)
+    finally:
+        cluster.start(3)
+        cluster.wait_healthy(3)
+    cluster.wait_height(3, cluster.height(0))
+    assert_same_chain(cluster, min(cluster.height(i) for i in range(4)))

@@ -157,6 +157,18 @@ def test_reap_skips_a_sender_whose_next_tx_does_not_fit() -> None:
     assert pool.reap(10, budget) == [tx("B", 1), tx("B", 2)]  # never A2 without A1
 
 
+def test_reap_with_expected_nonces_holds_a_tx_until_its_predecessor_arrives() -> None:
+    # Gossip can deliver nonce 2 before nonce 1; committing 2 first would make 1 invalid.
+    pool, _ = make()
+    expected = {"A": 1, "B": 7}
+    for raw in [tx("A", 2), tx("B", 7), tx("A", 3), tx("B", 9)]:
+        pool.add(raw)
+    assert pool.reap(10, 10_000, expected.__getitem__) == [tx("B", 7)]
+    pool.add(tx("A", 1))
+    reaped = pool.reap(10, 10_000, expected.__getitem__)
+    assert reaped == [tx("A", 1), tx("B", 7), tx("A", 2), tx("A", 3)]
+
+
 def test_update_after_block_removes_committed_and_rechecks() -> None:
     pool, checker = make()
     for raw in [tx("A", 1), tx("A", 2), tx("B", 1), tx("C", 1)]:

@@ -1,0 +1,168 @@
+"""Crash and fault behaviour of a real 4-validator cluster (node processes, LevelDB, sockets).
+
+- kill -9 of one validator under load: the other three keep committing; restarted, it catches
+  up by block sync and signs again; no transaction acknowledged by a live node is lost;
+- kill -9 of two: the chain halts without forking and resumes when one returns;
+- a crash between persisting the sign state and sending the vote, then a restart: the node
+  never signs a conflicting vote (no evidence anywhere) and keeps signing;
+- a WAL whose last record is torn: the node starts and continues.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import Cluster, RpcError
+from tests.integration.txs import b64, make_transfer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    running = Cluster(tmp_path / "localnet")
+    try:
+        running.start_all()
+        yield running
+    finally:
+        running.stop_all()
+
+
+class Load:
+    """Submits transfers from one payer to the given nodes until stopped; keeps the hashes of
+    every transaction a node acknowledged (code 0)."""
+
+    def __init__(self, cluster: Cluster, nodes: list[int]) -> None:
+        self.cluster, self.nodes = cluster, nodes
+        self.acknowledged: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        key = self.cluster.account_key("BANKB/bob")
+        nonce = 0
+        while not self.stop.is_set():
+            nonce += 1
+            tx = make_transfer(
+                self.cluster.info.chain_id, key, "BANKB/bob", "BANKB/carol", "BANKB:USD", 1, nonce
+            )
+            node = self.nodes[nonce % len(self.nodes)]
+            try:
+                answer = self.cluster.call(node, "broadcast_tx_sync", tx=b64(tx))
+            except (OSError, RpcError):
+                continue
+            if answer["code"] == 0:
+                self.acknowledged.append(answer["hash"])
+            self.stop.wait(0.02)
+
+
+def wait_committed(cluster: Cluster, node: int, hashes: list[str], timeout_s: float = 60) -> None:
+    missing = set(hashes)
+    deadline = time.monotonic() + timeout_s
+    while missing and time.monotonic() < deadline:
+        for tx_hash in list(missing):
+            try:
+                result = cluster.call(node, "tx", hash=tx_hash)
+            except RpcError:
+                continue
+            assert result["tx_result"]["code"] == 0, result
+            missing.discard(tx_hash)
+        time.sleep(0.2)
+    assert not missing, f"{len(missing)} acknowledged txs never committed"
+
+
+def signed_last_commit(cluster: Cluster, node: int, height: int, validator: int) -> bool:
+    """Whether ``validator``'s precommit is in the certificate carried by block ``height``."""
+    address = cluster.call(validator, "status")["validator_info"]["address"]
+    block = cluster.call(node, "block", height=str(height))
+    signatures = block["block"]["last_commit"]["signatures"]
+    return any(s["validator_address"] == address and s["block_id_flag"] == 2 for s in signatures)
+
+
+def assert_same_blocks(cluster: Cluster, nodes: list[int], up_to: int) -> None:
+    for height in range(1, up_to + 1):
+        hashes = {cluster.call(i, "block", height=str(height))["block_id"]["hash"] for i in nodes}
+        assert len(hashes) == 1, f"fork at height {height}: {hashes}"
+
+
+def evidence_reported(cluster: Cluster, nodes: list[int]) -> bool:
+    return any("evidence of misbehaviour" in cluster.log_tail(i, 100_000) for i in nodes)
+
+
+def test_one_validator_killed_under_load_then_catches_up(cluster: Cluster) -> None:
+    with Load(cluster, [0, 1, 2]) as load:
+        cluster.wait_height(0, cluster.height(0) + 2)
+        cluster.kill(3)
+        killed_at = cluster.height(0)
+        cluster.wait_height(0, killed_at + 4)  # three of four keep committing
+        cluster.start(3)
+        cluster.wait_healthy(3)
+        target = cluster.height(0)
+        cluster.wait_height(3, target)  # block sync
+    wait_committed(cluster, 0, load.acknowledged)
+    top = cluster.height(0)
+    cluster.wait_height(3, top)
+    top = cluster.wait_height(0, top + 3)
+    assert any(signed_last_commit(cluster, 0, h, 3) for h in range(top - 2, top + 1))
+    assert_same_blocks(cluster, [0, 1, 2, 3], min(cluster.height(i) for i in range(4)))
+    assert len(load.acknowledged) > 0
+
+
+def test_two_validators_killed_halts_without_fork_and_resumes(cluster: Cluster) -> None:
+    cluster.wait_height(0, 2)
+    cluster.kill(2)
+    cluster.kill(3)
+    time.sleep(1.5)  # let the last in-flight height settle
+    halted = cluster.height(0)
+    time.sleep(3.0)
+    assert cluster.height(0) <= halted + 1, "committed without a quorum"
+    assert cluster.height(1) <= halted + 1
+    assert_same_blocks(cluster, [0, 1], min(cluster.height(0), cluster.height(1)))
+    cluster.start(2)
+    cluster.wait_healthy(2)
+    resumed = cluster.wait_height(0, halted + 3)
+    assert_same_blocks(cluster, [0, 1, 2], min(resumed, cluster.height(2)))
+
+
+@pytest.mark.parametrize(
+    ("failpoint", "exit_code"), [("after_sign_state_persist", 99), ("before_vote_send", 96)]
+)
+def test_crash_between_sign_state_and_send_never_double_signs(
+    cluster: Cluster, failpoint: str, exit_code: int
+) -> None:
+    cluster.wait_height(0, 2)
+    cluster.kill(3)
+    cluster.start(3, env={"DEPOCHAIN_FAILPOINT": failpoint})
+    process = cluster.processes.pop(3)
+    assert process.wait(timeout=60) == exit_code
+    cluster.start(3)
+    cluster.wait_healthy(3)
+    top = cluster.wait_height(0, cluster.height(0) + 4)
+    cluster.wait_height(3, top)
+    assert any(signed_last_commit(cluster, 0, h, 3) for h in range(top - 2, top + 1))
+    assert not evidence_reported(cluster, [0, 1, 2, 3])
+
+
+def test_torn_last_wal_record_is_dropped_and_node_continues(cluster: Cluster) -> None:
+    cluster.wait_height(3, 3)
+    cluster.kill(3)
+    wal_dir = cluster.node(3).home / "data" / "wal"
+    newest = sorted(wal_dir.glob("wal-*.log"))[-1]
+    with newest.open("ab") as handle:
+        handle.write(b"\x00\x00\x01\x00\xde\xad")  # a length and half a checksum: torn
+    cluster.start(3)
+    cluster.wait_healthy(3)
+    cluster.wait_height(3, cluster.height(0) + 2)
