@@ -413,9 +413,8 @@ def validate_config(config: NodeConfig) -> None:
             "timeout_prevote_ms, timeout_precommit_ms",
         ),
         (
-            config.rpc.listen_port == 0
-            or config.rpc.listen_port != p.listen_port
-            or config.rpc.listen_host != p.listen_host,
+            # Hosts may differ and still clash (0.0.0.0 covers 127.0.0.1): compare ports only.
+            config.rpc.listen_port == 0 or config.rpc.listen_port != p.listen_port,
             "[rpc].listen_port: must differ from [p2p].listen_port",
         ),
     ]
