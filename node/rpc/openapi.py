@@ -9,337 +9,22 @@ to prove the two agree (``tests/integration/test_schemathesis_api.py``).
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
 from aiohttp import web
 
-from consensus.ledger import Code
-from node.rpc.api_submit import BATCH_TXS_MAX
+from node.rpc.openapi_schemas import (
+    IDEMPOTENCY_KEY,
+    INSTRUMENT_ID,
+    LOCAL_NAME,
+    PARTICIPANT_ID,
+    SUBMITTER,
+    Json,
+    page_of,
+    ref,
+    schemas,
+)
 
-Json = dict[str, Any]
 API_VERSION = "1.0.0"
-HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-HEX_KEY = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-B64 = {"type": "string", "format": "byte"}
-INT = {"type": "integer", "minimum": 0}
-NULLABLE_INT = {"type": "integer", "minimum": 0, "nullable": True}
-ERROR_CODES = [
-    "malformed",
-    "not_found",
-    "method_not_allowed",
-    "conflict",
-    "too_large",
-    "unsupported_media_type",
-    "rejected",
-    "mempool_full",
-    "internal",
-]
-_ID_DOC = {
-    "participant": "^[A-Z][A-Z0-9_]{0,31}$",
-    "instrument": "^[A-Z][A-Z0-9_]{0,31}:[A-Z]{3}$",
-    "local": "^[A-Za-z0-9_.\\-]{1,48}$",
-}
-
-
-def ref(name: str) -> Json:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(properties: Json, required: list[str] | None = None) -> Json:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties) if required is None else required,
-    }
-
-
-def nullable(schema: Json) -> Json:
-    if "$ref" in schema:
-        return {"allOf": [schema], "nullable": True}
-    return {**schema, "nullable": True}
-
-
-def page_of(name: str) -> Json:
-    return obj(
-        {
-            "items": {"type": "array", "items": ref(name)},
-            "next_cursor": nullable({"type": "string"}),
-        }
-    )
-
-
-def _schemas() -> Json:
-    receipt = obj(
-        {
-            "code": INT,
-            "code_name": {"type": "string", "enum": [c.name for c in Code]},
-            "log": {"type": "string"},
-            "events": {"type": "array", "items": ref("Event")},
-        }
-    )
-    rejection = obj({"code": INT, "code_name": {"type": "string"}, "log": {"type": "string"}})
-    return {
-        "ErrorBody": obj(
-            {
-                "code": {"type": "string", "enum": ERROR_CODES},
-                "message": {"type": "string"},
-                "details": {"nullable": True},
-            },
-            ["code", "message"],
-        ),
-        "Error": obj({"error": ref("ErrorBody")}),
-        "Status": obj(
-            {
-                "chain_id": {"type": "string"},
-                "moniker": {"type": "string"},
-                "height": INT,
-                "latest_block_hash": nullable(HEX32),
-                "latest_block_time_ms": NULLABLE_INT,
-                "app_hash": HEX32,
-                "catching_up": {"type": "boolean"},
-                "mempool_size": INT,
-            }
-        ),
-        "Participant": obj(
-            {
-                "participant_id": {"type": "string"},
-                "name": {"type": "string"},
-                "roles": {"type": "array", "items": {"type": "string"}},
-                "status": {"type": "string"},
-                "keys": {"type": "array", "items": HEX_KEY},
-                "threshold": INT,
-                "validator_key": nullable(HEX_KEY),
-                "validator_power": INT,
-                "lei": {"type": "string"},
-                "bic": {"type": "string"},
-            }
-        ),
-        "Instrument": obj(
-            {
-                "instrument_id": {"type": "string"},
-                "kind": {"type": "string", "enum": ["deposit_token", "settlement_asset"]},
-                "issuer": {"type": "string"},
-                "currency": {"type": "string"},
-                "decimals": INT,
-                "settlement_asset": nullable({"type": "string"}),
-                "minted": INT,
-                "redeemed": INT,
-                "supply": INT,
-            }
-        ),
-        "Balance": obj(
-            {
-                "instrument_id": {"type": "string"},
-                "total": INT,
-                "frozen": INT,
-                "held": INT,
-                "free": INT,
-            }
-        ),
-        "Account": obj(
-            {
-                "account_id": {"type": "string"},
-                "bank": {"type": "string"},
-                "status": {"type": "string", "enum": ["active", "closed"]},
-                "keys": {"type": "array", "items": HEX_KEY},
-                "threshold": INT,
-                "kyc_ref_hash": HEX32,
-                "kyc_expiry_ms": INT,
-                "frozen": {"type": "boolean"},
-                "nonce": INT,
-                "balances": {"type": "array", "items": ref("Balance")},
-            }
-        ),
-        "Nonce": obj(
-            {
-                "submitter": {"type": "string"},
-                "nonce": INT,
-                "pending_nonce_max": NULLABLE_INT,
-                "next_nonce": {"type": "integer", "minimum": 1},
-            }
-        ),
-        "Event": {
-            "type": "object",
-            "properties": {"type": {"type": "string"}},
-            "required": ["type"],
-            "additionalProperties": True,
-        },
-        "Receipt": receipt,
-        "Rejection": rejection,
-        "DecodedTx": obj(
-            {
-                "chain_id": {"type": "string"},
-                "type": {"type": "string"},
-                "submitter": {"type": "string"},
-                "nonce": {"type": "integer", "minimum": 1},
-                "idempotency_key": {"type": "string"},
-                "valid_until": obj(
-                    {"kind": {"type": "string", "enum": ["height", "time_ms"]}, "value": INT}
-                ),
-                "memo": {"type": "string"},
-                "body": {"type": "object", "additionalProperties": True},
-                "signers": {"type": "array", "items": HEX_KEY},
-            }
-        ),
-        "Header": obj(
-            {
-                "chain_id": {"type": "string"},
-                "height": {"type": "integer", "minimum": 1},
-                "time_ms": INT,
-                "proposer": HEX_KEY,
-                "parent_hash": HEX32,
-                "txs_root": HEX32,
-                "app_hash": HEX32,
-                "validators_hash": HEX32,
-                "evidence_hash": HEX32,
-                "hash": HEX32,
-                "encoded": B64,
-            }
-        ),
-        "Certificate": obj(
-            {
-                "height": {"type": "integer", "minimum": 1},
-                "round": INT,
-                "block_hash": HEX32,
-                "signatures": {
-                    "type": "array",
-                    "items": obj(
-                        {
-                            "validator_index": INT,
-                            "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
-                        }
-                    ),
-                },
-                "encoded": B64,
-            }
-        ),
-        "ValidatorSet": obj(
-            {
-                "validators": {
-                    "type": "array",
-                    "items": obj(
-                        {
-                            "public_key": HEX_KEY,
-                            "power": {"type": "integer", "minimum": 1},
-                            "participant_id": nullable({"type": "string"}),
-                        }
-                    ),
-                },
-                "total_power": {"type": "integer", "minimum": 1},
-                "hash": HEX32,
-            }
-        ),
-        "Validators": {
-            "allOf": [
-                ref("ValidatorSet"),
-                obj({"height": {"type": "integer", "minimum": 1}}),
-            ]
-        },
-        "MerkleProof": obj(
-            {
-                "index": INT,
-                "total": {"type": "integer", "minimum": 1},
-                "aunts": {"type": "array", "items": HEX32},
-            }
-        ),
-        "FinalityProof": obj(
-            {
-                "hash": HEX32,
-                "chain_id": {"type": "string"},
-                "height": {"type": "integer", "minimum": 1},
-                "index": INT,
-                "tx": B64,
-                "header": ref("Header"),
-                "certificate": ref("Certificate"),
-                "merkle_proof": ref("MerkleProof"),
-                "validators": ref("ValidatorSet"),
-            }
-        ),
-        "Tx": obj(
-            {
-                "hash": HEX32,
-                "status": {"type": "string", "enum": ["pending", "committed", "rejected"]},
-                "height": NULLABLE_INT,
-                "index": NULLABLE_INT,
-                "tx": nullable(B64),
-                "decoded": nullable(ref("DecodedTx")),
-                "receipt": nullable(ref("Receipt")),
-                "rejection": nullable(ref("Rejection")),
-                "proof": nullable(ref("FinalityProof")),
-            },
-            ["hash", "status", "height", "index", "tx", "decoded", "receipt", "rejection"],
-        ),
-        "BlockSummary": obj(
-            {
-                "height": {"type": "integer", "minimum": 1},
-                "hash": HEX32,
-                "time_ms": INT,
-                "proposer": HEX_KEY,
-                "num_txs": INT,
-            }
-        ),
-        "Block": {
-            "allOf": [
-                ref("BlockSummary"),
-                obj(
-                    {
-                        "header": ref("Header"),
-                        "tx_hashes": {"type": "array", "items": HEX32},
-                        "tx_codes": {"type": "array", "items": INT},
-                        "certificate": nullable(ref("Certificate")),
-                    }
-                ),
-            ]
-        },
-        "SubmitResult": obj(
-            {
-                "hash": HEX32,
-                "status": {"type": "string", "enum": ["pending", "committed"]},
-                "height": NULLABLE_INT,
-            }
-        ),
-        "BatchResult": obj(
-            {
-                "results": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "status_code": {"type": "integer"},
-                            "hash": HEX32,
-                            "status": {"type": "string", "enum": ["pending", "committed"]},
-                            "height": NULLABLE_INT,
-                            "error": ref("ErrorBody"),
-                        },
-                        "required": ["status_code"],
-                    },
-                }
-            }
-        ),
-        "SubmitJson": {
-            "oneOf": [
-                {
-                    "type": "object",
-                    "properties": {"tx": B64},
-                    "required": ["tx"],
-                    "additionalProperties": False,
-                },
-                {
-                    "type": "object",
-                    "properties": {
-                        "txs": {
-                            "type": "array",
-                            "items": B64,
-                            "minItems": 1,
-                            "maxItems": BATCH_TXS_MAX,
-                        }
-                    },
-                    "required": ["txs"],
-                    "additionalProperties": False,
-                },
-            ]
-        },
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +118,7 @@ def _paths() -> Json:
             "getParticipant",
             "One participant",
             ref("Participant"),
-            [_path("participant_id", {"type": "string"}, "e.g. BANKA")],
+            [_path("participant_id", PARTICIPANT_ID, "e.g. BANKA")],
             (400, 404),
         ),
         "/api/v1/instruments": _get(
@@ -443,7 +128,7 @@ def _paths() -> Json:
             "getInstrument",
             "One instrument with its supply (minted - redeemed)",
             ref("Instrument"),
-            [_path("instrument_id", {"type": "string"}, "<ISSUER>:<CCY>, e.g. BANKA:USD")],
+            [_path("instrument_id", INSTRUMENT_ID, "<ISSUER>:<CCY>, e.g. BANKA:USD")],
             (400, 404),
         ),
         "/api/v1/accounts": _get(
@@ -454,8 +139,8 @@ def _paths() -> Json:
             "One account: balances (total, frozen, held, free) and nonce",
             ref("Account"),
             [
-                _path("bank", {"type": "string"}, "the bank, e.g. BANKA"),
-                _path("name", {"type": "string"}, "the local name, e.g. alice"),
+                _path("bank", PARTICIPANT_ID, "the bank, e.g. BANKA"),
+                _path("name", LOCAL_NAME, "the local name, e.g. alice"),
             ],
             (400, 404),
         ),
@@ -463,7 +148,7 @@ def _paths() -> Json:
             "getNonce",
             "The submitter's last committed nonce and the next free one",
             ref("Nonce"),
-            [_query("submitter", {"type": "string"}, "participant or account id", True)],
+            [_query("submitter", SUBMITTER, "participant or account id", True)],
             (400,),
         ),
         "/api/v1/txs/by-key": _get(
@@ -471,8 +156,8 @@ def _paths() -> Json:
             "A transaction by (submitter, idempotency key)",
             ref("Tx"),
             [
-                _query("submitter", {"type": "string"}, "participant or account id", True),
-                _query("key", {"type": "string"}, "the idempotency key", True),
+                _query("submitter", SUBMITTER, "participant or account id", True),
+                _query("key", IDEMPOTENCY_KEY, "the idempotency key", True),
                 PROVE,
             ],
             (400, 404),
@@ -555,7 +240,7 @@ def build_openapi() -> Json:
             '{"error": {"code", "message", "details"}}.',
         },
         "paths": _paths(),
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": schemas()},
     }
 
 

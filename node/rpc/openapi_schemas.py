@@ -1,0 +1,333 @@
+"""The component schemas of the OpenAPI document: the JSON shapes of ``node.rpc.api_json``
+and ``node.rpc.api_submit`` (change both together)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consensus.ledger import Code
+from node.rpc.api_submit import BATCH_TXS_MAX
+
+Json = dict[str, Any]
+HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+HEX_KEY = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+B64 = {"type": "string", "format": "byte"}
+INT = {"type": "integer", "minimum": 0}
+NULLABLE_INT = {"type": "integer", "minimum": 0, "nullable": True}
+ERROR_CODES = [
+    "malformed",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "too_large",
+    "unsupported_media_type",
+    "rejected",
+    "mempool_full",
+    "internal",
+]
+PARTICIPANT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"}
+INSTRUMENT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}:[A-Z]{3}$"}
+LOCAL_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,48}$"}
+SUBMITTER = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}(/[A-Za-z0-9_.\\-]{1,48})?$"}
+IDEMPOTENCY_KEY = {"type": "string", "pattern": "^[!-~]{1,64}$"}
+
+
+def ref(name: str) -> Json:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: Json, required: list[str] | None = None) -> Json:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+def nullable(schema: Json) -> Json:
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    return {**schema, "nullable": True}
+
+
+def page_of(name: str) -> Json:
+    return obj(
+        {
+            "items": {"type": "array", "items": ref(name)},
+            "next_cursor": nullable({"type": "string"}),
+        }
+    )
+
+
+def schemas() -> Json:
+    receipt = obj(
+        {
+            "code": INT,
+            "code_name": {"type": "string", "enum": [c.name for c in Code]},
+            "log": {"type": "string"},
+            "events": {"type": "array", "items": ref("Event")},
+        }
+    )
+    rejection = obj({"code": INT, "code_name": {"type": "string"}, "log": {"type": "string"}})
+    return {
+        "ErrorBody": obj(
+            {
+                "code": {"type": "string", "enum": ERROR_CODES},
+                "message": {"type": "string"},
+                "details": {"nullable": True},
+            },
+            ["code", "message"],
+        ),
+        "Error": obj({"error": ref("ErrorBody")}),
+        "Status": obj(
+            {
+                "chain_id": {"type": "string"},
+                "moniker": {"type": "string"},
+                "height": INT,
+                "latest_block_hash": nullable(HEX32),
+                "latest_block_time_ms": NULLABLE_INT,
+                "app_hash": HEX32,
+                "catching_up": {"type": "boolean"},
+                "mempool_size": INT,
+            }
+        ),
+        "Participant": obj(
+            {
+                "participant_id": {"type": "string"},
+                "name": {"type": "string"},
+                "roles": {"type": "array", "items": {"type": "string"}},
+                "status": {"type": "string"},
+                "keys": {"type": "array", "items": HEX_KEY},
+                "threshold": INT,
+                "validator_key": nullable(HEX_KEY),
+                "validator_power": INT,
+                "lei": {"type": "string"},
+                "bic": {"type": "string"},
+            }
+        ),
+        "Instrument": obj(
+            {
+                "instrument_id": {"type": "string"},
+                "kind": {"type": "string", "enum": ["deposit_token", "settlement_asset"]},
+                "issuer": {"type": "string"},
+                "currency": {"type": "string"},
+                "decimals": INT,
+                "settlement_asset": nullable({"type": "string"}),
+                "minted": INT,
+                "redeemed": INT,
+                "supply": INT,
+            }
+        ),
+        "Balance": obj(
+            {
+                "instrument_id": {"type": "string"},
+                "total": INT,
+                "frozen": INT,
+                "held": INT,
+                "free": INT,
+            }
+        ),
+        "Account": obj(
+            {
+                "account_id": {"type": "string"},
+                "bank": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "closed"]},
+                "keys": {"type": "array", "items": HEX_KEY},
+                "threshold": INT,
+                "kyc_ref_hash": HEX32,
+                "kyc_expiry_ms": INT,
+                "frozen": {"type": "boolean"},
+                "nonce": INT,
+                "balances": {"type": "array", "items": ref("Balance")},
+            }
+        ),
+        "Nonce": obj(
+            {
+                "submitter": {"type": "string"},
+                "nonce": INT,
+                "pending_nonce_max": NULLABLE_INT,
+                "next_nonce": {"type": "integer", "minimum": 1},
+            }
+        ),
+        "Event": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}},
+            "required": ["type"],
+            "additionalProperties": True,
+        },
+        "Receipt": receipt,
+        "Rejection": rejection,
+        "DecodedTx": obj(
+            {
+                "chain_id": {"type": "string"},
+                "type": {"type": "string"},
+                "submitter": {"type": "string"},
+                "nonce": {"type": "integer", "minimum": 1},
+                "idempotency_key": {"type": "string"},
+                "valid_until": obj(
+                    {"kind": {"type": "string", "enum": ["height", "time_ms"]}, "value": INT}
+                ),
+                "memo": {"type": "string"},
+                "body": {"type": "object", "additionalProperties": True},
+                "signers": {"type": "array", "items": HEX_KEY},
+            }
+        ),
+        "Header": obj(
+            {
+                "chain_id": {"type": "string"},
+                "height": {"type": "integer", "minimum": 1},
+                "time_ms": INT,
+                "proposer": HEX_KEY,
+                "parent_hash": HEX32,
+                "txs_root": HEX32,
+                "app_hash": HEX32,
+                "validators_hash": HEX32,
+                "evidence_hash": HEX32,
+                "hash": HEX32,
+                "encoded": B64,
+            }
+        ),
+        "Certificate": obj(
+            {
+                "height": {"type": "integer", "minimum": 1},
+                "round": INT,
+                "block_hash": HEX32,
+                "signatures": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "validator_index": INT,
+                            "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+                        }
+                    ),
+                },
+                "encoded": B64,
+            }
+        ),
+        "ValidatorSet": obj(
+            {
+                "validators": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            "public_key": HEX_KEY,
+                            "power": {"type": "integer", "minimum": 1},
+                            "participant_id": nullable({"type": "string"}),
+                        }
+                    ),
+                },
+                "total_power": {"type": "integer", "minimum": 1},
+                "hash": HEX32,
+            }
+        ),
+        "Validators": {
+            "allOf": [
+                ref("ValidatorSet"),
+                obj({"height": {"type": "integer", "minimum": 1}}),
+            ]
+        },
+        "MerkleProof": obj(
+            {
+                "index": INT,
+                "total": {"type": "integer", "minimum": 1},
+                "aunts": {"type": "array", "items": HEX32},
+            }
+        ),
+        "FinalityProof": obj(
+            {
+                "hash": HEX32,
+                "chain_id": {"type": "string"},
+                "height": {"type": "integer", "minimum": 1},
+                "index": INT,
+                "tx": B64,
+                "header": ref("Header"),
+                "certificate": ref("Certificate"),
+                "merkle_proof": ref("MerkleProof"),
+                "validators": ref("ValidatorSet"),
+            }
+        ),
+        "Tx": obj(
+            {
+                "hash": HEX32,
+                "status": {"type": "string", "enum": ["pending", "committed", "rejected"]},
+                "height": NULLABLE_INT,
+                "index": NULLABLE_INT,
+                "tx": nullable(B64),
+                "decoded": nullable(ref("DecodedTx")),
+                "receipt": nullable(ref("Receipt")),
+                "rejection": nullable(ref("Rejection")),
+                "proof": nullable(ref("FinalityProof")),
+            },
+            ["hash", "status", "height", "index", "tx", "decoded", "receipt", "rejection"],
+        ),
+        "BlockSummary": obj(
+            {
+                "height": {"type": "integer", "minimum": 1},
+                "hash": HEX32,
+                "time_ms": INT,
+                "proposer": HEX_KEY,
+                "num_txs": INT,
+            }
+        ),
+        "Block": {
+            "allOf": [
+                ref("BlockSummary"),
+                obj(
+                    {
+                        "header": ref("Header"),
+                        "tx_hashes": {"type": "array", "items": HEX32},
+                        "tx_codes": {"type": "array", "items": INT},
+                        "certificate": nullable(ref("Certificate")),
+                    }
+                ),
+            ]
+        },
+        "SubmitResult": obj(
+            {
+                "hash": HEX32,
+                "status": {"type": "string", "enum": ["pending", "committed"]},
+                "height": NULLABLE_INT,
+            }
+        ),
+        "BatchResult": obj(
+            {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "status_code": {"type": "integer"},
+                            "hash": HEX32,
+                            "status": {"type": "string", "enum": ["pending", "committed"]},
+                            "height": NULLABLE_INT,
+                            "error": ref("ErrorBody"),
+                        },
+                        "required": ["status_code"],
+                    },
+                }
+            }
+        ),
+        "SubmitJson": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"tx": B64},
+                    "required": ["tx"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "txs": {
+                            "type": "array",
+                            "items": B64,
+                            "minItems": 1,
+                            "maxItems": BATCH_TXS_MAX,
+                        }
+                    },
+                    "required": ["txs"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+    }
