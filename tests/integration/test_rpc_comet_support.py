@@ -26,6 +26,7 @@ from tests.integration.harness import Cluster
 CHAIN_ID = ChainId("depochain-localnet")
 HTTP_TIMEOUT_S = 20.0
 _idempotency = itertools.count(1)
+_next_nonce: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session", name="comet_cluster")
@@ -48,13 +49,15 @@ def make_transfer(
     amount: int = 100,
     nonce: int | None = None,
 ) -> bytes:
-    """A signed TRANSFER from a demo account; each call uses a fresh nonce and key."""
+    """A signed TRANSFER from a demo account with the payer's next nonce (the mempool reaps a
+    sender's txs only as a gap-free run) and a fresh idempotency key. Submit them in order."""
     serial = next(_idempotency)
+    if nonce is None:
+        nonce = _next_nonce.get(payer, 1)
+        _next_nonce[payer] = nonce + 1
     until = ValidUntil(ValidUntilKind.HEIGHT, 1_000_000)
     body = Transfer(payee, instrument, amount)
-    unsigned = UnsignedTx(
-        CHAIN_ID, payer, nonce if nonce is not None else serial, f"comet-{serial}", until, "", body
-    )
+    unsigned = UnsignedTx(CHAIN_ID, payer, nonce, f"comet-{serial}", until, "", body)
     return sign_tx(unsigned, [cluster.account_key(payer)]).encode()
 
 
