@@ -23,10 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The npm client (@cosmjs/tendermint-rpc) the CometBFT-compatibility test drives; pinned by the lock.
+tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch tests/js/node_modules
+
+test: $(STAMP) tests/js/node_modules
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) tests/js/node_modules
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)
