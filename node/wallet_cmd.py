@@ -11,6 +11,7 @@ readable text by default, one JSON document with ``--json``; every failure print
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import sys
@@ -107,6 +108,12 @@ def _add_signing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memo", default="")
     parser.add_argument("--genesis", default=None, help="genesis.json: trusted validator set")
     parser.add_argument("--no-wait", action="store_true", help="submit only, do not wait")
+    parser.add_argument(
+        "--sign-only",
+        action="store_true",
+        help='print the request body {"tx": base64} instead of submitting (for curl)',
+    )
+    parser.add_argument("--nonce", type=int, default=None, help="default: the node's next one")
 
 
 def _add_query(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,8 +147,15 @@ def run_tx(args: argparse.Namespace, out: TextIO | None = None) -> int:
         signer = Signer(args.submitter, load_signing_keys(args))
         client = Client(args.node, timeout_s=min(args.timeout, 30.0))
         tx = client.prepare(
-            signer, build_body(args), idempotency_key=args.idempotency_key, memo=args.memo
+            signer,
+            build_body(args),
+            idempotency_key=args.idempotency_key,
+            memo=args.memo,
+            nonce=args.nonce,
         )
+        if args.sign_only:
+            print(json.dumps({"tx": base64.b64encode(tx.encode()).decode()}), file=out)
+            return 0
         answer = client.submit(tx)
         if args.no_wait:
             _print_submitted(answer, args.json, out)

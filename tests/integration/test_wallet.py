@@ -154,3 +154,13 @@ def test_errors_are_one_clear_line(api_cluster: Cluster) -> None:
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert expected in result.stderr, (args, result.stderr)
         assert result.stderr.startswith("depochain ") and "Traceback" not in result.stderr
+
+
+def test_sign_only_body_is_what_curl_posts(api_cluster: Cluster) -> None:
+    from tests.integration.test_rpc_api_cluster import http
+
+    body = ok("tx", "transfer", "BANKC/dave", "BANKC:HKD", "7", "--sign-only",
+              *signing(api_cluster, "BANKC/carol"), "--node", api_cluster.url(0))  # fmt: skip
+    assert set(json.loads(body)) == {"tx"}
+    status, _, answer = http(api_cluster.url(0) + "/api/v1/txs", body.strip().encode())
+    assert status == 202 and answer["status"] == "pending"
