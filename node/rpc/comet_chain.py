@@ -101,7 +101,8 @@ class ChainRoutes(ChainReader):
             raw = self.s.chain.store.get_block(height)
             if raw is None:
                 break
-            metas.append(cj.block_meta_json(Block.decode(raw), len(raw)))
+            next_set = self.find_validator_set(height + 1)
+            metas.append(cj.block_meta_json(Block.decode(raw), len(raw), next_set))
         return {"last_height": str(latest), "block_metas": metas}
 
     def _block_response(self, height: int) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class ChainRoutes(ChainReader):
             "block_id": cj.block_id_json(block.hash),
             "block": cj.block_json(
                 block,
-                self.find_validator_set(height),
+                self.find_validator_set(height + 1),
                 self.find_validator_set(height - 1) if height > 1 else None,
             ),
         }
@@ -122,12 +123,14 @@ class ChainRoutes(ChainReader):
         return self._block_response(await self.height_of_hash(hash))
 
     async def header(self, height: int | None) -> dict[str, Any]:
-        block = self.load_block(self.resolve_height(height))
-        return {"header": cj.header_json(block, None)}
+        resolved = self.resolve_height(height)
+        block = self.load_block(resolved)
+        return {"header": cj.header_json(block, self.find_validator_set(resolved + 1))}
 
     async def header_by_hash(self, hash: bytes) -> dict[str, Any]:
-        block = self.load_block(await self.height_of_hash(hash))
-        return {"header": cj.header_json(block, None)}
+        resolved = await self.height_of_hash(hash)
+        block = self.load_block(resolved)
+        return {"header": cj.header_json(block, self.find_validator_set(resolved + 1))}
 
     async def block_results(self, height: int | None) -> dict[str, Any]:
         resolved = self.resolve_height(height)
@@ -153,7 +156,7 @@ class ChainRoutes(ChainReader):
         validators = self.get_validator_set(resolved)
         return {
             "signed_header": {
-                "header": cj.header_json(block, validators),
+                "header": cj.header_json(block, self.find_validator_set(resolved + 1)),
                 "commit": cj.commit_json(certificate, validators, block.header.time_ms),
             },
             # As in CometBFT: the tip's commit is the one this node saw, not yet the one the

@@ -53,7 +53,8 @@ def block_id_json(block_hash: bytes | None) -> dict[str, Any]:
     return {"hash": hex_upper(block_hash), "parts": {"total": 1, "hash": hex_upper(block_hash)}}
 
 
-def header_json(block: Block, validators: ValidatorSet | None) -> dict[str, Any]:
+def header_json(block: Block, next_validators: ValidatorSet | None) -> dict[str, Any]:
+    """``next_validators`` is the set of the next height, if still known (else this one's)."""
     header = block.header
     last_commit = header.last_commit
     return {
@@ -67,7 +68,9 @@ def header_json(block: Block, validators: ValidatorSet | None) -> dict[str, Any]
         ),
         "data_hash": hex_upper(header.txs_root),
         "validators_hash": hex_upper(header.validators_hash),
-        "next_validators_hash": hex_upper(header.validators_hash),
+        "next_validators_hash": hex_upper(
+            next_validators.compute_hash() if next_validators else header.validators_hash
+        ),
         "consensus_hash": hex_upper(sha256(b"")),
         "app_hash": hex_upper(header.app_hash),
         "last_results_hash": hex_upper(sha256(b"")),
@@ -103,10 +106,10 @@ def commit_json(
 
 
 def block_json(
-    block: Block, validators: ValidatorSet | None, last_validators: ValidatorSet | None
+    block: Block, next_validators: ValidatorSet | None, last_validators: ValidatorSet | None
 ) -> dict[str, Any]:
     return {
-        "header": header_json(block, validators),
+        "header": header_json(block, next_validators),
         "data": {"txs": [b64(tx) for tx in block.txs]},
         "evidence": {"evidence": []},
         "last_commit": commit_json(block.header.last_commit, last_validators, block.header.time_ms),
@@ -145,11 +148,13 @@ def tx_result_json(receipt: Receipt) -> dict[str, Any]:
 # shapes added for the full route set (blockchain, commit, validators, events, proofs)
 
 
-def block_meta_json(block: Block, encoded_size: int) -> dict[str, Any]:
+def block_meta_json(
+    block: Block, encoded_size: int, next_validators: ValidatorSet | None
+) -> dict[str, Any]:
     return {
         "block_id": block_id_json(block.hash),
         "block_size": str(encoded_size),
-        "header": header_json(block, None),
+        "header": header_json(block, next_validators),
         "num_txs": str(len(block.txs)),
     }
 

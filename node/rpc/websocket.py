@@ -254,7 +254,7 @@ def build_events(
     if "NewBlock" in wanted:
         value = {
             "block": cj.block_json(
-                block, _find_set(services, block.height), _find_set(services, block.height - 1)
+                block, _find_set(services, block.height + 1), _find_set(services, block.height - 1)
             ),
             "block_id": cj.block_id_json(block.hash),
             "result_finalize_block": {
@@ -267,7 +267,13 @@ def build_events(
         }
         out.append(_event("NewBlock", value, block.height))
     if "NewBlockHeader" in wanted:
-        out.append(_event("NewBlockHeader", {"header": cj.header_json(block, None)}, block.height))
+        out.append(
+            _event(
+                "NewBlockHeader",
+                {"header": cj.header_json(block, _find_set(services, block.height + 1))},
+                block.height,
+            )
+        )
     if "Tx" in wanted:
         for index, (raw, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
             data = {
