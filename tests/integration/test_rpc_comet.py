@@ -282,3 +282,10 @@ def test_malformed_bodies_and_routes_get_json_answers(comet_cluster: Cluster) ->
     assert status == 200 and answer["error"]["code"] == -32603
     status, answer = http(f'{url}/tx_search?query="tx.height%3E%3D1"&per_page=2')
     assert status == 200 and "txs" in answer["result"]
+    for body in (b"5", b"[]", b'"x"', b'{"jsonrpc": "1.0", "id": 1, "method": "health"}'):
+        status, answer = http(url, body)
+        assert status == 200 and answer["error"]["code"] == -32600, body
+    status, answer = http(f"{url}/websocket")  # no upgrade headers
+    assert status == 400 and "error" in answer
+    status, answer = http(f"{url}/tx_search")
+    assert status == 200 and answer["error"]["code"] == -32602
