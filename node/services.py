@@ -32,9 +32,10 @@ TX_WAITERS_MAX = 50_000
 TX_GOSSIP_FLUSH_S = 0.01
 
 
-@dataclass
+@dataclass(eq=False)
 class Subscription:
-    """A bounded stream of committed blocks; ``overflowed`` once it fell too far behind."""
+    """A bounded stream of committed blocks; ``overflowed`` once it fell too far behind.
+    Compared by identity: the bus keeps subscriptions in a set."""
 
     queue: asyncio.Queue[CommittedBlock | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIPTION_QUEUE_MAX)

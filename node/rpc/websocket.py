@@ -31,8 +31,6 @@ from node.rpc.comet_query import Query, QueryError, parse_query
 from node.rpc.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, Method, Registry, RPCError
 from node.rpc.server import REGISTRY_KEY, SERVICES_KEY
 from node.services import (
-    SUBSCRIBERS_MAX,
-    EventBus,
     NodeServices,
     Subscription,
     TooManySubscribers,
@@ -106,7 +104,7 @@ class Connection:
             raise RPCError(INTERNAL_ERROR, f"max_subscriptions {SUBSCRIPTIONS_MAX} reached")
         if self.bus_subscription is None:
             try:
-                self.bus_subscription = subscribe_to_bus(self.services.bus)
+                self.bus_subscription = self.services.bus.subscribe()
             except TooManySubscribers as exc:
                 raise RPCError(INTERNAL_ERROR, str(exc)) from exc
         self.subscriptions[query.text] = (query, request_id)
@@ -197,30 +195,6 @@ class Connection:
         except RPCError as exc:
             return jsonrpc.failure(request_id, exc)
         return jsonrpc.success(request_id, result)
-
-
-class _HashableSubscription(Subscription):
-    __hash__ = object.__hash__
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-
-def subscribe_to_bus(bus: EventBus) -> Subscription:
-    """``bus.subscribe()``, working around ``services.Subscription`` being unhashable.
-
-    ``Subscription`` is a plain (eq=True) dataclass, so ``EventBus.subscribe`` cannot add it to
-    its set and raises TypeError. Until it is declared ``eq=False`` this registers a hashable
-    subclass under the same bound; afterwards the first branch is taken and this can go.
-    """
-    if Subscription.__hash__ is not None:
-        return bus.subscribe()
-    registered = bus._subscriptions
-    if len(registered) >= SUBSCRIBERS_MAX:
-        raise TooManySubscribers(f"at most {SUBSCRIBERS_MAX} subscriptions per node")
-    subscription = _HashableSubscription()
-    registered.add(subscription)
-    return subscription
 
 
 _LOCAL_METHODS = frozenset({"subscribe", "unsubscribe", "unsubscribe_all"})
