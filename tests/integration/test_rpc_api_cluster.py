@@ -32,21 +32,24 @@ HTTP_TIMEOUT_S = 20.0
 FULL_NODE = 3
 """The node with ``[mempool] txs_max = 1``."""
 
-_shared: list[Cluster] = []
+_CONFIG_ATTRIBUTE = "_depochain_api_cluster"
+"""Where the session's cluster is kept: on pytest's config object, because this module may be
+imported twice (as a test module and as ``tests.integration.test_rpc_api_cluster``)."""
 
 
 def get_api_cluster(request: pytest.FixtureRequest) -> Cluster:
-    if _shared:
-        return _shared[0]
+    shared: Cluster | None = getattr(request.config, _CONFIG_ATTRIBUTE, None)
+    if shared is not None:
+        return shared
     home = Path(request.getfixturevalue("tmp_path_factory").mktemp("api"))
     cluster = Cluster(home / "net")
     config = cluster.node(FULL_NODE).home / "config.toml"
     text = re.sub(r"(?m)^txs_max = \d+$", "txs_max = 1", config.read_text())
     config.write_text(text)
     request.config.add_cleanup(cluster.stop_all)
+    setattr(request.config, _CONFIG_ATTRIBUTE, cluster)
     cluster.start_all()
     cluster.wait_height(0, 2)
-    _shared.append(cluster)
     return cluster
 
 
