@@ -295,6 +295,10 @@ class Mempool:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def get_pending_nonces(self, sender: str) -> list[int]:
+        """Nonces of ``sender`` waiting in the pool, ascending."""
+        return sorted(self._nonces.get(sender, ()))
+
     def verdict(self, tx_hash: Hash32) -> bool | None:
         """Cached signature verdict for a pending or recently rejected tx; None if unknown."""
         entry = self._pool.get(tx_hash)

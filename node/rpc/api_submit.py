@@ -75,10 +75,8 @@ class RecentSubmissions:
     @staticmethod
     def get_pending_nonce_max(mempool: Mempool, submitter: str) -> int | None:
         """The highest nonce of ``submitter`` waiting in the mempool, if any."""
-        # The mempool keeps pending nonces per sender for its block order; read them here
-        # rather than decode every pending tx. (Wanted upstream: Mempool.get_pending_nonces.)
-        nonces: dict[int, Hash32] | None = mempool._nonces.get(submitter)
-        return max(nonces) if nonces else None
+        nonces = mempool.get_pending_nonces(submitter)
+        return nonces[-1] if nonces else None
 
 
 @dataclass(frozen=True, slots=True)
