@@ -21,6 +21,7 @@ from consensus.actions import (
     PersistSignState,
     ReportEvidence,
     ScheduleTimeout,
+    SendTo,
 )
 from consensus.blocks import Block, ChainTip, build_block, get_block_invalidity
 from consensus.certificate import CertificateError, make_certificate, verify_certificate
@@ -126,6 +127,8 @@ class Replica:
         self._now_ms = TimestampMs(0)
         self._started = False
         self._future: list[Proposal | Vote] = []
+        self._last_proposal: Proposal | None = None
+        """The proposal that carried the last committed block (sent to lagging validators)."""
         self._round = Round(0)
         self._proposals: dict[Round, Proposal] = {}
         self._decision: tuple[Block, CommitCertificate] | None = None
@@ -190,7 +193,7 @@ class Replica:
             self._last_block_time_ms, self._app_hash, self.locked, self.valid,
             tuple(sorted(self._proposals.items())), self._votes.snapshot(), self._sign_state,
             self._txs, tuple(sorted(self._evidence)), tuple(sorted(self._committed_evidence)),
-            self._decision, tuple(self._future), self._once,
+            self._decision, tuple(self._future), self._once, self._last_proposal,
         )
 
     # -----------------------------------------------------------------------------------------
@@ -257,6 +260,8 @@ class Replica:
         if vote.height == self._height + 1:
             self._check_vote_signed(vote, self._sets.get(vote.height))
             return self._buffer_future(vote)
+        if vote.height == self._height - 1:
+            return self._validate_lagging_vote(vote)
         if vote.height != self._height:
             raise RejectedInput("vote not for our height")
         self._check_vote_signed(vote, self._sets[self._height])
@@ -275,6 +280,29 @@ class Replica:
         ):
             raise RejectedInput("validator opened too many future rounds")
         return lambda out: self._add_vote(vote, out)
+
+    def _validate_lagging_vote(self, vote: Vote) -> Callable[[list[Action]], None]:
+        """A validator still deciding our previous height: send it what decided it (the
+        certificate's precommits and the proposal), as CometBFT's catch-up gossip does."""
+        cert = self._last_commit
+        if cert is None:
+            raise RejectedInput("vote for the previous height")
+        self._check_vote_signed(vote, self._sets.get(vote.height))
+        return lambda out: out.extend(self._get_catch_up_messages(vote.validator, cert))
+
+    def _get_catch_up_messages(
+        self, peer: PublicKey, cert: CommitCertificate
+    ) -> list[Action]:
+        vset = self._sets[cert.height]
+        out: list[Action] = []
+        if self._last_proposal is not None:
+            out.append(SendTo(peer, self._last_proposal))
+        for sig in cert.signatures:
+            member = vset.validators[sig.validator_index]
+            vote = Vote(VoteType.PRECOMMIT, cert.height, cert.round, cert.block_hash,
+                        sig.validator_index, member.public_key, sig.signature)
+            out.append(SendTo(peer, vote))
+        return out
 
     def _check_vote_signed(self, vote: Vote, vset: ValidatorSet | None) -> None:
         if vset is None:
@@ -300,6 +328,8 @@ class Replica:
             return self._on_timeout_propose
         if t.step == S.PREVOTE_WAIT and self._step in PREVOTE_STEPS:
             return self._on_timeout_prevote
+        if t.step == S.REBROADCAST and self._step != S.NEW_HEIGHT:
+            return self._on_rebroadcast
         if t.step == S.PRECOMMIT_WAIT:
             return lambda out: self._start_round(Round(self._round + 1), out)  # line 65
         raise RejectedInput("stale timeout")
@@ -381,6 +411,7 @@ class Replica:
             self._once = frozenset()
         if waits:
             self._set_step(round_, S.NEW_ROUND)
+            out.append(self._rebroadcast_timer())
             if self.params.empty_block_interval_ms > 0:
                 out.append(self._timeout(S.NEW_ROUND, self.params.empty_block_interval_ms))
             return
@@ -390,8 +421,12 @@ class Replica:
         round_ = self._round if round_ is None else round_
         if round_ != self._round:
             self._once = frozenset()
+        # One re-broadcast timer per round (NEW_ROUND already armed it for round 0).
+        arm_rebroadcast = self._step == S.NEW_HEIGHT or round_ != self._round
         self._set_step(round_, S.PROPOSE)
         out.append(self._timeout(S.PROPOSE, self.params.get_propose_timeout_ms(round_)))
+        if arm_rebroadcast:
+            out.append(self._rebroadcast_timer())
         vset = self._sets[self._height]
         if self.public_key is None or vset.proposer(self._height, round_).public_key != (
             self.public_key
@@ -454,6 +489,22 @@ class Replica:
     def _timeout(self, step: RoundStep, delay_ms: int) -> ScheduleTimeout:
         return ScheduleTimeout(self._height, self._round, step, DurationMs(delay_ms))
 
+    def _on_rebroadcast(self, out: list[Action]) -> None:
+        """Re-send what we signed in this round (lost messages), then re-arm the timer."""
+        proposal = self._proposals.get(self._round)
+        if proposal is not None and proposal.proposer == self.public_key:
+            out.append(Broadcast(proposal))
+        index = self._own_index()
+        if index is not None:
+            for vote_type in VoteType:
+                vote = self._votes.get(self._round, vote_type).get_vote(index)
+                if vote is not None:
+                    out.append(Broadcast(vote))
+        out.append(self._rebroadcast_timer())
+
+    def _rebroadcast_timer(self) -> ScheduleTimeout:
+        return self._timeout(S.REBROADCAST, self.params.get_propose_timeout_ms(self._round))
+
     def _on_timeout_propose(self, out: list[Action]) -> None:
         """Line 57: no (acceptable) proposal in time: prevote nil."""
         self._set_step(self._round, S.PREVOTE)
@@ -479,6 +530,9 @@ class Replica:
     def _on_block_executed(self, e: BlockExecuted, out: list[Action]) -> None:
         assert self._decision is not None
         block, cert = self._decision
+        self._last_proposal = next(
+            (p for p in self._proposals.values() if p.block.hash == block.hash), None
+        )
         self._sets[e.height + 2] = e.validators
         self._set_height_step()
         self._enter_height(ChainState(

@@ -23,6 +23,9 @@ class RoundStep(enum.IntEnum):
     """Saw > 2/3 precommits for anything; the precommit timeout is running."""
     COMMIT = 8
     """Decided; waiting for BlockExecuted before the next height."""
+    REBROADCAST = 9
+    """Not a step: the per-round timer that re-sends our own signed proposal and votes, so a
+    message lost on the way (or during a partition) is eventually delivered once links heal."""
 
 
 S = RoundStep
@@ -37,11 +40,13 @@ SAME_ROUND: frozenset[tuple[RoundStep, RoundStep]] = frozenset({
     (S.PREVOTE_WAIT, S.PRECOMMIT),
     (S.PRECOMMIT, S.PRECOMMIT_WAIT),
     # A decision (line 49 or block sync) may come in any step but COMMIT itself.
-    *((step, S.COMMIT) for step in RoundStep if step != S.COMMIT),
+    *((step, S.COMMIT) for step in RoundStep if step not in (S.COMMIT, S.REBROADCAST)),
 })
 """Legal step changes within one (height, round)."""
 
-NEW_ROUND_FROM: frozenset[RoundStep] = frozenset(s for s in RoundStep if s != S.COMMIT)
+NEW_ROUND_FROM: frozenset[RoundStep] = frozenset(
+    s for s in RoundStep if s not in (S.COMMIT, S.REBROADCAST)
+)
 """Steps from which a higher round of the same height may start (timeout or round skip)."""
 
 NEW_ROUND_TO: frozenset[RoundStep] = frozenset({S.NEW_ROUND, S.PROPOSE})

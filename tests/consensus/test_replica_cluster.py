@@ -8,10 +8,11 @@ BlockExecuted. The adversarial testing lives in consensus/simulation.
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass, field
 
 from consensus import crypto
-from consensus.actions import Action, Broadcast, CommitBlock, ScheduleTimeout
+from consensus.actions import Action, Broadcast, CommitBlock, ScheduleTimeout, SendTo
 from consensus.blocks import GENESIS_PARENT_HASH, Block
 from consensus.crypto import PrivateKey
 from consensus.events import (
@@ -71,6 +72,9 @@ class Cluster:
                 for j in range(len(self.replicas)):
                     if j != source:
                         self.push(self.now_ms + self.delay_ms, j, as_event(action.message))
+            elif isinstance(action, SendTo):
+                j = self.index_of(action.public_key)
+                self.push(self.now_ms + self.delay_ms, j, as_event(action.message))
             elif isinstance(action, ScheduleTimeout):
                 self.push(
                     self.now_ms + action.delay_ms, source,
@@ -81,6 +85,9 @@ class Cluster:
                 self.commits.setdefault(source, {})[block.height] = (block, action.certificate)
                 app_hash = crypto.sha256(self.replicas[source].snapshot()[9] + block.hash)
                 self.push(self.now_ms, source, BlockExecuted(block.height, app_hash, self.vset))
+
+    def index_of(self, public_key: bytes) -> int:
+        return next(i for i, r in enumerate(self.replicas) if r.public_key == public_key)
 
     def run(self, until_height: int, max_events: int = 20_000) -> None:
         for _ in range(max_events):
@@ -136,7 +143,7 @@ def test_four_replicas_commit_several_heights() -> None:
     for i in range(4):
         assert max(cluster.commits[i]) >= 5
     blocks = [cluster.commits[0][h][0] for h in range(1, 6)]
-    for parent, child in zip(blocks, blocks[1:], strict=False):
+    for parent, child in itertools.pairwise(blocks):
         assert child.header.parent_hash == parent.hash
         assert child.header.last_commit is not None
         assert child.header.last_commit.block_hash == parent.hash
