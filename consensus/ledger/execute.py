@@ -49,6 +49,9 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[Event, ...]]] = {
     TxType.FREEZE: apply_freeze,
 }
 
+Verdicts = Mapping[Hash32, bool] | Mapping[bytes, bool]
+"""tx hash -> verify_tx_signatures(tx), computed once (by the mempool) and reused here."""
+
 ValidatorUpdate = tuple[PublicKey, int]
 """(public_key, new power); power 0 removes the validator. Effective at height + 2."""
 
@@ -71,7 +74,7 @@ class _Block:
     chain_id: str
     height: int
     time_ms: int
-    verdicts: Mapping[bytes, bool] | None
+    verdicts: Verdicts | None
 
 
 _OK_LOG = ""
@@ -82,7 +85,7 @@ def execute_block(
     raw_txs: Sequence[bytes],
     height: int,
     time_ms: int,
-    verdicts: Mapping[bytes, bool] | None = None,
+    verdicts: Verdicts | None = None,
 ) -> BlockResult:
     """Execute one block on top of ``state`` (whose height must be ``height - 1``).
 

@@ -45,7 +45,9 @@ nonempty_refs = st.from_regex(r"[\x20-\x7e]{1,40}", fullmatch=True)
 amounts = st.integers(1, AMOUNT_MAX)
 hashes = st.binary(min_size=32, max_size=32)
 public_keys = st.binary(min_size=32, max_size=32)
-keysets = st.lists(public_keys, min_size=1, max_size=4, unique=True).map(lambda ks: tuple(sorted(ks)))
+keysets = st.lists(public_keys, min_size=1, max_size=4, unique=True).map(
+    lambda ks: tuple(sorted(ks))
+)
 
 
 @st.composite
@@ -78,7 +80,9 @@ def instrument_specs(draw: st.DrawFn) -> InstrumentSpec:
     settlement = None
     if kind is InstrumentKind.DEPOSIT_TOKEN:
         settlement = f"{draw(participant_ids)}:{currency}"
-    return InstrumentSpec(f"{issuer}:{currency}", kind, issuer, currency, draw(st.integers(0, 18)), settlement)
+    return InstrumentSpec(
+        f"{issuer}:{currency}", kind, issuer, currency, draw(st.integers(0, 18)), settlement
+    )
 
 
 @st.composite
@@ -105,7 +109,8 @@ def freezes(draw: st.DrawFn) -> Freeze:
 @st.composite
 def account_opens(draw: st.DrawFn) -> AccountOpen:
     keys, threshold = draw(keys_and_threshold())
-    return AccountOpen(draw(account_ids), keys, threshold, draw(hashes), draw(st.integers(0, AMOUNT_MAX)))  # type: ignore[arg-type]
+    expiry = draw(st.integers(0, AMOUNT_MAX))
+    return AccountOpen(draw(account_ids), keys, threshold, draw(hashes), expiry)  # type: ignore[arg-type]
 
 
 BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
@@ -122,7 +127,9 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
 }
 bodies: st.SearchStrategy[Body] = st.one_of(*BODY_STRATEGIES.values())
 
-valid_untils = st.builds(ValidUntil, st.sampled_from(list(ValidUntilKind)), st.integers(0, AMOUNT_MAX))
+valid_untils = st.builds(
+    ValidUntil, st.sampled_from(list(ValidUntilKind)), st.integers(0, AMOUNT_MAX)
+)
 
 
 @st.composite
@@ -158,9 +165,24 @@ events = st.one_of(
     st.builds(ev.AccountClosed, nonempty_refs),
     st.builds(ev.Minted, nonempty_refs, nonempty_refs, amounts, refs),
     st.builds(ev.Redeemed, nonempty_refs, nonempty_refs, amounts, refs),
-    st.builds(ev.Transferred, nonempty_refs, nonempty_refs, nonempty_refs, nonempty_refs, amounts, st.booleans()),
+    st.builds(
+        ev.Transferred,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        amounts,
+        st.booleans(),
+    ),
     st.builds(ev.InterbankSettled, nonempty_refs, nonempty_refs, nonempty_refs, amounts),
-    st.builds(ev.Frozen, nonempty_refs, st.booleans(), st.none() | nonempty_refs, st.integers(0, AMOUNT_MAX), refs),
+    st.builds(
+        ev.Frozen,
+        nonempty_refs,
+        st.booleans(),
+        st.none() | nonempty_refs,
+        st.integers(0, AMOUNT_MAX),
+        refs,
+    ),
 )
 
 receipts = st.builds(

@@ -13,6 +13,7 @@ from consensus.ledger import Code, decode_tx, encode_receipts, execute_block
 from consensus.ledger.codes import TX_BYTES_MAX
 from consensus.ledger.events import Receipt, decode_receipts, event_from_wire, event_to_wire
 from consensus.ledger.txs import SignedTx, TxType, UnsignedTx, verify_tx_signatures
+from consensus.types import Signature
 
 from . import strategies as S
 from .world import GENESIS_TIME_MS, genesis_state
@@ -33,7 +34,7 @@ def test_every_tx_type_is_generated(tx_type: TxType) -> None:
     @given(S.unsigned_txs(S.BODY_STRATEGIES[tx_type]))
     def check(unsigned: UnsignedTx) -> None:
         assert unsigned.tx_type is tx_type
-        raw = SignedTx(unsigned, ((S.SEEDS[0].public_key, b"\x00" * 64),)).encode()
+        raw = SignedTx(unsigned, ((S.SEEDS[0].public_key, Signature(b"\x00" * 64)),)).encode()
         assert decode_tx(raw).unsigned == unsigned
 
     check()
@@ -63,7 +64,9 @@ def test_random_bytes_raise_only_codec_error(data: bytes) -> None:
 
 
 @given(S.signed_txs(), st.data())
-def test_mutated_tx_bytes_raise_codec_error_or_decode_canonically(tx: SignedTx, data: st.DataObject) -> None:
+def test_mutated_tx_bytes_raise_codec_error_or_decode_canonically(
+    tx: SignedTx, data: st.DataObject
+) -> None:
     raw = bytearray(tx.encode())
     for _ in range(data.draw(st.integers(1, 3))):
         op = data.draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
@@ -93,7 +96,7 @@ def test_garbage_in_a_block_gets_malformed_receipts(raws: list[bytes]) -> None:
     assert result.state.to_kv().keys() == state.to_kv().keys()
 
 
-def test_oversized_and_non_canonical_txs_are_rejected(signed: SignedTx | None = None) -> None:
+def test_oversized_and_non_canonical_txs_are_rejected() -> None:
     with pytest.raises(CodecError):
         decode_tx(b"\x00" * (TX_BYTES_MAX + 1))
     with pytest.raises(CodecError):

@@ -7,7 +7,13 @@ import pytest
 from consensus.ledger import Code, State, execute_block, get_validators
 from consensus.ledger import events as ev
 from consensus.ledger import queries as q
-from consensus.ledger.records import InstrumentKind, InstrumentSpec, Participant, ParticipantStatus, Role
+from consensus.ledger.records import (
+    InstrumentKind,
+    InstrumentSpec,
+    Participant,
+    ParticipantStatus,
+    Role,
+)
 from consensus.ledger.state import META_KEY
 from consensus.ledger.txs import (
     AccountOpen,
@@ -94,7 +100,10 @@ def test_nonce_must_increase_and_rejection_does_not_consume_it(chain: Chain) -> 
 def test_idempotency_key_is_accepted_once(chain: Chain) -> None:
     body = Transfer("BANKA/bob", "BANKA:USD", 1)
     chain.ok("BANKA/alice", body, idempotency_key="uetr-1")
-    assert chain.run("BANKA/alice", body, idempotency_key="uetr-1")[0] is Code.DUPLICATE_IDEMPOTENCY_KEY
+    assert (
+        chain.run("BANKA/alice", body, idempotency_key="uetr-1")[0]
+        is Code.DUPLICATE_IDEMPOTENCY_KEY
+    )
     assert q.is_idempotency_key_used(chain.state, "BANKA/alice", "uetr-1")
     # another submitter may use the same key
     chain.ok("BANKA/bob", Transfer("BANKA/alice", "BANKA:USD", 1), idempotency_key="uetr-1")
@@ -134,7 +143,9 @@ def test_cached_verdicts_are_used(chain: Chain) -> None:
 
 def test_same_bank_transfer(chain: Chain) -> None:
     events = chain.ok("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 250))
-    assert events == (ev.Transferred("BANKA/alice", "BANKA/bob", "BANKA:USD", "BANKA:USD", 250, False),)
+    assert events == (
+        ev.Transferred("BANKA/alice", "BANKA/bob", "BANKA:USD", "BANKA:USD", 250, False),
+    )
     assert chain.balance("BANKA/alice", "BANKA:USD") == CUSTOMER_FLOAT - 250
     assert chain.balance("BANKA/bob", "BANKA:USD") == CUSTOMER_FLOAT + 250
 
@@ -191,7 +202,10 @@ def test_frozen_amount_limits_free_balance(chain: Chain) -> None:
     assert events == (ev.Frozen("BANKA/alice", False, "BANKA:USD", 9_000, "court-2"),)
     balance = q.get_balance(chain.state, "BANKA/alice", "BANKA:USD")
     assert (balance.total, balance.frozen, balance.free) == (CUSTOMER_FLOAT, 9_000, 1_000)
-    assert chain.run("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 1_001))[0] is Code.INSUFFICIENT_FREE_BALANCE
+    assert (
+        chain.run("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 1_001))[0]
+        is Code.INSUFFICIENT_FREE_BALANCE
+    )
     chain.ok("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 1_000))
     # overwrite semantics: a new order replaces the amount
     chain.ok("REG", Freeze("BANKA/alice", False, "BANKA:USD", 0, "court-2-release"))
@@ -265,33 +279,52 @@ def test_redeem_rejections(chain: Chain) -> None:
 
 def test_account_open_update_recover_close(chain: Chain) -> None:
     new_key = key("frank").public_key
-    assert chain.ok("BANKB", AccountOpen("BANKB/frank", (new_key,), 1, b"h" * 32, FAR_FUTURE_MS)) == (
-        ev.AccountOpened("BANKB/frank"),
+    assert chain.ok(
+        "BANKB", AccountOpen("BANKB/frank", (new_key,), 1, b"h" * 32, FAR_FUTURE_MS)
+    ) == (ev.AccountOpened("BANKB/frank"),)
+    assert (
+        chain.run("BANKB", AccountOpen("BANKB/frank", (new_key,), 1, b"h" * 32, FAR_FUTURE_MS))[0]
+        is Code.ACCOUNT_EXISTS
     )
-    assert chain.run("BANKB", AccountOpen("BANKB/frank", (new_key,), 1, b"h" * 32, FAR_FUTURE_MS))[0] is Code.ACCOUNT_EXISTS
     chain.ok("BANKB", Mint("BANKB/frank", "BANKB:USD", 10, "f"))
     close = AccountUpdate("BANKB/frank", None, None, None, None, True)
     assert chain.run("BANKB", close)[0] is Code.BALANCE_NOT_ZERO
     recovered = key("frank-2").public_key
     events = chain.ok("BANKB", AccountUpdate("BANKB/frank", (recovered,), 1, None, None, False))
     assert ev.AccountKeysRecovered("BANKB/frank") in events
-    assert chain.run("BANKB/frank", Redeem("BANKB/frank", "BANKB:USD", 10, "p", None))[0] is Code.NOT_AUTHORIZED
+    assert (
+        chain.run("BANKB/frank", Redeem("BANKB/frank", "BANKB:USD", 10, "p", None))[0]
+        is Code.NOT_AUTHORIZED
+    )
     chain.ok("BANKB/frank", Redeem("BANKB/frank", "BANKB:USD", 10, "p", None), signers=["frank-2"])
     assert ev.AccountClosed("BANKB/frank") in chain.ok("BANKB", close)
     account = q.get_account(chain.state, "BANKB/frank")
     assert account is not None and account.balance_count == 0
     assert chain.run("BANKB", close)[0] is Code.ACCOUNT_CLOSED
-    assert chain.run("BANKA/alice", Transfer("BANKB/frank", "BANKA:USD", 1))[0] is Code.ACCOUNT_CLOSED
+    assert (
+        chain.run("BANKA/alice", Transfer("BANKB/frank", "BANKA:USD", 1))[0] is Code.ACCOUNT_CLOSED
+    )
 
 
 def test_account_open_rejections(chain: Chain) -> None:
     k = (key("x").public_key,)
-    assert chain.run("BANKA", AccountOpen("BANKB/x", k, 1, b"h" * 32, FAR_FUTURE_MS))[0] is Code.NOT_AUTHORIZED
-    assert chain.run("BANKA", AccountOpen("BANKA/x", k, 1, b"h" * 32, NOW_MS))[0] is Code.KYC_EXPIRED
-    assert chain.run("REG", AccountOpen("REG/x", k, 1, b"h" * 32, FAR_FUTURE_MS))[0] is Code.NOT_AUTHORIZED
+    assert (
+        chain.run("BANKA", AccountOpen("BANKB/x", k, 1, b"h" * 32, FAR_FUTURE_MS))[0]
+        is Code.NOT_AUTHORIZED
+    )
+    assert (
+        chain.run("BANKA", AccountOpen("BANKA/x", k, 1, b"h" * 32, NOW_MS))[0] is Code.KYC_EXPIRED
+    )
+    assert (
+        chain.run("REG", AccountOpen("REG/x", k, 1, b"h" * 32, FAR_FUTURE_MS))[0]
+        is Code.NOT_AUTHORIZED
+    )
     nothing = AccountUpdate("BANKA/alice", None, None, None, None, False)
     assert chain.run("BANKA", nothing)[0] is Code.INVALID_ARGUMENT
-    assert chain.run("BANKA", AccountUpdate("BANKA/ghost", None, None, None, None, True))[0] is Code.UNKNOWN_ACCOUNT
+    assert (
+        chain.run("BANKA", AccountUpdate("BANKA/ghost", None, None, None, None, True))[0]
+        is Code.UNKNOWN_ACCOUNT
+    )
 
 
 # -- freeze ------------------------------------------------------------------------------------
@@ -311,7 +344,9 @@ def test_freeze_rules(chain: Chain) -> None:
 # -- governance: participants, validators, instruments ----------------------------------------
 
 
-def _participant(pid: str, roles: set[Role], power: int = 0, status: ParticipantStatus = ParticipantStatus.ACTIVE) -> Participant:
+def _participant(
+    pid: str, roles: set[Role], power: int = 0, status: ParticipantStatus = ParticipantStatus.ACTIVE
+) -> Participant:
     return Participant(
         pid, pid, frozenset(roles), status, (key(pid).public_key,), 1,
         key(pid + "-val").public_key if power else None, power, "", "",
@@ -321,7 +356,10 @@ def _participant(pid: str, roles: set[Role], power: int = 0, status: Participant
 def test_participant_upsert_needs_governance_threshold(chain: Chain) -> None:
     body = ParticipantUpsert(_participant("BANKD", {Role.BANK}))
     assert chain.run("BANKA", body)[0] is Code.NOT_AUTHORIZED  # 1 of 2 banks
-    assert chain.run("BANKA/alice", body, signers=["BANKA/alice", "BANKA", "BANKB"])[0] is Code.NOT_AUTHORIZED
+    assert (
+        chain.run("BANKA/alice", body, signers=["BANKA/alice", "BANKA", "BANKB"])[0]
+        is Code.NOT_AUTHORIZED
+    )
     assert chain.run("CB", body, signers=["CB", "BANKA", "BANKB"])[0] is Code.NOT_AUTHORIZED
     events = chain.ok("BANKA", body, signers=["BANKA", "BANKB"])
     assert events == (ev.ParticipantUpserted("BANKD", True),)
@@ -347,7 +385,9 @@ def test_validator_set_cannot_become_empty(chain: Chain) -> None:
     signers = ["BANKA", "BANKB"]
     for bank in ("BANKA", "BANKB"):
         chain.ok("BANKA", ParticipantUpsert(_participant(bank, {Role.BANK}, 0)), signers=signers)
-    code, _ = chain.run("BANKA", ParticipantUpsert(_participant("BANKC", {Role.BANK})), signers=signers)
+    code, _ = chain.run(
+        "BANKA", ParticipantUpsert(_participant("BANKC", {Role.BANK})), signers=signers
+    )
     assert code is Code.VALIDATOR_SET_INVALID
     assert len(get_validators(chain.state, chain.state.height + 2)) == 1
 
@@ -355,27 +395,56 @@ def test_validator_set_cannot_become_empty(chain: Chain) -> None:
 def test_governance_must_stay_reachable(chain: Chain) -> None:
     signers = ["BANKA", "BANKB"]
     suspended = ParticipantStatus.SUSPENDED
-    chain.ok("BANKA", ParticipantUpsert(_participant("BANKC", {Role.BANK, Role.VALIDATOR}, 10, suspended)), signers=signers)
-    code, _ = chain.run("BANKA", ParticipantUpsert(_participant("BANKB", {Role.BANK, Role.VALIDATOR}, 10, suspended)), signers=signers)
+    chain.ok(
+        "BANKA",
+        ParticipantUpsert(_participant("BANKC", {Role.BANK, Role.VALIDATOR}, 10, suspended)),
+        signers=signers,
+    )
+    code, _ = chain.run(
+        "BANKA",
+        ParticipantUpsert(_participant("BANKB", {Role.BANK, Role.VALIDATOR}, 10, suspended)),
+        signers=signers,
+    )
     assert code is Code.GOVERNANCE_UNREACHABLE
     # a suspended participant cannot submit
-    assert chain.run("BANKC", Mint("BANKC/dave", "BANKC:USD", 1, "x"))[0] is Code.PARTICIPANT_INACTIVE
+    assert (
+        chain.run("BANKC", Mint("BANKC/dave", "BANKC:USD", 1, "x"))[0] is Code.PARTICIPANT_INACTIVE
+    )
 
 
 def test_instrument_register(chain: Chain) -> None:
     hkd_cb = InstrumentSpec("CB:HKD", InstrumentKind.SETTLEMENT_ASSET, "CB", "HKD", 2, None)
     hkd_a = InstrumentSpec("BANKA:HKD", InstrumentKind.DEPOSIT_TOKEN, "BANKA", "HKD", 2, "CB:HKD")
     # deposit token before its settlement asset exists
-    assert chain.run("BANKA", InstrumentRegister(hkd_a), signers=["BANKA", "BANKB"])[0] is Code.UNKNOWN_INSTRUMENT
+    assert (
+        chain.run("BANKA", InstrumentRegister(hkd_a), signers=["BANKA", "BANKB"])[0]
+        is Code.UNKNOWN_INSTRUMENT
+    )
     # governance without the issuer's signature
-    assert chain.run("BANKA", InstrumentRegister(hkd_cb), signers=["BANKA", "BANKB"])[0] is Code.NOT_AUTHORIZED
+    assert (
+        chain.run("BANKA", InstrumentRegister(hkd_cb), signers=["BANKA", "BANKB"])[0]
+        is Code.NOT_AUTHORIZED
+    )
     chain.ok("BANKA", InstrumentRegister(hkd_cb), signers=["BANKA", "BANKB", "CB"])
-    assert chain.run("BANKA", InstrumentRegister(hkd_cb), signers=["BANKA", "BANKB", "CB"])[0] is Code.INSTRUMENT_EXISTS
+    assert (
+        chain.run("BANKA", InstrumentRegister(hkd_cb), signers=["BANKA", "BANKB", "CB"])[0]
+        is Code.INSTRUMENT_EXISTS
+    )
     chain.ok("BANKA", InstrumentRegister(hkd_a), signers=["BANKA", "BANKB"])
-    wrong_ccy = InstrumentSpec("BANKB:HKD", InstrumentKind.DEPOSIT_TOKEN, "BANKB", "HKD", 2, "CB:USD")
-    assert chain.run("BANKA", InstrumentRegister(wrong_ccy), signers=["BANKA", "BANKB"])[0] is Code.INSTRUMENT_MISMATCH
-    not_agent = InstrumentSpec("BANKB:EUR", InstrumentKind.SETTLEMENT_ASSET, "BANKB", "EUR", 2, None)
-    assert chain.run("BANKA", InstrumentRegister(not_agent), signers=["BANKA", "BANKB"])[0] is Code.INVALID_ARGUMENT
+    wrong_ccy = InstrumentSpec(
+        "BANKB:HKD", InstrumentKind.DEPOSIT_TOKEN, "BANKB", "HKD", 2, "CB:USD"
+    )
+    assert (
+        chain.run("BANKA", InstrumentRegister(wrong_ccy), signers=["BANKA", "BANKB"])[0]
+        is Code.INSTRUMENT_MISMATCH
+    )
+    not_agent = InstrumentSpec(
+        "BANKB:EUR", InstrumentKind.SETTLEMENT_ASSET, "BANKB", "EUR", 2, None
+    )
+    assert (
+        chain.run("BANKA", InstrumentRegister(not_agent), signers=["BANKA", "BANKB"])[0]
+        is Code.INVALID_ARGUMENT
+    )
     instrument = q.get_instrument(chain.state, "BANKA:HKD")
     assert instrument is not None and instrument.supply == 0
-    assert CHAIN_ID == q.get_chain_config(chain.state).chain_id
+    assert q.get_chain_config(chain.state).chain_id == CHAIN_ID

@@ -132,7 +132,9 @@ class TxFactory:
             body=body,
         )
 
-    def raw(self, submitter: str, body: Body, signers: Sequence[str] | None = None, **kw: Any) -> bytes:
+    def raw(
+        self, submitter: str, body: Body, signers: Sequence[str] | None = None, **kw: Any
+    ) -> bytes:
         unsigned = self.unsigned(submitter, body, **kw)
         names = [submitter] if signers is None else list(signers)
         return sign_tx(unsigned, [key(name) for name in names]).encode()

@@ -1,0 +1,345 @@
+"""Random sequences of every core tx type, valid and invalid, through ``execute_block``.
+
+After every step: money is conserved per instrument, free >= 0 everywhere, a rejected tx left
+the ledger byte-identical, no (submitter, idempotency key) or nonce was accepted twice, a
+cross-bank transfer moved exactly its amount of settlement asset, and ``State.from_kv`` rebuilds
+the same state. At the end the whole history is replayed from genesis to the same app hash.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from consensus import codec
+from consensus.ledger import Code, State, execute_block
+from consensus.ledger import queries as q
+from consensus.ledger.records import (
+    AccountStatus,
+    InstrumentKind,
+    InstrumentSpec,
+    Participant,
+    ParticipantStatus,
+    Role,
+)
+from consensus.ledger.state import BALANCE_PREFIX, INSTRUMENT_PREFIX, META_KEY, SEPARATOR
+from consensus.ledger.txs import (
+    AccountOpen,
+    AccountUpdate,
+    Body,
+    Freeze,
+    InstrumentRegister,
+    Mint,
+    ParticipantUpsert,
+    Redeem,
+    Transfer,
+    ValidUntil,
+    ValidUntilKind,
+)
+
+from .world import (
+    BANKS,
+    CHAIN_ID,
+    CUSTOMERS,
+    FAR_FUTURE_MS,
+    GENESIS_TIME_MS,
+    TxFactory,
+    genesis_state,
+    key,
+)
+
+MUTATIONS = ["none"] * 6 + ["bad_nonce", "reused_key", "wrong_signer", "expired", "wrong_chain"]
+EXPECTED = {
+    "bad_nonce": Code.BAD_NONCE,
+    "reused_key": Code.DUPLICATE_IDEMPOTENCY_KEY,
+    "wrong_signer": Code.NOT_AUTHORIZED,
+    "expired": Code.EXPIRED,
+    "wrong_chain": Code.WRONG_CHAIN,
+}
+SUBMITTER_FAILURES = {Code.ACCOUNT_CLOSED, Code.PARTICIPANT_INACTIVE, Code.UNKNOWN_SUBMITTER}
+ACCOUNTS = [*CUSTOMERS, "BANKA/zoe", "BANKB/yan", "BANKC/ghost"]
+INSTRUMENTS = [f"{b}:USD" for b in BANKS] + ["CB:USD", "BANKA:HKD", "CB:HKD"]
+amounts = st.sampled_from([1, 7, 100, 2_500, 9_999, 10_000, 10_001, 10**6, 2**63 - 1])
+
+
+def ledger_kv(state: State) -> dict[bytes, bytes]:
+    kv = state.to_kv()
+    kv.pop(META_KEY)
+    return kv
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    @initialize()
+    def start(self) -> None:
+        self.genesis = genesis_state()
+        self.state = self.genesis
+        self.factory = TxFactory()
+        self.blocks: list[tuple[list[bytes], int]] = []
+        self.signer: dict[str, str] = {}  # account or participant -> key name (after recovery)
+        self.used_keys: dict[str, list[str]] = defaultdict(list)
+        self.accepted: set[tuple[str, str]] = set()
+        self.last_nonce: dict[str, int] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def signer_of(self, submitter: str) -> str:
+        return self.signer.get(submitter, submitter)
+
+    def build(
+        self, submitter: str, body: Body, mutation: str, signers: list[str] | None = None
+    ) -> bytes:
+        nonce = q.get_nonce(self.state, submitter) + 1
+        kw: dict[str, Any] = {"nonce": nonce}
+        if mutation == "bad_nonce":
+            kw["nonce"] = nonce - 1 if nonce > 1 else nonce  # nothing to repeat before the first
+        if mutation == "reused_key" and self.used_keys[submitter]:
+            kw["idempotency_key"] = self.used_keys[submitter][0]
+        if mutation == "expired":
+            kw["valid_until"] = ValidUntil(ValidUntilKind.HEIGHT, self.state.height)
+        if mutation == "wrong_chain":
+            kw["chain_id"] = CHAIN_ID + "-other"
+        names = signers or [self.signer_of(submitter)]
+        if mutation == "wrong_signer":
+            names = ["intruder"]
+        return self.factory.raw(submitter, body, signers=names, **kw)
+
+    def execute(self, raws: list[bytes]) -> list[Code]:
+        height = self.state.height + 1
+        time_ms = GENESIS_TIME_MS + 1_000 * height
+        result = execute_block(self.state, raws, height, time_ms)
+        self.blocks.append((raws, time_ms))
+        self.record_acceptances(raws, [r.code for r in result.receipts])
+        self.previous, self.state = self.state, result.state
+        return [r.code for r in result.receipts]
+
+    def record_acceptances(self, raws: list[bytes], codes: list[Code]) -> None:
+        from consensus.ledger import decode_tx
+
+        for raw, code in zip(raws, codes, strict=True):
+            if code is not Code.OK:
+                continue
+            tx = decode_tx(raw).unsigned
+            pair = (tx.submitter, tx.idempotency_key)
+            assert pair not in self.accepted, "idempotency key accepted twice"
+            assert tx.nonce > self.last_nonce.get(tx.submitter, 0), "nonce accepted twice"
+            self.accepted.add(pair)
+            self.last_nonce[tx.submitter] = tx.nonce
+            self.used_keys[tx.submitter].append(tx.idempotency_key)
+
+    def is_noop_mutation(self, submitter: str, mutation: str) -> bool:
+        """bad_nonce / reused_key need an earlier accepted tx of the submitter."""
+        if mutation in ("bad_nonce", "reused_key"):
+            return not self.used_keys[submitter]
+        return False
+
+    def run_one(
+        self, submitter: str, body: Body, mutation: str, signers: list[str] | None = None
+    ) -> Code:
+        before = ledger_kv(self.state)
+        expected = None if self.is_noop_mutation(submitter, mutation) else EXPECTED.get(mutation)
+        code = self.execute([self.build(submitter, body, mutation, signers)])[0]
+        event(f"{type(body).__name__}: {code.name}")
+        if code is not Code.OK:
+            assert ledger_kv(self.state) == before, f"rejected ({code.name}) but state changed"
+        if expected is Code.EXPIRED or expected is Code.WRONG_CHAIN:
+            assert code is expected
+        elif expected is not None:
+            assert code in {expected} | SUBMITTER_FAILURES, (mutation, code)
+        return code
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @rule(payer=st.sampled_from(ACCOUNTS), payee=st.sampled_from(ACCOUNTS), amount=amounts,
+          instrument=st.none() | st.none() | st.sampled_from(INSTRUMENTS),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def transfer(
+        self, payer: str, payee: str, amount: int, instrument: str | None, mutation: str
+    ) -> None:
+        instrument = instrument or f"{payer.split('/')[0]}:USD"  # usually the payer's own token
+        settlement_before = self.settlement_balances()
+        blocked = self.is_blocked(payer) or self.is_blocked(payee)
+        code = self.run_one(payer, Transfer(payee, instrument, amount), mutation)
+        assert not (blocked and code is Code.OK), "a frozen or closed account moved money"
+        settlement_after = self.settlement_balances()
+        moved = {bank: settlement_after[bank] - settlement_before[bank] for bank in BANKS}
+        cross = payer.split("/")[0] != payee.split("/")[0]
+        if code is Code.OK and cross:
+            event("cross-bank transfer accepted")
+            assert moved[payer.split("/")[0]] == -amount
+            assert moved[payee.split("/")[0]] == amount
+        else:
+            assert set(moved.values()) == {0}
+
+    @rule(payer=st.sampled_from(CUSTOMERS), payee=st.sampled_from(CUSTOMERS),
+          amount=st.sampled_from([1, 500, 5_000, 20_000]))  # fmt: skip
+    def cross_bank_transfer(self, payer: str, payee: str, amount: int) -> None:
+        self.transfer(payer, payee, amount, None, "none")
+
+    @rule(issuer=st.none() | st.sampled_from([*BANKS, "CB"]),
+          account=st.sampled_from([*ACCOUNTS, "CB/BANKA"]),
+          instrument=st.none() | st.sampled_from(INSTRUMENTS), amount=amounts,
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def mint(
+        self, issuer: str | None, account: str, instrument: str | None, amount: int, mutation: str
+    ) -> None:
+        issuer = issuer or account.split("/")[0]  # usually the account's own bank
+        instrument = instrument or f"{issuer}:USD"
+        blocked = self.is_blocked(account)
+        code = self.run_one(issuer, Mint(account, instrument, amount, "core-debit"), mutation)
+        assert not (blocked and code is Code.OK), "minted into a frozen or closed account"
+
+    @rule(account=st.sampled_from(ACCOUNTS), by_issuer=st.booleans(), legal=st.booleans(),
+          amount=amounts, mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def redeem(
+        self, account: str, by_issuer: bool, legal: bool, amount: int, mutation: str
+    ) -> None:
+        bank = account.split("/")[0]
+        body = Redeem(account, f"{bank}:USD", amount, "payout", "court" if legal else None)
+        self.run_one(bank if by_issuer else account, body, mutation)
+
+    @rule(authority=st.just("REG") | st.sampled_from([*BANKS, "REG", "CB"]),
+          account=st.sampled_from(CUSTOMERS) | st.sampled_from(ACCOUNTS),
+          flag=st.booleans(), amount=st.sampled_from([None, 0, 5, 5_000, 10_000, 20_000]),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def freeze(
+        self, authority: str, account: str, flag: bool, amount: int | None, mutation: str
+    ) -> None:
+        instrument = None if amount is None else f"{account.split('/')[0]}:USD"
+        self.run_one(
+            authority, Freeze(account, flag, instrument, amount or 0, "legal-basis"), mutation
+        )
+
+    @rule(bank=st.sampled_from(BANKS), local=st.sampled_from(["zoe", "yan", "ghost", "alice"]),
+          expired=st.booleans(), mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def account_open(self, bank: str, local: str, expired: bool, mutation: str) -> None:
+        aid = f"{bank}/{local}"
+        expiry = GENESIS_TIME_MS if expired else FAR_FUTURE_MS
+        self.run_one(
+            bank, AccountOpen(aid, (key(aid).public_key,), 1, b"\x01" * 32, expiry), mutation
+        )
+
+    @rule(account=st.sampled_from(ACCOUNTS), action=st.sampled_from(["recover", "kyc", "close"]),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def account_update(self, account: str, action: str, mutation: str) -> None:
+        bank = account.split("/")[0]
+        new_name = f"{account}#{len(self.factory.nonces)}"
+        keys = (key(new_name).public_key,) if action == "recover" else None
+        kyc = b"\x02" * 32 if action == "kyc" else None
+        body = AccountUpdate(
+            account,
+            keys,
+            1 if keys else None,
+            kyc,
+            FAR_FUTURE_MS if kyc else None,
+            action == "close",
+        )
+        if self.run_one(bank, body, mutation) is Code.OK and keys:
+            self.signer[account] = new_name
+
+    @rule(bank=st.sampled_from([*BANKS, "BANKD"]), power=st.sampled_from([0, 1, 10]),
+          suspend=st.booleans(), cosigners=st.integers(1, 3),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def participant_upsert(
+        self, bank: str, power: int, suspend: bool, cosigners: int, mutation: str
+    ) -> None:
+        status = ParticipantStatus.SUSPENDED if suspend else ParticipantStatus.ACTIVE
+        participant = Participant(
+            bank, bank, frozenset({Role.BANK, Role.VALIDATOR}), status, (key(bank).public_key,), 1,
+            key(bank + "-val").public_key, power, "", "",
+        )  # fmt: skip
+        signers = list(BANKS[:cosigners])
+        self.run_one(BANKS[0], ParticipantUpsert(participant), mutation, signers=signers)
+
+    @rule(which=st.sampled_from(["CB:HKD", "BANKA:HKD"]), mutation=st.sampled_from(MUTATIONS))
+    def instrument_register(self, which: str, mutation: str) -> None:
+        issuer, currency = which.split(":")
+        if issuer == "CB":
+            spec = InstrumentSpec(which, InstrumentKind.SETTLEMENT_ASSET, "CB", currency, 2, None)
+        else:
+            spec = InstrumentSpec(
+                which, InstrumentKind.DEPOSIT_TOKEN, issuer, currency, 2, "CB:HKD"
+            )
+        signers = ["BANKA", "BANKB", "BANKC", "CB"]
+        self.run_one("BANKB", InstrumentRegister(spec), mutation, signers=signers)
+
+    @rule(data=st.binary(max_size=64))
+    def garbage(self, data: bytes) -> None:
+        before = ledger_kv(self.state)
+        assert self.execute([data]) == [Code.MALFORMED]
+        assert ledger_kv(self.state) == before
+
+    @rule(
+        pairs=st.lists(
+            st.tuples(st.sampled_from(CUSTOMERS), st.sampled_from(CUSTOMERS), amounts),
+            min_size=2,
+            max_size=6,
+        )
+    )
+    def block_of_transfers(self, pairs: list[tuple[str, str, int]]) -> None:
+        raws: list[bytes] = []
+        nonces: dict[str, int] = {}
+        for payer, payee, amount in pairs:
+            nonces[payer] = nonces.get(payer, q.get_nonce(self.state, payer)) + 1
+            body = Transfer(payee, f"{payer.split('/')[0]}:USD", amount)
+            raws.append(
+                self.factory.raw(payer, body, signers=[self.signer_of(payer)], nonce=nonces[payer])
+            )
+        raws.append(raws[0])  # the same tx twice in a block: never accepted twice
+        codes = self.execute(raws)
+        assert not (codes[0] is Code.OK and codes[-1] is Code.OK)
+
+    # -- invariants ------------------------------------------------------------------------------
+
+    def is_blocked(self, account_id: str) -> bool:
+        account = q.get_account(self.state, account_id)
+        return account is not None and (
+            account.frozen or account.status is not AccountStatus.ACTIVE
+        )
+
+    def settlement_balances(self) -> dict[str, int]:
+        return {bank: q.get_balance(self.state, f"CB/{bank}", "CB:USD").total for bank in BANKS}
+
+    @invariant()
+    def money_is_conserved_and_free_is_never_negative(self) -> None:
+        totals: dict[str, int] = defaultdict(int)
+        for k, v in self.state.items():
+            if k.startswith(BALANCE_PREFIX):
+                total, frozen, held = codec.decode(v)
+                assert 0 <= frozen + held <= total
+                assert total > 0 or frozen > 0 or held > 0, "zero balances are deleted"
+                totals[k.split(SEPARATOR)[1].decode()] += total
+        for k, _ in self.state.items():
+            if k.startswith(INSTRUMENT_PREFIX):
+                iid = k[1:].decode()
+                instrument = q.get_instrument(self.state, iid)
+                assert instrument is not None
+                assert totals[iid] == instrument.minted - instrument.redeemed, iid
+
+    @invariant()
+    def from_kv_rebuilds_the_same_state(self) -> None:
+        rebuilt = State.from_kv(self.state.items())
+        assert rebuilt.to_kv() == self.state.to_kv()
+        assert rebuilt.app_hash == self.state.app_hash
+
+    @precondition(lambda self: len(self.blocks) % 5 == 4)
+    @rule()
+    def replay_from_genesis_gives_the_same_app_hash(self) -> None:
+        state = self.genesis
+        for raws, time_ms in self.blocks:
+            state = execute_block(state, raws, state.height + 1, time_ms).state
+        assert state.app_hash == self.state.app_hash
+        assert state.to_kv() == self.state.to_kv()
+
+
+TestLedger = LedgerMachine.TestCase
+TestLedger.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+
+
+@pytest.mark.slow
+class TestLedgerDeep(LedgerMachine.TestCase):  # type: ignore[valid-type,misc]
+    settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
