@@ -285,7 +285,11 @@ class Replica:
         """A validator still deciding our previous height: send it what decided it (the
         certificate's precommits and the proposal), as CometBFT's catch-up gossip does."""
         cert = self._last_commit
-        if cert is None:
+        if cert is None or (
+            vote.type == VoteType.PRECOMMIT
+            and (vote.round, vote.block_hash) == (cert.round, cert.block_hash)
+        ):
+            # Such votes are what we send in catch-up ourselves: answering them would ping-pong.
             raise RejectedInput("vote for the previous height")
         self._check_vote_signed(vote, self._sets.get(vote.height))
         return lambda out: out.extend(self._get_catch_up_messages(vote.validator, cert))
@@ -495,11 +499,12 @@ class Replica:
         if proposal is not None and proposal.proposer == self.public_key:
             out.append(Broadcast(proposal))
         index = self._own_index()
-        if index is not None:
-            for vote_type in VoteType:
-                vote = self._votes.get(self._round, vote_type).get_vote(index)
-                if vote is not None:
-                    out.append(Broadcast(vote))
+        # The previous round too: a validator still there needs our votes of it to move on.
+        rounds = [Round(r) for r in (self._round - 1, self._round) if r >= 0]
+        for round_, vote_type in [(r, t) for r in rounds for t in VoteType]:
+            vote = None if index is None else self._votes.get(round_, vote_type).get_vote(index)
+            if vote is not None:
+                out.append(Broadcast(vote))
         out.append(self._rebroadcast_timer())
 
     def _rebroadcast_timer(self) -> ScheduleTimeout:
