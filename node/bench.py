@@ -1,5 +1,8 @@
 """``depochain bench ledger``: how fast the ledger executes, verifies and commits, on one core.
 
+Throughput is reported per CPU second of this process (``time.process_time``), with wall-clock
+figures beside it: on a shared machine wall time mostly measures the neighbours.
+
 Figures: (a) transfers executed per second in 1,000-tx blocks with signature verdicts supplied
 (as the mempool does), same-bank and cross-bank; (b) Ed25519 transaction-signature verifications
 per second; (c) blocks of executed transfers committed to LevelDB (one synced batch per block),
@@ -122,21 +125,29 @@ def _blocks(raws: list[bytes]) -> list[list[bytes]]:
 def measure_execution(genesis: State, raws: list[bytes]) -> dict[str, Any]:
     """Execute the txs in 1,000-tx blocks with every signature verdict supplied."""
     verdicts = {crypto.sha256(raw): True for raw in raws}
-    best_s, rejected = float("inf"), 0
+    best_cpu_s = best_wall_s = float("inf")
+    rejected = 0
     for _ in range(REPEATS):  # best of a few: the machine may be shared
-        state, rejected, start = genesis, 0, time.perf_counter()
+        state, rejected = genesis, 0
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
         for block in _blocks(raws):
             result = execute_block(state, block, state.height + 1, GENESIS_TIME_MS + 1, verdicts)
             rejected += sum(1 for receipt in result.receipts if not receipt.is_ok)
             state = result.state
-        best_s = min(best_s, time.perf_counter() - start)
-    return {"txs": len(raws), "rejected": rejected, "tx_per_s": round(len(raws) / best_s)}
+        best_cpu_s = min(best_cpu_s, time.process_time() - cpu_start)
+        best_wall_s = min(best_wall_s, time.perf_counter() - wall_start)
+    return {
+        "txs": len(raws),
+        "rejected": rejected,
+        "tx_per_s": round(len(raws) / best_cpu_s),
+        "tx_per_s_wall": round(len(raws) / best_wall_s),
+    }
 
 
 def measure_verification(txs: list[SignedTx]) -> dict[str, Any]:
-    start = time.perf_counter()
+    start = time.process_time()
     valid = sum(1 for tx in txs if verify_tx_signatures(tx))
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     return {"verifications": len(txs), "valid": valid, "per_s": round(len(txs) / elapsed)}
 
 
@@ -199,13 +210,20 @@ def _print_report(report: dict[str, Any], json_output: bool) -> None:
         print(json.dumps(report, indent=2))
         return
     lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
-        ("execute_same_bank", lambda r: f"{r['tx_per_s']:>9,} tx/s  (sigs pre-verified)"),
-        ("execute_cross_bank", lambda r: f"{r['tx_per_s']:>9,} tx/s  (sigs pre-verified)"),
-        ("ed25519_verify", lambda r: f"{r['per_s']:>9,} verifications/s"),
+        ("execute_same_bank", _format_execution),
+        ("execute_cross_bank", _format_execution),
+        ("ed25519_verify", lambda r: f"{r['per_s']:>9,} verifications/s (CPU time)"),
         ("leveldb_commit", _format_commit),
     ]
     for name, fmt in lines:
         print(f"{name:<20} {fmt(report[name])}")
+
+
+def _format_execution(r: dict[str, Any]) -> str:
+    return (
+        f"{r['tx_per_s']:>9,} tx/s CPU time ({r['tx_per_s_wall']:,} wall), "
+        f"sigs pre-verified, {r['rejected']} rejected"
+    )
 
 
 def _format_commit(r: dict[str, Any]) -> str:

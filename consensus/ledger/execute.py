@@ -9,11 +9,11 @@ so a client may fix and resubmit with the same nonce and key.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consensus import crypto
 from consensus.codec import CodecError
 from consensus.ledger.auth import TxContext, get_submitter
 from consensus.ledger.codes import LOG_LEN_MAX, Code, Rejected
@@ -125,7 +125,7 @@ def execute_tx(block: _Block, raw: bytes) -> Receipt:
 
 def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
     if block.verdicts is not None:
-        verdict = block.verdicts.get(crypto.sha256(raw))
+        verdict = block.verdicts.get(hashlib.sha256(raw).digest())  # type: ignore[call-overload]
         if verdict is not None:
             return verdict
     return verify_tx_signatures(tx)

@@ -205,14 +205,24 @@ class State:
             record = memo[raw] = decode_value(key, raw)
         return record
 
-    def remember(self, key: bytes, raw: bytes, record: Any) -> None:
-        """Record that ``raw`` (just encoded from ``record``) decodes to ``record``."""
-        memo = self._decoded.get(key[0])
-        if memo is None:
-            memo = self._decoded[key[0]] = {}
-        if len(memo) >= DECODE_MEMO_MAX:
-            memo.clear()
-        memo[raw] = record
+    def encode_records(self, records: Iterable[tuple[bytes, Any]]) -> dict[bytes, bytes | None]:
+        """Encode a block's written records as state changes, memoising each (bytes -> record)
+        so the next block reads them without decoding."""
+        changes: dict[bytes, bytes | None] = {}
+        memos, packb, plain = self._decoded, msgpack.packb, (int, list, tuple)
+        for key, record in records:
+            if record is None:
+                changes[key] = None
+                continue
+            wire = record if type(record) in plain else record.to_wire()
+            raw = changes[key] = packb(wire, use_bin_type=True)
+            memo = memos.get(key[0])
+            if memo is None:
+                memo = memos[key[0]] = {}
+            elif len(memo) >= DECODE_MEMO_MAX:
+                memo.clear()
+            memo[raw] = record
+        return changes
 
     # -- metadata --------------------------------------------------------------------------
 
