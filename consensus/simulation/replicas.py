@@ -26,11 +26,12 @@ def validator_set_of(keys: Sequence[PrivateKey], power: int = 10) -> ValidatorSe
     return ValidatorSet.of(Validator(k.public_key, VotingPower(power)) for k in keys)
 
 
-def get_chain_state(node: SimNode, validators: ValidatorSet) -> ChainState:
+def get_chain_state(node: SimNode, validators: ValidatorSet, params: ConsensusParams) -> ChainState:
     """What the node's store holds after its last committed block."""
     height = node.committed_height
-    heights = [height + 1, height + 2] + ([height] if height else [])
-    sets = {h: validators for h in heights}
+    # Older sets too: a restarted replica must still verify evidence from recent heights.
+    oldest = max(1, height - params.evidence_age_max_heights)
+    sets = {h: validators for h in range(oldest, height + 3)}
     if height == 0:
         return ChainState(
             height=Height(0),
@@ -54,4 +55,6 @@ def get_chain_state(node: SimNode, validators: ValidatorSet) -> ChainState:
 def build_replica(
     node: SimNode, chain_id: ChainId, params: ConsensusParams, validators: ValidatorSet
 ) -> Replica:
-    return Replica(chain_id, node.key, params, get_chain_state(node, validators), node.sign_state)
+    return Replica(
+        chain_id, node.key, params, get_chain_state(node, validators, params), node.sign_state
+    )

@@ -347,7 +347,16 @@ class Simulation:
         node.replica = self.factory(node)
         node.entered_height = node.committed_height + 1
         self._handle(node, ev.Started(self.clock.now_ms))
+        self._replay_own_log(node)
         self._offer_txs(node)
+
+    def _replay_own_log(self, node: SimNode) -> None:
+        """After a restart the node feeds its replica the messages it had signed at this height
+        (from its WAL) and gossips them again."""
+        height = node.entered_height
+        for payload in list(node.own_log.get(height, ())):
+            node.remember(height, sha256(payload), payload)
+            self._on_deliver(_Deliver(node.node_id, payload))
 
     def _on_sync(self, item: _Sync) -> None:
         node = self.nodes[item.node]
@@ -389,7 +398,9 @@ class Simulation:
 
             payload = encode_message(message)
             routes = [(peer, payload) for peer in peers]
-            node.remember(_height_of(message), sha256(payload), payload)
+            height = _height_of(message)
+            node.remember(height, sha256(payload), payload)
+            node.log_own(height, payload)
         for peer, payload in routes:
             self._transmit(node.node_id, peer, payload)
 
