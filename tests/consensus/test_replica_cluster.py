@@ -41,8 +41,11 @@ def make_keys(n: int) -> list[PrivateKey]:
 
 def make_genesis(vset: ValidatorSet) -> ChainState:
     return ChainState(
-        height=Height(0), last_block_hash=GENESIS_PARENT_HASH, last_commit=None,
-        last_block_time_ms=TimestampMs(0), app_hash=GENESIS_APP_HASH,
+        height=Height(0),
+        last_block_hash=GENESIS_PARENT_HASH,
+        last_commit=None,
+        last_block_time_ms=TimestampMs(0),
+        app_hash=GENESIS_APP_HASH,
         validator_sets={1: vset, 2: vset},
     )
 
@@ -77,7 +80,8 @@ class Cluster:
                 self.push(self.now_ms + self.delay_ms, j, as_event(action.message))
             elif isinstance(action, ScheduleTimeout):
                 self.push(
-                    self.now_ms + action.delay_ms, source,
+                    self.now_ms + action.delay_ms,
+                    source,
                     TimeoutElapsed(action.height, action.round, action.step),
                 )
             elif isinstance(action, CommitBlock):
@@ -91,10 +95,14 @@ class Cluster:
 
     def run(self, until_height: int, max_events: int = 20_000) -> None:
         for _ in range(max_events):
-            if all(
-                max(self.commits.get(i, {0: None}), default=0) >= until_height
-                for i in range(len(self.replicas)) if i not in self.down
-            ) or not self.queue:
+            if (
+                all(
+                    max(self.commits.get(i, {0: None}), default=0) >= until_height
+                    for i in range(len(self.replicas))
+                    if i not in self.down
+                )
+                or not self.queue
+            ):
                 return
             at_ms, _, target, event = heapq.heappop(self.queue)
             self.now_ms = max(self.now_ms, at_ms)
@@ -121,8 +129,11 @@ def make_cluster(n: int = 4, params: ConsensusParams | None = None) -> Cluster:
     keys = make_keys(n)
     vset = ValidatorSet.of([(k.public_key, 10) for k in keys])
     params = params or ConsensusParams(
-        timeout_propose_ms=300, timeout_prevote_ms=100, timeout_precommit_ms=100,
-        timeout_delta_ms=50, timeout_commit_ms=50,
+        timeout_propose_ms=300,
+        timeout_prevote_ms=100,
+        timeout_precommit_ms=100,
+        timeout_delta_ms=50,
+        timeout_commit_ms=50,
     )
     replicas = [Replica(CHAIN, k, params, make_genesis(vset)) for k in keys]
     return Cluster(replicas, vset)

@@ -35,8 +35,12 @@ CHAIN = ChainId("depochain-test")
 GENESIS_APP_HASH = crypto.sha256(b"genesis")
 GENESIS_TIME_MS = TimestampMs(1_000)
 PARAMS = ConsensusParams(
-    timeout_propose_ms=3_000, timeout_prevote_ms=1_000, timeout_precommit_ms=1_000,
-    timeout_delta_ms=500, timeout_max_ms=10_000, timeout_commit_ms=1_000,
+    timeout_propose_ms=3_000,
+    timeout_prevote_ms=1_000,
+    timeout_precommit_ms=1_000,
+    timeout_delta_ms=500,
+    timeout_max_ms=10_000,
+    timeout_commit_ms=1_000,
 )
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(4)]
 VSET = ValidatorSet.of([(k.public_key, 10) for k in KEYS])
@@ -59,20 +63,31 @@ def non_proposer_index(height: int, round_: int) -> int:
 
 def genesis(vset: ValidatorSet = VSET) -> ChainState:
     return ChainState(
-        height=Height(0), last_block_hash=GENESIS_PARENT_HASH, last_commit=None,
-        last_block_time_ms=GENESIS_TIME_MS, app_hash=GENESIS_APP_HASH,
+        height=Height(0),
+        last_block_hash=GENESIS_PARENT_HASH,
+        last_commit=None,
+        last_block_time_ms=GENESIS_TIME_MS,
+        app_hash=GENESIS_APP_HASH,
         validator_sets={1: vset, 2: vset},
     )
 
 
 def block_at_1(
-    txs: tuple[bytes, ...] = (), proposer: int = 0, app_hash: Hash32 = GENESIS_APP_HASH,
+    txs: tuple[bytes, ...] = (),
+    proposer: int = 0,
+    app_hash: Hash32 = GENESIS_APP_HASH,
     time_ms: int = 2_000,
 ) -> Block:
     return make_block(
-        chain_id=CHAIN, height=Height(1), time_ms=TimestampMs(time_ms),
-        proposer=VSET.validators[proposer].public_key, parent_hash=GENESIS_PARENT_HASH,
-        last_commit=None, app_hash=app_hash, validators_hash=VSET.compute_hash(), txs=txs,
+        chain_id=CHAIN,
+        height=Height(1),
+        time_ms=TimestampMs(time_ms),
+        proposer=VSET.validators[proposer].public_key,
+        parent_hash=GENESIS_PARENT_HASH,
+        last_commit=None,
+        app_hash=app_hash,
+        validators_hash=VSET.compute_hash(),
+        txs=txs,
     )
 
 
@@ -81,9 +96,13 @@ def vote(
 ) -> Vote:
     payload = compute_vote_sign_payload(vote_type, height, round_, block_hash)
     return Vote(
-        vote_type, Height(height), Round(round_),
-        None if block_hash is None else Hash32(block_hash), ValidatorIndex(index),
-        VSET.validators[index].public_key, key_of(index).sign(SignPurpose.VOTE, CHAIN, payload),
+        vote_type,
+        Height(height),
+        Round(round_),
+        None if block_hash is None else Hash32(block_hash),
+        ValidatorIndex(index),
+        VSET.validators[index].public_key,
+        key_of(index).sign(SignPurpose.VOTE, CHAIN, payload),
     )
 
 
@@ -102,7 +121,11 @@ def proposal(
     index = proposer_index(height, round_) if signer is None else signer
     payload = compute_proposal_sign_payload(height, round_, pol_round, block.hash)
     return Proposal(
-        height, Round(round_), pol_round, block, VSET.validators[index].public_key,
+        height,
+        Round(round_),
+        pol_round,
+        block,
+        VSET.validators[index].public_key,
         key_of(index).sign(SignPurpose.PROPOSAL, CHAIN, payload),
     )
 
@@ -119,7 +142,9 @@ class Started_:
 
 
 def started(
-    index: int, params: ConsensusParams = PARAMS, sign_state: SignState | None = None,
+    index: int,
+    params: ConsensusParams = PARAMS,
+    sign_state: SignState | None = None,
     now_ms: int = 1_500,
 ) -> Started_:
     replica = Replica(CHAIN, key_of(index), params, genesis(), sign_state)
