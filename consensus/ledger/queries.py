@@ -18,10 +18,12 @@ from consensus.ledger.state import (
     State,
     account_key,
     balance_key,
+    balance_prefix,
     decode_value,
     idempotency_key,
     instrument_key,
     nonce_key,
+    parse_balance_key,
     participant_key,
 )
 
@@ -84,6 +86,7 @@ __all__ = [
     "CONFIG_KEY",
     "BalanceView",
     "get_account",
+    "get_account_balances",
     "get_balance",
     "get_chain_config",
     "get_idempotency_key_height",
@@ -93,3 +96,20 @@ __all__ = [
     "get_participant_ids",
     "is_idempotency_key_used",
 ]
+
+
+def get_account_balances(state: State, account_id: str) -> dict[str, BalanceView]:
+    """Every non-zero balance of an account, by instrument id.
+
+    Walks the in-memory state (O(state)); the RPC should rather prefix-scan its store with
+    ``state.balance_prefix(account_id)`` and decode entries with ``state.decode_value``."""
+    prefix = balance_prefix(account_id)
+    result = {}
+    for key, raw in state.items():
+        if key.startswith(prefix):
+            balance: Balance = decode_value(key, raw)
+            instrument_id = parse_balance_key(key)[1]
+            result[instrument_id] = BalanceView(
+                balance.total, balance.frozen, balance.held, balance.free
+            )
+    return result

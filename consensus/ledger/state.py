@@ -62,6 +62,17 @@ def balance_key(account_id: str, instrument_id: str) -> bytes:
     return BALANCE_PREFIX + account_id.encode() + SEPARATOR + instrument_id.encode()
 
 
+def balance_prefix(account_id: str) -> bytes:
+    """Prefix of every balance key of one account (for a storage prefix scan)."""
+    return BALANCE_PREFIX + account_id.encode() + SEPARATOR
+
+
+def parse_balance_key(key: bytes) -> tuple[str, str]:
+    """(account_id, instrument_id) of a balance key."""
+    account, _, instrument = key[1:].partition(SEPARATOR)
+    return account.decode(), instrument.decode()
+
+
 def nonce_key(submitter: str) -> bytes:
     return NONCE_PREFIX + submitter.encode()
 

@@ -411,14 +411,16 @@ class UnsignedTx:
             raise CodecError("nonce: expected an int in 1..2**63-1")
         if type(memo) is not str or len(memo) > MEMO_LEN_MAX:
             raise CodecError(f"memo: expected a str of <= {MEMO_LEN_MAX} chars")
+        if type(key) is not str or not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise CodecError("idempotency_key: 1..64 printable ASCII chars without spaces")
         return cls(
-            chain_id=ChainId(chain),
-            submitter=validate_submitter(submitter),
-            nonce=nonce,
-            idempotency_key=validate_idempotency_key(key),
-            valid_until=ValidUntil.from_wire(until),
-            memo=memo,
-            body=_BODY_READERS[kind](body),
+            ChainId(chain),
+            validate_submitter(submitter),
+            nonce,
+            key,
+            ValidUntil.from_wire(until),
+            memo,
+            _BODY_READERS[kind](body),
         )
 
 
@@ -461,10 +463,12 @@ class SignedTx:
 
     @classmethod
     def from_wire(cls, value: Value) -> SignedTx:
-        unsigned, signatures = codec.expect_fields(value, "signed_tx", 2)
-        pairs = codec.expect_list_of(signatures, "signatures", _read_signature, SIGNATURES_MAX)
-        if not pairs:
-            raise CodecError("signatures: at least one")
+        if type(value) is not list or len(value) != 2:
+            raise CodecError("signed_tx: expected [unsigned, signatures]")
+        unsigned, signatures = value
+        if type(signatures) is not list or not 0 < len(signatures) <= SIGNATURES_MAX:
+            raise CodecError(f"signatures: 1..{SIGNATURES_MAX} expected")
+        pairs = tuple([_read_signature(item) for item in signatures])
         if len(pairs) > 1:
             codec.sorted_unique([key for key, _ in pairs], "signatures")
         return cls(UnsignedTx.from_wire(unsigned), pairs)

@@ -156,3 +156,11 @@ def test_from_kv_rejects_unknown_or_malformed_entries(items: list[tuple[bytes, b
         State.from_kv([*good, (account_key + b"x", codec.encode([1, 2]))])
     with pytest.raises(CodecError):
         State.from_kv([(k, v) for k, v in good if k != META_KEY])
+
+
+def test_account_balances_query() -> None:
+    state, _ = _run_blocks(2, 2)
+    balances = q.get_account_balances(state, "BANKA/alice")
+    assert set(balances) == {"BANKA:USD"}
+    assert balances["BANKA:USD"] == q.get_balance(state, "BANKA/alice", "BANKA:USD")
+    assert q.get_account_balances(state, "BANKA/al") == {}
