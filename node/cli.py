@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_node_setup(commands)
     _add_node_run(commands)
     _add_wallet(commands)
+    _add_simulate(commands)
     return parser
 
 
@@ -97,6 +98,21 @@ def _add_wallet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     from node import wallet_cmd
 
     wallet_cmd.add_commands(commands)
+
+
+def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = commands.add_parser("simulate", help="deterministic Byzantine consensus simulation")
+    sim.add_argument("--seeds", type=int, default=100, help="number of runs")
+    sim.add_argument("--validators", type=int, default=4, help="validators per run")
+    sim.add_argument("--byzantine", type=int, default=1, help="Byzantine validators per run")
+    sim.add_argument("--seed", type=int, default=None, help="first seed (default 0)")
+    sim.set_defaults(handler=_run_simulate)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from node import simulate
+
+    return simulate.run_simulate(args.seeds, args.validators, args.byzantine, args.seed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
