@@ -204,6 +204,24 @@ class State:
             layers[:2] = [merged]
         return State(tuple(layers), self._decoded)
 
+    def get_record(self, key: bytes) -> Any:
+        """The decoded record under ``key`` (None if absent): ``get`` then ``decode``, fused
+        because every first read of a key in a block lands here."""
+        for layer in self._layers:
+            raw = layer.get(key, _MISSING)
+            if raw is not _MISSING:
+                break
+        else:
+            return None
+        if raw is None:
+            return None
+        memo = self._decoded.get(key[0])
+        if memo is not None:
+            record = memo.get(raw, _MISSING)
+            if record is not _MISSING:
+                return record
+        return self.decode(key, raw)
+
     def decode(self, key: bytes, raw: bytes) -> Any:
         """The record stored as ``raw`` under ``key`` (memoised)."""
         memo = self._decoded.get(key[0])

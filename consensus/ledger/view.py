@@ -42,7 +42,7 @@ _MISSING: Any = object()
 class BlockView:
     """Overlay of one block's writes on a parent state (which it never mutates)."""
 
-    __slots__ = ("_dirty", "_parent", "_records", "_undo")
+    __slots__ = ("_dirty", "_dirty_mark", "_parent", "_records", "_undo")
 
     def __init__(self, parent: State) -> None:
         self._parent = parent
@@ -50,24 +50,27 @@ class BlockView:
         """Every record this block has read or written (None = absent or deleted)."""
         self._dirty: dict[bytes, None] = {}
         """Keys written by this block, in first-write order (an ordered set)."""
-        self._undo: list[tuple[bytes, Any, bool]] = []
-        """(key, previous record or _MISSING, was dirty) for each write of the open tx."""
+        self._undo: list[tuple[bytes, Any]] = []
+        """(key, previous record or _MISSING) for each write of the open tx."""
+        self._dirty_mark = 0
+        """len(_dirty) when the open tx began: keys it added sit after this point."""
 
     # -- transaction boundaries --------------------------------------------------------------
 
     def commit_tx(self) -> None:
         self._undo.clear()
+        self._dirty_mark = len(self._dirty)
 
     def discard_tx(self) -> None:
         """Roll back every write of the open transaction, newest first."""
         records, dirty = self._records, self._dirty
-        for key, previous, was_dirty in reversed(self._undo):
+        for key, previous in reversed(self._undo):
             if previous is _MISSING:
                 del records[key]
             else:
                 records[key] = previous
-            if not was_dirty:
-                del dirty[key]
+        while len(dirty) > self._dirty_mark:  # dicts pop in reverse insertion order
+            dirty.popitem()
         self._undo.clear()
 
     def compute_changes(self) -> dict[bytes, bytes | None]:
@@ -81,14 +84,12 @@ class BlockView:
     def read(self, key: bytes) -> Any:
         value = self._records.get(key, _MISSING)
         if value is _MISSING:
-            parent = self._parent
-            raw = parent.get(key)
-            value = self._records[key] = None if raw is None else parent.decode(key, raw)
+            value = self._records[key] = self._parent.get_record(key)
         return value
 
     def write(self, key: bytes, record: Any) -> None:
         records = self._records
-        self._undo.append((key, records.get(key, _MISSING), key in self._dirty))
+        self._undo.append((key, records.get(key, _MISSING)))
         records[key] = record
         self._dirty[key] = None
 
