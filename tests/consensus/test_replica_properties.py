@@ -1,0 +1,109 @@
+"""Property tests: random event sequences from honest-looking and broken peers.
+
+For every event: either it is accepted, or ``handle_strict`` raises RejectedInput and the
+snapshot is unchanged; nothing else is ever raised; the replica never signs two different
+votes for one (height, round, type), and every signed broadcast follows its PersistSignState.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consensus.actions import Broadcast, PersistSignState
+from consensus.events import (
+    BlockExecuted,
+    Event,
+    ProposalReceived,
+    TimeoutElapsed,
+    TxsAvailable,
+    VoteReceived,
+)
+from consensus.messages import Vote, VoteType
+from consensus.replica import RejectedInput
+from consensus.round_step import RoundStep
+from consensus.types import Hash32, Height, Round
+from tests.consensus.test_replica_fixtures import (
+    VSET,
+    bad_signature,
+    block_at_1,
+    precommit,
+    prevote,
+    proposal,
+    proposer_index,
+    started,
+)
+
+ME = 0
+BLOCKS = [block_at_1(txs=(b"a",), proposer=1), block_at_1(txs=(b"b",), proposer=2)]
+HASHES: list[bytes | None] = [None, BLOCKS[0].hash, BLOCKS[1].hash, b"\x0f" * 32]
+
+
+def _events() -> list[Event]:
+    events: list[Event] = []
+    for r in range(4):
+        for i in (1, 2, 3):
+            for h in HASHES:
+                events.append(VoteReceived(prevote(i, r, h)))
+                events.append(VoteReceived(precommit(i, r, h)))
+        for b in BLOCKS:
+            events.append(ProposalReceived(proposal(b, round_=r, pol_round=-1 if r == 0 else 0)))
+        for step in RoundStep:
+            events.append(TimeoutElapsed(Height(1), Round(r), step))
+    v = prevote(2, 0, None)
+    events.append(VoteReceived(replace(v, signature=bad_signature(v.signature))))
+    events.append(VoteReceived(prevote(1, 0, None, height=2)))
+    events.append(ProposalReceived(proposal(BLOCKS[0], signer=(proposer_index(1, 0) + 1) % 4)))
+    events.append(TxsAvailable((b"t1", b"t2")))
+    events.append(BlockExecuted(Height(1), Hash32(b"\x01" * 32), VSET))
+    return events
+
+
+EVENTS = _events()
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(EVENTS), max_size=60))
+def test_rejections_change_nothing_and_signing_stays_safe(events: list[Event]) -> None:
+    replica = started(ME).replica
+    signed: dict[tuple[int, int, int], bytes | None] = {}
+    for event in events:
+        before = replica.snapshot()
+        try:
+            actions = replica.handle_strict(event)
+        except RejectedInput:
+            assert replica.snapshot() == before
+            continue
+        persisted = False
+        for action in actions:
+            if isinstance(action, PersistSignState):
+                persisted = True
+            if isinstance(action, Broadcast) and isinstance(action.message, Vote):
+                v = action.message
+                if v.validator == replica.public_key:
+                    key = (v.height, v.round, int(v.type))
+                    assert signed.setdefault(key, v.block_hash) == v.block_hash
+                    assert persisted or replica.sign_state.height >= v.height
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(EVENTS), max_size=60))
+def test_a_quorum_of_precommits_always_commits(events: list[Event]) -> None:
+    """Whatever came before, a known proposal plus > 2/3 precommits for it decide (line 49).
+    (If another block took round 0's proposal slot, the block is unknown: block sync's job.)"""
+    replica = started(ME).replica
+    for event in events:
+        if not isinstance(event, BlockExecuted):
+            replica.handle(event)
+    block = BLOCKS[0]
+    replica.handle(ProposalReceived(proposal(block, round_=0)))
+    for i in (1, 2, 3):
+        replica.handle(VoteReceived(precommit(i, 0, block.hash)))
+    known = any(p.block.hash == block.hash for p in replica._proposals.values())
+    assert (replica.step == RoundStep.COMMIT) == known
+
+
+def test_votes_for_nil_and_prevote_types_are_distinct() -> None:
+    assert prevote(1, 0, None).type == VoteType.PREVOTE
