@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from consensus.actions import (
+    Action,
     Broadcast,
     CommitBlock,
     PersistSignState,
@@ -18,6 +19,7 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
+from consensus.blocks import Block
 from consensus.certificate import verify_certificate
 from consensus.events import (
     BlockExecuted,
@@ -70,18 +72,18 @@ def assert_rejected(replica: Replica, event: Event) -> None:
     assert replica.snapshot() == before
 
 
-def timeouts(actions: list[object]) -> list[ScheduleTimeout]:
+def timeouts(actions: list[Action]) -> list[ScheduleTimeout]:
     return [a for a in actions if isinstance(a, ScheduleTimeout)]
 
 
-def feed(replica: Replica, *events: Event) -> list[object]:
-    out: list[object] = []
+def feed(replica: Replica, *events: Event) -> list[Action]:
+    out: list[Action] = []
     for event in events:
         out.extend(replica.handle(event))
     return out
 
 
-def in_prevote_step(block_hash: bytes | None = None) -> tuple[Replica, object]:
+def in_prevote_step(block_hash: bytes | None = None) -> tuple[Replica, Block]:
     """me has received round 0's proposal and prevoted it."""
     replica = me()
     block = block_at_1(proposer=proposer_index(1, 0))
@@ -187,7 +189,7 @@ def test_proposal_for_another_height_is_rejected() -> None:
     assert_rejected(me(), ProposalReceived(proposal(replace_height(block_at_1(), 5))))
 
 
-def replace_height(block: object, height: int) -> object:
+def replace_height(block: Block, height: int) -> Block:
     from consensus.blocks import Block
 
     assert isinstance(block, Block)
@@ -384,7 +386,7 @@ def test_f_plus_one_in_a_round_where_me_is_not_proposer() -> None:
 # line 49: decide; BlockExecuted; block sync
 
 
-def committed() -> tuple[Replica, object, list[object]]:
+def committed() -> tuple[Replica, Block, list[Action]]:
     replica, block = in_prevote_step()
     out = feed(
         replica,
@@ -510,7 +512,7 @@ def test_lagging_validator_gets_the_decision_sent_to_it() -> None:
 # locking across rounds (line 22 with a lock, line 28 unlocking), valid value re-proposal
 
 
-def locked_in_round_0() -> tuple[Replica, object]:
+def locked_in_round_0() -> tuple[Replica, Block]:
     replica, block = in_prevote_step()
     feed(replica, *(VoteReceived(prevote(i, 0, block.hash)) for i in (1, 2)))
     assert replica.locked == (block.hash, 0)
@@ -555,7 +557,7 @@ def test_proposal_with_pol_round_waits_for_the_polka() -> None:
 
 def test_proposer_reproposal_is_the_valid_block() -> None:
     replica, block = locked_in_round_0()
-    out: list[object] = []
+    out: list[Action] = []
     for r in (1, 2):
         replica.handle(TimeoutElapsed(H1, Round(r), S.PROPOSE))
         feed(replica, *(VoteReceived(precommit(i, r, None)) for i in (1, 2, 3)))

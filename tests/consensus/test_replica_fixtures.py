@@ -3,6 +3,7 @@ votes and proposals, valid blocks on the genesis tip, and a started replica."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from consensus import crypto
@@ -152,15 +153,15 @@ def started(
     return Started_(replica, index, actions)
 
 
-def broadcasts(actions: list[Action]) -> list[object]:
+def broadcasts(actions: Sequence[Action]) -> list[object]:
     return [a.message for a in actions if isinstance(a, Broadcast)]
 
 
-def broadcast_votes(actions: list[Action]) -> list[Vote]:
+def broadcast_votes(actions: Sequence[Action]) -> list[Vote]:
     return [m for m in broadcasts(actions) if isinstance(m, Vote)]
 
 
-def assert_persist_before_broadcast(actions: list[Action]) -> None:
+def assert_persist_before_broadcast(actions: Sequence[Action]) -> None:
     """Every signed broadcast is preceded by a PersistSignState covering it."""
     persisted = False
     for action in actions:
