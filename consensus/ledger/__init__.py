@@ -1,6 +1,6 @@
 """The deposit-token ledger: a pure state machine from (state, block of raw txs) to a new state.
 
-Public surface (see DOMAIN.md for the rules):
+Public surface (rules in /work/shared/DOMAIN.md):
 
 * transactions: :mod:`consensus.ledger.txs` (``UnsignedTx``, bodies, ``sign_tx``, ``decode_tx``,
   ``verify_tx_signatures``);
@@ -9,6 +9,20 @@ Public surface (see DOMAIN.md for the rules):
   :mod:`consensus.ledger.queries`;
 * genesis: :class:`GenesisDoc`, :func:`build_genesis_state`;
 * receipts: :class:`Receipt`, events, :class:`Code`.
+
+Decisions worth knowing:
+
+* Submitters are participants (``BANKA``) or accounts (``BANKA/alice``: the prefix is the bank
+  that keeps the account). Nonces are per submitter and strictly increasing (gaps allowed).
+* A rejected transaction changes nothing at all -- not the nonce, not the idempotency key, no
+  fee -- so the same nonce/key can be reused by a corrected transaction.
+* Accounts hold only instruments issued by their bank. The settlement account of bank ``B`` for
+  a settlement asset issued by agent ``CB`` is, by convention, the account ``CB/B``.
+* Governance transactions are submitted by an active bank and need ``governance_threshold``
+  active banks to sign (each with its own M-of-N keys); INSTRUMENT_REGISTER also needs the
+  issuer's signature. Validator-set changes take effect at height + 2.
+* App hash: ``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``, chained
+  from a one-time hash of the genesis state; cost is proportional to the block's writes.
 """
 
 from consensus.ledger.codes import Code, Rejected

@@ -1,4 +1,5 @@
-"""Transactions: the signed envelope, one body per type, and their canonical wire format.
+"""Transactions: the signed envelope and its canonical wire format (bodies: ``bodies.py``,
+re-exported here so ``consensus.ledger.txs`` is the one import for building transactions).
 
 Raw tx bytes are the canonical encoding of ``[unsigned, signatures]``; the tx hash is their
 sha256. Signatures cover ``crypto.compute_sign_bytes(TRANSACTION, chain_id, encode(unsigned))``.
@@ -12,12 +13,22 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 import msgpack
 
 from consensus import codec, crypto
 from consensus.codec import CodecError, Value
+from consensus.ledger.bodies import BODY_TYPES as BODY_TYPES
+from consensus.ledger.bodies import AccountOpen as AccountOpen
+from consensus.ledger.bodies import AccountUpdate as AccountUpdate
+from consensus.ledger.bodies import Body as Body
+from consensus.ledger.bodies import Freeze as Freeze
+from consensus.ledger.bodies import InstrumentRegister as InstrumentRegister
+from consensus.ledger.bodies import Mint as Mint
+from consensus.ledger.bodies import ParticipantUpsert as ParticipantUpsert
+from consensus.ledger.bodies import Redeem as Redeem
+from consensus.ledger.bodies import Transfer as Transfer
+from consensus.ledger.bodies import TxType as TxType
 from consensus.ledger.codes import (
     AMOUNT_MAX,
     IDEMPOTENCY_KEY_LEN_MAX,
@@ -26,18 +37,11 @@ from consensus.ledger.codes import (
     TX_BYTES_MAX,
 )
 from consensus.ledger.records import (
-    InstrumentSpec,
-    Participant,
     validate_account_id,
-    validate_amount,
-    validate_instrument_id,
-    validate_keyset,
     validate_participant_id,
-    validate_ref,
 )
 from consensus.types import (
     CHAIN_ID_MAX_LEN,
-    HASH_LEN,
     PUBLIC_KEY_LEN,
     SIGNATURE_LEN,
     ChainId,
@@ -45,17 +49,6 @@ from consensus.types import (
     PublicKey,
     Signature,
 )
-
-
-class TxType(enum.IntEnum):
-    PARTICIPANT_UPSERT = 1
-    INSTRUMENT_REGISTER = 2
-    ACCOUNT_OPEN = 3
-    ACCOUNT_UPDATE = 4
-    MINT = 5
-    REDEEM = 6
-    TRANSFER = 7
-    FREEZE = 8
 
 
 class ValidUntilKind(enum.IntEnum):
@@ -90,259 +83,6 @@ class ValidUntil:
         if type(limit) is not int or not 0 <= limit <= AMOUNT_MAX:
             raise CodecError("valid_until: expected an int in 0..2**63-1")
         return cls(_VALID_UNTIL_KINDS[kind], limit)
-
-
-# ---------------------------------------------------------------------------------------------
-# bodies
-
-
-@dataclass(frozen=True, slots=True)
-class ParticipantUpsert:
-    """Governance: add or replace a participant (roles, keys, status, validator power)."""
-
-    TYPE: ClassVar[TxType] = TxType.PARTICIPANT_UPSERT
-    participant: Participant
-
-    def to_wire(self) -> list[Value]:
-        return self.participant.to_wire()
-
-    @classmethod
-    def from_wire(cls, value: Value) -> ParticipantUpsert:
-        return cls(Participant.from_wire(value))
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentRegister:
-    """Governance plus issuer: register a deposit token or settlement asset."""
-
-    TYPE: ClassVar[TxType] = TxType.INSTRUMENT_REGISTER
-    spec: InstrumentSpec
-
-    def to_wire(self) -> list[Value]:
-        return self.spec.to_wire()
-
-    @classmethod
-    def from_wire(cls, value: Value) -> InstrumentRegister:
-        return cls(InstrumentSpec.from_wire(value))
-
-
-@dataclass(frozen=True, slots=True)
-class AccountOpen:
-    """The bank opens an account ``<BANK>/<local>`` for an owner with M-of-N keys."""
-
-    TYPE: ClassVar[TxType] = TxType.ACCOUNT_OPEN
-    account_id: str
-    keys: tuple[PublicKey, ...]
-    threshold: int
-    kyc_ref_hash: bytes
-    kyc_expiry_ms: int
-
-    def to_wire(self) -> list[Value]:
-        return [
-            self.account_id,
-            list(self.keys),
-            self.threshold,
-            self.kyc_ref_hash,
-            self.kyc_expiry_ms,
-        ]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> AccountOpen:
-        aid, keys, threshold, kyc, expiry = codec.expect_fields(value, "account_open", 5)
-        keyset, checked = validate_keyset(keys, threshold)
-        return cls(
-            validate_account_id(aid),
-            keyset,
-            checked,
-            codec.expect_bytes(kyc, "kyc_ref_hash", HASH_LEN),
-            codec.expect_uint(expiry, "kyc_expiry_ms", AMOUNT_MAX),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class AccountUpdate:
-    """The bank changes an account: key recovery, KYC refresh, or closing it."""
-
-    TYPE: ClassVar[TxType] = TxType.ACCOUNT_UPDATE
-    account_id: str
-    keys: tuple[PublicKey, ...] | None
-    """New owner keys (a recovery, recorded as such); None keeps them."""
-    threshold: int | None
-    kyc_ref_hash: bytes | None
-    kyc_expiry_ms: int | None
-    close: bool
-
-    def to_wire(self) -> list[Value]:
-        keys = None if self.keys is None else list(self.keys)
-        return [
-            self.account_id,
-            keys,
-            self.threshold,
-            self.kyc_ref_hash,
-            self.kyc_expiry_ms,
-            self.close,
-        ]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> AccountUpdate:
-        aid, keys, threshold, kyc, expiry, close = codec.expect_fields(value, "account_update", 6)
-        if (keys is None) != (threshold is None) or (kyc is None) != (expiry is None):
-            raise CodecError("account_update: keys with threshold, kyc hash with expiry")
-        keyset: tuple[PublicKey, ...] | None = None
-        checked: int | None = None
-        if keys is not None:
-            keyset, checked = validate_keyset(keys, threshold)
-        return cls(
-            validate_account_id(aid),
-            keyset,
-            checked,
-            codec.expect_optional(kyc, lambda v: codec.expect_bytes(v, "kyc", HASH_LEN)),
-            codec.expect_optional(expiry, lambda v: codec.expect_uint(v, "expiry", AMOUNT_MAX)),
-            codec.expect_bool(close, "close"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Mint:
-    """The issuer credits new tokens against a core-banking debit (``funding_ref``)."""
-
-    TYPE: ClassVar[TxType] = TxType.MINT
-    account_id: str
-    instrument_id: str
-    amount: int
-    funding_ref: str
-
-    def to_wire(self) -> list[Value]:
-        return [self.account_id, self.instrument_id, self.amount, self.funding_ref]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> Mint:
-        aid, iid, amount, ref = codec.expect_fields(value, "mint", 4)
-        return cls(
-            validate_account_id(aid),
-            validate_instrument_id(iid),
-            validate_amount(amount),
-            validate_ref(ref, "funding_ref", 1),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Redeem:
-    """Burn tokens from free balance; the bank pays out to ``payout_ref`` off-chain.
-
-    Signed by the holder, or by the issuer with a ``legal_basis_ref``."""
-
-    TYPE: ClassVar[TxType] = TxType.REDEEM
-    account_id: str
-    instrument_id: str
-    amount: int
-    payout_ref: str
-    legal_basis_ref: str | None
-
-    def to_wire(self) -> list[Value]:
-        return [
-            self.account_id,
-            self.instrument_id,
-            self.amount,
-            self.payout_ref,
-            self.legal_basis_ref,
-        ]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> Redeem:
-        aid, iid, amount, payout, legal = codec.expect_fields(value, "redeem", 5)
-        return cls(
-            validate_account_id(aid),
-            validate_instrument_id(iid),
-            validate_amount(amount),
-            validate_ref(payout, "payout_ref", 1),
-            codec.expect_optional(legal, lambda v: validate_ref(v, "legal_basis_ref", 1)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Pay from the submitting account. Cross-bank when the payee is kept by another bank."""
-
-    TYPE: ClassVar[TxType] = TxType.TRANSFER
-    to_account: str
-    instrument_id: str
-    """The payer's instrument (its bank's token); the payee receives its own bank's token."""
-    amount: int
-
-    def to_wire(self) -> list[Value]:
-        return [self.to_account, self.instrument_id, self.amount]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> Transfer:
-        if type(value) is not list or len(value) != 3:
-            raise CodecError("transfer: expected 3 fields")
-        to, iid, amount = value
-        return cls(validate_account_id(to), validate_instrument_id(iid), validate_amount(amount))
-
-
-@dataclass(frozen=True, slots=True)
-class Freeze:
-    """Set an account's freeze state (overwrite: this order replaces any earlier one).
-
-    ``account_frozen`` sets the account flag; with ``instrument_id`` the frozen amount of that
-    balance is set to ``amount`` (without it ``amount`` must be 0). Balances never change."""
-
-    TYPE: ClassVar[TxType] = TxType.FREEZE
-    account_id: str
-    account_frozen: bool
-    instrument_id: str | None
-    amount: int
-    legal_basis_ref: str
-
-    def to_wire(self) -> list[Value]:
-        return [
-            self.account_id,
-            self.account_frozen,
-            self.instrument_id,
-            self.amount,
-            self.legal_basis_ref,
-        ]
-
-    @classmethod
-    def from_wire(cls, value: Value) -> Freeze:
-        aid, flag, iid, amount, legal = codec.expect_fields(value, "freeze", 5)
-        body = cls(
-            validate_account_id(aid),
-            codec.expect_bool(flag, "account_frozen"),
-            codec.expect_optional(iid, validate_instrument_id),
-            codec.expect_uint(amount, "amount", AMOUNT_MAX),
-            validate_ref(legal, "legal_basis_ref", 1),
-        )
-        if body.instrument_id is None and body.amount:
-            raise CodecError("freeze: an amount needs an instrument")
-        return body
-
-
-Body = (
-    ParticipantUpsert
-    | InstrumentRegister
-    | AccountOpen
-    | AccountUpdate
-    | Mint
-    | Redeem
-    | Transfer
-    | Freeze
-)
-
-BODY_TYPES: dict[TxType, type[Body]] = {
-    body.TYPE: body
-    for body in (
-        ParticipantUpsert,
-        InstrumentRegister,
-        AccountOpen,
-        AccountUpdate,
-        Mint,
-        Redeem,
-        Transfer,
-        Freeze,
-    )
-}
 
 
 # ---------------------------------------------------------------------------------------------
