@@ -12,7 +12,7 @@ from consensus.codec import CodecError
 from consensus.ledger import Code, decode_tx, encode_receipts, execute_block
 from consensus.ledger.codes import TX_BYTES_MAX
 from consensus.ledger.events import Receipt, decode_receipts, event_from_wire, event_to_wire
-from consensus.ledger.txs import SignedTx, TxType, UnsignedTx, verify_tx_signatures
+from consensus.ledger.txs import SignedTx, Transfer, TxType, UnsignedTx, verify_tx_signatures
 from consensus.types import Signature
 
 from . import strategies as S
@@ -107,3 +107,63 @@ def test_oversized_and_non_canonical_txs_are_rejected() -> None:
         decode_tx(raw)
     with pytest.raises(CodecError):
         decode_tx(b"\xcd\x00\x05")
+
+
+def _base_wire() -> list[object]:
+    from .world import TxFactory
+
+    raw = TxFactory().raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 5))
+    return codec.decode(raw)  # type: ignore[no-any-return]
+
+
+def _edit(path: list[int], value: object) -> bytes:
+    wire = _base_wire()
+    target: object = wire
+    for step in path[:-1]:
+        target = target[step]  # type: ignore[index]
+    target[path[-1]] = value  # type: ignore[index]
+    return codec.encode(wire)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ([0, 6], "m" * 257),  # memo too long
+        ([0, 3], 0),  # nonce must be >= 1
+        ([0, 3], -1),
+        ([0, 4], "has space"),  # idempotency key
+        ([0, 4], "k" * 65),
+        ([0, 4], ""),
+        ([0, 2], "lowercase"),  # submitter
+        ([0, 2], "BANKA/" + "x" * 60),  # account id too long
+        ([0, 1], 99),  # unknown tx type
+        ([0, 0], ""),  # chain id
+        ([0, 5], [2, 5]),  # valid_until kind
+        ([0, 7, 2], 0),  # amount 0
+        ([0, 7, 2], 2**63),  # amount too large
+        ([0, 7, 1], "BANKA:usd"),  # instrument id
+        ([0, 7], ["BANKA/bob", "BANKA:USD"]),  # missing field
+        ([1], []),  # no signatures
+        ([1], [[b"\x01" * 32, b"\x02" * 64]] * 2),  # duplicate signer
+        ([1], [[bytes([i]) * 32, b"\x02" * 64] for i in range(17)]),  # too many signatures
+        ([1], [[b"\x02" * 32, b"\x02" * 64], [b"\x01" * 32, b"\x02" * 64]]),  # unsorted
+        ([1, 0], [b"\x01" * 31, b"\x02" * 64]),  # short key
+    ],
+)
+def test_bounds_and_shapes_are_enforced(path: list[int], value: object) -> None:
+    with pytest.raises(CodecError):
+        decode_tx(_edit(path, value))
+
+
+def test_keysets_are_bounded_and_sorted() -> None:
+    from consensus.ledger.txs import AccountOpen
+
+    keys = [bytes([i]) * 32 for i in range(1, 18)]
+    for bad_keys, threshold in [(keys, 1), (keys[:2][::-1], 1), (keys[:2], 3), ([], 1)]:
+        with pytest.raises(CodecError):
+            AccountOpen.from_wire(["BANKA/x", bad_keys, threshold, b"h" * 32, 1])
+    assert AccountOpen.from_wire(["BANKA/x", keys[:16], 16, b"h" * 32, 1]).threshold == 16
+
+
+def test_the_unedited_base_tx_decodes() -> None:
+    assert decode_tx(codec.encode(_base_wire())).unsigned.submitter == "BANKA/alice"
