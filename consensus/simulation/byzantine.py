@@ -25,7 +25,7 @@ from consensus.messages import (
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.prng import Prng
-from consensus.types import ChainId, Hash32, Signature
+from consensus.types import ChainId, Hash32, Signature, TimestampMs
 
 REPLAY_MEMORY_MAX = 256
 """A replayer remembers this many past messages (bounded like everything else)."""
@@ -42,7 +42,7 @@ def forge_block(block: Block) -> Block:
     """A well-formed block for the same slot with different contents (drop a tx, shift time)."""
     txs = block.txs[:-1] if block.txs else block.txs
     header = dataclasses.replace(
-        block.header, time_ms=block.header.time_ms + 1, txs_root=merkle_root(txs)
+        block.header, time_ms=TimestampMs(block.header.time_ms + 1), txs_root=merkle_root(txs)
     )
     return dataclasses.replace(block, header=header, txs=txs)
 

@@ -7,12 +7,12 @@ replica object, its mempool, what it has seen) is lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey
 from consensus.messages import CommitCertificate
+from consensus.replica import Replica
 from consensus.safety import SignState
 from consensus.simulation.app import SimApp
 from consensus.simulation.byzantine import ByzantineOutbox
@@ -33,7 +33,7 @@ class SimNode:
     outbox: ByzantineOutbox | None
     """Rewrites outgoing traffic for Byzantine nodes; None for honest ones."""
     app: SimApp = field(default_factory=SimApp)
-    replica: object | None = None
+    replica: Replica | None = None
     """The running replica; None while crashed (or for a SILENT node, which runs none)."""
     incarnation: int = 0
     """Bumped at each crash so timers and callbacks of a dead replica are ignored."""
@@ -103,7 +103,3 @@ class SimNode:
         self.seen.clear()
         self.received.clear()
         self.app.clear_mempool()
-
-
-ReplicaFactory = Callable[[SimNode], object]
-"""Builds a replica for a node from what it has persisted (used at start and restart)."""

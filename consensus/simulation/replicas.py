@@ -53,8 +53,12 @@ def get_chain_state(node: SimNode, validators: ValidatorSet, params: ConsensusPa
 
 
 def build_replica(
-    node: SimNode, chain_id: ChainId, params: ConsensusParams, validators: ValidatorSet
+    node: SimNode,
+    chain_id: ChainId,
+    params: ConsensusParams,
+    validators: ValidatorSet,
+    replica_class: type[Replica] = Replica,
 ) -> Replica:
-    return Replica(
+    return replica_class(
         chain_id, node.key, params, get_chain_state(node, validators, params), node.sign_state
     )

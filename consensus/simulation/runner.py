@@ -16,10 +16,20 @@ from dataclasses import dataclass
 
 from consensus import actions as act
 from consensus import events as ev
+from consensus.blocks import Block
 from consensus.codec import CodecError
 from consensus.crypto import PrivateKey, sha256
-from consensus.messages import DuplicateVoteEvidence, Message, Proposal, Vote, decode_message
+from consensus.messages import (
+    CommitCertificate,
+    DuplicateVoteEvidence,
+    Message,
+    Proposal,
+    Vote,
+    decode_message,
+    encode_message,
+)
 from consensus.params import ConsensusParams
+from consensus.replica import Replica
 from consensus.simulation import app as sim_app
 from consensus.simulation.byzantine import ByzantineOutbox
 from consensus.simulation.checkers import (
@@ -39,7 +49,7 @@ from consensus.simulation.faults import (
     draw_fault_plan,
 )
 from consensus.simulation.network import LinkConditions, NodeId, Partition, SimNetwork
-from consensus.simulation.nodes import ReplicaFactory, SimNode
+from consensus.simulation.nodes import SimNode
 from consensus.simulation.prng import Prng
 from consensus.simulation.replicas import build_replica, validator_set_of
 from consensus.simulation.validity import ValidityChecker
@@ -83,8 +93,8 @@ class SimConfig:
     """New heights every honest node must commit after the heal."""
     liveness_bound_ms: int = 60_000
     params: ConsensusParams | None = None
-    replica_factory: ReplicaFactory | None = None
-    """Build replicas differently (tests inject a mutated replica to see the checkers fire)."""
+    replica_class: type[Replica] = Replica
+    """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True
 
 
@@ -200,7 +210,10 @@ class Simulation:
         self.messages = 0
         self.liveness_target: int | None = None
         self.finished = False
-        self.factory = config.replica_factory or self._default_factory
+        self.started = False
+        self.held: list[tuple[NodeId, NodeId, bytes]] | None = None
+        """When a list, the network holds every payload here for an external driver to
+        deliver, drop or duplicate (the hypothesis state machine); None: simulated links."""
 
     # setup ------------------------------------------------------------------------------------
 
@@ -225,12 +238,17 @@ class Simulation:
                 nodes.append(SimNode(len(nodes), index, key, behaviour, outbox))
         return nodes
 
-    def _default_factory(self, node: SimNode) -> object:
-        return build_replica(node, CHAIN_ID, self.params, self.validator_set)
+    def _build_replica(self, node: SimNode) -> Replica:
+        cls = self.config.replica_class if node.is_honest else Replica
+        return build_replica(node, CHAIN_ID, self.params, self.validator_set, cls)
 
     # the loop ---------------------------------------------------------------------------------
 
-    def run(self) -> RunResult:
+    def start(self) -> None:
+        """Schedule the starts, the fault plan and the periodic work (once)."""
+        if self.started:
+            return
+        self.started = True
         for node in self.nodes:
             self.clock.schedule(
                 self.prng.between(0, 300),
@@ -241,17 +259,34 @@ class Simulation:
         self.clock.schedule(self.plan.safety_phase_ms, _Tick("heal"))
         self.clock.schedule(self.gossip_interval_ms, _Tick("gossip"))
         self.clock.schedule(self.tx_interval_ms, _Tick("txs"))
-        while not self.finished:
-            item = self.clock.pop()
-            if item is None:  # pragma: no cover - ticks always reschedule themselves
-                break
-            self.events += 1
-            if self.events > EVENTS_MAX:
-                self._violate(ViolationKind.LIVENESS, f"more than {EVENTS_MAX} events")
-                break
-            self._dispatch(item)
-            if self.violations and self.config.stop_on_violation:
-                break
+
+    def step(self) -> bool:
+        """Take the next scheduled item; False once the run is over."""
+        item = self.clock.pop()
+        if item is None or self.finished:
+            return False
+        self.events += 1
+        if self.events > EVENTS_MAX:
+            self._violate(ViolationKind.LIVENESS, f"more than {EVENTS_MAX} events")
+            return False
+        self._dispatch(item)
+        return not (self.violations and self.config.stop_on_violation)
+
+    def advance_to(self, elapsed_ms: int) -> None:
+        """Run everything due up to ``elapsed_ms`` of sim time (for step-by-step drivers)."""
+        due_limit = self.start_ms + elapsed_ms
+        while (due := self.clock.peek_due_ms()) is not None and due <= due_limit:
+            if not self.step():
+                return
+        self.clock.now_ms = TimestampMs(max(self.clock.now_ms, due_limit))
+
+    def run(self) -> RunResult:
+        self.start()
+        while not self.finished and self.step():
+            pass
+        return self.result()
+
+    def result(self) -> RunResult:
         return RunResult(
             seed=self.seed,
             config=self.config,
@@ -291,7 +326,7 @@ class Simulation:
         if replica is None:
             return
         try:
-            actions = replica.handle(event)  # type: ignore[attr-defined]
+            actions = replica.handle(event)
         except Exception as exc:  # a replica must never raise on any input: report, with seed
             self._violate(
                 ViolationKind.VALIDITY,
@@ -344,7 +379,7 @@ class Simulation:
     def _start(self, node: SimNode) -> None:
         if node.behaviour is Behaviour.SILENT:
             return
-        node.replica = self.factory(node)
+        node.replica = self._build_replica(node)
         node.entered_height = node.committed_height + 1
         self._handle(node, ev.Started(self.clock.now_ms))
         self._replay_own_log(node)
@@ -394,8 +429,6 @@ class Simulation:
         if node.outbox is not None:
             routes = node.outbox.route(message, peers)
         else:
-            from consensus.messages import encode_message
-
             payload = encode_message(message)
             routes = [(peer, payload) for peer in peers]
             height = _height_of(message)
@@ -406,6 +439,9 @@ class Simulation:
 
     def _transmit(self, source: NodeId, target: NodeId, payload: bytes) -> None:
         self.messages += 1
+        if self.held is not None:
+            self.held.append((source, target, payload))
+            return
         for delay_ms in self.network.compute_delays_ms(source, target):
             self.clock.schedule(delay_ms, _Deliver(target, payload))
 
@@ -433,11 +469,7 @@ class Simulation:
             return
         self.violations.extend(found)
 
-    def _commit(self, node: SimNode, block: object, certificate: object) -> None:
-        from consensus.blocks import Block
-        from consensus.messages import CommitCertificate
-
-        assert isinstance(block, Block) and isinstance(certificate, CommitCertificate)
+    def _commit(self, node: SimNode, block: Block, certificate: CommitCertificate) -> None:
         height = block.height
         if height != node.committed_height + 1:
             self._violate(
@@ -503,8 +535,8 @@ class Simulation:
                 if p is not node and p.is_up and self.network.is_connected(node.node_id, p.node_id)
             ]
             if node.outbox is not None:
-                for peer, payload in node.outbox.get_replays([p.node_id for p in peers], 2):
-                    self._transmit(node.node_id, peer, payload)
+                for target, payload in node.outbox.get_replays([p.node_id for p in peers], 2):
+                    self._transmit(node.node_id, target, payload)
                 continue
             for peer in peers:
                 self._gossip_to(node, peer)
@@ -545,7 +577,31 @@ class Simulation:
 
     # liveness ---------------------------------------------------------------------------------
 
+    def deliver_held(self, index: int) -> None:
+        """Deliver held payload ``index`` now (if its link is not partitioned)."""
+        assert self.held is not None
+        source, target, payload = self.held[index]
+        if self.network.is_connected(source, target):
+            del self.held[index]
+            self._on_deliver(_Deliver(target, payload))
+
+    def release_held(self) -> None:
+        """Back to simulated links: everything held is delivered after link delays."""
+        held, self.held = self.held or [], None
+        for source, target, payload in held:
+            self._transmit(source, target, payload)
+
+    def heal_now(self) -> None:
+        """End the safety phase now: heal, restart, and start the liveness clock."""
+        self._heal()
+
+    def apply_fault(self, fault: Fault) -> None:
+        """Apply a fault now (for step-by-step drivers; ``fault.at_ms`` is ignored)."""
+        self._on_fault(fault)
+
     def _heal(self) -> None:
+        if self.liveness_target is not None:
+            return  # already in the liveness phase
         self.network.partition = Partition.whole(n.node_id for n in self.nodes)
         self.network.conditions = self.plan.liveness_conditions
         for node in self.nodes:
