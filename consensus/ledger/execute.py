@@ -33,6 +33,8 @@ from consensus.ledger.state import (
     State,
     compute_block_app_hash,
     encode_meta,
+    idempotency_key,
+    nonce_key,
 )
 from consensus.ledger.txs import SignedTx, TxType, decode_tx, verify_tx_signatures
 from consensus.ledger.view import BlockView
@@ -142,15 +144,17 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     view, submitter = block.view, unsigned.submitter
     signers = frozenset([key for key, _ in tx.signatures])
     record = get_submitter(view, unsigned, signers)
-    last_nonce = view.get_nonce(submitter)
+    nonce_at = nonce_key(submitter)
+    last_nonce = view.read(nonce_at) or 0
     if unsigned.nonce <= last_nonce:
         raise Rejected(Code.BAD_NONCE, f"nonce must exceed {last_nonce}")
-    if view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
+    key_at = idempotency_key(submitter, unsigned.idempotency_key)
+    if view.read(key_at) is not None:
         raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
     ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
     events = RULES[unsigned.tx_type](ctx, unsigned.body)
-    view.put_nonce(submitter, unsigned.nonce)
-    view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
+    view.write(nonce_at, unsigned.nonce)
+    view.write(key_at, block.height)  # the height that accepted it, for queries
     return events
 
 

@@ -18,6 +18,7 @@ from consensus.ledger.records import (
     Role,
     account_bank,
 )
+from consensus.ledger.state import balance_key
 from consensus.ledger.txs import Freeze, Mint, Redeem, Transfer
 from consensus.ledger.view import BlockView
 
@@ -121,14 +122,16 @@ def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[Event, ...]:
     validate_eligible(payer, time_ms)
     payee = get_account(view, body.to_account)
     validate_eligible(payee, time_ms)
-    payer_old = view.get_balance(payer.account_id, body.instrument_id)
+    payer_at = balance_key(payer.account_id, body.instrument_id)
+    payer_old = view.get_balance_at(payer_at)
     payer_new = debit(payer_old, body.amount)
     if payee.bank != payer.bank:
         return apply_cross_bank(ctx, body, payer, payee, instrument, payer_old, payer_new)
-    payee_old = view.get_balance(payee.account_id, body.instrument_id)
+    payee_at = balance_key(payee.account_id, body.instrument_id)
+    payee_old = view.get_balance_at(payee_at)
     payee_new = credit(payee_old, body.amount)
-    view.put_balance(payer.account_id, body.instrument_id, payer_old, payer_new)
-    view.put_balance(payee.account_id, body.instrument_id, payee_old, payee_new)
+    view.put_balance_at(payer_at, payer.account_id, payer_old, payer_new)
+    view.put_balance_at(payee_at, payee.account_id, payee_old, payee_new)
     iid = body.instrument_id
     return (Transferred(payer.account_id, payee.account_id, iid, iid, body.amount, False),)
 

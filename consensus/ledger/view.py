@@ -133,6 +133,10 @@ class BlockView:
 
     def get_balance(self, account_id: str, instrument_id: str) -> Balance:
         key = BALANCE_PREFIX + account_id.encode() + SEPARATOR + instrument_id.encode()
+        return self.get_balance_at(key)
+
+    def get_balance_at(self, key: bytes) -> Balance:
+        """The balance under a ``state.balance_key`` (the hot path builds each key once)."""
         record: Balance | None = self._records.get(key, _MISSING)
         if record is _MISSING:
             record = self.read(key)
@@ -144,6 +148,10 @@ class BlockView:
         """Replace ``old`` (as just read) by ``balance``; an all-zero balance is deleted, and
         the account's balance count follows."""
         key = BALANCE_PREFIX + account_id.encode() + SEPARATOR + instrument_id.encode()
+        self.put_balance_at(key, account_id, old, balance)
+
+    def put_balance_at(self, key: bytes, account_id: str, old: Balance, balance: Balance) -> None:
+        """``put_balance`` with the key of (account_id, instrument) already built."""
         existed = bool(old.total or old.frozen or old.held)
         exists = bool(balance.total or balance.frozen or balance.held)
         self.write(key, balance if exists else None)
