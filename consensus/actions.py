@@ -24,7 +24,8 @@ class Broadcast:
 
 @dataclass(frozen=True, slots=True)
 class SendTo:
-    """Send ``message`` to one peer."""
+    """Send ``message`` to one peer (the replica uses it to hand a validator that is still on
+    the previous height the proposal and precommits that decided it)."""
 
     public_key: PublicKey
     message: Message
@@ -32,7 +33,8 @@ class SendTo:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleTimeout:
-    """Deliver ``TimeoutElapsed(height, round, step)`` after ``delay_ms``."""
+    """Deliver ``TimeoutElapsed(height, round, step)`` after ``delay_ms``. Timers are never
+    cancelled: the replica rejects the ones that have become stale."""
 
     height: Height
     round: Round

@@ -46,7 +46,12 @@ class EvidenceReceived:
 
 @dataclass(frozen=True, slots=True)
 class TimeoutElapsed:
-    """A ``ScheduleTimeout(height, round, step, ...)`` fired. Stale timeouts are ignored."""
+    """A ``ScheduleTimeout(height, round, step, ...)`` fired. Stale timeouts are rejected.
+
+    ``step`` names the timer: NEW_HEIGHT (timeout_commit over: start round 0), NEW_ROUND (empty
+    block interval over: propose anyway), PROPOSE, PREVOTE_WAIT, PRECOMMIT_WAIT (the paper's
+    three round timeouts) and REBROADCAST (re-send our signed messages of the round).
+    """
 
     height: Height
     round: Round
