@@ -21,10 +21,12 @@ def run_simulate(
     validators: int,
     byzantine: int,
     first_seed: int | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Run ``seeds`` runs from ``first_seed`` (default 0); returns the process exit status."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     if not 1 <= seeds <= SEEDS_MAX:
         print(f"--seeds must be in 1..{SEEDS_MAX}", file=err)
         return 2

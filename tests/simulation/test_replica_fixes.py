@@ -19,7 +19,12 @@ def _prevote(key: PrivateKey, block_hash: Hash32 | None) -> Vote:
     index = VSET.get_index(key.public_key)
     assert index is not None
     return Vote(
-        VoteType.PREVOTE, Height(1), Round(0), block_hash, index, key.public_key,
+        VoteType.PREVOTE,
+        Height(1),
+        Round(0),
+        block_hash,
+        index,
+        key.public_key,
         key.sign(SignPurpose.VOTE, CHAIN, payload),
     )
 
