@@ -180,3 +180,42 @@ def test_proposed_txs_are_committed_once() -> None:
     assert_agreement(cluster)
     committed = [tx for h in sorted(cluster.commits[0]) for tx in cluster.commits[0][h][0].txs]
     assert committed == list(txs)
+
+
+def test_without_empty_blocks_only_txs_make_blocks() -> None:
+    params = ConsensusParams(
+        timeout_propose_ms=300,
+        timeout_prevote_ms=100,
+        timeout_precommit_ms=100,
+        timeout_delta_ms=50,
+        timeout_commit_ms=50,
+        create_empty_blocks=False,
+    )
+    cluster = make_cluster(params=params)
+    cluster.start()
+    cluster.run(until_height=1, max_events=2_000)  # only rebroadcast timers tick
+    assert cluster.commits == {}
+    for i in range(4):
+        cluster.push(cluster.now_ms, i, TxsAvailable((b"tx-late",)))
+    cluster.run(until_height=1)
+    assert all(cluster.commits[i][1][0].txs == (b"tx-late",) for i in range(4))
+    cluster.run(until_height=2, max_events=2_000)
+    assert all(max(cluster.commits[i]) == 1 for i in range(4))
+
+
+def test_empty_block_interval_makes_empty_blocks_slowly() -> None:
+    params = ConsensusParams(
+        timeout_propose_ms=300,
+        timeout_prevote_ms=100,
+        timeout_precommit_ms=100,
+        timeout_delta_ms=50,
+        timeout_commit_ms=50,
+        create_empty_blocks=False,
+        empty_block_interval_ms=5_000,
+    )
+    cluster = make_cluster(params=params)
+    start_ms = cluster.now_ms
+    cluster.start()
+    cluster.run(until_height=3)
+    assert all(max(cluster.commits[i]) >= 3 for i in range(4))
+    assert cluster.now_ms - start_ms >= 3 * 5_000
