@@ -48,7 +48,12 @@ def _reported_heights(lines: list[str]) -> int:
 
 def _finish(child: subprocess.Popen[str], lines: list[str]) -> tuple[int, int]:
     """Wait for the child; return its exit code and the highest height it reported."""
-    out, err = child.communicate(timeout=CHILD_TIMEOUT_S)
+    # Read through the file objects, not communicate(): readline() may already have buffered
+    # lines that communicate() (which reads the raw descriptors) would never see.
+    assert child.stdout is not None and child.stderr is not None
+    out = child.stdout.read()
+    err = child.stderr.read()
+    child.wait(timeout=CHILD_TIMEOUT_S)
     lines.extend(out.splitlines(keepends=True))
     assert "Traceback" not in err, err
     return child.returncode, _reported_heights(lines)
