@@ -57,7 +57,7 @@ def _check_envelope(unsigned: UnsignedTx, state: State, tip_time_ms: int) -> tup
         return Code.EXPIRED, "valid_until has passed"
     last_nonce = get_nonce(state, unsigned.submitter)
     if unsigned.nonce <= last_nonce:
-        return Code.BAD_NONCE, f"nonce must exceed {last_nonce}"
+        return Code.BAD_NONCE, f"nonce {unsigned.nonce} is used; the next is {last_nonce + 1}"
     if is_idempotency_key_used(state, unsigned.submitter, unsigned.idempotency_key):
         return Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used"
     return Code.OK, ""

@@ -146,8 +146,10 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     record = get_submitter(view, unsigned, signers)
     nonce_at = nonce_key(submitter)
     last_nonce = view.read(nonce_at) or 0
-    if unsigned.nonce <= last_nonce:
-        raise Rejected(Code.BAD_NONCE, f"nonce must exceed {last_nonce}")
+    # Exactly the next nonce: with gaps allowed, gossip that delivers n+1 before n would let
+    # n+1 commit first and make n fail, losing a transaction its submitter saw accepted.
+    if unsigned.nonce != last_nonce + 1:
+        raise Rejected(Code.BAD_NONCE, f"nonce must be {last_nonce + 1}")
     key_at = idempotency_key(submitter, unsigned.idempotency_key)
     if view.read(key_at) is not None:
         raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
@@ -161,7 +163,7 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
 def get_validators(state: State, height: int) -> ValidatorSet:
     """The validator set that signs ``height``: sorted (public_key, power) pairs.
 
-    Known for every height from the state's own height + 1 up to height + 2 (later changes
+    Known for every height from the state's own height up to height + 2 (later changes
     are not decided yet; earlier sets may have been pruned)."""
     validators = select_validators(BlockView(state).get_schedule(), height)
     if validators is None:

@@ -85,9 +85,10 @@ def apply_validator_set_change(view: BlockView, height: int, validators: Validat
     effective = height + VALIDATOR_DELAY_HEIGHTS
     if select_validators(schedule, effective) == validators:
         return
-    # Keep the newest entry already in force at height + 1, and anything later.
+    # Keep the newest entry in force at ``height`` itself, and anything later: a node that
+    # restarts after this block needs the set that signed it to check its certificate.
     entries = [(h, vset) for h, vset in schedule.entries if h < effective]
-    in_force = [i for i, (h, _) in enumerate(entries) if h <= height + 1]
+    in_force = [i for i, (h, _) in enumerate(entries) if h <= height]
     kept = entries[in_force[-1] :] if in_force else entries
     view.put_schedule(ValidatorSchedule((*kept, (effective, validators))))
 

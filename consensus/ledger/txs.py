@@ -111,7 +111,7 @@ class UnsignedTx:
     submitter: str
     """Participant id (``BANKA``) or account id (``BANKA/alice``) whose nonce this uses."""
     nonce: int
-    """Strictly greater than the submitter's last accepted nonce (gaps allowed)."""
+    """The submitter's last accepted nonce + 1 (strictly increasing, no gaps)."""
     idempotency_key: str
     """Accepted at most once per submitter, ever (e.g. an ISO 20022 UETR)."""
     valid_until: ValidUntil

@@ -85,16 +85,17 @@ def chain() -> Chain:
 # -- envelope ----------------------------------------------------------------------------------
 
 
-def test_nonce_must_increase_and_rejection_does_not_consume_it(chain: Chain) -> None:
+def test_nonce_is_sequential_and_rejection_does_not_consume_it(chain: Chain) -> None:
     body = Transfer("BANKA/bob", "BANKA:USD", 1)
-    assert chain.run("BANKA/alice", body, nonce=5)[0] is Code.OK
-    assert chain.run("BANKA/alice", body, nonce=5)[0] is Code.BAD_NONCE
-    assert chain.run("BANKA/alice", body, nonce=4)[0] is Code.BAD_NONCE
-    assert q.get_nonce(chain.state, "BANKA/alice") == 5
+    assert chain.run("BANKA/alice", body, nonce=2)[0] is Code.BAD_NONCE  # a gap
+    assert chain.run("BANKA/alice", body, nonce=1)[0] is Code.OK
+    assert chain.run("BANKA/alice", body, nonce=1)[0] is Code.BAD_NONCE  # a repeat
+    assert chain.run("BANKA/alice", body, nonce=0)[0] is Code.MALFORMED  # nonces start at 1
+    assert q.get_nonce(chain.state, "BANKA/alice") == 1
     big = Transfer("BANKA/bob", "BANKA:USD", 10**9)
-    assert chain.run("BANKA/alice", big, nonce=6)[0] is Code.INSUFFICIENT_FREE_BALANCE
-    assert q.get_nonce(chain.state, "BANKA/alice") == 5
-    assert chain.run("BANKA/alice", body, nonce=6)[0] is Code.OK
+    assert chain.run("BANKA/alice", big, nonce=2)[0] is Code.INSUFFICIENT_FREE_BALANCE
+    assert q.get_nonce(chain.state, "BANKA/alice") == 1
+    assert chain.run("BANKA/alice", body, nonce=2)[0] is Code.OK
 
 
 def test_idempotency_key_is_accepted_once(chain: Chain) -> None:
@@ -379,6 +380,17 @@ def test_validator_change_takes_effect_two_heights_later(chain: Chain) -> None:
     assert get_validators(result.state, h + 1) == old
     assert get_validators(result.state, h + 2) == tuple(sorted((*old, (new_key, 5))))
     assert get_validators(chain.state, h + 2) == old  # the parent state is unchanged
+
+
+def test_the_set_that_signed_the_tip_stays_known_after_consecutive_changes(chain: Chain) -> None:
+    # A restarted node checks the tip's certificate with the set of the tip's own height.
+    signers = ["BANKA", "BANKB"]
+    for power in (5, 7, 9):
+        body = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, power=power))
+        chain.ok("BANKA", body, signers=signers)
+        tip = chain.state.height
+        for height in (tip, tip + 1, tip + 2):
+            assert get_validators(chain.state, height)
 
 
 def test_validator_set_cannot_become_empty(chain: Chain) -> None:

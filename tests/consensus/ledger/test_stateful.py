@@ -96,7 +96,7 @@ class LedgerMachine(RuleBasedStateMachine):
         nonce = q.get_nonce(self.state, submitter) + 1
         kw: dict[str, Any] = {"nonce": nonce}
         if mutation == "bad_nonce":
-            kw["nonce"] = nonce - 1 if nonce > 1 else nonce  # nothing to repeat before the first
+            kw["nonce"] = nonce - 1 if nonce > 1 else nonce + 1  # a repeat, or else a gap
         if mutation == "reused_key" and self.used_keys[submitter]:
             kw["idempotency_key"] = self.used_keys[submitter][0]
         if mutation == "expired":
@@ -126,14 +126,15 @@ class LedgerMachine(RuleBasedStateMachine):
             tx = decode_tx(raw).unsigned
             pair = (tx.submitter, tx.idempotency_key)
             assert pair not in self.accepted, "idempotency key accepted twice"
-            assert tx.nonce > self.last_nonce.get(tx.submitter, 0), "nonce accepted twice"
+            assert tx.nonce == self.last_nonce.get(tx.submitter, 0) + 1, "nonce not sequential"
             self.accepted.add(pair)
             self.last_nonce[tx.submitter] = tx.nonce
             self.used_keys[tx.submitter].append(tx.idempotency_key)
 
     def is_noop_mutation(self, submitter: str, mutation: str) -> bool:
-        """bad_nonce / reused_key need an earlier accepted tx of the submitter."""
-        if mutation in ("bad_nonce", "reused_key"):
+        """reused_key needs an earlier accepted tx of the submitter (a bad nonce is a repeat
+        or, before the first, a gap: never a no-op)."""
+        if mutation == "reused_key":
             return not self.used_keys[submitter]
         return False
 
