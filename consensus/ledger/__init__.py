@@ -13,7 +13,7 @@ Public surface (rules in /work/shared/DOMAIN.md):
 Decisions worth knowing:
 
 * Submitters are participants (``BANKA``) or accounts (``BANKA/alice``: the prefix is the bank
-  that keeps the account). Nonces are per submitter and sequential: each is the last accepted one + 1.
+  that keeps the account). Nonces are per submitter and sequential: the last accepted + 1.
 * A rejected transaction changes nothing at all -- not the nonce, not the idempotency key, no
   fee -- so the same nonce/key can be reused by a corrected transaction.
 * Accounts hold only instruments issued by their bank. The settlement account of bank ``B`` for
