@@ -7,6 +7,8 @@ set can check it. Replicas gossip it, include it in blocks (bounded) and check i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from consensus.messages import DuplicateVoteEvidence
 from consensus.types import ChainId
 from consensus.validators import ValidatorSet
@@ -34,3 +36,27 @@ def verify_evidence(
         raise InvalidEvidence("the validator is not in the set of that height")
     if not a.is_signature_valid(chain_id) or not b.is_signature_valid(chain_id):
         raise InvalidEvidence("bad signature")
+
+
+def get_evidence_invalidity(
+    evidence: DuplicateVoteEvidence,
+    block_height: int,
+    validator_sets: Mapping[int, ValidatorSet],
+    age_max_heights: int,
+    chain_id: ChainId,
+) -> str | None:
+    """Why ``evidence`` may not go into a block at ``block_height`` (None if it may).
+
+    Evidence is includable from its own height until ``age_max_heights`` later, and only if the
+    validator set of its height is known.
+    """
+    if not 0 <= block_height - evidence.height <= age_max_heights:
+        return "evidence too old or from the future"
+    validator_set = validator_sets.get(evidence.height)
+    if validator_set is None:
+        return "no validator set for the evidence's height"
+    try:
+        verify_evidence(evidence, validator_set, chain_id)
+    except InvalidEvidence as exc:
+        return str(exc)
+    return None

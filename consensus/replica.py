@@ -37,7 +37,7 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.evidence import InvalidEvidence, verify_evidence
+from consensus.evidence import get_evidence_invalidity
 from consensus.messages import (
     CommitCertificate,
     DuplicateVoteEvidence,
@@ -619,11 +619,11 @@ class Replica:
         """Line 49: a proposal of any round and > 2/3 precommits for it: decide."""
         for round_ in self._votes.get_rounds():
             precommits = self._votes.precommits(round_)
-            block_hash = precommits.get_quorum_block()
-            block = None if block_hash is None else self._find_block(block_hash)
-            if block is not None and self._is_valid(block):
-                self._decide(block, make_certificate(precommits, block.hash), out)
-                return True
+            for block_hash in precommits.get_quorum_blocks():
+                block = self._find_block(block_hash)
+                if block is not None and self._is_valid(block):
+                    self._decide(block, make_certificate(precommits, block.hash), out)
+                    return True
         return False
 
     def _try_round_skip(self, out: list[Action]) -> bool:
@@ -742,17 +742,9 @@ class Replica:
     def _get_evidence_invalidity(
         self, evidence: DuplicateVoteEvidence, height: int
     ) -> str | None:
-        """Why ``evidence`` may not go into a block at ``height`` (None if it may)."""
-        if not 0 <= height - evidence.height <= self.params.evidence_age_max_heights:
-            return "evidence too old or from the future"
-        vset = self._sets.get(evidence.height)
-        if vset is None:
-            return "no validator set for the evidence's height"
-        try:
-            verify_evidence(evidence, vset, self.chain_id)
-        except InvalidEvidence as exc:
-            return str(exc)
-        return None
+        return get_evidence_invalidity(
+            evidence, height, self._sets, self.params.evidence_age_max_heights, self.chain_id
+        )
 
     def _build_block(self) -> Block:
         evidence = [

@@ -130,6 +130,14 @@ class VoteSet:
                 return block_hash
         return None
 
+    def get_quorum_blocks(self) -> list[Hash32]:
+        """Every block (not nil) with > 2/3 of the power; more than one only if more than 1/3
+        of the power equivocated (conflicting votes count too)."""
+        return [
+            h for h, power in self._power_by_hash.items()
+            if h is not None and self.validator_set.is_quorum(power)
+        ]
+
     def signer_indexes(self) -> frozenset[ValidatorIndex]:
         return frozenset(self._votes)
 

@@ -25,6 +25,7 @@ from consensus.messages import Vote, VoteType
 from consensus.replica import RejectedInput
 from consensus.round_step import RoundStep
 from consensus.types import Hash32, Height, Round
+from consensus.vote_set import CONFLICTING_VOTES_MAX
 from tests.consensus.test_replica_fixtures import (
     VSET,
     bad_signature,
@@ -92,17 +93,33 @@ def test_rejections_change_nothing_and_signing_stays_safe(events: list[Event]) -
 @given(st.lists(st.sampled_from(EVENTS), max_size=60))
 def test_a_quorum_of_precommits_always_commits(events: list[Event]) -> None:
     """Whatever came before, a known proposal plus > 2/3 precommits for it decide (line 49).
-    (If another block took round 0's proposal slot, the block is unknown: block sync's job.)"""
+    (If another block took round 0's proposal slot, the block is unknown: block sync's job.
+    A validator that sent more conflicting precommits than are kept may not count.)"""
     replica = started(ME).replica
     for event in events:
         if not isinstance(event, BlockExecuted):
             replica.handle(event)
+    if replica.step == RoundStep.COMMIT:
+        return  # another block was already decided (e.g. BLOCKS[1] with its precommits)
     block = BLOCKS[0]
     replica.handle(ProposalReceived(proposal(block, round_=0)))
     for i in (1, 2, 3):
         replica.handle(VoteReceived(precommit(i, 0, block.hash)))
     known = any(p.block.hash == block.hash for p in replica._proposals.values())
+    if _has_flooded_conflicts(events, block.hash):
+        return  # a validator used up its conflicting-vote slots: its vote may not count
     assert (replica.step == RoundStep.COMMIT) == known
+
+
+def _has_flooded_conflicts(events: list[Event], block_hash: bytes) -> bool:
+    """Whether some validator sent more other round-0 precommits than VoteSet keeps."""
+    others: dict[int, set[bytes | None]] = {}
+    for event in events:
+        if isinstance(event, VoteReceived) and event.vote.type == VoteType.PRECOMMIT:
+            v = event.vote
+            if v.round == 0 and v.block_hash != block_hash:
+                others.setdefault(v.validator_index, set()).add(v.block_hash)
+    return any(len(hashes) > CONFLICTING_VOTES_MAX for hashes in others.values())
 
 
 def test_votes_for_nil_and_prevote_types_are_distinct() -> None:
