@@ -159,6 +159,25 @@ def test_a_replica_that_ignores_its_lock_is_caught_forking() -> None:
     assert run_simulation(found.seed, config=SimConfig(behaviours=config.behaviours)).is_ok
 
 
+class AmnesiacReplica(Replica):
+    """A broken node: restarts with a blank SignState instead of the one it persisted."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.pop("sign_state", None)
+        super().__init__(*args[:4], sign_state=None, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.simulation
+def test_a_node_that_forgets_what_it_signed_is_caught_double_signing() -> None:
+    config = SimConfig(
+        behaviours=(B.HONEST, B.HONEST, B.HONEST, B.SILENT), replica_class=AmnesiacReplica
+    )
+    found = _first_safety_violation(range(100), config)
+    assert found is not None
+    assert found.safety_violations[0].kind is ViolationKind.DOUBLE_SIGN
+    assert run_simulation(found.seed, config=SimConfig(behaviours=config.behaviours)).is_ok
+
+
 def _split_twins_plan(split_ms: int) -> FaultPlan:
     """Nodes: 0 = A, 1/2 = twins of B, 3/4 = twins of C, 5 = D (honest A and D)."""
     split = Partition((frozenset({0, 1, 3}), frozenset({2, 4, 5})))

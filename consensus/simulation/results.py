@@ -1,0 +1,115 @@
+"""Run configuration and results of the simulator (kept apart from the event loop)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from consensus.params import ConsensusParams
+from consensus.replica import Replica
+from consensus.simulation.checkers import Violation
+from consensus.simulation.faults import BYZANTINE_BEHAVIOURS, Behaviour, FaultPlan
+from consensus.types import ChainId
+
+CHAIN_ID = ChainId("depochain-sim")
+EVENTS_MAX = 3_000_000
+"""A run that needs more events than this is itself a failure (runaway loop), never a hang."""
+
+
+def default_params() -> ConsensusParams:
+    """Short timeouts: sim time is free, but events are not."""
+    return ConsensusParams(
+        timeout_propose_ms=400,
+        timeout_prevote_ms=200,
+        timeout_precommit_ms=200,
+        timeout_delta_ms=100,
+        timeout_max_ms=3_000,
+        timeout_commit_ms=50,
+        block_txs_max=20,
+        block_bytes_max=64 * 1024,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything a run depends on besides its seed; defaults are what the CLI uses."""
+
+    validators: int = 4
+    byzantine: int = 1
+    behaviours: tuple[Behaviour, ...] | None = None
+    """Explicit role per validator (overrides ``byzantine`` and the draw)."""
+    allowed_behaviours: tuple[Behaviour, ...] = BYZANTINE_BEHAVIOURS
+    safety_phase_ms: int | None = None
+    """None: drawn from the seed (2-8 s of sim time)."""
+    fault_plan: FaultPlan | None = None
+    """Explicit faults (for directed scenarios); None draws them from the seed."""
+    crashes: bool = True
+    liveness_heights: int = 2
+    """New heights every honest node must commit after the heal."""
+    liveness_bound_ms: int = 60_000
+    params: ConsensusParams | None = None
+    replica_class: type[Replica] = Replica
+    """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
+    stop_on_violation: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    seed: int
+    config: SimConfig
+    behaviours: tuple[Behaviour, ...]
+    violations: tuple[Violation, ...]
+    heights: int
+    """Highest height committed by an honest node."""
+    sim_time_ms: int
+    events: int
+    messages: int
+
+    @property
+    def safety_violations(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.kind.is_safety)
+
+    @property
+    def liveness_failures(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if not v.kind.is_safety)
+
+    @property
+    def is_ok(self) -> bool:
+        return not self.violations
+
+    def reproduce_command(self) -> str:
+        return (
+            f"depochain simulate --seeds 1 --seed {self.seed} "
+            f"--validators {self.config.validators} --byzantine {self.config.byzantine}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    runs: int
+    safety_violations: int
+    liveness_failures: int
+    heights: int
+    sim_time_ms: int
+    events: int
+    failures: tuple[RunResult, ...]
+
+    def format_line(self, wall_s: float | None = None) -> str:
+        line = (
+            f"runs={self.runs} safety_violations={self.safety_violations} "
+            f"liveness_failures={self.liveness_failures} heights={self.heights} "
+            f"sim_time={self.sim_time_ms / 1000:.1f}s events={self.events}"
+        )
+        return line if wall_s is None else f"{line} wall={wall_s:.1f}s"
+
+
+def summarize(results: Sequence[RunResult]) -> Summary:
+    return Summary(
+        runs=len(results),
+        safety_violations=sum(1 for r in results if r.safety_violations),
+        liveness_failures=sum(1 for r in results if r.liveness_failures),
+        heights=sum(r.heights for r in results),
+        sim_time_ms=sum(r.sim_time_ms for r in results),
+        events=sum(r.events for r in results),
+        failures=tuple(r for r in results if not r.is_ok),
+    )
