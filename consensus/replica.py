@@ -375,11 +375,14 @@ class Replica:
     # mutations
 
     def _on_started(self, out: list[Action]) -> None:
+        """Start at round 0, also after a restart. The node then replays the height's logged
+        inputs (including our own messages as ProposalReceived/VoteReceived): the rounds,
+        votes, lock and valid value are rebuilt exactly as they were. Jumping straight to the
+        last signed round would skip the rules of the earlier rounds and lose the lock.
+        The guard refuses to re-sign anything below the last signature, so nothing conflicts;
+        without a log, f+1 votes of the current round bring the replica up (line 55)."""
         self._started = True
-        # After a restart, resume at the round we last signed in: lower rounds cannot be
-        # signed again anyway.
-        same_height = self._sign_state.height == self._height
-        self._start_round(Round(self._sign_state.round if same_height else 0), out)
+        self._start_round(Round(0), out)
 
     def _store_proposal(self, p: Proposal) -> None:
         self._proposals[p.round] = p

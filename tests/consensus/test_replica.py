@@ -37,7 +37,7 @@ from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposa
 from consensus.replica import Replica
 from consensus.round_step import RoundStep
 from consensus.safety import SignState, SignStep
-from consensus.types import Hash32, Height, Round, TimestampMs
+from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
 from tests.consensus.test_replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
@@ -625,9 +625,45 @@ def test_restarted_replica_does_not_sign_a_conflicting_prevote() -> None:
     assert v.block_hash == block.hash
 
 
-def test_restarted_replica_resumes_at_its_last_signed_round() -> None:
+def test_restarted_replica_signs_nothing_below_its_last_signature() -> None:
     state = SignState(H1, Round(2), SignStep.PREVOTE, Hash32(b"\x00" * 32))
-    assert started(ME, sign_state=state).replica.round == 2
+    s = started(ME, sign_state=state)
+    assert (s.replica.round, s.replica.step) == (0, S.PROPOSE)
+    out = s.replica.handle(TimeoutElapsed(H1, Round(0), S.PROPOSE))
+    assert broadcast_votes(out) == [] and s.replica.step == S.PREVOTE
+    feed(s.replica, VoteReceived(prevote(1, 2, None)), VoteReceived(prevote(2, 2, None)))
+    assert s.replica.round == 2  # caught up by f+1 votes of round 2
+
+
+def test_replaying_the_log_rebuilds_the_lock() -> None:
+    """What node/driver does after a crash: Started, then the height's logged inputs, with our
+    own messages logged as ProposalReceived/VoteReceived. The lock of round 0 must survive."""
+    replica, block = in_prevote_step()
+    log: list[Event] = [ProposalReceived(proposal(block))]
+    own_prevote = replica._votes.prevotes(Round(0)).get_vote(ValidatorIndex(ME))
+    assert own_prevote is not None
+    log.append(VoteReceived(own_prevote))
+    for event in (
+        VoteReceived(prevote(1, 0, block.hash)),
+        VoteReceived(prevote(2, 0, block.hash)),
+    ):
+        log.append(event)
+        log += [VoteReceived(v) for v in broadcast_votes(replica.handle(event))]
+    for event in [VoteReceived(precommit(i, 0, None)) for i in (1, 2)] + [
+        TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT)
+    ]:
+        log.append(event)
+        log += [VoteReceived(v) for v in broadcast_votes(replica.handle(event))]
+    assert replica.locked == (block.hash, 0) and replica.round == 1
+    restarted = started(ME, sign_state=replica.sign_state).replica
+    for event in log:
+        restarted.handle(event)
+    assert restarted.locked == replica.locked
+    assert restarted.valid == replica.valid
+    assert (restarted.round, restarted.step) == (replica.round, replica.step)
+    other = block_at_1(txs=(b"other",), proposer=proposer_index(1, 1))
+    [v] = broadcast_votes(restarted.handle(ProposalReceived(proposal(other, round_=1))))
+    assert v.block_hash is None  # still locked on the round-0 block
 
 
 def test_rebroadcast_timer_resends_own_votes() -> None:
