@@ -132,6 +132,9 @@ class Replica:
         self._round = Round(0)
         self._proposals: dict[Round, Proposal] = {}
         self._decision: tuple[Block, CommitCertificate] | None = None
+        self._locked: Hash32 | None = None
+        """lockedValue, by hash (the block itself is only needed as validValue)."""
+        self._locked_round: int = -1
         self._once: frozenset[str] = frozenset()
         self._validity: dict[Hash32, str | None] = {}  # cache of a pure function, not state
         self._enter_height(chain)
@@ -158,7 +161,7 @@ class Replica:
 
     @property
     def locked(self) -> tuple[Hash32 | None, int]:
-        return (None if self._locked is None else self._locked.hash), self._locked_round
+        return self._locked, self._locked_round
 
     @property
     def valid(self) -> tuple[Hash32 | None, int]:
@@ -391,6 +394,19 @@ class Replica:
         result = self._votes.add_vote(vote)
         if isinstance(result, Equivocation):
             self._add_evidence(result.evidence, out, gossip=True)
+        self._recover_lock(vote)
+
+    def _recover_lock(self, vote: Vote) -> None:
+        """Our own precommit for a block, coming back after a restart (replayed log or
+        gossip), means we were locked on it at that round: take the lock back. Without this a
+        restarted validator could prevote another block and help a conflicting decision."""
+        if (
+            vote.validator == self.public_key
+            and vote.type == VoteType.PRECOMMIT
+            and vote.block_hash is not None
+            and vote.round > self._locked_round
+        ):
+            self._locked, self._locked_round = vote.block_hash, vote.round
 
     def _add_evidence(
         self, evidence: DuplicateVoteEvidence, out: list[Action], *, gossip: bool
@@ -576,7 +592,7 @@ class Replica:
         self._app_hash = chain.app_hash
         self._votes = HeightVotes(self._height, self._sets[self._height])
         self._proposals = {}
-        self._locked: Block | None = None
+        self._locked = None
         self._locked_round = -1
         self._valid: Block | None = None
         self._valid_round = -1
@@ -653,7 +669,7 @@ class Replica:
         if self._step != S.PROPOSE or proposal is None:
             return False
         block, vr = proposal.block, proposal.pol_round
-        locked_ok = self._locked is not None and self._locked.hash == block.hash
+        locked_ok = self._locked == block.hash
         if vr == -1:  # line 22
             accept = self._locked_round == -1 or locked_ok
         elif self._votes.prevotes(Round(vr)).has_quorum_for(block.hash):  # line 28
@@ -685,7 +701,7 @@ class Replica:
             return False
         self._once |= {"lock"}
         if self._step in PREVOTE_STEPS:
-            self._locked, self._locked_round = block, self._round
+            self._locked, self._locked_round = block.hash, self._round
             self._set_step(self._round, S.PRECOMMIT)
             self._cast_vote(VoteType.PRECOMMIT, block.hash, out)
         self._valid, self._valid_round = block, self._round

@@ -666,6 +666,24 @@ def test_replaying_the_log_rebuilds_the_lock() -> None:
     assert v.block_hash is None  # still locked on the round-0 block
 
 
+def test_own_precommit_coming_back_after_a_restart_restores_the_lock() -> None:
+    """The simulator (and gossip) may give back only our own signed messages, not the polka
+    that made us lock: our precommit for a block is enough to be locked on it again."""
+    replica, block = in_prevote_step()
+    feed(replica, VoteReceived(prevote(1, 0, block.hash)), VoteReceived(prevote(2, 0, block.hash)))
+    own_precommit = replica._votes.precommits(Round(0)).get_vote(ValidatorIndex(ME))
+    assert own_precommit is not None and own_precommit.block_hash == block.hash
+    restarted = started(ME, sign_state=replica.sign_state).replica
+    assert restarted.locked == (None, -1)
+    restarted.handle(VoteReceived(own_precommit))
+    assert restarted.locked == (block.hash, 0)
+    feed(restarted, VoteReceived(prevote(1, 1, None)), VoteReceived(prevote(2, 1, None)))
+    assert restarted.round == 1
+    other = block_at_1(txs=(b"other",), proposer=proposer_index(1, 1))
+    v = broadcast_votes(restarted.handle(ProposalReceived(proposal(other, round_=1))))[0]
+    assert (v.type, v.block_hash) == (VoteType.PREVOTE, None)
+
+
 def test_rebroadcast_timer_resends_own_votes() -> None:
     replica, block = in_prevote_step()
     out = replica.handle(TimeoutElapsed(H1, Round(0), S.REBROADCAST))
