@@ -21,9 +21,10 @@ from consensus.validators import Validator, ValidatorSet
 GENESIS_BLOCK_TIME_MS = TimestampMs(GENESIS_TIME_MS - 1_000)
 
 
-def validator_set_of(keys: Sequence[PrivateKey], power: int = 10) -> ValidatorSet:
-    """Equal powers: "f Byzantine" then means f validators (by power as well as by count)."""
-    return ValidatorSet.of(Validator(k.public_key, VotingPower(power)) for k in keys)
+def validator_set_of(keys: Sequence[PrivateKey], powers: Sequence[int]) -> ValidatorSet:
+    return ValidatorSet.of(
+        Validator(k.public_key, VotingPower(p)) for k, p in zip(keys, powers, strict=True)
+    )
 
 
 def get_chain_state(node: SimNode, validators: ValidatorSet, params: ConsensusParams) -> ChainState:

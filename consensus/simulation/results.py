@@ -48,6 +48,8 @@ class SimConfig:
     """New heights every honest node must commit after the heal."""
     liveness_bound_ms: int = 60_000
     params: ConsensusParams | None = None
+    weighted_powers: bool | None = None
+    """Unequal voting powers (1..10); None: drawn per seed (half the runs)."""
     replica_class: type[Replica] = Replica
     """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True

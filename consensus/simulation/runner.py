@@ -124,8 +124,9 @@ class Simulation:
         self.clock: SimClock[_Item] = SimClock()
         self.start_ms = self.clock.now_ms
         keys = [PrivateKey(prng.bytes(32)) for _ in range(config.validators)]
-        self.validator_set = validator_set_of(keys)
         self.behaviours = self._draw_behaviours(prng.fork())
+        self.powers = self._draw_powers(prng.fork())
+        self.validator_set = validator_set_of(keys, self.powers)
         self.nodes = self._make_nodes(keys, prng.fork())
         self.network = SimNetwork(
             prng.fork(), [n.node_id for n in self.nodes], LinkConditions.reliable()
@@ -169,6 +170,22 @@ class Simulation:
         return tuple(
             draw_behaviours(prng, config.validators, config.byzantine, config.allowed_behaviours)
         )
+
+    def _draw_powers(self, prng: Prng) -> tuple[int, ...]:
+        """Equal powers, or (if weighted) 1..10 each with the Byzantine share kept below 1/3
+        whenever the Byzantine count alone allows it ("f Byzantine" is by power)."""
+        count = self.config.validators
+        weighted = self.config.weighted_powers
+        if weighted is None:
+            weighted = prng.chance_ppm(500_000)
+        if not weighted:
+            return (10,) * count
+        powers = [prng.between(1, 10) for _ in range(count)]
+        byzantine = [i for i, b in enumerate(self.behaviours) if b is not Behaviour.HONEST]
+        if 3 * len(byzantine) < count and 3 * sum(powers[i] for i in byzantine) >= sum(powers):
+            for i in byzantine:  # honest ones keep >= 1 each, so now 3 * f < total
+                powers[i] = 1
+        return tuple(powers)
 
     def _make_nodes(self, keys: Sequence[PrivateKey], prng: Prng) -> list[SimNode]:
         nodes: list[SimNode] = []

@@ -97,6 +97,7 @@ def test_200_seeds_one_byzantine_of_four() -> None:
     runs = _run_all(range(200), SimConfig(validators=4, byzantine=1))
     _assert_clean(runs)
     _assert_every_fault_kind(runs)
+    assert {len(set(sim.powers)) > 1 for sim, _ in runs} == {True, False}  # weighted and equal
 
 
 @pytest.mark.simulation
@@ -197,6 +198,7 @@ def test_twins_beyond_f_are_caught_forking() -> None:
         behaviours=(B.HONEST, B.TWINS, B.TWINS, B.HONEST),
         fault_plan=_split_twins_plan(3_000),
         crashes=False,
+        weighted_powers=False,
     )
     found = _first_safety_violation(range(20), config)
     assert found is not None
@@ -222,6 +224,7 @@ def test_cli_reports_failures_with_the_command_that_reproduces_them(
         behaviours=(B.HONEST, B.TWINS, B.TWINS, B.HONEST),
         fault_plan=_split_twins_plan(3_000),
         crashes=False,
+        weighted_powers=False,
     )
     monkeypatch.setattr(simulate, "SimConfig", lambda **_: twins)
     out, err = io.StringIO(), io.StringIO()
