@@ -25,7 +25,7 @@ from consensus.actions import (
 )
 from consensus.blocks import Block, ChainTip, build_block, get_block_invalidity
 from consensus.certificate import CertificateError, make_certificate, verify_certificate
-from consensus.crypto import PrivateKey, SignPurpose
+from consensus.crypto import PrivateKey, SignPurpose, compute_sign_bytes, sha256
 from consensus.events import (
     BlockExecuted,
     CommittedBlockReceived,
@@ -389,12 +389,32 @@ class Replica:
 
     def _store_proposal(self, p: Proposal) -> None:
         self._proposals[p.round] = p
+        self._recover_lock_from_sign_state(p.block.hash)
 
     def _add_vote(self, vote: Vote, out: list[Action]) -> None:
         result = self._votes.add_vote(vote)
         if isinstance(result, Equivocation):
             self._add_evidence(result.evidence, out, gossip=True)
         self._recover_lock(vote)
+        if vote.block_hash is not None:
+            self._recover_lock_from_sign_state(vote.block_hash)
+
+    def _recover_lock_from_sign_state(self, block_hash: Hash32) -> None:
+        """If the last thing we signed (before a restart) was a precommit for ``block_hash``
+        at this height, we were locked on it: the persisted sign-bytes hash proves it even when
+        the vote itself never reached the log."""
+        last = self._sign_state
+        if (
+            last.height != self._height
+            or last.step != SignStep.PRECOMMIT
+            or last.round <= self._locked_round
+            or self.public_key is None
+        ):
+            return
+        payload = compute_vote_sign_payload(VoteType.PRECOMMIT, last.height, last.round, block_hash)
+        sign_bytes = compute_sign_bytes(SignPurpose.VOTE, self.chain_id, payload)
+        if sha256(sign_bytes) == last.sign_bytes_hash:
+            self._locked, self._locked_round = block_hash, last.round
 
     def _recover_lock(self, vote: Vote) -> None:
         """Our own precommit for a block, coming back after a restart (replayed log or

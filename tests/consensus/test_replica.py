@@ -684,6 +684,19 @@ def test_own_precommit_coming_back_after_a_restart_restores_the_lock() -> None:
     assert (v.type, v.block_hash) == (VoteType.PREVOTE, None)
 
 
+def test_lock_is_recovered_from_the_sign_state_alone() -> None:
+    """Crash after the precommit was signed (and sent) but before it reached the log: the
+    persisted sign-bytes hash still identifies the block we were locked on."""
+    replica, block = in_prevote_step()
+    feed(replica, VoteReceived(prevote(1, 0, block.hash)), VoteReceived(prevote(2, 0, block.hash)))
+    assert replica.sign_state.step == SignStep.PRECOMMIT
+    restarted = started(ME, sign_state=replica.sign_state).replica
+    restarted.handle(VoteReceived(prevote(3, 0, b"\x0e" * 32)))  # some other block: no lock
+    assert restarted.locked == (None, -1)
+    restarted.handle(VoteReceived(prevote(1, 0, block.hash)))
+    assert restarted.locked == (block.hash, 0)
+
+
 def test_rebroadcast_timer_resends_own_votes() -> None:
     replica, block = in_prevote_step()
     out = replica.handle(TimeoutElapsed(H1, Round(0), S.REBROADCAST))
