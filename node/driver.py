@@ -147,8 +147,9 @@ class Driver:
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        # Started first: the replica resumes at the round it last signed in, then the log
-        # gives back what it saw and sent there.
+        # Started first (the replica enters round 0 of its height), then the log gives back
+        # every proposal, vote and timeout of this height, which brings back its round and its
+        # lock; the sign-state guard refuses anything that would conflict meanwhile.
         self._process(Started(now_ms()))
         self._replay_wal()
         self.notify_txs_changed()
