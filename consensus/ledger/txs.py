@@ -249,10 +249,26 @@ def _unpack(raw: bytes) -> Value:
         raise CodecError(f"malformed msgpack: {type(exc).__name__}") from exc
 
 
+DECODE_MEMO_MAX = 20_000
+"""Most decoded txs remembered (a node decodes each tx at admission, on recheck and in the
+block; the memo makes that once). A memo of a pure function: only speed depends on it."""
+_DECODED: dict[bytes, SignedTx] = {}
+
+
 def decode_tx(raw: bytes) -> SignedTx:
     """Decode raw tx bytes strictly. Raises only ``CodecError``."""
     if type(raw) is not bytes:
         raise CodecError("tx must be bytes")
+    tx = _DECODED.get(raw)
+    if tx is None:
+        tx = _decode_tx_uncached(raw)
+        if len(_DECODED) >= DECODE_MEMO_MAX:
+            _DECODED.clear()
+        _DECODED[raw] = tx
+    return tx
+
+
+def _decode_tx_uncached(raw: bytes) -> SignedTx:
     if not 0 < len(raw) <= TX_BYTES_MAX:
         raise CodecError(f"tx size {len(raw)} outside 1..{TX_BYTES_MAX}")
     value = _unpack(raw)
