@@ -170,7 +170,9 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
         result["conservation"] = check_conservation(info)
         result["validators"] = args.validators
         result["rate_target"] = args.rate
-        result["submission_mode"] = "JSON-RPC batch arrays of broadcast_tx_async, 200 txs per POST"
+        result["submission_mode"] = (
+            "JSON-RPC batch arrays of broadcast_tx_async, 200 txs per POST, one sender per node"
+        )
         return result
 
 

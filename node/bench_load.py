@@ -130,29 +130,65 @@ class Watcher:
         self.blocks.append((height, seen, len(txs)))
 
 
+FULL_BACKOFF_S = 0.02
+
+
 def submit(
     urls: list[str], txs: list[tuple[bytes, str]], duration_s: float, rate: float | None
 ) -> tuple[dict[bytes, float], dict[str, int]]:
-    connections = [RpcConnection(url) for url in urls]
+    """Send ``txs`` to one node in batches, at ``rate`` tx/s or as fast as it answers.
+
+    A full mempool answers "try later": like a real client, wait a moment and send the rest
+    again, in order (each payer's nonces must arrive in sequence)."""
+    connection = RpcConnection(urls[0])
     submitted_at: dict[bytes, float] = {}
     outcome = {"accepted": 0, "rejected": 0, "errors": 0, "full": 0}
     started = time.monotonic()
-    for batch_index, start in enumerate(range(0, len(txs), BATCH_TXS)):
-        now = time.monotonic()
-        if now - started >= duration_s:
-            break
+    position = 0
+    while position < len(txs) and time.monotonic() - started < duration_s:
         if rate is not None:
-            due = started + start / rate
-            if due > now:
-                time.sleep(due - now)
-        batch = txs[start : start + BATCH_TXS]
+            due = started + position / rate
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+        batch = txs[position : position + BATCH_TXS]
         stamp = time.monotonic()
         try:
-            answers = connections[batch_index % len(connections)].post(encode_batch(batch))
+            answers = connection.post(encode_batch(batch))
         except (OSError, http.client.HTTPException):
             outcome["errors"] += len(batch)
+            position += len(batch)
             continue
-        _count_answers(answers, batch, stamp, submitted_at, outcome)
+        done = _count_answers(answers, batch, stamp, submitted_at, outcome)
+        position += done
+        if done < len(batch):
+            time.sleep(FULL_BACKOFF_S)
+    return submitted_at, outcome
+
+
+def submit_in_parallel(
+    urls: list[str], groups: list[list[tuple[bytes, str]]], duration_s: float, rate: float | None
+) -> tuple[dict[bytes, float], dict[str, int]]:
+    """One sender thread per node, each with its own payers (so each payer's nonces reach one
+    node in order): while one waits for its node's answer, the others keep the nodes busy."""
+    results: list[tuple[dict[bytes, float], dict[str, int]]] = []
+    share = None if rate is None else rate / len(urls)
+
+    def run(url: str, txs: list[tuple[bytes, str]]) -> None:
+        results.append(submit([url], txs, duration_s, share))
+
+    threads = [
+        threading.Thread(target=run, args=(url, txs)) for url, txs in zip(urls, groups, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    submitted_at: dict[bytes, float] = {}
+    outcome = dict.fromkeys(("accepted", "rejected", "errors", "full"), 0)
+    for times, counts in results:
+        submitted_at.update(times)
+        for key, value in counts.items():
+            outcome[key] += value
     return submitted_at, outcome
 
 
@@ -162,19 +198,24 @@ def _count_answers(
     stamp: float,
     submitted_at: dict[bytes, float],
     outcome: dict[str, int],
-) -> None:
+) -> int:
+    """Tally one batch's answers; returns how many txs are done with (the rest hit a full
+    mempool and are to be sent again)."""
     if not isinstance(answers, list):
         outcome["errors"] += len(batch)
-        return
-    for answer, (tx_hash, _) in zip(answers, batch, strict=False):
+        return len(batch)
+    for done, (answer, (tx_hash, _)) in enumerate(zip(answers, batch, strict=False)):
         if "error" in answer:
-            full = "full" in str(answer["error"].get("data", ""))
-            outcome["full" if full else "errors"] += 1
+            if "full" in str(answer["error"].get("data", "")):
+                outcome["full"] += 1
+                return done
+            outcome["errors"] += 1
         elif answer["result"]["code"] == 0:
             outcome["accepted"] += 1
             submitted_at[tx_hash] = stamp
         else:
             outcome["rejected"] += 1
+    return len(batch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         for p in plan["payers"]
     ]
     count = plan["tx_count"]
+    urls = plan["urls"]
     print(f"bench-load: signing {count} transfers…", file=sys.stderr, flush=True)
-    txs = build_transfers(plan["chain_id"], payers, count)
+    groups = [
+        build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls))
+        for i in range(len(urls))
+    ]
     watcher = Watcher(plan["urls"][0], start_height=plan["start_height"])
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     started = time.monotonic()
-    submitted_at, outcome = submit(plan["urls"], txs, plan["duration_s"], plan.get("rate"))
+    submitted_at, outcome = submit_in_parallel(urls, groups, plan["duration_s"], plan.get("rate"))
     submit_end = time.monotonic()
     deadline = submit_end + plan.get("drain_s", 15)
     while time.monotonic() < deadline and not set(submitted_at) <= set(watcher.committed_at):
