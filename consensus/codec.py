@@ -18,6 +18,7 @@ Every failure raises :class:`CodecError` and nothing else; the decoder never cra
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -220,6 +221,6 @@ def expect_list_of(
 
 def sorted_unique(items: Sequence[_T], name: str) -> None:
     """Raise unless ``items`` are strictly increasing (canonical sets are sorted lists)."""
-    for previous, current in zip(items, items[1:], strict=False):
+    for previous, current in itertools.pairwise(items):
         if not previous < current:  # type: ignore[operator]
             raise CodecError(f"{name}: items must be sorted and unique")

@@ -36,7 +36,9 @@ def test_rfc8032_vectors(seed: str, public: str, message: str, signature: str) -
     key = PrivateKey(bytes.fromhex(seed))
     assert key.public_key.hex() == public
     assert key.sign_raw(bytes.fromhex(message)).hex() == signature
-    assert crypto.verify_raw(bytes.fromhex(public), bytes.fromhex(message), bytes.fromhex(signature))
+    assert crypto.verify_raw(
+        bytes.fromhex(public), bytes.fromhex(message), bytes.fromhex(signature)
+    )
     tampered = bytearray(bytes.fromhex(signature))
     tampered[0] ^= 1
     assert not crypto.verify_raw(bytes.fromhex(public), bytes.fromhex(message), bytes(tampered))
