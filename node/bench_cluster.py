@@ -162,7 +162,7 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
             ]
         finally:
             codes = cluster.stop()
-        result = json.loads(out_path.read_text())
+        result: dict[str, Any] = json.loads(out_path.read_text())
         result["node_cpu_cores"] = {
             n.endpoint.moniker: round(c, 3) for n, c in zip(cluster.nodes, cpu, strict=True)
         }

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from consensus import codec
 from consensus.actions import (
@@ -68,14 +69,12 @@ def now_ms() -> TimestampMs:
     return TimestampMs(int(time.time() * 1000))
 
 
-class Network:
+class Network(Protocol):
     """What the driver needs from P2P (``node.p2p.P2PNetwork`` satisfies it)."""
 
-    def broadcast(self, payload: bytes) -> int:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def broadcast(self, payload: bytes) -> int: ...
 
-    def send(self, public_key: bytes, payload: bytes) -> bool:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def send(self, public_key: bytes, payload: bytes) -> bool: ...
 
 
 @dataclass
