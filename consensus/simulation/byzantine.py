@@ -25,7 +25,7 @@ from consensus.messages import (
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.prng import Prng
-from consensus.types import ChainId, Hash32, Signature, TimestampMs
+from consensus.types import ChainId, Hash32, Round, Signature, TimestampMs
 
 REPLAY_MEMORY_MAX = 256
 """A replayer remembers this many past messages (bounded like everything else)."""
@@ -47,14 +47,16 @@ def forge_block(block: Block) -> Block:
     return dataclasses.replace(block, header=header, txs=txs)
 
 
-def forge_proposal(key: PrivateKey, chain_id: ChainId, proposal: Proposal) -> Proposal:
-    """A second, conflicting proposal for the same (height, round)."""
+def forge_proposal(
+    key: PrivateKey, chain_id: ChainId, proposal: Proposal, pol_round: int | None = None
+) -> Proposal:
+    """A second, conflicting proposal for the same (height, round), optionally claiming another
+    proof-of-lock round (-1: a fresh block, as if the proposer had never seen a polka)."""
     block = forge_block(proposal.block)
-    payload = compute_proposal_sign_payload(
-        proposal.height, proposal.round, proposal.pol_round, block.hash
-    )
+    pol = proposal.pol_round if pol_round is None else pol_round
+    payload = compute_proposal_sign_payload(proposal.height, proposal.round, pol, block.hash)
     signature = key.sign(SignPurpose.PROPOSAL, chain_id, payload)
-    return dataclasses.replace(proposal, block=block, signature=signature)
+    return dataclasses.replace(proposal, block=block, pol_round=pol, signature=signature)
 
 
 def corrupt(message: Message, prng: Prng) -> bytes:
@@ -98,6 +100,9 @@ class ByzantineOutbox:
         sends = [(peer, honest) for peer in peers]
         if behaviour is Behaviour.INVALID_SIGNATURES:
             sends.extend((peer, corrupt(message, self._prng)) for peer in peers)
+        if behaviour is Behaviour.ROUND_RUSHER and isinstance(message, Vote):
+            rushed = encode_message(self._forge_future_vote(message))
+            sends.extend((peer, rushed) for peer in peers)
         return sends
 
     def remember(self, payload: bytes) -> None:
@@ -122,7 +127,15 @@ class ByzantineOutbox:
         return [(peer, first if i < cut else second) for i, peer in enumerate(order)]
 
     def _forge_proposal(self, proposal: Proposal) -> Proposal:
-        return forge_proposal(self._key, self._chain_id, proposal)
+        pol_round = -1 if proposal.pol_round >= 0 and self._prng.chance_ppm(500_000) else None
+        return forge_proposal(self._key, self._chain_id, proposal, pol_round)
+
+    def _forge_future_vote(self, vote: Vote) -> Vote:
+        ahead = Round(vote.round + self._prng.between(1, 3))
+        block_hash = None if self._prng.chance_ppm(500_000) else Hash32(self._prng.bytes(32))
+        payload = compute_vote_sign_payload(vote.type, vote.height, ahead, block_hash)
+        signature = self._key.sign(SignPurpose.VOTE, self._chain_id, payload)
+        return dataclasses.replace(vote, round=ahead, block_hash=block_hash, signature=signature)
 
     def _forge_vote(self, vote: Vote) -> Vote:
         other: Hash32 | None = None

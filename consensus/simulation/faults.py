@@ -23,7 +23,8 @@ class Behaviour(enum.Enum):
     SILENT = "silent"
     """Never sends anything (a crashed or censoring validator)."""
     EQUIVOCATING_PROPOSER = "equivocating-proposer"
-    """Sends different signed proposals for the same (height, round) to different peers."""
+    """Sends different signed proposals for the same (height, round) to different peers; the
+    second one sometimes drops the proof-of-lock round (an amnesia attack on locked replicas)."""
     DOUBLE_VOTER = "double-voter"
     """Signs a conflicting second vote for every vote and splits them among peers."""
     TWINS = "twins"
@@ -32,6 +33,8 @@ class Behaviour(enum.Enum):
     """Votes honestly but also re-sends stale messages (from anyone) it recorded earlier."""
     INVALID_SIGNATURES = "invalid-signatures"
     """Sends messages with corrupted signatures and garbage bytes besides its honest traffic."""
+    ROUND_RUSHER = "round-rusher"
+    """Besides its honest votes, signs votes for rounds ahead to drag others into round skips."""
 
 
 BYZANTINE_BEHAVIOURS: tuple[Behaviour, ...] = tuple(

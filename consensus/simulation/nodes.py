@@ -50,11 +50,11 @@ class SimNode:
     received: dict[int, set[Hash32]] = field(default_factory=dict)
     """Digests of messages delivered to this node, by height (what gossip need not resend)."""
     restarts: int = 0
-    own_log: dict[int, list[bytes]] = field(default_factory=dict)
-    """Messages this node signed and sent, by height: durable (the node's WAL logs its own
-    messages, as CometBFT's does), so a restarted replica gets its own votes back and peers that
-    missed them can still be sent them. Without this a crash can erase the only copy of a vote
-    the round needs, and the signer may not sign that step again."""
+    wal: dict[int, dict[Hash32, bytes]] = field(default_factory=dict)
+    """Consensus messages the node received or signed, by height, for heights it has not left:
+    durable, as the node's write-ahead log is. A restarted replica is fed them again (and they
+    are gossiped again), so a crash neither erases the only copy of a vote a round needs (the
+    signer may not sign that step twice) nor the polka that justified a lock."""
 
     @property
     def is_honest(self) -> bool:
@@ -85,14 +85,14 @@ class SimNode:
         bucket = self.received.get(height)
         return bucket is not None and digest in bucket
 
-    def log_own(self, height: int, payload: bytes) -> None:
-        log = self.own_log.setdefault(height, [])
-        if payload not in log and len(log) < SEEN_PER_HEIGHT_MAX:
-            log.append(payload)
+    def log_wal(self, height: int, digest: Hash32, payload: bytes) -> None:
+        log = self.wal.setdefault(height, {})
+        if len(log) < SEEN_PER_HEIGHT_MAX:
+            log[digest] = payload
 
     def prune_below(self, height: int) -> None:
         """Forget gossip state (and WAL) of heights the node has left behind."""
-        for store in (self.seen, self.received, self.own_log):
+        for store in (self.seen, self.received, self.wal):
             for old in [h for h in store if h < height]:
                 del store[old]
 

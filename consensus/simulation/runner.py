@@ -294,12 +294,25 @@ class Simulation:
             )
             return
         limit = node.crash_after_actions
-        if limit is not None:
-            actions = actions[:limit]
-        for action in actions:
+        for index, action in enumerate(actions[:limit]):
+            if isinstance(action, act.PersistSignState):
+                self._log_signed_message(node, actions, index)
             self._apply(node, action)
         if limit is not None:
             node.crash()
+
+    def _log_signed_message(self, node: SimNode, actions: list[act.Action], index: int) -> None:
+        """The node writes the message a new SignState covers into its WAL in the same fsync as
+        the SignState. Persisting only the SignState and crashing before the send loses that
+        vote for good (the guard refuses to sign the step again), and the round can stall for
+        everyone (sim seed 10075): the restarted node must be able to send it again."""
+        for action in actions[index + 1 :]:
+            if isinstance(action, act.Broadcast | act.SendTo) and isinstance(
+                action.message, Proposal | Vote
+            ):
+                payload = encode_message(action.message)
+                node.log_wal(action.message.height, sha256(payload), payload)
+                return
 
     def _on_deliver(self, item: _Deliver) -> None:
         node = self.nodes[item.node]
@@ -316,6 +329,7 @@ class Simulation:
             node.outbox.remember(item.payload)
         if height >= node.entered_height:
             node.remember(height, digest, item.payload)
+            node.log_wal(height, digest, item.payload)
         now = self.clock.now_ms
         if isinstance(message, Proposal):
             self._handle(node, ev.ProposalReceived(message, now))
@@ -342,16 +356,15 @@ class Simulation:
         node.replica = self._build_replica(node)
         node.entered_height = node.committed_height + 1
         self._handle(node, ev.Started(self.clock.now_ms))
-        self._replay_own_log(node)
+        self._replay_wal(node)
         self._offer_txs(node)
 
-    def _replay_own_log(self, node: SimNode) -> None:
-        """After a restart the node feeds its replica the messages it had signed at this height
-        (from its WAL) and gossips them again."""
-        height = node.entered_height
-        for payload in list(node.own_log.get(height, ())):
-            node.remember(height, sha256(payload), payload)
-            self._on_deliver(_Deliver(node.node_id, payload))
+    def _replay_wal(self, node: SimNode) -> None:
+        """After a restart the node feeds its replica the messages of its WAL again (the ones
+        it received and the ones it signed), which also makes gossip offer them again."""
+        for height in sorted(h for h in node.wal if h >= node.entered_height):
+            for payload in list(node.wal[height].values()):
+                self._on_deliver(_Deliver(node.node_id, payload))
 
     def _on_sync(self, item: _Sync) -> None:
         node = self.nodes[item.node]
@@ -392,8 +405,9 @@ class Simulation:
             payload = encode_message(message)
             routes = [(peer, payload) for peer in peers]
             height = _height_of(message)
-            node.remember(height, sha256(payload), payload)
-            node.log_own(height, payload)
+            digest = sha256(payload)
+            node.remember(height, digest, payload)
+            node.log_wal(height, digest, payload)
         for peer, payload in routes:
             self._transmit(node.node_id, peer, payload)
 

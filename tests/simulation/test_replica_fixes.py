@@ -6,7 +6,7 @@ from consensus.crypto import PrivateKey, SignPurpose
 from consensus.messages import Vote, VoteType, compute_vote_sign_payload
 from consensus.types import ChainId, Hash32, Height, Round
 from consensus.validators import Validator, ValidatorSet
-from consensus.vote_set import Equivocation, VoteSet
+from consensus.vote_set import CONFLICTING_VOTES_MAX, Equivocation, VoteSet
 
 CHAIN = ChainId("fix-test")
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(4)]
@@ -48,8 +48,8 @@ def test_conflicting_votes_are_bounded_and_deduplicated() -> None:
     votes = VoteSet(Height(1), Round(0), VoteType.PREVOTE, VSET)
     byzantine = KEYS[0]
     votes.add_vote(_prevote(byzantine, None))
-    for i in range(5):
+    for i in range(CONFLICTING_VOTES_MAX + 1):
         votes.add_vote(_prevote(byzantine, Hash32(bytes([i]) * 32)))
-    assert len(votes.votes()) == 3  # first vote + CONFLICTING_VOTES_MAX
+    assert len(votes.votes()) == 1 + CONFLICTING_VOTES_MAX
     assert votes.contains(_prevote(byzantine, Hash32(bytes([1]) * 32)))
     assert not votes.contains(_prevote(byzantine, Hash32(bytes([4]) * 32)))

@@ -238,3 +238,10 @@ def test_cli_rejects_nonsense_arguments() -> None:
     err = io.StringIO()
     assert simulate.run_simulate(0, 4, 1, err=err) == 2
     assert simulate.run_simulate(5, 4, 9, err=err) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.simulation
+def test_more_seeds_and_a_bigger_cluster() -> None:
+    _assert_clean(_run_all(range(10_000, 10_150), SimConfig(validators=4, byzantine=1)))
+    _assert_clean(_run_all(range(20_000, 20_020), SimConfig(validators=10, byzantine=3)))
