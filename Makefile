@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-JOBS   ?= auto
 
 .PHONY: help venv test test-fast lint fmt localnet bench simulate clean
 
@@ -13,7 +12,8 @@ help:
 	@echo "make test       set up and run the whole test suite"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff and mypy"
-	@echo "make bench      ledger and storage micro-benchmarks"
+	@echo "make bench      ledger benchmark (depochain bench ledger); cluster: depochain bench"
+	@echo "make simulate   1000 seeds of the Byzantine consensus simulator"
 
 venv: $(STAMP)
 
