@@ -242,8 +242,11 @@ class Simulation:
 
     def run(self) -> RunResult:
         self.start()
-        while not self.finished and self.step():
-            pass
+        try:
+            while not self.finished and self.step():
+                pass
+        except OverflowError as exc:  # the bounded queue filled up: a message storm
+            self._violate(ViolationKind.LIVENESS, f"{exc} (a message storm)")
         return self.result()
 
     def result(self) -> RunResult:
