@@ -80,6 +80,10 @@ class RunResult:
         return not self.violations
 
     def reproduce_command(self) -> str:
+        """The command that replays this run (CLI configs) or the call that does (others)."""
+        cli = SimConfig(validators=self.config.validators, byzantine=self.config.byzantine)
+        if self.config != cli:
+            return f"Simulation({self.seed}, <the test's SimConfig>).run()"
         return (
             f"depochain simulate --seeds 1 --seed {self.seed} "
             f"--validators {self.config.validators} --byzantine {self.config.byzantine}"

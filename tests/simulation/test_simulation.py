@@ -231,7 +231,14 @@ def test_cli_reports_failures_with_the_command_that_reproduces_them(
     status = simulate.run_simulate(5, 4, 2, first_seed=0, out=out, err=err)
     assert status == 1
     assert "safety_violations=0" not in out.getvalue()
-    assert "reproduce: depochain simulate --seeds 1 --seed" in err.getvalue()
+    assert "reproduce: Simulation(" in err.getvalue()  # a custom config: not a CLI command
+
+
+def test_a_cli_run_names_the_cli_command_that_reproduces_it() -> None:
+    result = run_simulation(3, 4, 1)
+    assert result.reproduce_command() == (
+        "depochain simulate --seeds 1 --seed 3 --validators 4 --byzantine 1"
+    )
 
 
 def test_cli_rejects_nonsense_arguments() -> None:
