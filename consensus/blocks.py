@@ -79,9 +79,16 @@ class Header:
 
     def to_wire(self) -> list[object]:
         return [
-            self.chain_id, self.height, self.time_ms, self.proposer, self.parent_hash,
+            self.chain_id,
+            self.height,
+            self.time_ms,
+            self.proposer,
+            self.parent_hash,
             None if self.last_commit is None else self.last_commit.to_wire(),
-            self.txs_root, self.app_hash, self.validators_hash, self.evidence_hash,
+            self.txs_root,
+            self.app_hash,
+            self.validators_hash,
+            self.evidence_hash,
         ]
 
     @classmethod
@@ -125,7 +132,9 @@ class Block:
         return cls(
             Header.from_wire(header),
             codec.expect_list_of(
-                txs, "txs", lambda t: codec.expect_bytes(t, "tx", max_len=TX_BYTES_MAX),
+                txs,
+                "txs",
+                lambda t: codec.expect_bytes(t, "tx", max_len=TX_BYTES_MAX),
                 BLOCK_TXS_HARD_MAX,
             ),
             codec.expect_list_of(
@@ -156,9 +165,15 @@ def make_block(
 ) -> Block:
     """Build a block whose header roots match its txs and evidence."""
     header = Header(
-        chain_id=chain_id, height=height, time_ms=time_ms, proposer=proposer,
-        parent_hash=parent_hash, last_commit=last_commit, txs_root=compute_txs_root(txs),
-        app_hash=app_hash, validators_hash=validators_hash,
+        chain_id=chain_id,
+        height=height,
+        time_ms=time_ms,
+        proposer=proposer,
+        parent_hash=parent_hash,
+        last_commit=last_commit,
+        txs_root=compute_txs_root(txs),
+        app_hash=app_hash,
+        validators_hash=validators_hash,
         evidence_hash=compute_evidence_hash(evidence),
     )
     return Block(header, txs, evidence)
@@ -223,8 +238,11 @@ def get_block_invalidity(
     if header.last_commit is not None:
         try:
             verify_certificate(
-                header.last_commit, tip.last_block_hash, tip.height,
-                tip.validator_sets[tip.height], tip.chain_id,
+                header.last_commit,
+                tip.last_block_hash,
+                tip.height,
+                tip.validator_sets[tip.height],
+                tip.chain_id,
             )
         except CertificateError as exc:
             return f"last_commit: {exc}"
@@ -269,10 +287,16 @@ def build_block(
 
     def make(chosen: tuple[bytes, ...]) -> Block:
         return make_block(
-            chain_id=tip.chain_id, height=Height(tip.height + 1),
-            time_ms=TimestampMs(max(now_ms, tip.last_block_time_ms + 1)), proposer=proposer,
-            parent_hash=tip.last_block_hash, last_commit=tip.last_commit, app_hash=tip.app_hash,
-            validators_hash=validator_set.compute_hash(), txs=chosen, evidence=evidence,
+            chain_id=tip.chain_id,
+            height=Height(tip.height + 1),
+            time_ms=TimestampMs(max(now_ms, tip.last_block_time_ms + 1)),
+            proposer=proposer,
+            parent_hash=tip.last_block_hash,
+            last_commit=tip.last_commit,
+            app_hash=tip.app_hash,
+            validators_hash=validator_set.compute_hash(),
+            txs=chosen,
+            evidence=evidence,
         )
 
     budget = params.block_bytes_max - len(make(()).encode()) - 8

@@ -74,9 +74,7 @@ def verify_certificate(
     payload = compute_vote_sign_payload(VoteType.PRECOMMIT, cert.height, cert.round, block_hash)
     for sig in cert.signatures:
         member = validator_set.validators[sig.validator_index]
-        if not crypto.verify(
-            member.public_key, SignPurpose.VOTE, chain_id, payload, sig.signature
-        ):
+        if not crypto.verify(member.public_key, SignPurpose.VOTE, chain_id, payload, sig.signature):
             raise BadSignature(f"bad signature of validator {sig.validator_index}")
 
 

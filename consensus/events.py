@@ -88,6 +88,12 @@ class CommittedBlockReceived:
 
 
 Event = (
-    Started | ProposalReceived | VoteReceived | EvidenceReceived | TimeoutElapsed | TxsAvailable
-    | BlockExecuted | CommittedBlockReceived
+    Started
+    | ProposalReceived
+    | VoteReceived
+    | EvidenceReceived
+    | TimeoutElapsed
+    | TxsAvailable
+    | BlockExecuted
+    | CommittedBlockReceived
 )

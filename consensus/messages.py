@@ -107,8 +107,13 @@ class Vote:
 
     def to_wire(self) -> list[object]:
         return [
-            int(self.type), self.height, self.round, self.block_hash,
-            self.validator_index, self.validator, self.signature,
+            int(self.type),
+            self.height,
+            self.round,
+            self.block_hash,
+            self.validator_index,
+            self.validator,
+            self.signature,
         ]
 
     @classmethod
@@ -254,8 +259,12 @@ class Proposal:
 
     def to_wire(self) -> list[object]:
         return [
-            self.height, self.round, self.pol_round, self.block.to_wire(),
-            self.proposer, self.signature,
+            self.height,
+            self.round,
+            self.pol_round,
+            self.block.to_wire(),
+            self.proposer,
+            self.signature,
         ]
 
     @classmethod

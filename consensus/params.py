@@ -51,8 +51,13 @@ class ConsensusParams:
 
     def __post_init__(self) -> None:
         for name in (
-            "timeout_propose_ms", "timeout_prevote_ms", "timeout_precommit_ms",
-            "timeout_delta_ms", "timeout_max_ms", "timeout_commit_ms", "empty_block_interval_ms",
+            "timeout_propose_ms",
+            "timeout_prevote_ms",
+            "timeout_precommit_ms",
+            "timeout_delta_ms",
+            "timeout_max_ms",
+            "timeout_commit_ms",
+            "empty_block_interval_ms",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 0:
@@ -86,10 +91,18 @@ class ConsensusParams:
 
     def to_wire(self) -> list[object]:
         return [
-            self.timeout_propose_ms, self.timeout_prevote_ms, self.timeout_precommit_ms,
-            self.timeout_delta_ms, self.timeout_max_ms, self.timeout_commit_ms,
-            self.block_txs_max, self.block_bytes_max, self.create_empty_blocks,
-            self.empty_block_interval_ms, self.evidence_max, self.evidence_age_max_heights,
+            self.timeout_propose_ms,
+            self.timeout_prevote_ms,
+            self.timeout_precommit_ms,
+            self.timeout_delta_ms,
+            self.timeout_max_ms,
+            self.timeout_commit_ms,
+            self.block_txs_max,
+            self.block_bytes_max,
+            self.create_empty_blocks,
+            self.empty_block_interval_ms,
+            self.evidence_max,
+            self.evidence_age_max_heights,
         ]
 
     @classmethod

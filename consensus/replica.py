@@ -191,12 +191,28 @@ class Replica:
     def snapshot(self) -> tuple[object, ...]:
         """Every piece of state that decides behaviour, as a comparable value."""
         return (
-            self._height, self._round, self._step, self._started, self._now_ms,
-            tuple(sorted(self._sets.items())), self._last_block_hash, self._last_commit,
-            self._last_block_time_ms, self._app_hash, self.locked, self.valid,
-            tuple(sorted(self._proposals.items())), self._votes.snapshot(), self._sign_state,
-            self._txs, tuple(sorted(self._evidence)), tuple(sorted(self._committed_evidence)),
-            self._decision, tuple(self._future), self._once, self._last_proposal,
+            self._height,
+            self._round,
+            self._step,
+            self._started,
+            self._now_ms,
+            tuple(sorted(self._sets.items())),
+            self._last_block_hash,
+            self._last_commit,
+            self._last_block_time_ms,
+            self._app_hash,
+            self.locked,
+            self.valid,
+            tuple(sorted(self._proposals.items())),
+            self._votes.snapshot(),
+            self._sign_state,
+            self._txs,
+            tuple(sorted(self._evidence)),
+            tuple(sorted(self._committed_evidence)),
+            self._decision,
+            tuple(self._future),
+            self._once,
+            self._last_proposal,
         )
 
     # -----------------------------------------------------------------------------------------
@@ -288,9 +304,7 @@ class Replica:
         """A validator still deciding our previous height: send it what decided it (the
         certificate's precommits and the proposal), as CometBFT's catch-up gossip does."""
         cert = self._last_commit
-        if cert is None or (
-            vote.type == VoteType.PRECOMMIT and vote.block_hash == cert.block_hash
-        ):
+        if cert is None or (vote.type == VoteType.PRECOMMIT and vote.block_hash == cert.block_hash):
             # Such votes are what we send in catch-up ourselves: answering them would ping-pong.
             # [simulator fix] In ANY round: nodes can hold certificates of the same block from
             # different rounds, and answering the other round's precommits made a catch-up storm
@@ -300,17 +314,22 @@ class Replica:
         self._check_vote_signed(vote, self._sets.get(vote.height))
         return lambda out: out.extend(self._get_catch_up_messages(vote.validator, cert))
 
-    def _get_catch_up_messages(
-        self, peer: PublicKey, cert: CommitCertificate
-    ) -> list[Action]:
+    def _get_catch_up_messages(self, peer: PublicKey, cert: CommitCertificate) -> list[Action]:
         vset = self._sets[cert.height]
         out: list[Action] = []
         if self._last_proposal is not None:
             out.append(SendTo(peer, self._last_proposal))
         for sig in cert.signatures:
             member = vset.validators[sig.validator_index]
-            vote = Vote(VoteType.PRECOMMIT, cert.height, cert.round, cert.block_hash,
-                        sig.validator_index, member.public_key, sig.signature)
+            vote = Vote(
+                VoteType.PRECOMMIT,
+                cert.height,
+                cert.round,
+                cert.block_hash,
+                sig.validator_index,
+                member.public_key,
+                sig.signature,
+            )
             out.append(SendTo(peer, vote))
         return out
 
@@ -355,8 +374,9 @@ class Replica:
         if block.height != self._height or self._decision is not None:
             raise RejectedInput("committed block is not the next one")
         try:
-            verify_certificate(cert, block.hash, self._height, self._sets[self._height],
-                               self.chain_id)
+            verify_certificate(
+                cert, block.hash, self._height, self._sets[self._height], self.chain_id
+            )
         except CertificateError as exc:
             raise RejectedInput(f"certificate: {exc}") from exc
         reason = self._get_invalidity(block)
@@ -502,8 +522,14 @@ class Replica:
         assert self._key is not None
         try:
             state, signature = sign_with_guard(
-                self._sign_state, self._key, self.chain_id, purpose,
-                self._height, self._round, step, payload,
+                self._sign_state,
+                self._key,
+                self.chain_id,
+                purpose,
+                self._height,
+                self._round,
+                step,
+                payload,
             )
         except DoubleSignRefused:
             return None
@@ -522,8 +548,9 @@ class Replica:
         signature = self._sign(SignPurpose.VOTE, step, payload, out)
         if signature is None:
             return
-        vote = Vote(vote_type, self._height, self._round, block_hash, index, self.public_key,
-                    signature)
+        vote = Vote(
+            vote_type, self._height, self._round, block_hash, index, self.public_key, signature
+        )
         self._votes.add_vote(vote)
         out.append(Broadcast(vote))
 
@@ -582,11 +609,16 @@ class Replica:
         )
         self._sets[e.height + 2] = e.validators
         self._set_height_step()
-        self._enter_height(ChainState(
-            height=e.height, last_block_hash=block.hash, last_commit=cert,
-            last_block_time_ms=block.header.time_ms, app_hash=e.app_hash,
-            validator_sets=self._sets,
-        ))
+        self._enter_height(
+            ChainState(
+                height=e.height,
+                last_block_hash=block.hash,
+                last_commit=cert,
+                last_block_time_ms=block.header.time_ms,
+                app_hash=e.app_hash,
+                validator_sets=self._sets,
+            )
+        )
         self._prune_old_heights()
         for message in self._drain_future():
             if isinstance(message, Proposal):
@@ -775,25 +807,32 @@ class Replica:
 
     def _tip(self) -> ChainTip:
         return ChainTip(
-            chain_id=self.chain_id, height=Height(self._height - 1),
-            last_block_hash=self._last_block_hash, last_commit=self._last_commit,
-            last_block_time_ms=self._last_block_time_ms, app_hash=self._app_hash,
+            chain_id=self.chain_id,
+            height=Height(self._height - 1),
+            last_block_hash=self._last_block_hash,
+            last_commit=self._last_commit,
+            last_block_time_ms=self._last_block_time_ms,
+            app_hash=self._app_hash,
             validator_sets=self._sets,
         )
 
-    def _get_evidence_invalidity(
-        self, evidence: DuplicateVoteEvidence, height: int
-    ) -> str | None:
+    def _get_evidence_invalidity(self, evidence: DuplicateVoteEvidence, height: int) -> str | None:
         return get_evidence_invalidity(
             evidence, height, self._sets, self.params.evidence_age_max_heights, self.chain_id
         )
 
     def _build_block(self) -> Block:
         evidence = [
-            e for e in self._evidence.values()
+            e
+            for e in self._evidence.values()
             if self._get_evidence_invalidity(e, self._height) is None
         ][: self.params.evidence_max]
         return build_block(
-            self._tip(), self.params, self._sets[self._height], self.public_key,  # type: ignore[arg-type]
-            self._now_ms, self._txs, tuple(evidence),
+            self._tip(),
+            self.params,
+            self._sets[self._height],
+            self.public_key,  # type: ignore[arg-type]
+            self._now_ms,
+            self._txs,
+            tuple(evidence),
         )

@@ -30,18 +30,20 @@ class RoundStep(enum.IntEnum):
 
 S = RoundStep
 
-SAME_ROUND: frozenset[tuple[RoundStep, RoundStep]] = frozenset({
-    (S.NEW_HEIGHT, S.NEW_ROUND),
-    (S.NEW_HEIGHT, S.PROPOSE),
-    (S.NEW_ROUND, S.PROPOSE),
-    (S.PROPOSE, S.PREVOTE),
-    (S.PREVOTE, S.PREVOTE_WAIT),
-    (S.PREVOTE, S.PRECOMMIT),
-    (S.PREVOTE_WAIT, S.PRECOMMIT),
-    (S.PRECOMMIT, S.PRECOMMIT_WAIT),
-    # A decision (line 49 or block sync) may come in any step but COMMIT itself.
-    *((step, S.COMMIT) for step in RoundStep if step not in (S.COMMIT, S.REBROADCAST)),
-})
+SAME_ROUND: frozenset[tuple[RoundStep, RoundStep]] = frozenset(
+    {
+        (S.NEW_HEIGHT, S.NEW_ROUND),
+        (S.NEW_HEIGHT, S.PROPOSE),
+        (S.NEW_ROUND, S.PROPOSE),
+        (S.PROPOSE, S.PREVOTE),
+        (S.PREVOTE, S.PREVOTE_WAIT),
+        (S.PREVOTE, S.PRECOMMIT),
+        (S.PREVOTE_WAIT, S.PRECOMMIT),
+        (S.PRECOMMIT, S.PRECOMMIT_WAIT),
+        # A decision (line 49 or block sync) may come in any step but COMMIT itself.
+        *((step, S.COMMIT) for step in RoundStep if step not in (S.COMMIT, S.REBROADCAST)),
+    }
+)
 """Legal step changes within one (height, round)."""
 
 NEW_ROUND_FROM: frozenset[RoundStep] = frozenset(

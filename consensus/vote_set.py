@@ -139,7 +139,8 @@ class VoteSet:
         """Every block (not nil) with > 2/3 of the power; more than one only if more than 1/3
         of the power equivocated (conflicting votes count too)."""
         return [
-            h for h, power in self._power_by_hash.items()
+            h
+            for h, power in self._power_by_hash.items()
             if h is not None and self.validator_set.is_quorum(power)
         ]
 
@@ -200,17 +201,16 @@ class HeightVotes:
 
     def count_rounds_above(self, index: ValidatorIndex, round_: Round) -> int:
         """In how many rounds above ``round_`` validator ``index`` has votes (spam bound)."""
-        return len({
-            r for (r, _), vote_set in self._sets.items()
-            if r > round_ and vote_set.get_vote(index) is not None
-        })
+        return len(
+            {
+                r
+                for (r, _), vote_set in self._sets.items()
+                if r > round_ and vote_set.get_vote(index) is not None
+            }
+        )
 
     def has_vote_in_round(self, index: ValidatorIndex, round_: Round) -> bool:
-        return any(
-            self.get(round_, t).get_vote(index) is not None for t in VoteType
-        )
+        return any(self.get(round_, t).get_vote(index) is not None for t in VoteType)
 
     def snapshot(self) -> tuple[tuple[int, int, tuple[Vote, ...]], ...]:
-        return tuple(
-            (r, int(t), self._sets[(r, t)].snapshot()) for r, t in sorted(self._sets)
-        )
+        return tuple((r, int(t), self._sets[(r, t)].snapshot()) for r, t in sorted(self._sets))
