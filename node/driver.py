@@ -207,8 +207,8 @@ class Driver:
 
     def _replay_wal(self) -> None:
         """Feed the current height's logged inputs back, so the replica resumes its round with
-        its locks and votes. Own messages are re-signed identically (the guard allows that)."""
-        replayed = 0
+        its locks and votes, and gets back the messages it signed (to send them again)."""
+        replayed = own = 0
         self._replaying = True
         try:
             for record in self.wal.replay():
@@ -217,24 +217,34 @@ class Driver:
                 except codec.CodecError as exc:
                     log.warning("wal: skipping a record this version cannot read: %s", exc)
                     continue
+                own += self._is_own_message(event)
                 self._process(event)
                 replayed += 1
         finally:
             self._replaying = False
         if replayed:
             log.info(
-                "wal: replayed %d records; resuming at height %d round %d",
+                "wal: replayed %d records (%d signed by us); resuming at height %d round %d",
                 replayed,
+                own,
                 self.replica.height,
                 self.replica.round,
             )
 
+    def _is_own_message(self, event: Event) -> bool:
+        me = self.replica.public_key
+        if me is None:
+            return False
+        if isinstance(event, ProposalReceived):
+            return event.proposal.proposer == me
+        return isinstance(event, VoteReceived) and event.vote.validator == me
+
     # -- actions -------------------------------------------------------------------------------
 
     def _execute(self, actions: list[Action]) -> None:
-        for action in actions:
+        for index, action in enumerate(actions):
             if isinstance(action, PersistSignState):
-                self._persist_sign_state(action)
+                self._persist_sign_state(action, actions[index + 1 :])
             elif isinstance(action, Broadcast):
                 self._broadcast(action)
             elif isinstance(action, SendTo):
@@ -252,21 +262,20 @@ class Driver:
                 )
                 self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
 
-    def _persist_sign_state(self, action: PersistSignState) -> None:
-        # The WAL's buffered inputs go first: after a crash the log must explain every vote.
+    def _persist_sign_state(self, action: PersistSignState, rest: list[Action]) -> None:
+        # The signed message goes into the WAL, in the same fsync as the inputs that led to it,
+        # before the sign state: after a crash between persisting and sending, the restarted
+        # replica gets its own message back and re-sends it. Without it the guard would refuse
+        # to sign that step again and the round could stall for everyone (simulator seed 10075).
+        own = _first_signed_message(rest)
+        if own is not None and not self._replaying:
+            self.wal.append(encode_event(own), sync=False)
         self.wal.flush_sync()
         if self.sign_state_file is not None:
             self.sign_state_file.persist(action.sign_state)
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
-        if isinstance(message, Proposal | Vote) and not self._replaying:
-            own = (
-                ProposalReceived(message)
-                if isinstance(message, Proposal)
-                else VoteReceived(message)
-            )
-            self.wal.append(encode_event(own), sync=False)
         if os.environ.get(FAILPOINT_ENV) == "before_vote_send" and isinstance(message, Vote):
             os._exit(96)
         self.network.broadcast(encode_gossip(ConsensusPayload(message)))
@@ -316,3 +325,15 @@ class Driver:
                 listener(committed)
             except Exception:  # a listener's bug must not stop consensus
                 log.exception("commit listener failed")
+
+
+def _first_signed_message(actions: list[Action]) -> ProposalReceived | VoteReceived | None:
+    """The proposal or vote a PersistSignState covers: the next one the actions send."""
+    for action in actions:
+        if isinstance(action, Broadcast | SendTo):
+            message = action.message
+            if isinstance(message, Proposal):
+                return ProposalReceived(message)
+            if isinstance(message, Vote):
+                return VoteReceived(message)
+    return None

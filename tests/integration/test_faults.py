@@ -150,6 +150,9 @@ def test_crash_between_sign_state_and_send_never_double_signs(
     assert process.wait(timeout=60) == exit_code
     cluster.start(3)
     cluster.wait_healthy(3)
+    # The message the persisted sign state covers was logged with it, and came back.
+    replays = [line for line in cluster.log_tail(3, 400).splitlines() if "wal: replayed" in line]
+    assert replays and "(0 signed by us)" not in replays[-1], replays
     top = cluster.wait_height(0, cluster.height(0) + 4)
     cluster.wait_height(3, top)
     assert any(signed_last_commit(cluster, 0, h, 3) for h in range(top - 2, top + 1))
