@@ -29,6 +29,7 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.home import ChainGenesis
 from node.storage import BlockWrite, Store
+from node.validator_history import ValidatorHistory
 
 GENESIS_HASH_META = "genesis_hash"
 
@@ -60,6 +61,8 @@ class Chain:
         self._check_genesis_matches()
         self.state = self._load_state()
         self._validate_tip()
+        self.validator_history = ValidatorHistory(store, genesis.params.evidence_age_max_heights)
+        self._record_validator_sets()
         tip = self.get_block(self.height) if self.height else None
         self.tip_time_ms = tip.header.time_ms if tip else genesis.ledger.genesis_time_ms
         """Time of the last committed block (read on every CheckTx, so kept, not decoded)."""
@@ -117,6 +120,11 @@ class Chain:
         block = self.get_block(height) if height else None
         heights = (height, height + 1, height + 2) if height else (1, 2)
         sets = {h: self.get_validators(h) for h in heights}
+        window = self.genesis.params.evidence_age_max_heights
+        for older in range(max(1, height - window), height):
+            known = self.validator_history.get(older)
+            if known is not None:
+                sets[older] = known  # lets the replica verify evidence from those heights
         return ChainState(
             height=Height(height),
             last_block_hash=block.hash if block else GENESIS_PARENT_HASH,
@@ -127,6 +135,12 @@ class Chain:
             app_hash=self.state.app_hash,
             validator_sets=sets,
         )
+
+    def _record_validator_sets(self) -> None:
+        height = self.height
+        heights = (height, height + 1, height + 2) if height else (1, 2)
+        sets = {h: self.get_validators(h) for h in heights}
+        self.validator_history.record(sets, height)
 
     # -- the one writer ------------------------------------------------------------------------
 
@@ -145,6 +159,7 @@ class Chain:
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
         self.state = result.state
         self.tip_time_ms = block.header.time_ms
+        self._record_validator_sets()
         return CommittedBlock(
             block=block,
             certificate=certificate,
