@@ -98,7 +98,11 @@ class EventBus:
 
 
 class TxGossip:
-    """Collects admitted transactions and broadcasts them in batches."""
+    """Collects transactions admitted from clients and broadcasts them in batches.
+
+    Only the node a client submitted to gossips a transaction; peers do not pass it on, since
+    every validator connects to every other (the allowlist is the validator set). A network
+    with observers behind a single validator would need relaying here."""
 
     def __init__(self, broadcast: Callable[[bytes], object]) -> None:
         self._broadcast = broadcast
