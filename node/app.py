@@ -23,6 +23,7 @@ from consensus.crypto import PrivateKey
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
 from consensus.types import ChainId
+from node import metrics
 from node.chain import Chain
 from node.checktx import check_tx, make_checker
 from node.config import NodeConfig, load_config
@@ -198,6 +199,7 @@ class Node:
             get_consensus_state=self._get_consensus_state,
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
+            render_metrics=lambda: metrics.render(metrics.collect(self)),
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:

@@ -140,6 +140,8 @@ class NodeServices:
     get_consensus_state: Callable[[], dict[str, object]]
     get_peers: Callable[[], list[dict[str, object]]]
     is_catching_up: Callable[[], bool]
+    render_metrics: Callable[[], str] = lambda: ""
+    """Prometheus text exposition of the node's counters (served at GET /metrics)."""
     started_at_s: float = field(default_factory=time.time)
 
     def submit_tx(self, raw: bytes) -> AddOutcome:

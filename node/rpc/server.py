@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.rpc import jsonrpc
 from node.rpc.jsonrpc import Registry
 from node.services import NodeServices
@@ -114,6 +115,11 @@ async def _get_uri_route(request: web.Request) -> web.Response:
     return json_response(jsonrpc.success(-1, result))
 
 
+async def _get_metrics(request: web.Request) -> web.Response:
+    text = request.app[SERVICES_KEY].render_metrics()
+    return web.Response(text=text, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 async def _get_route_list(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY_KEY]
     lines = ["Available endpoints:"]
@@ -136,6 +142,7 @@ def build_app(services: NodeServices, installers: list[RouteInstaller]) -> web.A
     app[REGISTRY_KEY] = registry
     for install in installers:
         install(app, registry, services)
+    app.router.add_get("/metrics", _get_metrics)
     app.router.add_post("/", _post_jsonrpc)
     app.router.add_get("/", _get_route_list)
     app.router.add_get("/{method:[a-z_]+}", _get_uri_route)

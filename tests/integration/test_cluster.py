@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -140,3 +141,18 @@ def test_votes_from_a_non_validator_are_ignored(cluster: Cluster) -> None:
         cluster.wait_healthy(3)
     cluster.wait_height(3, cluster.height(0))
     assert_same_chain(cluster, min(cluster.height(i) for i in range(4)))
+
+
+def test_metrics_endpoint_reports_the_nodes_counters(cluster: Cluster) -> None:
+    with urllib.request.urlopen(cluster.url(0) + "/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    assert samples["depochain_height"] >= 1
+    assert samples["depochain_peers_connected"] == 3
+    assert samples["depochain_blocks_committed_total"] >= 1
+    assert 'depochain_consensus_events_total{kind="VoteReceived"}' in samples
