@@ -284,7 +284,11 @@ def _query(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     kind = args.query_kind
     if kind == "account":
         account = client.account(args.account_id)
-        return account, _account_text(account)
+        decimals = {
+            item["instrument_id"]: item["decimals"]
+            for item in client.instruments(limit=100)["items"]
+        }
+        return account, _account_text(account, decimals)
     if kind == "tx":
         if args.tx_hash:
             view = client.tx(args.tx_hash, prove=args.prove)
@@ -315,19 +319,33 @@ def _query(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     return validators, "\n".join(lines)
 
 
-def _account_text(account: dict[str, Any]) -> str:
+def _account_text(account: dict[str, Any], decimals: dict[str, int]) -> str:
     flags = " FROZEN" if account["frozen"] else ""
     lines = [
         f"account {account['account_id']} ({account['status']}{flags}) nonce {account['nonce']}"
     ]
     for b in account["balances"]:
+        places = decimals.get(b["instrument_id"], 0)
+
+        def show(minor: int, places: int = places) -> str:
+            return format_amount(minor, places)
+
         lines.append(
-            f"  {b['instrument_id']:<12} total {b['total']}  free {b['free']}  "
-            f"frozen {b['frozen']}  held {b['held']}"
+            f"  {b['instrument_id']:<12} total {show(b['total'])}  free {show(b['free'])}  "
+            f"frozen {show(b['frozen'])}  held {show(b['held'])}"
         )
     if not account["balances"]:
         lines.append("  no balances")
+    lines.append("  (amounts in major units; the API and --json give integer minor units)")
     return "\n".join(lines)
+
+
+def format_amount(minor: int, decimals: int) -> str:
+    """1000010050 with 2 decimals -> '10,000,100.50' (exact: integer arithmetic only)."""
+    sign = "-" if minor < 0 else ""
+    whole, fraction = divmod(abs(minor), 10**decimals)
+    text = f"{whole:,}"
+    return sign + (f"{text}.{fraction:0{decimals}d}" if decimals else text)
 
 
 def _tx_text(view: dict[str, Any]) -> str:

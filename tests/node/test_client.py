@@ -162,3 +162,13 @@ def test_error_answers_become_api_errors(
     assert (raised.value.status, raised.value.code) == (status, code)
     assert raised.value.retry_after_s == (2.0 if retry_after else None)
     assert decode_answer(200, b'{"a": 1}', None) == {"a": 1}
+
+
+def test_wallet_shows_amounts_in_major_units_exactly() -> None:
+    from node.wallet_cmd import format_amount
+
+    assert format_amount(100001000, 2) == "1,000,010.00"
+    assert format_amount(5, 2) == "0.05"
+    assert format_amount(-1234567, 2) == "-12,345.67"
+    assert format_amount(7, 0) == "7"
+    assert format_amount(10**18 + 1, 6) == "1,000,000,000,000.000001"
