@@ -28,6 +28,9 @@ PROPOSAL_ROUNDS_AHEAD_MAX = 8
 """Proposals more than this many rounds ahead of ours are dropped (they come again)."""
 FUTURE_HEIGHT_MESSAGES_MAX = 1_024
 """Buffer for next-height proposals and votes that arrive before BlockExecuted."""
+FUTURE_MESSAGES_PER_VALIDATOR_MAX = 16
+"""One validator's share of that buffer: an honest one sends a proposal and two votes per round,
+so a Byzantine one cannot crowd out everybody else's next-height messages."""
 PENDING_EVIDENCE_MAX = 256
 RULE_ITERATIONS_MAX = 64
 

@@ -28,6 +28,7 @@ from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposa
 from consensus.params import BLOCK_TXS_HARD_MAX
 from consensus.replica_state import (
     FUTURE_HEIGHT_MESSAGES_MAX,
+    FUTURE_MESSAGES_PER_VALIDATOR_MAX,
     FUTURE_ROUNDS_PER_VALIDATOR_MAX,
     PENDING_EVIDENCE_MAX,
     PREVOTE_STEPS,
@@ -151,6 +152,9 @@ class InputValidation(StepTransitions):
     def _buffer_future(self, message: Proposal | Vote) -> Callable[[list[Action]], None]:
         if len(self._future) >= FUTURE_HEIGHT_MESSAGES_MAX or message in self._future:
             raise RejectedInput("next-height buffer full or duplicate")
+        author = _author(message)
+        if sum(_author(m) == author for m in self._future) >= FUTURE_MESSAGES_PER_VALIDATOR_MAX:
+            raise RejectedInput("validator's share of the next-height buffer is used up")
         return lambda out: self._future.append(message)
 
     def _validate_timeout(self, t: TimeoutElapsed) -> Callable[[list[Action]], None]:
@@ -203,3 +207,7 @@ class InputValidation(StepTransitions):
         if reason is not None:
             raise RejectedInput(reason)
         return lambda out: self._add_evidence(evidence, out, gossip=False)
+
+
+def _author(message: Proposal | Vote) -> bytes:
+    return message.proposer if isinstance(message, Proposal) else message.validator

@@ -35,6 +35,7 @@ from consensus.events import (
 from consensus.evidence import verify_evidence
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, VoteType
 from consensus.replica import Replica
+from consensus.replica_state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
 from consensus.round_step import RoundStep
 from consensus.safety import SignState, SignStep
 from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
@@ -494,6 +495,17 @@ def test_next_height_messages_are_buffered_and_replayed() -> None:
     assert replica.snapshot()[-3] == (early,)
     replica.handle(BlockExecuted(H1, Hash32(b"\x09" * 32), VSET))
     assert_rejected(replica, VoteReceived(early))  # replayed into the height's votes
+
+
+def test_one_validator_cannot_fill_the_next_height_buffer() -> None:
+    replica, _block, _ = committed()
+    flood = [prevote(1, r, None, height=2) for r in range(FUTURE_MESSAGES_PER_VALIDATOR_MAX)]
+    feed(replica, *(VoteReceived(v) for v in flood))
+    assert replica.snapshot()[-3] == tuple(flood)
+    assert_rejected(replica, VoteReceived(prevote(1, 99, None, height=2)))
+    other = prevote(2, 0, None, height=2)
+    assert replica.handle(VoteReceived(other)) == []
+    assert replica.snapshot()[-3] == (*flood, other)
 
 
 def test_lagging_validator_gets_the_decision_sent_to_it() -> None:
