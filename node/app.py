@@ -89,19 +89,15 @@ class NodeHome:
         return self.config.get_data_path(self.path)
 
     def compute_params(self) -> ConsensusParams:
-        """Block limits come from genesis (every validator must agree on them); timeouts and
-        the empty-block policy are this node's own choice, from its config."""
-        local = self.config.consensus
+        """Timeouts and the empty-block policy are this node's own choice (its config); block
+        and evidence limits decide validity, so every validator takes them from genesis."""
+        agreed = self.genesis.params
         return dataclasses.replace(
-            self.genesis.params,
-            timeout_propose_ms=local.timeout_propose_ms,
-            timeout_prevote_ms=local.timeout_prevote_ms,
-            timeout_precommit_ms=local.timeout_precommit_ms,
-            timeout_delta_ms=local.timeout_delta_ms,
-            timeout_max_ms=local.timeout_max_ms,
-            timeout_commit_ms=local.timeout_commit_ms,
-            create_empty_blocks=local.create_empty_blocks,
-            empty_block_interval_ms=local.empty_block_interval_ms,
+            self.config.consensus.to_params(),
+            block_txs_max=agreed.block_txs_max,
+            block_bytes_max=agreed.block_bytes_max,
+            evidence_max=agreed.evidence_max,
+            evidence_age_max_heights=agreed.evidence_age_max_heights,
         )
 
 
