@@ -118,7 +118,7 @@ def decode(data: bytes, max_bytes: int = INPUT_BYTES_MAX) -> Value:
         raise CodecError(f"input of {len(data)} bytes exceeds {max_bytes}")
     if not data:
         raise CodecError("empty input")
-    value = _unpack(data)
+    value = unpack(data)
     # Re-encoding checks the value space and depth (floats, odd key types fail here) and
     # rejects every second spelling of a value.
     if _packer_for_validated(value) != data:
@@ -126,7 +126,14 @@ def decode(data: bytes, max_bytes: int = INPUT_BYTES_MAX) -> Value:
     return value
 
 
-def _unpack(data: bytes) -> Value:
+def unpack(data: bytes, item_len_max: int | None = None) -> Value:
+    """msgpack bytes to a plain value, bounded, WITHOUT the canonical check: for decoders that
+    check every field's type themselves and then compare a re-encoding (the tx decoder).
+    ``item_len_max`` caps every string, bytes, list and map length (default: the module bounds).
+    Raises only :class:`CodecError`."""
+    str_max = STR_BYTES_MAX if item_len_max is None else item_len_max
+    bin_max = BIN_BYTES_MAX if item_len_max is None else item_len_max
+    len_max = CONTAINER_LEN_MAX if item_len_max is None else item_len_max
     try:
         return msgpack.unpackb(
             data,
@@ -134,20 +141,17 @@ def _unpack(data: bytes) -> Value:
             use_list=True,
             strict_map_key=False,
             ext_hook=_reject_ext,
-            max_str_len=STR_BYTES_MAX,
-            max_bin_len=BIN_BYTES_MAX,
-            max_array_len=CONTAINER_LEN_MAX,
-            max_map_len=CONTAINER_LEN_MAX,
+            max_str_len=str_max,
+            max_bin_len=bin_max,
+            max_array_len=len_max,
+            max_map_len=len_max,
             max_ext_len=0,
         )
     except CodecError:
         raise
     except msgpack.ExtraData as exc:
         raise CodecError("trailing bytes after value") from exc
-    except (ValueError, TypeError, OverflowError, msgpack.UnpackException, RecursionError) as exc:
-        # Covers truncated input, invalid UTF-8, unhashable map keys, stack depth and bounds.
-        raise CodecError(f"malformed msgpack: {type(exc).__name__}") from exc
-    except Exception as exc:  # msgpack raises a few odd types on garbage; all are bad input
+    except Exception as exc:  # truncation, bad UTF-8, unhashable keys, depth, bounds, odd types
         raise CodecError(f"malformed msgpack: {type(exc).__name__}") from exc
 
 

@@ -31,8 +31,6 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
-from consensus.blocks import Block
-from consensus.crypto import sha256
 from consensus.events import (
     BlockExecuted,
     Event,
@@ -294,7 +292,7 @@ class Driver:
         if block.height <= self.chain.height:  # replayed from the WAL: already stored
             committed = None
         else:
-            committed = self.chain.commit(block, action.certificate, self._verdicts(block), sha256)
+            committed = self.chain.commit(block, action.certificate, self.mempool.verdict)
         if committed is not None:
             self._after_commit(committed)
         self.wal.mark_height(block.height)
@@ -306,15 +304,6 @@ class Driver:
         self._wakeup.set()
         self.notify_txs_changed()
         self.stats.last_commit_s = time.perf_counter() - started
-
-    def _verdicts(self, block: Block) -> dict[bytes, bool]:
-        verdicts: dict[bytes, bool] = {}
-        for raw in block.txs:
-            tx_hash = sha256(raw)
-            verdict = self.mempool.verdict(tx_hash)
-            if verdict is not None:
-                verdicts[tx_hash] = verdict
-        return verdicts
 
     def _after_commit(self, committed: CommittedBlock) -> None:
         self.stats.blocks_committed += 1

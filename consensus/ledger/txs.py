@@ -232,23 +232,6 @@ def verify_tx_signatures(tx: SignedTx) -> bool:
     return all(crypto.verify(key, purpose, chain_id, payload, sig) for key, sig in tx.signatures)
 
 
-def _unpack(raw: bytes) -> Value:
-    try:
-        return msgpack.unpackb(
-            raw,
-            raw=False,
-            use_list=True,
-            strict_map_key=False,
-            max_str_len=TX_BYTES_MAX,
-            max_bin_len=TX_BYTES_MAX,
-            max_array_len=TX_BYTES_MAX,
-            max_map_len=TX_BYTES_MAX,
-            max_ext_len=0,
-        )
-    except Exception as exc:  # garbage may raise many msgpack types; all mean "bad input"
-        raise CodecError(f"malformed msgpack: {type(exc).__name__}") from exc
-
-
 DECODE_MEMO_MAX = 20_000
 """Most decoded txs remembered (a node decodes each tx at admission, on recheck and in the
 block; the memo makes that once). A memo of a pure function: only speed depends on it."""
@@ -271,7 +254,7 @@ def decode_tx(raw: bytes) -> SignedTx:
 def _decode_tx_uncached(raw: bytes) -> SignedTx:
     if not 0 < len(raw) <= TX_BYTES_MAX:
         raise CodecError(f"tx size {len(raw)} outside 1..{TX_BYTES_MAX}")
-    value = _unpack(raw)
+    value = codec.unpack(raw, TX_BYTES_MAX)
     try:
         tx = SignedTx.from_wire(value)
     except RecursionError as exc:

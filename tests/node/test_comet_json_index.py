@@ -125,7 +125,7 @@ def _commit(chain: Chain, txs: tuple[bytes, ...]) -> None:
         txs=txs,
     )
     certificate = CommitCertificate(height, Round(0), block.hash, ())
-    chain.commit(block, certificate, None, sha256)
+    chain.commit(block, certificate)
 
 
 @pytest.fixture
