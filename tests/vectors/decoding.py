@@ -203,7 +203,7 @@ def check_tx(vector: Json, document: Json, stored: dict[str, Json]) -> None:
     signatures = [{"public_key": k.hex(), "signature": s.hex()} for k, s in tx.signatures]
     assert signatures == expected["signatures"]
     assert {s["public_key"] for s in signatures} == {k["public_key"] for k in inputs["signers"]}
-    assert crypto.sha256(raw).hex() == expected["tx_hash"]
+    assert crypto.sha256(raw).hex() == expected["tx_hash"] == tx.tx_hash().hex()
     assert verify_tx_signatures(tx)
     assert codec.encode(tx.unsigned.to_wire()) == unhex(expected["sign_payload"])
     stated = {**inputs["tx"], "type": inputs["tx"]["body"]["type"]}

@@ -14,7 +14,7 @@ from consensus.ledger import Code, encode_receipts
 from consensus.ledger.events import EventType
 from consensus.ledger.records import AccountStatus, InstrumentKind, ParticipantStatus, Role
 from consensus.ledger.state import META_KEY
-from consensus.ledger.txs import TxType, ValidUntilKind, decode_tx
+from consensus.ledger.txs import TxType, ValidUntilKind, compute_tx_hash, decode_tx
 
 from .chain import build_chain
 from .jsonform import Json, enum_table, to_json
@@ -53,7 +53,7 @@ def txs_document() -> Json:
                 for public_key, signature in tx.signatures
             ],
             "tx_bytes": spec.raw.hex(),
-            "tx_hash": crypto.sha256(spec.raw).hex(),
+            "tx_hash": compute_tx_hash(spec.raw).hex(),
         }
         vectors.append(make_vector(spec.name, spec.description, inputs, expected))
     return make_document(
