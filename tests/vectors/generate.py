@@ -17,7 +17,7 @@ import sys
 
 from consensus.version import PROTOCOL_VERSION
 
-from .sets import compute_all
+from .sets import compute_available
 from .store import PROTOCOL_CHANGE, compare, load_all, version_dir, write_all
 
 EXIT_OK = 0
@@ -32,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     directory = version_dir()
-    stored, fresh = load_all(), compute_all()
+    stored, (fresh, errors) = load_all(), compute_available()
+    if errors:
+        for name, error in errors.items():
+            print(f"cannot compute {name} from its inputs: {error}")
+        print(PROTOCOL_CHANGE)
+        return EXIT_REFUSED if args.write else EXIT_DIFFERENT
     if not stored:
         print(f"no stored vectors for protocol version {PROTOCOL_VERSION} ({directory})")
         if not args.write:

@@ -24,6 +24,18 @@ DOCUMENTS: dict[str, Callable[[], Json]] = {
 
 
 @functools.cache
-def compute_all() -> dict[str, Json]:
-    """file name -> the document today's code computes (once per process)."""
-    return {name: compute() for name, compute in DOCUMENTS.items()}
+def compute_document(file_name: str) -> Json:
+    """The document today's code computes for ``file_name`` (once per process if it succeeds)."""
+    return DOCUMENTS[file_name]()
+
+
+def compute_available() -> tuple[dict[str, Json], dict[str, str]]:
+    """(documents that could be computed, file -> error of those that raised): a change that
+    breaks one computation (say, the handshake no longer completes) must not hide the others."""
+    documents, errors = {}, {}
+    for name in DOCUMENTS:
+        try:
+            documents[name] = compute_document(name)
+        except Exception as exc:  # reported per file by the caller
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    return documents, errors

@@ -160,9 +160,17 @@ def diff_paths(old: Json, new: Json, path: str) -> list[str]:
         return out
     if old == new and type(old) is type(new):
         return []
+    if isinstance(old, str) and isinstance(new, str):
+        at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), None)
+        at = min(len(old), len(new)) if at is None else at
+        start = max(0, at - 8)
+        return [
+            f"{path}: from char {at}: stored ...{old[start : at + 16]}... "
+            f"!= computed ...{new[start : at + 16]}... (lengths {len(old)}, {len(new)})"
+        ]
     return [f"{path}: stored {_short(old)} != computed {_short(new)}"]
 
 
 def _short(value: Json) -> str:
     text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= 60 else text[:57] + "..."
