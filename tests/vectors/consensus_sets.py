@@ -27,7 +27,15 @@ from .world import CHAIN_ID, key, key_json
 SIGN_BYTES_LAYOUT = ["domain", "purpose", "chain_id", "payload"]
 SIGN_BYTES_NOTE = f"domain is the bytes {SIGN_DOMAIN.decode()!r}; payload is a bin (bytes)"
 VOTE_PAYLOAD_LAYOUT = ["type", "height", "round", "block_hash"]
-VOTE_LAYOUT = [*VOTE_PAYLOAD_LAYOUT, "validator_index", "validator", "signature"]
+VOTE_LAYOUT = [
+    "type",
+    "height",
+    "round",
+    "block_hash",
+    "validator_index",
+    "validator",
+    "signature",
+]
 PROPOSAL_PAYLOAD_LAYOUT = ["height", "round", "pol_round", "block_hash"]
 PROPOSAL_LAYOUT = ["height", "round", "pol_round", "block", "proposer", "signature"]
 HEADER_LAYOUT = [
