@@ -195,7 +195,7 @@ class SignedTx:
         return codec.encode(self.to_wire())
 
     def tx_hash(self) -> Hash32:
-        return crypto.sha256(self.encode())
+        return compute_tx_hash(self.encode())
 
     @property
     def signer_keys(self) -> frozenset[PublicKey]:
@@ -212,6 +212,11 @@ class SignedTx:
         if len(pairs) > 1:
             codec.sorted_unique([key for key, _ in pairs], "signatures")
         return cls(UnsignedTx.from_wire(unsigned), pairs)
+
+
+def compute_tx_hash(raw: bytes) -> Hash32:
+    """A transaction's hash: sha256 of its raw (canonical) bytes, signatures included."""
+    return crypto.sha256(raw)
 
 
 def sign_tx(unsigned: UnsignedTx, keys: Sequence[crypto.PrivateKey]) -> SignedTx:

@@ -12,8 +12,9 @@ SecretConnection, re-derived here rather than ported).
    is the one we meant to dial (dialer side) and is in the allowlist.
 
 Ephemeral keys are drawn from the OS by pynacl: forward secrecy needs fresh randomness per
-connection. Every failure raises :class:`HandshakeError` (or :class:`FrameError`); the caller
-closes the socket. The whole handshake runs under one timeout.
+connection (only the known-answer vectors inject fixed ones, to pin the transcript). Every
+failure raises :class:`HandshakeError` (or :class:`FrameError`); the caller closes the socket.
+The whole handshake runs under one timeout.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ import nacl.public
 from consensus import codec
 from consensus.crypto import PrivateKey, SignPurpose, verify
 from consensus.types import CHAIN_ID_MAX_LEN, PUBLIC_KEY_LEN, SIGNATURE_LEN, ChainId, PublicKey
+from consensus.version import PROTOCOL_VERSION
 from node.p2p.errors import FrameError, HandshakeError
 from node.p2p.frames import FrameKind, FrameOpener, FrameSealer, read_frame, write_frame
 
-MAGIC = b"DPC\x01"
-"""Protocol name and version: garbage or another protocol fails on the first 4 bytes."""
+MAGIC = b"DPC" + bytes([PROTOCOL_VERSION])
+"""Protocol name and consensus protocol version: garbage, another protocol or a node of another
+protocol version (which would fork from us) fails on the first 4 bytes."""
 EPHEMERAL_LEN = 32
 HELLO_LEN = len(MAGIC) + EPHEMERAL_LEN
 AUTH_BYTES_MAX = 256
@@ -174,11 +177,17 @@ async def perform_handshake(
     is_allowed: Callable[[PublicKey], bool],
     body_bytes_max: int,
     timeout_s: float,
+    ephemeral_key: nacl.public.PrivateKey | None = None,
 ) -> SecureSession:
-    """Run the whole handshake within ``timeout_s``; returns the authenticated session."""
+    """Run the whole handshake within ``timeout_s``; returns the authenticated session.
+
+    ``ephemeral_key`` is for known-answer tests only: a node must leave it None (a fresh key per
+    connection), since a reused ephemeral key gives up forward secrecy."""
     try:
         async with asyncio.timeout(timeout_s):
-            ephemeral = nacl.public.PrivateKey.generate()
+            ephemeral = ephemeral_key
+            if ephemeral is None:
+                ephemeral = nacl.public.PrivateKey.generate()
             ephemeral_public = bytes(ephemeral.public_key)
             peer_ephemeral = await exchange_hellos(reader, writer, ephemeral_public)
             keys = compute_session_keys(bytes(ephemeral), ephemeral_public, peer_ephemeral)

@@ -1,0 +1,1 @@
+"""Known-answer vectors of every consensus-critical encoding and hash (see README.md)."""

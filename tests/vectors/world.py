@@ -1,0 +1,229 @@
+"""The fixed inputs every vector is computed from: keys, a small genesis, eight transactions and
+a three-block chain (blocks, precommits, certificates, one piece of evidence, ledger results).
+
+Everything is a pure function of the constants below: keys come from fixed seeds, times are
+fixed. NEVER change an input of an existing vector: the stored vectors pin the bytes these
+inputs produce. Add new inputs (and new vectors) instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from consensus import crypto
+from consensus.ledger import Code, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
+from consensus.ledger.records import Participant, ParticipantStatus, Role
+from consensus.ledger.txs import (
+    AccountOpen,
+    Body,
+    Freeze,
+    Mint,
+    ParticipantUpsert,
+    Redeem,
+    Transfer,
+)
+from consensus.types import ChainId
+
+CHAIN_ID = ChainId("depochain-vectors")
+GENESIS_TIME_MS = 1_700_000_000_000
+BLOCK_INTERVAL_MS = 1_000
+KYC_EXPIRY_MS = 4_000_000_000_000
+SEED_DOMAIN = b"depochain/vectors/"
+
+
+def seed_of(name: str) -> bytes:
+    """The 32-byte Ed25519 seed of key ``name``: sha256("depochain/vectors/" + name)."""
+    return crypto.sha256(SEED_DOMAIN + name.encode())
+
+
+def key(name: str) -> crypto.PrivateKey:
+    return crypto.PrivateKey(seed_of(name))
+
+
+def key_json(name: str) -> dict[str, str]:
+    """How a vector names a key: enough for another implementation to rebuild it."""
+    return {"name": name, "seed": seed_of(name).hex(), "public_key": key(name).public_key.hex()}
+
+
+# ---------------------------------------------------------------------------------------------
+# genesis: a settlement agent and three banks (all four validate), a regulator, five accounts
+
+VALIDATOR_POWERS = {"CB": 20, "BANKA": 10, "BANKB": 10, "BANKC": 10}
+
+
+def _participant(pid: str, roles: list[str]) -> dict[str, Any]:
+    power = VALIDATOR_POWERS.get(pid, 0)
+    return {
+        "id": pid,
+        "name": f"{pid} Vector Ltd",
+        "roles": roles,
+        "status": "active",
+        "keys": [key(pid).public_key.hex()],
+        "threshold": 1,
+        "validator_key": key(f"{pid}-validator").public_key.hex() if power else None,
+        "validator_power": power,
+        "lei": "",
+        "bic": "",
+    }
+
+
+def _instrument(issuer: str, settlement_asset: str | None) -> dict[str, Any]:
+    return {
+        "id": f"{issuer}:USD",
+        "kind": "settlement_asset" if settlement_asset is None else "deposit_token",
+        "issuer": issuer,
+        "currency": "USD",
+        "decimals": 2,
+        "settlement_asset": settlement_asset,
+    }
+
+
+def _account(account_id: str, owner: str) -> dict[str, Any]:
+    return {
+        "id": account_id,
+        "keys": [key(owner).public_key.hex()],
+        "threshold": 1,
+        "kyc_ref_hash": crypto.sha256(b"kyc:" + account_id.encode()).hex(),
+        "kyc_expiry_ms": KYC_EXPIRY_MS,
+    }
+
+
+def genesis_json() -> dict[str, Any]:
+    banks = ("BANKA", "BANKB", "BANKC")
+    customers = ("BANKA/alice", "BANKA/bob", "BANKB/carol")
+    return {
+        "chain_id": CHAIN_ID,
+        "genesis_time_ms": GENESIS_TIME_MS,
+        "governance_threshold": 2,
+        "participants": [
+            _participant("CB", ["settlement_agent", "validator"]),
+            *(_participant(bank, ["bank", "validator"]) for bank in banks),
+            _participant("REG", ["regulator"]),
+        ],
+        "instruments": [_instrument("CB", None), *(_instrument(b, "CB:USD") for b in banks)],
+        "accounts": [
+            *(_account(f"CB/{bank}", bank) for bank in banks),
+            *(_account(aid, aid) for aid in customers),
+        ],
+        "balances": [
+            *({"account": f"CB/{b}", "instrument": "CB:USD", "amount": 1_000_000} for b in banks),
+            {"account": "BANKA/alice", "instrument": "BANKA:USD", "amount": 10_000},
+            {"account": "BANKB/carol", "instrument": "BANKB:USD", "amount": 5_000},
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# transactions: eight, in three blocks; the last is rejected by the rules
+
+
+@dataclass(frozen=True, slots=True)
+class TxSpec:
+    name: str
+    description: str
+    unsigned: UnsignedTx
+    signers: tuple[str, ...]
+    """Names of the keys that sign (see :func:`key`)."""
+    expected_code: Code
+
+    @property
+    def raw(self) -> bytes:
+        return sign_tx(self.unsigned, [key(name) for name in self.signers]).encode()
+
+
+def _tx(name: str, description: str, submitter: str, nonce: int, body: Body, **kw: Any) -> TxSpec:
+    unsigned = UnsignedTx(
+        chain_id=CHAIN_ID,
+        submitter=submitter,
+        nonce=nonce,
+        idempotency_key=kw.get("idempotency_key", f"{name}-1"),
+        valid_until=kw.get("valid_until", ValidUntil(ValidUntilKind.HEIGHT, 100)),
+        memo=kw.get("memo", ""),
+        body=body,
+    )
+    signers = kw.get("signers", (submitter,))
+    return TxSpec(name, description, unsigned, signers, kw.get("code", Code.OK))
+
+
+_AUDITOR = Participant(
+    participant_id="AUDIT",
+    name="Audit Office",
+    roles=frozenset({Role.REGULATOR}),
+    status=ParticipantStatus.ACTIVE,
+    keys=(key("AUDIT").public_key,),
+    threshold=1,
+    validator_key=None,
+    validator_power=0,
+    lei="5493001KJTIIGC8Y1R12",
+    bic="AUDTUS33",
+)
+
+
+@functools.cache
+def block_txs() -> tuple[tuple[TxSpec, ...], ...]:
+    """The txs of blocks 1, 2 and 3."""
+    erin_kyc = crypto.sha256(b"kyc:BANKA/erin")
+    erin = AccountOpen("BANKA/erin", (key("BANKA/erin").public_key,), 1, erin_kyc, KYC_EXPIRY_MS)
+    return (
+        (
+            _tx("account_open", "BANKA opens BANKA/erin", "BANKA", 1, erin, memo="onboarding"),
+            _tx("mint", "BANKA mints 250.00 to erin", "BANKA", 2, _mint()),
+        ),
+        (
+            _tx(
+                "transfer_same_bank",
+                "alice pays bob 15.00 at the same bank; valid until a block time",
+                "BANKA/alice",
+                1,
+                Transfer("BANKA/bob", "BANKA:USD", 1_500),
+                valid_until=ValidUntil(ValidUntilKind.TIME_MS, GENESIS_TIME_MS + 3_600_000),
+                memo="lunch",
+            ),
+            _tx(
+                "transfer_cross_bank",
+                "erin (BANKA) pays carol (BANKB) 72.50: burn, settle in CB:USD, mint",
+                "BANKA/erin",
+                1,
+                Transfer("BANKB/carol", "BANKA:USD", 7_250),
+                idempotency_key="eb7c1f2a-5d44-4e0b-9a51-2f0c6d3e8b19",
+            ),
+            _tx(
+                "participant_upsert",
+                "governance (BANKA and BANKB sign) adds the regulator AUDIT",
+                "BANKA",
+                3,
+                ParticipantUpsert(_AUDITOR),
+                signers=("BANKA", "BANKB"),
+            ),
+        ),
+        (
+            _tx("redeem", "carol redeems 5.00", "BANKB/carol", 1, _redeem()),
+            _tx("freeze", "REG freezes 10.00 of bob's balance", "REG", 1, _freeze()),
+            _tx(
+                "transfer_rejected",
+                "bob tries to pay 50.00 with 5.00 free: INSUFFICIENT_FREE_BALANCE",
+                "BANKA/bob",
+                1,
+                Transfer("BANKA/alice", "BANKA:USD", 5_000),
+                code=Code.INSUFFICIENT_FREE_BALANCE,
+            ),
+        ),
+    )
+
+
+def _mint() -> Mint:
+    return Mint("BANKA/erin", "BANKA:USD", 25_000, "CORE-DEBIT-0001")
+
+
+def _redeem() -> Redeem:
+    return Redeem("BANKB/carol", "BANKB:USD", 500, "PAYOUT-0001", None)
+
+
+def _freeze() -> Freeze:
+    return Freeze("BANKA/bob", False, "BANKA:USD", 1_000, "COURT-ORDER-42")
+
+
+def all_txs() -> tuple[TxSpec, ...]:
+    return tuple(spec for block in block_txs() for spec in block)
