@@ -44,7 +44,9 @@ from node.mempool import CheckResult, Mempool
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
-from node.rpc import api, comet, websocket
+from node.rpc import websocket
+from node.rpc.comet import methods as comet
+from node.rpc.rest import routes as rest
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.signer import SignStateFile
@@ -214,7 +216,7 @@ class Node:
 
     async def run(self) -> None:
         rpc = self.home.config.rpc
-        app = build_app(self.services, [comet.install, websocket.install, api.install])
+        app = build_app(self.services, [comet.install, websocket.install, rest.install])
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(
