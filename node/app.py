@@ -44,7 +44,9 @@ from node.mempool import CheckResult, Mempool
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
-from node.rpc import api, comet, websocket
+from node.rpc import websocket
+from node.rpc.comet import methods as comet
+from node.rpc.rest import routes as rest
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.signer import SignStateFile
@@ -195,7 +197,40 @@ class Node:
             get_consensus_state=self._get_consensus_state,
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
-            render_metrics=lambda: metrics.render(metrics.collect(self)),
+            render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
+        )
+
+    def _read_metrics(self) -> metrics.NodeSnapshot:
+        """The parts' own counters at this scrape (node.metrics only formats them)."""
+        mempool, network = self.mempool.stats(), self.network.stats()
+        router, driver = self.router.stats, self.driver.stats
+        return metrics.NodeSnapshot(
+            height=self.chain.height,
+            consensus_height=self.replica.height,
+            consensus_round=self.replica.round,
+            consensus_step=int(self.replica.step),
+            is_catching_up=self.router.is_catching_up,
+            peer_height_max=self.router.max_peer_height,
+            mempool_txs=mempool.size,
+            mempool_bytes=mempool.size_bytes,
+            mempool_accepted=mempool.accepted_total,
+            mempool_rejected=mempool.rejected_total,
+            mempool_full=mempool.full_total,
+            mempool_recheck_rejected=mempool.recheck_rejected_total,
+            peers_connected=len(self.network.connected_peers()),
+            p2p_failures=dict(network.failures),
+            p2p_disconnects=dict(network.disconnects),
+            p2p_send_dropped={
+                key: peer.messages_dropped for key, peer in self.network.peer_stats().items()
+            },
+            peer_bad_messages=router.bad_messages,
+            sync_requests=router.sync_requests,
+            blocks_synced=router.blocks_synced,
+            consensus_events=dict(driver.by_kind),
+            consensus_peer_events_dropped=driver.peer_events_dropped,
+            blocks_committed=driver.blocks_committed,
+            last_commit_s=driver.last_commit_s,
+            wal_bytes=self.wal.size_bytes(),
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
@@ -214,7 +249,7 @@ class Node:
 
     async def run(self) -> None:
         rpc = self.home.config.rpc
-        app = build_app(self.services, [comet.install, websocket.install, api.install])
+        app = build_app(self.services, [comet.install, websocket.install, rest.install])
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(

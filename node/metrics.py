@@ -1,18 +1,16 @@
 """Prometheus metrics of a running node, rendered at scrape time from the parts' own counters.
 
 Served at ``GET /metrics`` on the RPC port in the Prometheus text format. Nothing here keeps
-state of its own: each scrape reads the counters the driver, router, mempool, P2P network and
-WAL already keep, so the metrics cannot drift from what the node really did.
+state of its own: at each scrape the node (``node.app``) reads the counters the driver, router,
+mempool, P2P network and WAL already keep into a :class:`NodeSnapshot`, so the metrics cannot
+drift from what the node really did. This module is a leaf: it imports nothing of the node, so
+the RPC server can serve it without depending on the app that assembles the parts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from node.app import Node
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -64,75 +62,106 @@ def counter(name: str, help_text: str, value: float | None = None) -> Metric:
     return metric if value is None else metric.add(value)
 
 
-def collect(node: Node) -> list[Metric]:
-    return [*_chain(node), *_mempool(node), *_network(node), *_driver(node)]
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """The node's counters at one scrape, as plain numbers (read by ``node.app``)."""
+
+    height: int
+    """Last committed block height."""
+    consensus_height: int
+    consensus_round: int
+    consensus_step: int
+    """The replica's ``RoundStep`` value."""
+    is_catching_up: bool
+    peer_height_max: int
+    """Highest committed height a peer announced."""
+    mempool_txs: int
+    mempool_bytes: int
+    mempool_accepted: int
+    mempool_rejected: int
+    mempool_full: int
+    mempool_recheck_rejected: int
+    peers_connected: int
+    p2p_failures: Mapping[str, int]
+    """Refused or failed connections by reason."""
+    p2p_disconnects: Mapping[str, int]
+    """Ended peer connections by reason."""
+    p2p_send_dropped: Mapping[bytes, int]
+    """Messages dropped from each connected peer's full send queue, by peer public key."""
+    peer_bad_messages: int
+    sync_requests: int
+    blocks_synced: int
+    consensus_events: Mapping[str, int]
+    """Inputs handled by the replica, by event kind."""
+    consensus_peer_events_dropped: int
+    blocks_committed: int
+    last_commit_s: float
+    wal_bytes: int
 
 
-def _chain(node: Node) -> list[Metric]:
-    replica = node.replica
+def collect(snapshot: NodeSnapshot) -> list[Metric]:
+    return [*_chain(snapshot), *_mempool(snapshot), *_network(snapshot), *_driver(snapshot)]
+
+
+def _chain(snapshot: NodeSnapshot) -> list[Metric]:
     return [
-        gauge("height", "last committed block height", node.chain.height),
-        gauge("consensus_height", "height the replica is deciding", replica.height),
-        gauge("consensus_round", "round the replica is in", replica.round),
-        gauge("consensus_step", "step of the round (RoundStep value)", int(replica.step)),
-        gauge("catching_up", "1 while block sync is behind a peer",
-              int(node.router.is_catching_up)),
+        gauge("height", "last committed block height", snapshot.height),
+        gauge("consensus_height", "height the replica is deciding", snapshot.consensus_height),
+        gauge("consensus_round", "round the replica is in", snapshot.consensus_round),
+        gauge("consensus_step", "step of the round (RoundStep value)", snapshot.consensus_step),
+        gauge("catching_up", "1 while block sync is behind a peer", int(snapshot.is_catching_up)),
         gauge("peer_height_max", "highest committed height a peer announced",
-              node.router.max_peer_height),
+              snapshot.peer_height_max),
     ]  # fmt: skip
 
 
-def _mempool(node: Node) -> list[Metric]:
-    stats = node.mempool.stats()
+def _mempool(snapshot: NodeSnapshot) -> list[Metric]:
     return [
-        gauge("mempool_txs", "transactions waiting in the mempool", stats.size),
-        gauge("mempool_bytes", "bytes of transactions waiting in the mempool", stats.size_bytes),
-        counter("mempool_accepted", "transactions admitted", stats.accepted_total),
-        counter("mempool_rejected", "transactions refused at admission", stats.rejected_total),
+        gauge("mempool_txs", "transactions waiting in the mempool", snapshot.mempool_txs),
+        gauge("mempool_bytes", "bytes of transactions waiting in the mempool",
+              snapshot.mempool_bytes),
+        counter("mempool_accepted", "transactions admitted", snapshot.mempool_accepted),
+        counter("mempool_rejected", "transactions refused at admission", snapshot.mempool_rejected),
         counter("mempool_full", "submissions refused because the mempool was full",
-                stats.full_total),
+                snapshot.mempool_full),
         counter("mempool_recheck_rejected", "pending transactions dropped by a recheck",
-                stats.recheck_rejected_total),
+                snapshot.mempool_recheck_rejected),
     ]  # fmt: skip
 
 
-def _network(node: Node) -> list[Metric]:
-    stats = node.network.stats()
+def _network(snapshot: NodeSnapshot) -> list[Metric]:
     failures = counter("p2p_connection_failures", "refused or failed connections by reason")
-    for reason, count in sorted(stats.failures.items()):
+    for reason, count in sorted(snapshot.p2p_failures.items()):
         failures.add(count, reason=reason)
     disconnects = counter("p2p_disconnects", "ended peer connections by reason")
-    for reason, count in sorted(stats.disconnects.items()):
+    for reason, count in sorted(snapshot.p2p_disconnects.items()):
         disconnects.add(count, reason=reason)
     dropped = counter("p2p_send_dropped", "messages dropped from full per-peer send queues")
-    for key, peer in sorted(node.network.peer_stats().items()):
-        dropped.add(peer.messages_dropped, peer=key.hex()[:16])
-    router = node.router.stats
+    for key, count in sorted(snapshot.p2p_send_dropped.items()):
+        dropped.add(count, peer=key.hex()[:16])
     return [
-        gauge("peers_connected", "authenticated peer connections",
-              len(node.network.connected_peers())),
+        gauge("peers_connected", "authenticated peer connections", snapshot.peers_connected),
         failures,
         disconnects,
         dropped,
         counter("peer_bad_messages", "undecodable or invalid messages from peers",
-                router.bad_messages),
-        counter("sync_requests", "block sync requests sent", router.sync_requests),
-        counter("blocks_synced", "blocks received by block sync", router.blocks_synced),
+                snapshot.peer_bad_messages),
+        counter("sync_requests", "block sync requests sent", snapshot.sync_requests),
+        counter("blocks_synced", "blocks received by block sync", snapshot.blocks_synced),
     ]  # fmt: skip
 
 
-def _driver(node: Node) -> list[Metric]:
-    stats = node.driver.stats
+def _driver(snapshot: NodeSnapshot) -> list[Metric]:
     events = counter("consensus_events", "inputs handled by the replica, by kind")
-    for kind, count in sorted(stats.by_kind.items()):
+    for kind, count in sorted(snapshot.consensus_events.items()):
         events.add(count, kind=kind)
     return [
         events,
         counter("consensus_peer_events_dropped", "peer messages dropped by a full inbox",
-                stats.peer_events_dropped),
+                snapshot.consensus_peer_events_dropped),
         counter("blocks_committed", "blocks committed by consensus or sync",
-                stats.blocks_committed),
+                snapshot.blocks_committed),
         gauge("last_commit_seconds", "time to execute and store the last block",
-              stats.last_commit_s),
-        gauge("wal_bytes", "size of the consensus write-ahead log", node.wal.size_bytes()),
+              snapshot.last_commit_s),
+        gauge("wal_bytes", "size of the consensus write-ahead log", snapshot.wal_bytes),
     ]  # fmt: skip

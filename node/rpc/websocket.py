@@ -24,10 +24,10 @@ from aiohttp import WSMsgType, web
 
 from consensus.crypto import sha256
 from node.chain import CommittedBlock
-from node.rpc import comet_json as cj
 from node.rpc import jsonrpc
-from node.rpc.comet_index import compute_tx_events
-from node.rpc.comet_query import Query, QueryError, parse_query
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.index import compute_tx_events
+from node.rpc.comet.query import Query, QueryError, parse_query
 from node.rpc.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, Method, Registry, RPCError
 from node.rpc.server import REGISTRY_KEY, SERVICES_KEY
 from node.services import (

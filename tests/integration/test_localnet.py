@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from node.localnet import LocalnetInfo, load_localnet
-from node.localnet_run import is_healthy
+from node.localnet.run import is_healthy
 from tests.integration.harness import find_free_base_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -45,7 +45,7 @@ from node.client import (
     verify_finality_proof,
 )
 from node.client.common import decode_answer
-from node.rpc import api_json as aj
+from node.rpc.rest import shapes as aj
 
 CHAIN = "test-chain"
 KEYS = [PrivateKey(sha256(f"validator {i}".encode())) for i in range(4)]
@@ -165,7 +165,7 @@ def test_error_answers_become_api_errors(
 
 
 def test_wallet_shows_amounts_in_major_units_exactly() -> None:
-    from node.wallet_cmd import format_amount
+    from node.cli.wallet import format_amount
 
     assert format_amount(100001000, 2) == "1,000,010.00"
     assert format_amount(5, 2) == "0.05"

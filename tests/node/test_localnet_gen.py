@@ -28,18 +28,24 @@ from consensus.ledger.queries import get_balance, get_participant
 from consensus.ledger.records import Role
 from consensus.ledger.txs import Body, Mint, Transfer
 from consensus.types import ChainId
-from node import localnet
 from node.cli import main
 from node.config import dump_config, load_config
 from node.home import load_genesis, load_key
 from node.localnet import (
-    ENDPOINTS_FILE,
     LocalnetError,
-    compute_plan,
+    generate,
     load_localnet,
-    make_key_source,
     prepare_localnet,
     wipe_localnet,
+)
+from node.localnet import plan as localnet_plan
+from node.localnet.plan import (
+    CUSTOMER_MINOR,
+    ENDPOINTS_FILE,
+    RESERVE_MINOR,
+    VALIDATOR_POWER,
+    compute_plan,
+    make_key_source,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +97,7 @@ def test_genesis_has_four_equal_validator_banks_and_a_settlement_agent(net: Path
     assert set(by_id) == {*BANKS, "CB"}
     for bank in BANKS:
         assert by_id[bank].roles == {Role.BANK, Role.VALIDATOR}
-        assert by_id[bank].validator_power == localnet.VALIDATOR_POWER
+        assert by_id[bank].validator_power == VALIDATOR_POWER
     assert by_id["CB"].roles == {Role.SETTLEMENT_AGENT}
     assert by_id["CB"].validator_key is None
     validators = get_validators(state, 1)
@@ -114,13 +120,13 @@ def test_genesis_instruments_and_funded_accounts(net: Path) -> None:
     for token, asset in expected_tokens.items():
         assert specs[token].settlement_asset == asset
         reserve = f"CB/{token.split(':')[0]}"
-        assert get_balance(state, reserve, asset).free == localnet.RESERVE_MINOR
+        assert get_balance(state, reserve, asset).free == RESERVE_MINOR
     customers = [a for a in endpoints(net)["accounts"] if not a["id"].startswith("CB/")]
     assert len(customers) == 8
     assert {"BANKA/alice", "BANKB/bob"} <= {a["id"] for a in customers}
     for account in customers:
         balance = get_balance(state, account["id"], account["instrument"])
-        assert balance.free == account["balance"] == localnet.CUSTOMER_MINOR
+        assert balance.free == account["balance"] == CUSTOMER_MINOR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,9 +180,9 @@ def test_participant_and_account_keys_sign_real_transactions(net: Path) -> None:
     result = execute_block(state, [mint, pay], 1, time_ms)
     assert [r.code for r in result.receipts] == [Code.OK, Code.OK]
     after = result.state
-    assert get_balance(after, "BANKA/alice", "BANKA:USD").total == localnet.CUSTOMER_MINOR - 200
-    assert get_balance(after, "BANKB/bob", "BANKB:USD").total == localnet.CUSTOMER_MINOR + 700
-    assert get_balance(after, "CB/BANKB", "CB:USD").total == localnet.RESERVE_MINOR + 700
+    assert get_balance(after, "BANKA/alice", "BANKA:USD").total == CUSTOMER_MINOR - 200
+    assert get_balance(after, "BANKB/bob", "BANKB:USD").total == CUSTOMER_MINOR + 700
+    assert get_balance(after, "CB/BANKB", "CB:USD").total == RESERVE_MINOR + 700
     participant = get_participant(after, "BANKA")
     assert participant is not None and participant.keys == (operator.public_key,)
 
@@ -313,8 +319,8 @@ def test_fresh_refuses_to_wipe_a_running_localnet(tmp_path: Path) -> None:
         document = json.loads((home / ENDPOINTS_FILE).read_text())
         document["nodes"][0]["pid"] = sleeper.pid
         document["nodes"][1]["pid"] = os.getpid()  # alive, but not a node of this folder
-        localnet.write_endpoints(home, document)
-        assert localnet.get_running_pids(home) == [sleeper.pid]
+        generate.write_endpoints(home, document)
+        assert generate.get_running_pids(home) == [sleeper.pid]
         with pytest.raises(LocalnetError, match=f"running \\(pids {sleeper.pid}\\)"):
             prepare_localnet(home, fresh=True)
         assert (home / "bank-a" / "node_key.json").exists()
@@ -356,8 +362,8 @@ def test_failed_generation_leaves_nothing_behind(
             raise OSError(28, "No space left on device")
         real_write_key(path, key)
 
-    real_write_key = localnet.write_key
-    monkeypatch.setattr(localnet, "write_key", failing_write_key)
+    real_write_key = generate.write_key
+    monkeypatch.setattr(generate, "write_key", failing_write_key)
     with pytest.raises(OSError, match="No space"):
         prepare_localnet(tmp_path / "ln")
     assert list(tmp_path.iterdir()) == []
@@ -371,8 +377,8 @@ def test_example_configs_match_the_seeded_generator() -> None:
     """configs/localnet/*.toml are what the generator writes with the public seed "example"."""
     plan = compute_plan(keys=make_key_source("example"), genesis_time_ms=0)
     for node in plan.nodes:
-        config = localnet.compute_node_config(plan, node)
-        header = localnet.compute_config_header(node, len(plan.nodes), seeded=True)
+        config = localnet_plan.compute_node_config(plan, node)
+        header = localnet_plan.compute_config_header(node, len(plan.nodes), seeded=True)
         path = REPO / "configs" / "localnet" / f"{node.moniker}.toml"
         assert load_config(path) == config, node.moniker
         assert path.read_text() == dump_config(config, header=header), node.moniker

@@ -11,10 +11,10 @@ import pytest
 from consensus.ledger import build_genesis_state, get_validators
 from consensus.ledger.records import Role
 from node.cli import main
+from node.cli.init import compute_participant_id, init_home
 from node.config import load_config
 from node.home import load_genesis, load_key
 from node.localnet import LocalnetError, prepare_localnet
-from node.localnet_init import compute_participant_id, init_home
 
 
 def test_init_writes_a_single_validator_home(tmp_path: Path) -> None:

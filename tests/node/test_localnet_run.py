@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from node.localnet import LocalnetInfo, prepare_localnet
-from node.localnet_run import is_healthy, is_port_free, run_localnet
+from node.localnet.run import is_healthy, is_port_free, run_localnet
 
 STUB = textwrap.dedent(
     """
@@ -231,7 +231,7 @@ SUPERVISOR = textwrap.dedent(
     import sys
     from pathlib import Path
     from node.localnet import load_localnet
-    from node.localnet_run import run_localnet
+    from node.localnet.run import run_localnet
     home, stub = Path(sys.argv[1]), sys.argv[2]
     command = lambda node_home: [sys.executable, "-c", stub, str(node_home), "ok"]
     sys.exit(run_localnet(load_localnet(home), command=command, grace_s=5))

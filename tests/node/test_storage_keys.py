@@ -8,8 +8,8 @@ import plyvel
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node.bench.storage import measure_block_commits
 from node.storage import BlockWrite, LevelDBStore, keys
-from node.storage.bench import measure_block_commits
 from node.storage.check import find_inconsistencies
 
 heights = st.integers(0, keys.HEIGHT_MAX)

@@ -22,8 +22,7 @@ from consensus.simulation.faults import (
 from consensus.simulation.network import LinkConditions, Partition
 from consensus.simulation.prng import Prng
 from consensus.simulation.runner import RunResult, SimConfig, Simulation, run_simulation
-from node import simulate
-from node.cli import main
+from node.cli import main, simulate
 
 B = Behaviour
 

@@ -28,15 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from node.localnet import (
-    ACCOUNTS_DIR,
-    ENDPOINTS_FILE,
-    PARTICIPANTS_DIR,
-    LocalnetError,
-    LocalnetInfo,
-    NodeEndpoint,
-    write_endpoints,
-)
+from node.localnet.generate import LocalnetInfo, NodeEndpoint, write_endpoints
+from node.localnet.plan import ACCOUNTS_DIR, ENDPOINTS_FILE, PARTICIPANTS_DIR, LocalnetError
 
 NodeCommand = Callable[[Path], list[str]]
 """The argv that starts the node whose home is given (injectable for tests)."""

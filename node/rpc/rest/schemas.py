@@ -1,12 +1,12 @@
-"""The component schemas of the OpenAPI document: the JSON shapes of ``node.rpc.api_json``
-and ``node.rpc.api_submit`` (change both together)."""
+"""The component schemas of the OpenAPI document: the JSON shapes of ``node.rpc.rest.shapes``
+and ``node.rpc.rest.submit`` (change both together)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from consensus.ledger import Code
-from node.rpc.api_submit import BATCH_TXS_MAX
+from node.rpc.rest.submit import BATCH_TXS_MAX
 
 Json = dict[str, Any]
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}

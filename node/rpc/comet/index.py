@@ -21,8 +21,8 @@ from decimal import Decimal
 from consensus.crypto import sha256
 from consensus.ledger import Receipt
 from node.chain import Chain
-from node.rpc import comet_json as cj
-from node.rpc.comet_query import Condition, Op, Query, QueryError
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.query import Condition, Op, Query, QueryError
 
 TXS_MAX = 200_000
 BLOCKS_MAX = 100_000

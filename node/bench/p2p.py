@@ -1,6 +1,6 @@
 """Loopback micro-benchmark of the P2P transport: handshakes per second and payload throughput.
 
-Run: ``.venv/bin/python -m node.p2p.bench``. Numbers are for information (they depend on the
+Run: ``.venv/bin/python -m node.bench.p2p``. Numbers are for information (they depend on the
 machine); no test asserts on them.
 """
 

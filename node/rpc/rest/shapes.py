@@ -3,7 +3,7 @@
 Conventions: hashes, keys and signatures as lower-case hex; raw tx, encoded header and encoded
 certificate bytes as base64 (so a verifier can recompute hashes from the exact bytes); amounts
 and heights as JSON integers (all below 2**63). The shapes here are the ones the OpenAPI
-document (``node.rpc.openapi``) declares; change both together.
+document (``node.rpc.rest.openapi``) declares; change both together.
 """
 
 from __future__ import annotations

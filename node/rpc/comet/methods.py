@@ -1,7 +1,7 @@
 """CometBFT v0.38-compatible JSON-RPC methods (chain level): status, blocks, transactions.
 
 Each method is an async function of typed params returning JSON in CometBFT's shapes
-(``node.rpc.comet_json``); it is registered once and served over POST ``/``, GET ``/<method>``
+(``node.rpc.comet.shapes``); it is registered once and served over POST ``/``, GET ``/<method>``
 and the websocket alike.
 """
 
@@ -15,11 +15,11 @@ from aiohttp import web
 
 from consensus.ledger import Code
 from node.mempool import AlreadyKnown, MempoolFull, Rejected
-from node.rpc import comet_json as cj
-from node.rpc.comet_chain import ChainRoutes
-from node.rpc.comet_index import EventIndex
-from node.rpc.comet_query import QUERY_LEN_MAX
-from node.rpc.comet_txs import TxRoutes
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.chain import ChainRoutes
+from node.rpc.comet.index import EventIndex
+from node.rpc.comet.query import QUERY_LEN_MAX
+from node.rpc.comet.txs import TxRoutes
 from node.rpc.jsonrpc import (
     INTERNAL_ERROR,
     Method,
@@ -50,7 +50,7 @@ def parse_tx(value: Any) -> bytes:
 
 
 class CometRoutes:
-    """Node info and submission; chain reads live in comet_chain, tx reads in comet_txs."""
+    """Node info and submission; chain reads live in comet.chain, tx reads in comet.txs."""
 
     def __init__(self, services: NodeServices) -> None:
         self.s = services

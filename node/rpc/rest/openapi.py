@@ -1,8 +1,8 @@
 """The OpenAPI 3 document of the REST API (``GET /api/openapi.json``) and a static docs page
 (``GET /api/docs``; no CDN, the page renders the document itself).
 
-The document is data written next to the code it describes (``node.rpc.api``,
-``node.rpc.api_submit``, ``node.rpc.api_json``); tests run schemathesis against a real cluster
+The document is data written next to the code it describes (``node.rpc.rest.routes``,
+``node.rpc.rest.submit``, ``node.rpc.rest.shapes``); tests run schemathesis against a real cluster
 to prove the two agree (``tests/integration/test_schemathesis_api.py``).
 """
 
@@ -12,7 +12,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from node.rpc.openapi_schemas import (
+from node.rpc.rest.schemas import (
     IDEMPOTENCY_KEY,
     INSTRUMENT_ID,
     LOCAL_NAME,
@@ -246,7 +246,7 @@ def build_openapi() -> Json:
 
 def install_docs(app: web.Application) -> None:
     document = build_openapi()
-    page = resources.files("node.rpc").joinpath("docs.html").read_text(encoding="utf-8")
+    page = resources.files("node.rpc.rest").joinpath("docs.html").read_text(encoding="utf-8")
 
     async def get_openapi(request: web.Request) -> web.Response:
         return web.json_response(document)

@@ -1,5 +1,5 @@
 """CometBFT v0.38 chain routes: blockchain, headers, commits, results, validators, genesis,
-consensus params and net_info, in CometBFT's JSON shapes (``node.rpc.comet_json``).
+consensus params and net_info, in CometBFT's JSON shapes (``node.rpc.comet.shapes``).
 
 Reads only: every route resolves a height against the committed chain first, and a height the
 node does not have is the client's error (``-32603`` with CometBFT's wording), never a 500.
@@ -13,8 +13,8 @@ from typing import Any
 from consensus.blocks import Block
 from consensus.ledger import build_genesis_state, get_validators
 from consensus.validators import ValidatorSet
-from node.rpc import comet_json as cj
-from node.rpc.comet_index import EventIndex
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.index import EventIndex
 from node.rpc.jsonrpc import INTERNAL_ERROR, RPCError
 from node.services import NodeServices
 

@@ -1,4 +1,11 @@
-"""``depochain`` command line: one sub-command per job, each in its own module."""
+"""``depochain`` command line: the parser and dispatch; the work of each sub-command lives in
+its own module, imported only when that command runs (so ``depochain --help`` stays fast).
+
+``start`` runs :func:`node.app.run_node`; ``status`` is :mod:`node.cli.status`; ``init``,
+``localnet`` and ``keys`` are parsed in :mod:`node.cli.node_setup` (work in :mod:`node.cli.init`,
+:mod:`node.localnet`, :mod:`node.cli.keys`); ``tx`` and ``query`` in :mod:`node.cli.wallet`;
+``simulate`` is :mod:`node.cli.simulate`; ``bench`` is :mod:`node.bench`.
+"""
 
 from __future__ import annotations
 
@@ -41,13 +48,13 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run_bench(args: argparse.Namespace) -> int:
     if args.target == "ledger":
-        from node import bench
+        from node.bench import ledger
 
-        return bench.run_ledger_bench(json_output=args.json)
-    from node import bench_cluster
+        return ledger.run_ledger_bench(json_output=args.json)
+    from node.bench import cluster
 
-    return bench_cluster.main(
-        bench_cluster.BenchArgs(
+    return cluster.main(
+        cluster.BenchArgs(
             validators=args.validators,
             duration_s=args.duration,
             rate=args.rate,
@@ -81,23 +88,23 @@ def _run_start(args: argparse.Namespace) -> int:
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    from node import status_cmd
+    from node.cli import status
 
-    return status_cmd.run(args.node, json_output=args.json)
+    return status.run(args.node, json_output=args.json)
 
 
 def _add_node_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`init`, `localnet`, `keys` (parsers and handlers in node.localnet_cli)."""
-    from node import localnet_cli
+    """`init`, `localnet`, `keys` (parsers and handlers in node.cli.node_setup)."""
+    from node.cli import node_setup
 
-    localnet_cli.add_commands(commands)
+    node_setup.add_commands(commands)
 
 
 def _add_wallet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`tx` and `query` (parsers and handlers in node.wallet_cmd)."""
-    from node import wallet_cmd
+    """`tx` and `query` (parsers and handlers in node.cli.wallet)."""
+    from node.cli import wallet
 
-    wallet_cmd.add_commands(commands)
+    wallet.add_commands(commands)
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,7 +117,7 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from node import simulate
+    from node.cli import simulate
 
     return simulate.run_simulate(args.seeds, args.validators, args.byzantine, args.seed)
 
@@ -123,7 +130,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -41,14 +41,14 @@ from node.home import (
     new_key,
     write_key,
 )
-from node.localnet import (
+from node.localnet.generate import write_node_home
+from node.localnet.plan import (
     CONFIG_HOME,
     DATA_DIR,
     PARTICIPANTS_DIR,
     VALIDATOR_POWER,
     KeySource,
     LocalnetError,
-    write_node_home,
 )
 
 HOME_ENTRIES = (CONFIG_FILE, GENESIS_FILE, NODE_KEY_FILE, VALIDATOR_KEY_FILE, DATA_DIR)

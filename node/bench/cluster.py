@@ -1,7 +1,7 @@
 """``depochain bench cluster``: committed throughput and latency of a real local cluster.
 
 Starts a fresh N-validator localnet in a temporary folder (separate node processes), runs the
-load generator (``node.bench_load``) as another process at maximum rate or at a given rate,
+load generator (``node.bench.load``) as another process at maximum rate or at a given rate,
 then stops the nodes and checks conservation of money on every node's store: for each
 instrument, Σ balances equals its recorded supply, and all nodes agree on the app hash.
 Prints figures; asserts nothing about speed.
@@ -25,7 +25,7 @@ from consensus.ledger.queries import get_instrument
 from consensus.ledger.state import BALANCE_PREFIX, decode_value
 from node.home import load_key
 from node.localnet import LocalnetInfo, prepare_localnet
-from node.localnet_run import Cluster
+from node.localnet.run import Cluster
 from node.storage import LevelDBStore
 
 TX_COUNT_MAX = 400_000
@@ -124,7 +124,7 @@ def _sum_balances(state: State) -> dict[str, int]:
 
 
 def _find_base_port(validators: int, preferred: int) -> int:
-    from node.localnet_run import is_port_free
+    from node.localnet.run import is_port_free
 
     for base in range(preferred, 60000, 1000):
         ports = [base + 10 * i + offset for i in range(validators) for offset in (0, 1)]
@@ -134,7 +134,7 @@ def _find_base_port(validators: int, preferred: int) -> int:
 
 
 def _run_load(plan_path: Path, out_path: Path) -> None:
-    command = [sys.executable, "-m", "node.bench_load", "--plan", str(plan_path), "--out",
+    command = [sys.executable, "-m", "node.bench.load", "--plan", str(plan_path), "--out",
                str(out_path)]  # fmt: skip
     subprocess.run(command, check=True)
 

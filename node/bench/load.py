@@ -7,7 +7,7 @@ pre-encoded as base64 JSON fragments. During the run it sends JSON-RPC batch arr
 ``broadcast_tx_async`` over keep-alive connections, spread round-robin over the nodes, and a
 watcher thread polls one node for new blocks to time each transaction from submission to commit.
 
-Run by ``node.bench_cluster``; writes a JSON result file.
+Run by ``node.bench.cluster``; writes a JSON result file.
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ def _count_answers(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m node.bench_load")
-    parser.add_argument("--plan", required=True, help="JSON plan written by bench_cluster")
+    parser = argparse.ArgumentParser(prog="python -m node.bench.load")
+    parser.add_argument("--plan", required=True, help="JSON plan written by bench.cluster")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())

@@ -1,5 +1,5 @@
 """The domain REST API under ``/api/v1``: participants, instruments, accounts, transactions
-with their finality proofs, blocks, validators; submission lives in ``node.rpc.api_submit``.
+with their finality proofs, blocks, validators; submission lives in ``node.rpc.rest.submit``.
 
 One error model for every route: ``{"error": {"code", "message", "details"}}`` with a typed
 ``code`` and the matching HTTP status (400 malformed, 404 not_found, 409 conflict, 413
@@ -40,9 +40,9 @@ from consensus.ledger.state import (
 from consensus.ledger.txs import validate_idempotency_key, validate_submitter
 from consensus.types import Hash32
 from node.mempool import TxStatus
-from node.rpc import api_json as aj
-from node.rpc.api_submit import ApiError, RecentSubmissions, SubmitRoutes, error_response
 from node.rpc.jsonrpc import Registry
+from node.rpc.rest import shapes as aj
+from node.rpc.rest.submit import ApiError, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
 API_PREFIX = "/api/v1"
@@ -445,7 +445,7 @@ def _last_id(record: Any) -> str:
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
     """Register the REST routes, the OpenAPI document and the docs page (``registry`` unused:
     these are not JSON-RPC methods)."""
-    from node.rpc import openapi
+    from node.rpc.rest import openapi
 
     submissions = RecentSubmissions()
     routes = ApiRoutes(services, submissions)

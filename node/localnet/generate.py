@@ -12,10 +12,10 @@ A localnet folder looks like this (node i of N listens on P2P ``base + 10*i`` an
 ``endpoints.json`` holds ``chain_id``, ``base_port``, ``genesis_sha256``; ``nodes`` (moniker, bank,
 home, rpc, rpc_port, p2p, p2p_port, node_id, peer_address, validator_public_key, log, and pid while
 `localnet` runs them, else null); ``participants`` and ``accounts`` (id, instrument, balance,
-key_file relative to <home>). The plan itself (keys, genesis records) is node.localnet_plan.
+key_file relative to <home>). The plan itself (keys, genesis records) is node.localnet.plan.
 
 Everything is generated in a temporary sibling folder and renamed into place, so a crash never
-leaves a half-written localnet behind. This module never starts processes (node.localnet_run
+leaves a half-written localnet behind. This module never starts processes (node.localnet.run
 does) and never deletes a folder that does not look like one it wrote.
 """
 
@@ -42,60 +42,23 @@ from node.home import (
     load_key,
     write_key,
 )
-from node.localnet_plan import (
+from node.localnet.plan import (
     ACCOUNTS_DIR,
-    CONFIG_HOME,
-    CUSTOMER_MINOR,
     DATA_DIR,
     DEFAULT_BASE_PORT,
     ENDPOINTS_FILE,
-    LOCALNET_CHAIN_ID,
     LOG_FILE,
     PARTICIPANTS_DIR,
     RESERVE_MINOR,
     SETTLEMENT_AGENT,
-    VALIDATOR_POWER,
     KeySource,
     LocalnetError,
     LocalnetPlan,
-    NodePlan,
     compute_config_header,
     compute_node_config,
     compute_plan,
     get_token_currency,
-    make_key_source,
 )
-
-__all__ = [
-    "ACCOUNTS_DIR",
-    "CONFIG_HOME",
-    "CUSTOMER_MINOR",
-    "DATA_DIR",
-    "DEFAULT_BASE_PORT",
-    "ENDPOINTS_FILE",
-    "LOCALNET_CHAIN_ID",
-    "LOG_FILE",
-    "PARTICIPANTS_DIR",
-    "RESERVE_MINOR",
-    "VALIDATOR_POWER",
-    "KeySource",
-    "LocalnetError",
-    "LocalnetInfo",
-    "LocalnetPlan",
-    "NodeEndpoint",
-    "NodePlan",
-    "compute_config_header",
-    "compute_node_config",
-    "compute_plan",
-    "get_running_pids",
-    "load_localnet",
-    "make_key_source",
-    "prepare_localnet",
-    "wipe_localnet",
-    "write_endpoints",
-    "write_localnet",
-    "write_node_home",
-]
 
 
 def write_node_home(

@@ -25,13 +25,14 @@ from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.messages import CommitCertificate
 from consensus.types import ChainId, Hash32, Height, PublicKey, Round, TimestampMs
-from node import localnet_plan
 from node.chain import Chain
 from node.home import ChainGenesis, genesis_to_json
-from node.rpc import comet_index, websocket
-from node.rpc import comet_json as cj
-from node.rpc.comet_index import EventIndex, from_position, to_position
-from node.rpc.comet_query import Op, QueryError, parse_query
+from node.localnet import plan as localnet_plan
+from node.rpc import websocket
+from node.rpc.comet import index as comet_index
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.index import EventIndex, from_position, to_position
+from node.rpc.comet.query import Op, QueryError, parse_query
 from node.rpc.jsonrpc import RPCError
 from node.services import EventBus
 from node.storage import MemoryStore

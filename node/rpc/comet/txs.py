@@ -19,10 +19,10 @@ from typing import Any
 from consensus.crypto import merkle_proof
 from consensus.ledger import queries, state
 from node.checktx import check_tx
-from node.rpc import comet_json as cj
-from node.rpc.comet_chain import ChainReader, validate_page
-from node.rpc.comet_index import from_position
-from node.rpc.comet_query import QueryError, parse_query
+from node.rpc.comet import shapes as cj
+from node.rpc.comet.chain import ChainReader, validate_page
+from node.rpc.comet.index import from_position
+from node.rpc.comet.query import QueryError, parse_query
 from node.rpc.jsonrpc import INTERNAL_ERROR, RPCError, invalid_params
 
 UNCONFIRMED_LIMIT_MAX = 100

@@ -4,7 +4,7 @@ Synthetic blocks with realistic sizes: ~250-byte txs, ~3 ledger writes of ~60 by
 a pool of accounts (so balances are overwritten, as in a real ledger), ~30-byte receipts per tx,
 a 4-validator certificate. Only ``commit_block`` is timed; building the blocks is not.
 
-Run: ``python -m node.storage.bench --blocks 100 --txs 1000`` (prints JSON).
+Run: ``python -m node.bench.storage --blocks 100 --txs 1000`` (prints JSON).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.ledger.txs import Body
+from node.cli.keys import get_keyring_path
 from node.client import (
     Client,
     ClientError,
@@ -34,7 +35,6 @@ from node.client import (
 )
 from node.client.common import FinalTx
 from node.home import HomeError, load_key
-from node.keys_cmd import get_keyring_path
 
 DEFAULT_NODE = "http://127.0.0.1:26657"
 KYC_VALIDITY_DAYS_DEFAULT = 365

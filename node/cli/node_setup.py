@@ -1,8 +1,7 @@
 """Argument parsers and handlers of `depochain init`, `depochain localnet` and `depochain keys`.
 
 node.cli registers them with :func:`add_commands`; the work lives in node.localnet,
-node.localnet_init, node.localnet_run and node.keys_cmd (imported lazily, so `depochain --help`
-stays fast).
+node.cli.init and node.cli.keys (imported lazily, so `depochain --help` stays fast).
 """
 
 from __future__ import annotations
@@ -37,8 +36,8 @@ def add_init(commands: Commands) -> None:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from node.cli.init import init_home
     from node.localnet import LocalnetError
-    from node.localnet_init import init_home
 
     try:
         result = init_home(
@@ -84,7 +83,7 @@ def add_localnet(commands: Commands) -> None:
 
 def run_localnet_command(args: argparse.Namespace) -> int:
     from node.localnet import LocalnetError, prepare_localnet
-    from node.localnet_run import print_generated, run_localnet
+    from node.localnet.run import print_generated, run_localnet
 
     try:
         info, generated = prepare_localnet(
@@ -111,6 +110,6 @@ def add_keys(commands: Commands) -> None:
 
 
 def run_keys_command(args: argparse.Namespace) -> int:
-    from node.keys_cmd import run_keys
+    from node.cli.keys import run_keys
 
     return run_keys(args.action, args.name, args.keyring, args.json)
