@@ -33,8 +33,6 @@ from consensus.ledger.state import (
     State,
     compute_block_app_hash,
     encode_meta,
-    idempotency_key,
-    nonce_key,
 )
 from consensus.ledger.txs import SignedTx, TxType, decode_tx, verify_tx_signatures
 from consensus.ledger.view import BlockView
@@ -51,7 +49,7 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[Event, ...]]] = {
     TxType.FREEZE: apply_freeze,
 }
 
-Verdicts = Mapping[Hash32, bool] | Mapping[bytes, bool]
+Verdicts = Mapping[Hash32, bool]
 """tx hash -> verify_tx_signatures(tx), computed once (by the mempool) and reused here."""
 
 ValidatorUpdate = tuple[PublicKey, int]
@@ -127,7 +125,7 @@ def execute_tx(block: _Block, raw: bytes) -> Receipt:
 
 def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
     if block.verdicts is not None:
-        verdict = block.verdicts.get(hashlib.sha256(raw).digest())  # type: ignore[call-overload]
+        verdict = block.verdicts.get(Hash32(hashlib.sha256(raw).digest()))
         if verdict is not None:
             return verdict
     return verify_tx_signatures(tx)
@@ -144,19 +142,17 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     view, submitter = block.view, unsigned.submitter
     signers = frozenset([key for key, _ in tx.signatures])
     record = get_submitter(view, unsigned, signers)
-    nonce_at = nonce_key(submitter)
-    last_nonce = view.read(nonce_at) or 0
+    last_nonce = view.get_nonce(submitter)
     # Exactly the next nonce: with gaps allowed, gossip that delivers n+1 before n would let
     # n+1 commit first and make n fail, losing a transaction its submitter saw accepted.
     if unsigned.nonce != last_nonce + 1:
         raise Rejected(Code.BAD_NONCE, f"nonce must be {last_nonce + 1}")
-    key_at = idempotency_key(submitter, unsigned.idempotency_key)
-    if view.read(key_at) is not None:
+    if view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
         raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
     ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
     events = RULES[unsigned.tx_type](ctx, unsigned.body)
-    view.write(nonce_at, unsigned.nonce)
-    view.write(key_at, block.height)  # the height that accepted it, for queries
+    view.put_nonce(submitter, unsigned.nonce)
+    view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
     return events
 
 

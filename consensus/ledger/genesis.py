@@ -39,7 +39,6 @@ from consensus.ledger.state import (
     encode_meta,
 )
 from consensus.ledger.view import BlockView
-from consensus.types import Hash32
 
 
 class GenesisError(ValueError):
@@ -259,13 +258,10 @@ def build_genesis_state(doc: GenesisDoc) -> State:
         raise GenesisError(f"invalid genesis: {exc.log}") from exc
     view.commit_tx()
     changes = view.compute_changes()
-    kv = {key: value for key, value in changes.items() if value is not None}
-    kv[META_KEY] = encode_meta(0, compute_genesis_app_hash(kv.items()))
-    return State((kv,))  # type: ignore[arg-type]
-
-
-def compute_genesis_hash(doc: GenesisDoc) -> Hash32:
-    return build_genesis_state(doc).app_hash
+    kv: dict[bytes, bytes | None] = {k: v for k, v in changes.items() if v is not None}
+    app_hash = compute_genesis_app_hash((k, v) for k, v in kv.items() if v is not None)
+    kv[META_KEY] = encode_meta(0, app_hash)
+    return State((kv,))
 
 
 def _put_participants(view: BlockView, doc: GenesisDoc) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from consensus.ledger.records import (
     ZERO_BALANCE,
@@ -13,6 +14,7 @@ from consensus.ledger.records import (
     Participant,
 )
 from consensus.ledger.state import (
+    BALANCE_PREFIX,
     CONFIG_KEY,
     PARTICIPANT_INDEX_KEY,
     State,
@@ -27,10 +29,20 @@ from consensus.ledger.state import (
     participant_key,
 )
 
+_R = TypeVar("_R")
 
-def _get(state: State, key: bytes) -> object | None:
+
+def _get(state: State, key: bytes, kind: type[_R]) -> _R | None:
+    """The record under ``key``, checked to be a ``kind`` (the key's prefix decides which)."""
     raw = state.get(key)
-    return None if raw is None else decode_value(key, raw)
+    return None if raw is None else _decode(key, raw, kind)
+
+
+def _decode(key: bytes, raw: bytes, kind: type[_R]) -> _R:
+    record = decode_value(key, raw)
+    if not isinstance(record, kind):
+        raise TypeError(f"state key {key[:16]!r} holds a {type(record).__name__}")
+    return record
 
 
 def get_chain_config(state: State) -> ChainConfig:
@@ -38,20 +50,20 @@ def get_chain_config(state: State) -> ChainConfig:
 
 
 def get_participant(state: State, participant_id: str) -> Participant | None:
-    return _get(state, participant_key(participant_id))  # type: ignore[return-value]
+    return _get(state, participant_key(participant_id), Participant)
 
 
 def get_participant_ids(state: State) -> tuple[str, ...]:
-    return _get(state, PARTICIPANT_INDEX_KEY) or ()  # type: ignore[return-value]
+    return _get(state, PARTICIPANT_INDEX_KEY, tuple) or ()
 
 
 def get_instrument(state: State, instrument_id: str) -> Instrument | None:
     """The instrument with its supply counters (``.supply`` = minted - redeemed)."""
-    return _get(state, instrument_key(instrument_id))  # type: ignore[return-value]
+    return _get(state, instrument_key(instrument_id), Instrument)
 
 
 def get_account(state: State, account_id: str) -> Account | None:
-    return _get(state, account_key(account_id))  # type: ignore[return-value]
+    return _get(state, account_key(account_id), Account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +76,13 @@ class BalanceView:
 
 def get_balance(state: State, account_id: str, instrument_id: str) -> BalanceView:
     """Balance of an account in an instrument; all zero when it holds none."""
-    balance: Balance = _get(state, balance_key(account_id, instrument_id)) or ZERO_BALANCE  # type: ignore[assignment]
+    balance = _get(state, balance_key(account_id, instrument_id), Balance) or ZERO_BALANCE
     return BalanceView(balance.total, balance.frozen, balance.held, balance.free)
 
 
 def get_nonce(state: State, submitter: str) -> int:
     """The submitter's last accepted nonce (0 if none); the next tx needs a larger one."""
-    return _get(state, nonce_key(submitter)) or 0  # type: ignore[return-value]
+    return _get(state, nonce_key(submitter), int) or 0
 
 
 def is_idempotency_key_used(state: State, submitter: str, key: str) -> bool:
@@ -79,7 +91,7 @@ def is_idempotency_key_used(state: State, submitter: str, key: str) -> bool:
 
 def get_idempotency_key_height(state: State, submitter: str, key: str) -> int | None:
     """Height of the block that accepted ``(submitter, key)``, if any."""
-    return _get(state, idempotency_key(submitter, key))  # type: ignore[return-value]
+    return _get(state, idempotency_key(submitter, key), int)
 
 
 __all__ = [
@@ -88,6 +100,7 @@ __all__ = [
     "get_account",
     "get_account_balances",
     "get_balance",
+    "get_balance_totals",
     "get_chain_config",
     "get_idempotency_key_height",
     "get_instrument",
@@ -107,9 +120,21 @@ def get_account_balances(state: State, account_id: str) -> dict[str, BalanceView
     result = {}
     for key, raw in state.items():
         if key.startswith(prefix):
-            balance: Balance = decode_value(key, raw)
+            balance = _decode(key, raw, Balance)
             instrument_id = parse_balance_key(key)[1]
             result[instrument_id] = BalanceView(
                 balance.total, balance.frozen, balance.held, balance.free
             )
     return result
+
+
+def get_balance_totals(state: State) -> dict[str, int]:
+    """Sum of every account's total balance, by instrument id: what conservation checks hold
+    against the instruments' supply. Walks the whole state (checks and benchmarks only)."""
+    totals: dict[str, int] = {}
+    for key, raw in state.items():
+        if key[:1] == BALANCE_PREFIX:
+            instrument_id = parse_balance_key(key)[1]
+            total = _decode(key, raw, Balance).total
+            totals[instrument_id] = totals.get(instrument_id, 0) + total
+    return totals

@@ -5,6 +5,8 @@ it raises ``Rejected`` on any broken rule (the view then drops whatever was stag
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from consensus.ledger.auth import (
     TxContext,
     get_active_banks,
@@ -141,14 +143,14 @@ def apply_account_open(ctx: TxContext, body: AccountOpen) -> tuple[Event, ...]:
     if body.kyc_expiry_ms <= ctx.time_ms:
         raise Rejected(Code.KYC_EXPIRED, "KYC already expired")
     account = Account(
-        body.account_id,
-        AccountStatus.ACTIVE,
-        body.keys,
-        body.threshold,
-        body.kyc_ref_hash,
-        body.kyc_expiry_ms,
-        False,
-        0,
+        account_id=body.account_id,
+        status=AccountStatus.ACTIVE,
+        keys=body.keys,
+        threshold=body.threshold,
+        kyc_ref_hash=body.kyc_ref_hash,
+        kyc_expiry_ms=body.kyc_expiry_ms,
+        frozen=False,
+        balance_count=0,
     )
     ctx.view.put_account(account)
     return (AccountOpened(body.account_id),)
@@ -179,15 +181,13 @@ def apply_account_update(ctx: TxContext, body: AccountUpdate) -> tuple[Event, ..
     if body.close:
         events.append(AccountClosed(body.account_id))
     ctx.view.put_account(
-        Account(
-            account.account_id,
-            status,
-            keys,
-            threshold,
-            kyc,
-            expiry,
-            account.frozen,
-            account.balance_count,
+        replace(
+            account,
+            status=status,
+            keys=keys,
+            threshold=threshold,
+            kyc_ref_hash=kyc,
+            kyc_expiry_ms=expiry,
         )
     )
     return tuple(events)

@@ -6,6 +6,8 @@ drops the stage anyway. TRANSFER is the hot path (see node/bench.py): keep it le
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from consensus.ledger.auth import TxContext, require_account, require_participant
 from consensus.ledger.codes import AMOUNT_MAX, Code, Rejected
 from consensus.ledger.events import Event, Frozen, InterbankSettled, Minted, Redeemed, Transferred
@@ -195,18 +197,10 @@ def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[Event, ...]:
             raise Rejected(Code.INSUFFICIENT_FREE_BALANCE, "cannot freeze more than is held")
         frozen = Balance(balance.total, body.amount, balance.held)
         view.put_balance(body.account_id, body.instrument_id, balance, frozen)
-    view.put_account(
-        Account(
-            account.account_id,
-            account.status,
-            account.keys,
-            account.threshold,
-            account.kyc_ref_hash,
-            account.kyc_expiry_ms,
-            body.account_frozen,
-            view.get_account(body.account_id).balance_count,  # type: ignore[union-attr]
-        )
-    )
+    # Read again: a balance put above may have changed the account's balance count.
+    current = view.get_account(body.account_id)
+    assert current is not None, "the account was read above"
+    view.put_account(replace(current, frozen=body.account_frozen))
     return (
         Frozen(
             body.account_id,

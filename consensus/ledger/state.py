@@ -12,8 +12,8 @@ each write is copied O(log n) times amortised. The parent stays valid and unchan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import msgpack
 
@@ -98,14 +98,28 @@ def _read_meta(value: Value) -> tuple[int, Hash32]:
     )
 
 
+Record = (
+    Participant
+    | Instrument
+    | Account
+    | Balance
+    | ChainConfig
+    | ValidatorSchedule
+    | int
+    | tuple[str, ...]
+    | tuple[int, Hash32]
+)
+"""Whatever a state key holds, decoded. The key's prefix fixes which one (``get_reader``)."""
+Reader = Callable[[Value], Record]
+
 # prefix -> strict reader of the decoded value; used for typed reads and to validate from_kv.
-_EXACT_READERS: dict[bytes, Any] = {
+_EXACT_READERS: dict[bytes, Reader] = {
     META_KEY: _read_meta,
     CONFIG_KEY: ChainConfig.from_wire,
     SCHEDULE_KEY: ValidatorSchedule.from_wire,
     PARTICIPANT_INDEX_KEY: _read_index,
 }
-_PREFIX_READERS: dict[bytes, Any] = {
+_PREFIX_READERS: dict[bytes, Reader] = {
     PARTICIPANT_PREFIX: Participant.from_wire,
     INSTRUMENT_PREFIX: Instrument.from_wire,
     ACCOUNT_PREFIX: Account.from_wire,
@@ -115,7 +129,7 @@ _PREFIX_READERS: dict[bytes, Any] = {
 }
 
 
-def get_reader(key: bytes) -> Any:
+def get_reader(key: bytes) -> Reader:
     """The strict reader for the value stored under ``key``; CodecError for unknown keys."""
     reader = _EXACT_READERS.get(key) or _PREFIX_READERS.get(key[:1])
     if reader is None:
@@ -123,19 +137,36 @@ def get_reader(key: bytes) -> Any:
     return reader
 
 
-def encode_value(record: Any) -> bytes:
+def to_wire(record: Record) -> Value:
+    return record if isinstance(record, (int, tuple)) else record.to_wire()
+
+
+def encode_value(record: Record | list[Value]) -> bytes:
     """Canonical bytes of a stored record. Records hold no maps, so msgpack's packer output is
     already canonical (the same bytes ``codec.encode`` gives, checked by ``State.from_kv``)."""
-    wire = record if type(record) in (int, list, tuple) else record.to_wire()
-    return msgpack.packb(wire, use_bin_type=True)  # type: ignore[no-any-return]
+    wire = record if isinstance(record, list) else to_wire(record)
+    packed: bytes = msgpack.packb(wire, use_bin_type=True)
+    return packed
 
 
-def decode_value(key: bytes, raw: bytes) -> Any:
+def _unpack(raw: bytes) -> Value:
+    """Our own stored bytes, unpacked without the codec's canonical-form check (trusted)."""
+    value: Value = msgpack.unpackb(raw, raw=False, use_list=True)
+    return value
+
+
+def decode_value(key: bytes, raw: bytes) -> Record:
     """Typed record from our own stored bytes (trusted: written by encode_value)."""
-    return get_reader(key)(msgpack.unpackb(raw, raw=False, use_list=True))
+    return get_reader(key)(_unpack(raw))
 
 
-_MISSING: Any = object()
+class Missing(enum.Enum):
+    """The sentinel of a key a map does not mention (where ``None`` means deleted)."""
+
+    MISSING = enum.auto()
+
+
+_MISSING = Missing.MISSING
 DECODE_MEMO_MAX = 1 << 18
 """Bound of each prefix's decode memo (cleared when full: a memo, so only speed depends on it)."""
 
@@ -148,10 +179,10 @@ class State:
     def __init__(
         self,
         layers: tuple[dict[bytes, bytes | None], ...],
-        decoded: dict[int, dict[bytes, Any]] | None = None,
+        decoded: dict[int, dict[bytes, Record]] | None = None,
     ) -> None:
         self._layers = layers
-        self._decoded: dict[int, dict[bytes, Any]] = {} if decoded is None else decoded
+        self._decoded: dict[int, dict[bytes, Record]] = {} if decoded is None else decoded
         """Memo of decode_value, per key prefix, keyed by the value's bytes. Decoding is a pure
         function of (prefix, bytes), so states derived from each other share one memo."""
 
@@ -173,7 +204,7 @@ class State:
         for layer in self._layers:
             value = layer.get(key, _MISSING)
             if value is not _MISSING:
-                return value  # type: ignore[no-any-return]
+                return value
         return None
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
@@ -204,7 +235,7 @@ class State:
             layers[:2] = [merged]
         return State(tuple(layers), self._decoded)
 
-    def get_record(self, key: bytes) -> Any:
+    def get_record(self, key: bytes) -> Record | None:
         """The decoded record under ``key`` (None if absent): ``get`` then ``decode``, fused
         because every first read of a key in a block lands here."""
         for layer in self._layers:
@@ -222,7 +253,7 @@ class State:
                 return record
         return self.decode(key, raw)
 
-    def decode(self, key: bytes, raw: bytes) -> Any:
+    def decode(self, key: bytes, raw: bytes) -> Record:
         """The record stored as ``raw`` under ``key`` (memoised)."""
         memo = self._decoded.get(key[0])
         if memo is None:
@@ -234,17 +265,19 @@ class State:
             record = memo[raw] = decode_value(key, raw)
         return record
 
-    def encode_records(self, records: Iterable[tuple[bytes, Any]]) -> dict[bytes, bytes | None]:
+    def encode_records(
+        self, records: Iterable[tuple[bytes, Record | None]]
+    ) -> dict[bytes, bytes | None]:
         """Encode a block's written records as state changes, memoising each (bytes -> record)
         so the next block reads them without decoding."""
         changes: dict[bytes, bytes | None] = {}
-        memos, packb, plain = self._decoded, msgpack.packb, (int, list, tuple)
+        memos, packb = self._decoded, msgpack.packb
         for key, record in records:
             if record is None:
                 changes[key] = None
                 continue
-            wire = record if type(record) in plain else record.to_wire()
-            raw = changes[key] = packb(wire, use_bin_type=True)
+            raw: bytes = packb(to_wire(record), use_bin_type=True)
+            changes[key] = raw
             memo = memos.get(key[0])
             if memo is None:
                 memo = memos[key[0]] = {}
@@ -267,14 +300,14 @@ class State:
         raw = self.get(META_KEY)
         if raw is None:
             raise LookupError("state has no meta record")
-        return decode_value(META_KEY, raw)  # type: ignore[no-any-return]
+        return _read_meta(_unpack(raw))
 
     @property
     def config(self) -> ChainConfig:
         raw = self.get(CONFIG_KEY)
         if raw is None:
             raise LookupError("state has no chain config")
-        return decode_value(CONFIG_KEY, raw)  # type: ignore[no-any-return]
+        return ChainConfig.from_wire(_unpack(raw))
 
 
 def encode_meta(height: int, app_hash: bytes) -> bytes:

@@ -197,10 +197,6 @@ class SignedTx:
     def tx_hash(self) -> Hash32:
         return compute_tx_hash(self.encode())
 
-    @property
-    def signer_keys(self) -> frozenset[PublicKey]:
-        return frozenset(key for key, _ in self.signatures)
-
     @classmethod
     def from_wire(cls, value: Value) -> SignedTx:
         if type(value) is not list or len(value) != 2:

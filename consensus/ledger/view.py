@@ -7,7 +7,8 @@ changes nothing, whatever a rule did before it raised.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import cast
 
 from consensus.ledger.records import (
     ZERO_BALANCE,
@@ -28,6 +29,8 @@ from consensus.ledger.state import (
     PARTICIPANT_INDEX_KEY,
     SCHEDULE_KEY,
     SEPARATOR,
+    Missing,
+    Record,
     State,
     account_key,
     idempotency_key,
@@ -36,7 +39,7 @@ from consensus.ledger.state import (
     participant_key,
 )
 
-_MISSING: Any = object()
+_MISSING = Missing.MISSING
 
 
 class BlockView:
@@ -46,11 +49,11 @@ class BlockView:
 
     def __init__(self, parent: State) -> None:
         self._parent = parent
-        self._records: dict[bytes, Any] = {}
+        self._records: dict[bytes, Record | None] = {}
         """Every record this block has read or written (None = absent or deleted)."""
         self._dirty: dict[bytes, None] = {}
         """Keys written by this block, in first-write order (an ordered set)."""
-        self._undo: list[tuple[bytes, Any]] = []
+        self._undo: list[tuple[bytes, Record | Missing | None]] = []
         """(key, previous record or _MISSING) for each write of the open tx."""
         self._dirty_mark = 0
         """len(_dirty) when the open tx began: keys it added sit after this point."""
@@ -81,31 +84,32 @@ class BlockView:
 
     # -- generic access ----------------------------------------------------------------------
 
-    def read(self, key: bytes) -> Any:
+    def read(self, key: bytes) -> Record | None:
         value = self._records.get(key, _MISSING)
         if value is _MISSING:
             value = self._records[key] = self._parent.get_record(key)
         return value
 
-    def write(self, key: bytes, record: Any) -> None:
+    def write(self, key: bytes, record: Record | None) -> None:
         records = self._records
         self._undo.append((key, records.get(key, _MISSING)))
         records[key] = record
         self._dirty[key] = None
 
     # -- typed access ------------------------------------------------------------------------
+    # A key's prefix fixes the type of the record under it (``state.get_reader`` checks it when
+    # the bytes are decoded, ``put_*`` when it is written), so each ``cast`` below states a fact
+    # the type checker cannot see. The hot accessors inline ``read`` (one dict probe on a hit):
+    # a TRANSFER makes about ten of them.
 
     def get_config(self) -> ChainConfig:
-        config: ChainConfig = self.read(CONFIG_KEY)
-        return config
+        return cast(ChainConfig, self.read(CONFIG_KEY))
 
     def get_participant(self, participant_id: str) -> Participant | None:
-        record: Participant | None = self.read(participant_key(participant_id))
-        return record
+        return cast("Participant | None", self.read(participant_key(participant_id)))
 
     def get_participant_ids(self) -> tuple[str, ...]:
-        ids: tuple[str, ...] | None = self.read(PARTICIPANT_INDEX_KEY)
-        return ids or ()
+        return cast("tuple[str, ...] | None", self.read(PARTICIPANT_INDEX_KEY)) or ()
 
     def put_participant(self, participant: Participant) -> None:
         ids = self.get_participant_ids()
@@ -113,20 +117,18 @@ class BlockView:
             self.write(PARTICIPANT_INDEX_KEY, tuple(sorted((*ids, participant.participant_id))))
         self.write(participant_key(participant.participant_id), participant)
 
-    # The hot accessors below inline ``read`` (one dict probe on a hit): TRANSFER makes ~10.
-
     def get_instrument(self, instrument_id: str) -> Instrument | None:
         key = INSTRUMENT_PREFIX + instrument_id.encode()
-        record: Instrument | None = self._records.get(key, _MISSING)
-        return self.read(key) if record is _MISSING else record
+        record = self._records.get(key, _MISSING)
+        return cast("Instrument | None", self.read(key) if record is _MISSING else record)
 
     def put_instrument(self, instrument: Instrument) -> None:
         self.write(instrument_key(instrument.spec.instrument_id), instrument)
 
     def get_account(self, account_id: str) -> Account | None:
         key = ACCOUNT_PREFIX + account_id.encode()
-        record: Account | None = self._records.get(key, _MISSING)
-        return self.read(key) if record is _MISSING else record
+        record = self._records.get(key, _MISSING)
+        return cast("Account | None", self.read(key) if record is _MISSING else record)
 
     def put_account(self, account: Account) -> None:
         self.write(account_key(account.account_id), account)
@@ -137,10 +139,10 @@ class BlockView:
 
     def get_balance_at(self, key: bytes) -> Balance:
         """The balance under a ``state.balance_key`` (the hot path builds each key once)."""
-        record: Balance | None = self._records.get(key, _MISSING)
+        record = self._records.get(key, _MISSING)
         if record is _MISSING:
             record = self.read(key)
-        return record or ZERO_BALANCE
+        return cast("Balance | None", record) or ZERO_BALANCE
 
     def put_balance(
         self, account_id: str, instrument_id: str, old: Balance, balance: Balance
@@ -159,14 +161,15 @@ class BlockView:
             account = self.get_account(account_id)
             assert account is not None, "balances belong to existing accounts"
             count = account.balance_count + (1 if exists else -1)
-            self.put_account(_with_count(account, count))
+            self.put_account(replace(account, balance_count=count))
 
     def get_nonce(self, submitter: str) -> int:
+        """The submitter's last accepted nonce (0 before its first)."""
         key = NONCE_PREFIX + submitter.encode()
-        nonce: int | None = self._records.get(key, _MISSING)
+        nonce = self._records.get(key, _MISSING)
         if nonce is _MISSING:
             nonce = self.read(key)
-        return nonce or 0
+        return cast("int | None", nonce) or 0
 
     def put_nonce(self, submitter: str, nonce: int) -> None:
         self.write(nonce_key(submitter), nonce)
@@ -179,24 +182,11 @@ class BlockView:
         return used is not None
 
     def put_idempotency_key(self, submitter: str, key: str, height: int) -> None:
+        """Mark ``(submitter, key)`` used by the block at ``height`` (kept for queries)."""
         self.write(idempotency_key(submitter, key), height)
 
     def get_schedule(self) -> ValidatorSchedule:
-        schedule: ValidatorSchedule = self.read(SCHEDULE_KEY)
-        return schedule
+        return cast(ValidatorSchedule, self.read(SCHEDULE_KEY))
 
     def put_schedule(self, schedule: ValidatorSchedule) -> None:
         self.write(SCHEDULE_KEY, schedule)
-
-
-def _with_count(account: Account, count: int) -> Account:
-    return Account(
-        account.account_id,
-        account.status,
-        account.keys,
-        account.threshold,
-        account.kyc_ref_hash,
-        account.kyc_expiry_ms,
-        account.frozen,
-        count,
-    )

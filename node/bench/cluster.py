@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from consensus.ledger import State
-from consensus.ledger.queries import get_instrument
-from consensus.ledger.state import BALANCE_PREFIX, decode_value
+from consensus.ledger.queries import get_balance_totals, get_instrument
 from node.home import load_key
 from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster
@@ -99,7 +98,7 @@ def check_conservation(info: LocalnetInfo) -> dict[str, Any]:
         finally:
             store.close()
         app_hashes.add((height, state.app_hash.hex()))
-        totals = _sum_balances(state)
+        totals = get_balance_totals(state)
         for instrument_id, total in totals.items():
             instrument = get_instrument(state, instrument_id)
             supply = None if instrument is None else instrument.supply
@@ -110,17 +109,6 @@ def check_conservation(info: LocalnetInfo) -> dict[str, Any]:
     report["nodes_agree"] = len(heights) > 1 or len(app_hashes) == 1
     report["ok"] = report["ok"] and report["nodes_agree"]
     return report
-
-
-def _sum_balances(state: State) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for key, raw in state.items():
-        if key[:1] != BALANCE_PREFIX:
-            continue
-        balance = decode_value(key, raw)
-        instrument_id = key[1:].split(b"\x00")[-1].decode()
-        totals[instrument_id] = totals.get(instrument_id, 0) + balance.total
-    return totals
 
 
 def _find_base_port(validators: int, preferred: int) -> int:

@@ -29,13 +29,14 @@ from consensus.ledger.queries import (
     get_participant,
     get_participant_ids,
 )
-from consensus.ledger.records import validate_account_id, validate_instrument_id
+from consensus.ledger.records import Account, validate_account_id, validate_instrument_id
 from consensus.ledger.state import (
     ACCOUNT_PREFIX,
-    BALANCE_PREFIX,
     INSTRUMENT_PREFIX,
     SEPARATOR,
+    balance_prefix,
     decode_value,
+    parse_balance_key,
 )
 from consensus.ledger.txs import validate_idempotency_key, validate_submitter
 from consensus.types import Hash32
@@ -235,14 +236,13 @@ class ApiRoutes:
             raise not_found(f"no account {aid!r}")
         return json_ok(self._account_view(account))
 
-    def _account_view(self, account: Any) -> Json:
+    def _account_view(self, account: Account) -> Json:
         state = self.s.chain.state
-        prefix = BALANCE_PREFIX + account.account_id.encode() + SEPARATOR
         balances: list[Json] = []
-        for key, _ in self._iter_prefix(prefix, None):
+        for key, _ in self._iter_prefix(balance_prefix(account.account_id), None):
             if len(balances) >= BALANCES_MAX:
                 break
-            iid = key[len(prefix) :].decode()
+            iid = parse_balance_key(key)[1]
             balances.append(aj.balance_json(iid, get_balance(state, account.account_id, iid)))
         nonce = get_nonce(state, account.account_id)
         return aj.account_json(account, nonce, balances)
