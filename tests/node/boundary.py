@@ -16,7 +16,7 @@ module, only :func:`install` changes (and until it does, the ordering tests fail
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,14 +155,25 @@ class RecordingReplica:
         return self._replica.handle(event)
 
 
+class SimulatedCrash(Exception):
+    """Raised by the network recorder to stop the driver right before a send."""
+
+
 class RecordingNetwork:
-    """The network boundary: what the driver sends, decoded; nothing leaves the process."""
+    """The network boundary: what the driver sends, decoded; nothing leaves the process.
+
+    ``crash_before(payload)`` returning True makes that broadcast raise
+    :class:`SimulatedCrash` instead (the process "died" between persisting and sending)."""
 
     def __init__(self, log: BoundaryLog) -> None:
         self._log = log
+        self.crash_before: Callable[[object], bool] = lambda _payload: False
 
     def broadcast(self, payload: bytes) -> int:
-        self._log.add("net", "broadcast", "", decode_gossip(payload))
+        decoded = decode_gossip(payload)
+        if self.crash_before(decoded):
+            raise SimulatedCrash(f"crashed before sending {decoded}")
+        self._log.add("net", "broadcast", "", decoded)
         return 0
 
     def send(self, public_key: bytes, payload: bytes) -> bool:

@@ -43,9 +43,17 @@ from node.home import (
     write_key,
 )
 from tests.consensus.ledger import world
-from tests.node.boundary import BoundaryLog, RecordingNetwork, RecordingReplica, own_sent_messages
+from tests.node.boundary import (
+    BoundaryLog,
+    RecordingNetwork,
+    RecordingReplica,
+    SimulatedCrash,
+    own_sent_messages,
+)
 
 CHAIN_ID = ChainId(world.CHAIN_ID)
+ME, PROPOSER_1, OTHERS = "BANKA", "BANKB", ("BANKB", "BANKC")
+"""Our node is BANKA's validator; BANKB proposes height 1 round 0, BANKA height 2 round 0."""
 WAIT_S = 60.0
 """Deadline for anything the node should do soon; generous because the machine is shared."""
 
@@ -80,7 +88,8 @@ class RunningNode:
     def __init__(self, home: Path, log: BoundaryLog) -> None:
         self.log = log
         self.node = Node(NodeHome.load(home))
-        self.node.driver.network = RecordingNetwork(log)
+        self.network = RecordingNetwork(log)
+        self.node.driver.network = self.network
         self.node.driver.replica = RecordingReplica(self.node.replica, log)  # type: ignore[assignment]
         self.node.driver.add_commit_listener(
             lambda committed: log.add("ack", "listener", "", committed.block.height)
@@ -104,10 +113,11 @@ class RunningNode:
         self._task = asyncio.create_task(self.node.driver.run())
 
     async def stop(self) -> None:
-        """Stop the driver (cancel), then close the WAL and the store: a clean stop."""
+        """Stop the driver (cancelled, or already ended by a simulated crash), then close the
+        WAL and the store."""
         assert self._task is not None
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, SimulatedCrash):
             await self._task
         self.node.close()
 
@@ -116,7 +126,7 @@ class RunningNode:
         while not predicate():
             assert self._task is not None
             if self._task.done():
-                self._task.result()  # raise the driver's error
+                self._task.result()  # raise the driver's error (a SimulatedCrash too)
                 raise AssertionError(f"driver stopped before {what}")
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             await asyncio.sleep(0.005)
@@ -201,3 +211,13 @@ class RunningNode:
         for bank in others:
             self.deliver(self.vote_as(bank, VoteType.PRECOMMIT, height, block_hash))
         await self.wait_for(f"commit of {height}", lambda: self.node.chain.height >= height)
+
+
+async def commit_block_1(running: RunningNode, tx: bytes) -> Proposal:
+    """Start the driver; height 1 is BANKB's block with ``tx`` in it, agreed by all three."""
+    running.node.mempool.add(tx)
+    running.start()
+    proposal = running.propose_as(PROPOSER_1, txs=(tx,))
+    running.deliver(proposal)
+    await running.agree_on(1, proposal.block.hash, OTHERS)
+    return proposal

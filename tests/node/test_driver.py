@@ -31,10 +31,15 @@ from node.wal_events import encode_event, is_logged
 from tests.consensus.ledger.world import CUSTOMER_FLOAT
 from tests.node import boundary
 from tests.node.boundary import BoundaryLog
-from tests.node.node_world import CHAIN_ID, RunningNode, transfer, write_home
+from tests.node.node_world import (
+    CHAIN_ID,
+    ME,
+    RunningNode,
+    commit_block_1,
+    transfer,
+    write_home,
+)
 
-ME, PROPOSER_1, OTHERS = "BANKA", "BANKB", ("BANKB", "BANKC")
-"""BANKB proposes height 1 round 0 and our BANKA proposes height 2 round 0 (test chain)."""
 AMOUNT = 25
 
 
@@ -49,12 +54,7 @@ class Run:
 
 async def _commit_1_then_prevote_2(running: RunningNode) -> Proposal:
     """Height 1 from BANKB's proposal (with a payment in it), then our own proposal of 2."""
-    tx = transfer(AMOUNT, nonce=1)
-    running.node.mempool.add(tx)
-    running.start()
-    proposal = running.propose_as(PROPOSER_1, txs=(tx,))
-    running.deliver(proposal)
-    await running.agree_on(1, proposal.block.hash, OTHERS)
+    proposal = await commit_block_1(running, transfer(AMOUNT, nonce=1))
     await running.wait_own_vote(VoteType.PREVOTE, 2)
     return proposal
 
