@@ -88,7 +88,7 @@ def set_floor(home: Path, height: int) -> SignState:
     if height <= committed:
         raise SignStateError(
             f"--height {height} must be above this node's committed height {committed} (the "
-            f"validator only signs above it anyway); use the network's latest height + 1"
+            f"validator only signs above it anyway); use the network's latest committed height + 2"
         )
     state = SignState(Height(height), Round(0), SignStep.NONE, None)
     sign_state_file.persist(state)

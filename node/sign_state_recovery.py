@@ -151,6 +151,7 @@ def compute_missing_message(path: Path, wal: WriteAheadLog, store_height: int) -
         f"{path.name} from the machine or backup that last ran this validator key (the newest "
         f"copy, never an older one), or, if it is lost, make sure no other process uses this "
         f"key and run `depochain sign-state floor --home <this node's home> --height N` with N "
-        f"above every height the key may have signed (for example the network's latest "
-        f"height + 1): the validator then signs nothing below height N. See {RECOVERY_DOC}."
+        f"above every height the key may have signed (the network's latest committed height "
+        f"+ 2: it may have voted in the height in progress); the validator then signs nothing "
+        f"below height N. See {RECOVERY_DOC}."
     )

@@ -169,6 +169,8 @@ def test_floor_lets_a_refused_validator_start_signing_only_above_it(
     assert SignStateFile(_sign_path(home)).load() == expected
     assert main([*floor, "20"]) == 1  # never replaces an existing file
     assert "exists" in capsys.readouterr().err
+    assert main(["sign-state", "show", "--home", str(home)]) == 0
+    assert "height 10 round 0 step NONE" in capsys.readouterr().out
     log = BoundaryLog()
     boundary.install(monkeypatch, log)
     running = RunningNode(home, log)
