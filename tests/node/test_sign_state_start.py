@@ -27,7 +27,7 @@ from node.sign_state_recovery import is_wal_covering
 from node.signer import SignStateFile, SignStateMissingError
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
-from node.wal_events import encode_event
+from node.wal_events import decode_event, encode_event
 from tests.node import boundary
 from tests.node.boundary import BoundaryLog, SimulatedCrash
 from tests.node.node_world import ME, RunningNode, commit_block_1, transfer, write_home
@@ -233,8 +233,6 @@ def test_a_forged_vote_under_our_key_in_the_wal_is_not_taken_as_signed(
 
 
 def _own_logged(home: Path) -> list[Proposal | Vote]:
-    from node.wal_events import decode_event
-
     key = NodeHome.load(home).validator_key
     assert key is not None
     with WriteAheadLog(home / "data" / "wal") as wal:
