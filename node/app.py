@@ -22,6 +22,7 @@ from typing import Any
 from consensus.crypto import PrivateKey
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
+from consensus.safety import SignState
 from consensus.types import ChainId
 from node import metrics
 from node.chain import Chain
@@ -49,6 +50,7 @@ from node.rpc.comet import methods as comet
 from node.rpc.rest import routes as rest
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
+from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
@@ -112,15 +114,19 @@ class Node:
         data.mkdir(parents=True, exist_ok=True)
         self.store = LevelDBStore(data / STORE_DIR)
         try:
-            self._open_rest(home, data)
+            self.wal = WriteAheadLog(home.config.get_wal_path(home.path))
         except BaseException:
             self.store.close()
             raise
+        try:
+            self._open_rest(home)
+        except BaseException:
+            self.close()  # a refused start must not keep the WAL's and LevelDB's locks
+            raise
 
-    def _open_rest(self, home: NodeHome, data: Path) -> None:
+    def _open_rest(self, home: NodeHome) -> None:
         config = home.config
         self.chain = Chain(home.genesis, self.store)
-        self.wal = WriteAheadLog(config.get_wal_path(home.path))
         self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
         self.mempool = Mempool(
             config.mempool.txs_max,
@@ -133,7 +139,7 @@ class Node:
             home.validator_key,
             home.compute_params(),
             self.chain.compute_chain_state(),
-            self.sign_state_file.load() if home.validator_key is not None else None,
+            self._load_sign_state(),
         )
         self.bus = EventBus()
         self.driver = Driver(
@@ -157,6 +163,19 @@ class Node:
         self.router.network = self.network
         self.gossip = TxGossip(self.network.broadcast)
         self.services = self._build_services()
+
+    def _load_sign_state(self) -> SignState | None:
+        """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""
+        key = self.home.validator_key
+        if key is None:
+            return None
+        return load_sign_state_at_start(
+            self.sign_state_file,
+            self.wal,
+            self.chain.height,
+            ChainId(self.home.genesis.chain_id),
+            key.public_key,
+        )
 
     def _tip_time_ms(self) -> int:
         return self.chain.tip_time_ms

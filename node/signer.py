@@ -5,9 +5,11 @@ the driver calls :meth:`SignStateFile.persist` and only then sends. ``persist`` 
 file, fsyncs it, renames it over the old one and fsyncs the folder, so after a crash at any point
 the file holds either the old state or the new one, never a mix.
 
-What it must never do: treat a damaged file as "nothing signed yet". Starting from zero would let
-the validator sign a second, different vote at a height it already voted on (equivocation, which
-the other banks will prove and punish). A corrupt file stops the node with a clear error.
+What it must never do: treat a damaged (or, for a validator with history, missing) file as
+"nothing signed yet". Starting from zero would let the validator sign a second, different vote
+at a height it already voted on (equivocation, which the other banks will prove and punish). A
+corrupt file stops the node with a clear error; a missing one is rebuilt from the WAL or stops
+it too (:mod:`node.sign_state_recovery`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class SignStateCorruptError(SignStateError):
 
 
 class SignStateMissingError(SignStateError):
-    """No file where one is required (the validator has signed before)."""
+    """No file, and the validator's history says it may have signed: it must not start."""
 
 
 def encode_sign_state_file(state: SignState) -> bytes:
@@ -108,7 +110,9 @@ class SignStateFile:
         self._loaded = False
 
     def load(self) -> SignState | None:
-        """The stored state, or None when no file exists (a validator that never signed).
+        """The stored state, or None when no file exists. None means "never signed" only for
+        a validator without history: start-up goes through
+        :func:`node.sign_state_recovery.load_sign_state_at_start`, which decides.
 
         A leftover ``.tmp`` from a crash mid-persist is ignored: its signature never left."""
         try:
@@ -120,16 +124,6 @@ class SignStateFile:
             raise SignStateCorruptError(_corrupt_message(str(self.path), f"{size} bytes"))
         state = decode_sign_state_file(self.path.read_bytes(), str(self.path))
         self._last, self._loaded = state, True
-        return state
-
-    def load_required(self) -> SignState:
-        """Like :meth:`load`, but a missing file is an error (use when blocks were signed)."""
-        state = self.load()
-        if state is None:
-            raise SignStateMissingError(
-                f"sign-state file {self.path} is missing but this node has signed before; "
-                f"refusing to start (it could double-sign). Restore the file."
-            )
         return state
 
     def persist(self, state: SignState) -> None:

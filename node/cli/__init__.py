@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_node_setup(commands)
     _add_node_run(commands)
     _add_wallet(commands)
+    _add_sign_state(commands)
     _add_simulate(commands)
     return parser
 
@@ -79,10 +80,11 @@ def _run_start(args: argparse.Namespace) -> int:
 
     from node import app
     from node.home import HomeError
+    from node.signer import SignStateError
 
     try:
         return app.run_node(Path(args.home))
-    except (HomeError, OSError, ValueError) as exc:
+    except (HomeError, SignStateError, OSError, ValueError) as exc:
         print(f"depochain start: {exc}", file=sys.stderr)
         return 1
 
@@ -105,6 +107,13 @@ def _add_wallet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     from node.cli import wallet
 
     wallet.add_commands(commands)
+
+
+def _add_sign_state(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`sign-state show|floor` (parsers and handlers in node.sign_state_cmd)."""
+    from node import sign_state_cmd
+
+    sign_state_cmd.add_commands(commands)
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

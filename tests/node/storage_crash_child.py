@@ -8,6 +8,13 @@ after ARG milliseconds, wherever the main thread is. ``in-commit``: ``os._exit(3
 the store's latest height + 1 and prints each height once ``commit_block`` has returned, so the
 parent knows what must have survived. Blocks are a pure function of (seed, height):
 :func:`make_block` lets the parent rebuild exactly what should be on disk.
+
+The ``chain*`` modes commit real ledger blocks (payments that move balances, from
+tests/node/ledger_blocks.py) through ``node.chain.Chain`` up to height CHAIN_HEIGHT, and die at
+the 3rd block of the run: ``chain-before-write`` just before ``batch.write()``,
+``chain-after-write`` just after it returned (before ``commit_block`` does),
+``chain-during-write`` from a thread ARG microseconds after ``batch.write()`` began (LevelDB
+releases the GIL while it writes). ``chain`` alone commits to CHAIN_HEIGHT and exits 0.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ BLOCK_BYTES_CHOICES = (100, 3_000, 40_000, 150_000)
 STATE_KEYS = 60
 BLOCKS_PER_RUN_MAX = 20_000
 """A safety stop should the parent fail to kill us."""
+CHAIN_HEIGHT = 6
+CHAIN_DIE_AT = 3
+"""The ``chain-*`` modes die while writing the 3rd block of the run."""
 
 
 def make_block(seed: int, height: int) -> BlockWrite:
@@ -110,9 +120,74 @@ class _DbThatDies:
         return _BatchThatDies(batch, self._puts) if self._batches_left == 0 else batch
 
 
+class _BatchThatDiesAtWrite:
+    """A real WriteBatch whose ``write()`` ends the process before, during or after it."""
+
+    def __init__(self, batch: Any, when: str, delay_us: int) -> None:
+        self._batch = batch
+        self._when = when
+        self._delay_us = delay_us
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._batch.put(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._batch.delete(key)
+
+    def write(self) -> None:
+        if self._when == "before-write":
+            os._exit(EXIT_CODE)
+        if self._when == "during-write":
+            threading.Timer(self._delay_us / 1e6, os._exit, (EXIT_CODE,)).start()
+        self._batch.write()
+        if self._when == "during-write":
+            threading.Event().wait()  # the timer ends the process; nothing more is written
+        os._exit(EXIT_CODE)
+
+
+class _DbThatDiesAtWrite:
+    """Wraps the plyvel DB so the ``die_at``-th block batch of this run dies at its write."""
+
+    def __init__(self, db: Any, die_at: int, when: str, delay_us: int) -> None:
+        self._db = db
+        self._batches_left = die_at
+        self._when = when
+        self._delay_us = delay_us
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def write_batch(self, **kwargs: Any) -> Any:
+        batch = self._db.write_batch(**kwargs)
+        self._batches_left -= 1
+        if self._batches_left:
+            return batch
+        return _BatchThatDiesAtWrite(batch, self._when, self._delay_us)
+
+
+def run_chain(path: str, seed: int, mode: str, arg: int) -> int:
+    from node.chain import Chain
+    from tests.node.ledger_blocks import build_blocks, make_genesis
+
+    blocks = build_blocks(seed, CHAIN_HEIGHT)
+    store = LevelDBStore(path)
+    chain = Chain(make_genesis(), store)
+    if mode != "chain":
+        when = mode.removeprefix("chain-")
+        store._db = _DbThatDiesAtWrite(store._db, CHAIN_DIE_AT, when, arg)
+    for ledger_block in blocks[chain.height :]:
+        chain.commit(ledger_block.block, ledger_block.certificate)
+        sys.stdout.write(f"{ledger_block.block.height}\n")
+        sys.stdout.flush()
+    store.close()
+    return 0
+
+
 def main(argv: list[str]) -> int:
     path, seed, mode = argv[1], int(argv[2]), argv[3]
     arg = int(argv[4]) if len(argv) > 4 else 0
+    if mode.startswith("chain"):
+        return run_chain(path, seed, mode, arg)
     store = LevelDBStore(path)
     if mode == "timer":
         threading.Timer(arg / 1000, os._exit, (EXIT_CODE,)).start()

@@ -22,7 +22,6 @@ from node.signer import (
     FAILPOINT_ENV,
     SignStateCorruptError,
     SignStateFile,
-    SignStateMissingError,
     encode_sign_state_file,
 )
 
@@ -45,11 +44,6 @@ def test_missing_file_loads_as_none_and_persist_load_round_trips(tmp_path: pathl
     assert SignStateFile(path).load() == state(3, 1, SignStep.PRECOMMIT)
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert not path.with_name(path.name + ".tmp").exists()
-
-
-def test_load_required_refuses_a_missing_file(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(SignStateMissingError, match="double-sign"):
-        SignStateFile(tmp_path / "absent.json").load_required()
 
 
 def test_persist_refuses_to_go_backwards_or_conflict(tmp_path: pathlib.Path) -> None:

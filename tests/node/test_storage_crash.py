@@ -5,6 +5,10 @@ is, and ``os._exit`` from inside ``commit_block`` between two puts of a batch. T
 own failure mode: a log file cut at an arbitrary byte (a torn last write). After each, every
 block up to the latest height must be byte-for-byte what was committed, nothing above it may
 be visible, and every block ``commit_block`` had returned for must have survived.
+
+The same again with real ledger blocks through ``node.chain.Chain``, dying just before, during
+and just after the block batch's ``write()`` of a block whose payments move balances: the
+reopened chain is at a whole block, and its state (balances, app hash) is that block's.
 """
 
 from __future__ import annotations
@@ -17,9 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from consensus.ledger.queries import get_balance
+from node.chain import Chain
 from node.storage import LevelDBStore
 from node.storage.check import find_inconsistencies
+from tests.node.ledger_blocks import PAYERS, build_blocks, genesis_state, make_genesis
 from tests.node.storage_crash_child import (
+    CHAIN_DIE_AT,
+    CHAIN_HEIGHT,
     EXIT_CODE,
     _tx_hash,
     compute_expected_state,
@@ -165,3 +174,85 @@ def test_resume_after_crash_and_commit_more(tmp_path: Path) -> None:
         for height in range(5, 9):
             store.commit_block(make_block(8, height))
     assert assert_store_matches(path, 8, reported=8) == 8
+
+
+# -- real ledger blocks: the batch that dies carries balance changes ---------------------------
+
+
+def assert_chain_matches(path: Path, seed: int, allowed: set[int]) -> int:
+    """Reopen the store under a Chain (which checks the tip's app hash against the state it
+    loads) and compare with the blocks the child built; return the latest height."""
+    blocks = build_blocks(seed, CHAIN_HEIGHT)
+    with LevelDBStore(path, create=False) as store:
+        chain = Chain(make_genesis(), store)
+        latest = chain.height
+        assert latest in allowed
+        assert find_inconsistencies(store) == []
+        for ledger_block in blocks[:latest]:
+            height = ledger_block.block.height
+            assert store.get_block(height) == ledger_block.block.encode()
+            assert store.get_certificate(height) == ledger_block.certificate.encode()
+        expected = blocks[latest - 1].state if latest else genesis_state()
+        assert chain.state.to_kv() == expected.to_kv()
+        assert chain.state.app_hash == expected.app_hash
+        for account in PAYERS:
+            balance = get_balance(chain.state, account, "BANKA:USD")
+            assert balance == get_balance(expected, account, "BANKA:USD")
+        assert store.get_block(latest + 1) is None
+    return latest
+
+
+def _changes_balances(seed: int, height: int) -> bool:
+    blocks = build_blocks(seed, CHAIN_HEIGHT)
+    before, after = blocks[height - 2].state, blocks[height - 1].state
+    return any(
+        get_balance(before, a, "BANKA:USD") != get_balance(after, a, "BANKA:USD") for a in PAYERS
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "arg", "latest"),
+    [
+        ("chain-before-write", 0, {CHAIN_DIE_AT - 1}),
+        ("chain-after-write", 0, {CHAIN_DIE_AT}),
+        *(
+            ("chain-during-write", delay_us, {CHAIN_DIE_AT - 1, CHAIN_DIE_AT})
+            for delay_us in (0, 20, 40, 80, 400)
+        ),
+    ],
+)
+def test_crash_at_the_batch_write_of_a_block_that_moves_balances(
+    tmp_path: Path, mode: str, arg: int, latest: set[int]
+) -> None:
+    seed, path = 21, tmp_path / "db"
+    assert _changes_balances(seed, CHAIN_DIE_AT)  # the dying batch carries state changes
+    child = _start_child(path, seed, mode, arg)
+    returncode, reported = _finish(child, [])
+    assert returncode == EXIT_CODE
+    assert reported == CHAIN_DIE_AT - 1  # commit_block never returned for the dying block
+    assert assert_chain_matches(path, seed, latest) in latest
+    child = _start_child(path, seed, "chain")  # and the node carries on from there
+    returncode, _ = _finish(child, [])
+    assert returncode == 0
+    assert assert_chain_matches(path, seed, {CHAIN_HEIGHT}) == CHAIN_HEIGHT
+
+
+def test_torn_log_tail_of_ledger_blocks_leaves_a_whole_block_and_its_state(
+    tmp_path: Path,
+) -> None:
+    """A power cut in the middle of a block's batch: LevelDB's log cut at random bytes."""
+    seed = 22
+    original = tmp_path / "original"
+    child = _start_child(original, seed, "chain")
+    assert _finish(child, [])[0] == 0
+    [log] = sorted(original.glob("*.log"), key=lambda p: p.stat().st_size)[-1:]
+    size = log.stat().st_size
+    rng = random.Random(seed)
+    latests = set()
+    for cut in [size - 1, *(rng.randrange(size) for _ in range(10))]:
+        copy = tmp_path / f"cut-{cut}"
+        shutil.copytree(original, copy)
+        with open(copy / log.name, "r+b") as handle:
+            handle.truncate(cut)
+        latests.add(assert_chain_matches(copy, seed, set(range(CHAIN_HEIGHT + 1))))
+    assert len(latests) > 2  # the cuts landed in different blocks
