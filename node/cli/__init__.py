@@ -110,10 +110,10 @@ def _add_wallet(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _add_sign_state(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`sign-state show|floor` (parsers and handlers in node.sign_state_cmd)."""
-    from node import sign_state_cmd
+    """`sign-state show|floor` (parsers and handlers in node.cli.sign_state)."""
+    from node.cli import sign_state
 
-    sign_state_cmd.add_commands(commands)
+    sign_state.add_commands(commands)
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
