@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.blocks import Block
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Message
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence
 from consensus.round_step import RoundStep
 from consensus.safety import SignState
 from consensus.types import DurationMs, Height, PublicKey, Round
+from consensus.wire import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.blocks import Block
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
+from consensus.proposal import Proposal
 from consensus.round_step import RoundStep
 from consensus.types import Hash32, Height, Round, TimestampMs
 from consensus.validators import ValidatorSet

@@ -41,7 +41,8 @@ from consensus.events import (
     VoteReceived,
 )
 from consensus.ledger.queries import get_nonce
-from consensus.messages import Proposal, Vote
+from consensus.messages import Vote
+from consensus.proposal import Proposal
 from consensus.replica import Replica
 from consensus.types import Height, TimestampMs
 from node.chain import Chain, CommittedBlock

@@ -22,7 +22,8 @@ from consensus.events import (
     TimeoutElapsed,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
+from consensus.proposal import Proposal
 from consensus.round_step import RoundStep
 from consensus.types import Height, Round
 

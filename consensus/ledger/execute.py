@@ -19,14 +19,14 @@ from consensus.ledger.auth import TxContext, get_submitter
 from consensus.ledger.codes import LOG_LEN_MAX, Code, Rejected
 from consensus.ledger.events import Event, Receipt
 from consensus.ledger.records import ValidatorSet
-from consensus.ledger.rules_admin import (
+from consensus.ledger.rules.admin import (
     apply_account_open,
     apply_account_update,
     apply_instrument_register,
     apply_participant_upsert,
     select_validators,
 )
-from consensus.ledger.rules_tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
+from consensus.ledger.rules.tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.state import (
     META_KEY,
     SCHEDULE_KEY,

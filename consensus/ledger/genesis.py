@@ -29,7 +29,7 @@ from consensus.ledger.records import (
     validate_amount,
     validate_instrument_id,
 )
-from consensus.ledger.rules_admin import compute_validator_set, validate_validator_set
+from consensus.ledger.rules.admin import compute_validator_set, validate_validator_set
 from consensus.ledger.state import (
     CONFIG_KEY,
     META_KEY,

@@ -33,9 +33,10 @@ from consensus.events import (
     VoteReceived,
 )
 from consensus.evidence import verify_evidence
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, VoteType
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, VoteType
+from consensus.proposal import Proposal
 from consensus.replica import Replica
-from consensus.replica_state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
+from consensus.replica.state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
 from consensus.round_step import RoundStep
 from consensus.safety import SignState, SignStep
 from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex

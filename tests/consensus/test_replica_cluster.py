@@ -25,8 +25,9 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, Proposal, Vote
+from consensus.messages import CommitCertificate, Vote
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal
 from consensus.replica import ChainState, Replica
 from consensus.types import ChainId, Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet

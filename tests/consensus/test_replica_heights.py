@@ -8,7 +8,8 @@ from consensus.actions import CommitBlock
 from consensus.blocks import GENESIS_PARENT_HASH, Block, make_block
 from consensus.certificate import verify_certificate
 from consensus.events import BlockExecuted, ProposalReceived, VoteReceived
-from consensus.messages import DuplicateVoteEvidence, Proposal
+from consensus.messages import DuplicateVoteEvidence
+from consensus.proposal import Proposal
 from consensus.types import ChainId, Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from tests.consensus.test_replica_cluster import CHAIN as CLUSTER_CHAIN

@@ -4,7 +4,7 @@
 :class:`consensus.replica.Replica` initialises them. The names here are also importable from
 :mod:`consensus.replica`, their public home.
 
-Never: hold behaviour (that is in the ``replica_*`` modules) or do I/O.
+Never: hold behaviour (that is in the other modules of this package) or do I/O.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal
 from consensus.round_step import RoundStep
 from consensus.safety import SignState
 from consensus.types import ChainId, Hash32, Height, PublicKey, Round, TimestampMs

@@ -4,7 +4,7 @@ Everything here runs after validation: the inputs are already accepted. A restar
 validator takes its lock back from its own replayed precommit or from the persisted sign
 state; a validator lagging one height behind gets what decided that height.
 
-Never: move the round or step (that is :mod:`consensus.replica_steps`).
+Never: move the round or step (that is :mod:`consensus.replica.steps`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from consensus.crypto import SignPurpose, compute_sign_bytes, sha256
 from consensus.messages import (
     CommitCertificate,
     DuplicateVoteEvidence,
-    Proposal,
     Vote,
     VoteType,
     compute_vote_sign_payload,
 )
-from consensus.replica_state import PENDING_EVIDENCE_MAX, ReplicaState
+from consensus.proposal import Proposal
+from consensus.replica.state import PENDING_EVIDENCE_MAX, ReplicaState
 from consensus.safety import SignStep
 from consensus.types import Hash32, PublicKey
 from consensus.vote_set import Equivocation

@@ -10,12 +10,12 @@ Never: read a clock, draw randomness, do I/O, or sign anything but through the g
 
 The replica is split by concern; this module keeps the public surface and sets up the state:
 
-- :mod:`consensus.replica_state`: attributes, limits, :class:`ChainState`, :class:`RejectedInput`
-- :mod:`consensus.replica_validation`: validating each input before anything changes
-- :mod:`consensus.replica_rules`: the upon-rules of Algorithm 1
-- :mod:`consensus.replica_steps`: step transitions (StartRound, timeouts, decide, new height)
-- :mod:`consensus.replica_evidence`: storing votes, evidence, lock recovery, catch-up
-- :mod:`consensus.replica_signing`: block validity, proposal building and signing
+- :mod:`consensus.replica.state`: attributes, limits, :class:`ChainState`, :class:`RejectedInput`
+- :mod:`consensus.replica.validation`: validating each input before anything changes
+- :mod:`consensus.replica.rules`: the upon-rules of Algorithm 1
+- :mod:`consensus.replica.steps`: step transitions (StartRound, timeouts, decide, new height)
+- :mod:`consensus.replica.evidence`: storing votes, evidence, lock recovery, catch-up
+- :mod:`consensus.replica.signing`: block validity, proposal building and signing
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from consensus.actions import Action
 from consensus.crypto import PrivateKey
 from consensus.events import Event
 from consensus.params import ConsensusParams
-from consensus.replica_rules import Algorithm1Rules
-from consensus.replica_state import (
+from consensus.replica.rules import Algorithm1Rules
+from consensus.replica.state import (
     AT_LEAST_PREVOTE,
     FUTURE_HEIGHT_MESSAGES_MAX,
     FUTURE_ROUNDS_PER_VALIDATOR_MAX,
@@ -37,7 +37,7 @@ from consensus.replica_state import (
     RejectedInput,
     S,
 )
-from consensus.replica_validation import InputValidation
+from consensus.replica.validation import InputValidation
 from consensus.round_step import RoundStep
 from consensus.safety import SignState
 from consensus.types import ChainId, Hash32, Height, Round, TimestampMs

@@ -11,8 +11,8 @@ from __future__ import annotations
 from consensus.actions import Action
 from consensus.certificate import make_certificate
 from consensus.messages import VoteType
-from consensus.replica_state import AT_LEAST_PREVOTE, PREVOTE_STEPS, RULE_ITERATIONS_MAX, S
-from consensus.replica_steps import StepTransitions
+from consensus.replica.state import AT_LEAST_PREVOTE, PREVOTE_STEPS, RULE_ITERATIONS_MAX, S
+from consensus.replica.steps import StepTransitions
 from consensus.types import Round
 
 

@@ -24,9 +24,10 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote, VoteType
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote, VoteType
 from consensus.params import BLOCK_TXS_HARD_MAX
-from consensus.replica_state import (
+from consensus.proposal import Proposal
+from consensus.replica.state import (
     FUTURE_HEIGHT_MESSAGES_MAX,
     FUTURE_MESSAGES_PER_VALIDATOR_MAX,
     FUTURE_ROUNDS_PER_VALIDATOR_MAX,
@@ -36,7 +37,7 @@ from consensus.replica_state import (
     RejectedInput,
     S,
 )
-from consensus.replica_steps import StepTransitions
+from consensus.replica.steps import StepTransitions
 from consensus.types import Round
 from consensus.validators import ValidatorSet
 from consensus.vote_set import InvalidVote, validate_vote

@@ -13,15 +13,9 @@ from consensus.actions import Action, Broadcast, PersistSignState
 from consensus.blocks import Block, ChainTip, build_block, get_block_invalidity
 from consensus.crypto import SignPurpose
 from consensus.evidence import get_evidence_invalidity
-from consensus.messages import (
-    DuplicateVoteEvidence,
-    Proposal,
-    Vote,
-    VoteType,
-    compute_proposal_sign_payload,
-    compute_vote_sign_payload,
-)
-from consensus.replica_state import ReplicaState
+from consensus.messages import DuplicateVoteEvidence, Vote, VoteType, compute_vote_sign_payload
+from consensus.proposal import Proposal, compute_proposal_sign_payload
+from consensus.replica.state import ReplicaState
 from consensus.safety import DoubleSignRefused, SignStep, sign_with_guard
 from consensus.types import Hash32, Height, Signature, ValidatorIndex
 

@@ -3,7 +3,7 @@
 Every change of (height, round, step) goes through ``_set_step``/``_set_height_step``, which
 assert that :func:`consensus.round_step.is_legal_transition` allows it.
 
-Never: evaluate the upon-rules (that is :mod:`consensus.replica_rules`) or validate input.
+Never: evaluate the upon-rules (that is :mod:`consensus.replica.rules`) or validate input.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 from consensus.actions import Action, Broadcast, CommitBlock, ScheduleTimeout
 from consensus.blocks import Block
 from consensus.events import BlockExecuted
-from consensus.messages import CommitCertificate, Proposal, VoteType
-from consensus.replica_evidence import EvidenceAndCatchUp
-from consensus.replica_signing import BlocksAndSigning
-from consensus.replica_state import ChainState, S
+from consensus.messages import CommitCertificate, VoteType
+from consensus.proposal import Proposal
+from consensus.replica.evidence import EvidenceAndCatchUp
+from consensus.replica.signing import BlocksAndSigning
+from consensus.replica.state import ChainState, S
 from consensus.round_step import RoundStep, is_legal_transition
 from consensus.types import DurationMs, Height, Round
 from consensus.vote_set import HeightVotes
