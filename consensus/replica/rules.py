@@ -1,134 +1,149 @@
-"""The upon-rules of Algorithm 1, evaluated after every accepted input until none fires.
+"""The upon-rules of Algorithm 1, as pure functions of the state.
 
-Each ``_try_*`` rule cites the paper's line; it returns True if it fired (and changed
-something), so ``_apply_rules`` reads like the table of rules in the paper.
+Each rule cites the paper's line and returns the transition it fires, or None if its condition
+does not hold; :func:`find_rule` tries them in the order of :data:`RULES`. The replica applies
+the transition and asks again, until no rule fires (at most ``RULE_ITERATIONS_MAX`` times).
 
-Never: loop without bound (``RULE_ITERATIONS_MAX``) or validate input.
+Never: change the replica's state (the valid(v) cache aside) or validate input.
 """
 
 from __future__ import annotations
 
-from consensus.actions import Action
+from collections.abc import Callable
+
 from consensus.certificate import make_certificate
-from consensus.messages import VoteType
-from consensus.replica.state import AT_LEAST_PREVOTE, PREVOTE_STEPS, RULE_ITERATIONS_MAX, S
-from consensus.replica.steps import StepTransitions
+from consensus.replica import transitions as t
+from consensus.replica.state import (
+    AT_LEAST_PREVOTE,
+    PREVOTE_STEPS,
+    ReplicaConfig,
+    ReplicaState,
+    S,
+)
+from consensus.replica.validity import find_block, is_valid
 from consensus.types import Round
 
 
-class Algorithm1Rules(StepTransitions):
-    """The upon-rules (lines 22-55 of Algorithm 1), in the order they are tried."""
+def find_rule(config: ReplicaConfig, state: ReplicaState) -> t.Transition | None:
+    """The transition of the first rule whose condition holds; None once decided."""
+    if state.current.round_state.step == S.COMMIT:
+        return None
+    for rule in RULES:
+        fired = rule(config, state)
+        if fired is not None:
+            return fired
+    return None
 
-    def _apply_rules(self, out: list[Action]) -> None:
-        for _ in range(RULE_ITERATIONS_MAX):
-            if self._step == S.COMMIT:
-                return
-            fired = (
-                self._try_decide(out)
-                or self._try_round_skip(out)
-                or self._try_leave_new_round(out)
-                or self._try_prevote(out)
-                or self._try_prevote_wait(out)
-                or self._try_lock(out)
-                or self._try_precommit_nil(out)
-                or self._try_precommit_wait(out)
-            )
-            if not fired:
-                return
-        raise AssertionError("consensus rules did not settle")
 
-    def _try_decide(self, out: list[Action]) -> bool:
-        """Line 49: a proposal of any round and > 2/3 precommits for it: decide."""
-        for round_ in self._votes.get_rounds():
-            precommits = self._votes.precommits(round_)
-            for block_hash in precommits.get_quorum_blocks():
-                block = self._find_block(block_hash)
-                if block is not None and self._is_valid(block):
-                    self._decide(block, make_certificate(precommits, block.hash), out)
-                    return True
-        return False
+def decide(config: ReplicaConfig, state: ReplicaState) -> t.Decide | None:
+    """Line 49: a proposal of any round and > 2/3 precommits for it: decide."""
+    h = state.current
+    for round_ in h.votes.get_rounds():
+        precommits = h.votes.precommits(round_)
+        for block_hash in precommits.get_quorum_blocks():
+            block = find_block(h, block_hash)
+            if block is not None and is_valid(config, state, block):
+                return t.Decide(block, make_certificate(precommits, block.hash))
+    return None
 
-    def _try_round_skip(self, out: list[Action]) -> bool:
-        """Line 55: votes of a higher round from > 1/3 of the power: go to that round."""
-        vset = self._sets[self._height]
-        for round_ in reversed(self._votes.get_rounds()):
-            if round_ <= self._round:
-                return False
-            if vset.is_one_third(self._votes.get_round_power(round_)):
-                self._start_round(round_, out)
-                return True
-        return False
 
-    def _try_leave_new_round(self, out: list[Action]) -> bool:
-        """Waiting for txs at round 0, but the proposer already proposed: take part."""
-        if self._step == S.NEW_ROUND and self._round in self._proposals:
-            self._enter_propose(out)
-            return True
-        return False
+def skip_round(config: ReplicaConfig, state: ReplicaState) -> t.StartRound | None:
+    """Line 55: votes of a higher round from > 1/3 of the power: go to that round."""
+    h = state.current
+    if config.faults.never_advance_round:
+        return None
+    vset = state.validator_sets[h.height]
+    for round_ in reversed(h.votes.get_rounds()):
+        if round_ <= h.round_state.round:
+            return None
+        if vset.is_one_third(h.votes.get_round_power(round_)):
+            return t.StartRound(round_)
+    return None
 
-    def _try_prevote(self, out: list[Action]) -> bool:
-        """Lines 22 and 28: prevote the round's proposal (or nil) in step propose."""
-        proposal = self._proposals.get(self._round)
-        if self._step != S.PROPOSE or proposal is None:
-            return False
-        block, vr = proposal.block, proposal.pol_round
-        locked_ok = self._locked == block.hash
-        if vr == -1:  # line 22
-            accept = self._locked_round == -1 or locked_ok
-        elif self._votes.prevotes(Round(vr)).has_quorum_for(block.hash):  # line 28
-            accept = self._locked_round <= vr or locked_ok
-        else:
-            return False
-        self._set_step(self._round, S.PREVOTE)
-        choice = block.hash if accept and self._is_valid(block) else None
-        self._cast_vote(VoteType.PREVOTE, choice, out)
-        return True
 
-    def _try_prevote_wait(self, out: list[Action]) -> bool:
-        """Line 34: > 2/3 prevotes for anything, first time: start the prevote timeout."""
-        if self._step != S.PREVOTE or not self._votes.prevotes(self._round).has_quorum_any():
-            return False
-        self._set_step(self._round, S.PREVOTE_WAIT)
-        out.append(self._timeout(S.PREVOTE_WAIT, self.params.get_prevote_timeout_ms(self._round)))
-        return True
+def leave_new_round(config: ReplicaConfig, state: ReplicaState) -> t.EnterPropose | None:
+    """Waiting for txs at round 0, but the proposer already proposed: take part."""
+    at = state.current.round_state
+    if at.step == S.NEW_ROUND and at.round in state.current.proposals:
+        return t.EnterPropose()
+    return None
 
-    def _try_lock(self, out: list[Action]) -> bool:
-        """Line 36: the round's proposal with > 2/3 prevotes: lock and precommit; valid value."""
-        proposal = self._proposals.get(self._round)
-        if self._step not in AT_LEAST_PREVOTE or proposal is None or "lock" in self._once:
-            return False
-        block = proposal.block
-        if not self._votes.prevotes(self._round).has_quorum_for(block.hash):
-            return False
-        if not self._is_valid(block):
-            return False
-        self._once |= {"lock"}
-        if self._step in PREVOTE_STEPS:
-            self._locked, self._locked_round = block.hash, self._round
-            self._set_step(self._round, S.PRECOMMIT)
-            self._cast_vote(VoteType.PRECOMMIT, block.hash, out)
-        self._valid, self._valid_round = block, self._round
-        return True
 
-    def _try_precommit_nil(self, out: list[Action]) -> bool:
-        """Line 44: > 2/3 prevotes for nil: precommit nil."""
-        if self._step not in PREVOTE_STEPS:
-            return False
-        if not self._votes.prevotes(self._round).has_quorum_for(None):
-            return False
-        self._set_step(self._round, S.PRECOMMIT)
-        self._cast_vote(VoteType.PRECOMMIT, None, out)
-        return True
+def prevote(config: ReplicaConfig, state: ReplicaState) -> t.Prevote | None:
+    """Lines 22 and 28: prevote the round's proposal (or nil) in step propose."""
+    h = state.current
+    proposal = h.proposals.get(h.round_state.round)
+    if h.round_state.step != S.PROPOSE or proposal is None:
+        return None
+    block, vr = proposal.block, proposal.pol_round
+    locked_hash, locked_round = h.locked_hash, h.locked_round
+    if config.faults.ignore_lock:
+        locked_hash, locked_round = None, -1
+    locked_ok = locked_hash == block.hash
+    if vr == -1:  # line 22
+        accept = locked_round == -1 or locked_ok
+    elif h.votes.prevotes(Round(vr)).has_quorum_for(block.hash):  # line 28
+        accept = locked_round <= vr or locked_ok
+    else:
+        return None
+    return t.Prevote(block.hash if accept and is_valid(config, state, block) else None)
 
-    def _try_precommit_wait(self, out: list[Action]) -> bool:
-        """Line 47: > 2/3 precommits for anything, first time: start the precommit timeout."""
-        if "precommit_wait" in self._once:
-            return False
-        if not self._votes.precommits(self._round).has_quorum_any():
-            return False
-        self._once |= {"precommit_wait"}
-        if self._step == S.PRECOMMIT:
-            self._set_step(self._round, S.PRECOMMIT_WAIT)
-        delay = self.params.get_precommit_timeout_ms(self._round)
-        out.append(self._timeout(S.PRECOMMIT_WAIT, delay))
-        return True
+
+def start_prevote_wait(config: ReplicaConfig, state: ReplicaState) -> t.StartPrevoteWait | None:
+    """Line 34: > 2/3 prevotes for anything, first time: start the prevote timeout."""
+    h = state.current
+    if h.round_state.step != S.PREVOTE:
+        return None
+    if not h.votes.prevotes(h.round_state.round).has_quorum_any():
+        return None
+    return t.StartPrevoteWait()
+
+
+def lock_on_polka(config: ReplicaConfig, state: ReplicaState) -> t.LockOnPolka | None:
+    """Line 36: the round's proposal with > 2/3 prevotes, first time in the round."""
+    h = state.current
+    at = h.round_state
+    proposal = h.proposals.get(at.round)
+    if at.step not in AT_LEAST_PREVOTE or proposal is None or at.polka_seen:
+        return None
+    block = proposal.block
+    if not h.votes.prevotes(at.round).has_quorum_for(block.hash):
+        return None
+    if not is_valid(config, state, block):
+        return None
+    return t.LockOnPolka(block)
+
+
+def precommit_nil(config: ReplicaConfig, state: ReplicaState) -> t.PrecommitNil | None:
+    """Line 44: > 2/3 prevotes for nil: precommit nil."""
+    h = state.current
+    if h.round_state.step not in PREVOTE_STEPS:
+        return None
+    if not h.votes.prevotes(h.round_state.round).has_quorum_for(None):
+        return None
+    return t.PrecommitNil()
+
+
+def start_precommit_wait(config: ReplicaConfig, state: ReplicaState) -> t.StartPrecommitWait | None:
+    """Line 47: > 2/3 precommits for anything, first time: start the precommit timeout."""
+    h = state.current
+    if h.round_state.precommit_wait_started:
+        return None
+    if not h.votes.precommits(h.round_state.round).has_quorum_any():
+        return None
+    return t.StartPrecommitWait()
+
+
+Rule = Callable[[ReplicaConfig, ReplicaState], t.Transition | None]
+
+RULES: tuple[Rule, ...] = (
+    decide,
+    skip_round,
+    leave_new_round,
+    prevote,
+    start_prevote_wait,
+    lock_on_polka,
+    precommit_nil,
+    start_precommit_wait,
+)
+"""The rules in the order they are tried (lines 22-55 of Algorithm 1, decision first)."""

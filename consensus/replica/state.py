@@ -1,22 +1,28 @@
-"""The replica's state, its limits and the two types it hands out (shared by its modules).
+"""The replica's state, in one place, and the limits that bound it.
 
-:class:`ReplicaState` only declares the attributes the replica's modules share;
-:class:`consensus.replica.Replica` initialises them. The names here are also importable from
-:mod:`consensus.replica`, their public home.
+:class:`ReplicaState` is everything that decides what the replica does next: what it keeps
+across heights, and a :class:`HeightState` for the height being decided, which holds a frozen
+:class:`RoundState` for the round and step it is in. :func:`new_height_state` is the one
+function that builds a height's state (through :func:`new_replica_state` at start, and after
+every committed block), and a round's one-shot rules are fields of its RoundState, so they
+reset with the round.
+:func:`freeze` gives the comparable :class:`ReplicaSnapshot` that ``Replica.snapshot()``
+returns. Only :class:`consensus.replica.core.Replica` changes a ReplicaState.
 
-Never: hold behaviour (that is in the other modules of this package) or do I/O.
+Never: hold behaviour or do I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from consensus.blocks import Block
-from consensus.crypto import PrivateKey
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
+from consensus.replica.faults import ReplicaFaults
 from consensus.round_step import RoundStep
 from consensus.safety import SignState
 from consensus.types import ChainId, Hash32, Height, PublicKey, Round, TimestampMs
@@ -63,39 +69,165 @@ class ChainState:
     the replica verify evidence from those heights."""
 
 
-class ReplicaState:
-    """The attributes of a replica (declared here, set by ``Replica.__init__``)."""
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    """What a replica is and runs with; fixed for its lifetime."""
 
     chain_id: ChainId
     params: ConsensusParams
-    _key: PrivateKey | None
     public_key: PublicKey | None
-    _sets: dict[int, ValidatorSet]
-    _sign_state: SignState
-    _txs: tuple[bytes, ...]
-    _evidence: dict[Hash32, DuplicateVoteEvidence]
-    _committed_evidence: dict[Hash32, int]
-    _now_ms: TimestampMs
-    _started: bool
-    _future: list[Proposal | Vote]
-    _last_proposal: Proposal | None
-    """The proposal that carried the last committed block (sent to lagging validators)."""
-    _decision: tuple[Block, CommitCertificate] | None
-    _once: frozenset[str]
-    _validity: dict[Hash32, str | None]  # cache of a pure function, not state
+    """Our validator key; None for a non-voting observer."""
+    faults: ReplicaFaults
+    """Deliberate deviations for tests and the simulator (``ReplicaFaults()`` = honest)."""
 
-    # per height (reset by ``_enter_height``)
-    _height: Height
-    _round: Round
-    _step: RoundStep
-    _last_block_hash: Hash32
-    _last_commit: CommitCertificate | None
-    _last_block_time_ms: TimestampMs
-    _app_hash: Hash32
-    _votes: HeightVotes
-    _proposals: dict[Round, Proposal]
-    _locked: Hash32 | None
+
+@dataclass(frozen=True, slots=True)
+class RoundState:
+    """Where the replica is within its height. Replaced, never changed: a new round starts
+    from a fresh one, so the once-per-round rules below are armed again."""
+
+    round: Round
+    step: RoundStep
+    polka_seen: bool = False
+    """Line 36 fired in this round (lock and valid value are set once per round)."""
+    precommit_wait_started: bool = False
+    """Line 47 fired in this round (the precommit timeout is armed once per round)."""
+
+
+@dataclass(slots=True)
+class HeightState:
+    """The height being decided. Built only by :func:`new_height_state`."""
+
+    height: Height
+    last_block_hash: Hash32
+    """The block this height extends (``ChainTip`` of the new block)."""
+    last_commit: CommitCertificate | None
+    last_block_time_ms: TimestampMs
+    app_hash: Hash32
+    votes: HeightVotes
+    proposals: dict[Round, Proposal]
+    """The first validly signed proposal of each round."""
+    locked_hash: Hash32 | None
     """lockedValue, by hash (the block itself is only needed as validValue)."""
-    _locked_round: int
-    _valid: Block | None
-    _valid_round: int
+    locked_round: int
+    valid_block: Block | None
+    """validValue."""
+    valid_round: int
+    decision: tuple[Block, CommitCertificate] | None
+    """The decided block and its certificate, until BlockExecuted starts the next height."""
+    round_state: RoundState
+    validity: dict[Hash32, str | None] = field(default_factory=dict)
+    """Cache of valid(v) for this height: a pure function's results, not state."""
+
+
+@dataclass(slots=True)
+class ReplicaState:
+    """Everything that decides the replica's behaviour. Only ``Replica`` changes it."""
+
+    validator_sets: dict[int, ValidatorSet]
+    """Sets of the current height's neighbours and of the heights evidence may come from."""
+    sign_state: SignState
+    """What we signed last; every signature goes through it (:mod:`consensus.safety`)."""
+    txs: tuple[bytes, ...]
+    """The node's candidate txs for our next proposal."""
+    pending_evidence: dict[Hash32, DuplicateVoteEvidence]
+    """Verified evidence waiting to go into a block."""
+    committed_evidence: dict[Hash32, int]
+    """Evidence already in a committed block (by hash), with its height, until it ages out."""
+    now_ms: TimestampMs
+    """The latest time the node told us; only stamps the blocks we propose."""
+    started: bool
+    next_height_messages: list[Proposal | Vote]
+    """Proposals and votes of the next height that arrived before BlockExecuted."""
+    last_proposal: Proposal | None
+    """The proposal that carried the last committed block (sent to lagging validators)."""
+    current: HeightState
+
+
+def new_replica_state(chain: ChainState, sign_state: SignState) -> ReplicaState:
+    """A replica's state before Started, on top of ``chain``."""
+    return ReplicaState(
+        validator_sets=dict(chain.validator_sets),
+        sign_state=sign_state,
+        txs=(),
+        pending_evidence={},
+        committed_evidence={},
+        now_ms=TimestampMs(0),
+        started=False,
+        next_height_messages=[],
+        last_proposal=None,
+        current=new_height_state(chain),
+    )
+
+
+def new_height_state(chain: ChainState) -> HeightState:
+    """The state of height ``chain.height + 1``, at its round 0, before anything arrived."""
+    height = Height(chain.height + 1)
+    return HeightState(
+        height=height,
+        last_block_hash=chain.last_block_hash,
+        last_commit=chain.last_commit,
+        last_block_time_ms=chain.last_block_time_ms,
+        app_hash=chain.app_hash,
+        votes=HeightVotes(height, chain.validator_sets[height]),
+        proposals={},
+        locked_hash=None,
+        locked_round=-1,
+        valid_block=None,
+        valid_round=-1,
+        decision=None,
+        round_state=RoundState(Round(0), S.NEW_HEIGHT),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSnapshot:
+    """A frozen, comparable copy of a ReplicaState: its fields and its height's, by name (only
+    the validity cache is left out). Equal snapshots mean equal behaviour."""
+
+    validator_sets: tuple[tuple[int, ValidatorSet], ...]
+    sign_state: SignState
+    txs: tuple[bytes, ...]
+    pending_evidence: tuple[tuple[Hash32, DuplicateVoteEvidence], ...]
+    committed_evidence: tuple[tuple[Hash32, int], ...]
+    now_ms: TimestampMs
+    started: bool
+    next_height_messages: tuple[Proposal | Vote, ...]
+    last_proposal: Proposal | None
+    height: Height
+    last_block_hash: Hash32
+    last_commit: CommitCertificate | None
+    last_block_time_ms: TimestampMs
+    app_hash: Hash32
+    votes: tuple[tuple[int, int, tuple[Vote, ...]], ...]
+    proposals: tuple[tuple[Round, Proposal], ...]
+    locked_hash: Hash32 | None
+    locked_round: int
+    valid_block: Block | None
+    valid_round: int
+    decision: tuple[Block, CommitCertificate] | None
+    round_state: RoundState
+
+
+_NOT_SNAPSHOT = frozenset({"current", "validity"})
+
+
+def freeze(state: ReplicaState) -> ReplicaSnapshot:
+    """The snapshot of ``state``. Built field by field, by name, so a field added to the state
+    but not to the snapshot (or the other way round) fails here at once."""
+    values: dict[str, Any] = {}
+    for part in (state, state.current):
+        for f in fields(part):
+            if f.name not in _NOT_SNAPSHOT:
+                values[f.name] = _frozen(getattr(part, f.name))
+    return ReplicaSnapshot(**values)
+
+
+def _frozen(value: object) -> object:
+    if isinstance(value, HeightVotes):
+        return value.snapshot()
+    if isinstance(value, dict):
+        return tuple(sorted(value.items(), key=lambda item: item[0]))
+    if isinstance(value, list):
+        return tuple(value)
+    return value

@@ -33,13 +33,13 @@ from consensus.events import (
     VoteReceived,
 )
 from consensus.evidence import verify_evidence
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, VoteType
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote, VoteType
 from consensus.proposal import Proposal
 from consensus.replica import Replica
 from consensus.replica.state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
 from consensus.round_step import RoundStep
 from consensus.safety import SignState, SignStep
-from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
+from consensus.types import Hash32, Height, Round, TimestampMs
 from tests.consensus.test_replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
@@ -493,7 +493,7 @@ def test_next_height_messages_are_buffered_and_replayed() -> None:
     replica, _block, _ = committed()
     early = prevote(1, 0, None, height=2)
     assert replica.handle(VoteReceived(early)) == []
-    assert replica.snapshot()[-3] == (early,)
+    assert replica.snapshot().next_height_messages == (early,)
     replica.handle(BlockExecuted(H1, Hash32(b"\x09" * 32), VSET))
     assert_rejected(replica, VoteReceived(early))  # replayed into the height's votes
 
@@ -502,11 +502,11 @@ def test_one_validator_cannot_fill_the_next_height_buffer() -> None:
     replica, _block, _ = committed()
     flood = [prevote(1, r, None, height=2) for r in range(FUTURE_MESSAGES_PER_VALIDATOR_MAX)]
     feed(replica, *(VoteReceived(v) for v in flood))
-    assert replica.snapshot()[-3] == tuple(flood)
+    assert replica.snapshot().next_height_messages == tuple(flood)
     assert_rejected(replica, VoteReceived(prevote(1, 99, None, height=2)))
     other = prevote(2, 0, None, height=2)
     assert replica.handle(VoteReceived(other)) == []
-    assert replica.snapshot()[-3] == (*flood, other)
+    assert replica.snapshot().next_height_messages == (*flood, other)
 
 
 def test_lagging_validator_gets_the_decision_sent_to_it() -> None:
@@ -648,12 +648,20 @@ def test_restarted_replica_signs_nothing_below_its_last_signature() -> None:
     assert s.replica.round == 2  # caught up by f+1 votes of round 2
 
 
+def own_vote(replica: Replica, round_: int, vote_type: VoteType) -> Vote | None:
+    """Our own counted vote of (round, type), read from the replica's snapshot."""
+    for r, t, votes in replica.snapshot().votes:
+        if (r, t) == (round_, vote_type):
+            return next((v for v in votes if v.validator_index == ME), None)
+    return None
+
+
 def test_replaying_the_log_rebuilds_the_lock() -> None:
     """What node/driver does after a crash: Started, then the height's logged inputs, with our
     own messages logged as ProposalReceived/VoteReceived. The lock of round 0 must survive."""
     replica, block = in_prevote_step()
     log: list[Event] = [ProposalReceived(proposal(block))]
-    own_prevote = replica._votes.prevotes(Round(0)).get_vote(ValidatorIndex(ME))
+    own_prevote = own_vote(replica, 0, VoteType.PREVOTE)
     assert own_prevote is not None
     log.append(VoteReceived(own_prevote))
     for event in (
@@ -684,7 +692,7 @@ def test_own_precommit_coming_back_after_a_restart_restores_the_lock() -> None:
     that made us lock: our precommit for a block is enough to be locked on it again."""
     replica, block = in_prevote_step()
     feed(replica, VoteReceived(prevote(1, 0, block.hash)), VoteReceived(prevote(2, 0, block.hash)))
-    own_precommit = replica._votes.precommits(Round(0)).get_vote(ValidatorIndex(ME))
+    own_precommit = own_vote(replica, 0, VoteType.PRECOMMIT)
     assert own_precommit is not None and own_precommit.block_hash == block.hash
     restarted = started(ME, sign_state=replica.sign_state).replica
     assert restarted.locked == (None, -1)

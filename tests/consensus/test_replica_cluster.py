@@ -88,7 +88,7 @@ class Cluster:
             elif isinstance(action, CommitBlock):
                 block = action.block
                 self.commits.setdefault(source, {})[block.height] = (block, action.certificate)
-                app_hash = crypto.sha256(self.replicas[source].snapshot()[9] + block.hash)
+                app_hash = crypto.sha256(self.replicas[source].snapshot().app_hash + block.hash)
                 self.push(self.now_ms, source, BlockExecuted(block.height, app_hash, self.vset))
 
     def index_of(self, public_key: bytes) -> int:

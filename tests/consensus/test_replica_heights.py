@@ -101,7 +101,7 @@ def test_committed_evidence_leaves_the_pool() -> None:
         out += replica.handle(VoteReceived(precommit(i, 0, block.hash)))
     assert any(isinstance(a, CommitBlock) for a in out)
     replica.handle(BlockExecuted(Height(1), Hash32(b"\x01" * 32), VSET))
-    assert replica.snapshot()[16] == ()  # pending evidence
+    assert replica.snapshot().pending_evidence == ()
 
 
 # ---------------------------------------------------------------------------------------------

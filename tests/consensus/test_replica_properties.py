@@ -105,7 +105,7 @@ def test_a_quorum_of_precommits_always_commits(events: list[Event]) -> None:
     replica.handle(ProposalReceived(proposal(block, round_=0)))
     for i in (1, 2, 3):
         replica.handle(VoteReceived(precommit(i, 0, block.hash)))
-    known = any(p.block.hash == block.hash for p in replica._proposals.values())
+    known = any(p.block.hash == block.hash for _, p in replica.snapshot().proposals)
     if _has_flooded_conflicts(events, block.hash):
         return  # a validator used up its conflicting-vote slots: its vote may not count
     assert (replica.step == RoundStep.COMMIT) == known
