@@ -67,7 +67,7 @@ from consensus.replica.state import (
 )
 from consensus.replica.validation import validate_event
 from consensus.replica.validity import build_our_block
-from consensus.round_step import RoundStep, is_legal_transition
+from consensus.round_step import RoundStep, Timer, is_legal_transition
 from consensus.safety import DoubleSignRefused, SignState, SignStep, sign_with_guard
 from consensus.types import (
     ChainId,
@@ -220,7 +220,7 @@ class Replica:
             case t.StartPrevoteWait():
                 self._move_to(self.round, S.PREVOTE_WAIT)
                 delay = self.params.get_prevote_timeout_ms(self.round)
-                out.append(self._timeout(S.PREVOTE_WAIT, delay))
+                out.append(self._timeout(Timer.PREVOTE_WAIT, delay))
             case t.LockOnPolka(block):
                 self._lock_on_polka(block, out)
             case t.PrecommitNil():
@@ -262,7 +262,7 @@ class Replica:
             self._move_to(round_, S.NEW_ROUND)
             out.append(self._rebroadcast_timer())
             if self.params.empty_block_interval_ms > 0:
-                out.append(self._timeout(S.NEW_ROUND, self.params.empty_block_interval_ms))
+                out.append(self._timeout(Timer.NEW_ROUND, self.params.empty_block_interval_ms))
             return
         self._enter_propose(out, round_)
 
@@ -272,7 +272,7 @@ class Replica:
         # One re-broadcast timer per round (NEW_ROUND already armed it for round 0).
         arm_rebroadcast = self.step == S.NEW_HEIGHT or round_ != self.round
         self._move_to(round_, S.PROPOSE)
-        out.append(self._timeout(S.PROPOSE, self.params.get_propose_timeout_ms(round_)))
+        out.append(self._timeout(Timer.PROPOSE, self.params.get_propose_timeout_ms(round_)))
         if arm_rebroadcast:
             out.append(self._rebroadcast_timer())
         vset = self._state.validator_sets[self.height]
@@ -304,13 +304,15 @@ class Replica:
         h.round_state = replace(at, precommit_wait_started=True)
         if at.step == S.PRECOMMIT:
             self._move_to(at.round, S.PRECOMMIT_WAIT)
-        out.append(self._timeout(S.PRECOMMIT_WAIT, self.params.get_precommit_timeout_ms(at.round)))
+        out.append(
+            self._timeout(Timer.PRECOMMIT_WAIT, self.params.get_precommit_timeout_ms(at.round))
+        )
 
-    def _timeout(self, step: RoundStep, delay_ms: int) -> ScheduleTimeout:
-        return ScheduleTimeout(self.height, self.round, step, DurationMs(delay_ms))
+    def _timeout(self, timer: Timer, delay_ms: int) -> ScheduleTimeout:
+        return ScheduleTimeout(self.height, self.round, timer, DurationMs(delay_ms))
 
     def _rebroadcast_timer(self) -> ScheduleTimeout:
-        return self._timeout(S.REBROADCAST, self.params.get_propose_timeout_ms(self.round))
+        return self._timeout(Timer.REBROADCAST, self.params.get_propose_timeout_ms(self.round))
 
     # heights -------------------------------------------------------------------------------
 
@@ -359,7 +361,7 @@ class Replica:
         if s.txs:  # txs are waiting: skip timeout_commit and go straight to round 0
             self._start_round(Round(0), out)
         else:
-            out.append(self._timeout(S.NEW_HEIGHT, self.params.timeout_commit_ms))
+            out.append(self._timeout(Timer.NEW_HEIGHT, self.params.timeout_commit_ms))
 
     def _prune_old_heights(self) -> None:
         s = self._state

@@ -39,6 +39,7 @@ from consensus.replica.state import (
     S,
 )
 from consensus.replica.validity import get_evidence_invalidity_at, get_invalidity
+from consensus.round_step import Timer
 from consensus.types import ChainId, Round
 from consensus.validators import ValidatorSet
 from consensus.vote_set import InvalidVote, validate_vote
@@ -168,17 +169,17 @@ def validate_timeout(state: ReplicaState, timeout: TimeoutElapsed) -> t.Transiti
     at = state.current.round_state
     if timeout.height != state.current.height or timeout.round != at.round or at.step == S.COMMIT:
         raise RejectedInput("stale timeout")
-    if timeout.step == S.NEW_HEIGHT and at.step == S.NEW_HEIGHT:
+    if timeout.timer == Timer.NEW_HEIGHT and at.step == S.NEW_HEIGHT:
         return t.StartRound(Round(0))
-    if timeout.step == S.NEW_ROUND and at.step == S.NEW_ROUND:
+    if timeout.timer == Timer.NEW_ROUND and at.step == S.NEW_ROUND:
         return t.EnterPropose()
-    if timeout.step == S.PROPOSE and at.step == S.PROPOSE:
+    if timeout.timer == Timer.PROPOSE and at.step == S.PROPOSE:
         return t.Prevote(None)  # line 57
-    if timeout.step == S.PREVOTE_WAIT and at.step in PREVOTE_STEPS:
+    if timeout.timer == Timer.PREVOTE_WAIT and at.step in PREVOTE_STEPS:
         return t.PrecommitNil()  # line 61
-    if timeout.step == S.REBROADCAST and at.step != S.NEW_HEIGHT:
+    if timeout.timer == Timer.REBROADCAST and at.step != S.NEW_HEIGHT:
         return t.Rebroadcast()
-    if timeout.step == S.PRECOMMIT_WAIT:
+    if timeout.timer == Timer.PRECOMMIT_WAIT:
         return t.StartRound(Round(at.round + 1))  # line 65
     raise RejectedInput("stale timeout")
 

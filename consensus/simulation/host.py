@@ -148,7 +148,7 @@ class NodeHost(SimulationState):
             targets = [n.node_id for n in self.nodes if n.public_key == action.public_key]
             self._send(node, action.message, [t for t in targets if t != node.node_id])
         elif isinstance(action, act.ScheduleTimeout):
-            timeout = ev.TimeoutElapsed(action.height, action.round, action.step)
+            timeout = ev.TimeoutElapsed(action.height, action.round, action.timer)
             self.clock.schedule(action.delay_ms, Callback(node.node_id, node.incarnation, timeout))
         elif isinstance(action, act.PersistSignState):
             node.sign_state = action.sign_state

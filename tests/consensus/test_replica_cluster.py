@@ -83,7 +83,7 @@ class Cluster:
                 self.push(
                     self.now_ms + action.delay_ms,
                     source,
-                    TimeoutElapsed(action.height, action.round, action.step),
+                    TimeoutElapsed(action.height, action.round, action.timer),
                 )
             elif isinstance(action, CommitBlock):
                 block = action.block

@@ -13,7 +13,7 @@ from consensus.events import ProposalReceived, Started, TimeoutElapsed, VoteRece
 from consensus.messages import VoteType
 from consensus.proposal import Proposal
 from consensus.replica import Replica, ReplicaFaults
-from consensus.round_step import RoundStep
+from consensus.round_step import RoundStep, Timer
 from consensus.types import Height, TimestampMs
 from tests.consensus.test_replica_fixtures import (
     CHAIN,
@@ -139,6 +139,6 @@ def test_never_advance_round_stays_in_its_round(faults: ReplicaFaults) -> None:
     replica = replica_with(faults)
     skip_to_round(replica, 2)  # line 55
     assert replica.round == (0 if faults.never_advance_round else 2)
-    replica.handle(TimeoutElapsed(H1, replica.round, S.PRECOMMIT_WAIT))  # line 65
+    replica.handle(TimeoutElapsed(H1, replica.round, Timer.PRECOMMIT_WAIT))  # line 65
     assert replica.round == (0 if faults.never_advance_round else 3)
     assert replica.height == H1

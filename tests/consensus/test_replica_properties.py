@@ -23,7 +23,7 @@ from consensus.events import (
 )
 from consensus.messages import Vote, VoteType
 from consensus.replica import RejectedInput
-from consensus.round_step import RoundStep
+from consensus.round_step import RoundStep, Timer
 from consensus.types import Hash32, Height, Round
 from consensus.vote_set import CONFLICTING_VOTES_MAX
 from tests.consensus.test_replica_fixtures import (
@@ -51,8 +51,8 @@ def _events() -> list[Event]:
                 events.append(VoteReceived(precommit(i, r, h)))
         for b in BLOCKS:
             events.append(ProposalReceived(proposal(b, round_=r, pol_round=-1 if r == 0 else 0)))
-        for step in RoundStep:
-            events.append(TimeoutElapsed(Height(1), Round(r), step))
+        for timer in Timer:
+            events.append(TimeoutElapsed(Height(1), Round(r), timer))
     v = prevote(2, 0, None)
     events.append(VoteReceived(replace(v, signature=bad_signature(v.signature))))
     events.append(VoteReceived(prevote(1, 0, None, height=2)))
