@@ -29,8 +29,8 @@ from consensus.replica.state import (
     RejectedInput,
     ReplicaSnapshot,
     ReplicaState,
-    S,
 )
+from consensus.round_step import S
 
 __all__ = [
     "AT_LEAST_PREVOTE",

@@ -60,14 +60,13 @@ from consensus.replica.state import (
     ReplicaConfig,
     ReplicaSnapshot,
     RoundState,
-    S,
     freeze,
     new_height_state,
     new_replica_state,
 )
 from consensus.replica.validation import validate_event
 from consensus.replica.validity import build_our_block
-from consensus.round_step import RoundStep, Timer, is_legal_transition
+from consensus.round_step import RoundStep, S, Timer, is_legal_transition
 from consensus.safety import DoubleSignRefused, SignState, SignStep, sign_with_guard
 from consensus.types import (
     ChainId,

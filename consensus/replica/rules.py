@@ -1,7 +1,7 @@
 """The upon-rules of Algorithm 1, as pure functions of the state.
 
 Each rule cites the paper's line and returns the transition it fires, or None if its condition
-does not hold; :func:`find_rule` tries them in the order of :data:`RULES`. The replica applies
+does not hold; :func:`find_rule` tries them in the order of :data:`UPON_RULES`. The replica applies
 the transition and asks again, until no rule fires (at most ``RULE_ITERATIONS_MAX`` times).
 
 Never: change the replica's state (the valid(v) cache aside) or validate input.
@@ -18,9 +18,9 @@ from consensus.replica.state import (
     PREVOTE_STEPS,
     ReplicaConfig,
     ReplicaState,
-    S,
 )
 from consensus.replica.validity import find_block, is_valid
+from consensus.round_step import S
 from consensus.types import Round
 
 
@@ -28,7 +28,7 @@ def find_rule(config: ReplicaConfig, state: ReplicaState) -> t.Transition | None
     """The transition of the first rule whose condition holds; None once decided."""
     if state.current.round_state.step == S.COMMIT:
         return None
-    for rule in RULES:
+    for rule in UPON_RULES:
         fired = rule(config, state)
         if fired is not None:
             return fired
@@ -136,7 +136,7 @@ def start_precommit_wait(config: ReplicaConfig, state: ReplicaState) -> t.StartP
 
 Rule = Callable[[ReplicaConfig, ReplicaState], t.Transition | None]
 
-RULES: tuple[Rule, ...] = (
+UPON_RULES: tuple[Rule, ...] = (
     decide,
     skip_round,
     leave_new_round,

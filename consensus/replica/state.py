@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from consensus.blocks import Block
+from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
 from consensus.replica.faults import ReplicaFaults
-from consensus.round_step import RoundStep
+from consensus.round_step import RoundStep, S
 from consensus.safety import SignState
 from consensus.types import ChainId, Hash32, Height, PublicKey, Round, TimestampMs
 from consensus.validators import ValidatorSet
@@ -41,12 +42,11 @@ so a Byzantine one cannot crowd out everybody else's next-height messages."""
 PENDING_EVIDENCE_MAX = 256
 RULE_ITERATIONS_MAX = 64
 
-S = RoundStep
 PREVOTE_STEPS = frozenset({S.PREVOTE, S.PREVOTE_WAIT})
 AT_LEAST_PREVOTE = frozenset({S.PREVOTE, S.PREVOTE_WAIT, S.PRECOMMIT, S.PRECOMMIT_WAIT})
 
 
-class RejectedInput(ValueError):
+class RejectedInput(ConsensusError, ValueError):
     """The event was not accepted (bad, stale, duplicate or not applicable); nothing changed."""
 
 

@@ -36,10 +36,9 @@ from consensus.replica.state import (
     RejectedInput,
     ReplicaConfig,
     ReplicaState,
-    S,
 )
 from consensus.replica.validity import get_evidence_invalidity_at, get_invalidity
-from consensus.round_step import Timer
+from consensus.round_step import S, Timer
 from consensus.types import ChainId, Round
 from consensus.validators import ValidatorSet
 from consensus.vote_set import InvalidVote, validate_vote
