@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.blocks import Block
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Message
-from consensus.round_step import RoundStep
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence
+from consensus.round_step import Timer
 from consensus.safety import SignState
 from consensus.types import DurationMs, Height, PublicKey, Round
+from consensus.wire import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +34,12 @@ class SendTo:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleTimeout:
-    """Deliver ``TimeoutElapsed(height, round, step)`` after ``delay_ms``. Timers are never
+    """Deliver ``TimeoutElapsed(height, round, timer)`` after ``delay_ms``. Timers are never
     cancelled: the replica rejects the ones that have become stale."""
 
     height: Height
     round: Round
-    step: RoundStep
+    timer: Timer
     delay_ms: DurationMs
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from consensus import codec, crypto
 from consensus.certificate import CertificateError, verify_certificate
+from consensus.errors import ConsensusError
 from consensus.messages import (
     HEIGHT_MAX,
     CommitCertificate,
@@ -37,10 +38,12 @@ from consensus.validators import ValidatorSet
 GENESIS_PARENT_HASH = Hash32(bytes(HASH_LEN))
 """``parent_hash`` of block 1."""
 
-TX_BYTES_MAX = 1024 * 1024
+BLOCK_TX_BYTES_MAX = 1024 * 1024
+"""Largest tx a block may carry on the wire (a decoding bound; the ledger's own limit,
+``consensus.ledger.codes.TX_BYTES_MAX``, is far lower and makes a bigger tx fail its receipt)."""
 
 
-class InvalidBlock(ValueError):
+class InvalidBlock(ConsensusError, ValueError):
     """A block whose contents contradict its header, or exceed the params' bounds."""
 
 
@@ -134,7 +137,7 @@ class Block:
             codec.expect_list_of(
                 txs,
                 "txs",
-                lambda t: codec.expect_bytes(t, "tx", max_len=TX_BYTES_MAX),
+                lambda t: codec.expect_bytes(t, "tx", max_len=BLOCK_TX_BYTES_MAX),
                 BLOCK_TXS_HARD_MAX,
             ),
             codec.expect_list_of(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from consensus import crypto
 from consensus.crypto import SignPurpose
+from consensus.errors import InvalidMessage
 from consensus.messages import CommitCertificate, CommitSig, VoteType, compute_vote_sign_payload
 from consensus.types import ChainId, Hash32
 from consensus.validators import ValidatorSet
 from consensus.vote_set import VoteSet
 
 
-class CertificateError(ValueError):
+class CertificateError(InvalidMessage):
     """A commit certificate that does not prove what it is presented for."""
 
 

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import msgpack
 
+from consensus.errors import ConsensusError
+
 Value = Any
 """A plain value of the canonical value space (see the module docstring)."""
 
@@ -43,7 +45,7 @@ STR_BYTES_MAX = 1024 * 1024
 BIN_BYTES_MAX = 8 * 1024 * 1024
 
 
-class CodecError(ValueError):
+class CodecError(ConsensusError, ValueError):
     """Bytes or a value that is not canonical, is malformed or exceeds a bound."""
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.blocks import Block
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
-from consensus.round_step import RoundStep
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
+from consensus.proposal import Proposal
+from consensus.round_step import Timer
 from consensus.types import Hash32, Height, Round, TimestampMs
 from consensus.validators import ValidatorSet
 
@@ -46,16 +47,12 @@ class EvidenceReceived:
 
 @dataclass(frozen=True, slots=True)
 class TimeoutElapsed:
-    """A ``ScheduleTimeout(height, round, step, ...)`` fired. Stale timeouts are rejected.
-
-    ``step`` names the timer: NEW_HEIGHT (timeout_commit over: start round 0), NEW_ROUND (empty
-    block interval over: propose anyway), PROPOSE, PREVOTE_WAIT, PRECOMMIT_WAIT (the paper's
-    three round timeouts) and REBROADCAST (re-send our signed messages of the round).
-    """
+    """A ``ScheduleTimeout(height, round, timer, ...)`` fired (see :class:`Timer` for what each
+    one does). Stale timeouts are rejected."""
 
     height: Height
     round: Round
-    step: RoundStep
+    timer: Timer
     now_ms: TimestampMs | None = None
 
 

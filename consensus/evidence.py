@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from consensus.errors import InvalidMessage
 from consensus.messages import DuplicateVoteEvidence
 from consensus.types import ChainId
 from consensus.validators import ValidatorSet
 
 
-class InvalidEvidence(ValueError):
+class InvalidEvidence(InvalidMessage):
     """Evidence that does not prove an equivocation."""
 
 

@@ -1,19 +1,18 @@
-"""Consensus messages: Proposal, Vote, CommitCertificate and DuplicateVoteEvidence.
+"""Votes and what is made of them: Vote, CommitCertificate and DuplicateVoteEvidence.
 
 Each has ``to_wire``/``from_wire`` (positional lists, strict readers, ``CodecError`` only) and
 each signed one has a ``sign_payload``: the bytes that go into ``crypto.sign(purpose, chain_id,
-payload)``. On the network everything travels through :func:`encode_message` /
-:func:`decode_message`, a type tag plus the body, bounded in size.
+payload)``. The ``read_*`` field readers are shared with the other message modules.
 
-``Proposal`` carries a whole block, and a block's header carries a CommitCertificate, so
-``blocks`` imports this module and this module imports ``blocks`` lazily (inside functions).
+This module sits below blocks (a header carries a CommitCertificate); the Proposal, which
+carries a whole block, is in :mod:`consensus.proposal`, and the network envelope of all
+consensus messages in :mod:`consensus.wire`. Never: import either of them.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from consensus import codec, crypto
 from consensus.crypto import SignPurpose
@@ -29,9 +28,6 @@ from consensus.types import (
     Signature,
     ValidatorIndex,
 )
-
-if TYPE_CHECKING:
-    from consensus.blocks import Block
 
 HEIGHT_MAX = 2**62
 ROUND_MAX = 2**31
@@ -51,27 +47,27 @@ class VoteType(enum.IntEnum):
     PRECOMMIT = 2
 
 
-def _read_height(value: codec.Value) -> Height:
+def read_height(value: codec.Value) -> Height:
     return Height(codec.expect_int(value, "height", 1, HEIGHT_MAX))
 
 
-def _read_round(value: codec.Value) -> Round:
+def read_round(value: codec.Value) -> Round:
     return Round(codec.expect_int(value, "round", 0, ROUND_MAX))
 
 
-def _read_hash(value: codec.Value, name: str = "hash") -> Hash32:
+def read_hash(value: codec.Value, name: str = "hash") -> Hash32:
     return Hash32(codec.expect_bytes(value, name, HASH_LEN))
 
 
-def _read_optional_hash(value: codec.Value) -> Hash32 | None:
-    return codec.expect_optional(value, _read_hash)
+def read_optional_hash(value: codec.Value) -> Hash32 | None:
+    return codec.expect_optional(value, read_hash)
 
 
-def _read_key(value: codec.Value) -> PublicKey:
+def read_public_key(value: codec.Value) -> PublicKey:
     return PublicKey(codec.expect_bytes(value, "public_key", PUBLIC_KEY_LEN))
 
 
-def _read_sig(value: codec.Value) -> Signature:
+def read_signature(value: codec.Value) -> Signature:
     return Signature(codec.expect_bytes(value, "signature", SIGNATURE_LEN))
 
 
@@ -121,12 +117,12 @@ class Vote:
         f = codec.expect_fields(value, "vote", 7)
         return cls(
             type=VoteType(codec.expect_int(f[0], "vote_type", 1, 2)),
-            height=_read_height(f[1]),
-            round=_read_round(f[2]),
-            block_hash=_read_optional_hash(f[3]),
+            height=read_height(f[1]),
+            round=read_round(f[2]),
+            block_hash=read_optional_hash(f[3]),
             validator_index=ValidatorIndex(codec.expect_uint(f[4], "index", COMMIT_SIGS_MAX - 1)),
-            validator=_read_key(f[5]),
-            signature=_read_sig(f[6]),
+            validator=read_public_key(f[5]),
+            signature=read_signature(f[6]),
         )
 
 
@@ -145,7 +141,7 @@ class CommitSig:
         index, sig = codec.expect_fields(value, "commit_sig", 2)
         return cls(
             ValidatorIndex(codec.expect_uint(index, "index", COMMIT_SIGS_MAX - 1)),
-            _read_sig(sig),
+            read_signature(sig),
         )
 
 
@@ -170,7 +166,7 @@ class CommitCertificate:
     def from_wire(cls, value: codec.Value) -> CommitCertificate:
         f = codec.expect_fields(value, "certificate", 4)
         sigs = codec.expect_list_of(f[3], "signatures", CommitSig.from_wire, COMMIT_SIGS_MAX)
-        return cls(_read_height(f[0]), _read_round(f[1]), _read_hash(f[2], "block_hash"), sigs)
+        return cls(read_height(f[0]), read_round(f[1]), read_hash(f[2], "block_hash"), sigs)
 
     def encode(self) -> bytes:
         return codec.encode(self.to_wire())
@@ -223,92 +219,3 @@ class DuplicateVoteEvidence:
 
 Evidence = DuplicateVoteEvidence
 """The one kind of evidence so far; a union once there are more."""
-
-
-def compute_proposal_sign_payload(
-    height: int, round_: int, pol_round: int, block_hash: bytes
-) -> bytes:
-    return codec.encode([height, round_, pol_round, block_hash])
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    """The proposer of (height, round) proposes ``block``; ``pol_round`` is its valid round
-    (-1 if none): the round in which > 2/3 prevoted this block (Algorithm 1, line 28)."""
-
-    height: Height
-    round: Round
-    pol_round: int
-    block: Block
-    proposer: PublicKey
-    signature: Signature
-
-    @property
-    def block_hash(self) -> Hash32:
-        return self.block.hash
-
-    def sign_payload(self) -> bytes:
-        return compute_proposal_sign_payload(
-            self.height, self.round, self.pol_round, self.block.hash
-        )
-
-    def is_signature_valid(self, chain_id: ChainId) -> bool:
-        return crypto.verify(
-            self.proposer, SignPurpose.PROPOSAL, chain_id, self.sign_payload(), self.signature
-        )
-
-    def to_wire(self) -> list[object]:
-        return [
-            self.height,
-            self.round,
-            self.pol_round,
-            self.block.to_wire(),
-            self.proposer,
-            self.signature,
-        ]
-
-    @classmethod
-    def from_wire(cls, value: codec.Value) -> Proposal:
-        from consensus.blocks import Block  # blocks imports this module at load time
-
-        f = codec.expect_fields(value, "proposal", 6)
-        return cls(
-            height=_read_height(f[0]),
-            round=_read_round(f[1]),
-            pol_round=codec.expect_int(f[2], "pol_round", -1, ROUND_MAX),
-            block=Block.from_wire(f[3]),
-            proposer=_read_key(f[4]),
-            signature=_read_sig(f[5]),
-        )
-
-
-Message = Proposal | Vote | DuplicateVoteEvidence
-
-
-class MessageTag(enum.IntEnum):
-    PROPOSAL = 1
-    VOTE = 2
-    EVIDENCE = 3
-
-
-_TAGS: dict[type, MessageTag] = {
-    Proposal: MessageTag.PROPOSAL,
-    Vote: MessageTag.VOTE,
-    DuplicateVoteEvidence: MessageTag.EVIDENCE,
-}
-
-
-def encode_message(message: Message) -> bytes:
-    """``[tag, body]`` in canonical msgpack."""
-    return codec.encode([int(_TAGS[type(message)]), message.to_wire()])
-
-
-def decode_message(data: bytes, max_bytes: int = MESSAGE_BYTES_MAX) -> Message:
-    """Strict inverse of :func:`encode_message`; raises only ``CodecError``."""
-    tag, body = codec.expect_fields(codec.decode(data, max_bytes), "message", 2)
-    kind = codec.expect_int(tag, "message_tag", 1, len(MessageTag))
-    if kind == MessageTag.PROPOSAL:
-        return Proposal.from_wire(body)
-    if kind == MessageTag.VOTE:
-        return Vote.from_wire(body)
-    return DuplicateVoteEvidence.from_wire(body)

@@ -1,7 +1,11 @@
-"""Round steps of a height and the table of legal transitions between (height, round, step).
+"""Round steps of a height, the table of legal transitions between (height, round, step), and
+the replica's timers.
 
 The replica checks every move against :func:`is_legal_transition`; an illegal one is a bug in
-our own code, so it crashes loudly instead of being answered like bad input.
+our own code, so it crashes loudly instead of being answered like bad input. A :class:`Timer`
+names a timeout the replica schedules; it is not a step (the re-broadcast timer runs in every
+step), but the timers that end a step share that step's number, which is also what the node's
+write-ahead log stores.
 """
 
 from __future__ import annotations
@@ -23,9 +27,25 @@ class RoundStep(enum.IntEnum):
     """Saw > 2/3 precommits for anything; the precommit timeout is running."""
     COMMIT = 8
     """Decided; waiting for BlockExecuted before the next height."""
+
+
+class Timer(enum.IntEnum):
+    """A timeout of ``ScheduleTimeout`` / ``TimeoutElapsed``. Values are stored in the node's
+    write-ahead log: never renumber one."""
+
+    NEW_HEIGHT = 1
+    """``timeout_commit_ms`` after the previous block is over: start round 0."""
+    NEW_ROUND = 2
+    """``empty_block_interval_ms`` is over: propose even without txs."""
+    PROPOSE = 3
+    """No acceptable proposal in time: prevote nil (line 57)."""
+    PREVOTE_WAIT = 5
+    """No prevote quorum for one block in time: precommit nil (line 61)."""
+    PRECOMMIT_WAIT = 7
+    """No decision in time: the next round (line 65)."""
     REBROADCAST = 9
-    """Not a step: the per-round timer that re-sends our own signed proposal and votes, so a
-    message lost on the way (or during a partition) is eventually delivered once links heal."""
+    """Re-send our own signed proposal and votes of the round, so a message lost on the way
+    (or during a partition) is eventually delivered once links heal."""
 
 
 S = RoundStep
@@ -41,14 +61,12 @@ SAME_ROUND: frozenset[tuple[RoundStep, RoundStep]] = frozenset(
         (S.PREVOTE_WAIT, S.PRECOMMIT),
         (S.PRECOMMIT, S.PRECOMMIT_WAIT),
         # A decision (line 49 or block sync) may come in any step but COMMIT itself.
-        *((step, S.COMMIT) for step in RoundStep if step not in (S.COMMIT, S.REBROADCAST)),
+        *((step, S.COMMIT) for step in RoundStep if step != S.COMMIT),
     }
 )
 """Legal step changes within one (height, round)."""
 
-NEW_ROUND_FROM: frozenset[RoundStep] = frozenset(
-    s for s in RoundStep if s not in (S.COMMIT, S.REBROADCAST)
-)
+NEW_ROUND_FROM: frozenset[RoundStep] = frozenset(s for s in RoundStep if s != S.COMMIT)
 """Steps from which a higher round of the same height may start (timeout or round skip)."""
 
 NEW_ROUND_TO: frozenset[RoundStep] = frozenset({S.NEW_ROUND, S.PROPOSE})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from consensus import codec, crypto
 from consensus.crypto import PrivateKey, SignPurpose
+from consensus.errors import ConsensusError
 from consensus.types import HASH_LEN, ChainId, Hash32, Height, Round, Signature
 
 
@@ -26,7 +27,7 @@ class SignStep(enum.IntEnum):
     PRECOMMIT = 3
 
 
-class DoubleSignRefused(Exception):
+class DoubleSignRefused(ConsensusError):
     """Signing would go back in (height, round, step) or conflict with what was signed there."""
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from consensus import codec, crypto
+from consensus.errors import ConsensusError
 from consensus.types import (
     PUBLIC_KEY_LEN,
     Hash32,
@@ -34,7 +35,7 @@ ROTATION_CYCLE_MAX = 4_096
 """Longest precomputed weighted rotation; bigger (reduced) totals use a hashed weighted pick."""
 
 
-class InvalidValidatorSet(ValueError):
+class InvalidValidatorSet(ConsensusError, ValueError):
     """A validator set that breaks the rules (empty, duplicate keys, bad power)."""
 
 

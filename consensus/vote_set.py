@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consensus.errors import InvalidMessage
 from consensus.messages import DuplicateVoteEvidence, Vote, VoteType
 from consensus.types import ChainId, Hash32, Height, Round, ValidatorIndex
 from consensus.validators import ValidatorSet
@@ -23,7 +24,7 @@ than this still can; the complete fix is CometBFT's VoteSetMaj23 (count a confli
 for a block once a peer claims > 2/3 for it, and have gossip re-offer those votes)."""
 
 
-class InvalidVote(ValueError):
+class InvalidVote(InvalidMessage):
     """A vote from an unknown validator, with a mismatched index, or a bad signature."""
 
 

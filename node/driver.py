@@ -41,7 +41,8 @@ from consensus.events import (
     VoteReceived,
 )
 from consensus.ledger.queries import get_nonce
-from consensus.messages import Proposal, Vote
+from consensus.messages import Vote
+from consensus.proposal import Proposal
 from consensus.replica import Replica
 from consensus.types import Height, TimestampMs
 from node.chain import Chain, CommittedBlock
@@ -279,12 +280,12 @@ class Driver:
         self.network.broadcast(encode_gossip(ConsensusPayload(message)))
 
     def _schedule_timeout(self, action: ScheduleTimeout) -> None:
-        event = TimeoutElapsed(action.height, action.round, action.step)
+        event = TimeoutElapsed(action.height, action.round, action.timer)
         loop = asyncio.get_running_loop()
         loop.call_later(action.delay_ms / 1000, self._fire_timeout, event)
 
     def _fire_timeout(self, event: TimeoutElapsed) -> None:
-        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.step, now_ms()))
+        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now_ms()))
 
     def _commit(self, action: CommitBlock) -> None:
         started = time.perf_counter()

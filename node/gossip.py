@@ -12,7 +12,8 @@ import enum
 from dataclasses import dataclass
 
 from consensus import codec
-from consensus.messages import MESSAGE_BYTES_MAX, Message, decode_message, encode_message
+from consensus.messages import MESSAGE_BYTES_MAX
+from consensus.wire import Message, decode_message, encode_message
 
 TX_BATCH_MAX = 2_000
 """Most transactions in one gossip frame."""

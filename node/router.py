@@ -23,7 +23,8 @@ from consensus.events import (
     ProposalReceived,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
+from consensus.proposal import Proposal
 from node.chain import Chain
 from node.driver import Driver, Network, now_ms
 from node.gossip import (

@@ -27,7 +27,8 @@ from pathlib import Path
 from consensus import codec
 from consensus.crypto import SignPurpose, compute_sign_bytes, sha256
 from consensus.events import ProposalReceived, VoteReceived
-from consensus.messages import Proposal, Vote, VoteType
+from consensus.messages import Vote, VoteType
+from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
 from consensus.types import ChainId, Height, PublicKey, Round
 from node.signer import SignStateError, SignStateFile, SignStateMissingError

@@ -22,8 +22,9 @@ from consensus.events import (
     TimeoutElapsed,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
-from consensus.round_step import RoundStep
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
+from consensus.proposal import Proposal
+from consensus.round_step import Timer
 from consensus.types import Height, Round
 
 
@@ -61,7 +62,7 @@ def encode_event(event: LoggedEvent) -> bytes:
     if isinstance(event, EvidenceReceived):
         return codec.encode([int(WalTag.EVIDENCE), event.evidence.to_wire()])
     if isinstance(event, TimeoutElapsed):
-        return codec.encode([int(WalTag.TIMEOUT), event.height, event.round, int(event.step)])
+        return codec.encode([int(WalTag.TIMEOUT), event.height, event.round, int(event.timer)])
     return codec.encode(
         [int(WalTag.COMMITTED_BLOCK), event.block.to_wire(), event.certificate.to_wire()]
     )
@@ -81,13 +82,13 @@ def decode_event(data: bytes) -> LoggedEvent:
     if tag == WalTag.EVIDENCE and len(items) == 2:
         return EvidenceReceived(DuplicateVoteEvidence.from_wire(items[1]))
     if tag == WalTag.TIMEOUT and len(items) == 4:
-        step = codec.expect_uint(items[3], "step")
-        if step not in RoundStep._value2member_map_:
-            raise codec.CodecError(f"unknown round step {step}")
+        timer = codec.expect_uint(items[3], "timer")
+        if timer not in Timer._value2member_map_:
+            raise codec.CodecError(f"unknown timer {timer}")
         return TimeoutElapsed(
             Height(codec.expect_uint(items[1], "height")),
             Round(codec.expect_uint(items[2], "round")),
-            RoundStep(step),
+            Timer(timer),
         )
     if tag == WalTag.COMMITTED_BLOCK and len(items) == 3:
         return CommittedBlockReceived(

@@ -6,7 +6,8 @@ top, inside a function (a deferred import) or under ``if TYPE_CHECKING:``. From 
 - no import cycle between the project's modules (a cycle hidden behind a deferred import is
   still a cycle: the two modules cannot be understood, tested or moved apart);
 - ``consensus/`` imports only itself, a list of pure standard-library modules, ``msgpack`` and
-  ``nacl`` (an allowlist: a new import has to be argued for here);
+  ``nacl`` (an allowlist: a new import has to be argued for here), and only at the top of a
+  module: an import inside a function is how a cycle hides;
 - no module imports the tool packages (``node.cli``, ``node.localnet``, ``node.bench``,
   ``node.nemesis``) except the tools themselves: the running node never depends on the commands
   that start or measure it;
@@ -189,6 +190,23 @@ def consensus_violations(modules: dict[str, pathlib.Path]) -> list[str]:
     return sorted(set(found))
 
 
+def deferred_imports(modules: dict[str, pathlib.Path], package: str) -> list[str]:
+    """Imports inside a function or class body of ``package``'s modules."""
+    found = []
+    for name, path in modules.items():
+        if not _is_in(name, package):
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for scope in ast.walk(tree):
+            if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                found += [
+                    f"{name}:{node.lineno} imports inside {scope.name}"
+                    for node in ast.walk(scope)
+                    if isinstance(node, ast.Import | ast.ImportFrom)
+                ]
+    return sorted(set(found))
+
+
 def tool_violations(graph: dict[str, set[str]]) -> list[str]:
     found = []
     for name, targets in graph.items():
@@ -239,6 +257,10 @@ def test_no_import_cycles(modules: dict[str, pathlib.Path]) -> None:
 
 def test_consensus_imports_only_its_allowlist(modules: dict[str, pathlib.Path]) -> None:
     assert consensus_violations(modules) == []
+
+
+def test_consensus_imports_only_at_the_top(modules: dict[str, pathlib.Path]) -> None:
+    assert deferred_imports(modules, "consensus") == []
 
 
 def test_runtime_never_imports_the_tools(modules: dict[str, pathlib.Path]) -> None:
@@ -299,6 +321,10 @@ def test_consensus_may_not_import_outside_its_allowlist(tmp_path: pathlib.Path) 
     assert consensus_violations(modules) == [
         "consensus.bad:2 imports json",
         "consensus.bad:3 imports node.app",
+    ]
+    assert deferred_imports(modules, "consensus") == [
+        "consensus.bad:2 imports inside f",
+        "consensus.bad:3 imports inside f",
     ]
 
 

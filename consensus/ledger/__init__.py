@@ -25,7 +25,7 @@ Decisions worth knowing:
   from a one-time hash of the genesis state; cost is proportional to the block's writes.
 """
 
-from consensus.ledger.codes import Code, Rejected
+from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.events import Receipt, decode_receipts, encode_receipts
 from consensus.ledger.execute import BlockResult, execute_block, get_validators
 from consensus.ledger.genesis import GenesisDoc, GenesisError, build_genesis_state
@@ -46,8 +46,8 @@ __all__ = [
     "Code",
     "GenesisDoc",
     "GenesisError",
+    "InvalidTransaction",
     "Receipt",
-    "Rejected",
     "SignedTx",
     "State",
     "TxType",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.ledger.codes import Code, Rejected
+from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.records import (
     Account,
     AccountStatus,
@@ -47,29 +47,35 @@ def get_submitter(
     if is_account_id(tx.submitter):
         record = view.get_account(tx.submitter)
         if record is None:
-            raise Rejected(Code.UNKNOWN_SUBMITTER, f"no account {tx.submitter}")
+            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no account {tx.submitter}")
         if record.status is not AccountStatus.ACTIVE:
-            raise Rejected(Code.ACCOUNT_CLOSED, f"account {tx.submitter} is closed")
+            raise InvalidTransaction(Code.ACCOUNT_CLOSED, f"account {tx.submitter} is closed")
     else:
         record = view.get_participant(tx.submitter)
         if record is None:
-            raise Rejected(Code.UNKNOWN_SUBMITTER, f"no participant {tx.submitter}")
+            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no participant {tx.submitter}")
         if not record.is_active:
-            raise Rejected(Code.PARTICIPANT_INACTIVE, f"participant {tx.submitter} is suspended")
+            raise InvalidTransaction(
+                Code.PARTICIPANT_INACTIVE, f"participant {tx.submitter} is suspended"
+            )
     if not is_signed_by(record.keys, record.threshold, signers):
-        raise Rejected(Code.NOT_AUTHORIZED, f"{tx.submitter}: too few of its keys signed")
+        raise InvalidTransaction(Code.NOT_AUTHORIZED, f"{tx.submitter}: too few of its keys signed")
     return record
 
 
 def require_participant(ctx: TxContext) -> Participant:
     if not isinstance(ctx.submitter, Participant):
-        raise Rejected(Code.NOT_AUTHORIZED, "this transaction is submitted by a participant")
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, "this transaction is submitted by a participant"
+        )
     return ctx.submitter
 
 
 def require_account(ctx: TxContext) -> Account:
     if not isinstance(ctx.submitter, Account):
-        raise Rejected(Code.NOT_AUTHORIZED, "this transaction is submitted by its account")
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, "this transaction is submitted by its account"
+        )
     return ctx.submitter
 
 
@@ -86,7 +92,9 @@ def validate_governance(ctx: TxContext) -> None:
     """The submitter is an active bank, and enough active banks (each M-of-N) signed."""
     submitter = require_participant(ctx)
     if not submitter.has_role(Role.BANK):
-        raise Rejected(Code.NOT_AUTHORIZED, "governance transactions are submitted by a bank")
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, "governance transactions are submitted by a bank"
+        )
     needed = ctx.view.get_config().governance_threshold
     signed = sum(
         1
@@ -94,4 +102,6 @@ def validate_governance(ctx: TxContext) -> None:
         if is_signed_by(bank.keys, bank.threshold, ctx.signers)
     )
     if signed < needed:
-        raise Rejected(Code.NOT_AUTHORIZED, f"governance: {signed} of {needed} banks signed")
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, f"governance: {signed} of {needed} banks signed"
+        )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import enum
 
+from consensus.errors import ConsensusError
+
 
 class Code(enum.IntEnum):
     """Outcome of one transaction. 0 is success; everything else is a typed rejection."""
@@ -39,7 +41,7 @@ class Code(enum.IntEnum):
     LEGAL_BASIS_REQUIRED = 25
 
 
-class Rejected(Exception):
+class InvalidTransaction(ConsensusError):
     """A transaction broke a ledger rule. Raised by rules, turned into a receipt by execute."""
 
     def __init__(self, code: Code, log: str) -> None:
@@ -62,6 +64,8 @@ AMOUNT_MAX = 2**63 - 1
 """Amounts, balances and supplies stay strictly below 2**63 (fits a signed 64-bit integer)."""
 DECIMALS_MAX = 18
 PARTICIPANTS_MAX = 256
-VALIDATORS_MAX = 128
+GOVERNED_VALIDATORS_MAX = 128
+"""Most validators governance may schedule (``consensus.validators.VALIDATORS_MAX`` is the
+larger bound of any validator set the core decodes)."""
 VOTING_POWER_MAX = 2**40
 EVENTS_PER_RECEIPT_MAX = 8

@@ -128,7 +128,7 @@ class Frozen:
     legal_basis_ref: str
 
 
-Event = (
+TxEvent = (
     ParticipantUpserted
     | InstrumentRegistered
     | AccountOpened
@@ -141,8 +141,10 @@ Event = (
     | InterbankSettled
     | Frozen
 )
+"""What an accepted transaction emitted, carried in its receipt (the replica's inputs are
+``consensus.events.Event``)."""
 
-EVENT_TYPES: dict[EventType, type[Event]] = {
+TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
     event.TAG: event
     for event in (
         ParticipantUpserted,
@@ -168,15 +170,15 @@ _READERS: dict[str, Any] = {
 }
 _FIELDS: dict[EventType, tuple[tuple[str, Any], ...]] = {
     tag: tuple((f.name, _READERS[str(f.type)]) for f in fields(cls))
-    for tag, cls in EVENT_TYPES.items()
+    for tag, cls in TX_EVENT_TYPES.items()
 }
 
 
-def event_to_wire(event: Event) -> list[Value]:
+def event_to_wire(event: TxEvent) -> list[Value]:
     return [int(event.TAG), *(getattr(event, name) for name, _ in _FIELDS[event.TAG])]
 
 
-def event_from_wire(value: Value) -> Event:
+def event_from_wire(value: Value) -> TxEvent:
     items = codec.expect_list(value, "event", 16)
     if not items:
         raise CodecError("event: empty")
@@ -186,7 +188,7 @@ def event_from_wire(value: Value) -> Event:
     if len(items) != len(specs) + 1:
         raise CodecError(f"event {tag.name}: expected {len(specs)} fields")
     kwargs = {name: read(item, name) for (name, read), item in zip(specs, items[1:], strict=True)}
-    return EVENT_TYPES[tag](**kwargs)
+    return TX_EVENT_TYPES[tag](**kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ class Receipt:
 
     code: Code
     log: str
-    events: tuple[Event, ...]
+    events: tuple[TxEvent, ...]
 
     @property
     def is_ok(self) -> bool:

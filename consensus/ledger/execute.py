@@ -16,17 +16,17 @@ from typing import Any
 
 from consensus.codec import CodecError
 from consensus.ledger.auth import TxContext, get_submitter
-from consensus.ledger.codes import LOG_LEN_MAX, Code, Rejected
-from consensus.ledger.events import Event, Receipt
-from consensus.ledger.records import ValidatorSet
-from consensus.ledger.rules_admin import (
+from consensus.ledger.codes import LOG_LEN_MAX, Code, InvalidTransaction
+from consensus.ledger.events import Receipt, TxEvent
+from consensus.ledger.records import ValidatorPowers
+from consensus.ledger.rules.admin import (
     apply_account_open,
     apply_account_update,
     apply_instrument_register,
     apply_participant_upsert,
     select_validators,
 )
-from consensus.ledger.rules_tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
+from consensus.ledger.rules.tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.state import (
     META_KEY,
     SCHEDULE_KEY,
@@ -38,7 +38,7 @@ from consensus.ledger.txs import SignedTx, TxType, decode_tx, verify_tx_signatur
 from consensus.ledger.view import BlockView
 from consensus.types import Hash32, PublicKey
 
-RULES: dict[TxType, Callable[[TxContext, Any], tuple[Event, ...]]] = {
+RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.PARTICIPANT_UPSERT: apply_participant_upsert,
     TxType.INSTRUMENT_REGISTER: apply_instrument_register,
     TxType.ACCOUNT_OPEN: apply_account_open,
@@ -116,7 +116,7 @@ def execute_tx(block: _Block, raw: bytes) -> Receipt:
     view = block.view
     try:
         events = apply_tx(block, tx, raw)
-    except Rejected as rejected:
+    except InvalidTransaction as rejected:
         view.discard_tx()
         return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
     view.commit_tx()
@@ -131,14 +131,14 @@ def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
     return verify_tx_signatures(tx)
 
 
-def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
+def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[TxEvent, ...]:
     unsigned = tx.unsigned
     if unsigned.chain_id != block.chain_id:
-        raise Rejected(Code.WRONG_CHAIN, f"tx for chain {unsigned.chain_id}")
+        raise InvalidTransaction(Code.WRONG_CHAIN, f"tx for chain {unsigned.chain_id}")
     if not is_signature_valid(block, tx, raw):
-        raise Rejected(Code.BAD_SIGNATURE, "a signature does not verify")
+        raise InvalidTransaction(Code.BAD_SIGNATURE, "a signature does not verify")
     if unsigned.valid_until.is_expired(block.height, block.time_ms):
-        raise Rejected(Code.EXPIRED, "valid_until has passed")
+        raise InvalidTransaction(Code.EXPIRED, "valid_until has passed")
     view, submitter = block.view, unsigned.submitter
     signers = frozenset([key for key, _ in tx.signatures])
     record = get_submitter(view, unsigned, signers)
@@ -146,9 +146,9 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     # Exactly the next nonce: with gaps allowed, gossip that delivers n+1 before n would let
     # n+1 commit first and make n fail, losing a transaction its submitter saw accepted.
     if unsigned.nonce != last_nonce + 1:
-        raise Rejected(Code.BAD_NONCE, f"nonce must be {last_nonce + 1}")
+        raise InvalidTransaction(Code.BAD_NONCE, f"nonce must be {last_nonce + 1}")
     if view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
-        raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
+        raise InvalidTransaction(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
     ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
     events = RULES[unsigned.tx_type](ctx, unsigned.body)
     view.put_nonce(submitter, unsigned.nonce)
@@ -156,7 +156,7 @@ def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[Event, ...]:
     return events
 
 
-def get_validators(state: State, height: int) -> ValidatorSet:
+def get_validators(state: State, height: int) -> ValidatorPowers:
     """The validator set that signs ``height``: sorted (public_key, power) pairs.
 
     Known for every height from the state's own height up to height + 2 (later changes
@@ -167,7 +167,9 @@ def get_validators(state: State, height: int) -> ValidatorSet:
     return validators
 
 
-def compute_validator_updates(old: ValidatorSet, new: ValidatorSet) -> tuple[ValidatorUpdate, ...]:
+def compute_validator_updates(
+    old: ValidatorPowers, new: ValidatorPowers
+) -> tuple[ValidatorUpdate, ...]:
     """CometBFT-style diff: changed or added keys with their power, removed keys with 0."""
     before, after = dict(old), dict(new)
     updates = [(key, power) for key, power in after.items() if before.get(key) != power]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.codec import CodecError
-from consensus.ledger.codes import AMOUNT_MAX, Rejected
+from consensus.errors import ConsensusError
+from consensus.ledger.codes import AMOUNT_MAX, InvalidTransaction
 from consensus.ledger.records import (
     Account,
     AccountStatus,
@@ -29,7 +30,7 @@ from consensus.ledger.records import (
     validate_amount,
     validate_instrument_id,
 )
-from consensus.ledger.rules_admin import compute_validator_set, validate_validator_set
+from consensus.ledger.rules.admin import compute_validator_set, validate_validator_set
 from consensus.ledger.state import (
     CONFIG_KEY,
     META_KEY,
@@ -41,7 +42,7 @@ from consensus.ledger.state import (
 from consensus.ledger.view import BlockView
 
 
-class GenesisError(ValueError):
+class GenesisError(ConsensusError, ValueError):
     """The genesis document is invalid."""
 
 
@@ -254,7 +255,7 @@ def build_genesis_state(doc: GenesisDoc) -> State:
         _put_instruments(view, doc)
         _put_accounts(view, doc)
         _put_balances(view, doc)
-    except Rejected as exc:
+    except InvalidTransaction as exc:
         raise GenesisError(f"invalid genesis: {exc.log}") from exc
     view.commit_tx()
     changes = view.compute_changes()

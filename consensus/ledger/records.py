@@ -16,10 +16,10 @@ from consensus.codec import CodecError, Value
 from consensus.ledger.codes import (
     AMOUNT_MAX,
     DECIMALS_MAX,
+    GOVERNED_VALIDATORS_MAX,
     ID_LEN_MAX,
     KEYS_MAX,
     REF_LEN_MAX,
-    VALIDATORS_MAX,
     VOTING_POWER_MAX,
 )
 from consensus.types import HASH_LEN, PUBLIC_KEY_LEN, PublicKey
@@ -85,13 +85,13 @@ def validate_amount(value: Value, name: str = "amount") -> int:
     return value
 
 
-def read_public_key(value: Value) -> PublicKey:
+def _read_public_key(value: Value) -> PublicKey:
     return PublicKey(codec.expect_bytes(value, "public_key", PUBLIC_KEY_LEN))
 
 
 def validate_keyset(keys_value: Value, threshold_value: Value) -> tuple[tuple[PublicKey, ...], int]:
     """M-of-N keys: 1..KEYS_MAX distinct keys, sorted; 1 <= threshold <= len(keys)."""
-    keys = codec.expect_list_of(keys_value, "keys", read_public_key, KEYS_MAX)
+    keys = codec.expect_list_of(keys_value, "keys", _read_public_key, KEYS_MAX)
     codec.sorted_unique(keys, "keys")
     threshold = codec.expect_int(threshold_value, "threshold", 1, max(1, len(keys)))
     if not keys:
@@ -174,7 +174,7 @@ class Participant:
             status=ParticipantStatus(_read_enum(ParticipantStatus, status, "status")),
             keys=keyset,
             threshold=checked_threshold,
-            validator_key=codec.expect_optional(vkey, read_public_key),
+            validator_key=codec.expect_optional(vkey, _read_public_key),
             validator_power=codec.expect_int(power, "validator_power", 0, VOTING_POWER_MAX),
             lei=validate_ref(lei, "lei"),
             bic=validate_ref(bic, "bic"),
@@ -373,15 +373,16 @@ class ChainConfig:
         )
 
 
-ValidatorSet = tuple[tuple[PublicKey, int], ...]
-"""(public_key, power) pairs sorted by key."""
+ValidatorPowers = tuple[tuple[PublicKey, int], ...]
+"""(public_key, power) pairs sorted by key: the ledger's record of a validator set
+(``consensus.validators.ValidatorSet.of`` makes the replica's ValidatorSet of it)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ValidatorSchedule:
     """Validator sets by the first height they sign: ((from_height, set), ...) ascending."""
 
-    entries: tuple[tuple[int, ValidatorSet], ...]
+    entries: tuple[tuple[int, ValidatorPowers], ...]
 
     def to_wire(self) -> list[Value]:
         return [[height, [list(pair) for pair in vset]] for height, vset in self.entries]
@@ -390,11 +391,11 @@ class ValidatorSchedule:
     def from_wire(cls, value: Value) -> ValidatorSchedule:
         def read_pair(item: Value) -> tuple[PublicKey, int]:
             key, power = codec.expect_fields(item, "validator", 2)
-            return read_public_key(key), codec.expect_int(power, "power", 1, VOTING_POWER_MAX)
+            return _read_public_key(key), codec.expect_int(power, "power", 1, VOTING_POWER_MAX)
 
-        def read_entry(item: Value) -> tuple[int, ValidatorSet]:
+        def read_entry(item: Value) -> tuple[int, ValidatorPowers]:
             height, vset = codec.expect_fields(item, "schedule_entry", 2)
-            pairs = codec.expect_list_of(vset, "validators", read_pair, VALIDATORS_MAX)
+            pairs = codec.expect_list_of(vset, "validators", read_pair, GOVERNED_VALIDATORS_MAX)
             codec.sorted_unique([key for key, _ in pairs], "validators")
             return codec.expect_uint(height, "from_height"), pairs
 

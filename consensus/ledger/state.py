@@ -167,7 +167,7 @@ class Missing(enum.Enum):
 
 
 _MISSING = Missing.MISSING
-DECODE_MEMO_MAX = 1 << 18
+RECORD_DECODE_MEMO_MAX = 1 << 18
 """Bound of each prefix's decode memo (cleared when full: a memo, so only speed depends on it)."""
 
 
@@ -260,7 +260,7 @@ class State:
             memo = self._decoded[key[0]] = {}
         record = memo.get(raw, _MISSING)
         if record is _MISSING:
-            if len(memo) >= DECODE_MEMO_MAX:
+            if len(memo) >= RECORD_DECODE_MEMO_MAX:
                 memo.clear()
             record = memo[raw] = decode_value(key, raw)
         return record
@@ -281,7 +281,7 @@ class State:
             memo = memos.get(key[0])
             if memo is None:
                 memo = memos[key[0]] = {}
-            elif len(memo) >= DECODE_MEMO_MAX:
+            elif len(memo) >= RECORD_DECODE_MEMO_MAX:
                 memo.clear()
             memo[raw] = record
         return changes

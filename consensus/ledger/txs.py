@@ -233,7 +233,7 @@ def verify_tx_signatures(tx: SignedTx) -> bool:
     return all(crypto.verify(key, purpose, chain_id, payload, sig) for key, sig in tx.signatures)
 
 
-DECODE_MEMO_MAX = 20_000
+TX_DECODE_MEMO_MAX = 20_000
 """Most decoded txs remembered (a node decodes each tx at admission, on recheck and in the
 block; the memo makes that once). A memo of a pure function: only speed depends on it."""
 _DECODED: dict[bytes, SignedTx] = {}
@@ -246,7 +246,7 @@ def decode_tx(raw: bytes) -> SignedTx:
     tx = _DECODED.get(raw)
     if tx is None:
         tx = _decode_tx_uncached(raw)
-        if len(_DECODED) >= DECODE_MEMO_MAX:
+        if len(_DECODED) >= TX_DECODE_MEMO_MAX:
             _DECODED.clear()
         _DECODED[raw] = tx
     return tx

@@ -14,18 +14,13 @@ from collections.abc import Sequence
 from consensus import codec
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey, SignPurpose, merkle_root
-from consensus.messages import (
-    Message,
-    Proposal,
-    Vote,
-    compute_proposal_sign_payload,
-    compute_vote_sign_payload,
-    encode_message,
-)
+from consensus.messages import Vote, compute_vote_sign_payload
+from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.prng import Prng
 from consensus.types import ChainId, Hash32, Round, Signature, TimestampMs
+from consensus.wire import Message, encode_message
 
 REPLAY_MEMORY_MAX = 256
 """A replayer remembers this many past messages (bounded like everything else)."""

@@ -14,14 +14,8 @@ from consensus import events as ev
 from consensus.blocks import Block
 from consensus.codec import CodecError
 from consensus.crypto import sha256
-from consensus.messages import (
-    CommitCertificate,
-    Message,
-    Proposal,
-    Vote,
-    decode_message,
-    encode_message,
-)
+from consensus.messages import CommitCertificate, Vote
+from consensus.proposal import Proposal
 from consensus.replica import Replica
 from consensus.simulation.checkers import Violation, ViolationKind
 from consensus.simulation.faults import Behaviour
@@ -31,6 +25,7 @@ from consensus.simulation.replicas import build_replica
 from consensus.simulation.results import CHAIN_ID
 from consensus.simulation.state import Callback, Deliver, SimulationState, Sync
 from consensus.types import Height
+from consensus.wire import Message, decode_message, encode_message
 
 
 class NodeHost(SimulationState):
@@ -153,7 +148,7 @@ class NodeHost(SimulationState):
             targets = [n.node_id for n in self.nodes if n.public_key == action.public_key]
             self._send(node, action.message, [t for t in targets if t != node.node_id])
         elif isinstance(action, act.ScheduleTimeout):
-            timeout = ev.TimeoutElapsed(action.height, action.round, action.step)
+            timeout = ev.TimeoutElapsed(action.height, action.round, action.timer)
             self.clock.schedule(action.delay_ms, Callback(node.node_id, node.incarnation, timeout))
         elif isinstance(action, act.PersistSignState):
             node.sign_state = action.sign_state

@@ -10,15 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consensus import codec
-from consensus.messages import (
-    MessageTag,
-    Vote,
-    VoteType,
-    decode_message,
-    encode_message,
-)
+from consensus.messages import Vote, VoteType
 from consensus.params import ConsensusParams
 from consensus.types import ChainId
+from consensus.wire import MessageTag, decode_message, encode_message
 from tests.consensus.test_replica_fixtures import CHAIN, block_at_1, precommit, prevote, proposal
 
 

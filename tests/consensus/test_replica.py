@@ -33,12 +33,13 @@ from consensus.events import (
     VoteReceived,
 )
 from consensus.evidence import verify_evidence
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, VoteType
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote, VoteType
+from consensus.proposal import Proposal
 from consensus.replica import Replica
-from consensus.replica_state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
-from consensus.round_step import RoundStep
+from consensus.replica.state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
+from consensus.round_step import RoundStep, Timer
 from consensus.safety import SignState, SignStep
-from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
+from consensus.types import Hash32, Height, Round, TimestampMs
 from tests.consensus.test_replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
@@ -100,9 +101,9 @@ def in_prevote_step(block_hash: bytes | None = None) -> tuple[Replica, Block]:
 def test_started_non_proposer_enters_propose_and_schedules_timeout() -> None:
     s = started(ME)
     assert (s.replica.height, s.replica.round, s.replica.step) == (1, 0, S.PROPOSE)
-    assert ScheduleTimeout(H1, Round(0), S.PROPOSE, PARAMS.get_propose_timeout_ms(Round(0))) in (
-        s.actions
-    )
+    assert ScheduleTimeout(
+        H1, Round(0), Timer.PROPOSE, PARAMS.get_propose_timeout_ms(Round(0))
+    ) in (s.actions)
     assert broadcasts(s.actions) == []
 
 
@@ -199,7 +200,7 @@ def replace_height(block: Block, height: int) -> Block:
 
 def test_timeout_propose_prevotes_nil() -> None:
     replica = me()
-    out = replica.handle(TimeoutElapsed(H1, Round(0), S.PROPOSE))
+    out = replica.handle(TimeoutElapsed(H1, Round(0), Timer.PROPOSE))
     [v] = broadcast_votes(out)
     assert (v.type, v.block_hash) == (VoteType.PREVOTE, None)
     assert replica.step == S.PREVOTE
@@ -208,11 +209,11 @@ def test_timeout_propose_prevotes_nil() -> None:
 @pytest.mark.parametrize(
     "event",
     [
-        TimeoutElapsed(H1, Round(1), S.PROPOSE),
-        TimeoutElapsed(Height(2), Round(0), S.PROPOSE),
-        TimeoutElapsed(H1, Round(0), S.PREVOTE_WAIT),
-        TimeoutElapsed(H1, Round(0), S.NEW_HEIGHT),
-        TimeoutElapsed(H1, Round(0), S.NEW_ROUND),
+        TimeoutElapsed(H1, Round(1), Timer.PROPOSE),
+        TimeoutElapsed(Height(2), Round(0), Timer.PROPOSE),
+        TimeoutElapsed(H1, Round(0), Timer.PREVOTE_WAIT),
+        TimeoutElapsed(H1, Round(0), Timer.NEW_HEIGHT),
+        TimeoutElapsed(H1, Round(0), Timer.NEW_ROUND),
     ],
 )
 def test_stale_timeouts_are_rejected(event: TimeoutElapsed) -> None:
@@ -293,7 +294,7 @@ def test_prevote_quorum_for_anything_starts_prevote_wait() -> None:
     )
     assert replica.step == S.PREVOTE_WAIT
     assert ScheduleTimeout(
-        H1, Round(0), S.PREVOTE_WAIT, PARAMS.get_prevote_timeout_ms(Round(0))
+        H1, Round(0), Timer.PREVOTE_WAIT, PARAMS.get_prevote_timeout_ms(Round(0))
     ) in (out)
     assert broadcast_votes(out) == []
 
@@ -301,7 +302,7 @@ def test_prevote_quorum_for_anything_starts_prevote_wait() -> None:
 def test_timeout_prevote_precommits_nil() -> None:
     replica, _ = in_prevote_step()
     feed(replica, VoteReceived(prevote(1, 0, None)), VoteReceived(prevote(2, 0, b"\x03" * 32)))
-    [v] = broadcast_votes(replica.handle(TimeoutElapsed(H1, Round(0), S.PREVOTE_WAIT)))
+    [v] = broadcast_votes(replica.handle(TimeoutElapsed(H1, Round(0), Timer.PREVOTE_WAIT)))
     assert (v.type, v.block_hash) == (VoteType.PRECOMMIT, None)
     assert replica.step == S.PRECOMMIT
 
@@ -334,9 +335,9 @@ def test_prevote_quorum_for_nil_precommits_nil() -> None:
 def test_polka_seen_after_precommit_nil_sets_valid_value_but_no_lock() -> None:
     replica = me()
     p = proposal(block_at_1(proposer=proposer_index(1, 0)))
-    replica.handle(TimeoutElapsed(H1, Round(0), S.PROPOSE))  # prevote nil, no proposal yet
+    replica.handle(TimeoutElapsed(H1, Round(0), Timer.PROPOSE))  # prevote nil, no proposal yet
     feed(replica, *(VoteReceived(prevote(i, 0, p.block.hash)) for i in (1, 2)))
-    replica.handle(TimeoutElapsed(H1, Round(0), S.PREVOTE_WAIT))  # precommit nil
+    replica.handle(TimeoutElapsed(H1, Round(0), Timer.PREVOTE_WAIT))  # precommit nil
     assert replica.step == S.PRECOMMIT
     out = feed(replica, ProposalReceived(p), VoteReceived(prevote(3, 0, p.block.hash)))
     assert replica.valid == (p.block.hash, 0)
@@ -352,11 +353,13 @@ def test_precommit_quorum_for_anything_starts_precommit_wait() -> None:
     replica = me()
     out = feed(replica, *(VoteReceived(precommit(i, 0, None)) for i in (1, 2, 3)))
     assert ScheduleTimeout(
-        H1, Round(0), S.PRECOMMIT_WAIT, PARAMS.get_precommit_timeout_ms(Round(0))
+        H1, Round(0), Timer.PRECOMMIT_WAIT, PARAMS.get_precommit_timeout_ms(Round(0))
     ) in (out)
-    out = replica.handle(TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT))
+    out = replica.handle(TimeoutElapsed(H1, Round(0), Timer.PRECOMMIT_WAIT))
     assert (replica.round, replica.step) == (1, S.PROPOSE)
-    assert ScheduleTimeout(H1, Round(1), S.PROPOSE, PARAMS.get_propose_timeout_ms(Round(1))) in out
+    assert (
+        ScheduleTimeout(H1, Round(1), Timer.PROPOSE, PARAMS.get_propose_timeout_ms(Round(1))) in out
+    )
 
 
 def test_round_timeouts_grow_and_are_capped() -> None:
@@ -403,7 +406,7 @@ def test_precommit_quorum_with_the_proposal_commits() -> None:
     assert commit.block == block
     verify_certificate(commit.certificate, block.hash, 1, VSET, CHAIN)
     assert replica.step == S.COMMIT
-    assert_rejected(replica, TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT))
+    assert_rejected(replica, TimeoutElapsed(H1, Round(0), Timer.PRECOMMIT_WAIT))
     assert_rejected(replica, ProposalReceived(proposal(block_at_1(txs=(b"late",)), round_=1)))
 
 
@@ -411,7 +414,7 @@ def test_precommits_of_an_earlier_round_commit_even_in_a_later_round() -> None:
     replica = me()
     p = proposal(block_at_1(proposer=proposer_index(1, 0)))
     feed(replica, *(VoteReceived(precommit(i, 0, None)) for i in (1, 2, 3)))
-    replica.handle(TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT))
+    replica.handle(TimeoutElapsed(H1, Round(0), Timer.PRECOMMIT_WAIT))
     assert replica.round == 1
     replica2 = me()
     out = feed(
@@ -426,9 +429,9 @@ def test_block_executed_enters_the_next_height() -> None:
     replica, _block, _ = committed()
     out = replica.handle(BlockExecuted(H1, Hash32(b"\x09" * 32), VSET))
     assert (replica.height, replica.round, replica.step) == (2, 0, S.NEW_HEIGHT)
-    assert out == [ScheduleTimeout(Height(2), Round(0), S.NEW_HEIGHT, PARAMS.timeout_commit_ms)]
+    assert out == [ScheduleTimeout(Height(2), Round(0), Timer.NEW_HEIGHT, PARAMS.timeout_commit_ms)]
     assert replica.get_validator_set(3) == VSET
-    out = replica.handle(TimeoutElapsed(Height(2), Round(0), S.NEW_HEIGHT))
+    out = replica.handle(TimeoutElapsed(Height(2), Round(0), Timer.NEW_HEIGHT))
     assert replica.step == S.PROPOSE
 
 
@@ -460,7 +463,7 @@ def test_next_block_carries_the_certificate_and_app_hash() -> None:
     [commit] = [a for a in out if isinstance(a, CommitBlock)]
     app_hash = Hash32(b"\x09" * 32)
     r.handle(BlockExecuted(H1, app_hash, VSET))
-    out = r.handle(TimeoutElapsed(Height(2), Round(0), S.NEW_HEIGHT))
+    out = r.handle(TimeoutElapsed(Height(2), Round(0), Timer.NEW_HEIGHT))
     [p] = [m for m in broadcasts(out) if isinstance(m, Proposal)]
     assert p.block.header.parent_hash == block.hash
     assert p.block.header.app_hash == app_hash
@@ -492,7 +495,7 @@ def test_next_height_messages_are_buffered_and_replayed() -> None:
     replica, _block, _ = committed()
     early = prevote(1, 0, None, height=2)
     assert replica.handle(VoteReceived(early)) == []
-    assert replica.snapshot()[-3] == (early,)
+    assert replica.snapshot().next_height_messages == (early,)
     replica.handle(BlockExecuted(H1, Hash32(b"\x09" * 32), VSET))
     assert_rejected(replica, VoteReceived(early))  # replayed into the height's votes
 
@@ -501,11 +504,11 @@ def test_one_validator_cannot_fill_the_next_height_buffer() -> None:
     replica, _block, _ = committed()
     flood = [prevote(1, r, None, height=2) for r in range(FUTURE_MESSAGES_PER_VALIDATOR_MAX)]
     feed(replica, *(VoteReceived(v) for v in flood))
-    assert replica.snapshot()[-3] == tuple(flood)
+    assert replica.snapshot().next_height_messages == tuple(flood)
     assert_rejected(replica, VoteReceived(prevote(1, 99, None, height=2)))
     other = prevote(2, 0, None, height=2)
     assert replica.handle(VoteReceived(other)) == []
-    assert replica.snapshot()[-3] == (*flood, other)
+    assert replica.snapshot().next_height_messages == (*flood, other)
 
 
 def test_lagging_validator_gets_the_decision_sent_to_it() -> None:
@@ -529,7 +532,7 @@ def locked_in_round_0() -> tuple[Replica, Block]:
     feed(replica, *(VoteReceived(prevote(i, 0, block.hash)) for i in (1, 2)))
     assert replica.locked == (block.hash, 0)
     feed(replica, *(VoteReceived(precommit(i, 0, None)) for i in (1, 2)))
-    replica.handle(TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT))
+    replica.handle(TimeoutElapsed(H1, Round(0), Timer.PRECOMMIT_WAIT))
     assert replica.round == 1
     return replica, block
 
@@ -550,11 +553,11 @@ def test_locked_replica_prevotes_its_locked_block_again() -> None:
 def test_newer_polka_unlocks_line_28() -> None:
     replica, _block = locked_in_round_0()
     other = block_at_1(txs=(b"other",), proposer=proposer_index(1, 1))
-    replica.handle(TimeoutElapsed(H1, Round(1), S.PROPOSE))
+    replica.handle(TimeoutElapsed(H1, Round(1), Timer.PROPOSE))
     feed(replica, *(VoteReceived(prevote(i, 1, other.hash)) for i in (1, 2, 3)))
     assert replica.round == 1
     feed(replica, *(VoteReceived(precommit(i, 1, None)) for i in (1, 2, 3)))
-    replica.handle(TimeoutElapsed(H1, Round(1), S.PRECOMMIT_WAIT))
+    replica.handle(TimeoutElapsed(H1, Round(1), Timer.PRECOMMIT_WAIT))
     assert replica.round == 2
     [v] = broadcast_votes(replica.handle(ProposalReceived(proposal(other, round_=2, pol_round=1))))
     assert v.block_hash == other.hash
@@ -571,9 +574,9 @@ def test_proposer_reproposal_is_the_valid_block() -> None:
     replica, block = locked_in_round_0()
     out: list[Action] = []
     for r in (1, 2):
-        replica.handle(TimeoutElapsed(H1, Round(r), S.PROPOSE))
+        replica.handle(TimeoutElapsed(H1, Round(r), Timer.PROPOSE))
         feed(replica, *(VoteReceived(precommit(i, r, None)) for i in (1, 2, 3)))
-        out = list(replica.handle(TimeoutElapsed(H1, Round(r), S.PRECOMMIT_WAIT)))
+        out = list(replica.handle(TimeoutElapsed(H1, Round(r), Timer.PRECOMMIT_WAIT)))
     [p] = [m for m in broadcasts(out) if isinstance(m, Proposal)]
     assert p.block == block and p.pol_round == 0 and p.round == 3
 
@@ -586,7 +589,7 @@ def test_without_empty_blocks_round_0_waits_for_txs() -> None:
     params = replace(PARAMS, create_empty_blocks=False, empty_block_interval_ms=30_000)
     s = started(proposer_index(1, 0), params=params)
     assert s.replica.step == S.NEW_ROUND and broadcasts(s.actions) == []
-    assert ScheduleTimeout(H1, Round(0), S.NEW_ROUND, 30_000) in s.actions
+    assert ScheduleTimeout(H1, Round(0), Timer.NEW_ROUND, 30_000) in s.actions
     out = s.replica.handle(TxsAvailable((b"tx",)))
     p = broadcasts(out)[0]
     assert isinstance(p, Proposal) and p.block.txs == (b"tx",)
@@ -595,7 +598,7 @@ def test_without_empty_blocks_round_0_waits_for_txs() -> None:
 def test_empty_block_interval_elapsed_proposes_an_empty_block() -> None:
     params = replace(PARAMS, create_empty_blocks=False, empty_block_interval_ms=30_000)
     s = started(proposer_index(1, 0), params=params)
-    out = s.replica.handle(TimeoutElapsed(H1, Round(0), S.NEW_ROUND))
+    out = s.replica.handle(TimeoutElapsed(H1, Round(0), Timer.NEW_ROUND))
     p = broadcasts(out)[0]
     assert isinstance(p, Proposal) and p.block.txs == ()
 
@@ -628,7 +631,7 @@ def test_restarted_replica_does_not_sign_a_conflicting_prevote() -> None:
     state = replica.sign_state
     restarted = started(ME, sign_state=state).replica
     # it resumes at the round it signed in; a nil prevote there would conflict: refused
-    out = restarted.handle(TimeoutElapsed(H1, Round(0), S.PROPOSE))
+    out = restarted.handle(TimeoutElapsed(H1, Round(0), Timer.PROPOSE))
     assert broadcast_votes(out) == []
     assert restarted.sign_state == state
     # the identical prevote may be signed again
@@ -641,10 +644,18 @@ def test_restarted_replica_signs_nothing_below_its_last_signature() -> None:
     state = SignState(H1, Round(2), SignStep.PREVOTE, Hash32(b"\x00" * 32))
     s = started(ME, sign_state=state)
     assert (s.replica.round, s.replica.step) == (0, S.PROPOSE)
-    out = s.replica.handle(TimeoutElapsed(H1, Round(0), S.PROPOSE))
+    out = s.replica.handle(TimeoutElapsed(H1, Round(0), Timer.PROPOSE))
     assert broadcast_votes(out) == [] and s.replica.step == S.PREVOTE
     feed(s.replica, VoteReceived(prevote(1, 2, None)), VoteReceived(prevote(2, 2, None)))
     assert s.replica.round == 2  # caught up by f+1 votes of round 2
+
+
+def own_vote(replica: Replica, round_: int, vote_type: VoteType) -> Vote | None:
+    """Our own counted vote of (round, type), read from the replica's snapshot."""
+    for r, t, votes in replica.snapshot().votes:
+        if (r, t) == (round_, vote_type):
+            return next((v for v in votes if v.validator_index == ME), None)
+    return None
 
 
 def test_replaying_the_log_rebuilds_the_lock() -> None:
@@ -652,7 +663,7 @@ def test_replaying_the_log_rebuilds_the_lock() -> None:
     own messages logged as ProposalReceived/VoteReceived. The lock of round 0 must survive."""
     replica, block = in_prevote_step()
     log: list[Event] = [ProposalReceived(proposal(block))]
-    own_prevote = replica._votes.prevotes(Round(0)).get_vote(ValidatorIndex(ME))
+    own_prevote = own_vote(replica, 0, VoteType.PREVOTE)
     assert own_prevote is not None
     log.append(VoteReceived(own_prevote))
     for event in (
@@ -662,7 +673,7 @@ def test_replaying_the_log_rebuilds_the_lock() -> None:
         log.append(event)
         log += [VoteReceived(v) for v in broadcast_votes(replica.handle(event))]
     for event in [VoteReceived(precommit(i, 0, None)) for i in (1, 2)] + [
-        TimeoutElapsed(H1, Round(0), S.PRECOMMIT_WAIT)
+        TimeoutElapsed(H1, Round(0), Timer.PRECOMMIT_WAIT)
     ]:
         log.append(event)
         log += [VoteReceived(v) for v in broadcast_votes(replica.handle(event))]
@@ -683,7 +694,7 @@ def test_own_precommit_coming_back_after_a_restart_restores_the_lock() -> None:
     that made us lock: our precommit for a block is enough to be locked on it again."""
     replica, block = in_prevote_step()
     feed(replica, VoteReceived(prevote(1, 0, block.hash)), VoteReceived(prevote(2, 0, block.hash)))
-    own_precommit = replica._votes.precommits(Round(0)).get_vote(ValidatorIndex(ME))
+    own_precommit = own_vote(replica, 0, VoteType.PRECOMMIT)
     assert own_precommit is not None and own_precommit.block_hash == block.hash
     restarted = started(ME, sign_state=replica.sign_state).replica
     assert restarted.locked == (None, -1)
@@ -711,10 +722,11 @@ def test_lock_is_recovered_from_the_sign_state_alone() -> None:
 
 def test_rebroadcast_timer_resends_own_votes() -> None:
     replica, block = in_prevote_step()
-    out = replica.handle(TimeoutElapsed(H1, Round(0), S.REBROADCAST))
+    out = replica.handle(TimeoutElapsed(H1, Round(0), Timer.REBROADCAST))
     [v] = broadcast_votes(out)
     assert v.block_hash == block.hash
     assert (
-        ScheduleTimeout(H1, Round(0), S.REBROADCAST, PARAMS.get_propose_timeout_ms(Round(0))) in out
+        ScheduleTimeout(H1, Round(0), Timer.REBROADCAST, PARAMS.get_propose_timeout_ms(Round(0)))
+        in out
     )
     assert not any(isinstance(a, PersistSignState) for a in out)

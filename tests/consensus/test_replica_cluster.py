@@ -25,8 +25,9 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.messages import CommitCertificate, Proposal, Vote
+from consensus.messages import CommitCertificate, Vote
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal
 from consensus.replica import ChainState, Replica
 from consensus.types import ChainId, Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
@@ -82,12 +83,12 @@ class Cluster:
                 self.push(
                     self.now_ms + action.delay_ms,
                     source,
-                    TimeoutElapsed(action.height, action.round, action.step),
+                    TimeoutElapsed(action.height, action.round, action.timer),
                 )
             elif isinstance(action, CommitBlock):
                 block = action.block
                 self.commits.setdefault(source, {})[block.height] = (block, action.certificate)
-                app_hash = crypto.sha256(self.replicas[source].snapshot()[9] + block.hash)
+                app_hash = crypto.sha256(self.replicas[source].snapshot().app_hash + block.hash)
                 self.push(self.now_ms, source, BlockExecuted(block.height, app_hash, self.vset))
 
     def index_of(self, public_key: bytes) -> int:

@@ -11,14 +11,9 @@ from consensus.actions import Action, Broadcast, PersistSignState
 from consensus.blocks import GENESIS_PARENT_HASH, Block, make_block
 from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import Started
-from consensus.messages import (
-    Proposal,
-    Vote,
-    VoteType,
-    compute_proposal_sign_payload,
-    compute_vote_sign_payload,
-)
+from consensus.messages import Vote, VoteType, compute_vote_sign_payload
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.replica import ChainState, Replica
 from consensus.safety import SignState
 from consensus.types import (

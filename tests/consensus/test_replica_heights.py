@@ -8,7 +8,8 @@ from consensus.actions import CommitBlock
 from consensus.blocks import GENESIS_PARENT_HASH, Block, make_block
 from consensus.certificate import verify_certificate
 from consensus.events import BlockExecuted, ProposalReceived, VoteReceived
-from consensus.messages import DuplicateVoteEvidence, Proposal
+from consensus.messages import DuplicateVoteEvidence
+from consensus.proposal import Proposal
 from consensus.types import ChainId, Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from tests.consensus.test_replica_cluster import CHAIN as CLUSTER_CHAIN
@@ -100,7 +101,7 @@ def test_committed_evidence_leaves_the_pool() -> None:
         out += replica.handle(VoteReceived(precommit(i, 0, block.hash)))
     assert any(isinstance(a, CommitBlock) for a in out)
     replica.handle(BlockExecuted(Height(1), Hash32(b"\x01" * 32), VSET))
-    assert replica.snapshot()[16] == ()  # pending evidence
+    assert replica.snapshot().pending_evidence == ()
 
 
 # ---------------------------------------------------------------------------------------------

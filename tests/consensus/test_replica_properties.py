@@ -23,7 +23,7 @@ from consensus.events import (
 )
 from consensus.messages import Vote, VoteType
 from consensus.replica import RejectedInput
-from consensus.round_step import RoundStep
+from consensus.round_step import RoundStep, Timer
 from consensus.types import Hash32, Height, Round
 from consensus.vote_set import CONFLICTING_VOTES_MAX
 from tests.consensus.test_replica_fixtures import (
@@ -51,8 +51,8 @@ def _events() -> list[Event]:
                 events.append(VoteReceived(precommit(i, r, h)))
         for b in BLOCKS:
             events.append(ProposalReceived(proposal(b, round_=r, pol_round=-1 if r == 0 else 0)))
-        for step in RoundStep:
-            events.append(TimeoutElapsed(Height(1), Round(r), step))
+        for timer in Timer:
+            events.append(TimeoutElapsed(Height(1), Round(r), timer))
     v = prevote(2, 0, None)
     events.append(VoteReceived(replace(v, signature=bad_signature(v.signature))))
     events.append(VoteReceived(prevote(1, 0, None, height=2)))
@@ -105,7 +105,7 @@ def test_a_quorum_of_precommits_always_commits(events: list[Event]) -> None:
     replica.handle(ProposalReceived(proposal(block, round_=0)))
     for i in (1, 2, 3):
         replica.handle(VoteReceived(precommit(i, 0, block.hash)))
-    known = any(p.block.hash == block.hash for p in replica._proposals.values())
+    known = any(p.block.hash == block.hash for _, p in replica.snapshot().proposals)
     if _has_flooded_conflicts(events, block.hash):
         return  # a validator used up its conflicting-vote slots: its vote may not count
     assert (replica.step == RoundStep.COMMIT) == known

@@ -28,7 +28,8 @@ import node.signer
 import node.wal
 from consensus.crypto import SignPurpose, compute_sign_bytes, sha256
 from consensus.events import Event
-from consensus.messages import Proposal, Vote, VoteType
+from consensus.messages import Vote, VoteType
+from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
 from consensus.types import ChainId, PublicKey
 from node.gossip import ConsensusPayload, decode_gossip

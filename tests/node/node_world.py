@@ -22,14 +22,9 @@ from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import ProposalReceived, VoteReceived
 from consensus.ledger import GenesisDoc
 from consensus.ledger.txs import Transfer
-from consensus.messages import (
-    Proposal,
-    Vote,
-    VoteType,
-    compute_proposal_sign_payload,
-    compute_vote_sign_payload,
-)
+from consensus.messages import Vote, VoteType, compute_vote_sign_payload
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.types import ChainId, Hash32, Height, Round
 from node.app import Node, NodeHome
 from node.config import ConsensusSection, NodeConfig, NodeSection, write_config

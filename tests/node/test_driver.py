@@ -22,7 +22,8 @@ import pytest
 
 from consensus.events import ProposalReceived, Started, VoteReceived
 from consensus.ledger.queries import get_balance
-from consensus.messages import Proposal, Vote, VoteType
+from consensus.messages import Vote, VoteType
+from consensus.proposal import Proposal
 from consensus.types import PublicKey
 from node.gossip import StatusPayload
 from node.storage import keys

@@ -10,7 +10,7 @@ from consensus.codec import CodecError, encode
 from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import TimeoutElapsed, VoteReceived
 from consensus.messages import Vote, VoteType, compute_vote_sign_payload
-from consensus.round_step import RoundStep
+from consensus.round_step import Timer
 from consensus.types import ChainId, Hash32, Height, Round, ValidatorIndex
 from node.gossip import (
     SYNC_BLOCKS_MAX,
@@ -91,7 +91,7 @@ def test_gossip_garbage_raises_only_codec_error(data: bytes) -> None:
 def test_wal_events_round_trip() -> None:
     for event in (
         VoteReceived(make_vote()),
-        TimeoutElapsed(Height(4), Round(2), RoundStep.PREVOTE_WAIT),
+        TimeoutElapsed(Height(4), Round(2), Timer.PREVOTE_WAIT),
     ):
         assert is_logged(event)
         assert decode_event(encode_event(event)) == event

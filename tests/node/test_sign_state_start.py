@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from consensus.events import TxsAvailable, VoteReceived
-from consensus.messages import Proposal, Vote, VoteType
+from consensus.messages import Vote, VoteType
+from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
 from consensus.types import Height, Round, Signature
 from node.app import Node, NodeHome

@@ -6,11 +6,11 @@ from __future__ import annotations
 import collections
 import io
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
-from consensus.actions import Action
-from consensus.replica import Replica
+from consensus.replica import Replica, ReplicaFaults
 from consensus.simulation.checkers import ViolationKind
 from consensus.simulation.faults import (
     BYZANTINE_BEHAVIOURS,
@@ -121,21 +121,9 @@ class LockIgnoringReplica(Replica):
     """A broken replica: prevotes as if never locked and proposes fresh blocks, forgetting its
     valid value (the two rules that carry a polka across rounds)."""
 
-    def _try_prevote(self, out: list[Action]) -> bool:
-        saved = self._locked, self._locked_round
-        self._locked, self._locked_round = None, -1
-        try:
-            return super()._try_prevote(out)
-        finally:
-            self._locked, self._locked_round = saved
-
-    def _enter_propose(self, out: list[Action], round_: object = None) -> None:
-        saved = self._valid, self._valid_round
-        self._valid, self._valid_round = None, -1
-        try:
-            super()._enter_propose(out, round_)  # type: ignore[arg-type]
-        finally:
-            self._valid, self._valid_round = saved
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        faults = ReplicaFaults(ignore_lock=True, forget_valid_value=True)
+        super().__init__(*args, faults=faults, **kwargs)
 
 
 def _first_safety_violation(seeds: Iterable[int], config: SimConfig) -> RunResult | None:

@@ -9,15 +9,10 @@ from __future__ import annotations
 from consensus import codec, crypto
 from consensus.blocks import Block, compute_evidence_hash, compute_txs_root
 from consensus.crypto import SIGN_DOMAIN, SignPurpose
-from consensus.messages import (
-    MessageTag,
-    Proposal,
-    Vote,
-    VoteType,
-    compute_proposal_sign_payload,
-    encode_message,
-)
+from consensus.messages import Vote, VoteType
+from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.types import Height, Round
+from consensus.wire import MessageTag, encode_message
 
 from .chain import VALIDATOR_NAMES, build_chain, sign_vote, validator_name
 from .jsonform import Json, enum_table, to_json

@@ -29,16 +29,12 @@ from consensus.ledger import (
     verify_tx_signatures,
 )
 from consensus.ledger.state import META_KEY, encode_meta, get_reader
-from consensus.messages import (
-    CommitCertificate,
-    DuplicateVoteEvidence,
-    Proposal,
-    Vote,
-    decode_message,
-)
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
+from consensus.proposal import Proposal
 from consensus.types import ChainId
 from consensus.validators import ValidatorSet
+from consensus.wire import decode_message
 from node.p2p.frames import HEADER, FrameKind, FrameOpener
 from node.p2p.handshake import AuthMessage
 

@@ -43,7 +43,7 @@ from consensus.types import Hash32
 from node.mempool import TxStatus
 from node.rpc.jsonrpc import Registry
 from node.rpc.rest import shapes as aj
-from node.rpc.rest.submit import ApiError, RecentSubmissions, SubmitRoutes, error_response
+from node.rpc.rest.submit import ApiProblem, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
 API_PREFIX = "/api/v1"
@@ -62,23 +62,23 @@ def json_ok(value: Any, status: int = 200) -> web.Response:
 
 
 def api_handler(handler: Handler) -> Handler:
-    """Answer an :class:`ApiError` raised by ``handler`` in the API's error model."""
+    """Answer an :class:`ApiProblem` raised by ``handler`` in the API's error model."""
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except ApiError as exc:
+        except ApiProblem as exc:
             return error_response(exc)
 
     return wrapped
 
 
-def malformed(message: str) -> ApiError:
-    return ApiError(400, "malformed", message)
+def malformed(message: str) -> ApiProblem:
+    return ApiProblem(400, "malformed", message)
 
 
-def not_found(message: str) -> ApiError:
-    return ApiError(404, "not_found", message)
+def not_found(message: str) -> ApiProblem:
+    return ApiProblem(404, "not_found", message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from consensus import codec
 from consensus.blocks import Block, Header
 from consensus.crypto import MerkleProof
 from consensus.ledger.codes import Code
-from consensus.ledger.events import Event, Receipt
+from consensus.ledger.events import Receipt, TxEvent
 from consensus.ledger.queries import BalanceView
 from consensus.ledger.records import Account, Instrument, Participant
 from consensus.ledger.txs import SignedTx
@@ -89,7 +89,7 @@ def account_json(account: Account, nonce: int, balances: list[Json]) -> Json:
     }
 
 
-def event_json(event: Event) -> Json:
+def event_json(event: TxEvent) -> Json:
     """A typed event: its type name plus its (flat) fields."""
     document: Json = {"type": type(event).__name__}
     for field in dataclasses.fields(event):

@@ -39,8 +39,9 @@ MSGPACK = "application/msgpack"
 Json = dict[str, Any]
 
 
-class ApiError(Exception):
-    """A failure to answer as ``{"error": {...}}`` with an HTTP status."""
+class ApiProblem(Exception):
+    """A failure to answer as ``{"error": {...}}`` with an HTTP status (the SDK raises it as
+    ``node.client.ApiError``)."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -50,7 +51,7 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
-def error_response(exc: ApiError) -> web.Response:
+def error_response(exc: ApiProblem) -> web.Response:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 429 else None
     return web.json_response(exc.to_json(), status=exc.status, headers=headers)
 
@@ -98,7 +99,7 @@ class SubmitRoutes:
         elif content_type in ("application/json", "application/octet-stream", ""):
             raws, is_batch = _read_json_body(body)
         else:
-            raise ApiError(
+            raise ApiProblem(
                 415, "unsupported_media_type", "send application/json or application/msgpack"
             )
         results = [self.submit_one(raw) for raw in raws]
@@ -112,16 +113,16 @@ class SubmitRoutes:
     def submit_one(self, raw: bytes) -> SubmitResult:
         try:
             return SubmitResult(*self._submit(raw))
-        except ApiError as exc:
+        except ApiProblem as exc:
             return SubmitResult(exc.status, exc.to_json())
 
     def _submit(self, raw: bytes) -> tuple[int, Json]:
         if len(raw) > TX_BYTES_MAX:
-            raise ApiError(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
+            raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
         try:
             unsigned = decode_tx(raw).unsigned
         except CodecError as exc:
-            raise ApiError(400, "malformed", f"not a signed transaction: {exc}") from exc
+            raise ApiProblem(400, "malformed", f"not a signed transaction: {exc}") from exc
         tx_hash = self.s.compute_tx_hash(raw)
         location = self.s.chain.store.get_tx_location(tx_hash)
         if location is not None:
@@ -130,7 +131,7 @@ class SubmitRoutes:
         try:
             outcome = self.s.submit_tx(raw)
         except MempoolFull as exc:
-            raise ApiError(429, "mempool_full", str(exc), {"hash": tx_hash.hex()}) from exc
+            raise ApiProblem(429, "mempool_full", str(exc), {"hash": tx_hash.hex()}) from exc
         if isinstance(outcome, Accepted):
             self.submissions.remember(unsigned.submitter, unsigned.idempotency_key, tx_hash)
             return 202, _answer(tx_hash, "pending", None)
@@ -141,13 +142,13 @@ class SubmitRoutes:
         details = {"hash": tx_hash.hex(), "code": outcome.code, "log": outcome.log}
         details["code_name"] = _code_name(outcome.code)
         if outcome.code == Code.DUPLICATE_IDEMPOTENCY_KEY:
-            raise ApiError(409, "conflict", "idempotency key already used", details)
-        raise ApiError(422, "rejected", outcome.log or "rejected by the ledger rules", details)
+            raise ApiProblem(409, "conflict", "idempotency key already used", details)
+        raise ApiProblem(422, "rejected", outcome.log or "rejected by the ledger rules", details)
 
     def _validate_no_conflict(self, submitter: str, key: str, tx_hash: Hash32) -> None:
         height = get_idempotency_key_height(self.s.chain.state, submitter, key)
         if height is not None:
-            raise ApiError(
+            raise ApiProblem(
                 409,
                 "conflict",
                 f"idempotency key {key!r} of {submitter} was used by another tx",
@@ -156,7 +157,7 @@ class SubmitRoutes:
         other = self.submissions.get(submitter, key)
         pending = other is not None and self.s.mempool.get_status(other) is TxStatus.PENDING
         if other is not None and other != tx_hash and pending:
-            raise ApiError(
+            raise ApiProblem(
                 409,
                 "conflict",
                 f"idempotency key {key!r} of {submitter} is used by a pending tx",
@@ -179,14 +180,14 @@ def _read_json_body(body: bytes) -> tuple[list[bytes], bool]:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed", f"invalid JSON: {exc}") from exc
+        raise ApiProblem(400, "malformed", f"invalid JSON: {exc}") from exc
     if not isinstance(document, dict) or len(document) != 1 or not {"tx", "txs"} & set(document):
-        raise ApiError(400, "malformed", 'expected {"tx": base64} or {"txs": [base64, ...]}')
+        raise ApiProblem(400, "malformed", 'expected {"tx": base64} or {"txs": [base64, ...]}')
     if "tx" in document:
         return [_read_b64(document["tx"])], False
     items = document["txs"]
     if not isinstance(items, list) or not items:
-        raise ApiError(400, "malformed", '"txs" must be a non-empty list of base64 strings')
+        raise ApiProblem(400, "malformed", '"txs" must be a non-empty list of base64 strings')
     _validate_batch_size(len(items))
     return [_read_b64(item) for item in items], True
 
@@ -194,20 +195,20 @@ def _read_json_body(body: bytes) -> tuple[list[bytes], bool]:
 def _read_b64(value: Any) -> bytes:
     if not isinstance(value, str) or len(value) > 2 * TX_BYTES_MAX:
         if isinstance(value, str):
-            raise ApiError(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
-        raise ApiError(400, "malformed", "a tx is a base64 string")
+            raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
+        raise ApiProblem(400, "malformed", "a tx is a base64 string")
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "malformed", "a tx is a base64 string") from exc
+        raise ApiProblem(400, "malformed", "a tx is a base64 string") from exc
     if not raw:
-        raise ApiError(400, "malformed", "empty tx")
+        raise ApiProblem(400, "malformed", "empty tx")
     return raw
 
 
 def _read_msgpack_body(body: bytes) -> tuple[list[bytes], bool]:
     if not body:
-        raise ApiError(400, "malformed", "empty body")
+        raise ApiProblem(400, "malformed", "empty body")
     try:
         value = msgpack.unpackb(body, raw=False, max_bin_len=len(body), max_str_len=len(body))
     except Exception:  # garbage raises many msgpack types; a non-list body may be one raw tx
@@ -215,11 +216,11 @@ def _read_msgpack_body(body: bytes) -> tuple[list[bytes], bool]:
     if isinstance(value, list) and value and all(isinstance(item, bytes) for item in value):
         _validate_batch_size(len(value))
         if msgpack.packb(value, use_bin_type=True) != body:
-            raise ApiError(400, "malformed", "batch is not canonical msgpack")
+            raise ApiProblem(400, "malformed", "batch is not canonical msgpack")
         return list(value), True
     return [body], False
 
 
 def _validate_batch_size(count: int) -> None:
     if count > BATCH_TXS_MAX:
-        raise ApiError(413, "too_large", f"a batch holds at most {BATCH_TXS_MAX} txs")
+        raise ApiProblem(413, "too_large", f"a batch holds at most {BATCH_TXS_MAX} txs")

@@ -1,7 +1,7 @@
 """Rules for token movements: MINT, REDEEM, TRANSFER (same-bank and cross-bank), FREEZE.
 
-Every rule checks everything first and stages writes last; if it raises ``Rejected`` the view
-drops the stage anyway. TRANSFER is the hot path (see node/bench.py): keep it lean.
+Every rule checks everything first and stages writes last; if it raises ``InvalidTransaction``
+the view drops the stage anyway. TRANSFER is the hot path (see node/bench.py): keep it lean.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from consensus.ledger.auth import TxContext, require_account, require_participant
-from consensus.ledger.codes import AMOUNT_MAX, Code, Rejected
-from consensus.ledger.events import Event, Frozen, InterbankSettled, Minted, Redeemed, Transferred
+from consensus.ledger.codes import AMOUNT_MAX, Code, InvalidTransaction
+from consensus.ledger.events import Frozen, InterbankSettled, Minted, Redeemed, Transferred, TxEvent
 from consensus.ledger.records import (
     Account,
     AccountStatus,
@@ -25,34 +25,37 @@ from consensus.ledger.txs import Freeze, Mint, Redeem, Transfer
 from consensus.ledger.view import BlockView
 
 
-def get_instrument(view: BlockView, instrument_id: str) -> Instrument:
+def require_instrument(view: BlockView, instrument_id: str) -> Instrument:
+    """The instrument, or InvalidTransaction(UNKNOWN_INSTRUMENT)."""
     instrument = view.get_instrument(instrument_id)
     if instrument is None:
-        raise Rejected(Code.UNKNOWN_INSTRUMENT, f"no instrument {instrument_id}")
+        raise InvalidTransaction(Code.UNKNOWN_INSTRUMENT, f"no instrument {instrument_id}")
     return instrument
 
 
-def get_account(view: BlockView, account_id: str) -> Account:
+def require_account_by_id(view: BlockView, account_id: str) -> Account:
+    """The account, or InvalidTransaction(UNKNOWN_ACCOUNT) (``auth.require_account`` is the
+    submitter's own)."""
     account = view.get_account(account_id)
     if account is None:
-        raise Rejected(Code.UNKNOWN_ACCOUNT, f"no account {account_id}")
+        raise InvalidTransaction(Code.UNKNOWN_ACCOUNT, f"no account {account_id}")
     return account
 
 
 def validate_eligible(account: Account, time_ms: int) -> None:
     """An account may send or receive: open, not frozen, KYC valid at block time."""
     if account.status is not AccountStatus.ACTIVE:
-        raise Rejected(Code.ACCOUNT_CLOSED, f"{account.account_id} is closed")
+        raise InvalidTransaction(Code.ACCOUNT_CLOSED, f"{account.account_id} is closed")
     if account.frozen:
-        raise Rejected(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
+        raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
     if account.kyc_expiry_ms <= time_ms:
-        raise Rejected(Code.KYC_EXPIRED, f"{account.account_id}: KYC expired")
+        raise InvalidTransaction(Code.KYC_EXPIRED, f"{account.account_id}: KYC expired")
 
 
 def validate_holds(account: Account, instrument: Instrument) -> None:
     """Accounts hold only instruments issued by the bank that keeps them."""
     if account.bank != instrument.spec.issuer:
-        raise Rejected(
+        raise InvalidTransaction(
             Code.INSTRUMENT_MISMATCH,
             f"{account.account_id} cannot hold {instrument.spec.instrument_id}",
         )
@@ -60,29 +63,29 @@ def validate_holds(account: Account, instrument: Instrument) -> None:
 
 def debit(balance: Balance, amount: int) -> Balance:
     if amount > balance.total - balance.frozen - balance.held:
-        raise Rejected(Code.INSUFFICIENT_FREE_BALANCE, f"free balance below {amount}")
+        raise InvalidTransaction(Code.INSUFFICIENT_FREE_BALANCE, f"free balance below {amount}")
     return Balance(balance.total - amount, balance.frozen, balance.held)
 
 
 def credit(balance: Balance, amount: int) -> Balance:
     if balance.total + amount > AMOUNT_MAX:
-        raise Rejected(Code.LIMIT_EXCEEDED, "balance would overflow")
+        raise InvalidTransaction(Code.LIMIT_EXCEEDED, "balance would overflow")
     return Balance(balance.total + amount, balance.frozen, balance.held)
 
 
 def with_supply(instrument: Instrument, minted: int = 0, redeemed: int = 0) -> Instrument:
     if instrument.minted + minted > AMOUNT_MAX:
-        raise Rejected(Code.LIMIT_EXCEEDED, "supply would overflow")
+        raise InvalidTransaction(Code.LIMIT_EXCEEDED, "supply would overflow")
     return Instrument(instrument.spec, instrument.minted + minted, instrument.redeemed + redeemed)
 
 
-def apply_mint(ctx: TxContext, body: Mint) -> tuple[Event, ...]:
+def apply_mint(ctx: TxContext, body: Mint) -> tuple[TxEvent, ...]:
     issuer = require_participant(ctx)
     view = ctx.view
-    instrument = get_instrument(view, body.instrument_id)
+    instrument = require_instrument(view, body.instrument_id)
     if instrument.spec.issuer != issuer.participant_id:
-        raise Rejected(Code.NOT_AUTHORIZED, f"only {instrument.spec.issuer} mints it")
-    account = get_account(view, body.account_id)
+        raise InvalidTransaction(Code.NOT_AUTHORIZED, f"only {instrument.spec.issuer} mints it")
+    account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
     validate_eligible(account, ctx.time_ms)
     old = view.get_balance(body.account_id, body.instrument_id)
@@ -92,21 +95,23 @@ def apply_mint(ctx: TxContext, body: Mint) -> tuple[Event, ...]:
     return (Minted(body.account_id, body.instrument_id, body.amount, body.funding_ref),)
 
 
-def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[Event, ...]:
+def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[TxEvent, ...]:
     view = ctx.view
-    instrument = get_instrument(view, body.instrument_id)
-    account = get_account(view, body.account_id)
+    instrument = require_instrument(view, body.instrument_id)
+    account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
     if ctx.tx.submitter == body.account_id:
         if account.frozen:
-            raise Rejected(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
+            raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
     elif ctx.tx.submitter == instrument.spec.issuer:
         # The issuer may redeem on a customer's behalf only under a legal basis (court order,
         # account closure...); it can still take only the free balance.
         if body.legal_basis_ref is None:
-            raise Rejected(Code.LEGAL_BASIS_REQUIRED, "issuer redemption needs a legal basis")
+            raise InvalidTransaction(
+                Code.LEGAL_BASIS_REQUIRED, "issuer redemption needs a legal basis"
+            )
     else:
-        raise Rejected(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
+        raise InvalidTransaction(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
     old = view.get_balance(body.account_id, body.instrument_id)
     balance = debit(old, body.amount)
     view.put_instrument(with_supply(instrument, redeemed=body.amount))
@@ -114,15 +119,15 @@ def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[Event, ...]:
     return (Redeemed(body.account_id, body.instrument_id, body.amount, body.payout_ref),)
 
 
-def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[Event, ...]:
+def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[TxEvent, ...]:
     payer = require_account(ctx)
     view, time_ms = ctx.view, ctx.time_ms
     if body.to_account == payer.account_id:
-        raise Rejected(Code.INVALID_ARGUMENT, "transfer to self")
-    instrument = get_instrument(view, body.instrument_id)
+        raise InvalidTransaction(Code.INVALID_ARGUMENT, "transfer to self")
+    instrument = require_instrument(view, body.instrument_id)
     validate_holds(payer, instrument)
     validate_eligible(payer, time_ms)
-    payee = get_account(view, body.to_account)
+    payee = require_account_by_id(view, body.to_account)
     validate_eligible(payee, time_ms)
     payer_at = balance_key(payer.account_id, body.instrument_id)
     payer_old = view.get_balance_at(payer_at)
@@ -146,20 +151,20 @@ def apply_cross_bank(
     token: Instrument,
     payer_old: Balance,
     payer_new: Balance,
-) -> tuple[Event, ...]:
+) -> tuple[TxEvent, ...]:
     """Burn the payer bank's token, move the settlement asset between the banks' settlement
     accounts, mint the payee bank's token: at par, same currency, all or nothing."""
     view, amount = ctx.view, body.amount
     spec = token.spec
     if spec.kind is not InstrumentKind.DEPOSIT_TOKEN or spec.settlement_asset is None:
-        raise Rejected(Code.INSTRUMENT_MISMATCH, "only deposit tokens move across banks")
-    payee_token = get_instrument(view, f"{payee.bank}:{spec.currency}")
+        raise InvalidTransaction(Code.INSTRUMENT_MISMATCH, "only deposit tokens move across banks")
+    payee_token = require_instrument(view, f"{payee.bank}:{spec.currency}")
     if payee_token.spec.settlement_asset != spec.settlement_asset:
-        raise Rejected(Code.INSTRUMENT_MISMATCH, "the banks settle in different assets")
-    asset = get_instrument(view, spec.settlement_asset)
+        raise InvalidTransaction(Code.INSTRUMENT_MISMATCH, "the banks settle in different assets")
+    asset = require_instrument(view, spec.settlement_asset)
     agent = asset.spec.issuer
-    source = get_account(view, f"{agent}/{payer.bank}")
-    target = get_account(view, f"{agent}/{payee.bank}")
+    source = require_account_by_id(view, f"{agent}/{payer.bank}")
+    target = require_account_by_id(view, f"{agent}/{payee.bank}")
     validate_eligible(source, ctx.time_ms)
     validate_eligible(target, ctx.time_ms)
     asset_id, payee_id = asset.spec.instrument_id, payee_token.spec.instrument_id
@@ -182,19 +187,23 @@ def apply_cross_bank(
     )
 
 
-def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[Event, ...]:
+def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[TxEvent, ...]:
     authority = require_participant(ctx)
     view = ctx.view
     is_bank = authority.participant_id == account_bank(body.account_id)
     if not (is_bank or authority.has_role(Role.REGULATOR)):
-        raise Rejected(Code.NOT_AUTHORIZED, "only the account's bank or a regulator freezes")
-    account = get_account(view, body.account_id)
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, "only the account's bank or a regulator freezes"
+        )
+    account = require_account_by_id(view, body.account_id)
     if body.instrument_id is not None:
-        validate_holds(account, get_instrument(view, body.instrument_id))
+        validate_holds(account, require_instrument(view, body.instrument_id))
         balance = view.get_balance(body.account_id, body.instrument_id)
         # Overwrite, but free = total - frozen - held must stay >= 0.
         if body.amount > balance.total - balance.held:
-            raise Rejected(Code.INSUFFICIENT_FREE_BALANCE, "cannot freeze more than is held")
+            raise InvalidTransaction(
+                Code.INSUFFICIENT_FREE_BALANCE, "cannot freeze more than is held"
+            )
         frozen = Balance(balance.total, body.amount, balance.held)
         view.put_balance(body.account_id, body.instrument_id, balance, frozen)
     # Read again: a balance put above may have changed the account's balance count.

@@ -1,0 +1,36 @@
+"""Deliberate faults for tests and the simulator: a replica told to break one rule on purpose.
+
+Test and simulation use only. A node never passes a :class:`ReplicaFaults` (its default is the
+honest replica, every field False). They exist so that tests can show the simulator's checkers
+catch a broken replica (a forked chain, an invalid block decided, a stalled height) without
+overriding the replica's private methods: each field names the rule it breaks, and the rule
+reads it where the paper's condition is.
+
+To add one: a bool field here, defaulting to False, read at the one place of
+:mod:`consensus.replica` where the rule it breaks is decided, and a test in
+``tests/consensus/test_replica_faults.py`` that the honest replica and the faulty one differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaFaults:
+    """Which rules of Algorithm 1 the replica breaks (all False: the honest replica)."""
+
+    ignore_lock: bool = False
+    """Lines 22 and 28: prevote the proposal as if never locked (lockedRound = -1)."""
+    forget_valid_value: bool = False
+    """Lines 14-16: propose a fresh block with pol_round -1, never the valid value."""
+    accept_invalid_blocks: bool = False
+    """valid(v) is always true: prevote, lock on and decide blocks that break the chain rules
+    (a block received through block sync is still checked)."""
+    never_precommit: bool = False
+    """Lines 36, 44 and 61 move the step on but sign and send no precommit."""
+    never_advance_round: bool = False
+    """Lines 55 and 65: never move to a higher round of the same height."""
+
+
+HONEST = ReplicaFaults()
