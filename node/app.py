@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consensus.crypto import PrivateKey
+from consensus.crypto import PrivateKey, sha256
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
-from consensus.types import ChainId
+from consensus.types import ChainId, Hash32
 from node import metrics
-from node.chain import Chain
+from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.config import NodeConfig, load_config
 from node.driver import Driver
@@ -40,7 +40,8 @@ from node.home import (
     load_genesis,
     load_key,
 )
-from node.mempool import CheckResult, Mempool
+from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
+from node.mempool_journal import MempoolJournal
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
@@ -54,6 +55,7 @@ from node.wal import WriteAheadLog
 log = logging.getLogger("depochain.node")
 
 STATUS_INTERVAL_S = 1.0
+MEMPOOL_JOURNAL_FILE = "mempool_journal.log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,34 @@ class Node:
         self.driver.network = self.network
         self.router.network = self.network
         self.gossip = TxGossip(self.network.broadcast)
+        self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)
+        self._restore_acknowledged_txs()
+        self.driver.add_commit_listener(self._compact_journal)
         self.services = self._build_services()
+
+    def _restore_acknowledged_txs(self) -> None:
+        """Admit again the txs this node acknowledged before it stopped (crash or not) and
+        that are not committed yet; they are gossiped again once the network runs."""
+        restored: list[tuple[Hash32, bytes]] = []
+        for raw in self.journal.load():
+            tx_hash = sha256(raw)
+            if self.store.get_tx_location(tx_hash) is not None:
+                continue
+            try:
+                outcome = self.mempool.add(raw)
+            except MempoolFull:
+                log.error("mempool journal: mempool full; %d acknowledged txs restored of more",
+                          len(restored))  # fmt: skip
+                break
+            if isinstance(outcome, Accepted):
+                restored.append((tx_hash, raw))
+                self.gossip.queue(raw)
+        self.journal.open(restored)
+        if restored:
+            log.info("mempool journal: %d acknowledged txs restored", len(restored))
+
+    def _compact_journal(self, _: CommittedBlock) -> None:
+        self.journal.compact_if_grown(self.mempool.__contains__)
 
     def _tip_time_ms(self) -> int:
         return self.chain.tip_time_ms
@@ -196,6 +225,7 @@ class Node:
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
             render_metrics=lambda: metrics.render(metrics.collect(self)),
+            journal=self.journal,
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
@@ -254,6 +284,7 @@ class Node:
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
+        self.journal.close()
         self.wal.close()
         self.store.close()
 

@@ -93,6 +93,8 @@ def _mempool(node: Node) -> list[Metric]:
                 stats.full_total),
         counter("mempool_recheck_rejected", "pending transactions dropped by a recheck",
                 stats.recheck_rejected_total),
+        counter("mempool_journal_syncs", "fdatasyncs of acknowledged transactions (each covers "
+                "every tx admitted before it)", node.journal.syncs),
     ]  # fmt: skip
 
 
