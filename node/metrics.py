@@ -128,8 +128,12 @@ def _driver(node: Node) -> list[Metric]:
     events = counter("consensus_events", "inputs handled by the replica, by kind")
     for kind, count in sorted(stats.by_kind.items()):
         events.add(count, kind=kind)
+    rejected = counter("consensus_inputs_rejected", "inputs the replica refused, by kind, reason")
+    for (kind, reason), count in sorted(stats.rejected.items()):
+        rejected.add(count, kind=kind, reason=reason)
     return [
         events,
+        rejected,
         counter("consensus_peer_events_dropped", "peer messages dropped by a full inbox",
                 stats.peer_events_dropped),
         counter("blocks_committed", "blocks committed by consensus or sync",
