@@ -1,9 +1,9 @@
 """Durability order on a real validator, read from its system calls under ``strace``.
 
 A 4-validator cluster runs; ``strace -f -tt -yy -xx`` attaches to bank-d's node process (all its
-threads) while it votes and commits a block holding a transaction sent to it with
-``broadcast_tx_commit``. The trace shows, call by call, what reached the disk before what left
-the process:
+threads) while it votes, acknowledges a transaction sent with ``broadcast_tx_sync`` and commits a
+block holding one sent with ``broadcast_tx_commit``. The trace shows, call by call, what reached
+the disk before what left the process:
 
 (a) every sign-state update is: the temp file written and fsynced, renamed over
     ``sign_state.json``, the data folder fsynced; and no write to a peer socket happens from
@@ -21,7 +21,10 @@ the process:
     calls on the right files, and no thread writes to a peer in between.)
 (b) the block batch holding the transaction is written to LevelDB's log file and that file is
     fdatasync'ed (or fsynced) before the reply to ``broadcast_tx_commit`` (the write on the RPC
-    socket that carries the tx hash) leaves the process.
+    socket that carries the tx hash) leaves the process;
+(c) a transaction answered "accepted" by ``broadcast_tx_sync`` was written to the mempool
+    journal and the journal fdatasync'ed before that reply left (a ``kill -9`` cannot show a
+    missing fdatasync, since the page cache survives the process; this can).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,14 +112,28 @@ def test_sign_state_and_block_are_durable_before_they_leave_the_node(
     cluster.wait_height(TRACED, 2)
     trace = tmp_path / "trace.txt"
     key = cluster.account_key("BANKB/bob")
-    tx = make_transfer(cluster.info.chain_id, key, "BANKB/bob", "BANKB/carol", "BANKB:USD", 5, 1)
+    acknowledged, committed = (
+        make_transfer(cluster.info.chain_id, key, "BANKB/bob", "BANKB/carol", "BANKB:USD", 5, n)
+        for n in (1, 2)
+    )
     with traced(cluster.processes[TRACED].pid, trace):
-        answer = cluster.call(TRACED, "broadcast_tx_commit", tx=b64(tx))
+        answer = cluster.call(TRACED, "broadcast_tx_sync", tx=b64(acknowledged))
+        assert answer["code"] == 0, answer
+        answer = cluster.call(TRACED, "broadcast_tx_commit", tx=b64(committed))
         assert answer["tx_result"]["code"] == 0, answer
         wait_signed_at(cluster, int(answer["height"]) + 3)
     calls = parse(trace.read_text(errors="replace").splitlines())
     check_sign_state_order(calls, cluster)
-    check_block_synced_before_reply(calls, cluster, tx.encode())
+    data = os.path.realpath(cluster.node(TRACED).home / "data")
+    store, journal = f"{data}/chain.db/", f"{data}/mempool_journal.log"
+
+    def is_store_log(path: str) -> bool:
+        return path.startswith(store) and path.endswith(".log")
+
+    check_synced_before_reply(calls, cluster, is_store_log, committed.encode(), "block batch")
+    check_synced_before_reply(
+        calls, cluster, journal.__eq__, acknowledged.encode(), "mempool journal"
+    )
 
 
 def peer_ports(cluster: Cluster) -> set[int]:
@@ -174,33 +191,30 @@ def last_wal_write_before(calls: list[Call], index: int, wal: str) -> int | None
     return None
 
 
-def check_block_synced_before_reply(calls: list[Call], cluster: Cluster, raw: bytes) -> None:
-    store = os.path.realpath(cluster.node(TRACED).home / "data" / "chain.db")
+def check_synced_before_reply(
+    calls: list[Call], cluster: Cluster, is_file: Callable[[str], bool], raw: bytes, what: str
+) -> None:
+    """The first write of ``raw`` (or its hash) to a file ``is_file`` accepts is followed by an
+    fsync/fdatasync of that file, which returns before the RPC reply carrying the tx hash."""
     rpc_port = cluster.node(TRACED).rpc_port
     tx_hash = sha256(raw)
-    hash_text = tx_hash.hex().upper().encode()
-
-    def is_store_log(call: Call) -> bool:
-        target = call.fd_target or ""
-        return target.startswith(store + "/") and target.endswith(".log")
-
-    batch = next(
-        (c for c in calls if c.name in WRITES and is_store_log(c) and
+    written = next(
+        (c for c in calls if c.name in WRITES and is_file(c.fd_target or "") and
          (c.carries(raw) or c.carries(tx_hash))),
         None,
     )  # fmt: skip
-    assert batch is not None, "no LevelDB log write holding the transaction"
+    assert written is not None, f"no write of the transaction to the {what}"
     reply = next(
         (c for c in calls if c.name in WRITES and c.tcp_ports is not None and
-         c.tcp_ports[0] == rpc_port and c.carries(hash_text)),
+         c.tcp_ports[0] == rpc_port and c.carries(tx_hash.hex().upper().encode())),
         None,
     )  # fmt: skip
     assert reply is not None, "no RPC reply carrying the transaction hash"
-    assert reply.began > batch.ended, "replied before the block was written"
+    assert reply.began > written.ended, f"replied before the {what} was written"
     synced = [
         c
         for c in calls
-        if c.name in SYNCS and c.fd_target == batch.fd_target and c.succeeded
-        and batch.ended < c.began and c.ended < reply.began
+        if c.name in SYNCS and c.fd_target == written.fd_target and c.succeeded
+        and written.ended < c.began and c.ended < reply.began
     ]  # fmt: skip
-    assert synced, f"block batch in {batch.fd_target} not synced before the reply"
+    assert synced, f"{what} ({written.fd_target}) not synced before the reply"
