@@ -56,6 +56,8 @@ log = logging.getLogger("depochain.node")
 
 STATUS_INTERVAL_S = 1.0
 MEMPOOL_JOURNAL_FILE = "mempool_journal.log"
+RESTORED_GOSSIP_WAIT_S = 60.0
+"""How long a restarted node waits for a peer before it stops trying to gossip restored txs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class Node:
 
     def _restore_acknowledged_txs(self) -> None:
         """Admit again the txs this node acknowledged before it stopped (crash or not) and
-        that are not committed yet; they are gossiped again once the network runs."""
+        that are not committed yet; they are gossiped again once a peer is connected."""
         restored: list[tuple[Hash32, bytes]] = []
         for raw in self.journal.load():
             tx_hash = sha256(raw)
@@ -177,10 +179,24 @@ class Node:
                 break
             if isinstance(outcome, Accepted):
                 restored.append((tx_hash, raw))
-                self.gossip.queue(raw)
         self.journal.open(restored)
+        self._restored = [tx_hash for tx_hash, _ in restored]
         if restored:
             log.info("mempool journal: %d acknowledged txs restored", len(restored))
+
+    async def _gossip_restored_txs(self) -> None:
+        """Gossip the restored txs once a peer is connected (sent at start, they would reach
+        nobody); those committed meanwhile are skipped."""
+        deadline = asyncio.get_running_loop().time() + RESTORED_GOSSIP_WAIT_S
+        while self._restored and not self.network.connected_peers():
+            if asyncio.get_running_loop().time() > deadline:
+                return  # alone: this node proposes them itself when it can
+            await asyncio.sleep(0.1)
+        for tx_hash in self._restored:
+            raw = self.mempool.get(tx_hash)
+            if raw is not None:
+                self.gossip.queue(raw)
+        self._restored = []
 
     def _compact_journal(self, _: CommittedBlock) -> None:
         self.journal.compact_if_grown(self.mempool.__contains__)
@@ -260,6 +276,7 @@ class Node:
                 tasks.create_task(self.driver.run(), name="driver")
                 tasks.create_task(self.gossip.run(), name="tx-gossip")
                 tasks.create_task(self._announce_status(), name="status")
+                tasks.create_task(self._gossip_restored_txs(), name="restored-gossip")
 
     @contextlib.asynccontextmanager
     async def _running_network(self) -> AsyncIterator[None]:

@@ -2,10 +2,15 @@
 
 - kill -9 of one validator under load: the other three keep committing; restarted, it catches
   up by block sync and signs again; no transaction acknowledged by a live node is lost;
+- kill -9 of the validator the clients send to, right after it acknowledged a transaction: every
+  transaction it acknowledged commits exactly once (its mempool journal keeps them);
 - kill -9 of two: the chain halts without forking and resumes when one returns;
 - a crash between persisting the sign state and sending the vote, then a restart: the node
   never signs a conflicting vote (no evidence anywhere) and keeps signing;
 - a WAL whose last record is torn: the node starts and continues.
+
+After each, the balances of all accounts add up, per instrument, to the genesis issuance plus the
+mints minus the redemptions the test itself committed.
 """
 
 from __future__ import annotations
