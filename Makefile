@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock test test-fast lint fmt localnet bench simulate clean
+.PHONY: help venv lock test test-fast lint fmt localnet bench simulate clean tools
 
 help:
 	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
@@ -42,7 +42,12 @@ tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
 	touch tests/js/node_modules
 
-test: $(STAMP) tests/js/node_modules
+# System tools some tests drive: strace (the fsync-order test traces a real validator).
+# Debian's package, installed as root (CI runs as root) when missing.
+tools:
+	command -v strace >/dev/null || (apt-get update && apt-get install -y strace)
+
+test: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP) tests/js/node_modules

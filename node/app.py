@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consensus.crypto import PrivateKey
+from consensus.crypto import PrivateKey, sha256
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
 from consensus.safety import SignState
-from consensus.types import ChainId
+from consensus.types import ChainId, Hash32
 from node import metrics
-from node.chain import Chain
+from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.config import NodeConfig, load_config
 from node.driver import Driver
@@ -41,7 +41,8 @@ from node.home import (
     load_genesis,
     load_key,
 )
-from node.mempool import CheckResult, Mempool
+from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
+from node.mempool_journal import MempoolJournal
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
@@ -58,6 +59,9 @@ from node.wal import WriteAheadLog
 log = logging.getLogger("depochain.node")
 
 STATUS_INTERVAL_S = 1.0
+MEMPOOL_JOURNAL_FILE = "mempool_journal.log"
+RESTORED_GOSSIP_WAIT_S = 60.0
+"""How long a restarted node waits for a peer before it stops trying to gossip restored txs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ class Node:
         self.home = home
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
+        self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         self.store = LevelDBStore(data / STORE_DIR)
         try:
             self.wal = WriteAheadLog(home.config.get_wal_path(home.path))
@@ -162,6 +167,8 @@ class Node:
         self.driver.network = self.network
         self.router.network = self.network
         self.gossip = TxGossip(self.network.broadcast)
+        self._restore_acknowledged_txs()
+        self.driver.add_commit_listener(self._compact_journal)
         self.services = self._build_services()
 
     def _load_sign_state(self) -> SignState | None:
@@ -176,6 +183,44 @@ class Node:
             ChainId(self.home.genesis.chain_id),
             key.public_key,
         )
+
+    def _restore_acknowledged_txs(self) -> None:
+        """Admit again the txs this node acknowledged before it stopped (crash or not) and
+        that are not committed yet; they are gossiped again once a peer is connected."""
+        restored: list[tuple[Hash32, bytes]] = []
+        for raw in self.journal.load():
+            tx_hash = sha256(raw)
+            if self.store.get_tx_location(tx_hash) is not None:
+                continue
+            try:
+                outcome = self.mempool.add(raw)
+            except MempoolFull:
+                log.error("mempool journal: mempool full; %d acknowledged txs restored of more",
+                          len(restored))  # fmt: skip
+                break
+            if isinstance(outcome, Accepted):
+                restored.append((tx_hash, raw))
+        self.journal.open(restored)
+        self._restored = [tx_hash for tx_hash, _ in restored]
+        if restored:
+            log.info("mempool journal: %d acknowledged txs restored", len(restored))
+
+    async def _gossip_restored_txs(self) -> None:
+        """Gossip the restored txs once a peer is connected (sent at start, they would reach
+        nobody); those committed meanwhile are skipped."""
+        deadline = asyncio.get_running_loop().time() + RESTORED_GOSSIP_WAIT_S
+        while self._restored and not self.network.connected_peers():
+            if asyncio.get_running_loop().time() > deadline:
+                return  # alone: this node proposes them itself when it can
+            await asyncio.sleep(0.1)
+        for tx_hash in self._restored:
+            raw = self.mempool.get(tx_hash)
+            if raw is not None:
+                self.gossip.queue(raw)
+        self._restored = []
+
+    def _compact_journal(self, _: CommittedBlock) -> None:
+        self.journal.compact_if_grown(self.mempool.__contains__)
 
     def _tip_time_ms(self) -> int:
         return self.chain.tip_time_ms
@@ -217,6 +262,7 @@ class Node:
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
             render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
+            journal=self.journal,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:
@@ -250,6 +296,8 @@ class Node:
             blocks_committed=driver.blocks_committed,
             last_commit_s=driver.last_commit_s,
             wal_bytes=self.wal.size_bytes(),
+            consensus_inputs_rejected=dict(driver.rejected),
+            mempool_journal_syncs=self.journal.syncs,
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
@@ -284,6 +332,7 @@ class Node:
                 tasks.create_task(self.driver.run(), name="driver")
                 tasks.create_task(self.gossip.run(), name="tx-gossip")
                 tasks.create_task(self._announce_status(), name="status")
+                tasks.create_task(self._gossip_restored_txs(), name="restored-gossip")
 
     @contextlib.asynccontextmanager
     async def _running_network(self) -> AsyncIterator[None]:
@@ -308,6 +357,7 @@ class Node:
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
+        self.journal.close()
         self.wal.close()
         self.store.close()
 

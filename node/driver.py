@@ -43,7 +43,7 @@ from consensus.events import (
 from consensus.ledger.queries import get_nonce
 from consensus.messages import Vote
 from consensus.proposal import Proposal
-from consensus.replica import Replica
+from consensus.replica import RejectedInput, Replica
 from consensus.types import Height, TimestampMs
 from node.chain import Chain, CommittedBlock
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
@@ -57,6 +57,10 @@ log = logging.getLogger("depochain.driver")
 INBOX_MAX = 10_000
 """Peer events waiting for the replica; beyond this, peer messages are dropped (and counted):
 gossip repeats, and a flood must not grow memory without bound."""
+
+REJECTION_KINDS_MAX = 128
+"""Distinct (event kind, reason) pairs counted; the reasons are the replica's fixed messages,
+so this is only a guard should one ever carry data."""
 
 TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
@@ -84,6 +88,14 @@ class DriverStats:
     blocks_committed: int = 0
     last_commit_s: float = 0.0
     by_kind: dict[str, int] = field(default_factory=dict)
+    rejected: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(event kind, reason) -> inputs the replica refused (stale, duplicate, badly signed...)."""
+
+    def count_rejected(self, kind: str, reason: str) -> None:
+        key = (kind, reason)
+        if key not in self.rejected and len(self.rejected) >= REJECTION_KINDS_MAX:
+            key = (kind, "other")
+        self.rejected[key] = self.rejected.get(key, 0) + 1
 
 
 CommitListener = Callable[[CommittedBlock], None]
@@ -196,9 +208,13 @@ class Driver:
         if is_logged(event) and not self._replaying:
             self.wal.append(encode_event(event), sync=False)  # type: ignore[arg-type]
             self.stats.wal_records += 1
-        actions = self.replica.handle(event)
-        self.stats.events_handled += 1
         kind = type(event).__name__
+        try:
+            actions = self.replica.handle_strict(event)
+        except RejectedInput as exc:  # the replica is unchanged; count why, for operators
+            actions = []
+            self.stats.count_rejected(kind, str(exc))
+        self.stats.events_handled += 1
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self._execute(actions)
 

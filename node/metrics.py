@@ -93,10 +93,14 @@ class NodeSnapshot:
     blocks_synced: int
     consensus_events: Mapping[str, int]
     """Inputs handled by the replica, by event kind."""
+    consensus_inputs_rejected: Mapping[tuple[str, str], int]
+    """Inputs the replica refused, by (event kind, reason)."""
     consensus_peer_events_dropped: int
     blocks_committed: int
     last_commit_s: float
     wal_bytes: int
+    mempool_journal_syncs: int
+    """fdatasyncs of the mempool journal (each covers every tx acknowledged before it)."""
 
 
 def collect(snapshot: NodeSnapshot) -> list[Metric]:
@@ -126,6 +130,8 @@ def _mempool(snapshot: NodeSnapshot) -> list[Metric]:
                 snapshot.mempool_full),
         counter("mempool_recheck_rejected", "pending transactions dropped by a recheck",
                 snapshot.mempool_recheck_rejected),
+        counter("mempool_journal_syncs", "fdatasyncs of acknowledged transactions (each covers "
+                "every tx admitted before it)", snapshot.mempool_journal_syncs),
     ]  # fmt: skip
 
 
@@ -155,8 +161,12 @@ def _driver(snapshot: NodeSnapshot) -> list[Metric]:
     events = counter("consensus_events", "inputs handled by the replica, by kind")
     for kind, count in sorted(snapshot.consensus_events.items()):
         events.add(count, kind=kind)
+    rejected = counter("consensus_inputs_rejected", "inputs the replica refused, by kind, reason")
+    for (kind, reason), count in sorted(snapshot.consensus_inputs_rejected.items()):
+        rejected.add(count, kind=kind, reason=reason)
     return [
         events,
+        rejected,
         counter("consensus_peer_events_dropped", "peer messages dropped by a full inbox",
                 snapshot.consensus_peer_events_dropped),
         counter("blocks_committed", "blocks committed by consensus or sync",

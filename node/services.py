@@ -2,8 +2,10 @@
 and an event bus of committed blocks.
 
 Submission is the one write path from clients: a transaction is checked and admitted by the
-mempool, queued for gossip (in batches: one frame per few milliseconds, not one per tx) and the
-replica is told new transactions wait. Subscribers (websocket clients, ``broadcast_tx_commit``,
+mempool, appended to the mempool journal (the RPC answers only after
+:meth:`NodeServices.sync_acknowledged`, so an acknowledged transaction survives a crash), queued
+for gossip (in batches: one frame per few milliseconds, not one per tx) and the replica is told
+new transactions wait. Subscribers (websocket clients, ``broadcast_tx_commit``,
 submit-and-wait) get committed blocks through bounded queues; a subscriber that cannot keep up
 is cut off and told so, never allowed to hold memory without bound.
 """
@@ -23,6 +25,7 @@ from node.config import NodeConfig
 from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
 from node.home import ChainGenesis
 from node.mempool import Accepted, AddOutcome, Mempool
+from node.mempool_journal import MempoolJournal
 
 log = logging.getLogger("depochain.services")
 
@@ -143,14 +146,24 @@ class NodeServices:
     render_metrics: Callable[[], str] = lambda: ""
     """Prometheus text exposition of the node's counters (served at GET /metrics)."""
     started_at_s: float = field(default_factory=time.time)
+    journal: MempoolJournal | None = None
+    """Where admitted transactions are kept until committed (None: memory only, for tools)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
-        """Admit one transaction; raises MempoolFull when the node cannot take more now."""
+        """Admit one transaction; raises MempoolFull when the node cannot take more now.
+        Before answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
         outcome = self.mempool.add(raw)
         if isinstance(outcome, Accepted):
+            if self.journal is not None:
+                self.journal.append(outcome.tx_hash, raw)
             self.gossip.queue(raw)
             self.on_txs_added()
         return outcome
+
+    async def sync_acknowledged(self) -> None:
+        """Return once every transaction admitted so far is on disk (one group fdatasync)."""
+        if self.journal is not None and not self.journal.is_synced:
+            await self.journal.sync()
 
     @staticmethod
     def compute_tx_hash(raw: bytes) -> Hash32:

@@ -3,7 +3,8 @@
 Starts a fresh N-validator localnet in a temporary folder (separate node processes), runs the
 load generator (``node.bench.load``) as another process at maximum rate or at a given rate,
 then stops the nodes and checks conservation of money on every node's store: for each
-instrument, Σ balances equals its recorded supply, and all nodes agree on the app hash.
+instrument, Σ balances equals its recorded supply; and the nodes agree: at the height all of them
+reached, and a few below it, every node holds the same block hash and the same app hash.
 Prints figures; asserts nothing about speed.
 """
 
@@ -16,10 +17,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consensus.blocks import Block
 from consensus.ledger import State
 from consensus.ledger.queries import get_balance_totals, get_instrument
 from node.home import load_key
@@ -27,6 +30,8 @@ from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster
 from node.storage import LevelDBStore
 
+AGREEMENT_DEPTH = 5
+"""Heights below the common one at which the nodes' blocks and app hashes are compared too."""
 TX_COUNT_MAX = 400_000
 PLANNED_RATE_MAX = 6_000
 """Transfers signed in advance per second of the run when no rate is given."""
@@ -87,17 +92,15 @@ def _load_accounts(home: Path) -> list[tuple[str, str, str]]:
 
 
 def check_conservation(info: LocalnetInfo) -> dict[str, Any]:
-    """Open each (stopped) node's store: Σ balances per instrument = supply; one app hash."""
-    app_hashes = set()
+    """Open each (stopped) node's store: Σ balances per instrument = supply; and the nodes
+    agree at the height all of them reached and below (see :func:`is_agreement`)."""
     report: dict[str, Any] = {"instruments": {}, "ok": True}
     for node in info.nodes:
-        store = LevelDBStore(node.home / "data" / "chain.db", create=False)
+        store = LevelDBStore(_store_path(node.home), create=False)
         try:
             state = State.from_kv(store.iter_state())
-            height = store.latest_height()
         finally:
             store.close()
-        app_hashes.add((height, state.app_hash.hex()))
         totals = get_balance_totals(state)
         for instrument_id, total in totals.items():
             instrument = get_instrument(state, instrument_id)
@@ -105,10 +108,59 @@ def check_conservation(info: LocalnetInfo) -> dict[str, Any]:
             ok = supply == total
             report["instruments"][instrument_id] = {"balances": total, "supply": supply, "ok": ok}
             report["ok"] = report["ok"] and ok
-    heights = {h for h, _ in app_hashes}
-    report["nodes_agree"] = len(heights) > 1 or len(app_hashes) == 1
+    chains = _read_chains([_store_path(node.home) for node in info.nodes], AGREEMENT_DEPTH)
+    common = min(chain.latest_height for chain in chains)
+    report["common_height"] = common
+    report["nodes_agree"] = is_agreement(chains, common, AGREEMENT_DEPTH)
     report["ok"] = report["ok"] and report["nodes_agree"]
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChain:
+    """One node's chain as its store holds it: height -> (block hash, app hash after it)."""
+
+    latest_height: int
+    hashes: Mapping[int, tuple[bytes, bytes]]
+
+
+def is_agreement(chains: Sequence[StoredChain], common_height: int, depth: int) -> bool:
+    """True when every chain holds the same block hash and app hash at ``common_height`` and
+    the ``depth`` heights below it (a height a chain lacks counts as a difference). Heights
+    above the common one cannot be compared: only some nodes have them."""
+    for height in range(max(1, common_height - depth), common_height + 1):
+        seen = {chain.hashes.get(height) for chain in chains}
+        if len(seen) != 1 or None in seen:
+            return False
+    return True
+
+
+def _store_path(home: Path) -> Path:
+    return home / "data" / "chain.db"
+
+
+def _read_chains(paths: Sequence[Path], depth: int) -> list[StoredChain]:
+    """Each (stopped) node's hashes at the height all reached and ``depth`` heights below."""
+    stores = []
+    try:
+        for path in paths:
+            stores.append(LevelDBStore(path, create=False))
+        latest = [store.latest_height() for store in stores]
+        wanted = range(max(1, min(latest) - depth), min(latest) + 1)
+        return [
+            StoredChain(top, {h: hashes for h in wanted if (hashes := _read_hashes(store, h))})
+            for store, top in zip(stores, latest, strict=True)
+        ]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _read_hashes(store: LevelDBStore, height: int) -> tuple[bytes, bytes] | None:
+    raw, app_hash = store.get_block(height), store.get_app_hash(height)
+    if raw is None or app_hash is None:
+        return None
+    return Block.decode(raw).hash, app_hash
 
 
 def _find_base_port(validators: int, preferred: int) -> int:

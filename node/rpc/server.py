@@ -66,6 +66,17 @@ async def _errors_middleware(
         )
 
 
+@web.middleware
+async def _durable_acks_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """No answer leaves while a transaction the node admitted is not yet on disk, so a client
+    told "accepted" never loses the transaction to a crash of this node."""
+    response = await handler(request)
+    await request.app[SERVICES_KEY].sync_acknowledged()
+    return response
+
+
 def _http_code_name(status: int) -> str:
     return {404: "not_found", 405: "method_not_allowed", 400: "malformed"}.get(
         status, f"http_{status}"
@@ -133,7 +144,7 @@ async def _get_route_list(request: web.Request) -> web.Response:
 
 def build_app(services: NodeServices, installers: list[RouteInstaller]) -> web.Application:
     rpc = services.config.rpc
-    middlewares = [_errors_middleware]
+    middlewares = [_errors_middleware, _durable_acks_middleware]
     if rpc.cors_origins:
         middlewares.insert(0, _make_cors_middleware(rpc.cors_origins))
     app = web.Application(client_max_size=rpc.body_bytes_max, middlewares=middlewares)

@@ -180,6 +180,7 @@ class Connection:
             self.send(self._answer_local(request))
             return
         answer = await jsonrpc.answer_one(self.registry, request, _log_internal, websocket=True)
+        await self.services.sync_acknowledged()  # an accepted tx is on disk before we say so
         if answer is not None:
             self.send(answer)
 

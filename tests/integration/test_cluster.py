@@ -7,19 +7,23 @@ app hashes at every height.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from consensus.certificate import verify_certificate
 from consensus.crypto import PrivateKey, SignPurpose
-from consensus.messages import Vote, VoteType, compute_vote_sign_payload
+from consensus.messages import CommitCertificate, Vote, VoteType, compute_vote_sign_payload
 from consensus.types import ChainId, Height, Round, ValidatorIndex
+from node.client.proof import validator_set_from_json
 from node.gossip import ConsensusPayload, encode_gossip
 from node.home import load_key
 from node.p2p import P2PNetwork
+from tests.integration.crash_load import get_json, read_metrics
 from tests.integration.harness import Cluster
 from tests.integration.txs import b64, make_transfer
 
@@ -81,9 +85,18 @@ def test_heights_keep_increasing(cluster: Cluster) -> None:
     assert min(cluster.height(i) for i in range(4)) >= start
 
 
+DIAL_TIMEOUT_S = 60.0
+
+
 async def _dial_and_send(
-    cluster: Cluster, key: PrivateKey, payloads: list[bytes], wait_s: float
+    cluster: Cluster,
+    key: PrivateKey,
+    make_payloads: Callable[[], list[bytes]],
+    is_done: Callable[[], bool],
 ) -> frozenset[bytes]:
+    """Run a P2P endpoint with ``key`` that dials node 0 until it is connected or ``is_done()``
+    (polled, with a deadline); once connected, send ``make_payloads()`` (built then, so they
+    are fresh) and wait until they were written to the socket. The peers it was connected to."""
     target = cluster.node(0)
     target_key = load_key(target.home / "node_key.json").public_key
     received: list[bytes] = []
@@ -97,50 +110,116 @@ async def _dial_and_send(
     )  # fmt: skip
     await network.start()
     try:
-        await asyncio.sleep(wait_s)
+        deadline = time.monotonic() + DIAL_TIMEOUT_S
+        while not (network.connected_peers() or await asyncio.to_thread(is_done)):
+            assert time.monotonic() < deadline, "neither connected nor refused in time"
+            await asyncio.sleep(0.1)
         connected = network.connected_peers()
-        for payload in payloads:
-            if connected:
+        if connected:
+            payloads = await asyncio.to_thread(make_payloads)
+            for payload in payloads:
                 network.send(target_key, payload)
-        await asyncio.sleep(0.5)
+            while network.peer_stats()[target_key].messages_sent < len(payloads):
+                assert time.monotonic() < deadline, "payloads not written in time"
+                await asyncio.sleep(0.05)
         return connected
     finally:
         await network.stop()
 
 
+UNKNOWN_PEER = 'depochain_p2p_connection_failures_total{reason="unknown_peer_key"}'
+
+
 def test_a_peer_with_an_unknown_key_is_refused(cluster: Cluster) -> None:
     stranger = PrivateKey(os.urandom(32))
-    connected = asyncio.run(_dial_and_send(cluster, stranger, [], wait_s=2.0))
+    refused_before = read_metrics(cluster, 0).get(UNKNOWN_PEER, 0)
+
+    def is_refused() -> bool:
+        return read_metrics(cluster, 0).get(UNKNOWN_PEER, 0) > refused_before
+
+    connected = asyncio.run(_dial_and_send(cluster, stranger, list, is_refused))
     assert connected == frozenset()
     assert "unknown_peer_key" in cluster.log_tail(0, 2000)
 
 
-def test_votes_from_a_non_validator_are_ignored(cluster: Cluster) -> None:
-    # An allowed transport identity (bank-d's node key) carrying votes signed by keys that are
-    # not validators: the replica rejects them and the chain goes on unchanged.
+KEY_MISMATCH = (
+    'depochain_consensus_inputs_rejected_total{kind="VoteReceived",'
+    'reason="validator index does not match a validator of this height"}'
+)
+
+
+def _outsider_votes(cluster: Cluster, outsider: PrivateKey, signatures: list[bytes]) -> list[bytes]:
+    """Nil precommits signed by ``outsider`` under each validator index, for the height node 0
+    decides and its neighbours: whichever of them is previous, current or next when they
+    arrive is checked against the validator set (and refused), not dropped as stale."""
+    deciding = int(read_metrics(cluster, 0)["depochain_consensus_height"])
+    payloads = []
+    for height in (deciding - 1, deciding, deciding + 1):
+        payload = compute_vote_sign_payload(VoteType.PRECOMMIT, Height(height), Round(0), None)
+        signature = outsider.sign(SignPurpose.VOTE, ChainId(cluster.info.chain_id), payload)
+        signatures.append(signature)
+        for index in range(4):
+            vote = Vote(
+                VoteType.PRECOMMIT, Height(height), Round(0), None, ValidatorIndex(index),
+                outsider.public_key, signature,
+            )  # fmt: skip
+            payloads.append(encode_gossip(ConsensusPayload(vote)))
+    return payloads
+
+
+def test_votes_from_a_non_validator_are_refused_and_never_certified(cluster: Cluster) -> None:
+    # An allowed transport identity (bank-d's node key) carrying votes signed by a key that is
+    # not a validator's: node 0 receives them and refuses each for its key (a counter says so),
+    # no certificate holds them, and the chain goes on unchanged.
     transport_key = load_key(cluster.node(3).home / "node_key.json")
     outsider = PrivateKey(os.urandom(32))
-    height = cluster.height(0) + 1
-    payloads = []
-    for index in range(4):
-        payload = compute_vote_sign_payload(VoteType.PRECOMMIT, Height(height), Round(0), None)
-        vote = Vote(
-            VoteType.PRECOMMIT, Height(height), Round(0), None, ValidatorIndex(index),
-            outsider.public_key, outsider.sign(SignPurpose.VOTE, ChainId(cluster.info.chain_id),
-                                               payload),
-        )  # fmt: skip
-        payloads.append(encode_gossip(ConsensusPayload(vote)))
+    signatures: list[bytes] = []
+    refused_before = read_metrics(cluster, 0).get(KEY_MISMATCH, 0)
     cluster.kill(3)  # its identity is ours for a moment; one connection per peer pair
     try:
-        connected = asyncio.run(_dial_and_send(cluster, transport_key, payloads, wait_s=1.0))
+        connected = asyncio.run(
+            _dial_and_send(
+                cluster,
+                transport_key,
+                lambda: _outsider_votes(cluster, outsider, signatures),
+                lambda: False,
+            )
+        )
         assert connected, "bank-d's node identity should be allowed"
-        before = cluster.height(0)
-        cluster.wait_height(0, before + 2)
+        wait_until(
+            lambda: read_metrics(cluster, 0).get(KEY_MISMATCH, 0) >= refused_before + 4,
+            "node 0 refused the outsider's votes",
+        )
+        cluster.wait_height(0, cluster.height(0) + 2)
     finally:
         cluster.start(3)
         cluster.wait_healthy(3)
     cluster.wait_height(3, cluster.height(0))
-    assert_same_chain(cluster, min(cluster.height(i) for i in range(4)))
+    top = min(cluster.height(i) for i in range(4))
+    assert_same_chain(cluster, top)
+    assert_certificates_hold_only_validators(cluster, top, set(signatures))
+
+
+def assert_certificates_hold_only_validators(
+    cluster: Cluster, up_to: int, foreign: set[bytes]
+) -> None:
+    """Every certificate node 0 stored verifies against the validator set and holds none of
+    the ``foreign`` signatures."""
+    validators = validator_set_from_json(get_json(cluster.url(0) + "/api/v1/validators"))
+    chain_id = ChainId(cluster.info.chain_id)
+    for height in range(1, up_to + 1):
+        block = get_json(f"{cluster.url(0)}/api/v1/blocks/{height}")
+        certificate = CommitCertificate.decode(base64.b64decode(block["certificate"]["encoded"]))
+        verify_certificate(certificate, bytes.fromhex(block["hash"]), height, validators, chain_id)
+        assert not {sig.signature for sig in certificate.signatures} & foreign, height
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting until {what}")
+        time.sleep(0.1)
 
 
 def test_metrics_endpoint_reports_the_nodes_counters(cluster: Cluster) -> None:

@@ -155,6 +155,11 @@ class RecordingReplica:
         self._log.add("replica", "handle", "", event)
         return self._replica.handle(event)
 
+    def handle_strict(self, event: Event) -> Any:
+        """What the driver calls (it counts the reasons of refused inputs)."""
+        self._log.add("replica", "handle", "", event)
+        return self._replica.handle_strict(event)
+
 
 class SimulatedCrash(Exception):
     """Raised by the network recorder to stop the driver right before a send."""

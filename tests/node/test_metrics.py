@@ -28,10 +28,12 @@ SNAPSHOT = NodeSnapshot(
     sync_requests=12,
     blocks_synced=13,
     consensus_events={"VoteReceived": 30, "ProposalReceived": 10},
+    consensus_inputs_rejected={("VoteReceived", "unknown validator"): 16},
     consensus_peer_events_dropped=14,
     blocks_committed=15,
     last_commit_s=0.5,
     wal_bytes=4096,
+    mempool_journal_syncs=17,
 )
 
 
@@ -75,6 +77,7 @@ def test_every_snapshot_counter_is_exported_under_its_name() -> None:
         "depochain_mempool_rejected_total": "7",
         "depochain_mempool_full_total": "4",
         "depochain_mempool_recheck_rejected_total": "6",
+        "depochain_mempool_journal_syncs_total": "17",
         "depochain_peers_connected": "2",
         'depochain_p2p_connection_failures_total{reason="dial"}': "8",
         'depochain_p2p_connection_failures_total{reason="handshake"}': "3",
@@ -86,6 +89,8 @@ def test_every_snapshot_counter_is_exported_under_its_name() -> None:
         "depochain_blocks_synced_total": "13",
         'depochain_consensus_events_total{kind="ProposalReceived"}': "10",
         'depochain_consensus_events_total{kind="VoteReceived"}': "30",
+        "depochain_consensus_inputs_rejected_total"
+        '{kind="VoteReceived",reason="unknown validator"}': "16",
         "depochain_consensus_peer_events_dropped_total": "14",
         "depochain_blocks_committed_total": "15",
         "depochain_last_commit_seconds": "0.5",
