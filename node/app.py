@@ -47,7 +47,7 @@ from node.router import Router
 from node.rpc import api, comet, websocket
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
-from node.signer import SignStateFile
+from node.signer import SignStateFile, forget_signatures_if_asked
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
 
@@ -118,6 +118,9 @@ class Node:
     def _open_rest(self, home: NodeHome, data: Path) -> None:
         config = home.config
         self.chain = Chain(home.genesis, self.store)
+        forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint; False in production
+            config.get_sign_state_path(home.path), config.get_wal_path(home.path)
+        )
         self.wal = WriteAheadLog(config.get_wal_path(home.path))
         self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
         self.mempool = Mempool(
@@ -131,7 +134,7 @@ class Node:
             home.validator_key,
             home.compute_params(),
             self.chain.compute_chain_state(),
-            self.sign_state_file.load() if home.validator_key is not None else None,
+            None if forgotten or home.validator_key is None else self.sign_state_file.load(),
         )
         self.bus = EventBus()
         self.driver = Driver(
