@@ -42,6 +42,9 @@ class Slot:
     round: int
     kind: SignedKind
 
+    def __str__(self) -> str:
+        return f"{self.validator.hex()[:12]}'s {self.kind.value} at {self.height}/{self.round}"
+
 
 @dataclass(frozen=True, slots=True)
 class DoubleSign:
