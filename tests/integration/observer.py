@@ -16,7 +16,7 @@ Use::
         cluster.start_all()
         observer.wait_connected()
         ...
-        assert not observer.double_signs()
+        assert not observer.double_signs(), observer.describe_double_signs()
 """
 
 from __future__ import annotations
@@ -190,8 +190,9 @@ class Observer:
             time.sleep(POLL_INTERVAL_S)
         raise AssertionError(f"observer: {what} not seen in {timeout_s:.0f} s; {self.counts()}")
 
-    def describe(self, found: DoubleSign) -> str:
-        return f"{self.names.get(found.slot.validator, '?')}: {found}"
+    def describe_double_signs(self) -> list[str]:
+        """One line per double sign seen, naming the validator: for assertion messages."""
+        return [f"{self.names.get(d.slot.validator, '?')}: {d}" for d in self.double_signs()]
 
 
 @contextlib.contextmanager
