@@ -31,7 +31,7 @@ from consensus.types import (
     ValidatorIndex,
 )
 from consensus.validators import ValidatorSet
-from tests.integration.double_sign import DoubleSignChecker, SignedKind, Slot
+from tests.integration.double_sign import DoubleSignChecker, SignedKind, SignedMessage, Slot
 
 CHAIN = ChainId("depochain-checker-test")
 KEYS = [PrivateKey(bytes([i + 1]) * 32) for i in range(4)]
@@ -137,7 +137,7 @@ def test_two_proposals_for_different_blocks_are_a_double_sign() -> None:
 
 def test_repeats_and_different_slots_are_not_double_signs() -> None:
     seen = checker()
-    messages = [
+    messages: list[SignedMessage] = [
         prevote(KEYS[0], 0, A),
         prevote(KEYS[0], 0, A),  # re-broadcast
         precommit(KEYS[0], 0, B),  # other kind
