@@ -108,6 +108,9 @@ class Node:
         self.home = home
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
+        self._forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint: False in use
+            home.config.get_sign_state_path(home.path), home.config.get_wal_path(home.path)
+        )
         self.store = LevelDBStore(data / STORE_DIR)
         try:
             self._open_rest(home, data)
@@ -118,9 +121,6 @@ class Node:
     def _open_rest(self, home: NodeHome, data: Path) -> None:
         config = home.config
         self.chain = Chain(home.genesis, self.store)
-        forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint; False in production
-            config.get_sign_state_path(home.path), config.get_wal_path(home.path)
-        )
         self.wal = WriteAheadLog(config.get_wal_path(home.path))
         self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
         self.mempool = Mempool(
@@ -134,7 +134,7 @@ class Node:
             home.validator_key,
             home.compute_params(),
             self.chain.compute_chain_state(),
-            None if forgotten or home.validator_key is None else self.sign_state_file.load(),
+            None if self._forgotten or home.validator_key is None else self.sign_state_file.load(),
         )
         self.bus = EventBus()
         self.driver = Driver(

@@ -25,6 +25,7 @@ from typing import Any
 
 from consensus.crypto import PrivateKey
 from consensus.types import PublicKey
+from consensus.validators import ValidatorSet
 from node.config import NodeConfig, load_config, write_config
 from node.home import CONFIG_FILE, load_key
 from node.localnet import LocalnetInfo, NodeEndpoint, prepare_localnet
@@ -193,6 +194,16 @@ class Cluster:
         """The public validator key of node ``index``."""
         entry = self.info.document["nodes"][index]
         return PublicKey(bytes.fromhex(entry["validator_public_key"]))
+
+    def validator_set(self) -> ValidatorSet:
+        """The genesis validator set, read from genesis.json (its participants' keys and
+        powers)."""
+        genesis = json.loads((self.home / "genesis.json").read_text())
+        return ValidatorSet.of(
+            (bytes.fromhex(p["validator_key"]), int(p["validator_power"]))
+            for p in genesis["ledger"]["participants"]
+            if p["validator_key"] is not None
+        )
 
     def participant_key(self, participant_id: str) -> PrivateKey:
         return load_key(self.home / "participants" / f"{participant_id}.json")

@@ -26,9 +26,7 @@ import pytest
 
 from consensus.evidence import verify_evidence
 from consensus.messages import Proposal
-from consensus.validators import ValidatorSet
 from node.config import NodeConfig
-from node.localnet import VALIDATOR_POWER
 from node.signer import FAILPOINT_ENV, FAILPOINT_FORGET_SIGN_STATE
 from tests.integration.double_sign import DoubleSign, SignedKind, Slot
 from tests.integration.harness import Cluster
@@ -72,15 +70,10 @@ class Payer:
         assert answer["code"] == 0, answer
 
 
-def validator_set(cluster: Cluster) -> ValidatorSet:
-    members = [(cluster.validator_key(i), VALIDATOR_POWER) for i in range(cluster.validators)]
-    return ValidatorSet.of(members)
-
-
 def commit_until_alone_proposes_next(cluster: Cluster, payer: Payer) -> int:
     """Commit one transaction per block until ALONE proposes round 0 of the next height; that
     height."""
-    proposers = validator_set(cluster)
+    proposers = cluster.validator_set()
     key = cluster.validator_key(ALONE)
     for _ in range(len(proposers) + 1):
         height = cluster.height(ALONE) + 1
@@ -138,7 +131,7 @@ def test_forgetting_the_sign_state_double_signs_and_the_observer_reports_it(
     assert {d.slot for d in observer.double_signs()} == {proposed, prevoted}, report
     evidence = next(d.to_evidence() for d in found if d.slot == prevoted)
     assert evidence is not None
-    verify_evidence(evidence, validator_set(cluster), observer.checker.chain_id)
+    verify_evidence(evidence, cluster.validator_set(), observer.checker.chain_id)
 
 
 def test_clean_restart_signs_nothing_conflicting_and_keeps_signing(
