@@ -33,12 +33,18 @@ from typing import Any, TypeVar
 
 from consensus.codec import CodecError
 from consensus.crypto import PrivateKey
-from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import DuplicateVoteEvidence, Vote
 from consensus.types import ChainId, PublicKey
 from node.config import NodeConfig
 from node.gossip import GOSSIP_FRAME_BYTES_MAX, ConsensusPayload, decode_gossip
 from node.p2p import P2PLimits, P2PNetwork
-from tests.integration.double_sign import DoubleSign, DoubleSignChecker, SignedKind, Slot
+from tests.integration.double_sign import (
+    DoubleSign,
+    DoubleSignChecker,
+    SignedKind,
+    SignedMessage,
+    Slot,
+)
 from tests.integration.harness import Cluster
 
 T = TypeVar("T")
@@ -149,7 +155,7 @@ class Observer:
             return
         with self._lock:
             self.checker.observe(signed)
-        self._count("proposals" if isinstance(signed, Proposal) else "votes")
+        self._count("votes" if isinstance(signed, Vote) else "proposals")
 
     def _count(self, what: str) -> None:
         with self._lock:
@@ -175,7 +181,7 @@ class Observer:
         """The heights above ``above`` at which ``validator`` was seen signing a ``kind``."""
         return {s.height for s in self.get_slots(validator, kind) if s.height > above}
 
-    def get_signed(self, slot: Slot) -> list[Proposal | Vote]:
+    def get_signed(self, slot: Slot) -> list[SignedMessage]:
         with self._lock:
             return self.checker.get_signed(slot)
 

@@ -3,7 +3,8 @@
 Real node processes, sockets and LevelDB, plus an observer peer. The nodes make no empty blocks,
 so the chain only moves when a transaction arrives and every step is the test's doing:
 
-1. one transaction per block until the next height H is validator ALONE's to propose at round 0;
+1. one transaction per block until the next height H (> 2) is validator ALONE's to propose at
+   round 0;
 2. the other three validators are killed; a transaction makes ALONE propose block B at (H, 0)
    and prevote it; alone it can go no further (no quorum, so no round change either); the
    observer sees both messages;
@@ -25,7 +26,6 @@ from pathlib import Path
 import pytest
 
 from consensus.evidence import verify_evidence
-from consensus.messages import Proposal
 from node.config import NodeConfig
 from node.signer import FAILPOINT_ENV, FAILPOINT_FORGET_SIGN_STATE
 from tests.integration.double_sign import DoubleSign, SignedKind, Slot
@@ -75,10 +75,10 @@ def commit_until_alone_proposes_next(cluster: Cluster, payer: Payer) -> int:
     height."""
     proposers = cluster.validator_set()
     key = cluster.validator_key(ALONE)
-    for _ in range(len(proposers) + 1):
+    for _ in range(len(proposers) + 2):
         height = cluster.height(ALONE) + 1
-        if proposers.proposer(height, 0).public_key == key:
-            return height
+        if height > 2 and proposers.proposer(height, 0).public_key == key:
+            return height  # (with blocks behind it, as a validator that lost its files has)
         payer.submit(ALONE, payer.next_tx())
         cluster.wait_height(ALONE, height)
     raise AssertionError("the proposer rotation never reached ALONE")
@@ -141,7 +141,6 @@ def test_clean_restart_signs_nothing_conflicting_and_keeps_signing(
     payer = Payer(cluster)
     proposed, _ = propose_alone(cluster, observer, payer)
     (before,) = observer.get_signed(proposed)
-    assert isinstance(before, Proposal)
     cluster.kill(ALONE)
     cluster.start(ALONE)
     cluster.wait_healthy(ALONE)
