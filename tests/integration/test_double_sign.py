@@ -141,6 +141,8 @@ def test_clean_restart_signs_nothing_conflicting_and_keeps_signing(
     payer = Payer(cluster)
     proposed, _ = propose_alone(cluster, observer, payer)
     (before,) = observer.get_signed(proposed)
+    proposed_block = before.block_hash
+    assert proposed_block is not None  # (a proposal always names its block)
     cluster.kill(ALONE)
     cluster.start(ALONE)
     cluster.wait_healthy(ALONE)
@@ -157,4 +159,4 @@ def test_clean_restart_signs_nothing_conflicting_and_keeps_signing(
     observer.wait_for(precommitted_at_and_after_height, WAIT_S, f"precommits at {height}, +1")
     assert not observer.double_signs(), observer.describe_double_signs()
     committed = cluster.call(ALONE, "block", height=str(height))["block_id"]["hash"]
-    assert committed.lower() == before.block_hash.hex(), "H committed another block than B"
+    assert committed.lower() == proposed_block.hex(), "H committed another block than B"
