@@ -52,7 +52,7 @@ from node.rpc.rest import routes as rest
 from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
-from node.signer import SignStateFile
+from node.signer import SignStateFile, forget_signatures_if_asked
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
 
@@ -116,6 +116,9 @@ class Node:
         self.home = home
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
+        self._forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint: False in use
+            home.config.get_sign_state_path(home.path), home.config.get_wal_path(home.path)
+        )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         self.store = LevelDBStore(data / STORE_DIR)
         try:
@@ -174,7 +177,7 @@ class Node:
     def _load_sign_state(self) -> SignState | None:
         """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""
         key = self.home.validator_key
-        if key is None:
+        if key is None or self._forgotten:
             return None
         return load_sign_state_at_start(
             self.sign_state_file,

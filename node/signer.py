@@ -15,7 +15,9 @@ it too (:mod:`node.sign_state_recovery`).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,12 @@ FAILPOINT_AFTER_PERSIST = "after_sign_state_persist"
 """Crash tests: ``os._exit(99)`` right after a persist completed."""
 FAILPOINT_BEFORE_RENAME = "before_sign_state_rename"
 """Crash tests: ``os._exit(97)`` after the temp file is written, before it replaces the old one."""
+FAILPOINT_FORGET_SIGN_STATE = "forget_sign_state"
+"""TEST ONLY, never on a real validator: see :func:`forget_signatures_if_asked`."""
 FILE_BYTES_MAX = 4096
 _FIELDS = ("height", "round", "step", "sign_bytes_hash", "checksum")
+
+log = logging.getLogger("depochain.signer")
 
 
 class SignStateError(Exception):
@@ -150,6 +156,20 @@ class SignStateFile:
             raise DoubleSignRefused(f"persisting {here} would go below the stored {before}")
         if here == before and state.sign_bytes_hash != last.sign_bytes_hash:
             raise DoubleSignRefused(f"conflicting sign-bytes at height/round/step {here}")
+
+
+def forget_signatures_if_asked(sign_state_path: Path, wal_path: Path) -> bool:
+    """TEST ONLY. With ``DEPOCHAIN_FAILPOINT=forget_sign_state``, delete the sign-state file and
+    the WAL before anything reads them, and return True: the caller then starts the replica with
+    an empty sign state, skipping every start-up check. The validator forgets what it signed and
+    can sign conflicting messages, which is exactly what the cluster double-sign detector's
+    proof test needs (an operator restoring a validator without these files). Otherwise False."""
+    if os.environ.get(FAILPOINT_ENV) != FAILPOINT_FORGET_SIGN_STATE:
+        return False
+    log.warning("failpoint %s: deleting the sign state and the WAL", FAILPOINT_FORGET_SIGN_STATE)
+    sign_state_path.unlink(missing_ok=True)
+    shutil.rmtree(wal_path, ignore_errors=True)
+    return True
 
 
 def _maybe_fail(name: str, code: int) -> None:

@@ -8,6 +8,7 @@ control over each one (kill -9, restart) plus a small JSON-RPC client.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -17,21 +18,32 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from consensus.crypto import PrivateKey
-from node.home import load_key
+from consensus.types import PublicKey
+from consensus.validators import ValidatorSet
+from node.config import NodeConfig, load_config, write_config
+from node.home import CONFIG_FILE, load_key
 from node.localnet import LocalnetInfo, NodeEndpoint, prepare_localnet
 
 HEALTH_TIMEOUT_S = 30.0
 RPC_TIMEOUT_S = 15.0
 
 
+EPHEMERAL_PORT_MIN = 32768
+"""Where Linux's default range of outgoing connections' source ports begins. Nodes listen below
+it: a port there cannot be taken by some client's connection between a node's kill and its
+restart (with every RPC poll opening a connection, thousands are in TIME_WAIT on a busy box)."""
+
+
 def find_free_base_port(count: int, stride: int = 10) -> int:
     """A base port whose whole range (P2P and RPC of ``count`` nodes) is free right now."""
-    for base in range(30000 + (os.getpid() % 200) * 100, 60000, 1000):
+    last = EPHEMERAL_PORT_MIN - stride * count
+    for base in range(10000 + (os.getpid() % 100) * 100, last, 500):
         ports = [base + stride * i + offset for i in range(count) for offset in (0, 1)]
         if all(_is_free(port) for port in ports):
             return base
@@ -75,6 +87,24 @@ class Cluster:
     def __post_init__(self) -> None:
         base = find_free_base_port(self.validators)
         self.info, _ = prepare_localnet(self.home, validators=self.validators, base_port=base)
+
+    def edit_configs(self, change: Callable[[NodeConfig], NodeConfig]) -> None:
+        """Rewrite every node's config file with ``change``; takes effect at each node's next
+        start."""
+        for node in self.info.nodes:
+            path = node.home / CONFIG_FILE
+            write_config(change(load_config(path)), path)
+
+    def add_peer(self, peer_address: str) -> None:
+        """Add ``pubkeyhex@host:port`` to every node's persistent peers, which are both its
+        allowlist and its dial list (a test's observer). Call it before the nodes start."""
+
+        def add(config: NodeConfig) -> NodeConfig:
+            peers = (*config.p2p.persistent_peers, peer_address)
+            p2p = dataclasses.replace(config.p2p, persistent_peers=peers)
+            return dataclasses.replace(config, p2p=p2p)
+
+        self.edit_configs(add)
 
     # -- processes -----------------------------------------------------------------------------
 
@@ -159,6 +189,21 @@ class Cluster:
         )
 
     # -- keys ----------------------------------------------------------------------------------
+
+    def validator_key(self, index: int) -> PublicKey:
+        """The public validator key of node ``index``."""
+        entry = self.info.document["nodes"][index]
+        return PublicKey(bytes.fromhex(entry["validator_public_key"]))
+
+    def validator_set(self) -> ValidatorSet:
+        """The genesis validator set, read from genesis.json (its participants' keys and
+        powers)."""
+        genesis = json.loads((self.home / "genesis.json").read_text())
+        return ValidatorSet.of(
+            (bytes.fromhex(p["validator_key"]), int(p["validator_power"]))
+            for p in genesis["ledger"]["participants"]
+            if p["validator_key"] is not None
+        )
 
     def participant_key(self, participant_id: str) -> PrivateKey:
         return load_key(self.home / "participants" / f"{participant_id}.json")

@@ -6,7 +6,7 @@
   transaction it acknowledged commits exactly once (its mempool journal keeps them);
 - kill -9 of two: the chain halts without forking and resumes when one returns;
 - a crash between persisting the sign state and sending the vote, then a restart: the node
-  never signs a conflicting vote (no evidence anywhere) and keeps signing;
+  never signs a conflicting message (an observer peer sees every signed one) and keeps signing;
 - a WAL whose last record is torn: the node starts and continues.
 
 After each, the balances of all accounts add up, per instrument, to the genesis issuance plus the
@@ -34,7 +34,9 @@ from tests.integration.crash_load import (
     sign_body,
     wait_all_committed,
 )
+from tests.integration.double_sign import SignedKind
 from tests.integration.harness import Cluster, RpcError
+from tests.integration.observer import Observer, observed_cluster
 from tests.integration.txs import b64, make_transfer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -282,12 +284,19 @@ def test_two_validators_killed_halts_without_fork_and_resumes(cluster: Cluster) 
     assert_conserved(cluster, [0, 1, 2], [])
 
 
+@pytest.fixture
+def observed(tmp_path: Path) -> Iterator[tuple[Cluster, Observer]]:
+    with observed_cluster(tmp_path / "localnet") as running:
+        yield running
+
+
 @pytest.mark.parametrize(
     ("failpoint", "exit_code"), [("after_sign_state_persist", 99), ("before_vote_send", 96)]
 )
 def test_crash_between_sign_state_and_send_never_double_signs(
-    cluster: Cluster, failpoint: str, exit_code: int
+    observed: tuple[Cluster, Observer], failpoint: str, exit_code: int
 ) -> None:
+    cluster, observer = observed
     cluster.wait_height(0, 2)
     cluster.kill(3)
     cluster.start(3, env={"DEPOCHAIN_FAILPOINT": failpoint})
@@ -298,9 +307,13 @@ def test_crash_between_sign_state_and_send_never_double_signs(
     # The message the persisted sign state covers was logged with it, and came back.
     replays = [line for line in cluster.log_tail(3, 400).splitlines() if "wal: replayed" in line]
     assert replays and "(0 signed by us)" not in replays[-1], replays
-    top = cluster.wait_height(0, cluster.height(0) + 4)
-    cluster.wait_height(3, top)
-    wait_signs_at(cluster, 3, top)
+    restarted_at, key = cluster.height(0), cluster.validator_key(3)
+    observer.wait_for(
+        lambda: len(observer.get_heights(key, SignedKind.PRECOMMIT, above=restarted_at)) >= 3,
+        120,
+        f"validator 3's precommits at 3 heights above {restarted_at}",
+    )
+    assert not observer.double_signs(), observer.describe_double_signs()
     assert not evidence_reported(cluster, [0, 1, 2, 3])
     assert_conserved(cluster, [0, 1, 2, 3], [])
 
