@@ -5,8 +5,8 @@ sign-bytes, the BFT replica and the ledger rules. The package is pure and synchr
 clocks, randomness or threads (``tests/consensus/test_purity.py`` enforces it). Time and
 randomness arrive as inputs.
 
-Layers, each importing only those above it (``tests/consensus/test_import_layers.py`` checks
-there is no cycle):
+Layers, each importing only those above it (``tests/test_layering.py`` checks there is no
+cycle and that imports stand only at the top of a module):
 
 - ``errors`` (the one root error, ``ConsensusError``), ``types``, ``codec``, ``crypto``,
   ``params``, ``round_step`` (steps and timers), ``safety`` (the sign guard);
