@@ -27,6 +27,7 @@ from consensus.types import ChainId, Hash32
 from node import metrics
 from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
+from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
 from node.driver import Driver
 from node.gossip import StatusPayload, encode_gossip
@@ -112,8 +113,9 @@ class NodeHome:
 class Node:
     """The assembled parts of one node; :meth:`run` drives them until cancelled."""
 
-    def __init__(self, home: NodeHome) -> None:
+    def __init__(self, home: NodeHome, *, clock: Clock | None = None) -> None:
         self.home = home
+        self.clock: Clock = SystemClock() if clock is None else clock
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
         self._forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint: False in use
@@ -157,6 +159,7 @@ class Node:
             wal=self.wal,
             sign_state_file=self.sign_state_file if home.validator_key is not None else None,
             network=_NullNetwork(),
+            clock=self.clock,
             recheck=self._recheck,
         )
         self.driver.add_commit_listener(self.bus.publish)
@@ -165,6 +168,7 @@ class Node:
             mempool=self.mempool,
             driver=self.driver,
             on_txs_added=self.driver.notify_txs_changed,
+            clock=self.clock,
         )
         self.network = self._build_network()
         self.driver.network = self.network
@@ -265,6 +269,7 @@ class Node:
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
             render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
+            started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
         )
 
@@ -415,7 +420,7 @@ def run_node(home_path: Path) -> int:
     """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node.log_level)
-    node = Node(home)
+    node = Node(home, clock=SystemClock())
     try:
         _run_profiled_if_asked(node)
         height = node.chain.height

@@ -16,7 +16,6 @@ import collections
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -44,8 +43,9 @@ from consensus.ledger.queries import get_nonce
 from consensus.messages import Vote
 from consensus.proposal import Proposal
 from consensus.replica import RejectedInput, Replica
-from consensus.types import Height, TimestampMs
+from consensus.types import Height
 from node.chain import Chain, CommittedBlock
+from node.clock import Clock
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.mempool import Mempool
 from node.signer import SignStateFile
@@ -66,10 +66,6 @@ TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
 
 FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-
-
-def now_ms() -> TimestampMs:
-    return TimestampMs(int(time.time() * 1000))
 
 
 class Network(Protocol):
@@ -113,6 +109,7 @@ class Driver:
         wal: WriteAheadLog,
         sign_state_file: SignStateFile | None,
         network: Network,
+        clock: Clock,
         recheck: Callable[[bytes], object] | None = None,
     ) -> None:
         self.replica = replica
@@ -121,12 +118,14 @@ class Driver:
         self.wal = wal
         self.sign_state_file = sign_state_file
         self.network = network
+        self.clock = clock
         self._recheck = recheck
         self._peer_inbox: collections.deque[Event] = collections.deque()
         self._internal: collections.deque[Event] = collections.deque()
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
-        self._last_txs_available_s = 0.0
+        self._last_txs_available_s: float | None = None
+        """Monotonic time of the last TxsAvailable (None: none yet)."""
         self._commit_listeners: list[CommitListener] = []
         self.stats = DriverStats()
         self._replaying = False
@@ -160,7 +159,7 @@ class Driver:
         # Started first (the replica enters round 0 of its height), then the log gives back
         # every proposal, vote and timeout of this height, which brings back its round and its
         # lock; the sign-state guard refuses anything that would conflict meanwhile.
-        self._process(Started(now_ms()))
+        self._process(Started(self.clock.now_ms()))
         self._replay_wal()
         self.notify_txs_changed()
         while True:
@@ -190,11 +189,12 @@ class Driver:
                 await self._wakeup.wait()
 
     def _is_txs_gap_over(self) -> bool:
-        return time.monotonic() - self._last_txs_available_s >= TXS_AVAILABLE_MIN_GAP_S
+        last = self._last_txs_available_s
+        return last is None or self.clock.monotonic_s() - last >= TXS_AVAILABLE_MIN_GAP_S
 
     def _make_txs_available(self) -> TxsAvailable:
         self._txs_dirty = False
-        self._last_txs_available_s = time.monotonic()
+        self._last_txs_available_s = self.clock.monotonic_s()
         params = self.replica.params
         state = self.chain.state
         txs = self.mempool.reap(
@@ -202,7 +202,7 @@ class Driver:
             params.block_bytes_max - 64 * 1024,
             lambda sender: get_nonce(state, sender) + 1,
         )
-        return TxsAvailable(tuple(txs), now_ms())
+        return TxsAvailable(tuple(txs), self.clock.now_ms())
 
     def _process(self, event: Event) -> None:
         if is_logged(event) and not self._replaying:
@@ -301,10 +301,11 @@ class Driver:
         loop.call_later(action.delay_ms / 1000, self._fire_timeout, event)
 
     def _fire_timeout(self, event: TimeoutElapsed) -> None:
-        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now_ms()))
+        now = self.clock.now_ms()
+        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now))
 
     def _commit(self, action: CommitBlock) -> None:
-        started = time.perf_counter()
+        started = self.clock.monotonic_s()
         block = action.block
         if block.height <= self.chain.height:  # replayed from the WAL: already stored
             committed = None
@@ -315,12 +316,12 @@ class Driver:
         self.wal.mark_height(block.height)
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
-        self._internal.appendleft(
-            BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now_ms())
-        )
+        now = self.clock.now_ms()
+        executed = BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now)
+        self._internal.appendleft(executed)
         self._wakeup.set()
         self.notify_txs_changed()
-        self.stats.last_commit_s = time.perf_counter() - started
+        self.stats.last_commit_s = self.clock.monotonic_s() - started
 
     def _after_commit(self, committed: CommittedBlock) -> None:
         self.stats.blocks_committed += 1
