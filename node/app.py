@@ -30,6 +30,7 @@ from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
 from node.driver import Driver
+from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
 from node.home import (
     CONFIG_FILE,
@@ -113,18 +114,26 @@ class NodeHome:
 class Node:
     """The assembled parts of one node; :meth:`run` drives them until cancelled."""
 
-    def __init__(self, home: NodeHome, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        home: NodeHome,
+        *,
+        clock: Clock | None = None,
+        failpoints: Failpoints = Failpoints.NONE,
+    ) -> None:
         self.home = home
         self.clock: Clock = SystemClock() if clock is None else clock
+        self.failpoints = failpoints  # TEST-ONLY crash switches: NONE on a real node
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
+        wal_path = home.config.get_wal_path(home.path)
         self._forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint: False in use
-            home.config.get_sign_state_path(home.path), home.config.get_wal_path(home.path)
+            home.config.get_sign_state_path(home.path), wal_path, failpoints
         )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         self.store = LevelDBStore(data / STORE_DIR)
         try:
-            self.wal = WriteAheadLog(home.config.get_wal_path(home.path))
+            self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
         except BaseException:
             self.store.close()
             raise
@@ -137,7 +146,9 @@ class Node:
     def _open_rest(self, home: NodeHome) -> None:
         config = home.config
         self.chain = Chain(home.genesis, self.store)
-        self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
+        self.sign_state_file = SignStateFile(
+            config.get_sign_state_path(home.path), failpoints=self.failpoints
+        )
         self.mempool = Mempool(
             config.mempool.txs_max,
             config.mempool.bytes_max,
@@ -161,6 +172,7 @@ class Node:
             network=_NullNetwork(),
             clock=self.clock,
             recheck=self._recheck,
+            failpoints=self.failpoints,
         )
         self.driver.add_commit_listener(self.bus.publish)
         self.router = Router(
@@ -420,7 +432,8 @@ def run_node(home_path: Path) -> int:
     """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node.log_level)
-    node = Node(home, clock=SystemClock())
+    failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
+    node = Node(home, clock=SystemClock(), failpoints=failpoints)
     try:
         _run_profiled_if_asked(node)
         height = node.chain.height

@@ -15,7 +15,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -46,6 +45,7 @@ from consensus.replica import RejectedInput, Replica
 from consensus.types import Height
 from node.chain import Chain, CommittedBlock
 from node.clock import Clock
+from node.failpoints import Failpoint, Failpoints
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.mempool import Mempool
 from node.signer import SignStateFile
@@ -64,8 +64,6 @@ so this is only a guard should one ever carry data."""
 
 TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
-
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
 
 
 class Network(Protocol):
@@ -111,6 +109,7 @@ class Driver:
         network: Network,
         clock: Clock,
         recheck: Callable[[bytes], object] | None = None,
+        failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         self.replica = replica
         self.chain = chain
@@ -119,6 +118,7 @@ class Driver:
         self.sign_state_file = sign_state_file
         self.network = network
         self.clock = clock
+        self._failpoints = failpoints
         self._recheck = recheck
         self._peer_inbox: collections.deque[Event] = collections.deque()
         self._internal: collections.deque[Event] = collections.deque()
@@ -291,8 +291,8 @@ class Driver:
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
-        if os.environ.get(FAILPOINT_ENV) == "before_vote_send" and isinstance(message, Vote):
-            os._exit(96)
+        if isinstance(message, Vote):
+            self._failpoints.crash_if_active(Failpoint.BEFORE_VOTE_SEND)
         self.network.broadcast(encode_gossip(ConsensusPayload(message)))
 
     def _schedule_timeout(self, action: ScheduleTimeout) -> None:

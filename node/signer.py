@@ -24,14 +24,8 @@ from typing import Any
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.safety import DoubleSignRefused, SignState
+from node.failpoints import Failpoint, Failpoints
 
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-FAILPOINT_AFTER_PERSIST = "after_sign_state_persist"
-"""Crash tests: ``os._exit(99)`` right after a persist completed."""
-FAILPOINT_BEFORE_RENAME = "before_sign_state_rename"
-"""Crash tests: ``os._exit(97)`` after the temp file is written, before it replaces the old one."""
-FAILPOINT_FORGET_SIGN_STATE = "forget_sign_state"
-"""TEST ONLY, never on a real validator: see :func:`forget_signatures_if_asked`."""
 FILE_BYTES_MAX = 4096
 _FIELDS = ("height", "round", "step", "sign_bytes_hash", "checksum")
 
@@ -107,10 +101,15 @@ def _corrupt_message(name: str, reason: str) -> str:
 
 
 class SignStateFile:
-    """The persisted last-signed state at ``path`` (one writer: the node's driver)."""
+    """The persisted last-signed state at ``path`` (one writer: the node's driver).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``failpoints``: crash tests can stop the process before the rename or after a persist."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, failpoints: Failpoints = Failpoints.NONE
+    ) -> None:
         self.path = Path(path)
+        self._failpoints = failpoints
         self._temp = self.path.with_name(self.path.name + ".tmp")
         self._last: SignState | None = None
         self._loaded = False
@@ -140,11 +139,11 @@ class SignStateFile:
         self._validate_progress(state)
         data = encode_sign_state_file(state)
         _write_synced(self._temp, data)
-        _maybe_fail(FAILPOINT_BEFORE_RENAME, 97)
+        self._failpoints.crash_if_active(Failpoint.BEFORE_SIGN_STATE_RENAME)
         os.replace(self._temp, self.path)
         _fsync_directory(self.path.parent)
         self._last = state
-        _maybe_fail(FAILPOINT_AFTER_PERSIST, 99)
+        self._failpoints.crash_if_active(Failpoint.AFTER_SIGN_STATE_PERSIST)
 
     def _validate_progress(self, state: SignState) -> None:
         last = self._last
@@ -158,23 +157,21 @@ class SignStateFile:
             raise DoubleSignRefused(f"conflicting sign-bytes at height/round/step {here}")
 
 
-def forget_signatures_if_asked(sign_state_path: Path, wal_path: Path) -> bool:
-    """TEST ONLY. With ``DEPOCHAIN_FAILPOINT=forget_sign_state``, delete the sign-state file and
-    the WAL before anything reads them, and return True: the caller then starts the replica with
-    an empty sign state, skipping every start-up check. The validator forgets what it signed and
+def forget_signatures_if_asked(
+    sign_state_path: Path, wal_path: Path, failpoints: Failpoints
+) -> bool:
+    """TEST ONLY. With the ``forget_sign_state`` failpoint, delete the sign-state file and the
+    WAL before anything reads them, and return True: the caller then starts the replica with an
+    empty sign state, skipping every start-up check. The validator forgets what it signed and
     can sign conflicting messages, which is exactly what the cluster double-sign detector's
     proof test needs (an operator restoring a validator without these files). Otherwise False."""
-    if os.environ.get(FAILPOINT_ENV) != FAILPOINT_FORGET_SIGN_STATE:
+    point = Failpoint.FORGET_SIGN_STATE
+    if not failpoints.is_active(point):
         return False
-    log.warning("failpoint %s: deleting the sign state and the WAL", FAILPOINT_FORGET_SIGN_STATE)
+    log.warning("failpoint %s: deleting the sign state and the WAL", point.env_name)
     sign_state_path.unlink(missing_ok=True)
     shutil.rmtree(wal_path, ignore_errors=True)
     return True
-
-
-def _maybe_fail(name: str, code: int) -> None:
-    if os.environ.get(FAILPOINT_ENV) == name:
-        os._exit(code)
 
 
 def _write_synced(path: Path, data: bytes) -> None:

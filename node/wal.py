@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from consensus.types import Height
+from node.failpoints import Failpoint, Failpoints
 
 _HEADER = struct.Struct(">II")
 _HEIGHT = struct.Struct(">Q")
@@ -39,9 +40,6 @@ RECORD_BYTES_MAX = 64 * 1024 * 1024
 """Default bound on one record's payload; a larger length field means damage, not data."""
 SEGMENT_PREFIX = "wal-"
 SEGMENT_SUFFIX = ".log"
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-FAILPOINT_MID_APPEND = "wal_mid_append"
-"""Crash tests: write half of the next record, then ``os._exit(98)``."""
 
 
 class WalError(Exception):
@@ -135,13 +133,14 @@ class WriteAheadLog:
         *,
         record_bytes_max: int = RECORD_BYTES_MAX,
         keep_segments: int = 2,
+        failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         if keep_segments < 1:
             raise ValueError("keep_segments must be at least 1")
         self._dir = Path(directory)
         self._record_bytes_max = record_bytes_max
         self._keep_segments = keep_segments
-        self._failpoint = os.environ.get(FAILPOINT_ENV, "")
+        self._failpoints = failpoints
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_directory(self._dir)
         self._fd = -1
@@ -217,9 +216,9 @@ class WriteAheadLog:
         if len(payload) > self._record_bytes_max:
             raise WalError(f"WAL record of {len(payload)} bytes exceeds {self._record_bytes_max}")
         record = encode_record(RecordKind.DATA, payload)
-        if self._failpoint == FAILPOINT_MID_APPEND:
+        if self._failpoints.is_active(Failpoint.WAL_MID_APPEND):  # crash tests: a torn tail
             _write_all(self._fd, record[: max(1, len(record) // 2)])
-            os._exit(98)
+            self._failpoints.crash_if_active(Failpoint.WAL_MID_APPEND)
         _write_all(self._fd, record)
         self._dirty = True
         if sync:
