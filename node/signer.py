@@ -2,8 +2,9 @@
 
 The replica emits ``PersistSignState(state)`` before the ``Broadcast`` of the signature it covers;
 the driver calls :meth:`SignStateFile.persist` and only then sends. ``persist`` writes a temp
-file, fsyncs it, renames it over the old one and fsyncs the folder, so after a crash at any point
-the file holds either the old state or the new one, never a mix.
+file, fsyncs it, renames it over the old one and fsyncs the folder (:mod:`node.durable`), so
+after a crash at any point the file holds either the old state or the new one, never a mix; a
+failed fsync raises, and the signature is never sent.
 
 What it must never do: treat a damaged (or, for a validator with history, missing) file as
 "nothing signed yet". Starting from zero would let the validator sign a second, different vote
@@ -24,6 +25,7 @@ from typing import Any
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.safety import DoubleSignRefused, SignState
+from node import durable
 from node.failpoints import Failpoint, Failpoints
 
 FILE_BYTES_MAX = 4096
@@ -110,7 +112,7 @@ class SignStateFile:
     ) -> None:
         self.path = Path(path)
         self._failpoints = failpoints
-        self._temp = self.path.with_name(self.path.name + ".tmp")
+        self._temp = durable.temp_path(self.path)
         self._last: SignState | None = None
         self._loaded = False
 
@@ -138,10 +140,9 @@ class SignStateFile:
             self.load()
         self._validate_progress(state)
         data = encode_sign_state_file(state)
-        _write_synced(self._temp, data)
+        durable.write_file_synced(self._temp, data)
         self._failpoints.crash_if_active(Failpoint.BEFORE_SIGN_STATE_RENAME)
-        os.replace(self._temp, self.path)
-        _fsync_directory(self.path.parent)
+        durable.replace_durably(self._temp, self.path)
         self._last = state
         self._failpoints.crash_if_active(Failpoint.AFTER_SIGN_STATE_PERSIST)
 
@@ -172,22 +173,3 @@ def forget_signatures_if_asked(
     sign_state_path.unlink(missing_ok=True)
     shutil.rmtree(wal_path, ignore_errors=True)
     return True
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

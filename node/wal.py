@@ -19,7 +19,6 @@ in the middle of an append is normal; that record was never acted on).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import fcntl
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from consensus.types import Height
+from node import durable
 from node.failpoints import Failpoint, Failpoints
 
 _HEADER = struct.Struct(">II")
@@ -168,7 +168,7 @@ class WriteAheadLog:
                 if seq != seqs[-1]:
                     raise WalCorruptError(f"WAL segment {path.name} is damaged at {scan.good_end}")
                 repaired = scan.size - scan.good_end
-                _truncate(path, scan.good_end)
+                durable.truncate_synced(path, scan.good_end)
             last_height = _last_marker(scan.records, last_height)
         self._seq = seqs[-1]
         self._fd = os.open(self._segment_path(self._seq), os.O_WRONLY | os.O_APPEND)
@@ -193,12 +193,12 @@ class WriteAheadLog:
             self._segment_path(seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
         )
         try:
-            _write_all(fd, first_record)
-            os.fsync(fd)
+            durable.write_all(fd, first_record)
+            durable.sync_file(fd)
+            durable.fsync_directory(self._dir)  # the new segment's name, with its records
         except BaseException:
             os.close(fd)
             raise
-        _fsync_directory(self._dir)
         return fd
 
     def _trim(self) -> None:
@@ -217,9 +217,9 @@ class WriteAheadLog:
             raise WalError(f"WAL record of {len(payload)} bytes exceeds {self._record_bytes_max}")
         record = encode_record(RecordKind.DATA, payload)
         if self._failpoints.is_active(Failpoint.WAL_MID_APPEND):  # crash tests: a torn tail
-            _write_all(self._fd, record[: max(1, len(record) // 2)])
+            durable.write_all(self._fd, record[: max(1, len(record) // 2)])
             self._failpoints.crash_if_active(Failpoint.WAL_MID_APPEND)
-        _write_all(self._fd, record)
+        durable.write_all(self._fd, record)
         self._dirty = True
         if sync:
             self.flush_sync()
@@ -228,7 +228,7 @@ class WriteAheadLog:
         """fsync everything appended so far (one fsync for a group of unsynced appends)."""
         self._check_open()
         if self._dirty:
-            os.fsync(self._fd)
+            durable.sync_file(self._fd)
             self._dirty = False
 
     def mark_height(self, height: int) -> None:
@@ -314,28 +314,3 @@ def _lock_directory(directory: Path) -> int:
         os.close(fd)
         raise WalError(f"WAL {directory} is in use by another process") from None
     return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _truncate(path: Path, size: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)
