@@ -27,7 +27,6 @@ from consensus.params import BLOCK_BYTES_HARD_MAX, BLOCK_TXS_HARD_MAX, Consensus
 from consensus.types import CHAIN_ID_MAX_LEN, PUBLIC_KEY_LEN
 from node import durable
 
-
 SIGN_STATE_FILE = "sign_state.json"
 """The sign state's file name in the data folder."""
 
