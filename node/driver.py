@@ -29,6 +29,7 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
+from consensus.effects import SyncWal, order_effects
 from consensus.events import (
     BlockExecuted,
     Event,
@@ -257,37 +258,41 @@ class Driver:
     # -- actions -------------------------------------------------------------------------------
 
     def _execute(self, actions: list[Action]) -> None:
-        for index, action in enumerate(actions):
-            if isinstance(action, PersistSignState):
-                self._persist_sign_state(action, actions[index + 1 :])
-            elif isinstance(action, Broadcast):
-                self._broadcast(action)
-            elif isinstance(action, SendTo):
-                payload = encode_gossip(ConsensusPayload(action.message))
-                self.network.send(action.public_key, payload)
-            elif isinstance(action, ScheduleTimeout):
-                self._schedule_timeout(action)
-            elif isinstance(action, CommitBlock):
-                self._commit(action)
-            elif isinstance(action, ReportEvidence):
-                log.warning(
-                    "evidence of misbehaviour: validator %s at height %d",
-                    action.evidence.validator.hex()[:16],
-                    action.evidence.height,
-                )
-                self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
+        # consensus.effects decides the order around a signature: log it, sync, persist, send.
+        for effect in order_effects(actions):
+            if isinstance(effect, SyncWal):
+                self._sync_wal(effect.signed)
+            else:
+                self._carry_out(effect)
 
-    def _persist_sign_state(self, action: PersistSignState, rest: list[Action]) -> None:
-        # The signed message goes into the WAL, in the same fsync as the inputs that led to it,
-        # before the sign state: after a crash between persisting and sending, the restarted
-        # replica gets its own message back and re-sends it. Without it the guard would refuse
-        # to sign that step again and the round could stall for everyone (simulator seed 10075).
-        own = _first_signed_message(rest)
-        if own is not None and not self._replaying:
+    def _carry_out(self, action: Action) -> None:
+        if isinstance(action, PersistSignState):
+            if self.sign_state_file is not None:
+                self.sign_state_file.persist(action.sign_state)
+        elif isinstance(action, Broadcast):
+            self._broadcast(action)
+        elif isinstance(action, SendTo):
+            payload = encode_gossip(ConsensusPayload(action.message))
+            self.network.send(action.public_key, payload)
+        elif isinstance(action, ScheduleTimeout):
+            self._schedule_timeout(action)
+        elif isinstance(action, CommitBlock):
+            self._commit(action)
+        elif isinstance(action, ReportEvidence):
+            log.warning(
+                "evidence of misbehaviour: validator %s at height %d",
+                action.evidence.validator.hex()[:16],
+                action.evidence.height,
+            )
+            self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
+
+    def _sync_wal(self, signed: Proposal | Vote | None) -> None:
+        """Log our signed message (already in the log when replayed) and fsync the WAL, before
+        the sign state that covers it is persisted (consensus.effects says why)."""
+        if signed is not None and not self._replaying:
+            own = ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
             self.wal.append(encode_event(own), sync=False)
         self.wal.flush_sync()
-        if self.sign_state_file is not None:
-            self.sign_state_file.persist(action.sign_state)
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
@@ -332,15 +337,3 @@ class Driver:
                 listener(committed)
             except Exception:  # a listener's bug must not stop consensus
                 log.exception("commit listener failed")
-
-
-def _first_signed_message(actions: list[Action]) -> ProposalReceived | VoteReceived | None:
-    """The proposal or vote a PersistSignState covers: the next one the actions send."""
-    for action in actions:
-        if isinstance(action, Broadcast | SendTo):
-            message = action.message
-            if isinstance(message, Proposal):
-                return ProposalReceived(message)
-            if isinstance(message, Vote):
-                return VoteReceived(message)
-    return None
