@@ -12,6 +12,9 @@ field and the payload, so a damaged length is caught too.
 is the marker and deletes all but the previous segment: the log holds the current height and the
 one before, never more. ``replay()`` yields the records written after the last marker.
 
+Writes and fsyncs go through :mod:`node.durable`; a new segment's name is made durable with a
+fsync of the folder, and a failure of that fsync is raised (see there why).
+
 What it must never do: silently skip a damaged record in the middle of the log (that would
 replay a different history), or refuse to start because the very last record is torn (a crash
 in the middle of an append is normal; that record was never acted on).
