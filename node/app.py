@@ -27,8 +27,10 @@ from consensus.types import ChainId, Hash32
 from node import metrics
 from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
+from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
 from node.driver import Driver
+from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
 from node.home import (
     CONFIG_FILE,
@@ -112,17 +114,26 @@ class NodeHome:
 class Node:
     """The assembled parts of one node; :meth:`run` drives them until cancelled."""
 
-    def __init__(self, home: NodeHome) -> None:
+    def __init__(
+        self,
+        home: NodeHome,
+        *,
+        clock: Clock | None = None,
+        failpoints: Failpoints = Failpoints.NONE,
+    ) -> None:
         self.home = home
+        self.clock: Clock = SystemClock() if clock is None else clock
+        self.failpoints = failpoints  # TEST-ONLY crash switches: NONE on a real node
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
+        wal_path = home.config.get_wal_path(home.path)
         self._forgotten = forget_signatures_if_asked(  # a TEST-ONLY failpoint: False in use
-            home.config.get_sign_state_path(home.path), home.config.get_wal_path(home.path)
+            home.config.get_sign_state_path(home.path), wal_path, failpoints
         )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         self.store = LevelDBStore(data / STORE_DIR)
         try:
-            self.wal = WriteAheadLog(home.config.get_wal_path(home.path))
+            self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
         except BaseException:
             self.store.close()
             raise
@@ -135,7 +146,9 @@ class Node:
     def _open_rest(self, home: NodeHome) -> None:
         config = home.config
         self.chain = Chain(home.genesis, self.store)
-        self.sign_state_file = SignStateFile(config.get_sign_state_path(home.path))
+        self.sign_state_file = SignStateFile(
+            config.get_sign_state_path(home.path), failpoints=self.failpoints
+        )
         self.mempool = Mempool(
             config.mempool.txs_max,
             config.mempool.bytes_max,
@@ -157,7 +170,9 @@ class Node:
             wal=self.wal,
             sign_state_file=self.sign_state_file if home.validator_key is not None else None,
             network=_NullNetwork(),
+            clock=self.clock,
             recheck=self._recheck,
+            failpoints=self.failpoints,
         )
         self.driver.add_commit_listener(self.bus.publish)
         self.router = Router(
@@ -165,6 +180,7 @@ class Node:
             mempool=self.mempool,
             driver=self.driver,
             on_txs_added=self.driver.notify_txs_changed,
+            clock=self.clock,
         )
         self.network = self._build_network()
         self.driver.network = self.network
@@ -265,6 +281,7 @@ class Node:
             get_peers=self._get_peers,
             is_catching_up=lambda: self.router.is_catching_up,
             render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
+            started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
         )
 
@@ -415,7 +432,8 @@ def run_node(home_path: Path) -> int:
     """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node.log_level)
-    node = Node(home)
+    failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
+    node = Node(home, clock=SystemClock(), failpoints=failpoints)
     try:
         _run_profiled_if_asked(node)
         height = node.chain.height

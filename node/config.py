@@ -25,6 +25,10 @@ from typing import Any
 
 from consensus.params import BLOCK_BYTES_HARD_MAX, BLOCK_TXS_HARD_MAX, ConsensusParams
 from consensus.types import CHAIN_ID_MAX_LEN, PUBLIC_KEY_LEN
+from node import durable
+
+SIGN_STATE_FILE = "sign_state.json"
+"""The sign state's file name in the data folder."""
 
 
 class ConfigError(ValueError):
@@ -280,7 +284,7 @@ class NodeConfig:
 
     def get_sign_state_path(self, base: Path | None = None) -> Path:
         """File of the last-signed state (``node.signer.SignStateFile``)."""
-        return self.get_data_path(base) / "sign_state.json"
+        return self.get_data_path(base) / SIGN_STATE_FILE
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -442,15 +446,15 @@ def dump_config(config: NodeConfig, *, with_docs: bool = True, header: str = "")
     return "\n".join(lines) + "\n"
 
 
+CONFIG_FILE_MODE = 0o666
+"""A new config file is readable as any file the operator creates (less the umask): it holds no
+secrets (the keys are in their own 0600 files)."""
+
+
 def write_config(config: NodeConfig, path: str | os.PathLike[str], **kwargs: Any) -> None:
-    """Write ``config`` to ``path`` atomically (temp file, fsync, rename)."""
-    target = Path(path)
-    temp = target.with_name(target.name + ".tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(dump_config(config, **kwargs))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    """Write ``config`` to ``path`` atomically (temp file, fsync, rename, fsync the folder)."""
+    text = dump_config(config, **kwargs)
+    durable.write_atomically(path, text.encode("utf-8"), mode=CONFIG_FILE_MODE)
 
 
 def _format_assignment(key: str, value: Any) -> str:

@@ -15,8 +15,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -31,6 +29,7 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
+from consensus.effects import SyncWal, order_effects
 from consensus.events import (
     BlockExecuted,
     Event,
@@ -44,8 +43,10 @@ from consensus.ledger.queries import get_nonce
 from consensus.messages import Vote
 from consensus.proposal import Proposal
 from consensus.replica import RejectedInput, Replica
-from consensus.types import Height, TimestampMs
+from consensus.types import Height
 from node.chain import Chain, CommittedBlock
+from node.clock import Clock
+from node.failpoints import Failpoint, Failpoints
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.mempool import Mempool
 from node.signer import SignStateFile
@@ -64,12 +65,6 @@ so this is only a guard should one ever carry data."""
 
 TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
-
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-
-
-def now_ms() -> TimestampMs:
-    return TimestampMs(int(time.time() * 1000))
 
 
 class Network(Protocol):
@@ -113,7 +108,9 @@ class Driver:
         wal: WriteAheadLog,
         sign_state_file: SignStateFile | None,
         network: Network,
+        clock: Clock,
         recheck: Callable[[bytes], object] | None = None,
+        failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         self.replica = replica
         self.chain = chain
@@ -121,12 +118,15 @@ class Driver:
         self.wal = wal
         self.sign_state_file = sign_state_file
         self.network = network
+        self.clock = clock
+        self._failpoints = failpoints
         self._recheck = recheck
         self._peer_inbox: collections.deque[Event] = collections.deque()
         self._internal: collections.deque[Event] = collections.deque()
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
-        self._last_txs_available_s = 0.0
+        self._last_txs_available_s: float | None = None
+        """Monotonic time of the last TxsAvailable (None: none yet)."""
         self._commit_listeners: list[CommitListener] = []
         self.stats = DriverStats()
         self._replaying = False
@@ -160,7 +160,7 @@ class Driver:
         # Started first (the replica enters round 0 of its height), then the log gives back
         # every proposal, vote and timeout of this height, which brings back its round and its
         # lock; the sign-state guard refuses anything that would conflict meanwhile.
-        self._process(Started(now_ms()))
+        self._process(Started(self.clock.now_ms()))
         self._replay_wal()
         self.notify_txs_changed()
         while True:
@@ -190,11 +190,12 @@ class Driver:
                 await self._wakeup.wait()
 
     def _is_txs_gap_over(self) -> bool:
-        return time.monotonic() - self._last_txs_available_s >= TXS_AVAILABLE_MIN_GAP_S
+        last = self._last_txs_available_s
+        return last is None or self.clock.monotonic_s() - last >= TXS_AVAILABLE_MIN_GAP_S
 
     def _make_txs_available(self) -> TxsAvailable:
         self._txs_dirty = False
-        self._last_txs_available_s = time.monotonic()
+        self._last_txs_available_s = self.clock.monotonic_s()
         params = self.replica.params
         state = self.chain.state
         txs = self.mempool.reap(
@@ -202,7 +203,7 @@ class Driver:
             params.block_bytes_max - 64 * 1024,
             lambda sender: get_nonce(state, sender) + 1,
         )
-        return TxsAvailable(tuple(txs), now_ms())
+        return TxsAvailable(tuple(txs), self.clock.now_ms())
 
     def _process(self, event: Event) -> None:
         if is_logged(event) and not self._replaying:
@@ -257,42 +258,46 @@ class Driver:
     # -- actions -------------------------------------------------------------------------------
 
     def _execute(self, actions: list[Action]) -> None:
-        for index, action in enumerate(actions):
-            if isinstance(action, PersistSignState):
-                self._persist_sign_state(action, actions[index + 1 :])
-            elif isinstance(action, Broadcast):
-                self._broadcast(action)
-            elif isinstance(action, SendTo):
-                payload = encode_gossip(ConsensusPayload(action.message))
-                self.network.send(action.public_key, payload)
-            elif isinstance(action, ScheduleTimeout):
-                self._schedule_timeout(action)
-            elif isinstance(action, CommitBlock):
-                self._commit(action)
-            elif isinstance(action, ReportEvidence):
-                log.warning(
-                    "evidence of misbehaviour: validator %s at height %d",
-                    action.evidence.validator.hex()[:16],
-                    action.evidence.height,
-                )
-                self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
+        # consensus.effects decides the order around a signature: log it, sync, persist, send.
+        for effect in order_effects(actions):
+            if isinstance(effect, SyncWal):
+                self._sync_wal(effect.signed)
+            else:
+                self._carry_out(effect)
 
-    def _persist_sign_state(self, action: PersistSignState, rest: list[Action]) -> None:
-        # The signed message goes into the WAL, in the same fsync as the inputs that led to it,
-        # before the sign state: after a crash between persisting and sending, the restarted
-        # replica gets its own message back and re-sends it. Without it the guard would refuse
-        # to sign that step again and the round could stall for everyone (simulator seed 10075).
-        own = _first_signed_message(rest)
-        if own is not None and not self._replaying:
+    def _carry_out(self, action: Action) -> None:
+        if isinstance(action, PersistSignState):
+            if self.sign_state_file is not None:
+                self.sign_state_file.persist(action.sign_state)
+        elif isinstance(action, Broadcast):
+            self._broadcast(action)
+        elif isinstance(action, SendTo):
+            payload = encode_gossip(ConsensusPayload(action.message))
+            self.network.send(action.public_key, payload)
+        elif isinstance(action, ScheduleTimeout):
+            self._schedule_timeout(action)
+        elif isinstance(action, CommitBlock):
+            self._commit(action)
+        elif isinstance(action, ReportEvidence):
+            log.warning(
+                "evidence of misbehaviour: validator %s at height %d",
+                action.evidence.validator.hex()[:16],
+                action.evidence.height,
+            )
+            self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
+
+    def _sync_wal(self, signed: Proposal | Vote | None) -> None:
+        """Log our signed message (already in the log when replayed) and fsync the WAL, before
+        the sign state that covers it is persisted (consensus.effects says why)."""
+        if signed is not None and not self._replaying:
+            own = ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
             self.wal.append(encode_event(own), sync=False)
         self.wal.flush_sync()
-        if self.sign_state_file is not None:
-            self.sign_state_file.persist(action.sign_state)
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
-        if os.environ.get(FAILPOINT_ENV) == "before_vote_send" and isinstance(message, Vote):
-            os._exit(96)
+        if isinstance(message, Vote):
+            self._failpoints.crash_if_active(Failpoint.BEFORE_VOTE_SEND)
         self.network.broadcast(encode_gossip(ConsensusPayload(message)))
 
     def _schedule_timeout(self, action: ScheduleTimeout) -> None:
@@ -301,10 +306,11 @@ class Driver:
         loop.call_later(action.delay_ms / 1000, self._fire_timeout, event)
 
     def _fire_timeout(self, event: TimeoutElapsed) -> None:
-        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now_ms()))
+        now = self.clock.now_ms()
+        self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now))
 
     def _commit(self, action: CommitBlock) -> None:
-        started = time.perf_counter()
+        started = self.clock.monotonic_s()
         block = action.block
         if block.height <= self.chain.height:  # replayed from the WAL: already stored
             committed = None
@@ -315,12 +321,12 @@ class Driver:
         self.wal.mark_height(block.height)
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
-        self._internal.appendleft(
-            BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now_ms())
-        )
+        now = self.clock.now_ms()
+        executed = BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now)
+        self._internal.appendleft(executed)
         self._wakeup.set()
         self.notify_txs_changed()
-        self.stats.last_commit_s = time.perf_counter() - started
+        self.stats.last_commit_s = self.clock.monotonic_s() - started
 
     def _after_commit(self, committed: CommittedBlock) -> None:
         self.stats.blocks_committed += 1
@@ -331,15 +337,3 @@ class Driver:
                 listener(committed)
             except Exception:  # a listener's bug must not stop consensus
                 log.exception("commit listener failed")
-
-
-def _first_signed_message(actions: list[Action]) -> ProposalReceived | VoteReceived | None:
-    """The proposal or vote a PersistSignState covers: the next one the actions send."""
-    for action in actions:
-        if isinstance(action, Broadcast | SendTo):
-            message = action.message
-            if isinstance(message, Proposal):
-                return ProposalReceived(message)
-            if isinstance(message, Vote):
-                return VoteReceived(message)
-    return None

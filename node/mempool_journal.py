@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from consensus.types import Hash32
+from node import durable
 
 log = logging.getLogger("depochain.mempool")
 
@@ -104,9 +105,7 @@ class MempoolJournal:
     def append(self, tx_hash: Hash32, raw: bytes) -> None:
         """Write an acknowledged transaction (durable only after :meth:`sync`)."""
         record = encode_record(raw)
-        view = memoryview(record)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        durable.write_all(self._fd, record)
         self._entries[tx_hash] = raw
         self._file_bytes += len(record)
         self._appended += 1
@@ -122,7 +121,7 @@ class MempoolJournal:
             if self._synced >= target:
                 return  # a sync that started after our append covered it
             covered = self._appended
-            await asyncio.to_thread(os.fdatasync, self._fd)
+            await asyncio.to_thread(durable.sync_file_data, self._fd)
             self.syncs += 1
             self._synced = max(self._synced, covered)
 
@@ -140,22 +139,8 @@ class MempoolJournal:
 
     def _rewrite(self) -> None:
         """Temp file with the pending txs, fsync, rename over the journal, fsync the folder."""
-        temp = self.path.with_name(self.path.name + ".tmp")
         data = b"".join(encode_record(raw) for raw in self._entries.values())
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, self.path)
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        durable.write_atomically(self.path, data)
         self.close()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self._file_bytes = len(data)

@@ -11,7 +11,6 @@ committing. A peer's garbage is dropped and counted, never trusted, never fatal.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +25,8 @@ from consensus.events import (
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from node.chain import Chain
-from node.driver import Driver, Network, now_ms
+from node.clock import Clock
+from node.driver import Driver, Network
 from node.gossip import (
     SYNC_BLOCKS_MAX,
     BlocksRequest,
@@ -60,12 +60,19 @@ class Router:
     """The node's side of every peer conversation."""
 
     def __init__(
-        self, *, chain: Chain, mempool: Mempool, driver: Driver, on_txs_added: Callable[[], None]
+        self,
+        *,
+        chain: Chain,
+        mempool: Mempool,
+        driver: Driver,
+        on_txs_added: Callable[[], None],
+        clock: Clock,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
         self.driver = driver
         self.network: Network | None = None
+        self.clock = clock
         self._on_txs_added = on_txs_added
         self.peer_heights: dict[bytes, int] = {}
         self._behind_since: float | None = None
@@ -106,12 +113,13 @@ class Router:
 
     def _on_consensus(self, sender: bytes, payload: ConsensusPayload) -> None:
         message = payload.message
+        now = self.clock.now_ms()
         if isinstance(message, Proposal):
-            self.driver.deliver_from_peer(ProposalReceived(message, now_ms()))
+            self.driver.deliver_from_peer(ProposalReceived(message, now))
         elif isinstance(message, Vote):
-            self.driver.deliver_from_peer(VoteReceived(message, now_ms()))
+            self.driver.deliver_from_peer(VoteReceived(message, now))
         elif isinstance(message, DuplicateVoteEvidence):
-            self.driver.deliver_from_peer(EvidenceReceived(message, now_ms()))
+            self.driver.deliver_from_peer(EvidenceReceived(message, now))
         height = getattr(message, "height", 0)
         if height > self.chain.height + 1:
             self._on_status(sender, height - 1)
@@ -141,7 +149,7 @@ class Router:
         if target <= ours:
             self._behind_since = None
             return
-        moment = time.monotonic()
+        moment = self.clock.monotonic_s()
         if self._behind_since is None:
             self._behind_since = moment
         if target == ours + 1 and moment - self._behind_since < BEHIND_BY_ONE_GRACE_S:
@@ -187,5 +195,6 @@ class Router:
             if not self.chain.height < block.height <= wanted_up_to:
                 continue
             self.stats.blocks_synced += 1
-            self.driver.deliver_internal(CommittedBlockReceived(block, certificate, now_ms()))
+            received = CommittedBlockReceived(block, certificate, self.clock.now_ms())
+            self.driver.deliver_internal(received)
         self._requested_up_to = 0

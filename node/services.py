@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -145,7 +144,8 @@ class NodeServices:
     is_catching_up: Callable[[], bool]
     render_metrics: Callable[[], str] = lambda: ""
     """Prometheus text exposition of the node's counters (served at GET /metrics)."""
-    started_at_s: float = field(default_factory=time.time)
+    started_at_s: float = 0.0
+    """Wall time the node started, in seconds since the epoch (read from the node's clock)."""
     journal: MempoolJournal | None = None
     """Where admitted transactions are kept until committed (None: memory only, for tools)."""
 

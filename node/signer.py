@@ -2,8 +2,9 @@
 
 The replica emits ``PersistSignState(state)`` before the ``Broadcast`` of the signature it covers;
 the driver calls :meth:`SignStateFile.persist` and only then sends. ``persist`` writes a temp
-file, fsyncs it, renames it over the old one and fsyncs the folder, so after a crash at any point
-the file holds either the old state or the new one, never a mix.
+file, fsyncs it, renames it over the old one and fsyncs the folder (:mod:`node.durable`), so
+after a crash at any point the file holds either the old state or the new one, never a mix; a
+failed fsync raises, and the signature is never sent.
 
 What it must never do: treat a damaged (or, for a validator with history, missing) file as
 "nothing signed yet". Starting from zero would let the validator sign a second, different vote
@@ -24,14 +25,9 @@ from typing import Any
 from consensus import codec
 from consensus.crypto import sha256
 from consensus.safety import DoubleSignRefused, SignState
+from node import durable
+from node.failpoints import Failpoint, Failpoints
 
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-FAILPOINT_AFTER_PERSIST = "after_sign_state_persist"
-"""Crash tests: ``os._exit(99)`` right after a persist completed."""
-FAILPOINT_BEFORE_RENAME = "before_sign_state_rename"
-"""Crash tests: ``os._exit(97)`` after the temp file is written, before it replaces the old one."""
-FAILPOINT_FORGET_SIGN_STATE = "forget_sign_state"
-"""TEST ONLY, never on a real validator: see :func:`forget_signatures_if_asked`."""
 FILE_BYTES_MAX = 4096
 _FIELDS = ("height", "round", "step", "sign_bytes_hash", "checksum")
 
@@ -107,11 +103,16 @@ def _corrupt_message(name: str, reason: str) -> str:
 
 
 class SignStateFile:
-    """The persisted last-signed state at ``path`` (one writer: the node's driver)."""
+    """The persisted last-signed state at ``path`` (one writer: the node's driver).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``failpoints``: crash tests can stop the process before the rename or after a persist."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, failpoints: Failpoints = Failpoints.NONE
+    ) -> None:
         self.path = Path(path)
-        self._temp = self.path.with_name(self.path.name + ".tmp")
+        self._failpoints = failpoints
+        self._temp = durable.temp_path(self.path)
         self._last: SignState | None = None
         self._loaded = False
 
@@ -139,12 +140,11 @@ class SignStateFile:
             self.load()
         self._validate_progress(state)
         data = encode_sign_state_file(state)
-        _write_synced(self._temp, data)
-        _maybe_fail(FAILPOINT_BEFORE_RENAME, 97)
-        os.replace(self._temp, self.path)
-        _fsync_directory(self.path.parent)
+        durable.write_file_synced(self._temp, data)
+        self._failpoints.crash_if_active(Failpoint.BEFORE_SIGN_STATE_RENAME)
+        durable.replace_durably(self._temp, self.path)
         self._last = state
-        _maybe_fail(FAILPOINT_AFTER_PERSIST, 99)
+        self._failpoints.crash_if_active(Failpoint.AFTER_SIGN_STATE_PERSIST)
 
     def _validate_progress(self, state: SignState) -> None:
         last = self._last
@@ -158,39 +158,18 @@ class SignStateFile:
             raise DoubleSignRefused(f"conflicting sign-bytes at height/round/step {here}")
 
 
-def forget_signatures_if_asked(sign_state_path: Path, wal_path: Path) -> bool:
-    """TEST ONLY. With ``DEPOCHAIN_FAILPOINT=forget_sign_state``, delete the sign-state file and
-    the WAL before anything reads them, and return True: the caller then starts the replica with
-    an empty sign state, skipping every start-up check. The validator forgets what it signed and
+def forget_signatures_if_asked(
+    sign_state_path: Path, wal_path: Path, failpoints: Failpoints
+) -> bool:
+    """TEST ONLY. With the ``forget_sign_state`` failpoint, delete the sign-state file and the
+    WAL before anything reads them, and return True: the caller then starts the replica with an
+    empty sign state, skipping every start-up check. The validator forgets what it signed and
     can sign conflicting messages, which is exactly what the cluster double-sign detector's
     proof test needs (an operator restoring a validator without these files). Otherwise False."""
-    if os.environ.get(FAILPOINT_ENV) != FAILPOINT_FORGET_SIGN_STATE:
+    point = Failpoint.FORGET_SIGN_STATE
+    if not failpoints.is_active(point):
         return False
-    log.warning("failpoint %s: deleting the sign state and the WAL", FAILPOINT_FORGET_SIGN_STATE)
+    log.warning("failpoint %s: deleting the sign state and the WAL", point.env_name)
     sign_state_path.unlink(missing_ok=True)
     shutil.rmtree(wal_path, ignore_errors=True)
     return True
-
-
-def _maybe_fail(name: str, code: int) -> None:
-    if os.environ.get(FAILPOINT_ENV) == name:
-        os._exit(code)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,6 +12,9 @@ field and the payload, so a damaged length is caught too.
 is the marker and deletes all but the previous segment: the log holds the current height and the
 one before, never more. ``replay()`` yields the records written after the last marker.
 
+Writes and fsyncs go through :mod:`node.durable`; a new segment's name is made durable with a
+fsync of the folder, and a failure of that fsync is raised (see there why).
+
 What it must never do: silently skip a damaged record in the middle of the log (that would
 replay a different history), or refuse to start because the very last record is torn (a crash
 in the middle of an append is normal; that record was never acted on).
@@ -19,7 +22,6 @@ in the middle of an append is normal; that record was never acted on).
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import fcntl
 import os
@@ -31,6 +33,8 @@ from pathlib import Path
 from types import TracebackType
 
 from consensus.types import Height
+from node import durable
+from node.failpoints import Failpoint, Failpoints
 
 _HEADER = struct.Struct(">II")
 _HEIGHT = struct.Struct(">Q")
@@ -39,9 +43,6 @@ RECORD_BYTES_MAX = 64 * 1024 * 1024
 """Default bound on one record's payload; a larger length field means damage, not data."""
 SEGMENT_PREFIX = "wal-"
 SEGMENT_SUFFIX = ".log"
-FAILPOINT_ENV = "DEPOCHAIN_FAILPOINT"
-FAILPOINT_MID_APPEND = "wal_mid_append"
-"""Crash tests: write half of the next record, then ``os._exit(98)``."""
 
 
 class WalError(Exception):
@@ -135,13 +136,14 @@ class WriteAheadLog:
         *,
         record_bytes_max: int = RECORD_BYTES_MAX,
         keep_segments: int = 2,
+        failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         if keep_segments < 1:
             raise ValueError("keep_segments must be at least 1")
         self._dir = Path(directory)
         self._record_bytes_max = record_bytes_max
         self._keep_segments = keep_segments
-        self._failpoint = os.environ.get(FAILPOINT_ENV, "")
+        self._failpoints = failpoints
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock_directory(self._dir)
         self._fd = -1
@@ -169,7 +171,7 @@ class WriteAheadLog:
                 if seq != seqs[-1]:
                     raise WalCorruptError(f"WAL segment {path.name} is damaged at {scan.good_end}")
                 repaired = scan.size - scan.good_end
-                _truncate(path, scan.good_end)
+                durable.truncate_synced(path, scan.good_end)
             last_height = _last_marker(scan.records, last_height)
         self._seq = seqs[-1]
         self._fd = os.open(self._segment_path(self._seq), os.O_WRONLY | os.O_APPEND)
@@ -194,12 +196,12 @@ class WriteAheadLog:
             self._segment_path(seq), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
         )
         try:
-            _write_all(fd, first_record)
-            os.fsync(fd)
+            durable.write_all(fd, first_record)
+            durable.sync_file(fd)
+            durable.fsync_directory(self._dir)  # the new segment's name, with its records
         except BaseException:
             os.close(fd)
             raise
-        _fsync_directory(self._dir)
         return fd
 
     def _trim(self) -> None:
@@ -217,10 +219,10 @@ class WriteAheadLog:
         if len(payload) > self._record_bytes_max:
             raise WalError(f"WAL record of {len(payload)} bytes exceeds {self._record_bytes_max}")
         record = encode_record(RecordKind.DATA, payload)
-        if self._failpoint == FAILPOINT_MID_APPEND:
-            _write_all(self._fd, record[: max(1, len(record) // 2)])
-            os._exit(98)
-        _write_all(self._fd, record)
+        if self._failpoints.is_active(Failpoint.WAL_MID_APPEND):  # crash tests: a torn tail
+            durable.write_all(self._fd, record[: max(1, len(record) // 2)])
+            self._failpoints.crash_if_active(Failpoint.WAL_MID_APPEND)
+        durable.write_all(self._fd, record)
         self._dirty = True
         if sync:
             self.flush_sync()
@@ -229,7 +231,7 @@ class WriteAheadLog:
         """fsync everything appended so far (one fsync for a group of unsynced appends)."""
         self._check_open()
         if self._dirty:
-            os.fsync(self._fd)
+            durable.sync_file(self._fd)
             self._dirty = False
 
     def mark_height(self, height: int) -> None:
@@ -315,28 +317,3 @@ def _lock_directory(directory: Path) -> int:
         os.close(fd)
         raise WalError(f"WAL {directory} is in use by another process") from None
     return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _truncate(path: Path, size: int) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)

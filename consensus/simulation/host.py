@@ -14,6 +14,7 @@ from consensus import events as ev
 from consensus.blocks import Block
 from consensus.codec import CodecError
 from consensus.crypto import sha256
+from consensus.effects import Effect, SyncWal, order_effects
 from consensus.messages import CommitCertificate, Vote
 from consensus.proposal import Proposal
 from consensus.replica import Replica
@@ -50,25 +51,20 @@ class NodeHost(SimulationState):
             )
             return
         limit = node.crash_after_actions
-        for index, action in enumerate(actions[:limit]):
-            if isinstance(action, act.PersistSignState):
-                self._log_signed_message(node, actions, index)
-            self._apply(node, action)
+        for effect in _before_crash(order_effects(actions), limit):  # the node's order, too
+            if isinstance(effect, SyncWal):
+                self._log_signed_message(node, effect.signed)
+            else:
+                self._apply(node, effect)
         if limit is not None:
             node.crash()
 
-    def _log_signed_message(self, node: SimNode, actions: list[act.Action], index: int) -> None:
-        """The node writes the message a new SignState covers into its WAL in the same fsync as
-        the SignState. Persisting only the SignState and crashing before the send loses that
-        vote for good (the guard refuses to sign the step again), and the round can stall for
-        everyone (sim seed 10075): the restarted node must be able to send it again."""
-        for action in actions[index + 1 :]:
-            if isinstance(action, act.Broadcast | act.SendTo) and isinstance(
-                action.message, Proposal | Vote
-            ):
-                payload = encode_message(action.message)
-                node.log_wal(action.message.height, sha256(payload), payload)
-                return
+    def _log_signed_message(self, node: SimNode, signed: Proposal | Vote | None) -> None:
+        """The message a new SignState covers goes into the node's WAL first, so a node that
+        crashes before sending it sends it again after a restart (consensus.effects)."""
+        if signed is not None:
+            payload = encode_message(signed)
+            node.log_wal(signed.height, sha256(payload), payload)
 
     def _on_deliver(self, item: Deliver) -> None:
         node = self.nodes[item.node]
@@ -226,6 +222,21 @@ class NodeHost(SimulationState):
         delay_ms = self.prng.between(0, self.exec_delay_max_ms)
         self.clock.schedule(delay_ms, Callback(node.node_id, node.incarnation, executed))
         self._check_liveness_done()
+
+
+def _before_crash(effects: list[Effect], actions_max: int | None) -> list[Effect]:
+    """The steps a node that crashes after ``actions_max`` actions (None: never) carries out;
+    a SyncWal goes with the PersistSignState it precedes."""
+    if actions_max is None:
+        return effects
+    kept: list[Effect] = []
+    for effect in effects:
+        if actions_max == 0:
+            break
+        kept.append(effect)
+        if not isinstance(effect, SyncWal):
+            actions_max -= 1
+    return kept
 
 
 def _height_of(message: Message) -> int:

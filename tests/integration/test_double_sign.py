@@ -27,7 +27,7 @@ import pytest
 
 from consensus.evidence import verify_evidence
 from node.config import NodeConfig
-from node.signer import FAILPOINT_ENV, FAILPOINT_FORGET_SIGN_STATE
+from node.failpoints import FAILPOINT_ENV, Failpoint
 from tests.integration.double_sign import DoubleSign, SignedKind, Slot
 from tests.integration.harness import Cluster
 from tests.integration.observer import Observer, observed_cluster
@@ -117,7 +117,7 @@ def test_forgetting_the_sign_state_double_signs_and_the_observer_reports_it(
     payer = Payer(cluster)
     proposed, tx = propose_alone(cluster, observer, payer)
     cluster.kill(ALONE)
-    cluster.start(ALONE, env={FAILPOINT_ENV: FAILPOINT_FORGET_SIGN_STATE})
+    cluster.start(ALONE, env={FAILPOINT_ENV: Failpoint.FORGET_SIGN_STATE.env_name})
     cluster.wait_healthy(ALONE)
     payer.submit(ALONE, tx)  # the same request as before the crash
     prevoted = replace(proposed, kind=SignedKind.PREVOTE)

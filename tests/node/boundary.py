@@ -2,15 +2,19 @@
 
 The real parts still do the work; the recorders only watch them pass:
 
-- ``os`` as seen by :mod:`node.signer` and :mod:`node.wal`: open/write/fsync/replace, with each
-  file descriptor mapped back to its path (a directory fsync shows as an fsync of the folder);
+- ``os`` as seen by :mod:`node.durable`, through which every synced write goes: write/fsync/
+  replace, with each file descriptor mapped back to its path (a directory fsync shows as an
+  fsync of the folder), filed under the area of the file: "sign" (the sign-state file and its
+  temp file), "wal" (WAL segments) or "disk" (anything else, e.g. the mempool journal); a
+  folder's fsync goes under the area of the last file written or renamed in it;
 - ``plyvel.DB`` as :mod:`node.storage.leveldb` opens it: the ``sync`` flag of every write batch
   and plain put, the keys a batch carries, and the moment ``batch.write()`` runs;
 - the replica: each event just before ``handle`` sees it;
 - the network: each payload the driver broadcasts or sends, decoded.
 
 This is the one place that knows where those calls live: if the durable writes move to another
-module, only :func:`install` changes (and until it does, the ordering tests fail, not pass).
+module, only :func:`install` and :class:`RecordingOs` change (and until they do, the ordering
+tests fail, not pass).
 """
 
 from __future__ import annotations
@@ -24,17 +28,18 @@ from typing import Any
 import plyvel
 import pytest
 
-import node.signer
-import node.wal
+import node.durable
 from consensus.crypto import SignPurpose, compute_sign_bytes, sha256
 from consensus.events import Event
 from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
 from consensus.types import ChainId, PublicKey
+from node.config import SIGN_STATE_FILE
+from node.durable import TEMP_SUFFIX
 from node.gossip import ConsensusPayload, decode_gossip
 from node.signer import decode_sign_state_file
-from node.wal import HEADER_BYTES, RecordKind
+from node.wal import HEADER_BYTES, SEGMENT_PREFIX, SEGMENT_SUFFIX, RecordKind
 
 REAL_DB = plyvel.DB
 
@@ -44,7 +49,8 @@ class Op:
     """One observed boundary operation."""
 
     area: str
-    """"sign" (sign-state file), "wal", "store", "net", "replica" or "ack"."""
+    """"sign" (sign-state file), "wal", "disk" (other synced files), "store", "net", "replica"
+    or "ack"."""
     name: str
     path: str = ""
     data: Any = None
@@ -71,13 +77,24 @@ class BoundaryLog:
         self.ops.clear()
 
 
-class RecordingOs:
-    """Stands in for the ``os`` module of one node module; everything else passes through."""
+def area_of(path: str) -> str:
+    """Which part of the node a synced file belongs to, by its name."""
+    name = Path(path).name
+    if name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX):
+        return "wal"
+    if name in (SIGN_STATE_FILE, SIGN_STATE_FILE + TEMP_SUFFIX):
+        return "sign"
+    return "disk"
 
-    def __init__(self, area: str, log: BoundaryLog) -> None:
-        self._area = area
+
+class RecordingOs:
+    """Stands in for the ``os`` module of :mod:`node.durable`; everything else passes through."""
+
+    def __init__(self, log: BoundaryLog) -> None:
         self._log = log
         self._paths: dict[int, str] = {}
+        self._folder_areas: dict[str, str] = {}
+        """Real path of a folder -> area of the last file written or renamed in it."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
@@ -93,16 +110,31 @@ class RecordingOs:
 
     def write(self, fd: int, data: Any) -> int:
         written = os.write(fd, data)
-        self._log.add(self._area, "write", self._paths.get(fd, "?"), bytes(data[:written]))
+        path = self._path_of(fd)
+        self._log.add(self._file_area(path), "write", path, bytes(data[:written]))
         return written
 
     def fsync(self, fd: int) -> None:
         os.fsync(fd)
-        self._log.add(self._area, "fsync", self._paths.get(fd, "?"))
+        path = self._path_of(fd)
+        if os.path.isdir(path):
+            area = self._folder_areas.get(os.path.realpath(path), "disk")
+        else:
+            area = self._file_area(path)
+        self._log.add(area, "fsync", path)
 
     def replace(self, src: Any, dst: Any) -> None:
         os.replace(src, dst)
-        self._log.add(self._area, "replace", str(dst), str(src))
+        self._log.add(self._file_area(str(dst)), "replace", str(dst), str(src))
+
+    def _path_of(self, fd: int) -> str:
+        """The path the fd was opened with here, or (opened by the caller) what it points to."""
+        return self._paths.get(fd) or os.readlink(f"/proc/self/fd/{fd}")
+
+    def _file_area(self, path: str) -> str:
+        area = area_of(path)
+        self._folder_areas[os.path.realpath(os.path.dirname(path))] = area
+        return area
 
 
 class RecordingBatch:
@@ -188,9 +220,8 @@ class RecordingNetwork:
 
 
 def install(monkeypatch: pytest.MonkeyPatch, log: BoundaryLog) -> None:
-    """Record the sign-state file, the WAL and LevelDB opened from now on."""
-    monkeypatch.setattr(node.signer, "os", RecordingOs("sign", log))
-    monkeypatch.setattr(node.wal, "os", RecordingOs("wal", log))
+    """Record the synced writes (sign-state file, WAL, ...) and LevelDB opened from now on."""
+    monkeypatch.setattr(node.durable, "os", RecordingOs(log))
     monkeypatch.setattr(plyvel, "DB", lambda *a, **kw: RecordingDb(REAL_DB(*a, **kw), log))
 
 

@@ -25,10 +25,10 @@ from consensus.ledger.txs import Transfer
 from consensus.messages import Vote, VoteType, compute_vote_sign_payload
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal, compute_proposal_sign_payload
-from consensus.types import ChainId, Hash32, Height, Round
+from consensus.types import ChainId, Hash32, Height, Round, TimestampMs
 from node.app import Node, NodeHome
+from node.clock import Clock, SystemClock
 from node.config import ConsensusSection, NodeConfig, NodeSection, write_config
-from node.driver import now_ms
 from node.home import (
     CONFIG_FILE,
     GENESIS_FILE,
@@ -51,6 +51,29 @@ ME, PROPOSER_1, OTHERS = "BANKA", "BANKB", ("BANKB", "BANKC")
 """Our node is BANKA's validator; BANKB proposes height 1 round 0, BANKA height 2 round 0."""
 WAIT_S = 60.0
 """Deadline for anything the node should do soon; generous because the machine is shared."""
+OTHER_BANKS_CLOCK = SystemClock()
+"""The clock the other banks stamp their blocks and messages with (the node may have its own)."""
+
+
+class ManualClock:
+    """A node clock that moves only when the test says so (``node.clock.Clock``)."""
+
+    def __init__(self, now_ms: int, monotonic_s: float = 1_000.0) -> None:
+        self._now_ms = now_ms
+        self._monotonic_s = monotonic_s
+        self.monotonic_reads = 0
+        """How often the node asked for the monotonic time (each gap check asks once)."""
+
+    def now_ms(self) -> TimestampMs:
+        return TimestampMs(self._now_ms)
+
+    def monotonic_s(self) -> float:
+        self.monotonic_reads += 1
+        return self._monotonic_s
+
+    def advance(self, seconds: float) -> None:
+        self._now_ms += round(seconds * 1000)
+        self._monotonic_s += seconds
 
 
 def validator_key(bank: str) -> PrivateKey:
@@ -80,9 +103,9 @@ def transfer(amount: int, nonce: int) -> bytes:
 class RunningNode:
     """A ``Node`` whose driver runs in this event loop, watched through a boundary log."""
 
-    def __init__(self, home: Path, log: BoundaryLog) -> None:
+    def __init__(self, home: Path, log: BoundaryLog, clock: Clock | None = None) -> None:
         self.log = log
-        self.node = Node(NodeHome.load(home))
+        self.node = Node(NodeHome.load(home), clock=clock)
         self.network = RecordingNetwork(log)
         self.node.driver.network = self.network
         self.node.driver.replica = RecordingReplica(self.node.replica, log)  # type: ignore[assignment]
@@ -150,8 +173,11 @@ class RunningNode:
 
     # -- the other banks -----------------------------------------------------------------------
 
-    def propose_as(self, bank: str, round_: int = 0, txs: tuple[bytes, ...] = ()) -> Proposal:
-        """``bank``'s signed proposal of a block on the node's current tip."""
+    def propose_as(
+        self, bank: str, round_: int = 0, txs: tuple[bytes, ...] = (), time_ms: int | None = None
+    ) -> Proposal:
+        """``bank``'s signed proposal of a block on the node's current tip (its time is
+        ``time_ms``, or the other banks' clock)."""
         chain = self.node.chain.compute_chain_state()
         tip = ChainTip(
             CHAIN_ID,
@@ -165,7 +191,8 @@ class RunningNode:
         height = Height(chain.height + 1)
         vset = chain.validator_sets[height]
         key = validator_key(bank)
-        block = build_block(tip, self.node.replica.params, vset, key.public_key, now_ms(), txs, ())
+        now = OTHER_BANKS_CLOCK.now_ms() if time_ms is None else TimestampMs(time_ms)
+        block = build_block(tip, self.node.replica.params, vset, key.public_key, now, txs, ())
         payload = compute_proposal_sign_payload(height, round_, -1, block.hash)
         signature = key.sign(SignPurpose.PROPOSAL, CHAIN_ID, payload)
         return Proposal(height, Round(round_), -1, block, key.public_key, signature)
@@ -191,9 +218,9 @@ class RunningNode:
 
     def deliver(self, message: Proposal | Vote) -> None:
         event = (
-            ProposalReceived(message, now_ms())
+            ProposalReceived(message, OTHER_BANKS_CLOCK.now_ms())
             if isinstance(message, Proposal)
-            else VoteReceived(message, now_ms())
+            else VoteReceived(message, OTHER_BANKS_CLOCK.now_ms())
         )
         assert self.node.driver.deliver_from_peer(event)
 

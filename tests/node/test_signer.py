@@ -16,10 +16,8 @@ from hypothesis import strategies as st
 from consensus.crypto import sha256
 from consensus.safety import DoubleSignRefused, SignState, SignStep
 from consensus.types import Hash32, Height, Round
+from node.failpoints import FAILPOINT_ENV, Failpoint
 from node.signer import (
-    FAILPOINT_AFTER_PERSIST,
-    FAILPOINT_BEFORE_RENAME,
-    FAILPOINT_ENV,
     SignStateCorruptError,
     SignStateFile,
     encode_sign_state_file,
@@ -141,7 +139,7 @@ def run_child(
 def test_failpoint_after_persist_leaves_the_new_state(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.json"
     SignStateFile(path).persist(state(10))
-    child = run_child(path, "once", 11, FAILPOINT_AFTER_PERSIST)
+    child = run_child(path, "once", 11, Failpoint.AFTER_SIGN_STATE_PERSIST.env_name)
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 99
     assert out == ""  # the process died before anything could "leave"
@@ -151,7 +149,7 @@ def test_failpoint_after_persist_leaves_the_new_state(tmp_path: pathlib.Path) ->
 def test_crash_before_rename_leaves_the_old_state(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "s.json"
     SignStateFile(path).persist(state(10))
-    child = run_child(path, "once", 11, FAILPOINT_BEFORE_RENAME)
+    child = run_child(path, "once", 11, Failpoint.BEFORE_SIGN_STATE_RENAME.env_name)
     child.communicate(timeout=60)
     assert child.returncode == 97
     assert path.with_name("s.json.tmp").exists()

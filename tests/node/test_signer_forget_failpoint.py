@@ -10,13 +10,8 @@ import pytest
 from consensus.crypto import sha256
 from consensus.safety import SignState, SignStep
 from consensus.types import Height, Round
-from node.signer import (
-    FAILPOINT_AFTER_PERSIST,
-    FAILPOINT_ENV,
-    FAILPOINT_FORGET_SIGN_STATE,
-    SignStateFile,
-    forget_signatures_if_asked,
-)
+from node.failpoints import FAILPOINT_ENV, Failpoint, Failpoints
+from node.signer import SignStateFile, forget_signatures_if_asked
 from node.wal import WriteAheadLog
 
 
@@ -30,28 +25,26 @@ def signed_validator_files(data: pathlib.Path) -> tuple[pathlib.Path, pathlib.Pa
     return sign_state_path, wal_path
 
 
-@pytest.mark.parametrize("failpoint", [None, "", FAILPOINT_AFTER_PERSIST])
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {FAILPOINT_ENV: ""}, {FAILPOINT_ENV: Failpoint.AFTER_SIGN_STATE_PERSIST.env_name}],
+)
 def test_without_the_failpoint_nothing_is_forgotten(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, failpoint: str | None
+    tmp_path: pathlib.Path, environ: dict[str, str]
 ) -> None:
     sign_state_path, wal_path = signed_validator_files(tmp_path)
-    if failpoint is None:
-        monkeypatch.delenv(FAILPOINT_ENV, raising=False)
-    else:  # (set after the files are written: this one would stop the persist above)
-        monkeypatch.setenv(FAILPOINT_ENV, failpoint)
-    assert forget_signatures_if_asked(sign_state_path, wal_path) is False
+    failpoints = Failpoints.from_env(environ)
+    assert forget_signatures_if_asked(sign_state_path, wal_path, failpoints) is False
     assert SignStateFile(sign_state_path).load() is not None
     with WriteAheadLog(wal_path) as wal:
         assert list(wal.replay()) == [b"a record of height 7"]
 
 
-def test_the_failpoint_deletes_the_sign_state_and_the_wal(
-    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_failpoint_deletes_the_sign_state_and_the_wal(tmp_path: pathlib.Path) -> None:
     sign_state_path, wal_path = signed_validator_files(tmp_path)
-    monkeypatch.setenv(FAILPOINT_ENV, FAILPOINT_FORGET_SIGN_STATE)
-    assert forget_signatures_if_asked(sign_state_path, wal_path) is True
+    failpoints = Failpoints.from_env({FAILPOINT_ENV: Failpoint.FORGET_SIGN_STATE.env_name})
+    assert forget_signatures_if_asked(sign_state_path, wal_path, failpoints) is True
     assert SignStateFile(sign_state_path).load() is None
     with WriteAheadLog(wal_path) as wal:
         assert list(wal.replay()) == []
-    assert forget_signatures_if_asked(sign_state_path, wal_path) is True  # nothing left: fine
+    assert forget_signatures_if_asked(sign_state_path, wal_path, failpoints) is True  # no files

@@ -13,14 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.wal import (
-    FAILPOINT_ENV,
-    FAILPOINT_MID_APPEND,
-    HEADER_BYTES,
-    WalCorruptError,
-    WalError,
-    WriteAheadLog,
-)
+from node.failpoints import FAILPOINT_ENV, Failpoint
+from node.wal import HEADER_BYTES, WalCorruptError, WalError, WriteAheadLog
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CHILD = pathlib.Path(__file__).with_name("wal_crash_child.py")
@@ -196,7 +190,7 @@ def run_child(directory: pathlib.Path, mode: str, failpoint: str = "") -> subpro
 def test_child_crashing_mid_append_leaves_a_log_that_continues(tmp_path: pathlib.Path) -> None:
     write(tmp_path, [b"before-1", b"before-2"])
     size_before = segment_files(tmp_path)[0].stat().st_size
-    child = run_child(tmp_path, "once", FAILPOINT_MID_APPEND)
+    child = run_child(tmp_path, "once", Failpoint.WAL_MID_APPEND.env_name)
     assert child.wait(timeout=60) == 98
     assert segment_files(tmp_path)[0].stat().st_size > size_before  # half a record was written
     with WriteAheadLog(tmp_path) as wal:

@@ -8,14 +8,16 @@ until killed; it prints "ready" once the first height is marked.
 
 from __future__ import annotations
 
+import os
 import sys
 
+from node.failpoints import Failpoints
 from node.wal import WriteAheadLog
 
 
 def main() -> int:
     directory, mode = sys.argv[1], sys.argv[2]
-    wal = WriteAheadLog(directory)
+    wal = WriteAheadLog(directory, failpoints=Failpoints.from_env(os.environ))
     if mode == "once":
         wal.append(b"the record that gets torn" * 10, sync=True)
         return 0
