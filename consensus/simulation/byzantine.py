@@ -18,6 +18,7 @@ from consensus.messages import (
     Message,
     Proposal,
     Vote,
+    VoteType,
     compute_proposal_sign_payload,
     compute_vote_sign_payload,
     encode_message,
@@ -25,10 +26,41 @@ from consensus.messages import (
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.prng import Prng
-from consensus.types import ChainId, Hash32, Round, Signature, TimestampMs
+from consensus.types import (
+    ChainId,
+    Hash32,
+    Height,
+    Round,
+    Signature,
+    TimestampMs,
+    ValidatorIndex,
+)
 
 REPLAY_MEMORY_MAX = 256
 """A replayer remembers this many past messages (bounded like everything else)."""
+
+
+def sign_vote(
+    key: PrivateKey,
+    chain_id: ChainId,
+    vote_type: VoteType,
+    height: int,
+    round_: int,
+    block_hash: Hash32 | None,
+    index: int,
+) -> Vote:
+    """A vote a Byzantine key signs for whatever it likes (no safety guard in the way)."""
+    payload = compute_vote_sign_payload(vote_type, height, round_, block_hash)
+    signature = key.sign(SignPurpose.VOTE, chain_id, payload)
+    return Vote(
+        vote_type,
+        Height(height),
+        Round(round_),
+        block_hash,
+        ValidatorIndex(index),
+        key.public_key,
+        signature,
+    )
 
 
 def forge_vote(key: PrivateKey, chain_id: ChainId, vote: Vote, block_hash: Hash32 | None) -> Vote:

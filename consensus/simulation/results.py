@@ -50,6 +50,9 @@ class SimConfig:
     params: ConsensusParams | None = None
     weighted_powers: bool | None = None
     """Unequal voting powers (1..10); None: drawn per seed (half the runs)."""
+    lock_split_attacks: bool = True
+    """Let the seed plan a lock split (:mod:`.adversary`); False replays schedules drawn before
+    that adversary existed (the PRNG streams are then exactly as they were)."""
     replica_class: type[Replica] = Replica
     """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True
