@@ -218,6 +218,7 @@ class Simulation(Environment):
             sim_time_ms=self.elapsed_ms,
             events=self.events,
             messages=self.messages,
+            lock_split=self.attack is not None and self.attack.target is not None,
         )
 
     def _dispatch(self, item: QueueItem) -> None:

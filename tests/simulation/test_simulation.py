@@ -44,7 +44,7 @@ def _assert_clean(runs: list[tuple[Simulation, RunResult]]) -> None:
 
 def _assert_splits(runs: list[tuple[Simulation, RunResult]], share: float) -> None:
     """The lock-split adversary really split a round in (at least) this share of the runs."""
-    splits = sum(1 for sim, _ in runs if sim.attack is not None and sim.attack.target is not None)
+    splits = sum(1 for _, result in runs if result.lock_split)
     assert splits >= share * len(runs), f"{splits} of {len(runs)} runs split a round"
 
 
@@ -168,7 +168,7 @@ def test_cli_prints_one_summary_line(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out.strip().splitlines()
     assert status == 0
     assert len(out) == 1 and out[0].startswith("runs=3 safety_violations=0 liveness_failures=0")
-    assert "wall=" in out[0]
+    assert "lock_splits=" in out[0] and "wall=" in out[0]
 
 
 def test_cli_reports_failures_with_the_command_that_reproduces_them(
