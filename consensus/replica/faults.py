@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consensus.crypto import sha256
+from consensus.types import Hash32
+
+STALE_APP_HASH = Hash32(sha256(b"an app hash the application never returned"))
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaFaults:
@@ -31,6 +36,11 @@ class ReplicaFaults:
     """Lines 36, 44 and 61 move the step on but sign and send no precommit."""
     never_advance_round: bool = False
     """Lines 55 and 65: never move to a higher round of the same height."""
+    ignore_propose_timeout: bool = False
+    """Line 57: a propose timeout is refused, so a round whose proposer is silent never ends."""
+    stale_app_hash: bool = False
+    """The chain tip's app hash is :data:`STALE_APP_HASH`, not the one ``BlockExecuted``
+    brought: blocks are built and checked against a state that does not exist."""
 
 
 HONEST = ReplicaFaults()

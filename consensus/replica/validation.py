@@ -59,7 +59,7 @@ def validate_event(config: ReplicaConfig, state: ReplicaState, event: Event) -> 
     if isinstance(event, VoteReceived):
         return validate_vote_received(config, state, event.vote)
     if isinstance(event, TimeoutElapsed):
-        return validate_timeout(state, event)
+        return validate_timeout(config, state, event)
     if isinstance(event, BlockExecuted):
         return validate_block_executed(state, event)
     if isinstance(event, CommittedBlockReceived):
@@ -164,7 +164,9 @@ def validate_buffering(state: ReplicaState, message: Proposal | Vote) -> t.Buffe
     return t.BufferForNextHeight(message)
 
 
-def validate_timeout(state: ReplicaState, timeout: TimeoutElapsed) -> t.Transition:
+def validate_timeout(
+    config: ReplicaConfig, state: ReplicaState, timeout: TimeoutElapsed
+) -> t.Transition:
     at = state.current.round_state
     if timeout.height != state.current.height or timeout.round != at.round or at.step == S.COMMIT:
         raise RejectedInput("stale timeout")
@@ -173,6 +175,8 @@ def validate_timeout(state: ReplicaState, timeout: TimeoutElapsed) -> t.Transiti
     if timeout.timer == Timer.NEW_ROUND and at.step == S.NEW_ROUND:
         return t.EnterPropose()
     if timeout.timer == Timer.PROPOSE and at.step == S.PROPOSE:
+        if config.faults.ignore_propose_timeout:
+            raise RejectedInput("propose timeout ignored (fault hook)")
         return t.Prevote(None)  # line 57
     if timeout.timer == Timer.PREVOTE_WAIT and at.step in PREVOTE_STEPS:
         return t.PrecommitNil()  # line 61

@@ -12,6 +12,7 @@ from __future__ import annotations
 from consensus.blocks import Block, ChainTip, build_block, get_block_invalidity
 from consensus.evidence import get_evidence_invalidity
 from consensus.messages import DuplicateVoteEvidence
+from consensus.replica.faults import STALE_APP_HASH
 from consensus.replica.state import HeightState, ReplicaConfig, ReplicaState
 from consensus.types import Hash32, Height
 
@@ -44,7 +45,7 @@ def compute_chain_tip(config: ReplicaConfig, state: ReplicaState) -> ChainTip:
         last_block_hash=h.last_block_hash,
         last_commit=h.last_commit,
         last_block_time_ms=h.last_block_time_ms,
-        app_hash=h.app_hash,
+        app_hash=STALE_APP_HASH if config.faults.stale_app_hash else h.app_hash,
         validator_sets=state.validator_sets,
     )
 

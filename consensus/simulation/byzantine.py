@@ -14,16 +14,47 @@ from collections.abc import Sequence
 from consensus import codec
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey, SignPurpose, merkle_root
-from consensus.messages import Vote, compute_vote_sign_payload
+from consensus.messages import Vote, VoteType, compute_vote_sign_payload
 from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.prng import Prng
-from consensus.types import ChainId, Hash32, Round, Signature, TimestampMs
+from consensus.types import (
+    ChainId,
+    Hash32,
+    Height,
+    Round,
+    Signature,
+    TimestampMs,
+    ValidatorIndex,
+)
 from consensus.wire import Message, encode_message
 
 REPLAY_MEMORY_MAX = 256
 """A replayer remembers this many past messages (bounded like everything else)."""
+
+
+def sign_vote(
+    key: PrivateKey,
+    chain_id: ChainId,
+    vote_type: VoteType,
+    height: int,
+    round_: int,
+    block_hash: Hash32 | None,
+    index: int,
+) -> Vote:
+    """A vote a Byzantine key signs for whatever it likes (no safety guard in the way)."""
+    payload = compute_vote_sign_payload(vote_type, height, round_, block_hash)
+    signature = key.sign(SignPurpose.VOTE, chain_id, payload)
+    return Vote(
+        vote_type,
+        Height(height),
+        Round(round_),
+        block_hash,
+        ValidatorIndex(index),
+        key.public_key,
+        signature,
+    )
 
 
 def forge_vote(key: PrivateKey, chain_id: ChainId, vote: Vote, block_hash: Hash32 | None) -> Vote:

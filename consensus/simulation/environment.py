@@ -72,6 +72,8 @@ class Environment(NodeHost):
     def _gossip_to(self, node: SimNode, peer: SimNode) -> None:
         if peer.committed_height < node.committed_height:
             height = peer.committed_height + 1
+            if self.attack is not None and self.attack.blocks_sync(peer.node_id, height):
+                return
             for delay_ms in self.network.compute_delays_ms(node.node_id, peer.node_id):
                 self.clock.schedule(delay_ms, Sync(peer.node_id, height, node.node_id))
             return
@@ -132,6 +134,7 @@ class Environment(NodeHost):
             return  # already in the liveness phase
         self.network.partition = Partition.whole(n.node_id for n in self.nodes)
         self.network.conditions = self.plan.liveness_conditions
+        self._end_attack()  # the adversary respects the heal: nothing stays held after it
         for node in self.nodes:
             node.crash_after_actions = None
             if node.is_honest and not node.is_up:

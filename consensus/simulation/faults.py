@@ -17,7 +17,9 @@ from consensus.simulation.prng import Prng
 
 
 class Behaviour(enum.Enum):
-    """What a validator's node does. Everything but HONEST counts as Byzantine power."""
+    """What a validator's node does. Everything but HONEST counts as Byzantine power. Besides
+    what its node does, every Byzantine key but a SILENT one also signs for the run's lock-split
+    adversary, if one was drawn (:mod:`.adversary`)."""
 
     HONEST = "honest"
     SILENT = "silent"

@@ -25,7 +25,7 @@ from consensus.simulation.nodes import SimNode
 from consensus.simulation.replicas import build_replica
 from consensus.simulation.results import CHAIN_ID
 from consensus.simulation.state import Callback, Deliver, SimulationState, Sync
-from consensus.types import Height
+from consensus.types import Hash32, Height
 from consensus.wire import Message, decode_message, encode_message
 
 
@@ -76,11 +76,7 @@ class NodeHost(SimulationState):
             return  # the node's p2p layer drops undecodable frames
         height = _height_of(message)
         digest = sha256(item.payload)
-        if height == node.entered_height:
-            # Only a message of the height the replica is at counts as "has it" for gossip: one
-            # for the next height may be refused (the replica's buffer is bounded and Byzantine
-            # peers can fill it), so gossip offers it again once the node gets there (seed 60353).
-            node.mark_received(height, digest)
+        self._note_received(node, height, digest)
         if node.outbox is not None:
             node.outbox.remember(item.payload)
         if height >= node.entered_height:
@@ -93,6 +89,14 @@ class NodeHost(SimulationState):
             self._handle(node, ev.VoteReceived(message, now))
         else:
             self._handle(node, ev.EvidenceReceived(message, now))
+
+    def _note_received(self, node: SimNode, height: int, digest: Hash32) -> None:
+        """Gossip does not resend what a node has. Only a message of the height the replica is
+        at counts as had: one for the next height may be refused (the replica's buffer is
+        bounded and Byzantine peers can fill it), so gossip offers it again once the node gets
+        there (seed 60353)."""
+        if height == node.entered_height:
+            node.mark_received(height, digest)
 
     def _on_callback(self, item: Callback) -> None:
         node = self.nodes[item.node]
@@ -172,8 +176,23 @@ class NodeHost(SimulationState):
         if self.held is not None:
             self.held.append((source, target, payload))
             return
-        for delay_ms in self.network.compute_delays_ms(source, target):
+        delays = None
+        attack = self.attack
+        if attack is not None:
+            delays = attack.route(source, target, payload, self.elapsed_ms)
+            for injected in attack.take_injections():
+                self._transmit(*injected)
+        if delays is None:
+            delays = self.network.compute_delays_ms(source, target)
+        for delay_ms in delays:
             self.clock.schedule(delay_ms, Deliver(target, payload))
+
+    def _end_attack(self) -> None:
+        """The adversary stops: what it held back goes out through the network now."""
+        attack = self.attack
+        if attack is not None:
+            for source, target, payload in attack.end():
+                self._transmit(source, target, payload)
 
     def _watch_signature(self, node: SimNode, message: Message) -> None:
         if isinstance(message, Vote):
@@ -217,6 +236,8 @@ class NodeHost(SimulationState):
             )
         node.blocks[height] = (block, certificate)
         node.committed_height = height
+        if self.attack is not None and self.attack.is_over():
+            self._end_attack()
         app_hash = node.app.execute(height, block.txs)
         executed = ev.BlockExecuted(Height(height), app_hash, self.validator_set)
         delay_ms = self.prng.between(0, self.exec_delay_max_ms)

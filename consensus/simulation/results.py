@@ -50,6 +50,9 @@ class SimConfig:
     params: ConsensusParams | None = None
     weighted_powers: bool | None = None
     """Unequal voting powers (1..10); None: drawn per seed (half the runs)."""
+    lock_split_attacks: bool = True
+    """Let the seed plan a lock split (:mod:`.adversary`); False replays schedules drawn before
+    that adversary existed (the PRNG streams are then exactly as they were)."""
     replica_class: type[Replica] = Replica
     """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True
@@ -66,6 +69,8 @@ class RunResult:
     sim_time_ms: int
     events: int
     messages: int
+    lock_split: bool = False
+    """Whether the lock-split adversary split a round in this run."""
 
     @property
     def safety_violations(self) -> tuple[Violation, ...]:
@@ -99,12 +104,15 @@ class Summary:
     sim_time_ms: int
     events: int
     failures: tuple[RunResult, ...]
+    lock_splits: int = 0
+    """Runs in which the lock-split adversary split a round."""
 
     def format_line(self, wall_s: float | None = None) -> str:
         line = (
             f"runs={self.runs} safety_violations={self.safety_violations} "
             f"liveness_failures={self.liveness_failures} heights={self.heights} "
-            f"sim_time={self.sim_time_ms / 1000:.1f}s events={self.events}"
+            f"sim_time={self.sim_time_ms / 1000:.1f}s events={self.events} "
+            f"lock_splits={self.lock_splits}"
         )
         return line if wall_s is None else f"{line} wall={wall_s:.1f}s"
 
@@ -118,4 +126,5 @@ def summarize(results: Sequence[RunResult]) -> Summary:
         sim_time_ms=sum(r.sim_time_ms for r in results),
         events=sum(r.events for r in results),
         failures=tuple(r for r in results if not r.is_ok),
+        lock_splits=sum(1 for r in results if r.lock_split),
     )

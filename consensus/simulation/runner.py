@@ -8,6 +8,10 @@ The simulator plays the node's part for each replica: it executes actions in ord
 the SignState before sending), runs the trivial app, gossips (re-sends messages a peer lacks,
 like CometBFT's per-peer gossip) and serves block sync to peers that fell behind.
 
+About half the seeds also draw a lock-split adversary (:mod:`.adversary`): the Byzantine
+validators and the network give one round's polka and precommits to only some honest nodes,
+then drive a conflicting block in later rounds; it respects the heal.
+
 The run is split by concern: :mod:`.state` (queue items and the run's attributes),
 :mod:`.host` (the node's part for each replica), :mod:`.environment` (workload, gossip, faults,
 liveness); this module builds a run, drives its loop and keeps the entry points.
@@ -15,10 +19,12 @@ liveness); this module builds a run, drives its loop and keeps the entry points.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from consensus import events as ev
 from consensus.crypto import PrivateKey
+from consensus.simulation.adversary import ATTACK_ROOM_MS, LockSplitAttack, draw_attack_plan
 from consensus.simulation.byzantine import ByzantineOutbox
 from consensus.simulation.checkers import AgreementChecker, DoubleSignChecker, ViolationKind
 from consensus.simulation.clock import SimClock
@@ -98,8 +104,25 @@ class Simulation(Environment):
         self.finished = False
         self.started = False
         self.held = None
+        self.attack = self._draw_attack(prng)
 
     # setup ------------------------------------------------------------------------------------
+
+    def _draw_attack(self, prng: Prng) -> LockSplitAttack | None:
+        """A lock split drawn from its own stream (taken last, so that without one every other
+        draw is what it was); the safety phase is stretched to leave it room."""
+        config = self.config
+        if not config.lock_split_attacks or config.fault_plan is not None:
+            return None
+        attack_prng = prng.fork()
+        plan = draw_attack_plan(
+            attack_prng, self.nodes, self.validator_set, self.plan.safety_phase_ms
+        )
+        if plan is None:
+            return None
+        safety_ms = max(self.plan.safety_phase_ms, plan.start_ms + ATTACK_ROOM_MS)
+        self.plan = dataclasses.replace(self.plan, safety_phase_ms=safety_ms)
+        return LockSplitAttack(plan, self.nodes, self.validator_set, CHAIN_ID, attack_prng)
 
     def _draw_behaviours(self, prng: Prng) -> tuple[Behaviour, ...]:
         config = self.config
@@ -195,6 +218,7 @@ class Simulation(Environment):
             sim_time_ms=self.elapsed_ms,
             events=self.events,
             messages=self.messages,
+            lock_split=self.attack is not None and self.attack.target is not None,
         )
 
     def _dispatch(self, item: QueueItem) -> None:

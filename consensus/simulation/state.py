@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from consensus import events as ev
 from consensus.params import ConsensusParams
+from consensus.simulation.adversary import LockSplitAttack
 from consensus.simulation.checkers import (
     AgreementChecker,
     DoubleSignChecker,
@@ -100,6 +101,8 @@ class SimulationState:
     liveness_target: int | None
     finished: bool
     started: bool
+    attack: LockSplitAttack | None
+    """The run's lock-split adversary (routes messages while it splits), if one was drawn."""
     held: list[tuple[NodeId, NodeId, bytes]] | None
     """When a list, the network holds every payload here for an external driver to
     deliver, drop or duplicate (the hypothesis state machine); None: simulated links."""

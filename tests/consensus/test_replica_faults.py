@@ -13,6 +13,7 @@ from consensus.events import ProposalReceived, Started, TimeoutElapsed, VoteRece
 from consensus.messages import VoteType
 from consensus.proposal import Proposal
 from consensus.replica import Replica, ReplicaFaults
+from consensus.replica.faults import STALE_APP_HASH
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Height, TimestampMs
 from tests.consensus.test_replica_fixtures import (
@@ -142,3 +143,34 @@ def test_never_advance_round_stays_in_its_round(faults: ReplicaFaults) -> None:
     replica.handle(TimeoutElapsed(H1, replica.round, Timer.PRECOMMIT_WAIT))  # line 65
     assert replica.round == (0 if faults.never_advance_round else 3)
     assert replica.height == H1
+
+
+@pytest.mark.parametrize(
+    "faults", [HONEST, ReplicaFaults(ignore_propose_timeout=True)], ids=["honest", "ignore"]
+)
+def test_ignore_propose_timeout_never_prevotes_nil(faults: ReplicaFaults) -> None:
+    replica = replica_with(faults)
+    actions = replica.handle(TimeoutElapsed(H1, replica.round, Timer.PROPOSE))  # line 57
+    votes = broadcast_votes(actions)
+    if faults.ignore_propose_timeout:
+        assert votes == [] and replica.step == S.PROPOSE
+    else:
+        assert [(v.type, v.block_hash) for v in votes] == [(VoteType.PREVOTE, None)]
+
+
+@pytest.mark.parametrize(
+    "faults", [HONEST, ReplicaFaults(stale_app_hash=True)], ids=["honest", "stale_app_hash"]
+)
+def test_stale_app_hash_builds_and_checks_blocks_on_a_state_that_does_not_exist(
+    faults: ReplicaFaults,
+) -> None:
+    replica = replica_with(faults)
+    honest_block = block_at_1(proposer=proposer_index(1, 0))
+    stale_block = block_at_1(proposer=proposer_index(1, 0), app_hash=STALE_APP_HASH)
+    [vote] = broadcast_votes(replica.handle(ProposalReceived(proposal(honest_block))))
+    expected = None if faults.stale_app_hash else honest_block.hash
+    assert vote.block_hash == expected
+    if faults.stale_app_hash:  # and the block that claims the stale state is the one it accepts
+        again = replica_with(faults)
+        [vote] = broadcast_votes(again.handle(ProposalReceived(proposal(stale_block))))
+        assert vote.block_hash == stale_block.hash

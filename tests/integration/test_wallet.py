@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import Cluster
+from tests.integration.holdings import assert_supply_is_held, get_supply
 from tests.integration.test_rpc_api_cluster import api_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,6 +50,7 @@ def signing(cluster: Cluster, submitter: str) -> list[str]:
 
 def test_transfer_readable_then_queries(api_cluster: Cluster) -> None:
     node = ["--node", api_cluster.url(1)]
+    supply_before = {iid: get_supply(api_cluster, iid, 1) for iid in ("BANKA:USD", "BANKB:USD")}
     out = ok(
         "tx",
         "transfer",
@@ -73,8 +75,12 @@ def test_transfer_readable_then_queries(api_cluster: Cluster) -> None:
     block = ok_json("query", "block", str(view["height"]), *node)
     assert tx_hash in block["tx_hashes"]
     assert ok("query", "block", *node).startswith("block ")
+    # Cross-bank: carol's BANKB:USD is burned and alice gets BANKA:USD minted, at par.
     supply = ok_json("query", "supply", "BANKA:USD", *node)
-    assert supply["supply"] == supply["minted"] - supply["redeemed"]
+    assert supply["supply"] == supply_before["BANKA:USD"] + 1500
+    assert get_supply(api_cluster, "BANKB:USD", 1) == supply_before["BANKB:USD"] - 1500
+    for instrument_id in ("BANKA:USD", "BANKB:USD", "CB:USD"):
+        assert_supply_is_held(api_cluster, instrument_id, 1)
     assert "CB:USD" in ok("query", "supply", *node)
     assert len(ok_json("query", "validators", *node)["validators"]) == 4
     assert "total power 40" in ok("query", "validators", *node)  # fmt: skip

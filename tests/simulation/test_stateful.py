@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from consensus.simulation.faults import Behaviour, Fault, FaultKind, FaultPlan
 from consensus.simulation.network import LinkConditions, Partition
 from consensus.simulation.runner import SimConfig, Simulation
+from tests.profiles import share_of_max_examples
 
 NEVER_MS = 10**9
 """The machine decides when the safety phase ends (teardown), not the clock."""
@@ -140,6 +141,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
 
 TestCluster = pytest.mark.simulation(ClusterMachine.TestCase)
+# Each example runs a whole cluster: a third of the profile's examples (dev 20, ci 66).
 TestCluster.settings = settings(
-    max_examples=20, stateful_step_count=60, deadline=None, database=None
+    max_examples=share_of_max_examples(3), stateful_step_count=60, deadline=None, database=None
 )
