@@ -86,12 +86,18 @@ class RunResult:
 
     def reproduce_command(self) -> str:
         """The command that replays this run (CLI configs) or the call that does (others)."""
-        cli = SimConfig(validators=self.config.validators, byzantine=self.config.byzantine)
-        if self.config != cli:
+        config = self.config
+        cli = SimConfig(
+            validators=config.validators,
+            byzantine=config.byzantine,
+            lock_split_attacks=config.lock_split_attacks,
+        )
+        if config != cli:
             return f"Simulation({self.seed}, <the test's SimConfig>).run()"
+        no_split = "" if config.lock_split_attacks else " --no-lock-split"
         return (
             f"depochain simulate --seeds 1 --seed {self.seed} "
-            f"--validators {self.config.validators} --byzantine {self.config.byzantine}"
+            f"--validators {config.validators} --byzantine {config.byzantine}{no_split}"
         )
 
 

@@ -122,13 +122,24 @@ def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     sim.add_argument("--validators", type=int, default=4, help="validators per run")
     sim.add_argument("--byzantine", type=int, default=1, help="Byzantine validators per run")
     sim.add_argument("--seed", type=int, default=None, help="first seed (default 0)")
+    sim.add_argument(
+        "--no-lock-split",
+        action="store_true",
+        help="without the lock-split adversary (the schedules of earlier releases, seed by seed)",
+    )
     sim.set_defaults(handler=_run_simulate)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
     from node.cli import simulate
 
-    return simulate.run_simulate(args.seeds, args.validators, args.byzantine, args.seed)
+    return simulate.run_simulate(
+        args.seeds,
+        args.validators,
+        args.byzantine,
+        args.seed,
+        lock_split_attacks=not args.no_lock_split,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

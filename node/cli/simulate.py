@@ -23,6 +23,8 @@ def run_simulate(
     first_seed: int | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    *,
+    lock_split_attacks: bool = True,
 ) -> int:
     """Run ``seeds`` runs from ``first_seed`` (default 0); returns the process exit status."""
     out = sys.stdout if out is None else out
@@ -38,7 +40,9 @@ def run_simulate(
             f"note: {byzantine} Byzantine of {validators} is not < 1/3: violations are expected",
             file=err,
         )
-    config = SimConfig(validators=validators, byzantine=byzantine)
+    config = SimConfig(
+        validators=validators, byzantine=byzantine, lock_split_attacks=lock_split_attacks
+    )
     start = 0 if first_seed is None else first_seed
     started = time.perf_counter()
     results: list[RunResult] = []

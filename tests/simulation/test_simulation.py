@@ -194,6 +194,20 @@ def test_a_cli_run_names_the_cli_command_that_reproduces_it() -> None:
     )
 
 
+def test_a_run_without_the_lock_split_adversary_names_its_flag_and_replays_through_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = SimConfig(validators=4, byzantine=1, lock_split_attacks=False)
+    result = Simulation(3, config).run()
+    command = result.reproduce_command()
+    assert command == (
+        "depochain simulate --seeds 1 --seed 3 --validators 4 --byzantine 1 --no-lock-split"
+    )
+    assert main(command.split()[1:]) == 0  # the CLI replays the run it names
+    replayed = capsys.readouterr().out
+    assert f"heights={result.heights} " in replayed and f"events={result.events} " in replayed
+
+
 def test_cli_rejects_nonsense_arguments() -> None:
     err = io.StringIO()
     assert simulate.run_simulate(0, 4, 1, err=err) == 2
