@@ -6,6 +6,7 @@ under ./mutants/ and the documented equivalent mutants in tests/mutation/equival
 - killed: a test failed (a timeout counts as killed: the mutant made a test hang);
 - survived: every test that executed the mutated function passed;
 - no tests: no selected test executed the function (counts against the score, like a survivor);
+- not checked: the run was interrupted before this mutant (left out of the score, reported);
 - equivalent: a survivor documented in equivalent.md as behaving exactly like the original.
 
 score = killed / (mutants - equivalent). Exits 1 if a module scores below ``SCORE_MIN`` or a
@@ -23,8 +24,9 @@ from pathlib import Path
 
 SCORE_MIN = 0.90
 EQUIVALENT_FILE = Path("tests/mutation/equivalent.md")
-KILLED = {"killed", "timeout", "caught by type check"}
-NOT_KILLED = {"survived", "no tests"}
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+"""segfault is how mutmut names a worker killed by a signal (its CPU-time limit ends in SIGKILL)."""
+UNCHECKED = "not checked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,8 @@ class ModuleResult:
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        """Mutants checked (an interrupted run leaves some unchecked)."""
+        return sum(n for status, n in self.counts.items() if status != UNCHECKED)
 
     @property
     def killed(self) -> int:
@@ -88,7 +91,9 @@ def find_source_line(path: str, mutant_name: str, removed: list[str]) -> int | N
     """The line of the original file that the mutant changes (first changed line)."""
     if not removed:
         return None
-    function = mutant_name.rsplit(".", 1)[1].split("__mutmut_")[0].lstrip("x").split("ǁ")[-1]
+    mangled = mutant_name.rsplit(".", 1)[1].split("__mutmut_")[0]
+    # mutmut's mangling: x_<function> for functions, xǁ<Class>ǁ<method> for methods
+    function = mangled.split("ǁ")[-1] if mangled.startswith("xǁ") else mangled[2:]
     source = Path(path).read_text()
     lines = source.splitlines()
     for node in ast.walk(ast.parse(source)):
@@ -114,7 +119,7 @@ def collect(only_mutate: list[str]) -> list[ModuleResult]:
         for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _natural(kv[0])):
             status = status_by_exit_code[code]
             result.counts[status] = result.counts.get(status, 0) + 1
-            if status not in KILLED:
+            if status not in KILLED and status != UNCHECKED:
                 result.survivors[name] = status
         results.append(result)
     return results
@@ -162,13 +167,16 @@ def main() -> int:
         f"{'equiv':>5} {'score':>6} {'raw':>6}"
     )
     for r in results:
-        survived = r.counts.get("survived", 0)
+        survived = r.total - r.killed - r.counts.get("no tests", 0)
         print(
             f"  {r.path:40} {r.total:7} {r.killed:6} {survived:8} "
             f"{r.counts.get('no tests', 0):8} {len(r.equivalent):5} "
             f"{r.score:6.1%} {r.raw_score:6.1%}"
         )
         if r.score < SCORE_MIN:
+            problems += 1
+        if r.counts.get(UNCHECKED):
+            print(f"  {'':40} ({r.counts[UNCHECKED]} not checked: the run was interrupted)")
             problems += 1
     total = sum(r.total for r in results)
     killed = sum(r.killed for r in results)
