@@ -16,6 +16,7 @@ import pytest
 from consensus.actions import ReportEvidence
 from consensus.blocks import GENESIS_PARENT_HASH, make_block
 from consensus.certificate import make_certificate
+from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import (
     BlockExecuted,
     CommittedBlockReceived,
@@ -26,9 +27,10 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.messages import DuplicateVoteEvidence, VoteType
+from consensus.messages import DuplicateVoteEvidence, Vote, VoteType, compute_vote_sign_payload
 from consensus.params import BLOCK_TXS_HARD_MAX
 from consensus.replica import (
+    FUTURE_HEIGHT_MESSAGES_MAX,
     FUTURE_ROUNDS_PER_VALIDATOR_MAX,
     PENDING_EVIDENCE_MAX,
     PROPOSAL_ROUNDS_AHEAD_MAX,
@@ -36,7 +38,8 @@ from consensus.replica import (
     Replica,
 )
 from consensus.round_step import RoundStep
-from consensus.types import Hash32, Height, Round, TimestampMs
+from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
+from consensus.validators import ValidatorSet
 from consensus.vote_set import VoteSet
 from tests.consensus.test_replica_fixtures import (
     CHAIN,
@@ -406,3 +409,45 @@ def test_equivocation_seen_with_a_full_pool_is_reported_not_stored() -> None:
     [report] = [a for a in out if isinstance(a, ReportEvidence)]
     # not stored: offered again it is refused for the full pool, not as known
     assert refuse(replica, EvidenceReceived(report.evidence)) == "evidence pool full"
+
+
+def test_the_next_height_buffer_is_bounded_across_validators() -> None:
+    keys = [PrivateKey(bytes([7, i]) * 16) for i in range(80)]
+    big = ValidatorSet.of([(k.public_key, 1) for k in keys])
+    replica = Replica(CHAIN, keys[0], PARAMS, genesis(big))
+    replica.handle_strict(Started(TimestampMs(1_500)))
+
+    def early_vote(index: int, round_: int) -> VoteReceived:
+        member = big.validators[index]
+        key = next(k for k in keys if k.public_key == member.public_key)
+        payload = compute_vote_sign_payload(VoteType.PREVOTE, 2, round_, None)
+        signature = key.sign(SignPurpose.VOTE, CHAIN, payload)
+        return VoteReceived(
+            Vote(
+                VoteType.PREVOTE,
+                Height(2),
+                Round(round_),
+                None,
+                ValidatorIndex(index),
+                member.public_key,
+                signature,
+            )
+        )
+
+    stored, index = 0, 0
+    while True:
+        got = [reason_of(replica, early_vote(index, r)) for r in range(64)]
+        stored += got.count("accepted")
+        if got[0] != "accepted":
+            break
+        index += 1
+    assert stored == FUTURE_HEIGHT_MESSAGES_MAX
+    assert got[0] == "next-height buffer full or duplicate"
+
+
+def reason_of(replica: Replica, event: object) -> str:
+    try:
+        replica.handle_strict(event)  # type: ignore[arg-type]
+    except RejectedInput as refused:
+        return str(refused)
+    return "accepted"
