@@ -316,3 +316,10 @@ def test_two_validator_changes_in_one_block_keep_only_the_last(chain: LoggedChai
     only_last = alone.f.raw("BANKA", bodies[1], signers=GOVERNANCE)
     expected = execute_block(alone.state, [only_last], h, NOW_MS)
     assert result.state_changes[SCHEDULE_KEY] == expected.state_changes[SCHEDULE_KEY]
+
+
+def test_a_bad_signature_is_explained(chain: LoggedChain) -> None:
+    raw = bytearray(chain.f.raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 1)))
+    raw[-1] ^= 1
+    receipt = execute_block(chain.state, [bytes(raw)], chain.state.height + 1, NOW_MS).receipts[0]
+    assert (receipt.code, receipt.log) == (Code.BAD_SIGNATURE, "a signature does not verify")
