@@ -41,6 +41,11 @@ def test_a_map_at_the_last_level_but_one_holds_scalars() -> None:
     value = nested(codec.DEPTH_MAX - 1, {"k": 1, b"b": 2})
     assert codec.decode(codec.encode(value)) == value
     assert refusal(codec.encode, nested(codec.DEPTH_MAX, {"k": 1})) == "nesting deeper than 16"
+    # a map's value is one level below the map, and its items one more
+    inner_list = nested(codec.DEPTH_MAX - 2, {"k": [1]})
+    assert codec.decode(codec.encode(inner_list)) == inner_list
+    too_deep = nested(codec.DEPTH_MAX - 1, {"k": [1]})
+    assert refusal(codec.encode, too_deep) == "nesting deeper than 16"
 
 
 def test_integers_at_the_limits() -> None:
