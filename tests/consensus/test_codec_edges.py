@@ -109,9 +109,18 @@ def test_decode_refusals_say_why(data: bytes, message: str) -> None:
     assert refusal(codec.decode, data) == message
 
 
-def test_truncated_input_is_malformed() -> None:
-    # the exception's name after the colon is msgpack's
-    assert refusal(codec.decode, b"\x92\x01").startswith("malformed msgpack: ")
+def test_malformed_input_names_what_msgpack_found() -> None:
+    for data in (b"\x92\x01", b"\xa2\xff\xfe", b"\xc1"):
+        message = refusal(codec.decode, data)
+        kind = message.removeprefix("malformed msgpack: ")
+        assert kind != message and kind in {"ValueError", "UnicodeDecodeError", "FormatError"}
+
+
+def test_an_extension_with_a_payload_is_refused_by_the_parser() -> None:
+    # max_ext_len=0: the parser refuses any ext payload before it is buffered; only an empty
+    # one reaches the hook (tested above)
+    for data in (b"\xd4\x01\x00", b"\xc7\x01\x05\x00"):
+        assert refusal(codec.decode, data).startswith("malformed msgpack: ")
 
 
 def test_unpack_bounds_every_item_length() -> None:

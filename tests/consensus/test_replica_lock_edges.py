@@ -11,6 +11,7 @@ from dataclasses import replace
 from consensus.actions import CommitBlock, ScheduleTimeout
 from consensus.events import ProposalReceived, TxsAvailable, VoteReceived
 from consensus.round_step import RoundStep
+from consensus.safety import SignState
 from consensus.types import Height
 from tests.consensus.test_replica import committed, feed, locked_in_round_0
 from tests.consensus.test_replica_fixtures import (
@@ -80,3 +81,23 @@ def test_the_precommit_timeout_is_not_rearmed_when_round_0_starts_late() -> None
     assert [a for a in out if isinstance(a, ScheduleTimeout) and a.step == S.PRECOMMIT_WAIT]
     out = s.replica.handle(TxsAvailable((b"tx",)))
     assert not [a for a in out if isinstance(a, ScheduleTimeout) and a.step == S.PRECOMMIT_WAIT]
+
+
+def test_only_our_own_precommit_for_a_block_brings_the_lock_back() -> None:
+    me = next(i for i in range(4) if i != proposer_index(1, 0))
+    other = next(i for i in range(4) if i not in (me, proposer_index(1, 0)))
+    block = block_at_1(proposer=proposer_index(1, 0))
+    # restarted without its sign state (say, a new disk): only replayed messages tell
+    fresh = started(me, sign_state=SignState()).replica
+    fresh.handle(ProposalReceived(proposal(block)))
+    fresh.handle(VoteReceived(precommit(other, 0, block.hash)))  # somebody else's
+    assert fresh.locked == (None, -1)
+    fresh.handle(VoteReceived(prevote(me, 0, block.hash)))  # our prevote is no lock
+    assert fresh.locked == (None, -1)
+    fresh.handle(VoteReceived(precommit(me, 0, None)))  # nor our nil precommit
+    assert fresh.locked == (None, -1)
+
+    again = started(me, sign_state=SignState()).replica
+    again.handle(ProposalReceived(proposal(block)))
+    again.handle(VoteReceived(precommit(me, 0, block.hash)))
+    assert again.locked == (block.hash, 0)

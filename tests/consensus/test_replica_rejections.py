@@ -451,3 +451,32 @@ def reason_of(replica: Replica, event: object) -> str:
     except RejectedInput as refused:
         return str(refused)
     return "accepted"
+
+
+def test_a_repeated_conflicting_vote_is_refused_as_a_duplicate() -> None:
+    replica = me()
+    replica.handle(VoteReceived(prevote(1, 0, None)))
+    replica.handle(VoteReceived(prevote(1, 0, HASH)))  # equivocation, counted
+    assert refuse(replica, VoteReceived(prevote(1, 0, HASH))) == "duplicate vote"
+
+
+def test_an_equivocation_already_committed_is_not_reported_again() -> None:
+    vote_a, vote_b = precommit(2, 0, None), precommit(2, 0, HASH)
+    evidence = DuplicateVoteEvidence.of(vote_a, vote_b)
+    block = make_block(
+        chain_id=CHAIN,
+        height=H1,
+        time_ms=TimestampMs(2_000),
+        proposer=VSET.validators[0].public_key,
+        parent_hash=GENESIS_PARENT_HASH,
+        last_commit=None,
+        app_hash=GENESIS_APP_HASH,
+        validators_hash=VSET.compute_hash(),
+        evidence=(evidence,),
+    )
+    replica = me()
+    replica.handle_strict(VoteReceived(vote_a))
+    replica.handle_strict(CommittedBlockReceived(block, certified(block.hash)))  # type: ignore[arg-type]
+    # the second vote of the pair arrives late, still at height 1
+    out = replica.handle_strict(VoteReceived(vote_b))
+    assert not [a for a in out if isinstance(a, ReportEvidence)]

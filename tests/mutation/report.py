@@ -65,7 +65,8 @@ class ModuleResult:
 
 def read_equivalents(path: Path = EQUIVALENT_FILE) -> dict[str, Equivalent]:
     """Entries are ``### <mutant name>`` headers followed by a ``- mutation: `old` -> `new```
-    line (the changed line before and after, whitespace-trimmed)."""
+    line (the changed line before and after, whitespace-trimmed; `` `new` `` empty when the
+    mutant drops the line)."""
     found: dict[str, Equivalent] = {}
     name = None
     for line in path.read_text().splitlines():
@@ -151,7 +152,8 @@ def main() -> int:
             entry = equivalents.get(name)
             if entry is not None:
                 seen_equivalents.add(name)
-                if entry.removed in removed and entry.added in added:
+                deleted = entry.added == "" and not added  # the mutant drops the line
+                if entry.removed in removed and (entry.added in added or deleted):
                     result.equivalent.append(name)
                     continue
                 print(f"  STALE equivalence entry {name}: the mutant changed, re-check it")

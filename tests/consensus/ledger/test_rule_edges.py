@@ -6,13 +6,17 @@ Complements test_rules.py (one accept path and the typed rejections per tx type)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from consensus import codec
+from consensus.codec import CodecError
 from consensus.ledger import Code, State, execute_block, get_validators
 from consensus.ledger import events as ev
 from consensus.ledger import queries as q
 from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
+from consensus.ledger.codes import VALIDATORS_MAX as LEDGER_VALIDATORS_MAX
 from consensus.ledger.records import (
     Balance,
     InstrumentKind,
@@ -30,6 +34,9 @@ from consensus.ledger.txs import (
     ParticipantUpsert,
     Redeem,
     Transfer,
+    ValidUntil,
+    ValidUntilKind,
+    decode_tx,
 )
 
 from .test_rules import NOW_MS, Chain, _ledger_kv, _participant
@@ -323,3 +330,124 @@ def test_a_bad_signature_is_explained(chain: LoggedChain) -> None:
     raw[-1] ^= 1
     receipt = execute_block(chain.state, [bytes(raw)], chain.state.height + 1, NOW_MS).receipts[0]
     assert (receipt.code, receipt.log) == (Code.BAD_SIGNATURE, "a signature does not verify")
+
+
+# -- envelope receipts ---------------------------------------------------------------------------
+
+
+def test_envelope_rejections_are_explained(chain: LoggedChain) -> None:
+    body = Transfer("BANKA/bob", "BANKA:USD", 1)
+    assert chain.reject("BANKA/alice", body, nonce=3) == (Code.BAD_NONCE, "nonce must be 1")
+    chain.ok("BANKA/alice", body, idempotency_key="once")
+    assert chain.reject("BANKA/alice", body, nonce=5) == (Code.BAD_NONCE, "nonce must be 2")
+    assert chain.reject("BANKA/alice", body, idempotency_key="once") == (
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        "idempotency key already used",
+    )
+    expired = ValidUntil(ValidUntilKind.HEIGHT, 0)
+    assert chain.reject("BANKA/alice", body, valid_until=expired) == (
+        Code.EXPIRED,
+        "valid_until has passed",
+    )
+    assert chain.reject("BANKA/alice", Transfer("BANKA/alice", "BANKA:USD", 1)) == (
+        Code.INVALID_ARGUMENT,
+        "transfer to self",
+    )
+
+
+def test_receipts_of_accepted_rejected_and_malformed_txs(chain: LoggedChain) -> None:
+    good = chain.f.raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 1))
+    bad = chain.f.raw("BANKA/alice", Transfer("BANKA/ghost", "BANKA:USD", 1))
+    garbage = b"\xc1"
+    with pytest.raises(CodecError) as error:
+        decode_tx(garbage)
+    result = execute_block(chain.state, [good, bad, garbage], chain.state.height + 1, NOW_MS)
+    ok, rejected, malformed = result.receipts
+    assert (ok.code, ok.log) == (Code.OK, "")
+    assert (rejected.code, rejected.events) == (Code.UNKNOWN_ACCOUNT, ())
+    assert (malformed.code, malformed.log, malformed.events) == (
+        Code.MALFORMED,
+        str(error.value),
+        (),
+    )
+    assert result.validator_updates == ()
+
+
+def test_a_block_must_follow_its_state(chain: LoggedChain) -> None:
+    with pytest.raises(ValueError) as error:
+        execute_block(chain.state, [], chain.state.height + 2, NOW_MS)
+    assert str(error.value) == f"block {chain.state.height + 2} does not follow state height 0"
+
+
+def test_kyc_expires_at_its_instant(chain: LoggedChain) -> None:
+    k = (key("eve").public_key,)
+    chain.ok("BANKA", AccountOpen("BANKA/eve", k, 1, b"k" * 32, NOW_MS + 1))
+    raw = chain.f.raw("BANKA/alice", Transfer("BANKA/eve", "BANKA:USD", 1))
+    at_expiry = execute_block(chain.state, [raw], chain.state.height + 1, NOW_MS + 1)
+    assert at_expiry.receipts[0].code is Code.KYC_EXPIRED
+
+
+# -- the validator set -----------------------------------------------------------------------------
+
+
+def test_a_suspended_validator_leaves_the_set(chain: LoggedChain) -> None:
+    suspended = _participant("BANKC", {Role.BANK, Role.VALIDATOR}, 10, ParticipantStatus.SUSPENDED)
+    chain.ok("BANKA", ParticipantUpsert(suspended), signers=GOVERNANCE)
+    keys = dict(get_validators(chain.state, chain.state.height + 2))
+    assert key("BANKC-val").public_key not in keys and len(keys) == 2
+
+
+def test_a_participant_without_the_validator_role_changes_no_set(chain: LoggedChain) -> None:
+    # "BANKAA" sorts between two validators: every participant is looked at
+    body = ParticipantUpsert(_participant("BANKAA", {Role.BANK}))
+    raw = chain.f.raw("BANKA", body, signers=GOVERNANCE)
+    result = execute_block(chain.state, [raw], chain.state.height + 1, NOW_MS)
+    assert result.receipts[0].code is Code.OK
+    assert result.validator_updates == ()
+
+
+def test_validators_cannot_share_a_consensus_key(chain: LoggedChain) -> None:
+    twin = _participant("BANKD", {Role.BANK, Role.VALIDATOR}, 5)
+    twin = replace(twin, validator_key=key("BANKC-val").public_key)
+    assert chain.reject("BANKA", ParticipantUpsert(twin), signers=GOVERNANCE) == (
+        Code.VALIDATOR_SET_INVALID,
+        "two validators share a consensus key",
+    )
+
+
+def test_a_single_validator_of_power_one_is_a_valid_set(chain: LoggedChain) -> None:
+    for bank, power in (("BANKA", 0), ("BANKB", 0), ("BANKC", 1)):
+        roles = {Role.BANK, Role.VALIDATOR} if power else {Role.BANK}
+        chain.ok("BANKA", ParticipantUpsert(_participant(bank, roles, power)), signers=GOVERNANCE)
+    assert get_validators(chain.state, chain.state.height + 2) == (
+        (key("BANKC-val").public_key, 1),
+    )
+
+
+def test_the_empty_set_is_refused_with_its_reason(chain: LoggedChain) -> None:
+    for bank in ("BANKA", "BANKB"):
+        chain.ok("BANKA", ParticipantUpsert(_participant(bank, {Role.BANK})), signers=GOVERNANCE)
+    assert chain.reject(
+        "BANKA", ParticipantUpsert(_participant("BANKC", {Role.BANK})), signers=GOVERNANCE
+    ) == (Code.VALIDATOR_SET_INVALID, "the validator set would be empty")
+
+
+def test_validators_are_bounded(chain: LoggedChain) -> None:
+    existing = len(get_validators(chain.state, 1))
+    raws = [
+        chain.f.raw(
+            "BANKA",
+            ParticipantUpsert(_participant(f"V{i:03}", {Role.BANK, Role.VALIDATOR}, 1)),
+            GOVERNANCE,
+        )
+        for i in range(LEDGER_VALIDATORS_MAX - existing)
+    ]
+    result = execute_block(chain.state, raws, chain.state.height + 1, NOW_MS)
+    assert {r.code for r in result.receipts} == {Code.OK}
+    chain.state = result.state
+    assert len(get_validators(chain.state, chain.state.height + 2)) == LEDGER_VALIDATORS_MAX
+    one_more = ParticipantUpsert(_participant("V999", {Role.BANK, Role.VALIDATOR}, 1))
+    assert chain.reject("BANKA", one_more, signers=GOVERNANCE) == (
+        Code.VALIDATOR_SET_INVALID,
+        f"at most {LEDGER_VALIDATORS_MAX} validators",
+    )
