@@ -397,9 +397,14 @@ def test_a_suspended_validator_leaves_the_set(chain: LoggedChain) -> None:
     assert key("BANKC-val").public_key not in keys and len(keys) == 2
 
 
-def test_a_participant_without_the_validator_role_changes_no_set(chain: LoggedChain) -> None:
-    # "BANKAA" sorts between two validators: every participant is looked at
-    body = ParticipantUpsert(_participant("BANKAA", {Role.BANK}))
+@pytest.mark.parametrize(
+    "roles", [{Role.BANK}, {Role.BANK, Role.VALIDATOR}], ids=["no validator role", "no power"]
+)
+def test_a_participant_that_cannot_validate_changes_no_set(
+    chain: LoggedChain, roles: set[Role]
+) -> None:
+    # "BANKAA" sorts between two validators: every participant after it is still looked at
+    body = ParticipantUpsert(_participant("BANKAA", roles, power=0))
     raw = chain.f.raw("BANKA", body, signers=GOVERNANCE)
     result = execute_block(chain.state, [raw], chain.state.height + 1, NOW_MS)
     assert result.receipts[0].code is Code.OK
