@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock test test-fast lint fmt localnet bench simulate clean tools
+.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools
 
 help:
 	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lock       re-resolve requirements.lock (hashed pins) from pyproject.toml"
 	@echo "make bench      ledger benchmark (depochain bench ledger); cluster: depochain bench"
 	@echo "make simulate   1000 seeds of the Byzantine consensus simulator"
+	@echo "make mutation   mutation testing of the consensus-critical modules (slow; see below)"
 
 venv: $(STAMP)
 
@@ -28,7 +29,8 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Re-resolve requirements.lock from pyproject.toml (runtime + test + lint extras and the build
-# backend). pip-tools lives in its own venv: it is a maintainer's tool, not a project dependency.
+# backend), and requirements-mutation.lock (the same pins plus `make mutation`'s tool).
+# pip-tools lives in its own venv: it is a maintainer's tool, not a project dependency.
 LOCK_VENV := .venv-lock
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && \
@@ -36,6 +38,10 @@ lock:
 	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
 		--extra test --extra lint -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
+		--extra test --extra lint --extra mutation -c requirements.lock \
+		-o requirements-mutation.lock pyproject.toml
 
 # The npm client (@cosmjs/tendermint-rpc) the CometBFT-compatibility test drives; pinned by the lock.
 tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
@@ -71,5 +77,23 @@ bench: $(STAMP)
 simulate: $(STAMP)
 	$(BIN)/depochain simulate --seeds 1000 --validators 4 --byzantine 1
 
+# Mutation testing (not part of `make test`): mutmut mutates copies of the modules listed in
+# pyproject.toml [tool.mutmut] under ./mutants/ (the tree itself is never modified, so an
+# interrupted run leaves nothing behind but that directory) and runs the targeted tests; then
+# the report prints the score per module and every survivor. A fresh ./mutants/ each run, so
+# the score always reflects the current code and tests. MUTATION_JOBS: parallel mutants.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+MUTATION_JOBS  ?= 2
+
+$(MUTATION_STAMP): $(STAMP) requirements-mutation.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-mutation.lock
+	$(BIN)/python -m pip check
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	rm -rf mutants
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	$(BIN)/python -m tests.mutation.report
+
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants

@@ -69,6 +69,16 @@ def test_two_thirds_exactly_is_not_enough() -> None:
         [(v.public_key, p) for v, p in zip(VSET.validators, powers, strict=True)]
     )
     expect(InsufficientPower, cert, validator_set=heavy)
+    # exactly 2/3: the three signers hold 30 of 45
+    exact = ValidatorSet.of(
+        [(v.public_key, p) for v, p in zip(VSET.validators, (10, 10, 10, 15), strict=True)]
+    )
+    expect(InsufficientPower, cert, validator_set=exact)
+    # one unit more than 2/3 is a quorum: 30 of 44
+    just_over = ValidatorSet.of(
+        [(v.public_key, p) for v, p in zip(VSET.validators, (10, 10, 10, 14), strict=True)]
+    )
+    verify_certificate(cert, cert.block_hash, cert.height, just_over, CHAIN)
 
 
 def test_wrong_chain_fails_as_bad_signature() -> None:
