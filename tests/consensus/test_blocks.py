@@ -20,7 +20,7 @@ from consensus.blocks import (
 from consensus.messages import DuplicateVoteEvidence
 from consensus.params import ConsensusParams
 from consensus.types import Height
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     GENESIS_TIME_MS,

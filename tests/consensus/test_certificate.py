@@ -21,7 +21,7 @@ from consensus.messages import CommitCertificate, CommitSig, VoteType
 from consensus.types import ChainId, Height, Round, ValidatorIndex
 from consensus.validators import ValidatorSet
 from consensus.vote_set import VoteSet
-from tests.consensus.test_replica_fixtures import CHAIN, VSET, bad_signature, precommit
+from tests.consensus.replica_fixtures import CHAIN, VSET, bad_signature, precommit
 
 BLOCK = b"\x0b" * 32
 

@@ -13,8 +13,8 @@ from consensus.certificate import CertificateError, make_certificate, verify_cer
 from consensus.messages import CommitCertificate, CommitSig
 from consensus.types import ValidatorIndex
 from consensus.vote_set import VoteSet
+from tests.consensus.replica_fixtures import CHAIN, VSET, bad_signature
 from tests.consensus.test_certificate import BLOCK, cert_of
-from tests.consensus.test_replica_fixtures import CHAIN, VSET, bad_signature
 
 
 def failure(cert: CommitCertificate, block: bytes = BLOCK, height: int = 1) -> str:

@@ -26,7 +26,7 @@ from consensus.proposal import Proposal
 from consensus.round_step import Timer
 from consensus.safety import SignState, SignStep
 from consensus.types import DurationMs, Height, Round
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     VSET,
     block_at_1,
     precommit,

@@ -11,7 +11,7 @@ from consensus.evidence import InvalidEvidence, verify_evidence
 from consensus.messages import DuplicateVoteEvidence
 from consensus.types import ChainId, Round
 from consensus.wire import decode_message, encode_message
-from tests.consensus.test_replica_fixtures import CHAIN, VSET, bad_signature, precommit, prevote
+from tests.consensus.replica_fixtures import CHAIN, VSET, bad_signature, precommit, prevote
 
 A, B = b"\x0a" * 32, b"\x0b" * 32
 

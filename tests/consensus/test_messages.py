@@ -14,7 +14,7 @@ from consensus.messages import Vote, VoteType
 from consensus.params import ConsensusParams
 from consensus.types import ChainId
 from consensus.wire import MessageTag, decode_message, encode_message
-from tests.consensus.test_replica_fixtures import CHAIN, block_at_1, precommit, prevote, proposal
+from tests.consensus.replica_fixtures import CHAIN, block_at_1, precommit, prevote, proposal
 
 
 def messages() -> list[object]:

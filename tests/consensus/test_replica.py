@@ -40,7 +40,7 @@ from consensus.replica.state import FUTURE_MESSAGES_PER_VALIDATOR_MAX
 from consensus.round_step import RoundStep, Timer
 from consensus.safety import SignState, SignStep
 from consensus.types import Hash32, Height, Round, TimestampMs
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     PARAMS,

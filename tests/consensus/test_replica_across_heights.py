@@ -26,7 +26,7 @@ from consensus.replica import RejectedInput, Replica
 from consensus.round_step import RoundStep
 from consensus.types import Hash32, Height, Round, TimestampMs
 from consensus.vote_set import VoteSet
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     PARAMS,

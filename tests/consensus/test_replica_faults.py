@@ -16,7 +16,7 @@ from consensus.replica import Replica, ReplicaFaults
 from consensus.replica.faults import STALE_APP_HASH
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Height, TimestampMs
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     PARAMS,
     block_at_1,

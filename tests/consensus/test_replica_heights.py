@@ -12,9 +12,7 @@ from consensus.messages import DuplicateVoteEvidence
 from consensus.proposal import Proposal
 from consensus.types import ChainId, Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
-from tests.consensus.test_replica_cluster import CHAIN as CLUSTER_CHAIN
-from tests.consensus.test_replica_cluster import Cluster, make_cluster
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     VSET,
@@ -26,6 +24,8 @@ from tests.consensus.test_replica_fixtures import (
     proposer_index,
     started,
 )
+from tests.consensus.test_replica_cluster import CHAIN as CLUSTER_CHAIN
+from tests.consensus.test_replica_cluster import Cluster, make_cluster
 
 ME = 0
 
@@ -78,7 +78,7 @@ def test_block_with_forged_evidence_is_prevoted_nil() -> None:
 
 
 def test_block_with_too_much_evidence_is_prevoted_nil() -> None:
-    from tests.consensus.test_replica_fixtures import PARAMS
+    from tests.consensus.replica_fixtures import PARAMS
 
     params = replace(PARAMS, evidence_max=1)
     replica = started(ME, params=params).replica
@@ -94,7 +94,7 @@ def test_committed_evidence_leaves_the_pool() -> None:
     replica.handle(VoteReceived(e.vote_b))
     block = block_with((e,))
     replica.handle(ProposalReceived(proposal(block)))
-    from tests.consensus.test_replica_fixtures import precommit
+    from tests.consensus.replica_fixtures import precommit
 
     out = []
     for i in (1, 2, 3):

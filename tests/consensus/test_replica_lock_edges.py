@@ -13,8 +13,7 @@ from consensus.events import ProposalReceived, TxsAvailable, VoteReceived
 from consensus.round_step import RoundStep, Timer
 from consensus.safety import SignState
 from consensus.types import Height
-from tests.consensus.test_replica import committed, feed, locked_in_round_0
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     PARAMS,
     block_at_1,
     broadcast_votes,
@@ -24,6 +23,7 @@ from tests.consensus.test_replica_fixtures import (
     proposer_index,
     started,
 )
+from tests.consensus.test_replica import committed, feed, locked_in_round_0
 
 S = RoundStep
 H1 = Height(1)

@@ -30,7 +30,7 @@ from consensus.round_step import RoundStep, Timer
 from consensus.safety import SignState, SignStep
 from consensus.types import Hash32, Height, Round
 from consensus.vote_set import CONFLICTING_VOTES_MAX
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     VSET,
     bad_signature,

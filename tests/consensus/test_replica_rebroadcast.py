@@ -14,7 +14,7 @@ from consensus.proposal import Proposal
 from consensus.replica import Replica
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Hash32, Height, Round
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     VSET,
     block_at_1,
     broadcasts,

@@ -41,7 +41,7 @@ from consensus.round_step import RoundStep, Timer
 from consensus.types import Hash32, Height, Round, TimestampMs, ValidatorIndex
 from consensus.validators import ValidatorSet
 from consensus.vote_set import VoteSet
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     PARAMS,

@@ -23,8 +23,7 @@ from consensus.messages import Vote
 from consensus.replica import ChainState, Replica
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Hash32, Height, Round, TimestampMs
-from tests.consensus.test_replica_across_heights import certify
-from tests.consensus.test_replica_fixtures import (
+from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
     PARAMS,
@@ -38,6 +37,7 @@ from tests.consensus.test_replica_fixtures import (
     proposer_index,
     started,
 )
+from tests.consensus.test_replica_across_heights import certify
 
 S = RoundStep
 H1 = Height(1)

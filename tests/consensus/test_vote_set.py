@@ -16,7 +16,7 @@ from consensus.vote_set import (
     VoteSet,
     validate_vote,
 )
-from tests.consensus.test_replica_fixtures import CHAIN, VSET, bad_signature, precommit, prevote
+from tests.consensus.replica_fixtures import CHAIN, VSET, bad_signature, precommit, prevote
 
 A, B = b"\x0a" * 32, b"\x0b" * 32
 

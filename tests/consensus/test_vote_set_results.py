@@ -14,7 +14,7 @@ from consensus.vote_set import (
     InvalidVote,
     validate_vote,
 )
-from tests.consensus.test_replica_fixtures import CHAIN, VSET, precommit, prevote
+from tests.consensus.replica_fixtures import CHAIN, VSET, precommit, prevote
 from tests.consensus.test_vote_set import A, B, prevotes
 
 
