@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from node.rpc.json_input import ClientJsonError, parse_client_json
 
 # JSON-RPC 2.0 error codes (the spec's reserved range; CometBFT uses the same).
 PARSE_ERROR = -32700
@@ -182,8 +183,8 @@ async def answer_body(
 ) -> JsonValue:
     """Answer a POST body: one request object or a batch array. Returns the JSON to send."""
     try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        parsed = parse_client_json(body)
+    except ClientJsonError as exc:
         return failure(None, RPCError(PARSE_ERROR, f"invalid JSON: {exc}"))
     if isinstance(parsed, list):
         return await _answer_batch(registry, parsed, on_internal_error)

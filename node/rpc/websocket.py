@@ -28,6 +28,7 @@ from node.rpc import jsonrpc
 from node.rpc.comet import shapes as cj
 from node.rpc.comet.index import compute_tx_events
 from node.rpc.comet.query import Query, QueryError, parse_query
+from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.rpc.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, Method, Registry, RPCError
 from node.rpc.server import REGISTRY_KEY, SERVICES_KEY
 from node.services import (
@@ -168,8 +169,8 @@ class Connection:
 
     async def answer(self, text: str) -> None:
         try:
-            request = json.loads(text)
-        except ValueError as exc:
+            request = parse_client_json(text)
+        except ClientJsonError as exc:
             self.send(jsonrpc.failure(None, RPCError(jsonrpc.PARSE_ERROR, f"invalid JSON: {exc}")))
             return
         if (

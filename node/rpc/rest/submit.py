@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from consensus.ledger.codes import TX_BYTES_MAX
 from consensus.ledger.queries import get_idempotency_key_height
 from consensus.types import Hash32
 from node.mempool import Accepted, AlreadyKnown, Mempool, MempoolFull, TxStatus
+from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.services import NodeServices
 
 BATCH_TXS_MAX = 100
@@ -178,8 +178,8 @@ def _code_name(code: int) -> str:
 
 def _read_json_body(body: bytes) -> tuple[list[bytes], bool]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = parse_client_json(body)
+    except ClientJsonError as exc:
         raise ApiProblem(400, "malformed", f"invalid JSON: {exc}") from exc
     if not isinstance(document, dict) or len(document) != 1 or not {"tx", "txs"} & set(document):
         raise ApiProblem(400, "malformed", 'expected {"tx": base64} or {"txs": [base64, ...]}')
