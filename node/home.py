@@ -14,6 +14,7 @@ network identity without touching the key whose double use would be equivocation
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import GenesisDoc, GenesisError
 from consensus.params import ConsensusParams
+from node import durable
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -85,14 +87,30 @@ def load_genesis(path: Path) -> ChainGenesis:
     return ChainGenesis(ledger, params, raw)
 
 
+KEY_TEMP_SUFFIX = ".tmp"
+
+
 def write_key(path: Path, key: PrivateKey) -> None:
-    """Write a key file readable by the owner only (created 0600, never world-readable)."""
+    """Write a key file readable by the owner only, safely on a hostile disk.
+
+    The seed goes into a file this call creates itself (``O_EXCL | O_NOFOLLOW``, mode 0600,
+    fsynced), renamed over ``path``: a symlink planted at ``path`` or at the temp name is
+    replaced or removed, never followed, and an old world-readable file is replaced, not
+    rewritten in place with its mode."""
     document = {"public_key": key.public_key.hex(), "seed": key.seed.hex()}
+    data = (json.dumps(document, indent=2) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
+    temp = path.with_name(path.name + KEY_TEMP_SUFFIX)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)  # a leftover, or a planted link: unlink removes the link, not its target
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        durable.write_all(fd, data)
+        durable.sync_file(fd)
+    finally:
+        os.close(fd)
+    durable.replace_durably(temp, path)
 
 
 def load_key(path: Path) -> PrivateKey:
