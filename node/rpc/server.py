@@ -56,9 +56,12 @@ async def _errors_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return json_response(
+        response = json_response(
             {"error": {"code": _http_code_name(exc.status), "message": exc.reason}}, exc.status
         )
+        if "Allow" in exc.headers:  # a 405 says which methods the route takes (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
         _log_internal(exc)
         return json_response(
