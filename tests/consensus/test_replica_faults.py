@@ -12,7 +12,7 @@ import pytest
 from consensus.events import ProposalReceived, Started, TimeoutElapsed, VoteReceived
 from consensus.messages import VoteType
 from consensus.proposal import Proposal
-from consensus.replica import Replica, ReplicaFaults
+from consensus.replica import RejectedInput, Replica, ReplicaFaults
 from consensus.replica.faults import STALE_APP_HASH
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Height, TimestampMs
@@ -154,6 +154,9 @@ def test_ignore_propose_timeout_never_prevotes_nil(faults: ReplicaFaults) -> Non
     votes = broadcast_votes(actions)
     if faults.ignore_propose_timeout:
         assert votes == [] and replica.step == S.PROPOSE
+        # refused as an input, with the reason naming the hook (not a silent no-op)
+        with pytest.raises(RejectedInput, match=r"^propose timeout ignored \(fault hook\)$"):
+            replica.handle_strict(TimeoutElapsed(H1, replica.round, Timer.PROPOSE))
     else:
         assert [(v.type, v.block_hash) for v in votes] == [(VoteType.PREVOTE, None)]
 
