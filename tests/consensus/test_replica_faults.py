@@ -138,6 +138,8 @@ def test_never_precommit_moves_on_without_a_precommit(faults: ReplicaFaults) -> 
 )
 def test_never_advance_round_stays_in_its_round(faults: ReplicaFaults) -> None:
     replica = replica_with(faults)
+    # round 0 itself starts on Started: the hook blocks only the move to a higher round
+    assert (replica.round, replica.step) == (0, S.PROPOSE)
     skip_to_round(replica, 2)  # line 55
     assert replica.round == (0 if faults.never_advance_round else 2)
     replica.handle(TimeoutElapsed(H1, replica.round, Timer.PRECOMMIT_WAIT))  # line 65
