@@ -12,7 +12,7 @@ import pytest
 from consensus.events import ProposalReceived, Started, TimeoutElapsed, VoteReceived
 from consensus.messages import VoteType
 from consensus.proposal import Proposal
-from consensus.replica import Replica, ReplicaFaults
+from consensus.replica import RejectedInput, Replica, ReplicaFaults
 from consensus.replica.faults import STALE_APP_HASH
 from consensus.round_step import RoundStep, Timer
 from consensus.types import Height, TimestampMs
@@ -138,6 +138,8 @@ def test_never_precommit_moves_on_without_a_precommit(faults: ReplicaFaults) -> 
 )
 def test_never_advance_round_stays_in_its_round(faults: ReplicaFaults) -> None:
     replica = replica_with(faults)
+    # round 0 itself starts on Started: the hook blocks only the move to a higher round
+    assert (replica.round, replica.step) == (0, S.PROPOSE)
     skip_to_round(replica, 2)  # line 55
     assert replica.round == (0 if faults.never_advance_round else 2)
     replica.handle(TimeoutElapsed(H1, replica.round, Timer.PRECOMMIT_WAIT))  # line 65
@@ -154,6 +156,9 @@ def test_ignore_propose_timeout_never_prevotes_nil(faults: ReplicaFaults) -> Non
     votes = broadcast_votes(actions)
     if faults.ignore_propose_timeout:
         assert votes == [] and replica.step == S.PROPOSE
+        # refused as an input, with the reason naming the hook (not a silent no-op)
+        with pytest.raises(RejectedInput, match=r"^propose timeout ignored \(fault hook\)$"):
+            replica.handle_strict(TimeoutElapsed(H1, replica.round, Timer.PROPOSE))
     else:
         assert [(v.type, v.block_hash) for v in votes] == [(VoteType.PREVOTE, None)]
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from consensus.actions import CommitBlock, ScheduleTimeout
-from consensus.events import ProposalReceived, TxsAvailable, VoteReceived
+from consensus.events import BlockExecuted, ProposalReceived, TxsAvailable, VoteReceived
 from consensus.round_step import RoundStep, Timer
-from consensus.safety import SignState
+from consensus.safety import SignState, SignStep
 from consensus.types import Height
 from tests.consensus.replica_fixtures import (
     PARAMS,
+    VSET,
     block_at_1,
     broadcast_votes,
     precommit,
@@ -105,3 +106,14 @@ def test_only_our_own_precommit_for_a_block_brings_the_lock_back() -> None:
     again.handle(ProposalReceived(proposal(block)))
     again.handle(VoteReceived(precommit(me, 0, block.hash)))
     assert again.locked == (block.hash, 0)
+
+
+def test_a_precommit_signed_at_the_previous_height_is_no_lock_at_the_next() -> None:
+    """The sign state brings a lock back only for this height: at height 2 a (Byzantine) vote
+    naming block 1's hash, which our persisted precommit of height 1 matches, locks nothing."""
+    replica, block, _ = committed()
+    assert replica.sign_state.step == SignStep.PRECOMMIT and replica.sign_state.height == 1
+    replica.handle_strict(BlockExecuted(H1, block.header.app_hash, VSET))
+    assert replica.height == 2 and replica.sign_state.height == 1  # nothing signed at 2 yet
+    replica.handle_strict(VoteReceived(prevote(1, 0, block.hash, height=2)))
+    assert replica.locked == (None, -1)

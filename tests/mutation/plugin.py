@@ -17,8 +17,8 @@ import pytest
 
 SIMULATION_TESTS = "tests/simulation/"
 SIMULATION_MODULE_PREFIXES = ("consensus.replica",)
-"""Modules whose mutants the simulation tests also run against (matches both the
-``consensus/replica_*.py`` modules and a ``consensus/replica/`` package)."""
+"""Modules whose mutants the simulation tests also run against (the ``consensus/replica/``
+package)."""
 
 
 def get_mutated_module(mutant_name: str) -> str | None:

@@ -456,3 +456,15 @@ def test_validators_are_bounded(chain: LoggedChain) -> None:
         Code.VALIDATOR_SET_INVALID,
         f"at most {LEDGER_VALIDATORS_MAX} validators",
     )
+
+
+def test_recovered_keys_bring_their_threshold(chain: LoggedChain) -> None:
+    """A key recovery replaces the threshold too: alice's account (threshold 1) recovered to
+    two keys with threshold 2 needs both signatures from then on."""
+    keys = tuple(sorted(key(name).public_key for name in ("alice-r1", "alice-r2")))
+    chain.ok("BANKA", AccountUpdate("BANKA/alice", keys, 2, None, None, False))
+    account = q.get_account(chain.state, "BANKA/alice")
+    assert account is not None and (account.keys, account.threshold) == (keys, 2)
+    body = Transfer("BANKA/bob", "BANKA:USD", 1)
+    assert chain.run("BANKA/alice", body, signers=["alice-r1"])[0] is Code.NOT_AUTHORIZED
+    chain.ok("BANKA/alice", body, signers=["alice-r1", "alice-r2"])
