@@ -28,6 +28,7 @@ from consensus.messages import CommitCertificate
 from consensus.replica import ChainState
 from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
+from node.errors import NodeError
 from node.home import ChainGenesis
 from node.storage import BlockWrite, Store
 from node.validator_history import ValidatorHistory
@@ -35,7 +36,7 @@ from node.validator_history import ValidatorHistory
 GENESIS_HASH_META = "genesis_hash"
 
 
-class ChainMismatchError(Exception):
+class ChainMismatchError(NodeError):
     """The data folder belongs to another chain, or the store and the ledger disagree."""
 
 

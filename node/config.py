@@ -26,12 +26,13 @@ from typing import Any
 from consensus.params import BLOCK_BYTES_HARD_MAX, BLOCK_TXS_HARD_MAX, ConsensusParams
 from consensus.types import CHAIN_ID_MAX_LEN, PUBLIC_KEY_LEN
 from node import durable
+from node.errors import NodeError
 
 SIGN_STATE_FILE = "sign_state.json"
 """The sign state's file name in the data folder."""
 
 
-class ConfigError(ValueError):
+class ConfigError(NodeError, ValueError):
     """The configuration is unusable; the message names the key (``[section].key``)."""
 
 

@@ -25,6 +25,7 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import GenesisDoc, GenesisError
 from consensus.params import ConsensusParams
 from node import durable
+from node.errors import NodeError
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -34,7 +35,7 @@ STORE_DIR = "chain.db"
 GENESIS_BYTES_MAX = 16 * 1024 * 1024
 
 
-class HomeError(Exception):
+class HomeError(NodeError):
     """A file in the home folder is missing or invalid; the message says which and why."""
 
 

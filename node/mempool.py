@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from consensus.crypto import sha256
 from consensus.types import Hash32
+from node.errors import NodeError
 
 CODE_OK = 0
 CODE_MALFORMED = 1
@@ -79,7 +80,7 @@ class Rejected:
 AddOutcome = Accepted | AlreadyKnown | Rejected
 
 
-class MempoolFull(Exception):
+class MempoolFull(NodeError):
     """No room for this transaction now (count or bytes); the client should try later."""
 
     def __init__(self, tx_hash: Hash32, reason: str) -> None:

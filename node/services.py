@@ -21,6 +21,7 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.types import Hash32, PublicKey
 from node.chain import Chain, CommittedBlock
 from node.config import NodeConfig
+from node.errors import NodeError
 from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
 from node.home import ChainGenesis
 from node.mempool import Accepted, AddOutcome, Mempool
@@ -45,7 +46,7 @@ class Subscription:
     overflowed: bool = False
 
 
-class TooManySubscribers(Exception):
+class TooManySubscribers(NodeError):
     pass
 
 

@@ -26,6 +26,7 @@ from consensus import codec
 from consensus.crypto import sha256
 from consensus.safety import DoubleSignRefused, SignState
 from node import durable
+from node.errors import NodeError
 from node.failpoints import Failpoint, Failpoints
 
 FILE_BYTES_MAX = 4096
@@ -34,7 +35,7 @@ _FIELDS = ("height", "round", "step", "sign_bytes_hash", "checksum")
 log = logging.getLogger("depochain.signer")
 
 
-class SignStateError(Exception):
+class SignStateError(NodeError):
     """The sign-state file cannot be trusted; the node must not sign until an operator looks."""
 
 

@@ -34,6 +34,7 @@ from types import TracebackType
 
 from consensus.types import Height
 from node import durable
+from node.errors import NodeError
 from node.failpoints import Failpoint, Failpoints
 
 _HEADER = struct.Struct(">II")
@@ -45,7 +46,7 @@ SEGMENT_PREFIX = "wal-"
 SEGMENT_SUFFIX = ".log"
 
 
-class WalError(Exception):
+class WalError(NodeError):
     """The WAL cannot be used as asked (closed, record too large, height not increasing...)."""
 
 

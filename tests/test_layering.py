@@ -59,10 +59,10 @@ CONSENSUS_MAY_IMPORT = frozenset(
 )
 TOOL_PACKAGES = ("node.cli", "node.localnet", "node.bench", "node.nemesis")
 CLIENT_PACKAGE = "node.client"
-CLIENT_SHARED_LEAVES = ("node.home", "node.durable")
+CLIENT_SHARED_LEAVES = ("node.home", "node.durable", "node.errors")
 """Node modules the SDK may use: the on-disk formats of key and genesis files, which a client
-reads and writes the same way the node does, and the synced writes they use. They import no
-other node module (each other only)."""
+reads and writes the same way the node does, the synced writes and the root error they use.
+They import no other node module (each other only)."""
 
 
 @dataclass(frozen=True)

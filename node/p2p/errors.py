@@ -6,8 +6,10 @@ propagate out of the network object. Bugs in our own code raise anything else an
 
 from __future__ import annotations
 
+from node.errors import NodeError
 
-class PeerError(Exception):
+
+class PeerError(NodeError):
     """A connection failed for a reason blamed on the remote side or the network.
 
     ``reason`` is a short stable identifier (``"bad_signature"``, ``"decrypt_failed"``…) used as

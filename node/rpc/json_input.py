@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from node.errors import NodeError
 
-class ClientJsonError(ValueError):
+
+class ClientJsonError(NodeError, ValueError):
     """The client's bytes are not JSON we accept (malformed, not UTF-8, or nested too deeply)."""
 
 

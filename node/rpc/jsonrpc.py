@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from node.errors import NodeError
 from node.rpc.json_input import ClientJsonError, parse_client_json
 
 # JSON-RPC 2.0 error codes (the spec's reserved range; CometBFT uses the same).
@@ -39,7 +40,7 @@ JsonValue = Any
 RequestId = str | int | None
 
 
-class RPCError(Exception):
+class RPCError(NodeError):
     """An error to answer as a JSON-RPC error object (the caller's fault unless INTERNAL)."""
 
     def __init__(self, code: int, data: str) -> None:

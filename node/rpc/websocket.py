@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from consensus.crypto import sha256
 from node.chain import CommittedBlock
+from node.errors import NodeError
 from node.rpc import jsonrpc
 from node.rpc.comet import shapes as cj
 from node.rpc.comet.index import compute_tx_events
@@ -51,7 +52,7 @@ CLOSE_SLOW_CONSUMER = 1008
 EVENT_TYPES = ("NewBlock", "NewBlockHeader", "Tx")
 
 
-class SlowConsumer(Exception):
+class SlowConsumer(NodeError):
     """The client fell too far behind its events."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, runtime_checkable
 
+from node.errors import NodeError
 from node.storage import keys
 
 BLOCK_BYTES_MAX: Final = 64 * 1024 * 1024
@@ -28,7 +29,7 @@ META_VALUE_BYTES_MAX: Final = 1024 * 1024
 APP_HASH_BYTES: Final = 32
 
 
-class StorageError(Exception):
+class StorageError(NodeError):
     """Root of every error a store raises on purpose."""
 
 

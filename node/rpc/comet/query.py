@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from node.errors import NodeError
+
 QUERY_LEN_MAX = 512
 CONDITIONS_MAX = 8
 
 
-class QueryError(ValueError):
+class QueryError(NodeError, ValueError):
     """A query that does not parse, or is larger than the bounds allow."""
 
 

@@ -27,6 +27,7 @@ from consensus.ledger import Code, decode_tx
 from consensus.ledger.codes import TX_BYTES_MAX
 from consensus.ledger.queries import get_idempotency_key_height
 from consensus.types import Hash32
+from node.errors import NodeError
 from node.mempool import Accepted, AlreadyKnown, Mempool, MempoolFull, TxStatus
 from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.services import NodeServices
@@ -39,7 +40,7 @@ MSGPACK = "application/msgpack"
 Json = dict[str, Any]
 
 
-class ApiProblem(Exception):
+class ApiProblem(NodeError):
     """A failure to answer as ``{"error": {...}}`` with an HTTP status (the SDK raises it as
     ``node.client.ApiError``)."""
 
