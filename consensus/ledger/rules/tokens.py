@@ -1,7 +1,7 @@
 """Rules for token movements: MINT, REDEEM, TRANSFER (same-bank and cross-bank), FREEZE.
 
 Every rule checks everything first and stages writes last; if it raises ``InvalidTransaction``
-the view drops the stage anyway. TRANSFER is the hot path (see node/bench.py): keep it lean.
+the view drops the stage anyway. TRANSFER is the hot path (see node/bench/ledger.py): keep it lean.
 """
 
 from __future__ import annotations
