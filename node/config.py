@@ -4,9 +4,8 @@ The config is read once at start-up and passed down to whoever needs a piece of 
 it from a global. Every key is declared once below, with its type, default and a one-line doc
 (the doc also becomes the comment in a written file). Validation is complete before anything
 starts and every error names the offending key as ``[section].key``. Unknown sections and keys are
-errors: a typo such as ``admin_enable = true`` must not pass silently.
-
-Defaults are the safe choice: the RPC listens on 127.0.0.1 only and its admin routes are off.
+errors: a typo such as ``admin_enable = true`` must not pass silently. Defaults are the safe
+choice: the RPC listens on 127.0.0.1 only and its admin routes are off.
 """
 
 from __future__ import annotations
