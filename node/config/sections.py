@@ -1,0 +1,169 @@
+"""Node configuration, part 2: one frozen dataclass per TOML section, and the whole config.
+
+Every key is declared once here, with its type, default and a one-line doc (the doc also becomes
+the comment in a written file).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from consensus.params import BLOCK_BYTES_HARD_MAX, BLOCK_TXS_HARD_MAX, ConsensusParams
+from node.config.checks import (
+    PORT_MAX,
+    SIGN_STATE_FILE,
+    PeerAddress,
+    check_chain_id,
+    check_cors_origins,
+    check_host,
+    check_log_level,
+    check_moniker,
+    check_non_empty,
+    check_peers,
+    in_range,
+    key,
+    parse_peer_address,
+    required,
+)
+
+_MIB = 1024 * 1024
+_BYTES = in_range(1, 1 << 40)
+_COUNT = in_range(1, 10_000_000)
+_TIMEOUT = in_range(1, 3_600_000)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSection:
+    chain_id: str = required("network identifier, the same on every node", check_chain_id)
+    moniker: str = key("node", "human-readable name of this node (logs, status)", check_moniker)
+    home: str = key(
+        ".", "home folder for keys and data; relative paths resolve against it", check_non_empty
+    )
+    log_level: str = key("info", "one of debug, info, warning, error", check_log_level)
+
+
+@dataclass(frozen=True, slots=True)
+class P2PSection:
+    listen_host: str = key("0.0.0.0", "address the peer listener binds", check_host)
+    listen_port: int = key(26656, "TCP port of the peer listener", in_range(0, PORT_MAX))
+    persistent_peers: tuple[str, ...] = key(
+        (), "peers to dial and keep connected, each pubkeyhex@host:port", check_peers
+    )
+    frame_bytes_max: int = key(
+        8 * _MIB, "largest P2P frame accepted; must fit a full block", _BYTES
+    )
+    send_queue_size: int = key(1024, "messages queued per peer before it counts as slow", _COUNT)
+
+    def get_peers(self) -> tuple[PeerAddress, ...]:
+        return tuple(parse_peer_address(text) for text in self.persistent_peers)
+
+
+@dataclass(frozen=True, slots=True)
+class RpcSection:
+    listen_host: str = key(
+        "127.0.0.1", "address the RPC binds; keep 127.0.0.1 unless a proxy guards it", check_host
+    )
+    listen_port: int = key(26657, "TCP port of the HTTP/JSON-RPC server", in_range(0, PORT_MAX))
+    body_bytes_max: int = key(2 * _MIB, "largest request body accepted", _BYTES)
+    cors_origins: tuple[str, ...] = key(
+        (), "browser origins allowed by CORS ('*' = any); empty = none", check_cors_origins
+    )
+    admin_enabled: bool = key(False, "serve admin routes (unsafe on a shared network)")
+
+
+@dataclass(frozen=True, slots=True)
+class MempoolSection:
+    txs_max: int = key(5000, "most transactions held at once", _COUNT)
+    bytes_max: int = key(64 * _MIB, "most bytes of transactions held at once", _BYTES)
+    tx_bytes_max: int = key(
+        8 * 1024, "largest single transaction accepted (the ledger caps it at 8 KiB)", _BYTES
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusSection:
+    timeout_propose_ms: int = key(3000, "wait for a proposal in round 0", _TIMEOUT)
+    timeout_prevote_ms: int = key(1000, "wait for more prevotes after +2/3 any", _TIMEOUT)
+    timeout_precommit_ms: int = key(1000, "wait for more precommits after +2/3 any", _TIMEOUT)
+    timeout_delta_ms: int = key(500, "added to each timeout per round", in_range(0, 3_600_000))
+    timeout_max_ms: int = key(60_000, "cap on any round timeout", _TIMEOUT)
+    timeout_commit_ms: int = key(
+        1000, "pause after a commit before the next height", in_range(0, 3_600_000)
+    )
+    create_empty_blocks: bool = key(True, "make blocks without transactions")
+    empty_block_interval_ms: int = key(
+        0,
+        "with create_empty_blocks, least gap between empty blocks (0 = none)",
+        in_range(0, 86_400_000),
+    )
+    block_txs_max: int = key(
+        2000, "most transactions in one block", in_range(1, BLOCK_TXS_HARD_MAX)
+    )
+    block_bytes_max: int = key(
+        4 * _MIB, "largest encoded block", in_range(1024, BLOCK_BYTES_HARD_MAX)
+    )
+
+    def to_params(self) -> ConsensusParams:
+        """The replica's parameters (evidence bounds keep their defaults)."""
+        return ConsensusParams(
+            timeout_propose_ms=self.timeout_propose_ms,
+            timeout_prevote_ms=self.timeout_prevote_ms,
+            timeout_precommit_ms=self.timeout_precommit_ms,
+            timeout_delta_ms=self.timeout_delta_ms,
+            timeout_max_ms=self.timeout_max_ms,
+            timeout_commit_ms=self.timeout_commit_ms,
+            block_txs_max=self.block_txs_max,
+            block_bytes_max=self.block_bytes_max,
+            create_empty_blocks=self.create_empty_blocks,
+            empty_block_interval_ms=self.empty_block_interval_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSection:
+    data_dir: str = key(
+        "data", "LevelDB, WAL and signer state; relative to [node].home", check_non_empty
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """The whole node configuration, one field per TOML section."""
+
+    node: NodeSection
+    p2p: P2PSection = field(default_factory=P2PSection)
+    rpc: RpcSection = field(default_factory=RpcSection)
+    mempool: MempoolSection = field(default_factory=MempoolSection)
+    consensus: ConsensusSection = field(default_factory=ConsensusSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+
+    def get_home_path(self, base: Path | None = None) -> Path:
+        """``[node].home``; a relative one is taken from ``base`` (default: the working dir)."""
+        home = Path(os.path.expanduser(self.node.home))
+        return home if home.is_absolute() or base is None else base / home
+
+    def get_data_path(self, base: Path | None = None) -> Path:
+        """``[storage].data_dir``; a relative one lives under the home folder."""
+        data = Path(os.path.expanduser(self.storage.data_dir))
+        return data if data.is_absolute() else self.get_home_path(base) / data
+
+    def get_wal_path(self, base: Path | None = None) -> Path:
+        """Folder of the consensus WAL (``node.wal.WriteAheadLog``)."""
+        return self.get_data_path(base) / "wal"
+
+    def get_sign_state_path(self, base: Path | None = None) -> Path:
+        """File of the last-signed state (``node.signer.SignStateFile``)."""
+        return self.get_data_path(base) / SIGN_STATE_FILE
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "node": NodeSection,
+    "p2p": P2PSection,
+    "rpc": RpcSection,
+    "mempool": MempoolSection,
+    "consensus": ConsensusSection,
+    "storage": StorageSection,
+}
