@@ -131,4 +131,19 @@ def describe_disk_full(error: BaseException) -> str:
     """The failed operation's own words (the outermost disk-full error: it names what was
     being written), for the one log line."""
     found = [each for each in _walk(error) if _says_disk_full(each)]
-    return str(found[0]) if found else str(error)
+    first = found[0] if found else error
+    where = _innermost_node_frame(first)
+    return f"{first}, in {where}" if where else str(first)
+
+
+def _innermost_node_frame(error: BaseException) -> str | None:
+    """``module.function`` of the three deepest frames of ours the error passed through (the
+    write and its caller): tells the operator which write failed (WAL, block, sign state...)."""
+    frames: list[str] = []
+    trace = error.__traceback__
+    while trace is not None:
+        module = str(trace.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith("node."):
+            frames.append(f"{module}.{trace.tb_frame.f_code.co_name}")
+        trace = trace.tb_next
+    return " < ".join(reversed(frames[-3:])) or None

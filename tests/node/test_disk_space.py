@@ -75,3 +75,13 @@ def test_a_failed_journal_append_leaves_no_torn_record(tmp_path: Path) -> None:
         journal.append(Hash32(sha256(later)), later)
         journal.close()
         assert MempoolJournal(disk / "journal.log").load() == [*kept, later]
+
+
+def test_the_description_names_the_write_that_failed(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", 2 * MIB) as disk:
+        journal = MempoolJournal(disk / "journal.log")
+        journal.open([])
+        fill(disk, 0)
+        with pytest.raises(JournalWriteError) as caught:
+            journal.append(Hash32(sha256(b"x" * 9000)), b"x" * 9000)
+        assert describe_disk_full(caught.value).endswith("in node.mempool_journal.append")
