@@ -45,7 +45,7 @@ def test_the_guard_refuses_below_the_floor_and_recovers(tmp_path: Path) -> None:
         fill(disk, 3 * MIB)
         guard.check_admission()  # the reading is at most a second old: not yet seen
         now[0] += 1.0
-        with pytest.raises(DiskSpaceLow, match="below \\[storage\\].free_bytes_min"):
+        with pytest.raises(DiskSpaceLow, match=r"below \[storage\]\.free_bytes_min"):
             guard.check_admission()
         assert guard.refused_total == 1
         drain(disk)
