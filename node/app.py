@@ -189,6 +189,7 @@ class Node:
         self.gossip = TxGossip(self.network.broadcast)
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
+        self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
         self.services = self._build_services()
 
     def _load_sign_state(self) -> SignState | None:
@@ -284,7 +285,7 @@ class Node:
             render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
             started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
-            disk=DiskSpaceGuard(self.home.data_path, self.home.config.storage.free_bytes_min),
+            disk=self.disk,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:
@@ -320,6 +321,8 @@ class Node:
             wal_bytes=self.wal.size_bytes(),
             consensus_inputs_rejected=dict(driver.rejected),
             mempool_journal_syncs=self.journal.syncs,
+            disk_free_bytes=self.disk.free_bytes,
+            disk_refused=self.disk.refused_total,
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
