@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools
+.PHONY: help venv lock test test-fast lint fmt configs localnet bench simulate mutation clean tools
 
 help:
 	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
@@ -67,6 +67,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format consensus node tests
 	$(BIN)/ruff check --fix consensus node tests
+
+# After adding or changing a config key: rewrite the committed example configs.
+configs: $(STAMP)
+	$(BIN)/python -m node.localnet.examples configs/localnet
 
 localnet: $(STAMP)
 	$(BIN)/depochain localnet --home ./localnet

@@ -29,6 +29,7 @@ from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
+from node.disk_space import EXIT_DISK_FULL, DiskSpaceGuard, describe_disk_full, is_disk_full
 from node.driver import Driver
 from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
@@ -188,6 +189,7 @@ class Node:
         self.gossip = TxGossip(self.network.broadcast)
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
+        self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
         self.services = self._build_services()
 
     def _load_sign_state(self) -> SignState | None:
@@ -283,6 +285,7 @@ class Node:
             render_metrics=lambda: metrics.render(metrics.collect(self._read_metrics())),
             started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
+            disk=self.disk,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:
@@ -318,6 +321,8 @@ class Node:
             wal_bytes=self.wal.size_bytes(),
             consensus_inputs_rejected=dict(driver.rejected),
             mempool_journal_syncs=self.journal.syncs,
+            disk_free_bytes=self.disk.free_bytes,
+            disk_refused=self.disk.refused_total,
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
@@ -429,15 +434,40 @@ def _run_profiled_if_asked(node: Node) -> None:
 
 
 def run_node(home_path: Path) -> int:
-    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
+    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM. Returns 0, or
+    EXIT_DISK_FULL after one log line when the disk filled up (at start or while running)."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node.log_level)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
-    node = Node(home, clock=SystemClock(), failpoints=failpoints)
+    try:
+        node = Node(home, clock=SystemClock(), failpoints=failpoints)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        log.critical(
+            "cannot start: the disk is full (%s); free space and start again",
+            describe_disk_full(exc),
+        )
+        return EXIT_DISK_FULL
+    return _run_and_close(node)
+
+
+def _run_and_close(node: Node) -> int:
     try:
         _run_profiled_if_asked(node)
         height = node.chain.height
-    finally:
-        node.close()
+    except Exception as exc:
+        if not is_disk_full(exc):
+            node.close()
+            raise
+        with contextlib.suppress(OSError):  # closing may need the disk too; the data is safe
+            node.close()
+        log.critical(
+            "stopping: the disk is full (%s); nothing was half written: free space "
+            "and restart, the node catches up",
+            describe_disk_full(exc),
+        )
+        return EXIT_DISK_FULL
+    node.close()
     log.info("stopped cleanly at height %d", height)
     return 0

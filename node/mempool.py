@@ -208,6 +208,12 @@ class Mempool:
         self._bytes -= len(entry.raw)
         return entry
 
+    def withdraw(self, tx_hash: Hash32) -> None:
+        """Take back a just-admitted tx that could not be acknowledged (its journal write
+        failed): a retry must not find it "already known" and take that for an ack."""
+        if tx_hash in self._pool:
+            self._remove(tx_hash)
+
     # -- building a block -----------------------------------------------------------------
 
     def reap(

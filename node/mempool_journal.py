@@ -22,6 +22,7 @@ transactions that arrived by gossip (their origin node keeps them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import struct
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from consensus.types import Hash32
 from node import durable
+from node.disk_space import StorageUnavailable
 
 log = logging.getLogger("depochain.mempool")
 
@@ -39,6 +41,10 @@ RECORD_BYTES_MAX = 1024 * 1024
 """A length field above this is damage, not a transaction (the mempool refuses larger ones)."""
 COMPACT_MIN_BYTES = 1024 * 1024
 """The file is rewritten only once it is at least this big and at least twice the pending txs."""
+
+
+class JournalWriteError(StorageUnavailable):
+    """The journal could not take a transaction (a full disk): it is not acknowledged."""
 
 
 def encode_record(raw: bytes) -> bytes:
@@ -103,9 +109,16 @@ class MempoolJournal:
             self._fd = -1
 
     def append(self, tx_hash: Hash32, raw: bytes) -> None:
-        """Write an acknowledged transaction (durable only after :meth:`sync`)."""
+        """Write an acknowledged transaction (durable only after :meth:`sync`). On a failed
+        write (a full disk) the file is cut back to its last whole record, so a later append
+        never follows a torn one, and :class:`JournalWriteError` says "not acknowledged"."""
         record = encode_record(raw)
-        durable.write_all(self._fd, record)
+        try:
+            durable.write_all(self._fd, record)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._file_bytes)
+            raise JournalWriteError(f"cannot write the mempool journal: {exc}") from exc
         self._entries[tx_hash] = raw
         self._file_bytes += len(record)
         self._appended += 1
@@ -121,7 +134,10 @@ class MempoolJournal:
             if self._synced >= target:
                 return  # a sync that started after our append covered it
             covered = self._appended
-            await asyncio.to_thread(durable.sync_file_data, self._fd)
+            try:
+                await asyncio.to_thread(durable.sync_file_data, self._fd)
+            except OSError as exc:
+                raise JournalWriteError(f"cannot sync the mempool journal: {exc}") from exc
             self.syncs += 1
             self._synced = max(self._synced, covered)
 

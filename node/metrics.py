@@ -101,6 +101,10 @@ class NodeSnapshot:
     wal_bytes: int
     mempool_journal_syncs: int
     """fdatasyncs of the mempool journal (each covers every tx acknowledged before it)."""
+    disk_free_bytes: int = 0
+    """Free space on the data folder's filesystem (at most a second old)."""
+    disk_refused: int = 0
+    """Submissions refused because free disk space was below [storage].free_bytes_min."""
 
 
 def collect(snapshot: NodeSnapshot) -> list[Metric]:
@@ -174,4 +178,6 @@ def _driver(snapshot: NodeSnapshot) -> list[Metric]:
         gauge("last_commit_seconds", "time to execute and store the last block",
               snapshot.last_commit_s),
         gauge("wal_bytes", "size of the consensus write-ahead log", snapshot.wal_bytes),
+        gauge("disk_free_bytes", "free space on the data folder's disk", snapshot.disk_free_bytes),
+        counter("disk_refused", "submissions refused for low disk space", snapshot.disk_refused),
     ]  # fmt: skip

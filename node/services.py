@@ -21,6 +21,7 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.types import Hash32, PublicKey
 from node.chain import Chain, CommittedBlock
 from node.config import NodeConfig
+from node.disk_space import DiskSpaceGuard, StorageUnavailable
 from node.errors import NodeError
 from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
 from node.home import ChainGenesis
@@ -149,14 +150,23 @@ class NodeServices:
     """Wall time the node started, in seconds since the epoch (read from the node's clock)."""
     journal: MempoolJournal | None = None
     """Where admitted transactions are kept until committed (None: memory only, for tools)."""
+    disk: DiskSpaceGuard | None = None
+    """Refuses new transactions while the data folder's disk is nearly full (None: no check)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
-        """Admit one transaction; raises MempoolFull when the node cannot take more now.
-        Before answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
+        """Admit one transaction; raises MempoolFull when the node cannot take more now, and
+        StorageUnavailable when it could not make it durable (a nearly full disk). Before
+        answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
+        if self.disk is not None:
+            self.disk.check_admission()
         outcome = self.mempool.add(raw)
         if isinstance(outcome, Accepted):
             if self.journal is not None:
-                self.journal.append(outcome.tx_hash, raw)
+                try:
+                    self.journal.append(outcome.tx_hash, raw)
+                except StorageUnavailable:
+                    self.mempool.withdraw(outcome.tx_hash)
+                    raise
             self.gossip.queue(raw)
             self.on_txs_added()
         return outcome

@@ -127,6 +127,11 @@ class StorageSection:
     data_dir: str = key(
         "data", "LevelDB, WAL and signer state; relative to [node].home", check_non_empty
     )
+    free_bytes_min: int = key(
+        256 * _MIB,
+        "below this much free disk the node refuses new transactions (0 = never)",
+        in_range(0, 1 << 50),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.disk_space import StorageUnavailable
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.rpc import jsonrpc
 from node.rpc.jsonrpc import Registry
@@ -76,7 +77,11 @@ async def _durable_acks_middleware(
     """No answer leaves while a transaction the node admitted is not yet on disk, so a client
     told "accepted" never loses the transaction to a crash of this node."""
     response = await handler(request)
-    await request.app[SERVICES_KEY].sync_acknowledged()
+    try:
+        await request.app[SERVICES_KEY].sync_acknowledged()
+    except StorageUnavailable as exc:  # the disk refused the fdatasync: nothing is acknowledged
+        error = {"error": {"code": "storage_unavailable", "message": str(exc)}}
+        return json_response(error, 503)
     return response
 
 

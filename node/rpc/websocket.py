@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 from consensus.crypto import sha256
 from node.chain import CommittedBlock
+from node.disk_space import StorageUnavailable
 from node.errors import NodeError
 from node.rpc import jsonrpc
 from node.rpc.comet import shapes as cj
@@ -182,7 +183,11 @@ class Connection:
             self.send(self._answer_local(request))
             return
         answer = await jsonrpc.answer_one(self.registry, request, _log_internal, websocket=True)
-        await self.services.sync_acknowledged()  # an accepted tx is on disk before we say so
+        try:
+            await self.services.sync_acknowledged()  # an accepted tx is on disk before we say so
+        except StorageUnavailable as exc:  # not on disk: no ack may leave
+            request_id = request.get("id") if isinstance(request, dict) else None
+            answer = jsonrpc.failure(request_id, RPCError(jsonrpc.INTERNAL_ERROR, str(exc)))
         if answer is not None:
             self.send(answer)
 

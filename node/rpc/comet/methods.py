@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.ledger import Code
+from node.disk_space import StorageUnavailable
 from node.mempool import AlreadyKnown, MempoolFull, Rejected
 from node.rpc.comet import shapes as cj
 from node.rpc.comet.chain import ChainRoutes
@@ -129,6 +130,8 @@ class CometRoutes:
             outcome = self.s.submit_tx(raw)
         except MempoolFull as exc:
             raise RPCError(INTERNAL_ERROR, f"mempool is full: {exc.reason}; try later") from exc
+        except StorageUnavailable as exc:
+            raise RPCError(INTERNAL_ERROR, str(exc)) from exc
         code, log = 0, ""
         if isinstance(outcome, Rejected):
             code, log = outcome.code, outcome.log

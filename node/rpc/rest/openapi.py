@@ -40,6 +40,7 @@ _REASONS = {
     415: "Unsupported media type",
     422: "Rejected by the ledger rules (details carry the receipt code)",
     429: "Mempool full: try again after Retry-After seconds",
+    503: "Storage unavailable (disk nearly full): try again after Retry-After seconds",
 }
 
 
@@ -48,7 +49,7 @@ def _error(status: int) -> Json:
         "description": _REASONS[status],
         "content": {"application/json": {"schema": ref("Error")}},
     }
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}
         }
@@ -207,7 +208,7 @@ def _submit_operation() -> Json:
     responses = {
         "200": _ok({"oneOf": [ref("SubmitResult"), ref("BatchResult")]}, 200),
         "202": _ok(ref("SubmitResult"), 202),
-        **{str(code): _error(code) for code in (400, 409, 413, 415, 422, 429)},
+        **{str(code): _error(code) for code in (400, 409, 413, 415, 422, 429, 503)},
     }
     responses["200"]["description"] = (
         "Already known (same signed tx: pending or committed), or a batch with one result each"

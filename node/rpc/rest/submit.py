@@ -27,6 +27,7 @@ from consensus.ledger import Code, decode_tx
 from consensus.ledger.codes import TX_BYTES_MAX
 from consensus.ledger.queries import get_idempotency_key_height
 from consensus.types import Hash32
+from node.disk_space import StorageUnavailable
 from node.errors import NodeError
 from node.mempool import Accepted, AlreadyKnown, Mempool, MempoolFull, TxStatus
 from node.rpc.json_input import ClientJsonError, parse_client_json
@@ -53,7 +54,7 @@ class ApiProblem(NodeError):
 
 
 def error_response(exc: ApiProblem) -> web.Response:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 429 else None
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in (429, 503) else None
     return web.json_response(exc.to_json(), status=exc.status, headers=headers)
 
 
@@ -106,7 +107,8 @@ class SubmitRoutes:
         results = [self.submit_one(raw) for raw in raws]
         if not is_batch:
             result = results[0]
-            headers = {"Retry-After": str(RETRY_AFTER_S)} if result.status_code == 429 else None
+            retry = result.status_code in (429, 503)
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if retry else None
             return web.json_response(result.body, status=result.status_code, headers=headers)
         items = [{"status_code": r.status_code, **r.body} for r in results]
         return web.json_response({"results": items})
@@ -133,6 +135,9 @@ class SubmitRoutes:
             outcome = self.s.submit_tx(raw)
         except MempoolFull as exc:
             raise ApiProblem(429, "mempool_full", str(exc), {"hash": tx_hash.hex()}) from exc
+        except StorageUnavailable as exc:
+            hash_only = {"hash": tx_hash.hex()}
+            raise ApiProblem(503, "storage_unavailable", str(exc), hash_only) from exc
         if isinstance(outcome, Accepted):
             self.submissions.remember(unsigned.submitter, unsigned.idempotency_key, tx_hash)
             return 202, _answer(tx_hash, "pending", None)
