@@ -30,6 +30,7 @@ from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
 from node.driver import Driver
+from node.explorer import install as install_explorer
 from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
 from node.home import (
@@ -336,7 +337,9 @@ class Node:
 
     async def run(self) -> None:
         rpc = self.home.config.rpc
-        app = build_app(self.services, [comet.install, websocket.install, rest.install])
+        app = build_app(
+            self.services, [comet.install, websocket.install, rest.install, install_explorer]
+        )
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(
