@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools
+.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools screenshot
 
 help:
 	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench      ledger benchmark (depochain bench ledger); cluster: depochain bench"
 	@echo "make simulate   1000 seeds of the Byzantine consensus simulator"
 	@echo "make mutation   mutation testing of the consensus-critical modules (slow; see below)"
+	@echo "make screenshot refresh docs/explorer-tx.png (the explorer's tx page, headless chromium)"
 
 venv: $(STAMP)
 
@@ -48,10 +49,13 @@ tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
 	touch tests/js/node_modules
 
-# System tools some tests drive: strace (the fsync-order test traces a real validator).
-# Debian's package, installed as root (CI runs as root) when missing.
+# System tools some tests drive: strace (the fsync-order test traces a real validator),
+# chromium and its chromedriver (the explorer's browser test and `make screenshot`).
+# Debian's packages, installed as root (CI runs as root) when missing.
 tools:
 	command -v strace >/dev/null || (apt-get update && apt-get install -y strace)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 test: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -67,6 +71,11 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format consensus node tests
 	$(BIN)/ruff check --fix consensus node tests
+
+# The explorer's transaction page as the README shows it: a fresh cluster in a temp folder, one
+# cross-bank payment, the page found by its hash in headless chromium (see the module).
+screenshot: $(STAMP) tools
+	$(BIN)/python -m tests.integration.explorer_screenshot docs/explorer-tx.png
 
 localnet: $(STAMP)
 	$(BIN)/depochain localnet --home ./localnet

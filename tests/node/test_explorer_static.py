@@ -23,7 +23,7 @@ def test_only_known_kinds_of_top_level_files_are_published(tmp_path: Path) -> No
     (tmp_path / "notes.txt").write_text("not a page")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "inner.js").write_text("nested")
-    files = load_static_files(tmp_path)  # type: ignore[arg-type]
+    files = load_static_files(tmp_path)
     assert sorted(files) == ["app.js", "index.html"]
     assert files["app.js"].content_type == "text/javascript; charset=utf-8"
     assert files["index.html"].etag != files["app.js"].etag
@@ -44,7 +44,7 @@ def test_the_shipped_pages_have_no_inline_script_or_style() -> None:
 def test_every_shipped_file_is_of_a_served_kind() -> None:
     names = sorted(p.name for p in STATIC.iterdir())
     assert names and all(Path(name).suffix in CONTENT_TYPES for name in names)
-    assert sorted(load_static_files(STATIC)) == names  # type: ignore[arg-type]
+    assert sorted(load_static_files(STATIC)) == names
 
 
 def test_the_wheel_carries_the_explorer(tmp_path: Path) -> None:
