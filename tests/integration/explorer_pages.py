@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -53,7 +54,11 @@ def explorer_url(cluster: Cluster, node_index: int) -> str:
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(driver, WAIT_S, poll_frequency=POLL_S).until(condition, message=what)
+    """Poll ``condition``; an element replaced by a re-render while read is read again."""
+    wait = WebDriverWait(
+        driver, WAIT_S, poll_frequency=POLL_S, ignored_exceptions=[StaleElementReferenceException]
+    )
+    return wait.until(condition, message=what)
 
 
 def texts(driver: WebDriver, css: str) -> list[str]:
@@ -89,6 +94,18 @@ def open_tx_by_search(driver: WebDriver, tx_hash: str) -> None:
     )
 
 
+def wait_for_proof_check(driver: WebDriver) -> None:
+    """The page verifies the finality proof asynchronously: wait for its verdict."""
+    wait_for(
+        driver,
+        lambda d: (
+            [e.get_attribute("data-verified") for e in d.find_elements(By.ID, "proof-check")]
+            not in ([], ["pending"])
+        ),
+        "the in-browser proof check",
+    )
+
+
 def read_tx_page(driver: WebDriver) -> dict[str, Any]:
     codes = driver.find_elements(By.CSS_SELECTOR, "#receipt [data-code]")
     return {
@@ -102,6 +119,10 @@ def read_tx_page(driver: WebDriver) -> dict[str, Any]:
         ],
         "event_amounts": texts(driver, "#receipt [data-name=amount]"),
         "quorum": texts(driver, "#proof [data-field=signed-power]"),
+        "verified": [
+            element.get_attribute("data-verified")
+            for element in driver.find_elements(By.ID, "proof-check")
+        ],
         "error": texts(driver, "#error"),
     }
 

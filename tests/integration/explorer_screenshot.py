@@ -19,6 +19,7 @@ from tests.integration.explorer_pages import (
     open_tx_by_search,
     pay,
     read_tx_page,
+    wait_for_proof_check,
 )
 from tests.integration.harness import Cluster
 
@@ -35,9 +36,11 @@ def take_screenshot(output: Path) -> None:
             with headless_chromium() as driver:
                 open_home(driver, explorer_url(cluster, 0))
                 payment = pay(cluster, 1, AMOUNT)
+                cluster.wait_height(0, payment.height)  # the node the page reads has the block
                 open_tx_by_search(driver, payment.tx_hash)
+                wait_for_proof_check(driver)
                 page = read_tx_page(driver)
-                if page["receipt_code"] != ["0"]:
+                if page["receipt_code"] != ["0"] or page["verified"] != ["true"]:
                     raise RuntimeError(f"the tx page does not show a committed receipt: {page}")
                 output.parent.mkdir(parents=True, exist_ok=True)
                 save_full_page_screenshot(driver, output)

@@ -34,6 +34,7 @@ from tests.integration.explorer_pages import (
     read_account_totals,
     read_tx_page,
     wait_for,
+    wait_for_proof_check,
 )
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_api_cluster import api_cluster
@@ -94,6 +95,7 @@ def test_a_payment_found_by_hash_shows_its_receipt_and_the_new_balances(
         save_full_page_screenshot(driver, tmp_path / "explorer-home.png")
 
         open_tx_by_search(driver, payment.tx_hash)
+        wait_for_proof_check(driver)
         page = read_tx_page(driver)
         save_full_page_screenshot(driver, tmp_path / "explorer-tx.png")
         assert page["error"] == [] and page["hash"] == [payment.tx_hash]
@@ -102,6 +104,7 @@ def test_a_payment_found_by_hash_shows_its_receipt_and_the_new_balances(
         assert page["events"] == ["Transferred", "InterbankSettled"]
         assert page["event_amounts"] == ["12.34 USD", "12.34 USD"]
         assert len(page["quorum"]) == 1 and "more than 2/3" in page["quorum"][0]
+        assert page["verified"] == ["true"]  # the proof verified in the page (verify.js)
 
         after = get_totals(client, BALANCES)
         assert {key: after[key] - before[key] for key in BALANCES} == CHANGE

@@ -7,6 +7,7 @@ import {
   shortHex, table, toJsonText,
 } from "./format.js";
 import { codeBadge, eventsTable, fieldList } from "./records.js";
+import { canVerify, verifyProof } from "./verify.js";
 
 const LATEST_BLOCKS = 20;
 const BLOCK_TXS_SHOWN = 50;
@@ -201,12 +202,38 @@ function proofSection(view) {
       ["validator set hash", h("span", { class: "mono" }, proof.validators.hash)],
     ]),
     signersTable(proof.certificate, proof.validators),
-    h("p", { class: "note" },
-      "The signatures are shown as this node serves them; this page does not verify them. "
-      + "Verify offline against the genesis validator set with the SDK "
-      + "(node.client.verify_finality_proof) or the wallet: ",
-      h("code", {}, `depochain query tx ${view.hash} --prove`), "."),
+    verificationNote(view.hash, proof),
     h("details", {}, h("summary", {}, "proof data (JSON)"), h("pre", {}, toJsonText(proof)))));
+}
+
+function verificationNote(hash, proof) {
+  const result = h("p", { id: "proof-check", "data-verified": "pending" }, "Verifying in your browser…");
+  const offline = ["To check it against your own genesis file, verify the proof (",
+    h("code", {}, `depochain query tx ${hash} --prove --json`), ") offline with the SDK: ",
+    h("code", {}, "verify_finality_proof(proof, validator_set_from_genesis(path))"), "."];
+  if (!canVerify()) {
+    result.setAttribute("data-verified", "unavailable");
+    result.replaceChildren("This browser offers no WebCrypto here (only over https or on localhost), "
+      + "so the proof is not verified in the page. ", ...offline);
+    return result;
+  }
+  Promise.all([verifyProof(proof), getJson("/validators?height=1").catch(() => null)])
+    .then(([proven, genesis]) => {
+      const origin = genesis && genesis.hash === proven.setHash
+        ? "the genesis validator set as this node serves it" : "a validator set that is not the genesis one";
+      result.setAttribute("data-verified", "true");
+      result.replaceChildren(badge("verified in your browser", "committed"),
+        ` The tx is at height ${proven.height} under the block's txs root, and validators holding `
+        + `${proven.signedPower} of ${proven.totalPower} voting power signed the block `
+        + `(Ed25519, WebCrypto), against ${origin} (hash `,
+        h("span", { class: "mono" }, shortHex(proven.setHash, 16)),
+        "). Trust it as far as you trust that set: compare its hash with your genesis file. ", ...offline);
+    })
+    .catch((error) => {
+      result.setAttribute("data-verified", "false");
+      result.replaceChildren(badge("proof does not verify", "rejected"), ` ${error.message}`);
+    });
+  return result;
 }
 
 export async function viewTx(context, hash) {
