@@ -60,7 +60,7 @@ tools:
 test: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: $(STAMP) tests/js/node_modules
+test-fast: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)

@@ -39,7 +39,7 @@ from tests.integration.explorer_pages import (
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_api_cluster import api_cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 __all__ = ["api_cluster"]
 
 AMOUNT = 1234
