@@ -115,3 +115,31 @@ def test_a_payment_found_by_hash_shows_its_receipt_and_the_new_balances(
             assert shown.get(key) == format_major(after[key], 2, "USD"), key
 
         assert get_console_errors(driver) == []
+
+
+FORMAT_IN_PAGE = """
+const done = arguments[0];
+Promise.all([import("/explorer/format.js"), import("/explorer/api.js")]).then(([f, api]) => {
+  const big = api.parseExactJson('{"total": 9223372036854775807}').total;
+  done([
+    f.formatAmount(1234, 2), f.formatAmount(5, 2), f.formatAmount(0, 2), f.formatAmount(100, 0),
+    f.formatAmount(-1234567, 3), typeof big, f.formatAmount(big, 2),
+  ]);
+}, (e) => done(String(e)));
+"""
+
+
+def test_amounts_are_shown_in_major_units_exactly(api_cluster: Cluster) -> None:
+    """Decimals placed right, and amounts up to 2^63 - 1 (beyond a double's 2^53) exact."""
+    with headless_chromium() as driver:
+        driver.get(explorer_url(api_cluster, 0) + "#/instruments")
+        shown = driver.execute_async_script(FORMAT_IN_PAGE)
+    assert shown == [
+        "12.34",
+        "0.05",
+        "0.00",
+        "100",
+        "-1,234.567",
+        "bigint",
+        "92,233,720,368,547,758.07",
+    ]

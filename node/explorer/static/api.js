@@ -22,18 +22,21 @@ function reviveExactInteger(key, value, context) {
   return value;
 }
 
+/** JSON with integers kept exact (BigInt beyond 2^53); null when the text is not JSON. */
+export function parseExactJson(text) {
+  try {
+    return JSON.parse(text, reviveExactInteger);
+  } catch {
+    return null;
+  }
+}
+
 export async function getJson(path) {
   const response = await fetch(API_PREFIX + path, {
     headers: { Accept: "application/json" },
     cache: "no-store",
   });
-  const text = await response.text();
-  let body = null;
-  try {
-    body = JSON.parse(text, reviveExactInteger);
-  } catch {
-    body = null;
-  }
+  const body = parseExactJson(await response.text());
   if (!response.ok || body === null) {
     const error = (body && body.error) || {};
     throw new ApiError(response.status, error.code || `http_${response.status}`,
