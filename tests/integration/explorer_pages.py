@@ -141,3 +141,30 @@ def read_account_totals(driver: WebDriver) -> dict[tuple[str, str], str]:
             amount = item.find_element(By.CSS_SELECTOR, ".amount").text
             totals[(account, item.get_attribute("data-balance") or "")] = amount
     return totals
+
+
+def open_block_of_tx(driver: WebDriver, height: int) -> None:
+    """Follow the tx page's link to its block."""
+    driver.find_element(By.CSS_SELECTOR, "[data-field=height] a").click()
+    wait_for(
+        driver,
+        lambda d: texts(d, "#view h2")[:1] == [f"Block {height}"],
+        f"the page of block {height}",
+    )
+
+
+def read_block_page(driver: WebDriver, tx_hash: str) -> dict[str, Any]:
+    row = f"tr[data-tx='{tx_hash}']"
+    return {
+        "tx_rows": len(driver.find_elements(By.CSS_SELECTOR, row)),
+        "tx_receipt": texts(driver, f"{row} [data-code]"),
+        "tx_events": [
+            element.get_attribute("data-event")
+            for element in driver.find_elements(By.CSS_SELECTOR, f"{row} tr[data-event]")
+        ],
+        "signers": [
+            element.get_attribute("data-signer")
+            for element in driver.find_elements(By.CSS_SELECTOR, "tr[data-signer]")
+        ],
+        "quorum": texts(driver, "[data-field=signed-power]"),
+    }

@@ -28,10 +28,12 @@ from tests.integration.explorer_pages import (
     explorer_url,
     get_latest_heights,
     open_accounts,
+    open_block_of_tx,
     open_home,
     open_tx_by_search,
     pay,
     read_account_totals,
+    read_block_page,
     read_tx_page,
     wait_for,
     wait_for_proof_check,
@@ -43,6 +45,8 @@ pytestmark = pytest.mark.integration
 __all__ = ["api_cluster"]
 
 AMOUNT = 1234
+BANKS = ("BANKA", "BANKB", "BANKC", "BANKD")
+"""The localnet's validators: the only names a certificate's signers may carry."""
 """12.34 USD: minor units that show whether the page places the decimal point."""
 
 
@@ -105,6 +109,13 @@ def test_a_payment_found_by_hash_shows_its_receipt_and_the_new_balances(
         assert page["event_amounts"] == ["12.34 USD", "12.34 USD"]
         assert len(page["quorum"]) == 1 and "more than 2/3" in page["quorum"][0]
         assert page["verified"] == ["true"]  # the proof verified in the page (verify.js)
+
+        open_block_of_tx(driver, payment.height)
+        block = read_block_page(driver, payment.tx_hash)
+        assert block["tx_rows"] == 1 and block["tx_receipt"] == ["0 OK"]
+        assert block["tx_events"] == ["Transferred", "InterbankSettled"]
+        assert len(block["signers"]) >= 3 and set(block["signers"]) <= set(BANKS)
+        assert len(block["quorum"]) == 1 and "more than 2/3" in block["quorum"][0]
 
         after = get_totals(client, BALANCES)
         assert {key: after[key] - before[key] for key in BALANCES} == CHANGE

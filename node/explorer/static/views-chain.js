@@ -123,7 +123,8 @@ export async function viewBlock(context, heightText) {
     section(`Block ${block.height}`, facts([
       ["hash", h("span", { class: "mono" }, block.hash)],
       ["time", formatTime(header.time_ms)],
-      ["proposer", linkParticipant(names.get(header.proposer)) || header.proposer],
+      ["proposer", names.get(header.proposer) ? linkParticipant(names.get(header.proposer))
+        : h("span", { class: "mono" }, header.proposer)],
       ["parent", block.height > 1 ? linkBlock(block.height - 1) : "genesis"],
       ["next", linkBlock(block.height + 1)],
       ["txs root", h("span", { class: "mono" }, header.txs_root)],
