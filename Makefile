@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools screenshot
+.PHONY: help venv lock test test-fast lint fmt localnet bench simulate mutation clean tools
 
 help:
 	@echo "make localnet   start a 4-bank local cluster on 127.0.0.1 (state under ./localnet)"
@@ -74,6 +74,7 @@ fmt: $(STAMP)
 
 # The explorer's transaction page as the README shows it: a fresh cluster in a temp folder, one
 # cross-bank payment, the page found by its hash in headless chromium (see the module).
+.PHONY: screenshot
 screenshot: $(STAMP) tools
 	$(BIN)/python -m tests.integration.explorer_screenshot docs/explorer-tx.png
 
