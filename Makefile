@@ -72,12 +72,6 @@ fmt: $(STAMP)
 	$(BIN)/ruff format consensus node tests
 	$(BIN)/ruff check --fix consensus node tests
 
-# The explorer's transaction page as the README shows it: a fresh cluster in a temp folder, one
-# cross-bank payment, the page found by its hash in headless chromium (see the module).
-.PHONY: screenshot
-screenshot: $(STAMP) tools
-	$(BIN)/python -m tests.integration.explorer_screenshot docs/explorer-tx.png
-
 localnet: $(STAMP)
 	$(BIN)/depochain localnet --home ./localnet
 
@@ -86,6 +80,12 @@ bench: $(STAMP)
 
 simulate: $(STAMP)
 	$(BIN)/depochain simulate --seeds 1000 --validators 4 --byzantine 1
+
+# The explorer's transaction page as the README shows it: a fresh cluster in a temp folder, one
+# cross-bank payment, the page found by its hash in headless chromium (see the module).
+.PHONY: screenshot
+screenshot: $(STAMP) tools
+	$(BIN)/python -m tests.integration.explorer_screenshot docs/explorer-tx.png
 
 # Mutation testing (not part of `make test`): mutmut mutates copies of the modules listed in
 # pyproject.toml [tool.mutmut] under ./mutants/ (the tree itself is never modified, so an
