@@ -16,6 +16,7 @@ help:
 	@echo "make bench      ledger benchmark (depochain bench ledger); cluster: depochain bench"
 	@echo "make simulate   1000 seeds of the Byzantine consensus simulator"
 	@echo "make mutation   mutation testing of the consensus-critical modules (slow; see below)"
+	@echo "make screenshot refresh docs/explorer-tx.png (the explorer's tx page, headless chromium)"
 
 venv: $(STAMP)
 
@@ -48,15 +49,18 @@ tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
 	touch tests/js/node_modules
 
-# System tools some tests drive: strace (the fsync-order test traces a real validator).
-# Debian's package, installed as root (CI runs as root) when missing.
+# System tools some tests drive: strace (the fsync-order test traces a real validator),
+# chromium and its chromedriver (the explorer's browser test and `make screenshot`).
+# Debian's packages, installed as root (CI runs as root) when missing.
 tools:
 	command -v strace >/dev/null || (apt-get update && apt-get install -y strace)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 test: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: $(STAMP) tests/js/node_modules
+test-fast: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 lint: $(STAMP)
@@ -80,6 +84,12 @@ bench: $(STAMP)
 
 simulate: $(STAMP)
 	$(BIN)/depochain simulate --seeds 1000 --validators 4 --byzantine 1
+
+# The explorer's transaction page as the README shows it: a fresh cluster in a temp folder, one
+# cross-bank payment, the page found by its hash in headless chromium (see the module).
+.PHONY: screenshot
+screenshot: $(STAMP) tools
+	$(BIN)/python -m tests.integration.explorer_screenshot docs/explorer-tx.png
 
 # Mutation testing (not part of `make test`): mutmut mutates copies of the modules listed in
 # pyproject.toml [tool.mutmut] under ./mutants/ (the tree itself is never modified, so an

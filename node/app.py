@@ -31,6 +31,7 @@ from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
 from node.disk_space import EXIT_DISK_FULL, DiskSpaceGuard, describe_disk_full, is_disk_full
 from node.driver import Driver
+from node.explorer import install as install_explorer
 from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
 from node.home import (
@@ -341,7 +342,9 @@ class Node:
 
     async def run(self) -> None:
         rpc = self.home.config.rpc
-        app = build_app(self.services, [comet.install, websocket.install, rest.install])
+        app = build_app(
+            self.services, [comet.install, websocket.install, rest.install, install_explorer]
+        )
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(
