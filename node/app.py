@@ -43,6 +43,7 @@ from node.home import (
     load_genesis,
     load_key,
 )
+from node.logs import configure_logging, fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
 from node.p2p import P2PNetwork
@@ -347,6 +348,7 @@ class Node:
                 rpc.listen_host,
                 rpc.listen_port,
                 *self.network.listen_address,
+                extra=fields("node_started", height=self.chain.height),
             )
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(), name="driver")
@@ -392,13 +394,6 @@ class _NullNetwork:
         return False
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 async def _run_until_signalled(node: Node) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -408,7 +403,7 @@ async def _run_until_signalled(node: Node) -> None:
     try:
         await node.run()
     except asyncio.CancelledError:
-        log.info("stopping: signal received")
+        log.info("stopping: signal received", extra=fields("node_stopping"))
 
 
 def _run_profiled_if_asked(node: Node) -> None:
@@ -431,7 +426,7 @@ def _run_profiled_if_asked(node: Node) -> None:
 def run_node(home_path: Path) -> int:
     """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
     home = NodeHome.load(home_path)
-    configure_logging(home.config.node.log_level)
+    configure_logging(home.config.node, home.path)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     node = Node(home, clock=SystemClock(), failpoints=failpoints)
     try:
@@ -439,5 +434,5 @@ def run_node(home_path: Path) -> int:
         height = node.chain.height
     finally:
         node.close()
-    log.info("stopped cleanly at height %d", height)
+    log.info("stopped cleanly at height %d", height, extra=fields("node_stopped", height=height))
     return 0
