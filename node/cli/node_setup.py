@@ -1,4 +1,5 @@
-"""Argument parsers and handlers of `depochain init`, `depochain localnet` and `depochain keys`.
+"""Argument parsers and handlers of `depochain init`, `depochain localnet` and `depochain keys`
+(and, from node.cli.genesis_commands, `depochain genesis`).
 
 node.cli registers them with :func:`add_commands`; the work lives in node.localnet,
 node.cli.init and node.cli.keys (imported lazily, so `depochain --help` stays fast).
@@ -18,7 +19,10 @@ if TYPE_CHECKING:  # argparse's class is not subscriptable at run time
 
 
 def add_commands(commands: Commands) -> None:
+    from node.cli.genesis_commands import add_genesis
+
     add_init(commands)
+    add_genesis(commands)
     add_localnet(commands)
     add_keys(commands)
 
