@@ -48,10 +48,12 @@ tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund
 	touch tests/js/node_modules
 
-# System tools some tests drive: strace (the fsync-order test traces a real validator).
-# Debian's package, installed as root (CI runs as root) when missing.
+# System tools some tests drive: strace (the fsync-order test traces a real validator) and
+# iproute2's `ip` (the multi-host test puts each node in a network namespace of its own).
+# Debian's packages, installed as root (CI runs as root) when missing.
 tools:
 	command -v strace >/dev/null || (apt-get update && apt-get install -y strace)
+	command -v ip >/dev/null || (apt-get update && apt-get install -y iproute2)
 
 test: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -90,3 +90,12 @@ def test_build_refuses_duplicates_bad_addresses_and_overwrites(
     assert main([*build, str(cards[0])]) == 0
     assert main([*build, str(cards[0])]) == 1
     assert "never overwritten" in capsys.readouterr().err
+
+
+def test_init_rpc_host_for_a_container(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "box"
+    argv = ["init", "--home", str(home), "--chain-id", "net-1", "--rpc-host"]
+    assert main([*argv, "bad host!"]) == 1
+    assert "--rpc-host" in capsys.readouterr().err and not home.exists()
+    assert main([*argv, "0.0.0.0"]) == 0
+    assert load_config(home / "config.toml").rpc.listen_host == "0.0.0.0"
