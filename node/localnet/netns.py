@@ -91,9 +91,7 @@ def remove_stale() -> list[str]:
     """Delete namespaces and links of labs whose process is gone; the names deleted."""
     removed = []
     namespaces = [line.split()[0] for line in run_ip("netns", "list").splitlines() if line]
-    links = [
-        name for name in os.listdir("/sys/class/net") if _NAME_RE.fullmatch(name) is not None
-    ]
+    links = [name for name in os.listdir("/sys/class/net") if _NAME_RE.fullmatch(name) is not None]
     for name in [*namespaces, *links]:
         match = _NAME_RE.fullmatch(name)
         if match is None or is_process_alive(int(match.group(1))):
