@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -18,7 +19,7 @@ import pytest
 from node.config import NodeSection, load_config, write_config
 from node.home import CONFIG_FILE
 from node.logs import read_json_lines
-from tests.integration.harness import find_free_base_port, rpc_call
+from tests.integration.harness import Cluster, find_free_base_port, rpc_call
 from tests.integration.test_localnet import get_height, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -113,3 +114,30 @@ def test_the_log_file_of_a_running_node_rotates_at_its_bound(tmp_path: Path) -> 
     last = read_json_lines((home / "logs" / "node.log").read_text())[-1]
     assert last["event"] == "node_stopped"
     assert json.dumps(last)  # the newest record is complete, in the current file
+
+
+def test_a_cluster_logs_peers_and_round_changes_with_their_fields(tmp_path: Path) -> None:
+    """Four nodes logging JSON; one stops: the others log its disconnect with the peer's key,
+    and each height it should have proposed goes to a later round, logged with height and
+    round."""
+    cluster = Cluster(tmp_path / "net")
+    cluster.edit_configs(
+        lambda config: dataclasses.replace(
+            config, node=dataclasses.replace(config.node, log_format="json")
+        )
+    )
+    try:
+        cluster.start_all()
+        cluster.kill(3, signal.SIGTERM)
+        start = cluster.height(0)
+        cluster.wait_height(0, start + 6, timeout_s=120)  # node 3's turn to propose comes by
+    finally:
+        cluster.stop_all()
+    records = read_json_lines((cluster.node(0).home / "node.log").read_text())
+    gone = cluster.node(3).node_id
+    connected = [r for r in events(records, "peer_connected") if r["peer"] == gone]
+    disconnected = [r for r in events(records, "peer_disconnected") if r["peer"] == gone]
+    assert connected and disconnected and disconnected[-1]["reason"]
+    rounds = list(events(records, "round_changed"))
+    assert all(r["round"] >= 1 for r in rounds)
+    assert [r for r in rounds if r["height"] > start], "no round change after node 3 stopped"
