@@ -1,6 +1,7 @@
 # DepoChain node image: `docker build -t depochain:0.1.0 .` (docs/deploy.md, section 6).
 #
-# Build stage: a virtual environment holding exactly what requirements.lock pins, each file
+# Build stage: a virtual environment holding exactly what requirements-runtime.lock pins (the
+# node's own dependencies, at requirements.lock's versions, no test or lint tools), each file
 # checked against its hash, and the project built by the locked setuptools (no unpinned
 # build environment). Run stage: the same Python base, that environment, a non-root user.
 
@@ -8,8 +9,8 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/depochain
-COPY requirements.lock ./
-RUN /opt/depochain/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY requirements-runtime.lock ./
+RUN /opt/depochain/bin/pip install --require-hashes --no-deps -r requirements-runtime.lock
 COPY pyproject.toml README.md ./
 COPY consensus ./consensus
 COPY node ./node

@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Re-resolve requirements.lock from pyproject.toml (runtime + test + lint extras and the build
-# backend), and requirements-mutation.lock (the same pins plus `make mutation`'s tool).
+# backend), requirements-mutation.lock (the same pins plus `make mutation`'s tool) and
+# requirements-runtime.lock (the same pins, the node's own dependencies only: the container
+# image and production hosts install it).
 # pip-tools lives in its own venv: it is a maintainer's tool, not a project dependency.
 LOCK_VENV := .venv-lock
 lock:
@@ -42,6 +44,9 @@ lock:
 		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
 		--extra test --extra lint --extra mutation -c requirements.lock \
 		-o requirements-mutation.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
+		-c requirements.lock -o requirements-runtime.lock pyproject.toml
 
 # The npm client (@cosmjs/tendermint-rpc) the CometBFT-compatibility test drives; pinned by the lock.
 tests/js/node_modules: tests/js/package.json tests/js/package-lock.json

@@ -72,7 +72,9 @@ def test_the_dockerfile_runs_the_cli_as_a_non_root_user_with_the_home_as_a_volum
     assert docker["USER"] == ["depochain"]
     assert json.loads(docker["VOLUME"][0]) == [HOME]
     assert docker["EXPOSE"] == ["26656 26657"]
-    assert any("--require-hashes" in run and "requirements.lock" in run for run in docker["RUN"])
+    assert any(
+        "--require-hashes" in run and "requirements-runtime.lock" in run for run in docker["RUN"]
+    )
     assert json.loads(docker["ENTRYPOINT"][0]) == ["depochain"]
     command = json.loads(docker["CMD"][0])
     args = build_parser().parse_args(command)  # the real CLI accepts the default command
@@ -136,3 +138,23 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     unit.write_text(text.replace("/opt/depochain/bin/depochain", str(cli)))
     done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert done.returncode == 0 and "Unknown" not in done.stderr, done.stderr
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([a-z0-9_.\-]+)==(\S+)", path.read_text(), re.M))
+
+
+def test_the_runtime_lock_pins_the_main_locks_versions_with_hashes() -> None:
+    runtime, full = (
+        read_pins(REPO / "requirements-runtime.lock"),
+        read_pins(REPO / "requirements.lock"),
+    )
+    assert {"aiohttp", "plyvel", "pynacl", "msgpack", "setuptools"} <= runtime.keys()
+    assert not {"pytest", "mypy", "ruff", "schemathesis", "hypothesis"} & runtime.keys()
+    assert {name: full.get(name) for name in runtime} == runtime
+    hashed = re.findall(
+        r"^([a-z0-9_.\-]+)==\S+ \\\n    --hash=sha256:[0-9a-f]{64}",
+        (REPO / "requirements-runtime.lock").read_text(),
+        re.M,
+    )
+    assert sorted(hashed) == sorted(runtime)
