@@ -77,6 +77,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
+def compute_json_line(node: str, module: str, event: str, message: str, time_s: float) -> str:
+    """One JSON log line written by a tool beside a node's own (e.g. the localnet's banner),
+    so a JSON-format log file stays one object per line."""
+    document = {"time": compute_rfc3339(time_s), "level": "info", "node": node}
+    document |= {"module": module, "event": event, "message": message}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
 def compute_rfc3339(created_s: float) -> str:
     moment = datetime.datetime.fromtimestamp(created_s, tz=datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

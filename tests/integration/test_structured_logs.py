@@ -18,9 +18,16 @@ import pytest
 
 from node.config import NodeSection, load_config, write_config
 from node.home import CONFIG_FILE
+from node.localnet import prepare_localnet
 from node.logs import read_json_lines
 from tests.integration.harness import Cluster, find_free_base_port, rpc_call
-from tests.integration.test_localnet import get_height, wait_until
+from tests.integration.test_localnet import (
+    get_height,
+    localnet,
+    stop_with,
+    wait_for_blocks,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -141,3 +148,23 @@ def test_a_cluster_logs_peers_and_round_changes_with_their_fields(tmp_path: Path
     rounds = list(events(records, "round_changed"))
     assert all(r["round"] >= 1 for r in rounds)
     assert [r for r in rounds if r["height"] > start], "no round change after node 3 stopped"
+
+
+def test_a_json_localnet_writes_only_json_lines_in_every_node_log(tmp_path: Path) -> None:
+    """`depochain localnet` with log_format = "json": its own start line in each node.log is
+    JSON too, so a pipeline can read the files whole. (Its default stays text, for people.)"""
+    home, base = tmp_path / "localnet", find_free_base_port(4)
+    info, _ = prepare_localnet(home, base_port=base)
+    assert all(load_config(n.home / CONFIG_FILE).node.log_format == "text" for n in info.nodes)
+    for node in info.nodes:
+        config = load_config(node.home / CONFIG_FILE)
+        section = dataclasses.replace(config.node, log_format="json")
+        write_config(dataclasses.replace(config, node=section), node.home / CONFIG_FILE)
+    with localnet(home, base, tmp_path / "localnet.out") as supervisor:
+        wait_for_blocks(info, 2)
+        stop_with(supervisor, signal.SIGINT, home)
+    for node in info.nodes:
+        records = read_json_lines(node.log_path.read_text())
+        assert all(record.keys() >= REQUIRED_KEYS for record in records)
+        assert records[0]["event"] == "localnet_starting"
+        assert records[-1]["event"] == "node_stopped"
