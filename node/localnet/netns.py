@@ -105,9 +105,12 @@ def remove_stale() -> list[str]:
 
 
 def choose_subnet() -> ipaddress.IPv4Network:
-    """A /24 of SUBNET_POOL that no route of this machine uses yet."""
+    """A /24 of SUBNET_POOL that no route of this machine uses yet; the search starts at one
+    derived from the process id, so two labs created at the same moment pick different ones."""
     used = run_ip("-4", "route", "show")
-    for subnet in SUBNET_POOL.subnets(new_prefix=24):
+    subnets = list(SUBNET_POOL.subnets(new_prefix=24))
+    start = os.getpid() % len(subnets)
+    for subnet in subnets[start:] + subnets[:start]:
         if f"{subnet.network_address}/24" not in used:
             return subnet  # type: ignore[return-value]
     raise NetnsError(f"no free /24 left in {SUBNET_POOL}")
