@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import IO, Any
 
 IP_TIMEOUT_S = 10.0
-SUBNET_POOL = ipaddress.ip_network("10.213.0.0/16")
+SUBNET_POOL = ipaddress.IPv4Network("10.213.0.0/16")
 """Each lab takes a free /24 from here; the bridge is .1, host i is .(i + 2)."""
 HOSTS_MAX = 200
 _NAME_RE = re.compile(r"dc(\d+)-(n\d+|v\d+|i\d+|br)")
@@ -112,7 +112,7 @@ def choose_subnet() -> ipaddress.IPv4Network:
     start = os.getpid() % len(subnets)
     for subnet in subnets[start:] + subnets[:start]:
         if f"{subnet.network_address}/24" not in used:
-            return subnet  # type: ignore[return-value]
+            return subnet
     raise NetnsError(f"no free /24 left in {SUBNET_POOL}")
 
 
