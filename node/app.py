@@ -424,15 +424,24 @@ def _run_profiled_if_asked(node: Node) -> None:
 
 
 def run_node(home_path: Path) -> int:
-    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM."""
+    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM. Once the log is
+    set up, a failure is logged as one record (one JSON line in the json format: an OSError
+    without its traceback, anything else with it), exit status 1; refusals to start (a missing
+    sign state, a locked store) are the caller's to report."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node, home.path)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     node = Node(home, clock=SystemClock(), failpoints=failpoints)
     try:
         _run_profiled_if_asked(node)
-        height = node.chain.height
+    except OSError as exc:  # a port taken, a disk failing: the operator's to fix, no traceback
+        log.error("node stopped: %s", exc, extra=fields("node_failed", reason=exc.strerror))
+        return 1
+    except Exception:
+        log.critical("node crashed", exc_info=True, extra=fields("node_crashed"))
+        return 1
     finally:
+        height = node.chain.height
         node.close()
     log.info("stopped cleanly at height %d", height, extra=fields("node_stopped", height=height))
     return 0

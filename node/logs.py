@@ -109,7 +109,7 @@ def make_handler(section: NodeSection, base: Path, stream: TextIO | None = None)
             encoding="utf-8",
         )
     else:
-        handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+        handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
     if section.log_format == "json":
         handler.setFormatter(JsonFormatter(section.moniker))
     else:
@@ -117,13 +117,29 @@ def make_handler(section: NodeSection, base: Path, stream: TextIO | None = None)
     return handler
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at each record (a test may swap it meanwhile)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        pass
+
+
 def configure_logging(section: NodeSection, base: Path) -> None:
-    """Replace the root logger's handlers with the one the config asks for."""
+    """Install the handler the config asks for on the root logger, replacing the one an
+    earlier call installed (handlers others added, such as a test runner's, stay)."""
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
-        old.close()
-    root.addHandler(make_handler(section, base))
+        if getattr(old, "is_depochain", False):
+            root.removeHandler(old)
+            old.close()
+    handler = make_handler(section, base)
+    handler.is_depochain = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
     root.setLevel(getattr(logging, section.log_level.upper(), logging.INFO))
 
 

@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -168,3 +169,22 @@ def test_a_json_localnet_writes_only_json_lines_in_every_node_log(tmp_path: Path
         assert all(record.keys() >= REQUIRED_KEYS for record in records)
         assert records[0]["event"] == "localnet_starting"
         assert records[-1]["event"] == "node_stopped"
+
+
+def test_a_node_that_cannot_bind_its_rpc_port_says_so_in_one_json_line(tmp_path: Path) -> None:
+    home, output = tmp_path / "node", tmp_path / "node.out"
+    url = init_solo_node(home, log_format="json")
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_server(("127.0.0.1", port)):  # someone else holds the RPC port
+        done = subprocess.run(
+            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
+    output.write_bytes(done.stdout)
+    assert done.returncode == 1
+    records = read_json_lines(output.read_text())
+    (failed,) = events(records, "node_failed")
+    assert failed["level"] == "error" and "address already in use" in failed["message"].lower()
+    assert "error" not in failed  # an operator's problem: no traceback

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from node.config import NodeSection
+import pytest
+
+from node import app
+from node.cli import main
+from node.config import NodeSection, load_config, write_config
 from node.logs import JsonFormatter, fields, make_handler, read_json_lines
 
 REQUIRED_KEYS = {"time", "level", "node", "module", "event", "message"}
@@ -93,3 +99,40 @@ def test_the_log_file_rotates_at_its_size_bound(tmp_path: Path) -> None:
     # the newest records are in node.log, and no record was split across two files
     last = read_json_lines((tmp_path / "logs" / "node.log").read_text())[-1]
     assert last["height"] == 399
+
+
+@pytest.fixture
+def restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+
+
+def test_a_crash_is_one_json_record_with_its_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    restore_root_logger: None,
+) -> None:
+    home = tmp_path / "node"
+    assert (
+        main(["init", "--home", str(home), "--chain-id", "c-1"]) == 0
+    )  # never binds: crashes first
+    config = load_config(home / "config.toml")
+    section = dataclasses.replace(config.node, log_format="json")
+    write_config(dataclasses.replace(config, node=section), home / "config.toml")
+    capsys.readouterr()
+
+    def crash(node: object) -> None:
+        raise RuntimeError("a bug in the node")
+
+    monkeypatch.setattr(app, "_run_profiled_if_asked", crash)
+    assert main(["start", "--home", str(home)]) == 1
+    records = read_json_lines(capsys.readouterr().err)
+    (crashed,) = [r for r in records if r["event"] == "node_crashed"]
+    assert crashed["level"] == "critical" and "RuntimeError: a bug" in crashed["error"]
