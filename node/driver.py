@@ -260,6 +260,7 @@ class Driver:
                 own,
                 self.replica.height,
                 self.replica.round,
+                extra=fields("wal_replayed", height=self.replica.height, round=self.replica.round),
             )
 
     def _is_own_message(self, event: Event) -> bool:
