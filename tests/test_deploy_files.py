@@ -158,3 +158,28 @@ def test_the_runtime_lock_pins_the_main_locks_versions_with_hashes() -> None:
         re.M,
     )
     assert sorted(hashed) == sorted(runtime)
+
+
+def find_compose() -> list[str] | None:
+    """`docker compose` (the plugin) or `docker-compose`, whichever this machine has."""
+    docker = shutil.which("docker")
+    if docker is not None:
+        probe = subprocess.run([docker, "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return None if legacy is None else [legacy]
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    compose = find_compose()
+    if compose is None:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    done = subprocess.run(
+        [*compose, "-f", str(DEPLOY / "compose.yaml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == list(BANKS)
