@@ -30,7 +30,9 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # Re-resolve requirements.lock from pyproject.toml (runtime + test + lint extras and the build
-# backend), and requirements-mutation.lock (the same pins plus `make mutation`'s tool).
+# backend), requirements-mutation.lock (the same pins plus `make mutation`'s tool) and
+# requirements-runtime.lock (the same pins, the node's own dependencies only: the container
+# image and production hosts install it).
 # pip-tools lives in its own venv: it is a maintainer's tool, not a project dependency.
 LOCK_VENV := .venv-lock
 lock:
@@ -43,6 +45,9 @@ lock:
 		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
 		--extra test --extra lint --extra mutation -c requirements.lock \
 		-o requirements-mutation.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--all-build-deps --no-emit-index-url --no-emit-find-links --no-header \
+		-c requirements.lock -o requirements-runtime.lock pyproject.toml
 
 # The npm client (@cosmjs/tendermint-rpc) the CometBFT-compatibility test drives; pinned by the lock.
 tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
@@ -50,10 +55,12 @@ tests/js/node_modules: tests/js/package.json tests/js/package-lock.json
 	touch tests/js/node_modules
 
 # System tools some tests drive: strace (the fsync-order test traces a real validator),
-# chromium and its chromedriver (the explorer's browser test and `make screenshot`).
+# chromium and its chromedriver (the explorer's browser test and `make screenshot`), and
+# iproute2's `ip` (the multi-host test puts each node in a network namespace of its own).
 # Debian's packages, installed as root (CI runs as root) when missing.
 tools:
 	command -v strace >/dev/null || (apt-get update && apt-get install -y strace)
+	command -v ip >/dev/null || (apt-get update && apt-get install -y iproute2)
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 

@@ -45,6 +45,7 @@ from node.home import (
     load_genesis,
     load_key,
 )
+from node.logs import configure_logging, fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
 from node.p2p import P2PNetwork
@@ -355,6 +356,7 @@ class Node:
                 rpc.listen_host,
                 rpc.listen_port,
                 *self.network.listen_address,
+                extra=fields("node_started", height=self.chain.height),
             )
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(), name="driver")
@@ -400,13 +402,6 @@ class _NullNetwork:
         return False
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 async def _run_until_signalled(node: Node) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
@@ -416,7 +411,7 @@ async def _run_until_signalled(node: Node) -> None:
     try:
         await node.run()
     except asyncio.CancelledError:
-        log.info("stopping: signal received")
+        log.info("stopping: signal received", extra=fields("node_stopping"))
 
 
 def _run_profiled_if_asked(node: Node) -> None:
@@ -437,10 +432,13 @@ def _run_profiled_if_asked(node: Node) -> None:
 
 
 def run_node(home_path: Path) -> int:
-    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM. Returns 0, or
-    EXIT_DISK_FULL after one log line when the disk filled up (at start or while running)."""
+    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM. Once the log is
+    set up, a failure is logged as one record (one JSON line in the json format: an OSError
+    without its traceback, anything else with it), exit status 1, or EXIT_DISK_FULL when the
+    disk filled up (at start or while running); refusals to start (a missing sign state, a
+    locked store) are the caller's to report."""
     home = NodeHome.load(home_path)
-    configure_logging(home.config.node.log_level)
+    configure_logging(home.config.node, home.path)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     try:
         node = Node(home, clock=SystemClock(), failpoints=failpoints)
@@ -450,27 +448,36 @@ def run_node(home_path: Path) -> int:
         log.critical(
             "cannot start: the disk is full (%s); free space and start again",
             describe_disk_full(exc),
+            extra=fields("node_disk_full"),
         )
         return EXIT_DISK_FULL
     return _run_and_close(node)
 
 
-def _run_and_close(node: Node) -> int:
-    try:
-        _run_profiled_if_asked(node)
-        height = node.chain.height
-    except Exception as exc:
-        if not is_disk_full(exc):
-            node.close()
-            raise
-        with contextlib.suppress(OSError):  # closing may need the disk too; the data is safe
-            node.close()
+def _report_failure(node: Node, exc: Exception) -> int:
+    with contextlib.suppress(OSError):  # closing may need the disk too; the data is safe
+        node.close()
+    if is_disk_full(exc):
         log.critical(
             "stopping: the disk is full (%s); nothing was half written: free space "
             "and restart, the node catches up",
             describe_disk_full(exc),
+            extra=fields("node_disk_full"),
         )
         return EXIT_DISK_FULL
+    if isinstance(exc, OSError):  # a port taken, a disk failing: the operator's, no traceback
+        log.error("node stopped: %s", exc, extra=fields("node_failed", reason=exc.strerror))
+        return 1
+    log.critical("node crashed", exc_info=exc, extra=fields("node_crashed"))
+    return 1
+
+
+def _run_and_close(node: Node) -> int:
+    try:
+        _run_profiled_if_asked(node)
+    except Exception as exc:
+        return _report_failure(node, exc)
+    height = node.chain.height
     node.close()
-    log.info("stopped cleanly at height %d", height)
+    log.info("stopped cleanly at height %d", height, extra=fields("node_stopped", height=height))
     return 0

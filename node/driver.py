@@ -48,6 +48,7 @@ from node.chain import Chain, CommittedBlock
 from node.clock import Clock
 from node.failpoints import Failpoint, Failpoints
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
+from node.logs import fields
 from node.mempool import Mempool
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
@@ -210,16 +211,30 @@ class Driver:
             self.wal.append(encode_event(event), sync=False)  # type: ignore[arg-type]
             self.stats.wal_records += 1
         kind = type(event).__name__
+        height, round_before = self.replica.height, self.replica.round
         try:
             actions = self.replica.handle_strict(event)
         except RejectedInput as exc:  # the replica is unchanged; count why, for operators
             actions = []
             self.stats.count_rejected(kind, str(exc))
+        if self.replica.height == height and self.replica.round > round_before:
+            self._log_round_change(height, round_before, kind)
         self.stats.events_handled += 1
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self._execute(actions)
 
     # -- WAL replay ----------------------------------------------------------------------------
+
+    def _log_round_change(self, height: int, round_before: int, cause: str) -> None:
+        """Round 0 decides a healthy height; a later round means a timeout or a lost vote."""
+        log.info(
+            "consensus: height %d moved from round %d to round %d (on %s)",
+            height,
+            round_before,
+            self.replica.round,
+            cause,
+            extra=fields("round_changed", height=height, round=self.replica.round),
+        )
 
     def _replay_wal(self) -> None:
         """Feed the current height's logged inputs back, so the replica resumes its round with
@@ -245,6 +260,7 @@ class Driver:
                 own,
                 self.replica.height,
                 self.replica.round,
+                extra=fields("wal_replayed", height=self.replica.height, round=self.replica.round),
             )
 
     def _is_own_message(self, event: Event) -> bool:
@@ -283,6 +299,9 @@ class Driver:
                 "evidence of misbehaviour: validator %s at height %d",
                 action.evidence.validator.hex()[:16],
                 action.evidence.height,
+                extra=fields(
+                    "evidence", height=action.evidence.height, peer=action.evidence.validator
+                ),
             )
             self.network.broadcast(encode_gossip(ConsensusPayload(action.evidence)))
 
@@ -330,10 +349,21 @@ class Driver:
 
     def _after_commit(self, committed: CommittedBlock) -> None:
         self.stats.blocks_committed += 1
+        height, cert_round = committed.block.height, committed.certificate.round
+        log.info(
+            "committed block %d (round %d, %d txs, app hash %s)",
+            height,
+            cert_round,
+            len(committed.tx_hashes),
+            committed.app_hash.hex()[:16],
+            extra=fields("block_committed", height=height, round=cert_round),
+        )
         self.mempool.update_after_block(committed.tx_hashes, self._recheck)  # type: ignore[arg-type]
         self.network.broadcast(encode_gossip(StatusPayload(committed.block.height)))
         for listener in self._commit_listeners:
             try:
                 listener(committed)
             except Exception:  # a listener's bug must not stop consensus
-                log.exception("commit listener failed")
+                log.exception(
+                    "commit listener failed", extra=fields("error", height=committed.block.height)
+                )

@@ -37,6 +37,7 @@ from node.gossip import (
     decode_gossip,
     encode_gossip,
 )
+from node.logs import fields
 from node.mempool import Accepted, Mempool, MempoolFull
 
 log = logging.getLogger("depochain.router")
@@ -172,7 +173,13 @@ class Router:
             self._requested_up_to = start + count - 1
             self.stats.sync_requests += 1
             if target - start > 1:
-                log.info("sync: requesting blocks %d..%d of %d", start, start + count - 1, target)
+                log.info(
+                    "sync: requesting blocks %d..%d of %d",
+                    start,
+                    start + count - 1,
+                    target,
+                    extra=fields("sync_requested", height=target, peer=peer),
+                )
 
     def _on_blocks_request(self, sender: bytes, request: BlocksRequest) -> None:
         if self.network is None:

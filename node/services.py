@@ -25,7 +25,8 @@ from node.disk_space import DiskSpaceGuard, StorageUnavailable
 from node.errors import NodeError
 from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
 from node.home import ChainGenesis
-from node.mempool import Accepted, AddOutcome, Mempool
+from node.logs import fields
+from node.mempool import Accepted, AddOutcome, Mempool, MempoolFull, Rejected
 from node.mempool_journal import MempoolJournal
 
 log = logging.getLogger("depochain.services")
@@ -159,7 +160,24 @@ class NodeServices:
         answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
         if self.disk is not None:
             self.disk.check_admission()
-        outcome = self.mempool.add(raw)
+        try:
+            outcome = self.mempool.add(raw)
+        except MempoolFull as exc:
+            log.warning(
+                "tx %s refused: %s",
+                exc.tx_hash.hex(),
+                exc,
+                extra=fields("tx_refused", tx_hash=exc.tx_hash, reason=exc.reason),
+            )
+            raise
+        if isinstance(outcome, Rejected):
+            log.info(
+                "tx %s refused: code %d: %s",
+                outcome.tx_hash.hex(),
+                outcome.code,
+                outcome.log,
+                extra=fields("tx_refused", tx_hash=outcome.tx_hash, code=outcome.code),
+            )
         if isinstance(outcome, Accepted):
             if self.journal is not None:
                 try:

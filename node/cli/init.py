@@ -27,6 +27,7 @@ from node.config import (
     P2PSection,
     RpcSection,
     check_chain_id,
+    check_host,
     check_moniker,
     validate_config,
 )
@@ -81,6 +82,7 @@ def init_home(
     force: bool = False,
     p2p_port: int = 26656,
     rpc_port: int = 26657,
+    rpc_host: str = "127.0.0.1",
     keys: KeySource | None = None,
     genesis_time_ms: int | None = None,
 ) -> InitResult:
@@ -91,7 +93,7 @@ def init_home(
     validate_init_target(home, force)
     given = load_given_genesis(genesis_file) if genesis_file is not None else None
     chain_id = validate_chain_id(chain_id, given)
-    config = compute_init_config(chain_id, moniker, p2p_port, rpc_port)
+    config = compute_init_config(chain_id, moniker, p2p_port, rpc_port, rpc_host)
     node_key, validator_key = key_for("node key"), key_for("validator key")
     participant_id = None
     if given is None:
@@ -149,7 +151,9 @@ def validate_chain_id(chain_id: str | None, given: bytes | None) -> str:
     return chain_id
 
 
-def compute_init_config(chain_id: str, moniker: str, p2p_port: int, rpc_port: int) -> NodeConfig:
+def compute_init_config(
+    chain_id: str, moniker: str, p2p_port: int, rpc_port: int, rpc_host: str = "127.0.0.1"
+) -> NodeConfig:
     complaint = check_moniker(moniker)
     if complaint is not None:
         raise LocalnetError(f"--moniker {complaint}")
@@ -157,7 +161,7 @@ def compute_init_config(chain_id: str, moniker: str, p2p_port: int, rpc_port: in
     config = NodeConfig(
         node=NodeSection(chain_id=chain_id, moniker=moniker, home=CONFIG_HOME),
         p2p=P2PSection(listen_port=p2p_port),
-        rpc=RpcSection(listen_port=rpc_port),
+        rpc=RpcSection(listen_host=rpc_host, listen_port=rpc_port),
         consensus=ConsensusSection(),
     )
     for port, name in ((p2p_port, "--p2p-port"), (rpc_port, "--rpc-port")):
@@ -165,6 +169,9 @@ def compute_init_config(chain_id: str, moniker: str, p2p_port: int, rpc_port: in
             raise LocalnetError(f"{name} must be in 1..65535, got {port}")
     if p2p_port == rpc_port:  # P2P binds 0.0.0.0, which includes the RPC's 127.0.0.1
         raise LocalnetError("--p2p-port and --rpc-port must differ")
+    complaint = check_host(rpc_host)
+    if complaint is not None:
+        raise LocalnetError(f"--rpc-host {complaint}")
     try:
         validate_config(config)
     except ConfigError as exc:

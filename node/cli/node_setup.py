@@ -1,4 +1,5 @@
-"""Argument parsers and handlers of `depochain init`, `depochain localnet` and `depochain keys`.
+"""Argument parsers and handlers of `depochain init`, `depochain localnet` and `depochain keys`
+(and, from node.cli.genesis_commands, `depochain genesis`).
 
 node.cli registers them with :func:`add_commands`; the work lives in node.localnet,
 node.cli.init and node.cli.keys (imported lazily, so `depochain --help` stays fast).
@@ -18,7 +19,10 @@ if TYPE_CHECKING:  # argparse's class is not subscriptable at run time
 
 
 def add_commands(commands: Commands) -> None:
+    from node.cli.genesis_commands import add_genesis
+
     add_init(commands)
+    add_genesis(commands)
     add_localnet(commands)
     add_keys(commands)
 
@@ -30,7 +34,10 @@ def add_init(commands: Commands) -> None:
     init.add_argument("--moniker", help="node name (default: the folder's name)")
     init.add_argument("--genesis", help="join this genesis file instead of a new 1-validator chain")
     init.add_argument("--p2p-port", type=int, default=26656, help="P2P listen port")
-    init.add_argument("--rpc-port", type=int, default=26657, help="RPC port (on 127.0.0.1)")
+    init.add_argument("--rpc-port", type=int, default=26657, help="RPC port")
+    init.add_argument(
+        "--rpc-host", default="127.0.0.1", help="RPC address (0.0.0.0 only inside a container)"
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing home")
     init.set_defaults(handler=run_init)
 
@@ -48,6 +55,7 @@ def run_init(args: argparse.Namespace) -> int:
             force=args.force,
             p2p_port=args.p2p_port,
             rpc_port=args.rpc_port,
+            rpc_host=args.rpc_host,
         )
     except LocalnetError as exc:
         print(f"depochain init: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ class ConfigError(NodeError, ValueError):
 
 PORT_MAX = 65535
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 FRAME_OVERHEAD_BYTES = 64 * 1024
 """Room a P2P frame needs beyond a full block (header, commit certificate, message envelope)."""
 
@@ -85,6 +86,10 @@ def check_moniker(value: str) -> str | None:
 
 def check_log_level(value: str) -> str | None:
     return None if value in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
+
+
+def check_log_format(value: str) -> str | None:
+    return None if value in LOG_FORMATS else f"must be one of {', '.join(LOG_FORMATS)}"
 
 
 def check_non_empty(value: str) -> str | None:

@@ -19,6 +19,7 @@ from node.config.checks import (
     check_chain_id,
     check_cors_origins,
     check_host,
+    check_log_format,
     check_log_level,
     check_moniker,
     check_non_empty,
@@ -43,6 +44,16 @@ class NodeSection:
         ".", "home folder for keys and data; relative paths resolve against it", check_non_empty
     )
     log_level: str = key("info", "one of debug, info, warning, error", check_log_level)
+    log_format: str = key(
+        "text", "text (for people) or json (one object a line, for pipelines)", check_log_format
+    )
+    log_file: str = key(
+        "", "write logs to this file, rotated by size (relative to home); empty = stderr"
+    )
+    log_file_bytes_max: int = key(
+        64 * _MIB, "size at which the log file is rotated", in_range(4096, 1 << 40)
+    )
+    log_file_backups: int = key(5, "rotated log files kept (node.log.1 ...)", in_range(0, 1000))
 
 
 @dataclass(frozen=True, slots=True)

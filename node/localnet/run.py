@@ -28,8 +28,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from node.config import load_config
+from node.home import CONFIG_FILE
 from node.localnet.generate import LocalnetInfo, NodeEndpoint, write_endpoints
 from node.localnet.plan import ACCOUNTS_DIR, ENDPOINTS_FILE, PARTICIPANTS_DIR, LocalnetError
+from node.logs import compute_json_line
 
 NodeCommand = Callable[[Path], list[str]]
 """The argv that starts the node whose home is given (injectable for tests)."""
@@ -44,6 +47,19 @@ _PR_SET_PDEATHSIG = 1
 
 def default_node_command(home: Path) -> list[str]:
     return [sys.executable, "-m", "node.cli", "start", "--home", str(home)]
+
+
+def compute_start_banner(endpoint: NodeEndpoint) -> str:
+    """The line the supervisor writes in a node's log before starting it: a JSON object when
+    the node logs JSON (so every line of the file parses), else a ==== line for people."""
+    now = time.time()
+    text = f"depochain localnet: starting {endpoint.moniker}"
+    if load_config(endpoint.home / CONFIG_FILE).node.log_format == "json":
+        line = compute_json_line(
+            endpoint.moniker, "depochain.localnet", "localnet_starting", text, now
+        )
+        return line + "\n"
+    return f"==== {text} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
 
 
 class Interrupted(Exception):
@@ -137,10 +153,7 @@ class Cluster:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         for endpoint in self.info.nodes:
             with open(endpoint.log_path, "ab") as log:
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                log.write(
-                    f"==== depochain localnet: starting {endpoint.moniker} at {stamp}\n".encode()
-                )
+                log.write(compute_start_banner(endpoint).encode())
                 log.flush()
                 argv = self.command(endpoint.home)
                 try:

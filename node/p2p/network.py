@@ -22,6 +22,7 @@ from typing import Any
 
 from consensus.crypto import PrivateKey
 from consensus.types import ChainId, PublicKey
+from node.logs import fields
 from node.p2p.errors import PeerError
 from node.p2p.handshake import SecureSession, perform_handshake
 from node.p2p.limits import NetworkStats, P2PLimits, compute_backoff_s
@@ -300,13 +301,23 @@ class P2PNetwork:
             self._failures["duplicate_connection"] += 1
             await close_writer(writer, self.limits.close_timeout_ms / 1000)
             return False
-        log.info("p2p: connected to %s (%s)", self._short(conn.peer_key), _direction(conn))
+        log.info(
+            "p2p: connected to %s (%s)",
+            self._short(conn.peer_key),
+            _direction(conn),
+            extra=fields("peer_connected", peer=conn.peer_key),
+        )
         try:
             reason = await conn.run()
         finally:
             self._unregister(conn)
         self._disconnects[reason] += 1
-        log.info("p2p: disconnected from %s: %s", self._short(conn.peer_key), reason)
+        log.info(
+            "p2p: disconnected from %s: %s",
+            self._short(conn.peer_key),
+            reason,
+            extra=fields("peer_disconnected", peer=conn.peer_key, reason=reason),
+        )
         return True
 
     def _register(self, conn: PeerConnection) -> bool:
