@@ -155,6 +155,7 @@ class Node:
             config.mempool.tx_bytes_max,
             make_checker(lambda: self.chain.state, self._tip_time_ms),
         )
+        self.chain.known_verdict = self.mempool.verdict
         self.replica = Replica(
             ChainId(home.genesis.chain_id),
             home.validator_key,
