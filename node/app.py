@@ -149,11 +149,16 @@ class Node:
         self.sign_state_file = SignStateFile(
             config.get_sign_state_path(home.path), failpoints=self.failpoints
         )
+        m = config.mempool
         self.mempool = Mempool(
-            config.mempool.txs_max,
-            config.mempool.bytes_max,
-            config.mempool.tx_bytes_max,
-            make_checker(lambda: self.chain.state, self._tip_time_ms),
+            m.txs_max,
+            m.bytes_max,
+            m.tx_bytes_max,
+            make_checker(lambda: self.chain.state, self._tip_time_ms, m.nonce_window),
+            submitter_txs_max=m.submitter_txs_max,
+            submitter_bytes_max=m.submitter_bytes_max,
+            ttl_s=m.ttl_s,
+            now_s=self.clock.monotonic_s,
         )
         self.chain.known_verdict = self.mempool.verdict
         self.replica = Replica(

@@ -10,7 +10,8 @@ transaction signed by anyone but its submitter never reaches a block.
 
 :class:`LedgerTxsRule` gives the replica both sides of that rule: ``get_invalidity`` (a proposal
 holding a transaction that does not pass is invalid) and ``select`` (the proposer keeps only
-passing transactions). :func:`check_authenticated` is the same authentication for the mempool.
+passing transactions). :func:`check_authenticated` is the same authentication for the mempool,
+and :func:`check_submitter` adds that the submitter is active.
 
 Pure: a function of the immutable state, the transactions and the block's height and time. A
 signature verdict comes from a lookup of verdicts computed earlier (the mempool's) or is
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from consensus.codec import CodecError
-from consensus.ledger.auth import authenticate
+from consensus.ledger.auth import authenticate, find_submitter, require_active
 from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.state import State
 from consensus.ledger.txs import SignedTx, decode_tx, verify_tx_signatures
@@ -46,6 +47,19 @@ def check_authenticated(state: State, tx: SignedTx, signatures_ok: bool) -> tupl
     """Why ``tx`` is not authenticated against ``state`` (None if it is): another chain, a
     signature that does not verify, an unknown submitter, too few of its registered keys."""
     return _authenticate(BlockView(state), state, tx, signatures_ok)
+
+
+def check_submitter(state: State, tx: SignedTx, signatures_ok: bool) -> tuple[Code, str] | None:
+    """:func:`check_authenticated`, and the submitter may act now (not suspended or closed):
+    what the mempool admits."""
+    failure = check_authenticated(state, tx, signatures_ok)
+    if failure is not None:
+        return failure
+    try:
+        require_active(find_submitter(BlockView(state), tx.unsigned.submitter))
+    except InvalidTransaction as refused:
+        return refused.code, refused.log
+    return None
 
 
 def _authenticate(

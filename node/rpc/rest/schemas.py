@@ -23,6 +23,7 @@ ERROR_CODES = [
     "unsupported_media_type",
     "rejected",
     "mempool_full",
+    "submitter_limit",
     "internal",
 ]
 PARTICIPANT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"}
