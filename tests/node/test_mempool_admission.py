@@ -41,6 +41,11 @@ def checker_of(holder: list[State], window: int = 4, tip_ms: int = TIP_MS) -> Ch
     return make_checker(lambda: holder[0], lambda: tip_ms, window)
 
 
+def rechecker_of(holder: list[State], tip_ms: int = TIP_MS) -> Check:
+    """The node's recheck after a block (``Node._recheck``): signatures' verdict reused."""
+    return lambda raw: check_tx(raw, holder[0], tip_ms, verify_signatures=False)
+
+
 def code_of(outcome: object) -> int:
     assert isinstance(outcome, Rejected), outcome
     return outcome.code
@@ -120,7 +125,7 @@ def test_the_recheck_evicts_a_tx_whose_nonce_a_block_consumed() -> None:
     rival = TxFactory().raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 2), nonce=1)
     result = execute_block(holder[0], [rival], 1, TIP_MS + 1)
     holder[0] = result.state
-    recheck = checker_of(holder, tip_ms=TIP_MS + 1)
+    recheck = rechecker_of(holder, TIP_MS + 1)
     report = pool.update_after_block([sha256(rival)], recheck)
     assert [r.code for r in report.rejected] == [Code.BAD_NONCE]
     assert len(pool) == 0
@@ -131,7 +136,7 @@ def test_the_recheck_evicts_a_tx_whose_valid_until_passed() -> None:
     until = ValidUntil(ValidUntilKind.HEIGHT, 1)
     assert isinstance(pool.add(TxFactory().raw("BANKA/alice", PAY, valid_until=until)), Accepted)
     holder[0] = execute_block(holder[0], [], 1, TIP_MS + 1).state
-    recheck = checker_of(holder, tip_ms=TIP_MS + 1)
+    recheck = rechecker_of(holder, TIP_MS + 1)
     report = pool.update_after_block([], recheck)
     assert [r.code for r in report.rejected] == [Code.EXPIRED]
 
@@ -210,6 +215,6 @@ def test_registered_key_rotation_evicts_on_recheck() -> None:
     assert alice is not None
     rotated = replace(alice, keys=(key("new-alice").public_key,))
     holder[0] = with_record(state, account_key("BANKA/alice"), rotated)
-    recheck = checker_of(holder, tip_ms=TIP_MS)
+    recheck = rechecker_of(holder, TIP_MS)
     report = pool.update_after_block([], recheck)
     assert [r.code for r in report.rejected] == [Code.NOT_AUTHORIZED]
