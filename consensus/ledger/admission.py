@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from consensus.codec import CodecError
-from consensus.ledger.auth import authenticate, find_submitter, require_active
+from consensus.ledger.auth import authenticate, require_active
 from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.state import State
 from consensus.ledger.txs import SignedTx, decode_tx, verify_tx_signatures
@@ -52,18 +52,11 @@ def check_authenticated(state: State, tx: SignedTx, signatures_ok: bool) -> tupl
 def check_submitter(state: State, tx: SignedTx, signatures_ok: bool) -> tuple[Code, str] | None:
     """:func:`check_authenticated`, and the submitter may act now (not suspended or closed):
     what the mempool admits."""
-    failure = check_authenticated(state, tx, signatures_ok)
-    if failure is not None:
-        return failure
-    try:
-        require_active(find_submitter(BlockView(state), tx.unsigned.submitter))
-    except InvalidTransaction as refused:
-        return refused.code, refused.log
-    return None
+    return _authenticate(BlockView(state), state, tx, signatures_ok, need_active=True)
 
 
 def _authenticate(
-    view: BlockView, state: State, tx: SignedTx, signatures_ok: bool
+    view: BlockView, state: State, tx: SignedTx, signatures_ok: bool, need_active: bool = False
 ) -> tuple[Code, str] | None:
     unsigned = tx.unsigned
     chain_id = state.config.chain_id
@@ -72,7 +65,9 @@ def _authenticate(
     if not signatures_ok:
         return Code.BAD_SIGNATURE, "a signature does not verify"
     try:
-        authenticate(view, unsigned, frozenset([key for key, _ in tx.signatures]))
+        record = authenticate(view, unsigned, frozenset([key for key, _ in tx.signatures]))
+        if need_active:
+            require_active(record)
     except InvalidTransaction as refused:
         return refused.code, refused.log
     return None
