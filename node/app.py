@@ -252,7 +252,9 @@ class Node:
 
     def _recheck(self, raw: bytes) -> CheckResult:
         # Signatures were verified on admission; the recheck re-runs only the state checks.
-        return check_tx(raw, self.chain.state, self._tip_time_ms(), verify_signatures=False)
+        window = self.home.config.mempool.nonce_window
+        state, tip = self.chain.state, self._tip_time_ms()
+        return check_tx(raw, state, tip, verify_signatures=False, nonce_window=window)
 
     def _build_network(self) -> P2PNetwork:
         p2p = self.home.config.p2p

@@ -42,10 +42,13 @@ pytestmark = pytest.mark.integration
 
 MEMPOOL_TXS_MAX = 400
 SUBMITTER_TXS_MAX = 8
+NONCE_WINDOW = 300
+"""Above the built-in default (256): the configured window must hold on admission and recheck."""
 COMMIT_TIMEOUT_S = 120.0
 BATCH = 100
-PAYEES = {"BANKB/bob": "carol", "BANKB/carol": "bob"}
-"""Localnet demo customers: bank i holds names i and i + 1 (BANKB: bob and carol, in USD)."""
+PAYEES = {"BANKA/alice": "bob", "BANKB/bob": "carol", "BANKB/carol": "bob"}
+"""Localnet demo customers: bank i holds names i and i + 1 (BANKA: alice and bob; BANKB: bob
+and carol; both in USD)."""
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
     def small_mempool(config: NodeConfig) -> NodeConfig:
         mempool = dataclasses.replace(
-            config.mempool, txs_max=MEMPOOL_TXS_MAX, submitter_txs_max=SUBMITTER_TXS_MAX
+            config.mempool,
+            txs_max=MEMPOOL_TXS_MAX,
+            submitter_txs_max=SUBMITTER_TXS_MAX,
+            nonce_window=NONCE_WINDOW,
         )
         return dataclasses.replace(config, mempool=mempool)
 
@@ -292,3 +298,18 @@ def test_a_tx_rejected_in_a_block_consumes_its_nonce_and_cannot_be_replayed(
     after = pay(cluster, payer, nonce + 1, amount=1)
     assert submit_one(cluster, 0, after)[0] == 202
     assert wait_in_block(cluster, after)["status"] == "committed"
+
+
+# -- the configured nonce window ------------------------------------------------------------------
+
+
+def test_the_configured_nonce_window_holds_on_admission_and_after_blocks(cluster: Cluster) -> None:
+    payer = "BANKA/alice"
+    nonce = next_nonce(cluster, 0, payer)
+    far = pay(cluster, payer, nonce + NONCE_WINDOW - 1)
+    assert submit_one(cluster, 0, far)[0] == 202
+    status, answer = submit_one(cluster, 0, pay(cluster, payer, nonce + NONCE_WINDOW))
+    assert status == 422 and answer["error"]["details"]["code_name"] == "NONCE_TOO_FAR", answer
+    cluster.wait_height(0, cluster.height(0) + 2)  # rechecked after each block: still waiting
+    status, view = http(cluster.url(0) + f"/api/v1/txs/{sha256(far).hex()}")
+    assert status == 200 and view["status"] == "pending", view
