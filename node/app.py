@@ -310,6 +310,8 @@ class Node:
             mempool_rejected=mempool.rejected_total,
             mempool_full=mempool.full_total,
             mempool_recheck_rejected=mempool.recheck_rejected_total,
+            mempool_submitter_limited=mempool.submitter_limited_total,
+            mempool_expired=mempool.expired_total,
             peers_connected=len(self.network.connected_peers()),
             p2p_failures=dict(network.failures),
             p2p_disconnects=dict(network.disconnects),

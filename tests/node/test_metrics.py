@@ -34,6 +34,8 @@ SNAPSHOT = NodeSnapshot(
     last_commit_s=0.5,
     wal_bytes=4096,
     mempool_journal_syncs=17,
+    mempool_submitter_limited=8,
+    mempool_expired=9,
 )
 
 
@@ -77,6 +79,8 @@ def test_every_snapshot_counter_is_exported_under_its_name() -> None:
         "depochain_mempool_rejected_total": "7",
         "depochain_mempool_full_total": "4",
         "depochain_mempool_recheck_rejected_total": "6",
+        "depochain_mempool_submitter_limited_total": "8",
+        "depochain_mempool_expired_total": "9",
         "depochain_mempool_journal_syncs_total": "17",
         "depochain_peers_connected": "2",
         'depochain_p2p_connection_failures_total{reason="dial"}': "8",
