@@ -11,8 +11,9 @@ extends our chain is the replica's job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from consensus import codec, crypto
 from consensus.certificate import CertificateError, verify_certificate
@@ -219,6 +220,19 @@ class ChainTip:
     """App hash after executing block ``height``; the next header must carry it."""
     validator_sets: Mapping[int, ValidatorSet]
     """Must hold the sets of ``height`` (if > 0) and ``height + 1``."""
+
+
+class TxsRule(Protocol):
+    """What the application says about the txs of the block after its state (the ledger's
+    ``LedgerTxsRule``). Pure: a function of the application state the node handed over."""
+
+    def get_invalidity(self, txs: Sequence[bytes], height: int, time_ms: int) -> str | None:
+        """Why a block at ``height`` and ``time_ms`` may not hold ``txs`` (None if it may)."""
+        ...
+
+    def select(self, txs: Sequence[bytes], height: int, time_ms: int) -> tuple[bytes, ...]:
+        """The txs of ``txs``, in order, that such a block may hold."""
+        ...
 
 
 EvidenceCheck = Callable[[DuplicateVoteEvidence, int], "str | None"]

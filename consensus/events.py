@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.blocks import Block
+from consensus.blocks import Block, TxsRule
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from consensus.round_step import Timer
@@ -73,6 +73,8 @@ class BlockExecuted:
     app_hash: Hash32
     validators: ValidatorSet
     now_ms: TimestampMs | None = None
+    txs_rule: TxsRule | None = None
+    """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
 
 
 @dataclass(frozen=True, slots=True)

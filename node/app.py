@@ -152,12 +152,18 @@ class Node:
         self.sign_state_file = SignStateFile(
             config.get_sign_state_path(home.path), failpoints=self.failpoints
         )
+        m = config.mempool
         self.mempool = Mempool(
-            config.mempool.txs_max,
-            config.mempool.bytes_max,
-            config.mempool.tx_bytes_max,
-            make_checker(lambda: self.chain.state, self._tip_time_ms),
+            m.txs_max,
+            m.bytes_max,
+            m.tx_bytes_max,
+            make_checker(lambda: self.chain.state, self._tip_time_ms, m.nonce_window),
+            submitter_txs_max=m.submitter_txs_max,
+            submitter_bytes_max=m.submitter_bytes_max,
+            ttl_s=m.ttl_s,
+            now_s=self.clock.monotonic_s,
         )
+        self.chain.known_verdict = self.mempool.verdict
         self.replica = Replica(
             ChainId(home.genesis.chain_id),
             home.validator_key,
@@ -250,7 +256,9 @@ class Node:
 
     def _recheck(self, raw: bytes) -> CheckResult:
         # Signatures were verified on admission; the recheck re-runs only the state checks.
-        return check_tx(raw, self.chain.state, self._tip_time_ms(), verify_signatures=False)
+        window = self.home.config.mempool.nonce_window
+        state, tip = self.chain.state, self._tip_time_ms()
+        return check_tx(raw, state, tip, verify_signatures=False, nonce_window=window)
 
     def _build_network(self) -> P2PNetwork:
         p2p = self.home.config.p2p
@@ -307,6 +315,8 @@ class Node:
             mempool_rejected=mempool.rejected_total,
             mempool_full=mempool.full_total,
             mempool_recheck_rejected=mempool.recheck_rejected_total,
+            mempool_submitter_limited=mempool.submitter_limited_total,
+            mempool_expired=mempool.expired_total,
             peers_connected=len(self.network.connected_peers()),
             p2p_failures=dict(network.failures),
             p2p_disconnects=dict(network.disconnects),

@@ -24,6 +24,7 @@ from consensus.ledger import (
     execute_block,
     get_validators,
 )
+from consensus.ledger.admission import LedgerTxsRule, VerdictLookup
 from consensus.messages import CommitCertificate
 from consensus.replica import ChainState
 from consensus.types import Hash32, Height, TimestampMs
@@ -68,6 +69,17 @@ class Chain:
         tip = self.get_block(self.height) if self.height else None
         self.tip_time_ms = tip.header.time_ms if tip else genesis.ledger.genesis_time_ms
         """Time of the last committed block (read on every CheckTx, so kept, not decoded)."""
+        self.known_verdict: VerdictLookup = lambda _tx_hash: None
+        """Signature verdicts computed at admission (the node sets the mempool's)."""
+        self._txs_rule: LedgerTxsRule | None = None
+
+    @property
+    def txs_rule(self) -> LedgerTxsRule:
+        """The ledger's rule for the txs of the next block (the replica's valid(v) uses it)."""
+        rule = self._txs_rule
+        if rule is None or rule.state is not self.state:
+            rule = self._txs_rule = LedgerTxsRule(self.state, self.known_verdict)
+        return rule
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -136,6 +148,7 @@ class Chain:
             ),
             app_hash=self.state.app_hash,
             validator_sets=sets,
+            txs_rule=self.txs_rule,
         )
 
     def _record_validator_sets(self) -> None:
@@ -158,7 +171,13 @@ class Chain:
         if height != self.height + 1:
             raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
         tx_hashes = tuple(sha256(raw) for raw in block.txs)
-        verdicts = {h: v for h in tx_hashes if (v := get_verdict(h)) is not None}
+        rule = self.txs_rule  # knows the verdicts valid(v) computed for this block's txs
+        verdicts: dict[Hash32, bool] = {}
+        for tx_hash in tx_hashes:
+            verdict = get_verdict(tx_hash)
+            verdict = rule.verdict(tx_hash) if verdict is None else verdict
+            if verdict is not None:
+                verdicts[tx_hash] = verdict
         result = execute_block(self.state, block.txs, height, block.header.time_ms, verdicts)
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
         self.state = result.state

@@ -1,10 +1,13 @@
-"""CheckTx: the cheap admission test a transaction passes before it enters the mempool.
+"""CheckTx: the admission test a transaction passes before it enters the mempool.
 
-It decodes the tx, checks the chain id, verifies its signatures (the verdict is cached by the
-mempool so the block path never verifies again) and runs the stateful envelope checks against
-the latest committed state: nonce, idempotency key, expiry. The full rules still run in the
-block; this only keeps transactions that cannot succeed out of blocks and gives the submitter an
-early, typed answer.
+The mempool is the network's front door, so this admits only what can execute soon, and only
+from whom it claims to be. In order: it decodes; it is for this chain; its signatures verify
+(once: the mempool caches the verdict, so neither the recheck nor the block verifies again); its
+submitter exists and is active and enough of the submitter's REGISTERED keys signed (the same
+authentication as ``consensus.ledger.admission``, which keeps such txs out of blocks too); it has
+not expired; its nonce is the submitter's next one or at most ``nonce_window - 1`` past it; its
+idempotency key is unused. A stranger can therefore neither fill the pool in an invented name
+nor take a real submitter's future nonces. Each refusal carries a typed code and a log.
 """
 
 from __future__ import annotations
@@ -13,26 +16,38 @@ from collections.abc import Callable
 
 from consensus.codec import CodecError
 from consensus.ledger import Code, State, UnsignedTx, decode_tx, verify_tx_signatures
+from consensus.ledger.admission import check_submitter
 from consensus.ledger.queries import get_nonce, is_idempotency_key_used
-from node.mempool import CheckResult
+from node.mempool import AdmissionCode, CheckResult
+
+NONCE_WINDOW_DEFAULT = 256
+"""Matches ``[mempool].nonce_window``'s default."""
 
 
 def make_checker(
-    get_state: Callable[[], State], get_tip_time_ms: Callable[[], int]
+    get_state: Callable[[], State],
+    get_tip_time_ms: Callable[[], int],
+    nonce_window: int = NONCE_WINDOW_DEFAULT,
 ) -> Callable[[bytes], CheckResult]:
     """A mempool checker reading the latest committed state on every call."""
 
     def check(raw: bytes) -> CheckResult:
-        return check_tx(raw, get_state(), get_tip_time_ms())
+        return check_tx(raw, get_state(), get_tip_time_ms(), nonce_window=nonce_window)
 
     return check
 
 
 def check_tx(
-    raw: bytes, state: State, tip_time_ms: int, *, verify_signatures: bool = True
+    raw: bytes,
+    state: State,
+    tip_time_ms: int,
+    *,
+    verify_signatures: bool = True,
+    nonce_window: int = NONCE_WINDOW_DEFAULT,
 ) -> CheckResult:
     """Admission verdict for ``raw``. ``verify_signatures=False`` is for the recheck after a
-    block: the signatures were verified on admission and cannot have changed."""
+    block: the signatures were verified on admission and cannot have changed (whose keys they
+    must be can, and is checked again)."""
     try:
         tx = decode_tx(raw)
     except CodecError as exc:
@@ -44,20 +59,28 @@ def check_tx(
         log = f"transaction is for chain {unsigned.chain_id!r}, this is {chain_id!r}"
         return CheckResult(int(Code.WRONG_CHAIN), log, sender, nonce, None)
     signature_ok = verify_tx_signatures(tx) if verify_signatures else True
-    if not signature_ok:
-        log = "a signature does not verify"
-        return CheckResult(int(Code.BAD_SIGNATURE), log, sender, nonce, False)
-    code, log = _check_envelope(tx.unsigned, state, tip_time_ms)
+    failure = check_submitter(state, tx, signature_ok)
+    if failure is not None:
+        return CheckResult(int(failure[0]), failure[1], sender, nonce, signature_ok)
+    code, log = _check_envelope(unsigned, state, tip_time_ms, nonce_window)
     return CheckResult(int(code), log, sender, nonce, True)
 
 
-def _check_envelope(unsigned: UnsignedTx, state: State, tip_time_ms: int) -> tuple[Code, str]:
+def _check_envelope(
+    unsigned: UnsignedTx, state: State, tip_time_ms: int, nonce_window: int
+) -> tuple[int, str]:
     # The next block is at least one height and (for time limits) one ms past the tip.
     if unsigned.valid_until.is_expired(state.height + 1, tip_time_ms + 1):
         return Code.EXPIRED, "valid_until has passed"
-    last_nonce = get_nonce(state, unsigned.submitter)
-    if unsigned.nonce <= last_nonce:
-        return Code.BAD_NONCE, f"nonce {unsigned.nonce} is used; the next is {last_nonce + 1}"
+    next_nonce = get_nonce(state, unsigned.submitter) + 1
+    if unsigned.nonce < next_nonce:
+        return Code.BAD_NONCE, f"nonce {unsigned.nonce} is used; the next is {next_nonce}"
+    if unsigned.nonce >= next_nonce + nonce_window:
+        log = (
+            f"nonce {unsigned.nonce} is too far ahead: the next is {next_nonce}, "
+            f"and at most {nonce_window} nonces from it are accepted"
+        )
+        return AdmissionCode.NONCE_TOO_FAR, log
     if is_idempotency_key_used(state, unsigned.submitter, unsigned.idempotency_key):
         return Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used"
     return Code.OK, ""

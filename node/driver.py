@@ -341,7 +341,9 @@ class Driver:
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
         now = self.clock.now_ms()
-        executed = BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now)
+        executed = BlockExecuted(
+            Height(block.height), self.chain.state.app_hash, next_set, now, self.chain.txs_rule
+        )
         self._internal.appendleft(executed)
         self._wakeup.set()
         self.notify_txs_changed()

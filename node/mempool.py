@@ -1,9 +1,12 @@
 """The mempool: transactions checked against the latest state, waiting for a block.
 
-Bounded by count and bytes. When full, :meth:`Mempool.add` raises :class:`MempoolFull` (the RPC
-answers HTTP 429 "try later"); a transaction once accepted leaves only by being committed or by
-failing the recheck after a block, and the reason for the latter is kept so a client asking about
-the transaction learns it was dropped and why. Dedup is by tx hash (sha256 of the raw bytes),
+Bounded by count and bytes, in all and per submitter. When full, :meth:`Mempool.add` raises
+:class:`MempoolFull` (the RPC answers HTTP 429 "try later"); a submitter over its own share gets
+a typed rejection (``AdmissionCode.SUBMITTER_LIMIT``), so one submitter cannot crowd out the
+others. A transaction once accepted leaves only by being committed, by failing the recheck after
+a block (its nonce consumed, its submitter gone or its keys changed, expired), or by waiting
+longer than the time-to-live; the reason is kept so a client asking about the transaction
+learns it was dropped and why. Dedup is by tx hash (sha256 of the raw bytes),
 against the pool and a bounded memory of recently committed hashes.
 
 The signature verdict of the check is cached per hash so the block path need not verify the same
@@ -16,6 +19,7 @@ Pure Python, single-threaded: the node calls it from its event loop. It never do
 from __future__ import annotations
 
 import enum
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +33,19 @@ CODE_MALFORMED = 1
 """Same number as ``consensus.ledger.codes.Code.MALFORMED`` (used here for oversize txs)."""
 CODE_BAD_NONCE = 7
 """Same number as ``consensus.ledger.codes.Code.BAD_NONCE`` (a nonce already pending)."""
+
+
+class AdmissionCode(enum.IntEnum):
+    """Refusals of the mempool that are not ledger receipt codes (numbered from 101, clear of
+    ``consensus.ledger.codes.Code``); CheckTx answers carry them with codespace "depochain"."""
+
+    NONCE_TOO_FAR = 101
+    """The nonce is more than ``[mempool].nonce_window`` past the submitter's next one."""
+    SUBMITTER_LIMIT = 102
+    """The submitter already has ``[mempool].submitter_txs_max`` txs (or bytes) waiting."""
+    TTL_EXPIRED = 103
+    """Dropped after waiting longer than ``[mempool].ttl_s``."""
+
 
 COMMITTED_CACHE_SIZE = 100_000
 REJECTION_CACHE_SIZE = 10_000
@@ -106,6 +123,8 @@ class MempoolStats:
     full_total: int
     committed_total: int
     recheck_rejected_total: int
+    submitter_limited_total: int = 0
+    expired_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +133,8 @@ class _Entry:
     sender: str
     nonce: int
     signature_ok: bool | None
+    added_s: float
+    """Monotonic time of admission (for the time-to-live)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +157,40 @@ class Mempool:
         *,
         committed_cache_size: int = COMMITTED_CACHE_SIZE,
         rejection_cache_size: int = REJECTION_CACHE_SIZE,
+        submitter_txs_max: int | None = None,
+        submitter_bytes_max: int | None = None,
+        ttl_s: float | None = None,
+        now_s: Callable[[], float] = time.monotonic,
     ) -> None:
         if min(max_txs, max_bytes, max_tx_bytes, committed_cache_size, rejection_cache_size) < 1:
             raise ValueError("mempool bounds must be positive")
         self.max_txs, self.max_bytes, self.max_tx_bytes = max_txs, max_bytes, max_tx_bytes
+        self.submitter_txs_max = max_txs if submitter_txs_max is None else submitter_txs_max
+        self.submitter_bytes_max = max_bytes if submitter_bytes_max is None else submitter_bytes_max
+        if min(self.submitter_txs_max, self.submitter_bytes_max, ttl_s or 1) <= 0:
+            raise ValueError("per-submitter bounds and the time-to-live must be positive")
+        self.ttl_s, self._now_s = ttl_s, now_s
         self._check = check
         self._pool: dict[Hash32, _Entry] = {}  # insertion order = arrival order
         self._nonces: dict[str, dict[int, Hash32]] = {}
+        self._sender_bytes: dict[str, int] = {}
         self._bytes = 0
         self._committed: OrderedDict[Hash32, None] = OrderedDict()
         self._committed_max = committed_cache_size
         self._rejections: OrderedDict[Hash32, tuple[Rejected, bool | None]] = OrderedDict()
         self._rejections_max = rejection_cache_size
         self._counts = dict.fromkeys(
-            ("accepted", "already_known", "rejected", "full", "committed", "recheck_rejected"), 0
+            (
+                "accepted",
+                "already_known",
+                "rejected",
+                "full",
+                "committed",
+                "recheck_rejected",
+                "submitter_limited",
+                "expired",
+            ),
+            0,
         )
 
     # -- adding ---------------------------------------------------------------------------
@@ -171,12 +212,44 @@ class Mempool:
         if result.nonce in pending:
             reason = f"nonce {result.nonce} of {result.sender} is already pending"
             return self._reject(Rejected(tx_hash, CODE_BAD_NONCE, reason), result.signature_ok)
-        self._insert(tx_hash, _Entry(raw, result.sender, result.nonce, result.signature_ok))
+        limit = self._make_submitter_room(result.sender, result.nonce, len(raw))
+        if limit is not None:
+            self._counts["submitter_limited"] += 1
+            rejected = Rejected(tx_hash, AdmissionCode.SUBMITTER_LIMIT, limit)
+            return self._reject(rejected, result.signature_ok)
+        entry = _Entry(raw, result.sender, result.nonce, result.signature_ok, self._now_s())
+        self._insert(tx_hash, entry)
         self._rejections.pop(tx_hash, None)
         self._counts["accepted"] += 1
         return Accepted(tx_hash)
 
+    def _make_submitter_room(self, sender: str, nonce: int, size: int) -> str | None:
+        """Why ``sender`` may not add a tx of ``size`` bytes now (None if it may). A submitter
+        at its share keeps its lowest nonces: a lower one replaces its highest pending ones
+        (dropped with the reason recorded), so the nonce that unblocks the rest always fits."""
+        while True:
+            pending = self._nonces.get(sender, {})
+            count, held = len(pending), self._sender_bytes.get(sender, 0)
+            if count + 1 > self.submitter_txs_max:
+                limit = self.submitter_txs_max
+                reason = f"{sender} has {count} of {limit} transactions waiting; try later"
+            elif held + size > self.submitter_bytes_max:
+                limit = self.submitter_bytes_max
+                reason = f"{sender} has {held} of {limit} bytes waiting; try later"
+            else:
+                return None
+            highest = max(pending, default=0)
+            if highest <= nonce:
+                return reason
+            tx_hash = pending[highest]
+            entry = self._remove(tx_hash)
+            log = f"replaced by nonce {nonce} of {sender}: {reason}"
+            outcome = Rejected(tx_hash, AdmissionCode.SUBMITTER_LIMIT, log, is_recheck=True)
+            self._reject(outcome, entry.signature_ok)
+
     def _validate_room(self, tx_hash: Hash32, size: int) -> None:
+        if not self._has_room(size):
+            self.evict_expired()  # a full pool first lets go of what waited too long
         if len(self._pool) + 1 > self.max_txs:
             reason = f"{len(self._pool)} of {self.max_txs} transactions"
         elif self._bytes + size > self.max_bytes:
@@ -185,6 +258,9 @@ class Mempool:
             return
         self._counts["full"] += 1
         raise MempoolFull(tx_hash, reason)
+
+    def _has_room(self, size: int) -> bool:
+        return len(self._pool) + 1 <= self.max_txs and self._bytes + size <= self.max_bytes
 
     def _reject(self, rejected: Rejected, signature_ok: bool | None) -> Rejected:
         self._counts["recheck_rejected" if rejected.is_recheck else "rejected"] += 1
@@ -197,6 +273,7 @@ class Mempool:
     def _insert(self, tx_hash: Hash32, entry: _Entry) -> None:
         self._pool[tx_hash] = entry
         self._nonces.setdefault(entry.sender, {})[entry.nonce] = tx_hash
+        self._sender_bytes[entry.sender] = self._sender_bytes.get(entry.sender, 0) + len(entry.raw)
         self._bytes += len(entry.raw)
 
     def _remove(self, tx_hash: Hash32) -> _Entry:
@@ -205,6 +282,9 @@ class Mempool:
         del nonces[entry.nonce]
         if not nonces:
             del self._nonces[entry.sender]
+            del self._sender_bytes[entry.sender]
+        else:
+            self._sender_bytes[entry.sender] -= len(entry.raw)
         self._bytes -= len(entry.raw)
         return entry
 
@@ -273,15 +353,16 @@ class Mempool:
     def update_after_block(
         self, committed_hashes: Iterable[Hash32], recheck: Check | None
     ) -> UpdateReport:
-        """Forget committed txs (remembering their hashes) and recheck the rest against the
-        new state; a tx that fails is dropped with its reason recorded."""
+        """Forget committed txs (remembering their hashes), drop those past their time-to-live,
+        and recheck the rest against the new state; a tx that fails is dropped with its reason
+        recorded."""
         removed = 0
         for tx_hash in committed_hashes:
             if tx_hash in self._pool:
                 self._remove(tx_hash)
                 removed += 1
             self._remember_committed(tx_hash)
-        rejected: list[Rejected] = []
+        rejected = self.evict_expired()
         if recheck is not None:
             for tx_hash, entry in list(self._iter_block_order()):
                 result = recheck(entry.raw)
@@ -292,6 +373,24 @@ class Mempool:
                 rejected.append(self._reject(outcome, result.signature_ok))
         self._counts["committed"] += removed
         return UpdateReport(removed_committed=removed, rejected=tuple(rejected))
+
+    def evict_expired(self) -> list[Rejected]:
+        """Drop the txs that waited longer than the time-to-live (oldest first: the pool is in
+        arrival order, so this stops at the first young one)."""
+        dropped: list[Rejected] = []
+        if self.ttl_s is None:
+            return dropped
+        oldest_kept = self._now_s() - self.ttl_s
+        while self._pool:
+            tx_hash, entry = next(iter(self._pool.items()))
+            if entry.added_s >= oldest_kept:
+                break
+            self._remove(tx_hash)
+            log = f"dropped after waiting more than {self.ttl_s:g} s"
+            outcome = Rejected(tx_hash, AdmissionCode.TTL_EXPIRED, log, is_recheck=True)
+            dropped.append(self._reject(outcome, entry.signature_ok))
+            self._counts["expired"] += 1
+        return dropped
 
     def _remember_committed(self, tx_hash: Hash32) -> None:
         self._rejections.pop(tx_hash, None)
@@ -305,6 +404,16 @@ class Mempool:
     def get_pending_nonces(self, sender: str) -> list[int]:
         """Nonces of ``sender`` waiting in the pool, ascending."""
         return sorted(self._nonces.get(sender, ()))
+
+    def get_next_nonce(self, sender: str, last_committed: int) -> int:
+        """The nonce ``sender``'s next tx should carry: past the committed one and the run of
+        pending ones that follows it without a gap (a pending tx after a gap does not count: the
+        missing nonce must come first)."""
+        pending = self._nonces.get(sender, {})
+        nonce = last_committed + 1
+        while nonce in pending:
+            nonce += 1
+        return nonce
 
     def verdict(self, tx_hash: Hash32) -> bool | None:
         """Cached signature verdict for a pending or recently rejected tx; None if unknown."""
@@ -359,4 +468,6 @@ class Mempool:
             full_total=c["full"],
             committed_total=c["committed"],
             recheck_rejected_total=c["recheck_rejected"],
+            submitter_limited_total=c["submitter_limited"],
+            expired_total=c["expired"],
         )

@@ -105,6 +105,10 @@ class NodeSnapshot:
     """Free space on the data folder's filesystem (at most a second old)."""
     disk_refused: int = 0
     """Submissions refused because free disk space was below [storage].free_bytes_min."""
+    mempool_submitter_limited: int = 0
+    """Submissions refused because their submitter's share of the mempool was full."""
+    mempool_expired: int = 0
+    """Pending transactions dropped after waiting longer than the time-to-live."""
 
 
 def collect(snapshot: NodeSnapshot) -> list[Metric]:
@@ -134,6 +138,10 @@ def _mempool(snapshot: NodeSnapshot) -> list[Metric]:
                 snapshot.mempool_full),
         counter("mempool_recheck_rejected", "pending transactions dropped by a recheck",
                 snapshot.mempool_recheck_rejected),
+        counter("mempool_submitter_limited", "submissions refused because their submitter's "
+                "share of the mempool was full", snapshot.mempool_submitter_limited),
+        counter("mempool_expired", "pending transactions dropped after the time-to-live",
+                snapshot.mempool_expired),
         counter("mempool_journal_syncs", "fdatasyncs of acknowledged transactions (each covers "
                 "every tx admitted before it)", snapshot.mempool_journal_syncs),
     ]  # fmt: skip

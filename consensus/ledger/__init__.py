@@ -14,8 +14,11 @@ Decisions worth knowing:
 
 * Submitters are participants (``BANKA``) or accounts (``BANKA/alice``: the prefix is the bank
   that keeps the account). Nonces are per submitter and sequential: the last accepted + 1.
-* A rejected transaction changes nothing at all -- not the nonce, not the idempotency key, no
-  fee -- so the same nonce/key can be reused by a corrected transaction.
+* A receipt is final. A tx that is not authenticated (unknown submitter, signatures not by
+  enough of its registered keys) or not the submitter's next nonce changes nothing; any other
+  tx consumes its nonce and idempotency key even when a rule rejects it (no fee), so its signed
+  bytes cannot succeed later. A block may hold only authenticated, in-sequence, unexpired txs
+  (:mod:`consensus.ledger.admission`), so every tx in a block consumes its nonce.
 * Accounts hold only instruments issued by their bank. The settlement account of bank ``B`` for
   a settlement asset issued by agent ``CB`` is, by convention, the account ``CB/B``.
 * Governance transactions are submitted by an active bank and need ``governance_threshold``

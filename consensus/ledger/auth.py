@@ -39,28 +39,42 @@ def is_signed_by(
     return len(signers.intersection(keys)) >= threshold
 
 
-def get_submitter(
+def find_submitter(view: BlockView, submitter: str) -> Participant | Account:
+    """The submitting participant or account as the state holds it (any status)."""
+    record: Participant | Account | None
+    if is_account_id(submitter):
+        record = view.get_account(submitter)
+        if record is None:
+            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no account {submitter}")
+    else:
+        record = view.get_participant(submitter)
+        if record is None:
+            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no participant {submitter}")
+    return record
+
+
+def authenticate(
     view: BlockView, tx: UnsignedTx, signers: frozenset[PublicKey]
 ) -> Participant | Account:
-    """The submitting participant or account, if it exists, may act, and signed enough."""
-    record: Participant | Account | None
-    if is_account_id(tx.submitter):
-        record = view.get_account(tx.submitter)
-        if record is None:
-            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no account {tx.submitter}")
-        if record.status is not AccountStatus.ACTIVE:
-            raise InvalidTransaction(Code.ACCOUNT_CLOSED, f"account {tx.submitter} is closed")
-    else:
-        record = view.get_participant(tx.submitter)
-        if record is None:
-            raise InvalidTransaction(Code.UNKNOWN_SUBMITTER, f"no participant {tx.submitter}")
-        if not record.is_active:
-            raise InvalidTransaction(
-                Code.PARTICIPANT_INACTIVE, f"participant {tx.submitter} is suspended"
-            )
+    """The submitter, if it exists and enough of its registered keys signed (signatures are
+    already known to verify). Only an authenticated tx can consume its submitter's nonce."""
+    record = find_submitter(view, tx.submitter)
     if not is_signed_by(record.keys, record.threshold, signers):
-        raise InvalidTransaction(Code.NOT_AUTHORIZED, f"{tx.submitter}: too few of its keys signed")
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, f"{tx.submitter}: too few of its registered keys signed"
+        )
     return record
+
+
+def require_active(record: Participant | Account) -> None:
+    """A suspended participant or a closed account may not act."""
+    if isinstance(record, Account):
+        if record.status is not AccountStatus.ACTIVE:
+            raise InvalidTransaction(Code.ACCOUNT_CLOSED, f"account {record.account_id} is closed")
+    elif not record.is_active:
+        raise InvalidTransaction(
+            Code.PARTICIPANT_INACTIVE, f"participant {record.participant_id} is suspended"
+        )
 
 
 def require_participant(ctx: TxContext) -> Participant:

@@ -1,10 +1,14 @@
 """The ledger's one entry point: ``execute_block(state, raw_txs, height, time_ms, verdicts)``.
 
 Pure: the parent state is not mutated, the result depends only on the arguments. Per tx:
-decode -> chain id -> signatures (cached verdict or verify) -> expiry -> submitter authority ->
-nonce -> idempotency key -> the type's rule. A tx rejected at any step changes nothing, not even
-its submitter's nonce: the nonce and the idempotency key are consumed only by an accepted tx,
-so a client may fix and resubmit with the same nonce and key.
+decode -> chain id -> signatures (cached verdict or verify) -> submitter exists and enough of
+its registered keys signed -> nonce is the next one; then expiry -> idempotency key -> submitter
+active -> the type's rule.
+
+A receipt is final. A tx that fails before its nonce is known to be the next one (it is not
+authenticated, or out of sequence) changes nothing: nobody but the submitter may consume the
+submitter's nonce. From there on the tx consumes its nonce and its idempotency key whatever the
+outcome: a rejected tx's signed bytes can never be executed again (they would repeat a nonce).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from consensus.codec import CodecError
-from consensus.ledger.auth import TxContext, get_submitter
+from consensus.ledger.auth import TxContext, authenticate, require_active
 from consensus.ledger.codes import LOG_LEN_MAX, Code, InvalidTransaction
 from consensus.ledger.events import Receipt, TxEvent
-from consensus.ledger.records import ValidatorPowers
+from consensus.ledger.records import Account, Participant, ValidatorPowers
 from consensus.ledger.rules.admin import (
     apply_account_open,
     apply_account_update,
@@ -34,7 +38,7 @@ from consensus.ledger.state import (
     compute_block_app_hash,
     encode_meta,
 )
-from consensus.ledger.txs import SignedTx, TxType, decode_tx, verify_tx_signatures
+from consensus.ledger.txs import SignedTx, TxType, UnsignedTx, decode_tx, verify_tx_signatures
 from consensus.ledger.view import BlockView
 from consensus.types import Hash32, PublicKey
 
@@ -115,10 +119,18 @@ def execute_tx(block: _Block, raw: bytes) -> Receipt:
         return Receipt(Code.MALFORMED, str(exc)[:LOG_LEN_MAX], ())
     view = block.view
     try:
-        events = apply_tx(block, tx, raw)
-    except InvalidTransaction as rejected:
+        record, signers = authenticate_in_sequence(block, tx, raw)
+    except InvalidTransaction as rejected:  # consumes nothing
         view.discard_tx()
         return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
+    try:
+        events = apply_tx(block, tx.unsigned, record, signers)
+    except InvalidTransaction as rejected:  # the rule's writes go; nonce and key are consumed
+        view.discard_tx()
+        consume_nonce_and_key(block, tx.unsigned)
+        view.commit_tx()
+        return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
+    consume_nonce_and_key(block, tx.unsigned)
     view.commit_tx()
     return Receipt(Code.OK, _OK_LOG, events)
 
@@ -131,29 +143,52 @@ def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
     return verify_tx_signatures(tx)
 
 
-def apply_tx(block: _Block, tx: SignedTx, raw: bytes) -> tuple[TxEvent, ...]:
+def authenticate_in_sequence(
+    block: _Block, tx: SignedTx, raw: bytes
+) -> tuple[Participant | Account, frozenset[PublicKey]]:
+    """The checks a tx must pass before it may consume anything: it is for this chain, every
+    signature verifies, its submitter exists and enough of its registered keys signed, and its
+    nonce is exactly the next one."""
     unsigned = tx.unsigned
     if unsigned.chain_id != block.chain_id:
         raise InvalidTransaction(Code.WRONG_CHAIN, f"tx for chain {unsigned.chain_id}")
     if not is_signature_valid(block, tx, raw):
         raise InvalidTransaction(Code.BAD_SIGNATURE, "a signature does not verify")
-    if unsigned.valid_until.is_expired(block.height, block.time_ms):
-        raise InvalidTransaction(Code.EXPIRED, "valid_until has passed")
-    view, submitter = block.view, unsigned.submitter
     signers = frozenset([key for key, _ in tx.signatures])
-    record = get_submitter(view, unsigned, signers)
-    last_nonce = view.get_nonce(submitter)
+    record = authenticate(block.view, unsigned, signers)
+    last_nonce = block.view.get_nonce(unsigned.submitter)
     # Exactly the next nonce: with gaps allowed, gossip that delivers n+1 before n would let
     # n+1 commit first and make n fail, losing a transaction its submitter saw accepted.
     if unsigned.nonce != last_nonce + 1:
         raise InvalidTransaction(Code.BAD_NONCE, f"nonce must be {last_nonce + 1}")
-    if view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
+    return record, signers
+
+
+def apply_tx(
+    block: _Block,
+    unsigned: UnsignedTx,
+    record: Participant | Account,
+    signers: frozenset[PublicKey],
+) -> tuple[TxEvent, ...]:
+    """The checks and the rule of an authenticated tx in sequence (it consumes its nonce and
+    key whatever this raises)."""
+    if unsigned.valid_until.is_expired(block.height, block.time_ms):
+        raise InvalidTransaction(Code.EXPIRED, "valid_until has passed")
+    view = block.view
+    if view.is_idempotency_key_used(unsigned.submitter, unsigned.idempotency_key):
         raise InvalidTransaction(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
+    require_active(record)
     ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
-    events = RULES[unsigned.tx_type](ctx, unsigned.body)
+    return RULES[unsigned.tx_type](ctx, unsigned.body)
+
+
+def consume_nonce_and_key(block: _Block, unsigned: UnsignedTx) -> None:
+    """Record the nonce, and the idempotency key unless an earlier tx used it (that tx's
+    height stays the key's answer)."""
+    view, submitter = block.view, unsigned.submitter
     view.put_nonce(submitter, unsigned.nonce)
-    view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
-    return events
+    if not view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
+        view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
 
 
 def get_validators(state: State, height: int) -> ValidatorPowers:

@@ -347,6 +347,7 @@ class Replica:
                 last_block_time_ms=block.header.time_ms,
                 app_hash=e.app_hash,
                 validator_sets=s.validator_sets,
+                txs_rule=e.txs_rule,
             )
         )
         self._prune_old_heights()

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from consensus.blocks import Block
+from consensus.blocks import Block, TxsRule
 from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
@@ -67,6 +67,8 @@ class ChainState:
     validator_sets: Mapping[int, ValidatorSet]
     """Sets of heights ``height`` (if > 0), ``height + 1`` and ``height + 2``; older ones let
     the replica verify evidence from those heights."""
+    txs_rule: TxsRule | None = None
+    """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,9 @@ class HeightState:
     round_state: RoundState
     validity: dict[Hash32, str | None] = field(default_factory=dict)
     """Cache of valid(v) for this height: a pure function's results, not state."""
+    txs_rule: TxsRule | None = None
+    """The application's rule for this height's txs (part of valid(v)); a function of the
+    application state, which ``app_hash`` identifies."""
 
 
 @dataclass(slots=True)
@@ -177,13 +182,14 @@ def new_height_state(chain: ChainState) -> HeightState:
         valid_round=-1,
         decision=None,
         round_state=RoundState(Round(0), S.NEW_HEIGHT),
+        txs_rule=chain.txs_rule,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ReplicaSnapshot:
     """A frozen, comparable copy of a ReplicaState: its fields and its height's, by name (only
-    the validity cache is left out). Equal snapshots mean equal behaviour."""
+    the validity cache and the txs rule are left out). Equal snapshots mean equal behaviour."""
 
     validator_sets: tuple[tuple[int, ValidatorSet], ...]
     sign_state: SignState
@@ -209,7 +215,7 @@ class ReplicaSnapshot:
     round_state: RoundState
 
 
-_NOT_SNAPSHOT = frozenset({"current", "validity"})
+_NOT_SNAPSHOT = frozenset({"current", "validity", "txs_rule"})
 
 
 def freeze(state: ReplicaState) -> ReplicaSnapshot:

@@ -1,8 +1,10 @@
 """valid(v) of the paper, evidence checks and the block we propose: functions of the state.
 
 A block is valid if it extends the chain tip of our height (:func:`consensus.blocks.
-get_block_invalidity`); the answer is cached per block hash in the height's state, since
-it cannot change within a height.
+get_block_invalidity`) and the application's rule accepts its txs (the height's ``txs_rule``:
+for the ledger, every tx authenticated by its submitter's registered keys and in sequence); the
+answer is cached per block hash in the height's state, since it cannot change within a height.
+The block we propose holds only the txs that rule accepts.
 
 Never: change the replica's state (the cache aside).
 """
@@ -28,12 +30,17 @@ def get_invalidity(config: ReplicaConfig, state: ReplicaState, block: Block) -> 
     """Why ``block`` may not be the block of our height (None if it may)."""
     cache = state.current.validity
     if block.hash not in cache:
-        cache[block.hash] = get_block_invalidity(
+        reason = get_block_invalidity(
             block,
             compute_chain_tip(config, state),
             config.params,
             lambda evidence, height: get_evidence_invalidity_at(config, state, evidence, height),
         )
+        rule = state.current.txs_rule
+        if reason is None and rule is not None:
+            reason = rule.get_invalidity(block.txs, block.height, block.header.time_ms)
+            reason = None if reason is None else f"txs: {reason}"
+        cache[block.hash] = reason
     return cache[block.hash]
 
 
@@ -80,12 +87,20 @@ def build_our_block(config: ReplicaConfig, state: ReplicaState) -> Block:
         for e in state.pending_evidence.values()
         if get_evidence_invalidity_at(config, state, e, h.height) is None
     ][: config.params.evidence_max]
-    return build_block(
-        compute_chain_tip(config, state),
-        config.params,
-        state.validator_sets[h.height],
-        config.public_key,
-        state.now_ms,
-        state.txs,
-        tuple(evidence),
-    )
+    tip = compute_chain_tip(config, state)
+    rule = h.txs_rule
+    txs = state.txs
+    time_ms = max(state.now_ms, tip.last_block_time_ms + 1)  # build_block's choice
+    if rule is not None:
+        txs = rule.select(txs, h.height, time_ms)
+
+    def build(chosen: tuple[bytes, ...]) -> Block:
+        vset, me = state.validator_sets[h.height], config.public_key
+        assert me is not None
+        return build_block(tip, config.params, vset, me, state.now_ms, chosen, tuple(evidence))
+
+    block = build(txs)
+    if rule is not None and len(block.txs) < len(txs):
+        # A tx left out for size may leave a gap in its submitter's nonces: select again.
+        block = build(rule.select(block.txs, h.height, time_ms))
+    return block

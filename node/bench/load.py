@@ -29,6 +29,7 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
+from node.mempool import AdmissionCode
 
 BATCH_TXS = 200
 HTTP_TIMEOUT_S = 30.0
@@ -131,6 +132,8 @@ class Watcher:
 
 
 FULL_BACKOFF_S = 0.02
+RETRY_LATER_CODES = (AdmissionCode.NONCE_TOO_FAR, AdmissionCode.SUBMITTER_LIMIT)
+"""CheckTx codes that mean "this payer is too far ahead: send again once its txs commit"."""
 
 
 def submit(
@@ -210,6 +213,9 @@ def _count_answers(
                 outcome["full"] += 1
                 return done
             outcome["errors"] += 1
+        elif answer["result"]["code"] in RETRY_LATER_CODES:  # the payer's share is full
+            outcome["full"] += 1
+            return done
         elif answer["result"]["code"] == 0:
             outcome["accepted"] += 1
             submitted_at[tx_hash] = stamp

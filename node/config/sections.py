@@ -92,6 +92,16 @@ class MempoolSection:
     tx_bytes_max: int = key(
         8 * 1024, "largest single transaction accepted (the ledger caps it at 8 KiB)", _BYTES
     )
+    nonce_window: int = key(
+        256, "a tx's nonce may be at most this far past its submitter's next one", _COUNT
+    )
+    submitter_txs_max: int = key(256, "most transactions held for one submitter", _COUNT)
+    submitter_bytes_max: int = key(
+        2 * _MIB, "most bytes of transactions held for one submitter", _BYTES
+    )
+    ttl_s: int = key(
+        600, "seconds a transaction may wait before it is dropped", in_range(1, 30 * 86_400)
+    )
 
 
 @dataclass(frozen=True, slots=True)

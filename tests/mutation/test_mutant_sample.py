@@ -132,7 +132,7 @@ SAMPLE = (
         "if unsigned.nonce != last_nonce + 1:",
         "if unsigned.nonce < last_nonce + 1:",
         (
-            "tests/consensus/ledger/test_rules.py::test_nonce_is_sequential_and_rejection_does_not_consume_it",
+            "tests/consensus/ledger/test_rules.py::test_nonce_is_sequential_and_a_rule_rejection_consumes_it",
         ),
     ),
     Mutant(

@@ -3,6 +3,8 @@ stateful property test that the pool never exceeds its bounds nor loses an accep
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -61,7 +63,7 @@ class Checker:
 
 
 def make(
-    max_txs: int = 100, max_bytes: int = 10_000, max_tx_bytes: int = 1000, **kwargs: int
+    max_txs: int = 100, max_bytes: int = 10_000, max_tx_bytes: int = 1000, **kwargs: Any
 ) -> tuple[Mempool, Checker]:
     checker = Checker()
     return Mempool(max_txs, max_bytes, max_tx_bytes, checker, **kwargs), checker

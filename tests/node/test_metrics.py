@@ -36,6 +36,8 @@ SNAPSHOT = NodeSnapshot(
     mempool_journal_syncs=17,
     disk_free_bytes=123456789,
     disk_refused=4,
+    mempool_submitter_limited=8,
+    mempool_expired=9,
 )
 
 
@@ -79,6 +81,8 @@ def test_every_snapshot_counter_is_exported_under_its_name() -> None:
         "depochain_mempool_rejected_total": "7",
         "depochain_mempool_full_total": "4",
         "depochain_mempool_recheck_rejected_total": "6",
+        "depochain_mempool_submitter_limited_total": "8",
+        "depochain_mempool_expired_total": "9",
         "depochain_mempool_journal_syncs_total": "17",
         "depochain_peers_connected": "2",
         'depochain_p2p_connection_failures_total{reason="dial"}': "8",

@@ -39,7 +39,7 @@ _REASONS = {
     413: "Too large (body, tx or batch)",
     415: "Unsupported media type",
     422: "Rejected by the ledger rules (details carry the receipt code)",
-    429: "Mempool full: try again after Retry-After seconds",
+    429: "Mempool full, or the submitter's share of it: try again after Retry-After seconds",
     503: "Storage unavailable (disk nearly full): try again after Retry-After seconds",
 }
 

@@ -260,7 +260,7 @@ class ApiRoutes:
                 "submitter": submitter,
                 "nonce": committed,
                 "pending_nonce_max": pending,
-                "next_nonce": max(committed, pending or 0) + 1,
+                "next_nonce": self.s.mempool.get_next_nonce(submitter, committed),
             }
         )
 

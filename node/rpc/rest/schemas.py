@@ -24,6 +24,7 @@ ERROR_CODES = [
     "rejected",
     "mempool_full",
     "storage_unavailable",
+    "submitter_limit",
     "internal",
 ]
 PARTICIPANT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"}

@@ -8,7 +8,7 @@ is committed, or pending from a submission to this node, is a 409 conflict.
 
 A single tx answers with the HTTP status of its outcome (202 accepted, 200 known, 4xx error);
 a batch answers 200 with one result per tx, each carrying its own ``status_code``. A 429 for a
-full mempool carries ``Retry-After``.
+full mempool, or for a submitter whose share of it is full, carries ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from consensus.ledger.queries import get_idempotency_key_height
 from consensus.types import Hash32
 from node.disk_space import StorageUnavailable
 from node.errors import NodeError
-from node.mempool import Accepted, AlreadyKnown, Mempool, MempoolFull, TxStatus
+from node.mempool import Accepted, AdmissionCode, AlreadyKnown, Mempool, MempoolFull, TxStatus
 from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.services import NodeServices
 
@@ -149,6 +149,8 @@ class SubmitRoutes:
         details["code_name"] = _code_name(outcome.code)
         if outcome.code == Code.DUPLICATE_IDEMPOTENCY_KEY:
             raise ApiProblem(409, "conflict", "idempotency key already used", details)
+        if outcome.code == AdmissionCode.SUBMITTER_LIMIT:  # its own txs must commit first
+            raise ApiProblem(429, "submitter_limit", outcome.log, details)
         raise ApiProblem(422, "rejected", outcome.log or "rejected by the ledger rules", details)
 
     def _validate_no_conflict(self, submitter: str, key: str, tx_hash: Hash32) -> None:
@@ -176,10 +178,12 @@ def _answer(tx_hash: Hash32, status: str, height: int | None) -> Json:
 
 
 def _code_name(code: int) -> str:
-    try:
-        return Code(code).name
-    except ValueError:
-        return "UNKNOWN"
+    for codes in (Code, AdmissionCode):
+        try:
+            return codes(code).name
+        except ValueError:
+            continue
+    return "UNKNOWN"
 
 
 def _read_json_body(body: bytes) -> tuple[list[bytes], bool]:

@@ -14,7 +14,7 @@ from consensus.ledger.records import (
     ParticipantStatus,
     Role,
 )
-from consensus.ledger.state import META_KEY
+from consensus.ledger.state import IDEMPOTENCY_PREFIX, META_KEY, nonce_key
 from consensus.ledger.txs import (
     AccountOpen,
     AccountUpdate,
@@ -55,9 +55,8 @@ class Chain:
         result = execute_block(self.state, [raw], self.state.height + 1, NOW_MS)
         receipt = result.receipts[0]
         if receipt.code is not Code.OK:
-            assert _ledger_kv(result.state) == before, "a rejected tx changed state"
-            # the nonce was not consumed: let the factory reuse it
-            if "nonce" not in kw:
+            consumed = check_rejection_writes(before, _ledger_kv(result.state), submitter)
+            if not consumed and "nonce" not in kw:  # let the factory reuse the nonce
                 self.f.nonces[submitter] -= 1
         self.state = result.state
         return receipt.code, receipt.events
@@ -69,6 +68,20 @@ class Chain:
 
     def balance(self, account: str, instrument: str) -> int:
         return q.get_balance(self.state, account, instrument).total
+
+
+def check_rejection_writes(
+    before: dict[bytes, bytes], after: dict[bytes, bytes], submitter: str
+) -> bool:
+    """A rejected tx writes nothing but its submitter's nonce and idempotency key (and only
+    both or neither of them); True if it consumed them."""
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    nonce = nonce_key(submitter)
+    keys = {k for k in changed if k.startswith(IDEMPOTENCY_PREFIX + submitter.encode() + b"\0")}
+    assert changed - keys - {nonce} == set(), "a rejected tx changed more than nonce and key"
+    assert len(keys) <= 1, "a rejected tx consumed more than one idempotency key"
+    assert not keys or nonce in changed, "an idempotency key consumed without the nonce"
+    return nonce in changed
 
 
 def _ledger_kv(state: State) -> dict[bytes, bytes]:
@@ -85,17 +98,38 @@ def chain() -> Chain:
 # -- envelope ----------------------------------------------------------------------------------
 
 
-def test_nonce_is_sequential_and_rejection_does_not_consume_it(chain: Chain) -> None:
+def test_nonce_is_sequential_and_a_rule_rejection_consumes_it(chain: Chain) -> None:
     body = Transfer("BANKA/bob", "BANKA:USD", 1)
     assert chain.run("BANKA/alice", body, nonce=2)[0] is Code.BAD_NONCE  # a gap
     assert chain.run("BANKA/alice", body, nonce=1)[0] is Code.OK
     assert chain.run("BANKA/alice", body, nonce=1)[0] is Code.BAD_NONCE  # a repeat
     assert chain.run("BANKA/alice", body, nonce=0)[0] is Code.MALFORMED  # nonces start at 1
     assert q.get_nonce(chain.state, "BANKA/alice") == 1
-    big = Transfer("BANKA/bob", "BANKA:USD", 10**9)
-    assert chain.run("BANKA/alice", big, nonce=2)[0] is Code.INSUFFICIENT_FREE_BALANCE
-    assert q.get_nonce(chain.state, "BANKA/alice") == 1
-    assert chain.run("BANKA/alice", body, nonce=2)[0] is Code.OK
+    big = Transfer("BANKA/bob", "BANKA:USD", CUSTOMER_FLOAT + 1)
+    raw = chain.f.raw("BANKA/alice", big, nonce=2, idempotency_key="big")
+    result = execute_block(chain.state, [raw], chain.state.height + 1, NOW_MS)
+    assert result.receipts[0].code is Code.INSUFFICIENT_FREE_BALANCE
+    chain.state = result.state
+    # The receipt is final: nonce and key are consumed, the same bytes can never succeed.
+    assert q.get_nonce(chain.state, "BANKA/alice") == 2
+    assert q.get_idempotency_key_height(chain.state, "BANKA/alice", "big") == chain.state.height
+    chain.ok("BANKA/bob", Transfer("BANKA/alice", "BANKA:USD", 10))  # funds arrive
+    again = execute_block(chain.state, [raw], chain.state.height + 1, NOW_MS)
+    assert again.receipts[0].code is Code.BAD_NONCE
+    assert chain.run("BANKA/alice", body, nonce=3, idempotency_key="big")[0] is (
+        Code.DUPLICATE_IDEMPOTENCY_KEY
+    )
+    assert q.get_nonce(chain.state, "BANKA/alice") == 3  # a duplicate key consumes the nonce
+    assert chain.run("BANKA/alice", body, nonce=4)[0] is Code.OK
+
+
+def test_unauthenticated_txs_consume_nothing(chain: Chain) -> None:
+    body = Transfer("BANKA/bob", "BANKA:USD", 1)
+    assert chain.run("BANKA/alice", body, signers=["stranger"], nonce=1)[0] is Code.NOT_AUTHORIZED
+    assert chain.run("NOBODY", body, signers=["stranger"], nonce=1)[0] is Code.UNKNOWN_SUBMITTER
+    assert q.get_nonce(chain.state, "BANKA/alice") == 0
+    assert q.get_nonce(chain.state, "NOBODY") == 0
+    assert chain.run("BANKA/alice", body, nonce=1)[0] is Code.OK
 
 
 def test_idempotency_key_is_accepted_once(chain: Chain) -> None:
