@@ -109,6 +109,8 @@ class NodeHome:
             block_bytes_max=agreed.block_bytes_max,
             evidence_max=agreed.evidence_max,
             evidence_age_max_heights=agreed.evidence_age_max_heights,
+            timestamp_precision_ms=agreed.timestamp_precision_ms,
+            message_delay_ms=agreed.message_delay_ms,
         )
 
 

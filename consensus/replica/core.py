@@ -197,13 +197,17 @@ class Replica:
                 s.txs = txs
                 if s.started and self.step == S.NEW_ROUND and s.txs:
                     self._enter_propose(out)
-            case t.StoreProposal(proposal):
+            case t.StoreProposal(proposal, timely):
                 s.current.proposals[proposal.round] = proposal
+                if not timely:
+                    s.current.untimely_rounds.add(proposal.round)
                 self._recover_lock_from_sign_state(proposal.block.hash)
             case t.AddVote(vote):
                 self._add_vote(vote, out)
-            case t.BufferForNextHeight(message):
+            case t.BufferForNextHeight(message, timely):
                 s.next_height_messages.append(message)
+                if not timely:
+                    s.untimely_next_height.add(message.round)
             case t.HelpLaggingPeer(peer, certificate):
                 vset = s.validator_sets[certificate.height]
                 out.extend(compute_catch_up_messages(peer, certificate, vset, s.last_proposal))
@@ -351,10 +355,13 @@ class Replica:
         )
         self._prune_old_heights()
         ready = [m for m in s.next_height_messages if m.height == self.height]
+        untimely, s.untimely_next_height = s.untimely_next_height, set()
         s.next_height_messages = [m for m in s.next_height_messages if m.height > self.height]
         for message in ready:
             if isinstance(message, Proposal):
                 s.current.proposals.setdefault(message.round, message)
+                if message.round in untimely:  # judged when it arrived
+                    s.current.untimely_rounds.add(message.round)
             else:
                 self._add_vote(message, out)
         if s.txs:  # txs are waiting: skip timeout_commit and go straight to round 0
