@@ -41,6 +41,10 @@ class ConsensusParams:
     """Cap on any round timeout, whatever the round."""
     timeout_commit_ms: int = 1_000
     """Pause after a block is executed before round 0 of the next height (skipped if txs wait)."""
+    timeout_propose_absent_ms: int = 200
+    """Propose timeout (before the per-round delta) for a proposer that missed its last turn:
+    a validator that is down costs one full timeout, then short ones until it proposes again.
+    A node's own choice, like every timeout: safety never depends on it."""
     block_txs_max: int = 10_000
     """Most transactions in one block."""
     block_bytes_max: int = 4 * 1024 * 1024
@@ -69,6 +73,7 @@ class ConsensusParams:
             "timeout_delta_ms",
             "timeout_max_ms",
             "timeout_commit_ms",
+            "timeout_propose_absent_ms",
             "empty_block_interval_ms",
         ):
             value = getattr(self, name)
@@ -91,8 +96,9 @@ class ConsensusParams:
         """``base + delta * round``, capped by ``timeout_max_ms``."""
         return DurationMs(min(base_ms + self.timeout_delta_ms * round_, self.timeout_max_ms))
 
-    def get_propose_timeout_ms(self, round_: Round) -> DurationMs:
-        return self.compute_round_timeout_ms(self.timeout_propose_ms, round_)
+    def get_propose_timeout_ms(self, round_: Round, proposer_absent: bool = False) -> DurationMs:
+        base = self.timeout_propose_absent_ms if proposer_absent else self.timeout_propose_ms
+        return self.compute_round_timeout_ms(min(base, self.timeout_propose_ms), round_)
 
     def get_prevote_timeout_ms(self, round_: Round) -> DurationMs:
         return self.compute_round_timeout_ms(self.timeout_prevote_ms, round_)
@@ -129,18 +135,20 @@ class ConsensusParams:
             self.evidence_age_max_heights,
             self.timestamp_precision_ms,
             self.message_delay_ms,
+            self.timeout_propose_absent_ms,
         ]
 
     @classmethod
     def from_wire(cls, value: codec.Value) -> ConsensusParams:
-        f = codec.expect_list(value, "consensus_params", 14)
-        if len(f) not in (12, 14):  # 12: written before proposer-based time (its defaults)
-            raise codec.CodecError(f"consensus_params: expected 14 fields, got {len(f)}")
+        f = codec.expect_list(value, "consensus_params", 15)
+        if len(f) not in (12, 15):  # 12: written before proposer-based time (its defaults)
+            raise codec.CodecError(f"consensus_params: expected 15 fields, got {len(f)}")
         timing = {}
-        if len(f) == 14:
+        if len(f) == 15:
             timing = {
                 "timestamp_precision_ms": codec.expect_uint(f[12], "precision", 2**40),
                 "message_delay_ms": codec.expect_uint(f[13], "message_delay", 2**40),
+                "timeout_propose_absent_ms": codec.expect_uint(f[14], "timeout_ms", 2**40),
             }
         ms = [codec.expect_uint(f[i], "timeout_ms", 2**40) for i in range(6)]
         try:

@@ -144,6 +144,9 @@ class ReplicaState:
     """Proposals and votes of the next height that arrived before BlockExecuted."""
     untimely_next_height: set[Round]
     """Rounds of the buffered next-height proposals that arrived with an out-of-bounds time."""
+    absent_proposers: set[PublicKey]
+    """Validators whose last turn as proposer ended in our propose timeout with no proposal;
+    their next turns get the short propose timeout until a proposal of theirs arrives."""
     last_proposal: Proposal | None
     """The proposal that carried the last committed block (sent to lagging validators)."""
     current: HeightState
@@ -161,6 +164,7 @@ def new_replica_state(chain: ChainState, sign_state: SignState) -> ReplicaState:
         started=False,
         next_height_messages=[],
         untimely_next_height=set(),
+        absent_proposers=set(),
         last_proposal=None,
         current=new_height_state(chain),
     )
@@ -200,6 +204,7 @@ class ReplicaSnapshot:
     started: bool
     next_height_messages: tuple[Proposal | Vote, ...]
     untimely_next_height: frozenset[Round]
+    absent_proposers: frozenset[PublicKey]
     last_proposal: Proposal | None
     height: Height
     last_block_hash: Hash32
