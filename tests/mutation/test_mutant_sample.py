@@ -112,8 +112,8 @@ SAMPLE = (
     ),
     Mutant(
         "replica: a locked replica prevotes a fresh proposal for another block (line 22)",
-        "accept = locked_round == -1 or locked_ok",
-        "accept = True",
+        "accept = (locked_round == -1 or locked_ok) and (",
+        "accept = True and (",
         (
             "tests/consensus/test_replica.py::test_locked_replica_prevotes_nil_for_another_fresh_proposal",
         ),

@@ -217,10 +217,11 @@ class RunningNode:
         )
 
     def deliver(self, message: Proposal | Vote) -> None:
+        arrival = self.node.clock.now_ms()  # as the router stamps it: the node's own clock
         event = (
-            ProposalReceived(message, OTHER_BANKS_CLOCK.now_ms())
+            ProposalReceived(message, arrival)
             if isinstance(message, Proposal)
-            else VoteReceived(message, OTHER_BANKS_CLOCK.now_ms())
+            else VoteReceived(message, arrival)
         )
         assert self.node.driver.deliver_from_peer(event)
 

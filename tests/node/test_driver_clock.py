@@ -44,8 +44,9 @@ def test_our_proposal_carries_the_time_of_the_node_clock(tmp_path: Path) -> None
         running = RunningNode(home, BoundaryLog(), clock)
         try:
             running.start()
-            # Block 1 is BANKB's, a minute before our clock: block 2 (ours) can take our time.
-            first = running.propose_as(PROPOSER_1, time_ms=CLOCK_START_MS - 60_000)
+            # Block 1 is BANKB's, 2 s before our clock (within the message delay, so timely):
+            # block 2 (ours) can take our time.
+            first = running.propose_as(PROPOSER_1, time_ms=CLOCK_START_MS - 2_000)
             running.deliver(first)
             await running.agree_on(1, first.block.hash, OTHERS)
             await running.wait_for(
