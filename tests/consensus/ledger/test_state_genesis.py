@@ -46,7 +46,12 @@ def _mutated(path: list[Any], value: Any) -> dict[str, Any]:
     [
         (["chain_id"], ""),
         (["chain_id"], 5),
-        (["governance_threshold"], 0),
+        (["governance_threshold"], 2),  # the absolute count is gone: a fraction replaced it
+        (["governance", "threshold_numerator"], 1),  # below a majority of 3
+        (["governance", "threshold_numerator"], 3),  # 3/3: all banks could never reach it
+        (["governance", "change_delay_heights"], 0),
+        (["governance", "validators_min"], 0),
+        (["governance", "extra"], 1),
         (["participants", 0, "roles"], ["king"]),
         (["participants", 0, "keys"], ["zz"]),
         (["participants", 0, "keys"], []),
@@ -73,7 +78,8 @@ def test_genesis_rejects_malformed_documents(path: list[Any], value: Any) -> Non
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (["governance_threshold"], 4),  # only 3 banks
+        (["governance", "validators_min"], 4),  # only 3 validators
+        (["instruments", 1, "decimals"], 0),  # BANKA:USD against CB:USD with 2: value created
         (["instruments", 0, "issuer"], "BANKA"),  # settlement asset issued by a bank
         (["balances", 0, "instrument"], "BANKA:USD"),  # CB/BANKA holds only CB instruments
         (["accounts", 0, "kyc_expiry_ms"], GENESIS_TIME_MS),
