@@ -95,6 +95,23 @@ def test_genesis_rejects_inconsistent_documents(path: list[Any], value: Any) -> 
         build_genesis_state(GenesisDoc.from_json_dict(doc))
 
 
+def test_genesis_governance_defaults_to_more_than_two_thirds() -> None:
+    from consensus.ledger import queries as q
+    from consensus.ledger.controls import DEFAULT_GOVERNANCE
+
+    doc = genesis_json()
+    del doc["governance"]
+    parsed = GenesisDoc.from_json_dict(doc)
+    assert parsed.governance == DEFAULT_GOVERNANCE
+    assert q.get_governance(build_genesis_state(parsed)) == DEFAULT_GOVERNANCE
+    assert (DEFAULT_GOVERNANCE.threshold_numerator, DEFAULT_GOVERNANCE.threshold_denominator) == (
+        2,
+        3,
+    )
+    # the JSON form round-trips, governance included
+    assert GenesisDoc.from_json_dict(parsed.to_json_dict()) == parsed
+
+
 def _run_blocks(count: int, txs_per_block: int) -> tuple[State, list[State]]:
     state, f, history = genesis_state(), TxFactory(), []
     payers = ["BANKA/alice", "BANKA/bob"]

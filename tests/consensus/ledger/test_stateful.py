@@ -255,11 +255,26 @@ class LedgerMachine(RuleBasedStateMachine):
         instrument = instrument or f"{issuer}:USD"
         blocked = self.is_blocked(account)
         # mostly a fresh funding reference; sometimes one used before (refused: it minted)
-        ref = "core-debit" if amount == 7 else f"core-debit-{self.factory.counter}"
+        shared = amount in (7, 100, 2_500)
+        ref = "core-debit" if shared else f"core-debit-{self.factory.counter}"
         used = q.is_funding_ref_used(self.state, issuer, ref)
         code = self.run_one(issuer, Mint(account, instrument, amount, ref), mutation)
         assert not (blocked and code is Code.OK), "minted into a frozen or closed account"
         assert not (used and code is Code.OK), "a funding reference minted twice"
+
+    @rule(account=st.sampled_from(CUSTOMERS), amount=st.integers(1, 1_000), reuse=st.booleans())
+    def mint_again_with_a_funding_ref(self, account: str, amount: int, reuse: bool) -> None:
+        """A bank mints against a reference, then mints again against the same (or, as a
+        control, a fresh) reference: a funding reference mints once."""
+        bank = account.split("/")[0]
+        ref = f"wire-{self.factory.counter}"
+        first = self.run_one(bank, Mint(account, f"{bank}:USD", amount, ref), "none")
+        again = ref if reuse else f"{ref}-b"
+        second = self.run_one(bank, Mint(account, f"{bank}:USD", amount, again), "none")
+        if reuse and first is Code.OK:
+            assert second is Code.DUPLICATE_FUNDING_REF, "a funding reference minted twice"
+        elif first is Code.OK:
+            assert second is Code.OK
 
     @rule(account=st.sampled_from(ACCOUNTS), by_issuer=st.booleans(), legal=st.booleans(),
           amount=amounts, mutation=st.sampled_from(MUTATIONS))  # fmt: skip
@@ -342,8 +357,9 @@ class LedgerMachine(RuleBasedStateMachine):
         signers = self.governance_signers(cosigners | {BANKS[0]})
         self.run_one(BANKS[0], ParticipantUpsert(participant), mutation, signers=signers)
 
-    @rule(who=st.sampled_from(["CB", "REG", *BANKS, "BANKD"]),
-          coalition=st.sets(st.sampled_from([*BANKS, "BANKD"]), min_size=1),
+    @rule(who=st.sampled_from(["CB", "REG", "BANKC"]) | st.sampled_from(["REG", *BANKS, "BANKD"]),
+          coalition=st.just({"BANKA", "BANKB"}) | st.just(set(BANKS))
+          | st.sets(st.sampled_from([*BANKS, "BANKD"]), min_size=1),
           consent=st.booleans(), fresh=st.booleans(),
           mutation=st.sampled_from(MUTATIONS))  # fmt: skip
     def coalition_replaces_keys(
@@ -430,7 +446,7 @@ class LedgerMachine(RuleBasedStateMachine):
             spec = InstrumentSpec(
                 which, InstrumentKind.DEPOSIT_TOKEN, issuer, currency, 2, "CB:HKD"
             )
-        signers = ["BANKA", "BANKB", "BANKC", "CB"]
+        signers = [self.signer_of(name) for name in ("BANKA", "BANKB", "BANKC", "CB")]
         self.run_one("BANKB", InstrumentRegister(spec), mutation, signers=signers)
 
     @rule(data=st.binary(max_size=64))
