@@ -340,7 +340,8 @@ class LedgerMachine(RuleBasedStateMachine):
         return signed * params.threshold_denominator > params.threshold_numerator * len(active)
 
     @rule(bank=st.sampled_from([*BANKS, "BANKD"]), power=st.sampled_from([0, 1, 3, 10]),
-          suspend=st.booleans(), cosigners=st.sets(st.sampled_from([*BANKS, "BANKD"])),
+          suspend=st.booleans(),
+          cosigners=st.just({*BANKS, "BANKD"}) | st.sets(st.sampled_from([*BANKS, "BANKD"])),
           mutation=st.sampled_from(MUTATIONS))  # fmt: skip
     def participant_upsert(
         self, bank: str, power: int, suspend: bool, cosigners: set[str], mutation: str
@@ -360,11 +361,12 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(who=st.sampled_from(["CB", "REG", "BANKC"]) | st.sampled_from(["REG", *BANKS, "BANKD"]),
           coalition=st.just({"BANKA", "BANKB"}) | st.just(set(BANKS))
           | st.sets(st.sampled_from([*BANKS, "BANKD"]), min_size=1),
-          consent=st.booleans(), fresh=st.booleans(),
+          consent=st.booleans(), fresh=st.booleans(), cancel=st.booleans(),
           mutation=st.sampled_from(MUTATIONS))  # fmt: skip
     def coalition_replaces_keys(
-        self, who: str, coalition: set[str], consent: bool, fresh: bool, mutation: str
-    ) -> None:
+        self, who: str, coalition: set[str], consent: bool, fresh: bool, cancel: bool,
+        mutation: str,
+    ) -> None:  # fmt: skip
         """Banks try to replace ``who``'s keys (the promise: no coalition below the
         threshold does it, and above it only with consent or after an uncancelled delay)."""
         target = who
@@ -389,6 +391,10 @@ class LedgerMachine(RuleBasedStateMachine):
         after = q.get_participant(self.state, target)
         assert after is not None
         if after.keys == before.keys:
+            if cancel and q.get_pending_change(self.state, target) is not None:
+                event("pending change cancelled by its participant")
+                code = self.run_one(target, ParticipantChangeCancel(target), "none")
+                assert code in {Code.OK, Code.PARTICIPANT_INACTIVE}, code
             return
         event("participant keys replaced")
         assert code is Code.OK and reached, "a coalition below the threshold changed keys"
@@ -405,7 +411,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 return name
         raise AssertionError("keys of unknown origin")
 
-    @rule(who=st.sampled_from(["CB", "REG", *BANKS, "BANKD"]),
+    @rule(who=st.just("REG") | st.sampled_from(["CB", "REG", *BANKS, "BANKD"]),
           mutation=st.sampled_from(MUTATIONS))  # fmt: skip
     def cancel_pending_change(self, who: str, mutation: str) -> None:
         target = who
