@@ -115,18 +115,18 @@ def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[TxEvent, ...]:
     instrument = require_instrument(view, body.instrument_id)
     account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
-    if ctx.tx.submitter == body.account_id:
-        if account.frozen:
-            raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
-    elif ctx.tx.submitter == instrument.spec.issuer:
+    if ctx.tx.submitter == instrument.spec.issuer and ctx.tx.submitter != body.account_id:
         # The issuer may redeem on a customer's behalf only under a legal basis (court order,
         # account closure...); it can still take only the free balance.
         if body.legal_basis_ref is None or not is_real_reference(body.legal_basis_ref):
             raise InvalidTransaction(
                 Code.LEGAL_BASIS_REQUIRED, "issuer redemption needs a legal basis"
             )
-    else:
+    elif ctx.tx.submitter != body.account_id:
         raise InvalidTransaction(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
+    # Nor the issuer: paying out a frozen account would defeat another authority's freeze.
+    if account.frozen:
+        raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
     old = view.get_balance(body.account_id, body.instrument_id)
     balance = debit(old, body.amount)
     view.put_instrument(with_supply(instrument, redeemed=body.amount))

@@ -243,6 +243,14 @@ def test_a_bank_cannot_lift_a_regulators_freeze(chain: Chain) -> None:
     chain.ok("BANKA/alice", pay)
 
 
+def test_a_bank_cannot_pay_out_an_account_a_regulator_froze(chain: Chain) -> None:
+    chain.ok("REG", Freeze("BANKA/alice", True, None, 0, "COURT-2026-18"))
+    drain = Redeem("BANKA/alice", "BANKA:USD", CUSTOMER_FLOAT, "payout", "BANK-CLOSURE-1")
+    code, _ = chain.run("BANKA", drain)
+    assert chain.balance("BANKA/alice", "BANKA:USD") == CUSTOMER_FLOAT
+    assert code is Code.ACCOUNT_FROZEN
+
+
 def test_freezes_of_two_authorities_both_stand(chain: Chain) -> None:
     chain.ok("BANKA", Freeze("BANKA/bob", True, None, 0, "AML-CASE-3"))
     chain.ok("REG", Freeze("BANKA/bob", True, None, 0, "COURT-5"))

@@ -283,7 +283,9 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> None:
         bank = account.split("/")[0]
         body = Redeem(account, f"{bank}:USD", amount, "payout", "court" if legal else None)
-        self.run_one(bank if by_issuer else account, body, mutation)
+        blocked = self.is_blocked(account)
+        code = self.run_one(bank if by_issuer else account, body, mutation)
+        assert not (blocked and code is Code.OK), "paid out of a frozen or closed account"
 
     @rule(authority=st.just("REG") | st.sampled_from([*BANKS, "REG", "CB"]),
           account=st.sampled_from(CUSTOMERS) | st.sampled_from(ACCOUNTS),
