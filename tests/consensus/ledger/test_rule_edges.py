@@ -459,3 +459,23 @@ def test_recovered_keys_bring_their_threshold(chain: LoggedChain) -> None:
     body = Transfer("BANKA/bob", "BANKA:USD", 1)
     assert chain.run("BANKA/alice", body, signers=["alice-r1"])[0] is Code.NOT_AUTHORIZED
     chain.ok("BANKA/alice", body, signers=["alice-r1", "alice-r2"])
+
+
+def test_the_sets_kept_within_the_trust_window_are_bounded(chain: LoggedChain) -> None:
+    from consensus.ledger.codes import SCHEDULE_ENTRIES_MAX
+    from consensus.ledger.controls import GovernanceParams
+    from consensus.ledger.txs import GovernanceParamsSet
+
+    chain.ok("BANKA", GovernanceParamsSet(GovernanceParams(2, 3, 5, 100, 1)), signers=GOVERNANCE)
+    signers = [*GOVERNANCE, "BANKD"]
+    for change in range(1, SCHEDULE_ENTRIES_MAX):  # genesis' set plus 15 changes: 16 kept
+        power = 1 + change % 2
+        body = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, power))
+        chain.ok("BANKA", body, signers=signers)
+    one_more = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, 3))
+    assert chain.reject("BANKA", one_more, signers=signers) == (
+        Code.VALIDATOR_SET_INVALID,
+        "too many validator-set changes within the trust window",
+    )
+    chain.skip(100)  # the trust window moves on: older sets are dropped
+    chain.ok("BANKA", one_more, signers=signers)
