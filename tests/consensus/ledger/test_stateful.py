@@ -93,6 +93,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accepted: set[tuple[str, str]] = set()
         self.last_nonce: dict[str, int] = {}
         self.transfers_accepted = 0
+        self.freezes: dict[str, dict[str, tuple[bool, dict[str, int]]]] = defaultdict(dict)
+        """account -> authority -> (account flag, frozen amount by instrument) it ordered."""
         self.key_names = {"CB", "REG", *BANKS, "BANKD"}
         """Names of every participant key made so far (``world.key(name)``)."""
         self.sets = {h: get_validators(self.genesis, h) for h in (1, 2)}
@@ -295,9 +297,39 @@ class LedgerMachine(RuleBasedStateMachine):
         self, authority: str, account: str, flag: bool, amount: int | None, mutation: str
     ) -> None:
         instrument = None if amount is None else f"{account.split('/')[0]}:USD"
-        self.run_one(
-            authority, Freeze(account, flag, instrument, amount or 0, "legal-basis"), mutation
-        )
+        body = Freeze(account, flag, instrument, amount or 0, "legal-basis")
+        if self.run_one(authority, body, mutation) is not Code.OK:
+            return
+        # The model of freeze provenance: one order per authority, each replacing only its own.
+        orders = self.freezes[account]
+        _, amounts = orders.get(authority, (False, {}))
+        if instrument is not None:
+            amounts = {**amounts, instrument: amount or 0}
+        orders[authority] = (flag, amounts)
+        record = q.get_account(self.state, account)
+        assert record is not None
+        assert record.frozen == any(f for f, _ in orders.values()), "a freeze lost its authority"
+        if instrument is not None:
+            frozen = sum(a.get(instrument, 0) for _, a in orders.values())
+            assert q.get_balance(self.state, account, instrument).frozen == frozen
+
+    @rule(account=st.sampled_from(CUSTOMERS), bank_first=st.booleans(),
+          flags=st.tuples(st.booleans(), st.booleans()),
+          amounts=st.tuples(*[st.sampled_from([None, 0, 5, 3_000])] * 2))  # fmt: skip
+    def freeze_by_two_authorities(
+        self,
+        account: str,
+        bank_first: bool,
+        flags: tuple[bool, bool],
+        amounts: tuple[int | None, int | None],
+    ) -> None:
+        """The account's bank and the regulator both order, then the first lifts its own
+        order: the other's stands (checked against the model in ``freeze``)."""
+        bank = account.split("/")[0]
+        authorities = (bank, "REG") if bank_first else ("REG", bank)
+        for authority, flag, amount in zip(authorities, flags, amounts, strict=True):
+            self.freeze(authority, account, flag, amount, "none")
+        self.freeze(authorities[0], account, False, 0, "none")
 
     @rule(bank=st.sampled_from(BANKS), local=st.sampled_from(["zoe", "yan", "ghost", "alice"]),
           expired=st.booleans(), mutation=st.sampled_from(MUTATIONS))  # fmt: skip
