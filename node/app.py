@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +25,9 @@ from consensus.types import ChainId, Hash32
 from node import metrics
 from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
-from node.clock import Clock, SystemClock, system_clock_from_env
+from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
-from node.disk_space import EXIT_DISK_FULL, DiskSpaceGuard, describe_disk_full, is_disk_full
+from node.disk_space import DiskSpaceGuard
 from node.driver import Driver
 from node.explorer import install as install_explorer
 from node.failpoints import Failpoints
@@ -45,7 +43,7 @@ from node.home import (
     load_genesis,
     load_key,
 )
-from node.logs import configure_logging, fields
+from node.logs import fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
 from node.network_time import NetworkTime
@@ -420,85 +418,3 @@ class _NullNetwork:
 
     def send(self, public_key: bytes, payload: bytes) -> bool:
         return False
-
-
-async def _run_until_signalled(node: Node) -> None:
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    assert main is not None
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, main.cancel)
-    try:
-        await node.run()
-    except asyncio.CancelledError:
-        log.info("stopping: signal received", extra=fields("node_stopping"))
-
-
-def _run_profiled_if_asked(node: Node) -> None:
-    """``DEPOCHAIN_PROFILE=FILE`` writes cProfile stats of the whole run (for developers)."""
-    target = os.environ.get("DEPOCHAIN_PROFILE", "").replace(
-        "{moniker}", node.home.config.node.moniker
-    )
-    if not target:
-        asyncio.run(_run_until_signalled(node))
-        return
-    import cProfile
-
-    profiler = cProfile.Profile()
-    try:
-        profiler.runcall(asyncio.run, _run_until_signalled(node))
-    finally:
-        profiler.dump_stats(target)
-
-
-def run_node(home_path: Path) -> int:
-    """``depochain start``: run the node in ``home_path`` until SIGINT/SIGTERM. Once the log is
-    set up, a failure is logged as one record (one JSON line in the json format: an OSError
-    without its traceback, anything else with it), exit status 1, or EXIT_DISK_FULL when the
-    disk filled up (at start or while running); refusals to start (a missing sign state, a
-    locked store) are the caller's to report."""
-    home = NodeHome.load(home_path)
-    configure_logging(home.config.node, home.path)
-    failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
-    try:
-        clock = system_clock_from_env(os.environ)  # TEST-ONLY skew when asked; else the system's
-        node = Node(home, clock=clock, failpoints=failpoints)
-    except Exception as exc:
-        if not is_disk_full(exc):
-            raise
-        log.critical(
-            "cannot start: the disk is full (%s); free space and start again",
-            describe_disk_full(exc),
-            extra=fields("node_disk_full"),
-        )
-        return EXIT_DISK_FULL
-    return _run_and_close(node)
-
-
-def _report_failure(node: Node, exc: Exception) -> int:
-    with contextlib.suppress(OSError):  # closing may need the disk too; the data is safe
-        node.close()
-    if is_disk_full(exc):
-        log.critical(
-            "stopping: the disk is full (%s); nothing was half written: free space "
-            "and restart, the node catches up",
-            describe_disk_full(exc),
-            extra=fields("node_disk_full"),
-        )
-        return EXIT_DISK_FULL
-    if isinstance(exc, OSError):  # a port taken, a disk failing: the operator's, no traceback
-        log.error("node stopped: %s", exc, extra=fields("node_failed", reason=exc.strerror))
-        return 1
-    log.critical("node crashed", exc_info=exc, extra=fields("node_crashed"))
-    return 1
-
-
-def _run_and_close(node: Node) -> int:
-    try:
-        _run_profiled_if_asked(node)
-    except Exception as exc:
-        return _report_failure(node, exc)
-    height = node.chain.height
-    node.close()
-    log.info("stopped cleanly at height %d", height, extra=fields("node_stopped", height=height))
-    return 0

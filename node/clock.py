@@ -50,7 +50,7 @@ class SystemClock:
 
 CLOCK_SKEW_ENV = "DEPOCHAIN_CLOCK_SKEW_MS"
 """TEST-ONLY: milliseconds added to the system clock's wall time (fault injection: a validator
-whose clock is wrong). Read once at start by :func:`node.app.run_node`."""
+whose clock is wrong). Read once at start by :func:`node.start.run_node`."""
 
 
 class SkewedClock:

@@ -7,7 +7,7 @@ written. Two lines of defence:
    refuses new transactions with a typed "try later" (:class:`DiskSpaceLow`), so clients back
    off before a write can fail; blocks from the network are still stored while space lasts.
 2. When a write fails anyway (another process filled the disk), the error reaches
-   :func:`node.app.run_node`, which recognises it with :func:`is_disk_full`, logs one line and
+   :func:`node.start.run_node`, which recognises it with :func:`is_disk_full`, logs one line and
    exits with :data:`EXIT_DISK_FULL`. Every durable write is already atomic (LevelDB batches,
    WAL records with checksums and torn-tail recovery, temp-file-and-rename for the sign
    state), so stopping at the failed write leaves nothing half written.

@@ -1,7 +1,7 @@
 """Failpoints: TEST-ONLY switches that make a node crash (or forget) at one exact instant.
 
 The crash and double-sign tests start a node, or a child script, with ``DEPOCHAIN_FAILPOINT=<name>``
-in its environment. The variable is read ONCE, where the process starts (``node.app.run_node``,
+in its environment. The variable is read ONCE, where the process starts (``node.start.run_node``,
 or a test's child script), into a frozen :class:`Failpoints` that is handed to the parts that
 hold a failpoint (the signer, the WAL, the driver), as configuration is. Every other caller,
 including the unit tests, gets :data:`Failpoints.NONE` by default and never thinks about them.

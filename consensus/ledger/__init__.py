@@ -1,6 +1,6 @@
 """The deposit-token ledger: a pure state machine from (state, block of raw txs) to a new state.
 
-Public surface (rules in /work/shared/DOMAIN.md):
+Public surface (rules: ``docs/domain.md``):
 
 * transactions: :mod:`consensus.ledger.txs` (``UnsignedTx``, bodies, ``sign_tx``, ``decode_tx``,
   ``verify_tx_signatures``);
@@ -21,9 +21,12 @@ Decisions worth knowing:
   (:mod:`consensus.ledger.admission`), so every tx in a block consumes its nonce.
 * Accounts hold only instruments issued by their bank. The settlement account of bank ``B`` for
   a settlement asset issued by agent ``CB`` is, by convention, the account ``CB/B``.
-* Governance transactions are submitted by an active bank and need ``governance_threshold``
-  active banks to sign (each with its own M-of-N keys); INSTRUMENT_REGISTER also needs the
-  issuer's signature. Validator-set changes take effect at height + 2.
+* Governance transactions are submitted by an active bank and need strictly more than the
+  governance fraction of the active banks to sign (each with its own M-of-N keys; default
+  > 2/3); INSTRUMENT_REGISTER also needs the issuer's signature. A change of a participant's
+  keys, roles or status also needs that participant, or waits out a delay it may cancel in
+  (``rules/governance.py``). Validator-set changes take effect at height + 2 and move less
+  than 1/3 of the power within the trust window (``rules/validators.py``).
 * App hash: ``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``, chained
   from a one-time hash of the genesis state; cost is proportional to the block's writes.
 """

@@ -103,19 +103,19 @@ def get_active_banks(view: BlockView) -> list[Participant]:
 
 
 def validate_governance(ctx: TxContext) -> None:
-    """The submitter is an active bank, and enough active banks (each M-of-N) signed."""
+    """The submitter is an active bank, and strictly more than the governance fraction of the
+    active banks (each with its own M-of-N keys) signed."""
     submitter = require_participant(ctx)
     if not submitter.has_role(Role.BANK):
         raise InvalidTransaction(
             Code.NOT_AUTHORIZED, "governance transactions are submitted by a bank"
         )
-    needed = ctx.view.get_config().governance_threshold
-    signed = sum(
-        1
-        for bank in get_active_banks(ctx.view)
-        if is_signed_by(bank.keys, bank.threshold, ctx.signers)
-    )
-    if signed < needed:
+    params = ctx.view.get_governance()
+    banks = get_active_banks(ctx.view)
+    signed = sum(1 for bank in banks if is_signed_by(bank.keys, bank.threshold, ctx.signers))
+    if not params.is_reached(signed, len(banks)):
         raise InvalidTransaction(
-            Code.NOT_AUTHORIZED, f"governance: {signed} of {needed} banks signed"
+            Code.NOT_AUTHORIZED,
+            f"governance: {signed} of {len(banks)} active banks signed, more than "
+            f"{params.threshold_numerator}/{params.threshold_denominator} needed",
         )

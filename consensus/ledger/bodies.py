@@ -13,6 +13,7 @@ from typing import ClassVar
 from consensus import codec
 from consensus.codec import CodecError, Value
 from consensus.ledger.codes import AMOUNT_MAX
+from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.records import (
     InstrumentSpec,
     Participant,
@@ -20,6 +21,7 @@ from consensus.ledger.records import (
     validate_amount,
     validate_instrument_id,
     validate_keyset,
+    validate_participant_id,
     validate_ref,
 )
 from consensus.types import HASH_LEN, PublicKey
@@ -34,6 +36,8 @@ class TxType(enum.IntEnum):
     REDEEM = 6
     TRANSFER = 7
     FREEZE = 8
+    GOVERNANCE_PARAMS_SET = 9
+    PARTICIPANT_CHANGE_CANCEL = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +263,37 @@ class Freeze:
         return body
 
 
+@dataclass(frozen=True, slots=True)
+class GovernanceParamsSet:
+    """Governance (under the parameters in force) replaces the governance parameters."""
+
+    TYPE: ClassVar[TxType] = TxType.GOVERNANCE_PARAMS_SET
+    params: GovernanceParams
+
+    def to_wire(self) -> list[Value]:
+        return self.params.to_wire()
+
+    @classmethod
+    def from_wire(cls, value: Value) -> GovernanceParamsSet:
+        return cls(GovernanceParams.from_wire(value))
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantChangeCancel:
+    """The participant itself cancels a pending change of its keys, roles or status."""
+
+    TYPE: ClassVar[TxType] = TxType.PARTICIPANT_CHANGE_CANCEL
+    participant_id: str
+
+    def to_wire(self) -> list[Value]:
+        return [self.participant_id]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> ParticipantChangeCancel:
+        (pid,) = codec.expect_fields(value, "participant_change_cancel", 1)
+        return cls(validate_participant_id(pid))
+
+
 Body = (
     ParticipantUpsert
     | InstrumentRegister
@@ -268,6 +303,8 @@ Body = (
     | Redeem
     | Transfer
     | Freeze
+    | GovernanceParamsSet
+    | ParticipantChangeCancel
 )
 
 BODY_TYPES: dict[TxType, type[Body]] = {
@@ -281,5 +318,7 @@ BODY_TYPES: dict[TxType, type[Body]] = {
         Redeem,
         Transfer,
         Freeze,
+        GovernanceParamsSet,
+        ParticipantChangeCancel,
     )
 }

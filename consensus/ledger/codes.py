@@ -39,6 +39,27 @@ class Code(enum.IntEnum):
     INVALID_ARGUMENT = 23
     PARTICIPANT_INACTIVE = 24
     LEGAL_BASIS_REQUIRED = 25
+    DECIMALS_MISMATCH = 26
+    """A deposit token's decimals differ from its settlement asset's."""
+    DUPLICATE_FUNDING_REF = 27
+    """The issuer already minted against this funding reference."""
+    ISSUER_SUSPENDED = 28
+    """The token's issuer is suspended: its token is not minted, not even by a payment."""
+    SETTLEMENT_ACCOUNT_IN_USE = 29
+    """A settlement account cannot close while its bank is active."""
+    INSUFFICIENT_SETTLEMENT_BALANCE = 30
+    """The payer's bank holds too little settlement asset for a cross-bank transfer."""
+    VALIDATOR_POWER_SHIFT = 31
+    """The change would move 1/3 or more of the voting power within the trust window."""
+    VALIDATORS_BELOW_MIN = 32
+    """The change would leave fewer validators than the governance minimum."""
+    CHANGE_NOT_DUE = 33
+    """A participant change without its consent is applied only after its delay."""
+    NO_PENDING_CHANGE = 34
+    """There is no pending change of this participant to cancel."""
+    FREEZE_NOT_PERMITTED = 35
+    """This authority may not freeze this account (e.g. a settlement account without the
+    settlement agent)."""
 
 
 class InvalidTransaction(ConsensusError):
@@ -69,3 +90,9 @@ GOVERNED_VALIDATORS_MAX = 128
 larger bound of any validator set the core decodes)."""
 VOTING_POWER_MAX = 2**40
 EVENTS_PER_RECEIPT_MAX = 8
+SCHEDULE_ENTRIES_MAX = 16
+"""Most validator sets a schedule retains (those in force within the trust window and later);
+a change that would need more is refused."""
+CHANGE_DELAY_HEIGHTS_MAX = 1_000_000
+TRUST_WINDOW_HEIGHTS_MAX = 1_000_000
+THRESHOLD_DENOMINATOR_MAX = 1_000

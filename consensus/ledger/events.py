@@ -34,6 +34,9 @@ class EventType(enum.IntEnum):
     TRANSFERRED = 9
     INTERBANK_SETTLED = 10
     FROZEN = 11
+    PARTICIPANT_CHANGE_PROPOSED = 12
+    PARTICIPANT_CHANGE_CANCELLED = 13
+    GOVERNANCE_PARAMS_CHANGED = 14
 
 
 # Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
@@ -120,12 +123,42 @@ class InterbankSettled:
 
 @dataclass(frozen=True, slots=True)
 class Frozen:
+    """``authority``'s freeze order on an account, as given (it replaces only that authority's
+    earlier order; the account stays frozen while any authority's account freeze stands)."""
+
     TAG: ClassVar[EventType] = EventType.FROZEN
     account_id: str
+    authority: str
     account_frozen: bool
     instrument_id: str | None
     amount: int
     legal_basis_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantChangeProposed:
+    """Governance changed a participant's keys, roles or status without its signature: the
+    change waits until ``effective_height`` and the participant may cancel it until then."""
+
+    TAG: ClassVar[EventType] = EventType.PARTICIPANT_CHANGE_PROPOSED
+    participant_id: str
+    effective_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantChangeCancelled:
+    TAG: ClassVar[EventType] = EventType.PARTICIPANT_CHANGE_CANCELLED
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceParamsChanged:
+    TAG: ClassVar[EventType] = EventType.GOVERNANCE_PARAMS_CHANGED
+    threshold_numerator: int
+    threshold_denominator: int
+    change_delay_heights: int
+    trust_window_heights: int
+    validators_min: int
 
 
 TxEvent = (
@@ -140,6 +173,9 @@ TxEvent = (
     | Transferred
     | InterbankSettled
     | Frozen
+    | ParticipantChangeProposed
+    | ParticipantChangeCancelled
+    | GovernanceParamsChanged
 )
 """What an accepted transaction emitted, carried in its receipt (the replica's inputs are
 ``consensus.events.Event``)."""
@@ -158,6 +194,9 @@ TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
         Transferred,
         InterbankSettled,
         Frozen,
+        ParticipantChangeProposed,
+        ParticipantChangeCancelled,
+        GovernanceParamsChanged,
     )
 }
 

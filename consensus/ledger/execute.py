@@ -27,10 +27,15 @@ from consensus.ledger.rules.admin import (
     apply_account_open,
     apply_account_update,
     apply_instrument_register,
-    apply_participant_upsert,
-    select_validators,
 )
-from consensus.ledger.rules.tokens import apply_freeze, apply_mint, apply_redeem, apply_transfer
+from consensus.ledger.rules.freeze import apply_freeze
+from consensus.ledger.rules.governance import (
+    apply_governance_params_set,
+    apply_participant_change_cancel,
+    apply_participant_upsert,
+)
+from consensus.ledger.rules.tokens import apply_mint, apply_redeem, apply_transfer
+from consensus.ledger.rules.validators import select_validators
 from consensus.ledger.state import (
     META_KEY,
     SCHEDULE_KEY,
@@ -51,6 +56,8 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.REDEEM: apply_redeem,
     TxType.TRANSFER: apply_transfer,
     TxType.FREEZE: apply_freeze,
+    TxType.GOVERNANCE_PARAMS_SET: apply_governance_params_set,
+    TxType.PARTICIPANT_CHANGE_CANCEL: apply_participant_change_cancel,
 }
 
 Verdicts = Mapping[Hash32, bool]

@@ -14,6 +14,7 @@ from typing import Any
 from consensus.codec import CodecError
 from consensus.errors import ConsensusError
 from consensus.ledger.codes import AMOUNT_MAX, InvalidTransaction
+from consensus.ledger.controls import DEFAULT_GOVERNANCE, GovernanceParams
 from consensus.ledger.records import (
     Account,
     AccountStatus,
@@ -30,9 +31,10 @@ from consensus.ledger.records import (
     validate_amount,
     validate_instrument_id,
 )
-from consensus.ledger.rules.admin import compute_validator_set, validate_validator_set
+from consensus.ledger.rules.validators import compute_validator_set, validate_validator_set
 from consensus.ledger.state import (
     CONFIG_KEY,
+    GOVERNANCE_KEY,
     META_KEY,
     SCHEDULE_KEY,
     State,
@@ -57,7 +59,8 @@ class GenesisBalance:
 class GenesisDoc:
     chain_id: str
     genesis_time_ms: int
-    governance_threshold: int
+    governance: GovernanceParams
+    """Optional in the JSON form (``"governance"``); defaults: ``controls.DEFAULT_GOVERNANCE``."""
     participants: tuple[Participant, ...]
     instruments: tuple[InstrumentSpec, ...]
     accounts: tuple[Account, ...]
@@ -75,7 +78,7 @@ class GenesisDoc:
         return {
             "chain_id": self.chain_id,
             "genesis_time_ms": self.genesis_time_ms,
-            "governance_threshold": self.governance_threshold,
+            "governance": _governance_to_json(self.governance),
             "participants": [_participant_to_json(p) for p in self.participants],
             "instruments": [_instrument_to_json(i) for i in self.instruments],
             "accounts": [_account_to_json(a) for a in self.accounts],
@@ -89,12 +92,29 @@ class GenesisDoc:
 _TOP_FIELDS = {
     "chain_id",
     "genesis_time_ms",
-    "governance_threshold",
     "participants",
     "instruments",
     "accounts",
     "balances",
 }
+
+
+_GOVERNANCE_FIELDS = (
+    "threshold_numerator",
+    "threshold_denominator",
+    "change_delay_heights",
+    "trust_window_heights",
+    "validators_min",
+)
+
+
+def _governance_from_json(item: Any) -> GovernanceParams:
+    f = _fields(item, set(_GOVERNANCE_FIELDS), "governance")
+    return GovernanceParams.from_wire([f[name] for name in _GOVERNANCE_FIELDS])
+
+
+def _governance_to_json(params: GovernanceParams) -> dict[str, Any]:
+    return dict(zip(_GOVERNANCE_FIELDS, params.to_wire(), strict=True))
 
 
 def _fields(item: Any, names: set[str], what: str) -> dict[str, Any]:
@@ -227,12 +247,16 @@ def _balance_from_json(item: Any) -> GenesisBalance:
 
 
 def _doc_from_json(doc: Any) -> GenesisDoc:
-    f = _fields(doc, _TOP_FIELDS, "genesis")
-    config = ChainConfig.from_wire([f["chain_id"], f["genesis_time_ms"], f["governance_threshold"]])
+    if type(doc) is dict and "governance" in doc:
+        f = _fields(doc, {*_TOP_FIELDS, "governance"}, "genesis")
+        governance = _governance_from_json(f["governance"])
+    else:
+        f, governance = _fields(doc, _TOP_FIELDS, "genesis"), DEFAULT_GOVERNANCE
+    config = ChainConfig.from_wire([f["chain_id"], f["genesis_time_ms"]])
     return GenesisDoc(
         chain_id=config.chain_id,
         genesis_time_ms=config.genesis_time_ms,
-        governance_threshold=config.governance_threshold,
+        governance=governance,
         participants=_list(f["participants"], "participants", _participant_from_json),
         instruments=_list(f["instruments"], "instruments", _instrument_from_json),
         accounts=_list(f["accounts"], "accounts", _account_from_json),
@@ -248,9 +272,8 @@ def build_genesis_state(doc: GenesisDoc) -> State:
     """The height-0 state. Raises GenesisError if the document is inconsistent."""
     view = BlockView(State(({},)))
     try:
-        view.write(
-            CONFIG_KEY, ChainConfig(doc.chain_id, doc.genesis_time_ms, doc.governance_threshold)
-        )
+        view.write(CONFIG_KEY, ChainConfig(doc.chain_id, doc.genesis_time_ms))
+        view.write(GOVERNANCE_KEY, doc.governance)
         _put_participants(view, doc)
         _put_instruments(view, doc)
         _put_accounts(view, doc)
@@ -270,11 +293,10 @@ def _put_participants(view: BlockView, doc: GenesisDoc) -> None:
         if view.get_participant(participant.participant_id) is not None:
             raise GenesisError(f"duplicate participant {participant.participant_id}")
         view.put_participant(participant)
-    banks = [p for p in doc.participants if p.is_active and p.has_role(Role.BANK)]
-    if len(banks) < doc.governance_threshold:
-        raise GenesisError("governance threshold exceeds the number of active banks")
+    if not any(p.is_active and p.has_role(Role.BANK) for p in doc.participants):
+        raise GenesisError("no active bank: governance would be unreachable")
     validators = compute_validator_set(view)
-    validate_validator_set(validators)
+    validate_validator_set(validators, doc.governance)
     view.write(SCHEDULE_KEY, ValidatorSchedule(((1, validators),)))
 
 
@@ -294,7 +316,9 @@ def _put_instruments(view: BlockView, doc: GenesisDoc) -> None:
                 raise GenesisError(f"{spec.instrument_id}: unknown settlement asset")
             if asset.spec.currency != spec.currency:
                 raise GenesisError(f"{spec.instrument_id}: settlement asset currency differs")
-        view.put_instrument(Instrument(spec, 0, 0))
+            if asset.spec.decimals != spec.decimals:
+                raise GenesisError(f"{spec.instrument_id}: settlement asset decimals differ")
+        view.put_instrument(Instrument(spec, 0))
 
 
 def _put_accounts(view: BlockView, doc: GenesisDoc) -> None:
@@ -320,7 +344,7 @@ def _put_balances(view: BlockView, doc: GenesisDoc) -> None:
         old = view.get_balance(entry.account_id, entry.instrument_id)
         if not old.is_zero:
             raise GenesisError(f"duplicate balance {entry.account_id}/{entry.instrument_id}")
-        if instrument.minted + entry.amount > AMOUNT_MAX:
+        if instrument.supply + entry.amount > AMOUNT_MAX:
             raise GenesisError(f"{entry.instrument_id}: supply overflows")
         view.put_balance(entry.account_id, entry.instrument_id, old, Balance(entry.amount, 0, 0))
-        view.put_instrument(Instrument(instrument.spec, instrument.minted + entry.amount, 0))
+        view.put_instrument(Instrument(instrument.spec, instrument.supply + entry.amount))

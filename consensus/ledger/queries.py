@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -16,17 +17,21 @@ from consensus.ledger.records import (
 from consensus.ledger.state import (
     BALANCE_PREFIX,
     CONFIG_KEY,
+    GOVERNANCE_KEY,
     PARTICIPANT_INDEX_KEY,
     State,
     account_key,
     balance_key,
     balance_prefix,
     decode_value,
+    freeze_key,
+    funding_key,
     idempotency_key,
     instrument_key,
     nonce_key,
     parse_balance_key,
     participant_key,
+    pending_key,
 )
 
 _R = TypeVar("_R")
@@ -49,6 +54,27 @@ def get_chain_config(state: State) -> ChainConfig:
     return state.config
 
 
+def get_governance(state: State) -> GovernanceParams:
+    params = _get(state, GOVERNANCE_KEY, GovernanceParams)
+    if params is None:
+        raise LookupError("state has no governance parameters")
+    return params
+
+
+def get_pending_change(state: State, participant_id: str) -> PendingChange | None:
+    """A governance change of the participant waiting out its delay, if any."""
+    return _get(state, pending_key(participant_id), PendingChange)
+
+
+def get_freeze_book(state: State, account_id: str) -> FreezeBook | None:
+    """Every standing freeze order on the account, by authority (None if none)."""
+    return _get(state, freeze_key(account_id), FreezeBook)
+
+
+def is_funding_ref_used(state: State, issuer: str, funding_ref: str) -> bool:
+    return state.get(funding_key(issuer, funding_ref)) is not None
+
+
 def get_participant(state: State, participant_id: str) -> Participant | None:
     return _get(state, participant_key(participant_id), Participant)
 
@@ -58,7 +84,7 @@ def get_participant_ids(state: State) -> tuple[str, ...]:
 
 
 def get_instrument(state: State, instrument_id: str) -> Instrument | None:
-    """The instrument with its supply counters (``.supply`` = minted - redeemed)."""
+    """The instrument with its outstanding supply (minted - redeemed)."""
     return _get(state, instrument_key(instrument_id), Instrument)
 
 
@@ -102,11 +128,15 @@ __all__ = [
     "get_balance",
     "get_balance_totals",
     "get_chain_config",
+    "get_freeze_book",
+    "get_governance",
     "get_idempotency_key_height",
     "get_instrument",
     "get_nonce",
     "get_participant",
     "get_participant_ids",
+    "get_pending_change",
+    "is_funding_ref_used",
     "is_idempotency_key_used",
 ]
 

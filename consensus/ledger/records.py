@@ -20,6 +20,7 @@ from consensus.ledger.codes import (
     ID_LEN_MAX,
     KEYS_MAX,
     REF_LEN_MAX,
+    SCHEDULE_ENTRIES_MAX,
     VOTING_POWER_MAX,
 )
 from consensus.types import HASH_LEN, PUBLIC_KEY_LEN, PublicKey
@@ -231,32 +232,20 @@ class InstrumentSpec:
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """A registered instrument with its supply counters (supply = minted - redeemed)."""
+    """A registered instrument with its outstanding supply."""
 
     spec: InstrumentSpec
-    minted: int
-    """Everything ever minted, including the mint leg of cross-bank transfers."""
-    redeemed: int
-    """Everything ever redeemed, including the burn leg of cross-bank transfers."""
-
-    @property
-    def supply(self) -> int:
-        return self.minted - self.redeemed
+    supply: int
+    """Outstanding supply: everything minted minus everything redeemed (cross-bank legs
+    included). Caps bind this, never a lifetime counter, so a token cannot wear out."""
 
     def to_wire(self) -> list[Value]:
-        return [self.spec.to_wire(), self.minted, self.redeemed]
+        return [self.spec.to_wire(), self.supply]
 
     @classmethod
     def from_wire(cls, value: Value) -> Instrument:
-        spec, minted, redeemed = codec.expect_fields(value, "instrument_record", 3)
-        record = cls(
-            InstrumentSpec.from_wire(spec),
-            codec.expect_int(minted, "minted", 0, AMOUNT_MAX),
-            codec.expect_int(redeemed, "redeemed", 0, AMOUNT_MAX),
-        )
-        if record.redeemed > record.minted:
-            raise CodecError("redeemed exceeds minted")
-        return record
+        spec, supply = codec.expect_fields(value, "instrument_record", 2)
+        return cls(InstrumentSpec.from_wire(spec), codec.expect_uint(supply, "supply", AMOUNT_MAX))
 
 
 class AccountStatus(enum.IntEnum):
@@ -276,7 +265,8 @@ class Account:
     """Hash of the bank's KYC file for the owner; the file itself stays off-chain."""
     kyc_expiry_ms: int
     frozen: bool
-    """Account-level freeze flag (FREEZE, overwrite semantics): blocks debits and credits."""
+    """True while any authority's account freeze stands (``controls.FreezeBook`` holds the
+    orders): blocks debits and credits."""
     balance_count: int
     """How many non-zero balance records exist; an account closes only when this is 0."""
     bank: str = field(init=False, repr=False, compare=False)
@@ -353,23 +343,20 @@ ZERO_BALANCE = Balance(0, 0, 0)
 
 @dataclass(frozen=True, slots=True)
 class ChainConfig:
-    """Network constants fixed at genesis."""
+    """Network constants fixed at genesis (governance parameters: ``controls``)."""
 
     chain_id: str
     genesis_time_ms: int
-    governance_threshold: int
-    """How many active banks must sign a governance transaction."""
 
     def to_wire(self) -> list[Value]:
-        return [self.chain_id, self.genesis_time_ms, self.governance_threshold]
+        return [self.chain_id, self.genesis_time_ms]
 
     @classmethod
     def from_wire(cls, value: Value) -> ChainConfig:
-        chain_id, genesis_time, threshold = codec.expect_fields(value, "chain_config", 3)
+        chain_id, genesis_time = codec.expect_fields(value, "chain_config", 2)
         return cls(
             codec.expect_str(chain_id, "chain_id", 50, 1),
             codec.expect_uint(genesis_time, "genesis_time_ms", AMOUNT_MAX),
-            codec.expect_int(threshold, "governance_threshold", 1, 256),
         )
 
 
@@ -399,6 +386,6 @@ class ValidatorSchedule:
             codec.sorted_unique([key for key, _ in pairs], "validators")
             return codec.expect_uint(height, "from_height"), pairs
 
-        entries = codec.expect_list_of(value, "schedule", read_entry, 8)
+        entries = codec.expect_list_of(value, "schedule", read_entry, SCHEDULE_ENTRIES_MAX)
         codec.sorted_unique([height for height, _ in entries], "schedule")
         return cls(entries)

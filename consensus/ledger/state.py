@@ -20,6 +20,7 @@ import msgpack
 from consensus import codec, crypto
 from consensus.codec import CodecError, Value
 from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
+from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.records import (
     Account,
     Balance,
@@ -36,6 +37,7 @@ META_KEY = b"\x00meta"
 CONFIG_KEY = b"C"
 SCHEDULE_KEY = b"V"
 PARTICIPANT_INDEX_KEY = b"p"
+GOVERNANCE_KEY = b"G"
 
 PARTICIPANT_PREFIX = b"P"
 INSTRUMENT_PREFIX = b"I"
@@ -43,6 +45,9 @@ ACCOUNT_PREFIX = b"A"
 BALANCE_PREFIX = b"B"
 NONCE_PREFIX = b"N"
 IDEMPOTENCY_PREFIX = b"K"
+PENDING_PREFIX = b"Q"
+FREEZE_PREFIX = b"F"
+FUNDING_PREFIX = b"R"
 SEPARATOR = b"\x00"
 
 
@@ -81,6 +86,18 @@ def idempotency_key(submitter: str, key: str) -> bytes:
     return IDEMPOTENCY_PREFIX + submitter.encode() + SEPARATOR + key.encode()
 
 
+def pending_key(participant_id: str) -> bytes:
+    return PENDING_PREFIX + participant_id.encode()
+
+
+def freeze_key(account_id: str) -> bytes:
+    return FREEZE_PREFIX + account_id.encode()
+
+
+def funding_key(issuer: str, funding_ref: str) -> bytes:
+    return FUNDING_PREFIX + issuer.encode() + SEPARATOR + funding_ref.encode()
+
+
 def _read_uint(value: Value) -> int:
     return codec.expect_uint(value, "counter", AMOUNT_MAX)
 
@@ -104,6 +121,9 @@ Record = (
     | Account
     | Balance
     | ChainConfig
+    | GovernanceParams
+    | PendingChange
+    | FreezeBook
     | ValidatorSchedule
     | int
     | tuple[str, ...]
@@ -118,6 +138,7 @@ _EXACT_READERS: dict[bytes, Reader] = {
     CONFIG_KEY: ChainConfig.from_wire,
     SCHEDULE_KEY: ValidatorSchedule.from_wire,
     PARTICIPANT_INDEX_KEY: _read_index,
+    GOVERNANCE_KEY: GovernanceParams.from_wire,
 }
 _PREFIX_READERS: dict[bytes, Reader] = {
     PARTICIPANT_PREFIX: Participant.from_wire,
@@ -126,6 +147,9 @@ _PREFIX_READERS: dict[bytes, Reader] = {
     BALANCE_PREFIX: Balance.from_wire,
     NONCE_PREFIX: _read_uint,
     IDEMPOTENCY_PREFIX: _read_uint,
+    PENDING_PREFIX: PendingChange.from_wire,
+    FREEZE_PREFIX: FreezeBook.from_wire,
+    FUNDING_PREFIX: _read_uint,
 }
 
 
@@ -196,8 +220,8 @@ class State:
             if key in base:
                 raise CodecError("duplicate state key")
             base[key] = value
-        if META_KEY not in base or CONFIG_KEY not in base:
-            raise CodecError("state lacks meta or chain config")
+        if META_KEY not in base or CONFIG_KEY not in base or GOVERNANCE_KEY not in base:
+            raise CodecError("state lacks meta, chain config or governance parameters")
         return cls((base,))
 
     def get(self, key: bytes) -> bytes | None:

@@ -23,8 +23,10 @@ from consensus.ledger.bodies import AccountOpen as AccountOpen
 from consensus.ledger.bodies import AccountUpdate as AccountUpdate
 from consensus.ledger.bodies import Body as Body
 from consensus.ledger.bodies import Freeze as Freeze
+from consensus.ledger.bodies import GovernanceParamsSet as GovernanceParamsSet
 from consensus.ledger.bodies import InstrumentRegister as InstrumentRegister
 from consensus.ledger.bodies import Mint as Mint
+from consensus.ledger.bodies import ParticipantChangeCancel as ParticipantChangeCancel
 from consensus.ledger.bodies import ParticipantUpsert as ParticipantUpsert
 from consensus.ledger.bodies import Redeem as Redeem
 from consensus.ledger.bodies import Transfer as Transfer

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import cast
 
+from consensus.ledger.controls import EMPTY_FREEZE_BOOK, FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -23,6 +24,7 @@ from consensus.ledger.state import (
     ACCOUNT_PREFIX,
     BALANCE_PREFIX,
     CONFIG_KEY,
+    GOVERNANCE_KEY,
     IDEMPOTENCY_PREFIX,
     INSTRUMENT_PREFIX,
     NONCE_PREFIX,
@@ -33,10 +35,13 @@ from consensus.ledger.state import (
     Record,
     State,
     account_key,
+    freeze_key,
+    funding_key,
     idempotency_key,
     instrument_key,
     nonce_key,
     participant_key,
+    pending_key,
 )
 
 _MISSING = Missing.MISSING
@@ -190,3 +195,32 @@ class BlockView:
 
     def put_schedule(self, schedule: ValidatorSchedule) -> None:
         self.write(SCHEDULE_KEY, schedule)
+
+    # -- governance and controls (``controls.py``) -------------------------------------------
+
+    def get_governance(self) -> GovernanceParams:
+        return cast(GovernanceParams, self.read(GOVERNANCE_KEY))
+
+    def put_governance(self, params: GovernanceParams) -> None:
+        self.write(GOVERNANCE_KEY, params)
+
+    def get_pending_change(self, participant_id: str) -> PendingChange | None:
+        return cast("PendingChange | None", self.read(pending_key(participant_id)))
+
+    def put_pending_change(self, participant_id: str, change: PendingChange | None) -> None:
+        """Record (or, with None, drop) the pending change of a participant."""
+        self.write(pending_key(participant_id), change)
+
+    def get_freeze_book(self, account_id: str) -> FreezeBook:
+        record = self.read(freeze_key(account_id))
+        return cast("FreezeBook | None", record) or EMPTY_FREEZE_BOOK
+
+    def put_freeze_book(self, account_id: str, book: FreezeBook) -> None:
+        self.write(freeze_key(account_id), book if book.orders else None)
+
+    def is_funding_ref_used(self, issuer: str, funding_ref: str) -> bool:
+        return self.read(funding_key(issuer, funding_ref)) is not None
+
+    def put_funding_ref(self, issuer: str, funding_ref: str, height: int) -> None:
+        """Mark ``funding_ref`` minted against by ``issuer`` at ``height``, forever."""
+        self.write(funding_key(issuer, funding_ref), height)

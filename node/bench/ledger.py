@@ -87,7 +87,7 @@ def build_bench_genesis() -> State:
             for aid in customer_ids(bank)
         ]
     doc = {
-        "chain_id": CHAIN_ID, "genesis_time_ms": GENESIS_TIME_MS, "governance_threshold": 1,
+        "chain_id": CHAIN_ID, "genesis_time_ms": GENESIS_TIME_MS,
         "participants": participants, "instruments": instruments, "accounts": accounts,
         "balances": balances,
     }  # fmt: skip

@@ -1,7 +1,7 @@
 """``depochain`` command line: the parser and dispatch; the work of each sub-command lives in
 its own module, imported only when that command runs (so ``depochain --help`` stays fast).
 
-``start`` runs :func:`node.app.run_node`; ``status`` is :mod:`node.cli.status`; ``init``,
+``start`` runs :func:`node.start.run_node`; ``status`` is :mod:`node.cli.status`; ``init``,
 ``localnet`` and ``keys`` are parsed in :mod:`node.cli.node_setup` (work in :mod:`node.cli.init`,
 :mod:`node.localnet`, :mod:`node.cli.keys`); ``tx`` and ``query`` in :mod:`node.cli.wallet`;
 ``simulate`` is :mod:`node.cli.simulate`; ``bench`` is :mod:`node.bench`.
@@ -78,12 +78,12 @@ def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 def _run_start(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from node import app
+    from node import start
     from node.home import HomeError
     from node.signer import SignStateError
 
     try:
-        return app.run_node(Path(args.home))
+        return start.run_node(Path(args.home))
     except (HomeError, SignStateError, OSError, ValueError) as exc:
         print(f"depochain start: {exc}", file=sys.stderr)
         return 1

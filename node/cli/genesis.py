@@ -40,7 +40,7 @@ from node.home import (
 from node.localnet.plan import DATA_DIR, PARTICIPANTS_DIR, VALIDATOR_POWER
 
 CARD_KEYS = ("participant_id", "moniker", "operator_key", "validator_key", "node_id", "p2p")
-BASE_KEYS = ("participants", "instruments", "accounts", "balances", "governance_threshold")
+BASE_KEYS = ("participants", "instruments", "accounts", "balances", "governance")
 
 
 class GenesisToolError(Exception):
@@ -124,13 +124,13 @@ def build_genesis(
     document = {
         "chain_id": chain_id,
         "genesis_time_ms": int(time.time() * 1000) if genesis_time_ms is None else genesis_time_ms,
-        # More than two thirds of the banks, as for consensus itself.
-        "governance_threshold": base.get("governance_threshold", len(cards) * 2 // 3 + 1),
         "participants": [*base.get("participants", []), *banks],
         "instruments": base.get("instruments", []),
         "accounts": base.get("accounts", []),
         "balances": base.get("balances", []),
     }
+    if "governance" in base:  # else the ledger's defaults: more than 2/3 of the active banks
+        document["governance"] = base["governance"]
     try:
         doc = GenesisDoc.from_json_dict(document)
         build_genesis_state(doc)

@@ -201,7 +201,6 @@ def compute_single_genesis(
     document = {
         "chain_id": chain_id,
         "genesis_time_ms": time_ms,
-        "governance_threshold": 1,
         "participants": [participant],
         "instruments": [],
         "accounts": [],

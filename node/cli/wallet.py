@@ -370,6 +370,5 @@ def _tx_text(view: dict[str, Any]) -> str:
 def _supply_line(instrument: dict[str, Any]) -> str:
     return (
         f"{instrument['instrument_id']:<12} supply {instrument['supply']}  "
-        f"(minted {instrument['minted']}, redeemed {instrument['redeemed']}, "
-        f"decimals {instrument['decimals']})"
+        f"(decimals {instrument['decimals']})"
     )

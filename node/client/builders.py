@@ -16,14 +16,17 @@ from pathlib import Path
 
 from consensus.crypto import PrivateKey
 from consensus.ledger import SignedTx, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
+from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.records import InstrumentSpec, Participant
 from consensus.ledger.txs import (
     AccountOpen,
     AccountUpdate,
     Body,
     Freeze,
+    GovernanceParamsSet,
     InstrumentRegister,
     Mint,
+    ParticipantChangeCancel,
     ParticipantUpsert,
     Redeem,
     Transfer,
@@ -140,7 +143,34 @@ def account_update_body(
 
 
 def participant_upsert_body(participant: Participant) -> ParticipantUpsert:
+    """Governance: add or change a participant. A change of an existing participant's keys,
+    roles or status applies at once only if that participant signs too; otherwise it waits out
+    the governance change delay (submit the same body again after it)."""
     return ParticipantUpsert(participant)
+
+
+def participant_change_cancel_body(participant_id: str) -> ParticipantChangeCancel:
+    """The participant itself cancels a pending governance change of its record."""
+    return ParticipantChangeCancel(participant_id)
+
+
+def governance_params_set_body(
+    threshold_numerator: int,
+    threshold_denominator: int,
+    change_delay_heights: int,
+    trust_window_heights: int,
+    validators_min: int,
+) -> GovernanceParamsSet:
+    """Governance: new governance parameters (checked here as the ledger checks them)."""
+    params = GovernanceParams(
+        threshold_numerator,
+        threshold_denominator,
+        change_delay_heights,
+        trust_window_heights,
+        validators_min,
+    )
+    params.validate()
+    return GovernanceParamsSet(params)
 
 
 def instrument_register_body(spec: InstrumentSpec) -> InstrumentRegister:

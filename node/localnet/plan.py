@@ -258,8 +258,15 @@ def _genesis_json(
     return {
         "chain_id": chain_id,
         "genesis_time_ms": time_ms,
-        # More than two thirds of the banks, as for consensus itself.
-        "governance_threshold": len(nodes) * 2 // 3 + 1,
+        # More than two thirds of the banks, as for consensus itself; a short delay and trust
+        # window so that a demo sees governance changes apply within minutes.
+        "governance": {
+            "threshold_numerator": 2,
+            "threshold_denominator": 3,
+            "change_delay_heights": 100,
+            "trust_window_heights": 100,
+            "validators_min": 1,
+        },
         "participants": participants,
         "instruments": instruments,
         "accounts": ledger_accounts,

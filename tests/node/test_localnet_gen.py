@@ -102,7 +102,9 @@ def test_genesis_has_four_equal_validator_banks_and_a_settlement_agent(net: Path
     assert by_id["CB"].validator_key is None
     validators = get_validators(state, 1)
     assert len(validators) == 4 and {power for _, power in validators} == {10}
-    assert doc.governance_threshold == 3
+    params = doc.governance
+    assert (params.threshold_numerator, params.threshold_denominator) == (2, 3)
+    assert params.is_reached(3, 4) and not params.is_reached(2, 4)
 
 
 def test_genesis_instruments_and_funded_accounts(net: Path) -> None:
@@ -228,7 +230,7 @@ def test_any_supported_size_gives_a_valid_genesis(validators: int) -> None:
     assert len(get_validators(state, 1)) == validators
     ports = [port for node in plan.nodes for port in (node.p2p_port, node.rpc_port)]
     assert len(set(ports)) == 2 * validators
-    assert plan.genesis.governance_threshold * 3 > 2 * validators
+    assert plan.genesis.governance.validators_min <= validators
 
 
 @pytest.mark.parametrize(

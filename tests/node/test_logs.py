@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from node import app
+from node import start
 from node.cli import main
 from node.config import NodeSection, load_config, write_config
 from node.logs import JsonFormatter, fields, make_handler, read_json_lines
@@ -131,7 +131,7 @@ def test_a_crash_is_one_json_record_with_its_traceback(
     def crash(node: object) -> None:
         raise RuntimeError("a bug in the node")
 
-    monkeypatch.setattr(app, "_run_profiled_if_asked", crash)
+    monkeypatch.setattr(start, "_run_profiled_if_asked", crash)
     assert main(["start", "--home", str(home)]) == 1
     records = read_json_lines(capsys.readouterr().err)
     (crashed,) = [r for r in records if r["event"] == "node_crashed"]

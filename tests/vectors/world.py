@@ -14,11 +14,13 @@ from typing import Any
 
 from consensus import crypto
 from consensus.ledger import Code, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
+from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.records import Participant, ParticipantStatus, Role
 from consensus.ledger.txs import (
     AccountOpen,
     Body,
     Freeze,
+    GovernanceParamsSet,
     Mint,
     ParticipantUpsert,
     Redeem,
@@ -96,7 +98,13 @@ def genesis_json() -> dict[str, Any]:
     return {
         "chain_id": CHAIN_ID,
         "genesis_time_ms": GENESIS_TIME_MS,
-        "governance_threshold": 2,
+        "governance": {
+            "threshold_numerator": 2,
+            "threshold_denominator": 3,
+            "change_delay_heights": 100,
+            "trust_window_heights": 100,
+            "validators_min": 1,
+        },
         "participants": [
             _participant("CB", ["settlement_agent", "validator"]),
             *(_participant(bank, ["bank", "validator"]) for bank in banks),
@@ -191,11 +199,11 @@ def block_txs() -> tuple[tuple[TxSpec, ...], ...]:
             ),
             _tx(
                 "participant_upsert",
-                "governance (BANKA and BANKB sign) adds the regulator AUDIT",
+                "governance (BANKA, BANKB and BANKC: more than 2/3) adds the regulator AUDIT",
                 "BANKA",
                 3,
                 ParticipantUpsert(_AUDITOR),
-                signers=("BANKA", "BANKB"),
+                signers=("BANKA", "BANKB", "BANKC"),
             ),
         ),
         (
@@ -208,6 +216,14 @@ def block_txs() -> tuple[tuple[TxSpec, ...], ...]:
                 1,
                 Transfer("BANKA/alice", "BANKA:USD", 5_000),
                 code=Code.INSUFFICIENT_FREE_BALANCE,
+            ),
+            _tx(
+                "governance_params_set",
+                "governance (all three banks) shortens the change delay to 50 heights",
+                "BANKA",
+                4,
+                GovernanceParamsSet(GovernanceParams(2, 3, 50, 100, 1)),
+                signers=("BANKA", "BANKB", "BANKC"),
             ),
         ),
     )

@@ -1,7 +1,7 @@
-"""Rules for the administrative transactions: participants (and so validators), instruments,
-accounts. Each ``apply_*`` validates, stages writes on the view and returns the tx's events;
-it raises ``InvalidTransaction`` on any broken rule (the view then drops whatever was
-staged).
+"""Rules for the administrative transactions: instruments and accounts (participants and
+validators: ``governance.py``, ``validators.py``). Each ``apply_*`` validates, stages writes on
+the view and returns the tx's events; it raises ``InvalidTransaction`` on any broken rule (the
+view then drops whatever was staged).
 """
 
 from __future__ import annotations
@@ -10,24 +10,17 @@ from dataclasses import replace
 
 from consensus.ledger.auth import (
     TxContext,
-    get_active_banks,
     is_signed_by,
     require_participant,
     validate_governance,
 )
-from consensus.ledger.codes import (
-    GOVERNED_VALIDATORS_MAX,
-    PARTICIPANTS_MAX,
-    Code,
-    InvalidTransaction,
-)
+from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.events import (
     AccountClosed,
     AccountKeysRecovered,
     AccountOpened,
     AccountUpdated,
     InstrumentRegistered,
-    ParticipantUpserted,
     TxEvent,
 )
 from consensus.ledger.records import (
@@ -36,83 +29,10 @@ from consensus.ledger.records import (
     Instrument,
     InstrumentKind,
     Role,
-    ValidatorPowers,
-    ValidatorSchedule,
     account_bank,
 )
-from consensus.ledger.txs import AccountOpen, AccountUpdate, InstrumentRegister, ParticipantUpsert
+from consensus.ledger.txs import AccountOpen, AccountUpdate, InstrumentRegister
 from consensus.ledger.view import BlockView
-from consensus.types import PublicKey
-
-VALIDATOR_DELAY_HEIGHTS = 2
-"""A validator-set change made at height H signs from H + 2 (the next header already commits
-to the set for H + 1)."""
-
-
-def apply_participant_upsert(ctx: TxContext, body: ParticipantUpsert) -> tuple[TxEvent, ...]:
-    validate_governance(ctx)
-    view = ctx.view
-    participant = body.participant
-    created = view.get_participant(participant.participant_id) is None
-    if created and len(view.get_participant_ids()) >= PARTICIPANTS_MAX:
-        raise InvalidTransaction(Code.LIMIT_EXCEEDED, f"at most {PARTICIPANTS_MAX} participants")
-    view.put_participant(participant)
-    if len(get_active_banks(view)) < view.get_config().governance_threshold:
-        raise InvalidTransaction(
-            Code.GOVERNANCE_UNREACHABLE, "too few active banks left for governance"
-        )
-    apply_validator_set_change(view, ctx.height, compute_validator_set(view))
-    return (ParticipantUpserted(participant.participant_id, created),)
-
-
-def compute_validator_set(view: BlockView) -> ValidatorPowers:
-    """Active participants with the validator role, a consensus key and power > 0."""
-    pairs: dict[PublicKey, int] = {}
-    for participant_id in view.get_participant_ids():
-        p = view.get_participant(participant_id)
-        if p is None or not p.is_active or not p.has_role(Role.VALIDATOR):
-            continue
-        if p.validator_key is None or p.validator_power == 0:
-            continue
-        if p.validator_key in pairs:
-            raise InvalidTransaction(
-                Code.VALIDATOR_SET_INVALID, "two validators share a consensus key"
-            )
-        pairs[p.validator_key] = p.validator_power
-    return tuple(sorted(pairs.items()))
-
-
-def validate_validator_set(validators: ValidatorPowers) -> None:
-    """Refuse a set that could never reach quorum (empty, no power) or is too large."""
-    if not validators or sum(power for _, power in validators) <= 0:
-        raise InvalidTransaction(Code.VALIDATOR_SET_INVALID, "the validator set would be empty")
-    if len(validators) > GOVERNED_VALIDATORS_MAX:
-        raise InvalidTransaction(
-            Code.VALIDATOR_SET_INVALID, f"at most {GOVERNED_VALIDATORS_MAX} validators"
-        )
-
-
-def apply_validator_set_change(view: BlockView, height: int, validators: ValidatorPowers) -> None:
-    """Schedule ``validators`` from height + 2 if they differ from the set known for then."""
-    validate_validator_set(validators)
-    schedule = view.get_schedule()
-    effective = height + VALIDATOR_DELAY_HEIGHTS
-    if select_validators(schedule, effective) == validators:
-        return
-    # Keep the newest entry in force at ``height`` itself, and anything later: a node that
-    # restarts after this block needs the set that signed it to check its certificate.
-    entries = [(h, vset) for h, vset in schedule.entries if h < effective]
-    in_force = [i for i, (h, _) in enumerate(entries) if h <= height]
-    kept = entries[in_force[-1] :] if in_force else entries
-    view.put_schedule(ValidatorSchedule((*kept, (effective, validators))))
-
-
-def select_validators(schedule: ValidatorSchedule, height: int) -> ValidatorPowers | None:
-    chosen = None
-    for from_height, validators in schedule.entries:
-        if from_height <= height:
-            chosen = validators
-    return chosen
 
 
 def apply_instrument_register(ctx: TxContext, body: InstrumentRegister) -> tuple[TxEvent, ...]:
@@ -144,7 +64,14 @@ def apply_instrument_register(ctx: TxContext, body: InstrumentRegister) -> tuple
             raise InvalidTransaction(
                 Code.INSTRUMENT_MISMATCH, "settlement asset of another currency"
             )
-    view.put_instrument(Instrument(spec, 0, 0))
+        # At par across banks means unit for unit: other decimals would create value.
+        if asset.spec.decimals != spec.decimals:
+            raise InvalidTransaction(
+                Code.DECIMALS_MISMATCH,
+                f"{spec.instrument_id} has {spec.decimals} decimals, "
+                f"{asset.spec.instrument_id} {asset.spec.decimals}",
+            )
+    view.put_instrument(Instrument(spec, 0))
     return (InstrumentRegistered(spec.instrument_id),)
 
 
@@ -191,8 +118,8 @@ def apply_account_update(ctx: TxContext, body: AccountUpdate) -> tuple[TxEvent, 
         raise InvalidTransaction(Code.INVALID_ARGUMENT, "nothing to update")
     if body.kyc_expiry_ms is not None and body.kyc_expiry_ms <= ctx.time_ms:
         raise InvalidTransaction(Code.KYC_EXPIRED, "new KYC already expired")
-    if body.close and account.balance_count:
-        raise InvalidTransaction(Code.BALANCE_NOT_ZERO, f"{body.account_id} still holds balances")
+    if body.close:
+        validate_closable(ctx.view, account)
     events: list[TxEvent] = [AccountUpdated(body.account_id)]
     keys, threshold = account.keys, account.threshold
     if body.keys is not None and body.threshold is not None:
@@ -215,3 +142,22 @@ def apply_account_update(ctx: TxContext, body: AccountUpdate) -> tuple[TxEvent, 
         )
     )
     return tuple(events)
+
+
+def validate_closable(view: BlockView, account: Account) -> None:
+    """An account closes only empty; a settlement account (``<AGENT>/<BANK>``) only once its
+    bank is no longer active, since the interbank leg of that bank needs it (ids are never
+    reused)."""
+    if account.balance_count:
+        raise InvalidTransaction(
+            Code.BALANCE_NOT_ZERO, f"{account.account_id} still holds balances"
+        )
+    keeper = view.get_participant(account.bank)
+    if keeper is None or not keeper.has_role(Role.SETTLEMENT_AGENT):
+        return
+    owner = view.get_participant(account.account_id.partition("/")[2])
+    if owner is not None and owner.is_active and owner.has_role(Role.BANK):
+        raise InvalidTransaction(
+            Code.SETTLEMENT_ACCOUNT_IN_USE,
+            f"{account.account_id} settles {owner.participant_id}, an active bank",
+        )

@@ -1,4 +1,4 @@
-"""Rules for token movements: MINT, REDEEM, TRANSFER (same-bank and cross-bank), FREEZE.
+"""Rules for token movements: MINT, REDEEM, TRANSFER (same-bank and cross-bank).
 
 Every rule checks everything first and stages writes last; if it raises ``InvalidTransaction``
 the view drops the stage anyway. TRANSFER is the hot path (see node/bench/ledger.py): keep it lean.
@@ -6,22 +6,19 @@ the view drops the stage anyway. TRANSFER is the hot path (see node/bench/ledger
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from consensus.ledger.auth import TxContext, require_account, require_participant
 from consensus.ledger.codes import AMOUNT_MAX, Code, InvalidTransaction
-from consensus.ledger.events import Frozen, InterbankSettled, Minted, Redeemed, Transferred, TxEvent
+from consensus.ledger.controls import is_real_reference
+from consensus.ledger.events import InterbankSettled, Minted, Redeemed, Transferred, TxEvent
 from consensus.ledger.records import (
     Account,
     AccountStatus,
     Balance,
     Instrument,
     InstrumentKind,
-    Role,
-    account_bank,
 )
 from consensus.ledger.state import balance_key
-from consensus.ledger.txs import Freeze, Mint, Redeem, Transfer
+from consensus.ledger.txs import Mint, Redeem, Transfer
 from consensus.ledger.view import BlockView
 
 
@@ -74,9 +71,21 @@ def credit(balance: Balance, amount: int) -> Balance:
 
 
 def with_supply(instrument: Instrument, minted: int = 0, redeemed: int = 0) -> Instrument:
-    if instrument.minted + minted > AMOUNT_MAX:
+    """The instrument with its outstanding supply moved; the cap binds what is outstanding."""
+    supply = instrument.supply + minted - redeemed
+    if supply > AMOUNT_MAX:
         raise InvalidTransaction(Code.LIMIT_EXCEEDED, "supply would overflow")
-    return Instrument(instrument.spec, instrument.minted + minted, instrument.redeemed + redeemed)
+    assert supply >= 0, "redeemed only from balances, which sum to the supply"
+    return Instrument(instrument.spec, supply)
+
+
+def validate_issuer_active(view: BlockView, instrument: Instrument) -> None:
+    """A suspended bank's token is not minted any more, by MINT or by a payment to it."""
+    issuer = view.get_participant(instrument.spec.issuer)
+    if issuer is None or not issuer.is_active:
+        raise InvalidTransaction(
+            Code.ISSUER_SUSPENDED, f"{instrument.spec.issuer} is suspended: no new tokens"
+        )
 
 
 def apply_mint(ctx: TxContext, body: Mint) -> tuple[TxEvent, ...]:
@@ -85,13 +94,19 @@ def apply_mint(ctx: TxContext, body: Mint) -> tuple[TxEvent, ...]:
     instrument = require_instrument(view, body.instrument_id)
     if instrument.spec.issuer != issuer.participant_id:
         raise InvalidTransaction(Code.NOT_AUTHORIZED, f"only {instrument.spec.issuer} mints it")
+    validate_issuer_active(view, instrument)
     account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
     validate_eligible(account, ctx.time_ms)
+    if view.is_funding_ref_used(issuer.participant_id, body.funding_ref):
+        raise InvalidTransaction(
+            Code.DUPLICATE_FUNDING_REF, f"{body.funding_ref!r} already funded a mint"
+        )
     old = view.get_balance(body.account_id, body.instrument_id)
     balance = credit(old, body.amount)
     view.put_instrument(with_supply(instrument, minted=body.amount))
     view.put_balance(body.account_id, body.instrument_id, old, balance)
+    view.put_funding_ref(issuer.participant_id, body.funding_ref, ctx.height)
     return (Minted(body.account_id, body.instrument_id, body.amount, body.funding_ref),)
 
 
@@ -100,18 +115,18 @@ def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[TxEvent, ...]:
     instrument = require_instrument(view, body.instrument_id)
     account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
-    if ctx.tx.submitter == body.account_id:
-        if account.frozen:
-            raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
-    elif ctx.tx.submitter == instrument.spec.issuer:
+    if ctx.tx.submitter == instrument.spec.issuer and ctx.tx.submitter != body.account_id:
         # The issuer may redeem on a customer's behalf only under a legal basis (court order,
         # account closure...); it can still take only the free balance.
-        if body.legal_basis_ref is None:
+        if body.legal_basis_ref is None or not is_real_reference(body.legal_basis_ref):
             raise InvalidTransaction(
                 Code.LEGAL_BASIS_REQUIRED, "issuer redemption needs a legal basis"
             )
-    else:
+    elif ctx.tx.submitter != body.account_id:
         raise InvalidTransaction(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
+    # Nor the issuer: paying out a frozen account would defeat another authority's freeze.
+    if account.frozen:
+        raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
     old = view.get_balance(body.account_id, body.instrument_id)
     balance = debit(old, body.amount)
     view.put_instrument(with_supply(instrument, redeemed=body.amount))
@@ -161,6 +176,7 @@ def apply_cross_bank(
     payee_token = require_instrument(view, f"{payee.bank}:{spec.currency}")
     if payee_token.spec.settlement_asset != spec.settlement_asset:
         raise InvalidTransaction(Code.INSTRUMENT_MISMATCH, "the banks settle in different assets")
+    validate_issuer_active(view, payee_token)
     asset = require_instrument(view, spec.settlement_asset)
     agent = asset.spec.issuer
     source = require_account_by_id(view, f"{agent}/{payer.bank}")
@@ -171,6 +187,10 @@ def apply_cross_bank(
     source_old = view.get_balance(source.account_id, asset_id)
     target_old = view.get_balance(target.account_id, asset_id)
     payee_old = view.get_balance(payee.account_id, payee_id)
+    if amount > source_old.free:
+        raise InvalidTransaction(
+            Code.INSUFFICIENT_SETTLEMENT_BALANCE, f"{payer.bank} holds too little {asset_id}"
+        )
     source_new, target_new = debit(source_old, amount), credit(target_old, amount)
     payee_new = credit(payee_old, amount)
     burned = with_supply(token, redeemed=amount)
@@ -184,38 +204,4 @@ def apply_cross_bank(
     return (
         Transferred(payer.account_id, payee.account_id, spec.instrument_id, payee_id, amount, True),
         InterbankSettled(asset_id, payer.bank, payee.bank, amount),
-    )
-
-
-def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[TxEvent, ...]:
-    authority = require_participant(ctx)
-    view = ctx.view
-    is_bank = authority.participant_id == account_bank(body.account_id)
-    if not (is_bank or authority.has_role(Role.REGULATOR)):
-        raise InvalidTransaction(
-            Code.NOT_AUTHORIZED, "only the account's bank or a regulator freezes"
-        )
-    account = require_account_by_id(view, body.account_id)
-    if body.instrument_id is not None:
-        validate_holds(account, require_instrument(view, body.instrument_id))
-        balance = view.get_balance(body.account_id, body.instrument_id)
-        # Overwrite, but free = total - frozen - held must stay >= 0.
-        if body.amount > balance.total - balance.held:
-            raise InvalidTransaction(
-                Code.INSUFFICIENT_FREE_BALANCE, "cannot freeze more than is held"
-            )
-        frozen = Balance(balance.total, body.amount, balance.held)
-        view.put_balance(body.account_id, body.instrument_id, balance, frozen)
-    # Read again: a balance put above may have changed the account's balance count.
-    current = view.get_account(body.account_id)
-    assert current is not None, "the account was read above"
-    view.put_account(replace(current, frozen=body.account_frozen))
-    return (
-        Frozen(
-            body.account_id,
-            body.account_frozen,
-            body.instrument_id,
-            body.amount,
-            body.legal_basis_ref,
-        ),
     )

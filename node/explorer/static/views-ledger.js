@@ -65,8 +65,6 @@ function instrumentFacts(instrument) {
     ["currency", instrument.currency],
     ["decimals", String(instrument.decimals)],
     ["settles in", linkInstrument(instrument.settlement_asset)],
-    ["minted", amount(instrument.minted)],
-    ["redeemed", amount(instrument.redeemed)],
     ["supply", amount(instrument.supply), "supply"],
   ]);
 }

@@ -115,8 +115,6 @@ def schemas() -> Json:
                 "currency": {"type": "string"},
                 "decimals": INT,
                 "settlement_asset": nullable({"type": "string"}),
-                "minted": INT,
-                "redeemed": INT,
                 "supply": INT,
             }
         ),

@@ -58,8 +58,6 @@ def instrument_json(instrument: Instrument) -> Json:
         "currency": spec.currency,
         "decimals": spec.decimals,
         "settlement_asset": spec.settlement_asset,
-        "minted": instrument.minted,
-        "redeemed": instrument.redeemed,
         "supply": instrument.supply,
     }
 

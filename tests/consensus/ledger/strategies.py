@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from consensus import crypto
 from consensus.ledger import events as ev
 from consensus.ledger.codes import AMOUNT_MAX, Code
+from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.events import Receipt
 from consensus.ledger.records import (
     InstrumentKind,
@@ -20,8 +21,10 @@ from consensus.ledger.txs import (
     AccountUpdate,
     Body,
     Freeze,
+    GovernanceParamsSet,
     InstrumentRegister,
     Mint,
+    ParticipantChangeCancel,
     ParticipantUpsert,
     Redeem,
     SignedTx,
@@ -113,6 +116,19 @@ def account_opens(draw: st.DrawFn) -> AccountOpen:
     return AccountOpen(draw(account_ids), keys, threshold, draw(hashes), expiry)  # type: ignore[arg-type]
 
 
+@st.composite
+def governance_params(draw: st.DrawFn) -> GovernanceParams:
+    denominator = draw(st.integers(2, 1_000))
+    numerator = draw(st.integers((denominator + 1) // 2, denominator - 1))
+    return GovernanceParams(
+        numerator,
+        denominator,
+        draw(st.integers(1, 1_000_000)),
+        draw(st.integers(0, 1_000_000)),
+        draw(st.integers(1, 128)),
+    )
+
+
 BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     TxType.PARTICIPANT_UPSERT: st.builds(ParticipantUpsert, participants()),
     TxType.INSTRUMENT_REGISTER: st.builds(InstrumentRegister, instrument_specs()),
@@ -124,6 +140,8 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     ),
     TxType.TRANSFER: st.builds(Transfer, account_ids, instrument_ids, amounts),
     TxType.FREEZE: freezes(),
+    TxType.GOVERNANCE_PARAMS_SET: st.builds(GovernanceParamsSet, governance_params()),
+    TxType.PARTICIPANT_CHANGE_CANCEL: st.builds(ParticipantChangeCancel, participant_ids),
 }
 bodies: st.SearchStrategy[Body] = st.one_of(*BODY_STRATEGIES.values())
 
@@ -178,11 +196,15 @@ events = st.one_of(
     st.builds(
         ev.Frozen,
         nonempty_refs,
+        nonempty_refs,
         st.booleans(),
         st.none() | nonempty_refs,
         st.integers(0, AMOUNT_MAX),
         refs,
     ),
+    st.builds(ev.ParticipantChangeProposed, nonempty_refs, amounts),
+    st.builds(ev.ParticipantChangeCancelled, nonempty_refs),
+    st.builds(ev.GovernanceParamsChanged, amounts, amounts, amounts, amounts, amounts),
 )
 
 receipts = st.builds(

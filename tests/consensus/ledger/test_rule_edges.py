@@ -40,9 +40,9 @@ from consensus.ledger.txs import (
 )
 
 from .test_rules import NOW_MS, Chain, _ledger_kv, _participant, check_rejection_writes
-from .world import CUSTOMER_FLOAT, FAR_FUTURE_MS, key
+from .world import CUSTOMER_FLOAT, FAR_FUTURE_MS, genesis_state, key
 
-GOVERNANCE = ["BANKA", "BANKB"]
+GOVERNANCE = ["BANKA", "BANKB", "BANKC"]
 
 
 class LoggedChain(Chain):
@@ -186,8 +186,8 @@ def test_supply_may_reach_the_amount_limit_but_not_pass_it(chain: LoggedChain) -
         ev.Minted("BANKA/zed", "BANKA:USD", rest, "m"),
     )
     instrument = q.get_instrument(chain.state, "BANKA:USD")
-    assert instrument is not None and instrument.minted == AMOUNT_MAX
-    assert chain.reject("BANKA", Mint("BANKA/bob", "BANKA:USD", 1, "m")) == (
+    assert instrument is not None and instrument.supply == AMOUNT_MAX
+    assert chain.reject("BANKA", Mint("BANKA/bob", "BANKA:USD", 1, "m2")) == (
         Code.LIMIT_EXCEEDED,
         "supply would overflow",
     )
@@ -256,37 +256,36 @@ def test_banks_settling_in_different_assets_cannot_transfer(chain: LoggedChain) 
 def test_participants_are_bounded(chain: LoggedChain) -> None:
     existing = len(q.get_participant_ids(chain.state))
     raws = [
-        chain.f.raw("BANKA", ParticipantUpsert(_participant(f"P{i:03}", {Role.BANK})), GOVERNANCE)
+        chain.f.raw(
+            "BANKA", ParticipantUpsert(_participant(f"P{i:03}", {Role.REGULATOR})), GOVERNANCE
+        )
         for i in range(PARTICIPANTS_MAX - existing)
     ]
     result = execute_block(chain.state, raws, chain.state.height + 1, NOW_MS)
     assert {r.code for r in result.receipts} == {Code.OK}
     chain.state = result.state
     assert len(q.get_participant_ids(chain.state)) == PARTICIPANTS_MAX
-    one_more = ParticipantUpsert(_participant("P999", {Role.BANK}))
+    one_more = ParticipantUpsert(_participant("P999", {Role.REGULATOR}))
     assert chain.reject("BANKA", one_more, signers=GOVERNANCE) == (
         Code.LIMIT_EXCEEDED,
         f"at most {PARTICIPANTS_MAX} participants",
     )
     # updating one that exists is still allowed at the limit
-    chain.ok("BANKA", ParticipantUpsert(_participant("P000", {Role.BANK})), signers=GOVERNANCE)
+    chain.ok("BANKA", ParticipantUpsert(_participant("P000", {Role.REGULATOR})), signers=GOVERNANCE)
 
 
-def test_governance_unreachable_is_explained(chain: LoggedChain) -> None:
+def test_governance_unreachable_is_explained() -> None:
+    chain = LoggedChain(genesis_state(bank_power=0, validators=1))
     suspended = ParticipantStatus.SUSPENDED
-    for bank in ("BANKC", "BANKB"):
-        code, _ = chain.run(
-            "BANKA",
-            ParticipantUpsert(_participant(bank, {Role.BANK, Role.VALIDATOR}, 10, suspended)),
-            signers=GOVERNANCE,
-        )
-    assert (code, chain.last_log) == (
-        Code.GOVERNANCE_UNREACHABLE,
-        "too few active banks left for governance",
-    )
+    for signers in (GOVERNANCE, ["BANKA", "BANKB"], ["BANKA"]):
+        bank = signers[-1]
+        body = ParticipantUpsert(_participant(bank, {Role.BANK}, 0, suspended))
+        code, _ = chain.run("BANKA", body, signers=signers)
+    assert (code, chain.last_log) == (Code.GOVERNANCE_UNREACHABLE, "no active bank would be left")
 
 
-def test_a_removed_validator_is_reported_with_power_zero(chain: LoggedChain) -> None:
+def test_a_removed_validator_is_reported_with_power_zero() -> None:
+    chain = LoggedChain(genesis_state(validators=3))
     gone = key("BANKC-val").public_key
     body = ParticipantUpsert(_participant("BANKC", {Role.BANK}))
     raw = chain.f.raw("BANKA", body, signers=GOVERNANCE)
@@ -294,15 +293,20 @@ def test_a_removed_validator_is_reported_with_power_zero(chain: LoggedChain) -> 
     assert result.validator_updates == ((gone, 0),)
 
 
-def test_superseded_validator_sets_are_pruned(chain: LoggedChain) -> None:
+def test_superseded_validator_sets_are_pruned_after_the_trust_window(chain: LoggedChain) -> None:
+    window = q.get_governance(chain.state).trust_window_heights
     for power in (5, 7, 9):
         body = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, power))
-        chain.ok("BANKA", body, signers=GOVERNANCE)
+        chain.ok("BANKA", body, signers=[*GOVERNANCE, "BANKD"])
     tip = chain.state.height
     assert [
         dict(get_validators(chain.state, h)).get(key("BANKD-val").public_key)
         for h in (tip, tip + 1, tip + 2)
     ] == [5, 7, 9]
+    assert get_validators(chain.state, 1)  # still within the trust window
+    chain.skip(window + 1)
+    body = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, 10))
+    chain.ok("BANKA", body, signers=[*GOVERNANCE, "BANKD"])
     with pytest.raises(LookupError) as missing:
         get_validators(chain.state, 1)
     assert str(missing.value) == "no validator set retained for height 1"
@@ -390,11 +394,12 @@ def test_kyc_expires_at_its_instant(chain: LoggedChain) -> None:
 # -- the validator set -----------------------------------------------------------------------------
 
 
-def test_a_suspended_validator_leaves_the_set(chain: LoggedChain) -> None:
+def test_a_suspended_validator_leaves_the_set() -> None:
+    chain = LoggedChain(genesis_state(validators=3))
     suspended = _participant("BANKC", {Role.BANK, Role.VALIDATOR}, 10, ParticipantStatus.SUSPENDED)
     chain.ok("BANKA", ParticipantUpsert(suspended), signers=GOVERNANCE)
     keys = dict(get_validators(chain.state, chain.state.height + 2))
-    assert key("BANKC-val").public_key not in keys and len(keys) == 2
+    assert key("BANKC-val").public_key not in keys and len(keys) == 5
 
 
 @pytest.mark.parametrize(
@@ -420,38 +425,24 @@ def test_validators_cannot_share_a_consensus_key(chain: LoggedChain) -> None:
     )
 
 
-def test_a_single_validator_of_power_one_is_a_valid_set(chain: LoggedChain) -> None:
-    for bank, power in (("BANKA", 0), ("BANKB", 0), ("BANKC", 1)):
-        roles = {Role.BANK, Role.VALIDATOR} if power else {Role.BANK}
-        chain.ok("BANKA", ParticipantUpsert(_participant(bank, roles, power)), signers=GOVERNANCE)
-    assert get_validators(chain.state, chain.state.height + 2) == (
-        (key("BANKC-val").public_key, 1),
-    )
+def test_a_single_validator_of_power_one_is_a_valid_set() -> None:
+    state = genesis_state(bank_power=0, validators=1, validator_power=1)
+    assert get_validators(state, 1) == ((key("VAL000-val").public_key, 1),)
 
 
-def test_the_empty_set_is_refused_with_its_reason(chain: LoggedChain) -> None:
-    for bank in ("BANKA", "BANKB"):
-        chain.ok("BANKA", ParticipantUpsert(_participant(bank, {Role.BANK})), signers=GOVERNANCE)
+def test_the_empty_set_is_refused_with_its_reason() -> None:
+    chain = LoggedChain(genesis_state(bank_power=0, validators=1))
     assert chain.reject(
-        "BANKA", ParticipantUpsert(_participant("BANKC", {Role.BANK})), signers=GOVERNANCE
+        "BANKA",
+        ParticipantUpsert(_participant("VAL000", {Role.VALIDATOR})),
+        signers=[*GOVERNANCE, "VAL000"],
     ) == (Code.VALIDATOR_SET_INVALID, "the validator set would be empty")
 
 
-def test_validators_are_bounded(chain: LoggedChain) -> None:
-    existing = len(get_validators(chain.state, 1))
-    raws = [
-        chain.f.raw(
-            "BANKA",
-            ParticipantUpsert(_participant(f"V{i:03}", {Role.BANK, Role.VALIDATOR}, 1)),
-            GOVERNANCE,
-        )
-        for i in range(LEDGER_VALIDATORS_MAX - existing)
-    ]
-    result = execute_block(chain.state, raws, chain.state.height + 1, NOW_MS)
-    assert {r.code for r in result.receipts} == {Code.OK}
-    chain.state = result.state
-    assert len(get_validators(chain.state, chain.state.height + 2)) == LEDGER_VALIDATORS_MAX
-    one_more = ParticipantUpsert(_participant("V999", {Role.BANK, Role.VALIDATOR}, 1))
+def test_validators_are_bounded() -> None:
+    chain = LoggedChain(genesis_state(validators=LEDGER_VALIDATORS_MAX - 3))
+    assert len(get_validators(chain.state, 1)) == LEDGER_VALIDATORS_MAX
+    one_more = ParticipantUpsert(_participant("V999", {Role.VALIDATOR}, 1))
     assert chain.reject("BANKA", one_more, signers=GOVERNANCE) == (
         Code.VALIDATOR_SET_INVALID,
         f"at most {LEDGER_VALIDATORS_MAX} validators",
@@ -468,3 +459,23 @@ def test_recovered_keys_bring_their_threshold(chain: LoggedChain) -> None:
     body = Transfer("BANKA/bob", "BANKA:USD", 1)
     assert chain.run("BANKA/alice", body, signers=["alice-r1"])[0] is Code.NOT_AUTHORIZED
     chain.ok("BANKA/alice", body, signers=["alice-r1", "alice-r2"])
+
+
+def test_the_sets_kept_within_the_trust_window_are_bounded(chain: LoggedChain) -> None:
+    from consensus.ledger.codes import SCHEDULE_ENTRIES_MAX
+    from consensus.ledger.controls import GovernanceParams
+    from consensus.ledger.txs import GovernanceParamsSet
+
+    chain.ok("BANKA", GovernanceParamsSet(GovernanceParams(2, 3, 5, 100, 1)), signers=GOVERNANCE)
+    signers = [*GOVERNANCE, "BANKD"]
+    for change in range(1, SCHEDULE_ENTRIES_MAX):  # genesis' set plus 15 changes: 16 kept
+        power = 1 + change % 2
+        body = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, power))
+        chain.ok("BANKA", body, signers=signers)
+    one_more = ParticipantUpsert(_participant("BANKD", {Role.BANK, Role.VALIDATOR}, 3))
+    assert chain.reject("BANKA", one_more, signers=signers) == (
+        Code.VALIDATOR_SET_INVALID,
+        "too many validator-set changes within the trust window",
+    )
+    chain.skip(100)  # the trust window moves on: older sets are dropped
+    chain.ok("BANKA", one_more, signers=signers)

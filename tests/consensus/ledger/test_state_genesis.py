@@ -46,7 +46,12 @@ def _mutated(path: list[Any], value: Any) -> dict[str, Any]:
     [
         (["chain_id"], ""),
         (["chain_id"], 5),
-        (["governance_threshold"], 0),
+        (["governance_threshold"], 2),  # the absolute count is gone: a fraction replaced it
+        (["governance", "threshold_numerator"], 1),  # below a majority of 3
+        (["governance", "threshold_numerator"], 3),  # 3/3: all banks could never reach it
+        (["governance", "change_delay_heights"], 0),
+        (["governance", "validators_min"], 0),
+        (["governance", "extra"], 1),
         (["participants", 0, "roles"], ["king"]),
         (["participants", 0, "keys"], ["zz"]),
         (["participants", 0, "keys"], []),
@@ -73,7 +78,8 @@ def test_genesis_rejects_malformed_documents(path: list[Any], value: Any) -> Non
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (["governance_threshold"], 4),  # only 3 banks
+        (["governance", "validators_min"], 4),  # only 3 validators
+        (["instruments", 1, "decimals"], 0),  # BANKA:USD against CB:USD with 2: value created
         (["instruments", 0, "issuer"], "BANKA"),  # settlement asset issued by a bank
         (["balances", 0, "instrument"], "BANKA:USD"),  # CB/BANKA holds only CB instruments
         (["accounts", 0, "kyc_expiry_ms"], GENESIS_TIME_MS),
@@ -87,6 +93,23 @@ def test_genesis_rejects_inconsistent_documents(path: list[Any], value: Any) -> 
             participant["validator_power"] = 0
     with pytest.raises(GenesisError):
         build_genesis_state(GenesisDoc.from_json_dict(doc))
+
+
+def test_genesis_governance_defaults_to_more_than_two_thirds() -> None:
+    from consensus.ledger import queries as q
+    from consensus.ledger.controls import DEFAULT_GOVERNANCE
+
+    doc = genesis_json()
+    del doc["governance"]
+    parsed = GenesisDoc.from_json_dict(doc)
+    assert parsed.governance == DEFAULT_GOVERNANCE
+    assert q.get_governance(build_genesis_state(parsed)) == DEFAULT_GOVERNANCE
+    assert (DEFAULT_GOVERNANCE.threshold_numerator, DEFAULT_GOVERNANCE.threshold_denominator) == (
+        2,
+        3,
+    )
+    # the JSON form round-trips, governance included
+    assert GenesisDoc.from_json_dict(parsed.to_json_dict()) == parsed
 
 
 def _run_blocks(count: int, txs_per_block: int) -> tuple[State, list[State]]:

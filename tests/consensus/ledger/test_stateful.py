@@ -3,13 +3,18 @@
 After every step: money is conserved per instrument, free >= 0 everywhere, a rejected tx left
 the ledger byte-identical but for its submitter's nonce and key, no (submitter, idempotency
 key) or nonce was accepted twice, a cross-bank transfer moved exactly its amount of settlement
-asset, and ``State.from_kv`` rebuilds the same state. At the end the whole history is replayed
-from genesis to the same app hash.
+asset, and ``State.from_kv`` rebuilds the same state. Governance: no coalition below the
+threshold changes another participant's keys (and above it only with the participant's
+signature or after an uncancelled delay), and no accepted validator-set change breaks quorum
+(against every set in force within the trust window, less than 1/3 of the power moved, never
+fewer validators than the minimum). At the end the whole history is replayed from genesis to
+the same app hash.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,8 +24,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from consensus import codec
 from consensus.codec import CodecError
-from consensus.ledger import Code, State, decode_tx, execute_block
+from consensus.ledger import Code, State, decode_tx, execute_block, get_validators
 from consensus.ledger import queries as q
+from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.records import (
     AccountStatus,
     InstrumentKind,
@@ -35,8 +41,10 @@ from consensus.ledger.txs import (
     AccountUpdate,
     Body,
     Freeze,
+    GovernanceParamsSet,
     InstrumentRegister,
     Mint,
+    ParticipantChangeCancel,
     ParticipantUpsert,
     Redeem,
     Transfer,
@@ -88,6 +96,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accepted: set[tuple[str, str]] = set()
         self.last_nonce: dict[str, int] = {}
         self.transfers_accepted = 0
+        self.freezes: dict[str, dict[str, tuple[bool, dict[str, int]]]] = defaultdict(dict)
+        """account -> authority -> (account flag, frozen amount by instrument) it ordered."""
+        self.key_names = {"CB", "REG", *BANKS, "BANKD"}
+        """Names of every participant key made so far (``world.key(name)``)."""
+        self.sets = {h: get_validators(self.genesis, h) for h in (1, 2)}
+        """The validator set of each height, as scheduled when it became known."""
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -121,7 +135,26 @@ class LedgerMachine(RuleBasedStateMachine):
         self.previous, self.state = self.state, result.state
         for submitter in self.last_nonce.keys() | self.submitters_of(raws):
             self.last_nonce[submitter] = q.get_nonce(self.state, submitter)
+        self.check_validator_change(height)
         return [r.code for r in result.receipts]
+
+    def check_validator_change(self, height: int) -> None:
+        """The set scheduled by block ``height`` (for height + 2) keeps quorum with every set
+        in force within the trust window: less than 1/3 of the old power left, less than 1/3
+        of the new power is new, and at least the minimum of validators."""
+        new = get_validators(self.state, height + 2)
+        self.sets[height + 2] = new
+        params = q.get_governance(self.state)
+        assert len(new) >= params.validators_min, "fewer validators than the minimum"
+        for older in range(max(1, height - params.trust_window_heights), height + 2):
+            old = dict(self.sets[older])
+            after = dict(new)
+            removed = sum(max(0, p - after.get(k, 0)) for k, p in old.items())
+            added = sum(max(0, p - old.get(k, 0)) for k, p in after.items())
+            assert 3 * removed < sum(old.values()), f"1/3 of the power left since {older}"
+            assert 3 * added < sum(after.values()), f"1/3 of the power is new since {older}"
+        if new != self.sets[height + 1]:
+            event("validator set changed")
 
     def record_acceptances(self, raws: list[bytes], codes: list[Code]) -> None:
         from consensus.ledger import decode_tx
@@ -241,8 +274,27 @@ class LedgerMachine(RuleBasedStateMachine):
         issuer = issuer or account.split("/")[0]  # usually the account's own bank
         instrument = instrument or f"{issuer}:USD"
         blocked = self.is_blocked(account)
-        code = self.run_one(issuer, Mint(account, instrument, amount, "core-debit"), mutation)
+        # mostly a fresh funding reference; sometimes one used before (refused: it minted)
+        shared = amount in (7, 100, 2_500)
+        ref = "core-debit" if shared else f"core-debit-{self.factory.counter}"
+        used = q.is_funding_ref_used(self.state, issuer, ref)
+        code = self.run_one(issuer, Mint(account, instrument, amount, ref), mutation)
         assert not (blocked and code is Code.OK), "minted into a frozen or closed account"
+        assert not (used and code is Code.OK), "a funding reference minted twice"
+
+    @rule(account=st.sampled_from(CUSTOMERS), amount=st.integers(1, 1_000), reuse=st.booleans())
+    def mint_again_with_a_funding_ref(self, account: str, amount: int, reuse: bool) -> None:
+        """A bank mints against a reference, then mints again against the same (or, as a
+        control, a fresh) reference: a funding reference mints once."""
+        bank = account.split("/")[0]
+        ref = f"wire-{self.factory.counter}"
+        first = self.run_one(bank, Mint(account, f"{bank}:USD", amount, ref), "none")
+        again = ref if reuse else f"{ref}-b"
+        second = self.run_one(bank, Mint(account, f"{bank}:USD", amount, again), "none")
+        if reuse and first is Code.OK:
+            assert second is Code.DUPLICATE_FUNDING_REF, "a funding reference minted twice"
+        elif first is Code.OK:
+            assert second is Code.OK
 
     @rule(account=st.sampled_from(ACCOUNTS), by_issuer=st.booleans(), legal=st.booleans(),
           amount=amounts, mutation=st.sampled_from(MUTATIONS))  # fmt: skip
@@ -251,7 +303,9 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> None:
         bank = account.split("/")[0]
         body = Redeem(account, f"{bank}:USD", amount, "payout", "court" if legal else None)
-        self.run_one(bank if by_issuer else account, body, mutation)
+        blocked = self.is_blocked(account)
+        code = self.run_one(bank if by_issuer else account, body, mutation)
+        assert not (blocked and code is Code.OK), "paid out of a frozen or closed account"
 
     @rule(authority=st.just("REG") | st.sampled_from([*BANKS, "REG", "CB"]),
           account=st.sampled_from(CUSTOMERS) | st.sampled_from(ACCOUNTS),
@@ -261,9 +315,39 @@ class LedgerMachine(RuleBasedStateMachine):
         self, authority: str, account: str, flag: bool, amount: int | None, mutation: str
     ) -> None:
         instrument = None if amount is None else f"{account.split('/')[0]}:USD"
-        self.run_one(
-            authority, Freeze(account, flag, instrument, amount or 0, "legal-basis"), mutation
-        )
+        body = Freeze(account, flag, instrument, amount or 0, "legal-basis")
+        if self.run_one(authority, body, mutation) is not Code.OK:
+            return
+        # The model of freeze provenance: one order per authority, each replacing only its own.
+        orders = self.freezes[account]
+        _, amounts = orders.get(authority, (False, {}))
+        if instrument is not None:
+            amounts = {**amounts, instrument: amount or 0}
+        orders[authority] = (flag, amounts)
+        record = q.get_account(self.state, account)
+        assert record is not None
+        assert record.frozen == any(f for f, _ in orders.values()), "a freeze lost its authority"
+        if instrument is not None:
+            frozen = sum(a.get(instrument, 0) for _, a in orders.values())
+            assert q.get_balance(self.state, account, instrument).frozen == frozen
+
+    @rule(account=st.sampled_from(CUSTOMERS), bank_first=st.booleans(),
+          flags=st.tuples(st.booleans(), st.booleans()),
+          amounts=st.tuples(*[st.sampled_from([None, 0, 5, 3_000])] * 2))  # fmt: skip
+    def freeze_by_two_authorities(
+        self,
+        account: str,
+        bank_first: bool,
+        flags: tuple[bool, bool],
+        amounts: tuple[int | None, int | None],
+    ) -> None:
+        """The account's bank and the regulator both order, then the first lifts its own
+        order: the other's stands (checked against the model in ``freeze``)."""
+        bank = account.split("/")[0]
+        authorities = (bank, "REG") if bank_first else ("REG", bank)
+        for authority, flag, amount in zip(authorities, flags, amounts, strict=True):
+            self.freeze(authority, account, flag, amount, "none")
+        self.freeze(authorities[0], account, False, 0, "none")
 
     @rule(bank=st.sampled_from(BANKS), local=st.sampled_from(["zoe", "yan", "ghost", "alice"]),
           expired=st.booleans(), mutation=st.sampled_from(MUTATIONS))  # fmt: skip
@@ -292,19 +376,124 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.run_one(bank, body, mutation) is Code.OK and keys:
             self.signer[account] = new_name
 
-    @rule(bank=st.sampled_from([*BANKS, "BANKD"]), power=st.sampled_from([0, 1, 10]),
-          suspend=st.booleans(), cosigners=st.integers(1, 3),
+    def governance_signers(self, banks: set[str]) -> list[str]:
+        return [self.signer_of(bank) for bank in sorted(banks)]
+
+    def is_threshold_reached(self, banks: set[str]) -> bool:
+        active = [
+            pid
+            for pid in q.get_participant_ids(self.state)
+            if (p := q.get_participant(self.state, pid)) is not None
+            and p.is_active
+            and p.has_role(Role.BANK)
+        ]
+        signed = len([pid for pid in active if pid in banks])
+        params = q.get_governance(self.state)
+        return signed * params.threshold_denominator > params.threshold_numerator * len(active)
+
+    @rule(bank=st.sampled_from([*BANKS, "BANKD"]), power=st.sampled_from([0, 1, 3, 10]),
+          suspend=st.booleans(),
+          cosigners=st.just({*BANKS, "BANKD"}) | st.sets(st.sampled_from([*BANKS, "BANKD"])),
           mutation=st.sampled_from(MUTATIONS))  # fmt: skip
     def participant_upsert(
-        self, bank: str, power: int, suspend: bool, cosigners: int, mutation: str
+        self, bank: str, power: int, suspend: bool, cosigners: set[str], mutation: str
     ) -> None:
+        """Status and validator power changes (with the participant's consent when it is
+        among the cosigners), or a new bank BANKD."""
         status = ParticipantStatus.SUSPENDED if suspend else ParticipantStatus.ACTIVE
+        current = q.get_participant(self.state, bank)
+        keys = (key(bank).public_key,) if current is None else current.keys
         participant = Participant(
-            bank, bank, frozenset({Role.BANK, Role.VALIDATOR}), status, (key(bank).public_key,), 1,
+            bank, bank, frozenset({Role.BANK, Role.VALIDATOR}), status, keys, 1,
             key(bank + "-val").public_key, power, "", "",
         )  # fmt: skip
-        signers = list(BANKS[:cosigners])
+        signers = self.governance_signers(cosigners | {BANKS[0]})
         self.run_one(BANKS[0], ParticipantUpsert(participant), mutation, signers=signers)
+
+    @rule(who=st.sampled_from(["CB", "REG", "BANKC"]) | st.sampled_from(["REG", *BANKS, "BANKD"]),
+          coalition=st.just({"BANKA", "BANKB"}) | st.just(set(BANKS))
+          | st.sets(st.sampled_from([*BANKS, "BANKD"]), min_size=1),
+          consent=st.booleans(), fresh=st.booleans(), cancel=st.booleans(),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def coalition_replaces_keys(
+        self, who: str, coalition: set[str], consent: bool, fresh: bool, cancel: bool,
+        mutation: str,
+    ) -> None:  # fmt: skip
+        """Banks try to replace ``who``'s keys (the promise: no coalition below the
+        threshold does it, and above it only with consent or after an uncancelled delay)."""
+        target = who
+        before = q.get_participant(self.state, target)
+        if before is None:
+            return
+        pending = q.get_pending_change(self.state, target)
+        if pending is not None and not fresh:
+            new = pending.participant  # re-submit the pending change (applies once due)
+        else:
+            name = f"{target}#{self.factory.counter}"
+            self.key_names.add(name)
+            new = replace(before, keys=(key(name).public_key,), threshold=1)
+        signers = self.governance_signers(coalition)
+        if consent:
+            signers.append(self.signer_of(target))
+            coalition = coalition | {target}  # a consenting bank also counts for governance
+        consent = consent or target in coalition
+        reached = self.is_threshold_reached(coalition)
+        submitter = sorted(coalition)[0]
+        code = self.run_one(submitter, ParticipantUpsert(new), mutation, signers=signers)
+        after = q.get_participant(self.state, target)
+        assert after is not None
+        if after.keys == before.keys:
+            if cancel and q.get_pending_change(self.state, target) is not None:
+                event("pending change cancelled by its participant")
+                code = self.run_one(target, ParticipantChangeCancel(target), "none")
+                assert code in {Code.OK, Code.PARTICIPANT_INACTIVE}, code
+            return
+        event("participant keys replaced")
+        assert code is Code.OK and reached, "a coalition below the threshold changed keys"
+        due = pending is not None and pending.participant == new
+        assert consent or (due and self.state.height >= pending.effective_height), (
+            "keys changed without the participant's signature or an uncancelled delay"
+        )
+        assert not (target == "CB" and not consent), "the settlement agent's keys changed"
+        self.signer[target] = self.key_name_of(after.keys)
+
+    def key_name_of(self, keys: tuple[Any, ...]) -> str:
+        for name in self.key_names:
+            if key(name).public_key in keys:
+                return name
+        raise AssertionError("keys of unknown origin")
+
+    @rule(who=st.just("REG") | st.sampled_from(["CB", "REG", *BANKS, "BANKD"]),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def cancel_pending_change(self, who: str, mutation: str) -> None:
+        target = who
+        had = q.get_pending_change(self.state, target) is not None
+        code = self.run_one(target, ParticipantChangeCancel(target), mutation)
+        if code is Code.OK:
+            assert had and q.get_pending_change(self.state, target) is None
+
+    @rule(heights=st.integers(1, 6))
+    def advance(self, heights: int) -> None:
+        """Empty blocks: pending changes come due, the trust window moves on."""
+        for _ in range(heights):
+            self.execute([])
+
+    @rule(half=st.booleans(), delay=st.integers(1, 6), minimum=st.integers(1, 4),
+          coalition=st.sets(st.sampled_from([*BANKS, "BANKD"]), min_size=1),
+          mutation=st.sampled_from(MUTATIONS))  # fmt: skip
+    def governance_params_set(
+        self, half: bool, delay: int, minimum: int, coalition: set[str], mutation: str
+    ) -> None:
+        window = q.get_governance(self.state).trust_window_heights  # fixed: sets are checked
+        params = GovernanceParams(1 if half else 2, 2 if half else 3, delay, window, minimum)
+        reached = self.is_threshold_reached(coalition)
+        before = q.get_governance(self.state)
+        code = self.run_one(
+            sorted(coalition)[0], GovernanceParamsSet(params), mutation,
+            signers=self.governance_signers(coalition),
+        )  # fmt: skip
+        if q.get_governance(self.state) != before:
+            assert code is Code.OK and reached, "governance changed below the threshold"
 
     @rule(which=st.sampled_from(["CB:HKD", "BANKA:HKD"]), mutation=st.sampled_from(MUTATIONS))
     def instrument_register(self, which: str, mutation: str) -> None:
@@ -315,7 +504,7 @@ class LedgerMachine(RuleBasedStateMachine):
             spec = InstrumentSpec(
                 which, InstrumentKind.DEPOSIT_TOKEN, issuer, currency, 2, "CB:HKD"
             )
-        signers = ["BANKA", "BANKB", "BANKC", "CB"]
+        signers = [self.signer_of(name) for name in ("BANKA", "BANKB", "BANKC", "CB")]
         self.run_one("BANKB", InstrumentRegister(spec), mutation, signers=signers)
 
     @rule(data=st.binary(max_size=64))
@@ -370,7 +559,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 iid = k[1:].decode()
                 instrument = q.get_instrument(self.state, iid)
                 assert instrument is not None
-                assert totals[iid] == instrument.minted - instrument.redeemed, iid
+                assert totals[iid] == instrument.supply, iid
 
     @invariant()
     def from_kv_rebuilds_the_same_state(self) -> None:

@@ -59,9 +59,17 @@ def _account(aid: str, owner: str) -> dict[str, Any]:
     }
 
 
-def genesis_json() -> dict[str, Any]:
+def genesis_json(
+    bank_power: int = 10, validators: int = 0, validator_power: int = 10
+) -> dict[str, Any]:
+    """The world's genesis: each bank a validator of ``bank_power`` (none with 0), plus
+    ``validators`` validator-only participants ``VAL000``... of ``validator_power``."""
     participants = [_participant("CB", ["settlement_agent"]), _participant("REG", ["regulator"])]
-    participants += [_participant(bank, ["bank", "validator"], 10) for bank in BANKS]
+    bank_roles = ["bank", "validator"] if bank_power else ["bank"]
+    participants += [_participant(bank, bank_roles, bank_power) for bank in BANKS]
+    participants += [
+        _participant(f"VAL{i:03}", ["validator"], validator_power) for i in range(validators)
+    ]
     instruments = [_instrument("CB", None)] + [_instrument(bank, "CB:USD") for bank in BANKS]
     accounts = [_account(f"CB/{bank}", bank) for bank in BANKS]
     accounts += [_account(aid, aid) for aid in CUSTOMERS]
@@ -76,7 +84,13 @@ def genesis_json() -> dict[str, Any]:
     return {
         "chain_id": CHAIN_ID,
         "genesis_time_ms": GENESIS_TIME_MS,
-        "governance_threshold": 2,
+        "governance": {
+            "threshold_numerator": 2,
+            "threshold_denominator": 3,
+            "change_delay_heights": 5,
+            "trust_window_heights": 10,
+            "validators_min": 1,
+        },
         "participants": participants,
         "instruments": instruments,
         "accounts": accounts,
@@ -95,8 +109,8 @@ def _instrument(issuer: str, settlement: str | None) -> dict[str, Any]:
     }
 
 
-def genesis_state() -> State:
-    return build_genesis_state(GenesisDoc.from_json_dict(genesis_json()))
+def genesis_state(**kw: int) -> State:
+    return build_genesis_state(GenesisDoc.from_json_dict(genesis_json(**kw)))
 
 
 class TxFactory:
