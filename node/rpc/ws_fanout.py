@@ -68,6 +68,9 @@ class FanoutStats:
     messages_sent: int = 0
     slow_consumers: int = 0
     """Clients cut off because their pending bytes passed the bound."""
+    pending_bytes_peak: int = 0
+    """The most bytes one client ever had pending: for a reader that keeps up it stays near a
+    few events' worth, since publishing yields and the writers drain while a block is encoded."""
     outboxes: set[Outbox] = field(default_factory=set)
 
     def pending_bytes(self) -> int:
@@ -90,6 +93,11 @@ class FanoutStats:
                 self.messages_queued,
             ),
             metrics.counter("websocket_messages_sent", "Messages sent", self.messages_sent),
+            metrics.gauge(
+                "websocket_pending_bytes_peak",
+                "Most bytes one client ever had pending",
+                self.pending_bytes_peak,
+            ),
             metrics.counter(
                 "websocket_slow_consumers",
                 "Clients cut off for passing the outbox byte bound",
@@ -122,6 +130,7 @@ class Outbox:
             return False
         self._entries.append((head, body))
         self.pending_bytes += size
+        self._stats.pending_bytes_peak = max(self._stats.pending_bytes_peak, self.pending_bytes)
         self._ready.set()
         return True
 

@@ -58,6 +58,7 @@ MEMORY_GROWTH_MAX_BYTES = 120 * 1024 * 1024
 """Node 0's peak resident memory may grow by this much from the loaded mempool to the end (two
 5,000-tx blocks proposed, executed, stored and published to every reader). Ten non-readers
 holding their own copies up to the outbox bound would add 10 x 16 MiB on top."""
+FAST_PENDING_PEAK_MAX_BYTES = 1024 * 1024
 SCENARIO_DEADLINE_S = 300.0
 SETTLE_DEADLINE_S = 60.0
 BLOCKS_AFTER = 3
@@ -181,6 +182,10 @@ def submit_all(cluster: Cluster, txs: list[str]) -> None:
 class FastReader:
     """Reads everything as it comes; counts Tx events and block sizes per height."""
 
+    queries: tuple[tuple[str, str], ...] = (
+        ("tx", "tm.event='Tx'"),
+        ("block", "tm.event='NewBlock'"),
+    )
     tx_events: Counter[int] = field(default_factory=Counter)
     block_txs: dict[int, int] = field(default_factory=dict)
     close_code: int | None = None
@@ -195,7 +200,7 @@ class FastReader:
             aiohttp.ClientSession() as session,
             session.ws_connect(url, max_msg_size=0) as ws,
         ):
-            for request_id, query in (("tx", "tm.event='Tx'"), ("block", "tm.event='NewBlock'")):
+            for request_id, query in self.queries:
                 await ws.send_json(
                     {"jsonrpc": "2.0", "id": request_id, "method": "subscribe",
                      "params": {"query": query}}
@@ -205,7 +210,7 @@ class FastReader:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
                 answers += self._take(json.loads(message.data))
-                if answers == 2:
+                if answers == len(self.queries):
                     subscribed.set()
             self.close_code, self.closed_reason = ws.close_code, str(ws.exception() or "")
 
@@ -251,6 +256,9 @@ class Observed:
     height_at_cut: int
     """Node 0's height once every non-reader had been cut off and drained."""
     height_after: int
+    alone: FastReader
+    """A Tx reader on node 1, the only websocket client there."""
+    alone_metrics: dict[str, float]
 
 
 @pytest.fixture(scope="module")
@@ -265,10 +273,12 @@ def observed(cluster: Cluster) -> Observed:
 
 
 async def _run_scenario(cluster: Cluster, txs: list[str], slow: list[RawWebSocket]) -> Observed:
-    fast = FastReader()
-    subscribed = asyncio.Event()
+    fast, alone = FastReader(), FastReader(queries=(("tx", "tm.event='Tx'"),))
+    subscribed, alone_subscribed = asyncio.Event(), asyncio.Event()
     reading = asyncio.create_task(fast.run(ws_url(cluster, 0), subscribed))
+    alone_reading = asyncio.create_task(alone.run(ws_url(cluster, 1), alone_subscribed))
     await asyncio.wait_for(subscribed.wait(), HTTP_TIMEOUT_S)
+    await asyncio.wait_for(alone_subscribed.wait(), HTTP_TIMEOUT_S)
     for node in STOPPED:
         await asyncio.to_thread(cluster.kill, node)
     await asyncio.to_thread(submit_all, cluster, txs)
@@ -278,14 +288,21 @@ async def _run_scenario(cluster: Cluster, txs: list[str], slow: list[RawWebSocke
     async with asyncio.timeout(SCENARIO_DEADLINE_S):
         while fast.txs_seen < TXS_LOADED and not reading.done():
             await asyncio.sleep(0.2)
+        while alone.txs_seen < TXS_LOADED and not alone_reading.done():
+            await asyncio.sleep(0.2)
+    alone_metrics = await asyncio.to_thread(read_metrics, cluster, 1)
     closes = await asyncio.to_thread(_drain_all, slow)
     memory_peak = read_memory_bytes(cluster, 0, "VmHWM")
     metrics = await asyncio.to_thread(_wait_metrics_settled, cluster)
     height_at_cut = await asyncio.to_thread(cluster.height, 0)
     height_after = await asyncio.to_thread(_wait_blocks, cluster, height_at_cut + BLOCKS_AFTER)
-    reading.cancel()
-    await asyncio.gather(reading, return_exceptions=True)
-    return Observed(fast, closes, memory_before, memory_peak, metrics, height_at_cut, height_after)
+    for task in (reading, alone_reading):
+        task.cancel()
+    await asyncio.gather(reading, alone_reading, return_exceptions=True)
+    return Observed(
+        fast, closes, memory_before, memory_peak, metrics, height_at_cut, height_after,
+        alone, alone_metrics,
+    )  # fmt: skip
 
 
 def _wait_metrics_settled(cluster: Cluster) -> dict[str, float]:
@@ -323,6 +340,16 @@ def test_fast_reader_receives_every_event_of_a_5000_tx_block(observed: Observed)
     for height, count in fast.block_txs.items():
         assert fast.tx_events[height] == count, (height, count, fast.tx_events[height])
     assert fast.txs_seen == TXS_LOADED
+
+
+def test_publishing_yields_so_a_fast_reader_never_holds_a_whole_block(observed: Observed) -> None:
+    """Node 1 queues ~5 MB of Tx events per 5,000-tx block to its one reader. Publishing yields
+    every few events and the writer drains in between, so the reader's pending bytes never come
+    near a block's worth (a publisher that queued a whole block in one go would reach it)."""
+    assert observed.alone.close_code is None and observed.alone.txs_seen == TXS_LOADED
+    peak = observed.alone_metrics["depochain_websocket_pending_bytes_peak"]
+    print(f"node 1: its one reader's pending bytes peaked at {peak:.0f}")
+    assert 0 < peak < FAST_PENDING_PEAK_MAX_BYTES, peak
 
 
 def test_readers_that_stop_reading_are_cut_off_with_1008(observed: Observed) -> None:
