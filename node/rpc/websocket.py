@@ -8,9 +8,9 @@ encoded and shared by ``node.rpc.ws_fanout`` (once per block, whatever the numbe
 
 Everything is bounded: connections and subscriptions per node, subscriptions per connection,
 the size of an incoming message and the BYTES queued for a client. A client whose pending
-bytes pass the bound, or whose socket takes no data for ``WRITE_TIMEOUT_S``, is cut off: the
-socket is closed with code 1008 and a reason ("slow consumer: ..."), never buffered without
-limit. Cutting one client off touches no other client, the event bus or consensus.
+bytes pass the bound is cut off: the socket is closed with code 1008 and a reason ("slow
+consumer: ..."), never buffered without limit; one that answers no ping is dropped. Cutting
+one client off touches no other client, the event bus or consensus.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ CONNECTIONS_MAX = 100
 SUBSCRIPTIONS_PER_CONNECTION_MAX = 5
 SUBSCRIPTIONS_MAX = 500
 MESSAGE_BYTES_MAX = 1024 * 1024
-WRITE_TIMEOUT_S = 10.0
 HEARTBEAT_S = 30.0
+"""A client that answers no ping within half of this is dropped (aiohttp's heartbeat)."""
+WRITE_TIMEOUT_S = 2 * HEARTBEAT_S
+"""Backstop for one stalled write; the byte bound or the heartbeat ends a stuck client first."""
 MESSAGE_REASON_BYTES_MAX = 123
 """A close frame's reason is at most 123 bytes (RFC 6455, 5.5)."""
 CLOSE_TIMEOUT_S = 30.0

@@ -62,3 +62,4 @@ def test_schemathesis_finds_no_violation(api_cluster: Cluster, tmp_path: Path) -
     assert counts is not None, output[-3000:]
     generated, passed = int(counts[1]), int(counts[2])
     assert generated == passed >= CASES_MIN, output[-3000:]
+    print(output[output.rindex("API Operations:") :])  # the summary, shown with pytest -rA
