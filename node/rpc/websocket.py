@@ -3,41 +3,44 @@
 ``subscribe`` (``{"query": "tm.event='NewBlock'"}``), ``unsubscribe`` and ``unsubscribe_all``
 are answered here; every other method goes to the shared registry, exactly as over HTTP.
 Events are sent with the subscribe request's id in CometBFT's shape
-``{"query", "data": {"type": "tendermint/event/NewBlock", "value"}, "events"}``.
+``{"query", "data": {"type": "tendermint/event/NewBlock", "value"}, "events"}``; they are built,
+encoded and shared by ``node.rpc.ws_fanout`` (once per block, whatever the number of clients).
 
 Everything is bounded: connections and subscriptions per node, subscriptions per connection,
-the size of an incoming message and the queue of outgoing ones. A client that does not read its
-events fast enough is cut off (the socket is closed with a reason), never buffered without
-limit; a stalled write times out.
+the size of an incoming message and the BYTES queued for a client. A client whose pending
+bytes pass the bound is cut off: the socket is closed with code 1008 and a reason ("slow
+consumer: ..."), never buffered without limit; one that answers no ping is dropped. Cutting
+one client off touches no other client, the event bus or consensus.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from consensus.crypto import sha256
-from node.chain import CommittedBlock
+from node import metrics
 from node.disk_space import StorageUnavailable
 from node.errors import NodeError
 from node.rpc import jsonrpc
-from node.rpc.comet import shapes as cj
-from node.rpc.comet.index import compute_tx_events
 from node.rpc.comet.query import Query, QueryError, parse_query
 from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.rpc.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, Method, Registry, RPCError
 from node.rpc.server import REGISTRY_KEY, SERVICES_KEY
-from node.services import (
-    NodeServices,
-    Subscription,
-    TooManySubscribers,
+from node.rpc.ws_fanout import (
+    CLOSE_SLOW_CONSUMER,
+    OUTBOX_BYTES_MAX,
+    EventFanout,
+    EventSubscription,
+    FanoutStats,
+    Outbox,
+    encode_json,
 )
+from node.services import NodeServices
 
 log = logging.getLogger("depochain.rpc.websocket")
 
@@ -45,12 +48,15 @@ CONNECTIONS_MAX = 100
 SUBSCRIPTIONS_PER_CONNECTION_MAX = 5
 SUBSCRIPTIONS_MAX = 500
 MESSAGE_BYTES_MAX = 1024 * 1024
-OUTBOX_MESSAGES_MAX = 256
-WRITE_TIMEOUT_S = 10.0
 HEARTBEAT_S = 30.0
-OVERFLOW_POLL_S = 1.0
-CLOSE_SLOW_CONSUMER = 1008
-EVENT_TYPES = ("NewBlock", "NewBlockHeader", "Tx")
+"""A client that answers no ping within half of this is dropped (aiohttp's heartbeat)."""
+WRITE_TIMEOUT_S = 2 * HEARTBEAT_S
+"""Backstop for one stalled write; the byte bound or the heartbeat ends a stuck client first."""
+MESSAGE_REASON_BYTES_MAX = 123
+"""A close frame's reason is at most 123 bytes (RFC 6455, 5.5)."""
+CLOSE_TIMEOUT_S = 30.0
+"""How long a cut-off client has to answer our close frame before its socket is aborted."""
+__all__ = ["CLOSE_SLOW_CONSUMER", "OUTBOX_BYTES_MAX", "install"]
 
 
 class SlowConsumer(NodeError):
@@ -59,10 +65,26 @@ class SlowConsumer(NodeError):
 
 @dataclass
 class Hub:
-    """Per-node counts, so limits hold across connections."""
+    """Per-node state shared by the connections, so limits hold across them."""
 
-    connections: int = 0
+    fanout: EventFanout
+    stats: FanoutStats
     subscriptions: int = 0
+
+    @classmethod
+    def create(cls, services: NodeServices) -> Hub:
+        stats = FanoutStats()
+        hub = cls(EventFanout(services, stats), stats)
+        hub.fanout.on_bus_overflow = hub.cut_off_everyone
+        return hub
+
+    @property
+    def connections(self) -> int:
+        return self.stats.connections
+
+    def cut_off_everyone(self) -> None:
+        for subscription in list(self.fanout.subscriptions):
+            subscription.outbox.cut_off("fell behind the committed blocks")
 
 
 HUB_KEY: web.AppKey[Hub] = web.AppKey("websocket_hub", Hub)
@@ -74,23 +96,28 @@ class Connection:
     registry: Registry
     hub: Hub
     ws: web.WebSocketResponse
-    subscriptions: dict[str, tuple[Query, jsonrpc.RequestId]] = field(default_factory=dict)
-    outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_MESSAGES_MAX))
-    bus_subscription: Subscription | None = None
+    outbox: Outbox
+    subscriptions: dict[str, EventSubscription] = field(default_factory=dict)
 
     # -- outgoing --------------------------------------------------------------------------
 
     def send(self, message: Any) -> None:
-        try:
-            self.outbox.put_nowait(json.dumps(message, separators=(",", ":")))
-        except asyncio.QueueFull as exc:
-            raise SlowConsumer("events were not read fast enough") from exc
+        """Queue an answer; past the byte bound the client is cut off instead."""
+        self.outbox.put(b"", encode_json(message))
 
     async def write_loop(self) -> None:
         while True:
-            text = await self.outbox.get()
-            async with asyncio.timeout(WRITE_TIMEOUT_S):
-                await self.ws.send_str(text)
+            message = await self.outbox.get()
+            try:
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await self.ws.send_frame(message, WSMsgType.TEXT)
+            except TimeoutError as exc:
+                raise SlowConsumer(f"no data taken for {WRITE_TIMEOUT_S:g} s") from exc
+            self.hub.stats.messages_sent += 1
+
+    async def watch_cut(self) -> None:
+        await self.outbox.cut.wait()
+        raise SlowConsumer(self.outbox.cut_reason or "cut off")
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -105,67 +132,32 @@ class Connection:
             )
         if self.hub.subscriptions >= SUBSCRIPTIONS_MAX:
             raise RPCError(INTERNAL_ERROR, f"max_subscriptions {SUBSCRIPTIONS_MAX} reached")
-        if self.bus_subscription is None:
-            try:
-                self.bus_subscription = self.services.bus.subscribe()
-            except TooManySubscribers as exc:
-                raise RPCError(INTERNAL_ERROR, str(exc)) from exc
-        self.subscriptions[query.text] = (query, request_id)
+        subscription = EventSubscription.of(query, request_id, self.outbox)
+        self.subscriptions[query.text] = subscription
+        self.hub.fanout.add(subscription)
         self.hub.subscriptions += 1
         return {}
 
     def unsubscribe(self, params: Any) -> dict[str, Any]:
         query = _read_query(params)
-        if self.subscriptions.pop(query.text, None) is None:
+        subscription = self.subscriptions.pop(query.text, None)
+        if subscription is None:
             raise RPCError(INTERNAL_ERROR, "subscription not found")
+        self.hub.fanout.remove(subscription)
         self.hub.subscriptions -= 1
         return {}
 
     def unsubscribe_all(self) -> dict[str, Any]:
         if not self.subscriptions:
             raise RPCError(INTERNAL_ERROR, "subscription not found")
-        self.hub.subscriptions -= len(self.subscriptions)
-        self.subscriptions.clear()
+        self.close_subscriptions()
         return {}
 
     def close_subscriptions(self) -> None:
+        for subscription in self.subscriptions.values():
+            self.hub.fanout.remove(subscription)
         self.hub.subscriptions -= len(self.subscriptions)
         self.subscriptions.clear()
-        if self.bus_subscription is not None:
-            self.services.bus.unsubscribe(self.bus_subscription)
-            self.bus_subscription = None
-
-    async def event_loop(self) -> None:
-        """Turns committed blocks into events for this connection's subscriptions."""
-        while True:
-            subscription = self.bus_subscription
-            if subscription is None:
-                await asyncio.sleep(OVERFLOW_POLL_S)
-                continue
-            if subscription.overflowed and subscription.queue.empty():
-                raise SlowConsumer("fell behind the committed blocks")
-            try:
-                async with asyncio.timeout(OVERFLOW_POLL_S):
-                    committed = await subscription.queue.get()
-            except TimeoutError:
-                continue
-            if committed is not None and self.subscriptions:
-                self.publish(committed)
-
-    def publish(self, committed: CommittedBlock) -> None:
-        events = list(build_events(self.services, committed, self._wanted_types()))
-        for query, request_id in list(self.subscriptions.values()):
-            for event_data, event_map in events:
-                if query.is_match(event_map):
-                    result = {"query": query.text, "data": event_data, "events": event_map}
-                    self.send(jsonrpc.success(request_id, result))
-
-    def _wanted_types(self) -> set[str]:
-        wanted: set[str] = set()
-        for query, _ in self.subscriptions.values():
-            named = query.event_type
-            wanted.update(EVENT_TYPES if named is None else (named,))
-        return wanted
 
     # -- incoming --------------------------------------------------------------------------
 
@@ -224,65 +216,6 @@ def _read_query(params: Any) -> Query:
 
 
 # ---------------------------------------------------------------------------------------------
-# event shapes
-
-
-def build_events(
-    services: NodeServices, committed: CommittedBlock, wanted: set[str]
-) -> list[tuple[dict[str, Any], dict[str, list[str]]]]:
-    """(data, events map) of every event a committed block raises, NewBlock first."""
-    block, receipts = committed.block, committed.receipts
-    out: list[tuple[dict[str, Any], dict[str, list[str]]]] = []
-    if "NewBlock" in wanted:
-        value = {
-            "block": cj.block_json(
-                block, _find_set(services, block.height + 1), _find_set(services, block.height - 1)
-            ),
-            "block_id": cj.block_id_json(block.hash),
-            "result_finalize_block": {
-                "events": [],
-                "tx_results": [cj.tx_result_json(r) for r in receipts],
-                "validator_updates": [],
-                "consensus_param_updates": None,
-                "app_hash": cj.b64(committed.app_hash),
-            },
-        }
-        out.append(_event("NewBlock", value, block.height))
-    if "NewBlockHeader" in wanted:
-        out.append(
-            _event(
-                "NewBlockHeader",
-                {"header": cj.header_json(block, _find_set(services, block.height + 1))},
-                block.height,
-            )
-        )
-    if "Tx" in wanted:
-        for index, (raw, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
-            data = {
-                "type": "tendermint/event/Tx",
-                "value": {"TxResult": cj.tx_result_event_json(block.height, index, raw, receipt)},
-            }
-            out.append((data, compute_tx_events(block.height, sha256(raw), receipt)))
-    return out
-
-
-def _event(
-    kind: str, value: dict[str, Any], height: int
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    data = {"type": f"tendermint/event/{kind}", "value": value}
-    return data, {"tm.event": [kind], "block.height": [str(height)]}
-
-
-def _find_set(services: NodeServices, height: int) -> Any:
-    if height < 1:
-        return None
-    try:
-        return services.chain.get_validators(height)
-    except LookupError:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
 # the route
 
 
@@ -290,36 +223,55 @@ async def _websocket_route(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     if hub.connections >= CONNECTIONS_MAX:
         raise web.HTTPServiceUnavailable(reason=f"at most {CONNECTIONS_MAX} websocket clients")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MESSAGE_BYTES_MAX)
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_S, max_msg_size=MESSAGE_BYTES_MAX, timeout=CLOSE_TIMEOUT_S
+    )
     await ws.prepare(request)
-    hub.connections += 1
-    connection = Connection(request.app[SERVICES_KEY], request.app[REGISTRY_KEY], hub, ws)
+    hub.stats.connections += 1
+    outbox = Outbox(hub.stats)
+    hub.stats.outboxes.add(outbox)
+    services, registry = request.app[SERVICES_KEY], request.app[REGISTRY_KEY]
+    connection = Connection(services, registry, hub, ws, outbox)
     try:
-        await _serve(connection)
+        if await _serve(connection) and request.transport is not None:
+            request.transport.abort()  # a cut-off client's unread bytes are not kept
     finally:
-        hub.connections -= 1
+        hub.stats.connections -= 1
+        hub.stats.outboxes.discard(outbox)
         connection.close_subscriptions()
     return ws
 
 
-async def _serve(connection: Connection) -> None:
+async def _serve(connection: Connection) -> bool:
+    """Run the connection until it ends; True if the client was cut off as slow."""
     ws = connection.ws
+    slow_reason: str | None = None
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(connection.write_loop())
-            tasks.create_task(connection.event_loop())
+            tasks.create_task(connection.watch_cut())
             tasks.create_task(_read_loop(connection))
     except* SlowConsumer as group:
-        reason = str(group.exceptions[0])
-        log.info("websocket client cut off: %s", reason)
-        with contextlib.suppress(Exception):
-            await ws.close(code=CLOSE_SLOW_CONSUMER, message=f"slow consumer: {reason}".encode())
+        slow_reason = str(group.exceptions[0])
     except* (_Closed, TimeoutError, ConnectionError):
         pass
-    finally:
-        if not ws.closed:
-            with contextlib.suppress(Exception):
-                await ws.close()
+    if slow_reason is not None:
+        await _close_slow(connection, slow_reason)
+    elif not ws.closed:
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return slow_reason is not None
+
+
+async def _close_slow(connection: Connection, reason: str) -> None:
+    log.info("websocket client cut off: %s", reason)
+    connection.close_subscriptions()
+    message = f"slow consumer: {reason}".encode()[:MESSAGE_REASON_BYTES_MAX]
+    with contextlib.suppress(Exception):
+        # drain=False: the client is not reading; the close frame waits behind what the socket
+        # already holds, and the client has CLOSE_TIMEOUT_S to reach and answer it.
+        async with asyncio.timeout(CLOSE_TIMEOUT_S + WRITE_TIMEOUT_S):
+            await connection.ws.close(code=CLOSE_SLOW_CONSUMER, message=message, drain=False)
 
 
 class _Closed(Exception):
@@ -342,7 +294,17 @@ async def _only_over_websocket(**_: Any) -> Any:
 
 
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
-    app[HUB_KEY] = Hub()
+    """Serve ``/websocket``; the fan-out task starts with the first subscription and stops
+    with the app; its counters join the node's ``/metrics``."""
+    hub = Hub.create(services)
+    app[HUB_KEY] = hub
     app.router.add_get("/websocket", _websocket_route)
     for name in sorted(_LOCAL_METHODS):
         registry.add(Method(name, _only_over_websocket, websocket_only=True))
+
+    async def stop_fanout(_: web.Application) -> None:
+        await hub.fanout.stop()
+
+    app.on_cleanup.append(stop_fanout)
+    render_node_metrics = services.render_metrics
+    services.render_metrics = lambda: render_node_metrics() + metrics.render(hub.stats.collect())

@@ -250,11 +250,8 @@ def test_envelope_rejections_are_422(api_cluster: Cluster) -> None:
         (b'{"tx": 5}', "application/json"),
         (b'{"txs": []}', "application/json"),
         (b'{"other": 1}', "application/json"),
-        (
-            json.dumps({"tx": base64.b64encode(b"\x93garbage").decode()}).encode(),
-            "application/json",
-        ),
-        (b"\xc1\xc1", "application/msgpack"),
+        (b'{"tx": ""}', "application/json"),
+        (b'{"txs": [""]}', "application/json"),
     ],
 )
 def test_malformed_submissions_are_400(
@@ -262,6 +259,27 @@ def test_malformed_submissions_are_400(
 ) -> None:
     status, _, answer = post(api_cluster, body, content_type=content_type)
     assert_error(status, answer, 400, "malformed")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            json.dumps({"tx": base64.b64encode(b"\x93garbage").decode()}).encode(),
+            "application/json",
+        ),
+        (b"\xc1\xc1", "application/msgpack"),
+        (b"", "application/msgpack"),
+        (b"\xdc\x00\x01\xc4\x01x", "application/msgpack"),  # a list, not canonical (array 16)
+    ],
+)
+def test_well_formed_bodies_that_are_no_tx_are_422_malformed(
+    api_cluster: Cluster, body: bytes, content_type: str
+) -> None:
+    """The request matches the API document; the bytes are no signed tx: the ledger's code."""
+    status, _, answer = post(api_cluster, body, content_type=content_type)
+    assert_error(status, answer, 422, "rejected")
+    assert answer["error"]["details"]["code_name"] == "MALFORMED"
 
 
 def test_too_large_is_413(api_cluster: Cluster) -> None:

@@ -34,6 +34,7 @@ from node.rpc.comet import shapes as cj
 from node.rpc.comet.index import EventIndex, from_position, to_position
 from node.rpc.comet.query import Op, QueryError, parse_query
 from node.rpc.jsonrpc import RPCError
+from node.rpc.ws_fanout import FanoutStats, Outbox
 from node.services import EventBus
 from node.storage import MemoryStore
 
@@ -211,9 +212,11 @@ def test_time_and_address_shapes() -> None:
 # -- websocket connection bounds ----------------------------------------------------------------
 
 
-def _connection() -> websocket.Connection:
+def _connection(hub: websocket.Hub | None = None) -> websocket.Connection:
     services = cast(Any, SimpleNamespace(bus=EventBus()))
-    return websocket.Connection(services, cast(Any, None), websocket.Hub(), cast(Any, None))
+    hub = hub or websocket.Hub.create(services)
+    outbox = Outbox(hub.stats)
+    return websocket.Connection(services, cast(Any, None), hub, cast(Any, None), outbox)
 
 
 def test_connection_limits_subscriptions_per_client_and_per_node() -> None:
@@ -224,35 +227,53 @@ def test_connection_limits_subscriptions_per_client_and_per_node() -> None:
         with pytest.raises(RPCError, match="max_subscriptions_per_client"):
             connection.subscribe("x", {"query": "tm.event='NewBlock'"})
         assert connection.hub.subscriptions == websocket.SUBSCRIPTIONS_PER_CONNECTION_MAX
+        assert (
+            len(connection.hub.fanout.subscriptions) == websocket.SUBSCRIPTIONS_PER_CONNECTION_MAX
+        )
         connection.close_subscriptions()
-        assert connection.hub.subscriptions == 0
+        assert connection.hub.subscriptions == 0 and not connection.hub.fanout.subscriptions
         other = _connection()
         other.hub.subscriptions = websocket.SUBSCRIPTIONS_MAX
         with pytest.raises(RPCError, match="max_subscriptions 500"):
             other.subscribe(1, {"query": "tm.event='NewBlock'"})
+        await connection.hub.fanout.stop()
 
     asyncio.run(run())
 
 
-def test_a_slow_consumer_is_cut_off_not_buffered() -> None:
+def test_a_slow_consumer_is_cut_off_by_bytes_and_its_queue_freed() -> None:
     async def run() -> None:
-        connection = _connection()
-        for _ in range(websocket.OUTBOX_MESSAGES_MAX):
-            connection.send({"n": 1})
-        with pytest.raises(websocket.SlowConsumer):
-            connection.send({"n": 2})
-        assert connection.outbox.qsize() == websocket.OUTBOX_MESSAGES_MAX
+        outbox = Outbox(FanoutStats(), bytes_max=1000)
+        body = b"x" * 300
+        assert outbox.put(b"head", body) and outbox.put(b"head", body)
+        assert outbox.put(b"head", body) and outbox.pending_bytes == 3 * 304
+        assert not outbox.put(b"head", body)  # 1216 > 1000
+        assert outbox.cut.is_set() and "1000 bytes" in (outbox.cut_reason or "")
+        assert outbox.pending_bytes == 0 and not outbox.put(b"", b"y")
 
     asyncio.run(run())
 
 
-def test_a_bus_overflow_ends_the_event_loop() -> None:
+def test_an_outbox_counts_every_message_not_only_their_number() -> None:
     async def run() -> None:
-        connection = _connection()
-        connection.subscribe(1, {"query": "tm.event='NewBlock'"})
-        assert connection.bus_subscription is not None
-        connection.bus_subscription.overflowed = True
-        with pytest.raises(websocket.SlowConsumer):
-            await connection.event_loop()
+        outbox = Outbox(FanoutStats(), bytes_max=10_000)
+        for _ in range(5_000):  # many small messages: fine by bytes
+            assert outbox.put(b"", b"y")
+        assert not outbox.put(b"", b"z" * 6_000)  # one big one past the bound
+        assert outbox.cut_reason is not None
+
+    asyncio.run(run())
+
+
+def test_a_bus_overflow_cuts_off_every_client() -> None:
+    async def run() -> None:
+        first = _connection()
+        second = _connection(first.hub)
+        first.subscribe(1, {"query": "tm.event='NewBlock'"})
+        second.subscribe(1, {"query": "tm.event='Tx'"})
+        first.hub.fanout.on_bus_overflow()
+        assert first.outbox.cut.is_set() and second.outbox.cut.is_set()
+        assert first.outbox.cut_reason == "fell behind the committed blocks"
+        await first.hub.fanout.stop()
 
     asyncio.run(run())

@@ -13,8 +13,10 @@ from importlib import resources
 from aiohttp import web
 
 from node.rpc.rest.schemas import (
+    HEIGHT_CURSOR,
     IDEMPOTENCY_KEY,
     INSTRUMENT_ID,
+    LIST_CURSOR,
     LOCAL_NAME,
     PARTICIPANT_ID,
     SUBMITTER,
@@ -33,12 +35,13 @@ API_VERSION = "1.0.0"
 _REASONS = {
     200: "OK",
     202: "Accepted: the tx is pending in this node's mempool",
-    400: "Malformed request (bad parameter, body or transaction bytes)",
+    400: "Malformed request: a parameter or body outside this document's schema",
     404: "Not found",
     409: "Conflict: the (submitter, idempotency key) is used by another tx",
     413: "Too large (body, tx or batch)",
     415: "Unsupported media type",
-    422: "Rejected by the ledger rules (details carry the receipt code)",
+    422: "Well-formed, but the tx was refused: bytes that are not a signed tx (MALFORMED) or "
+    "a ledger rule (details carry the receipt code and code_name)",
     429: "Mempool full, or the submitter's share of it: try again after Retry-After seconds",
     503: "Storage unavailable (disk nearly full): try again after Retry-After seconds",
 }
@@ -81,7 +84,10 @@ def _path(name: str, schema: Json, description: str) -> Json:
 
 
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "page size (default 50)")
-CURSOR = _query("cursor", {"type": "string", "maxLength": 128}, "next_cursor of the previous page")
+CURSOR = _query("cursor", LIST_CURSOR, "next_cursor of the previous page (empty: first page)")
+HEIGHT_CURSOR_PARAM = _query(
+    "cursor", HEIGHT_CURSOR, "next_cursor of the previous page: the height to continue below"
+)
 PROVE = _query("prove", {"type": "boolean"}, "include the finality proof")
 TX_HASH = _path(
     "tx_hash", {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"}, "sha256 of the raw tx"
@@ -179,7 +185,11 @@ def _paths() -> Json:
         ),
         "/api/v1/txs": {"post": _submit_operation()},
         "/api/v1/blocks": _get(
-            "listBlocks", "Blocks, newest first", page_of("BlockSummary"), paged, (400,)
+            "listBlocks",
+            "Blocks, newest first",
+            page_of("BlockSummary", HEIGHT_CURSOR),
+            [LIMIT, HEIGHT_CURSOR_PARAM],
+            (400,),
         ),
         "/api/v1/blocks/{height}": _get(
             "getBlock",
@@ -218,12 +228,11 @@ def _submit_operation() -> Json:
         "summary": "Submit one signed transaction or a batch (idempotent)",
         "requestBody": {
             "required": True,
+            "description": "JSON: one base64 tx or a batch. msgpack: a canonical msgpack list of "
+            "byte strings is a batch; any other body is the raw bytes of one signed tx.",
             "content": {
                 "application/json": {"schema": ref("SubmitJson")},
-                "application/msgpack": {
-                    "schema": {"type": "string", "format": "binary"},
-                    "example": "raw signed tx bytes, or a canonical msgpack list of them",
-                },
+                "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
             },
         },
         "responses": responses,

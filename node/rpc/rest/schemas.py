@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from consensus.ledger import Code
+from consensus.ledger.codes import TX_BYTES_MAX
 from node.rpc.rest.submit import BATCH_TXS_MAX
 
 Json = dict[str, Any]
@@ -32,6 +33,21 @@ INSTRUMENT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}:[A-Z]{3}$"}
 LOCAL_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,48}$"}
 SUBMITTER = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}(/[A-Za-z0-9_.\\-]{1,48})?$"}
 IDEMPOTENCY_KEY = {"type": "string", "pattern": "^[!-~]{1,64}$"}
+LIST_CURSOR = {"type": "string", "pattern": "^[ -~]{0,128}$"}
+"""A list's cursor: the id of the last record of the previous page (printable ASCII; ids are)."""
+HEIGHT_CURSOR = {"type": "string", "pattern": "^[0-9]{0,18}$"}
+"""The blocks list's cursor: the height to continue below."""
+_B64_GROUPS_MAX = (TX_BYTES_MAX - 2) // 3
+"""Whole 4-char groups such that a padded last group still decodes to <= TX_BYTES_MAX bytes."""
+TX_B64 = {
+    "type": "string",
+    "format": "byte",
+    "minLength": 4,
+    "pattern": f"^(?:[A-Za-z0-9+/]{{4}}){{0,{_B64_GROUPS_MAX}}}"
+    "(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+}
+"""One signed tx as padded base64: 1 to TX_BYTES_MAX bytes, exactly what the server decodes
+(a longer string is 413, a non-base64 one 400; bytes that are not a signed tx are a 422)."""
 
 
 def ref(name: str) -> Json:
@@ -52,11 +68,11 @@ def nullable(schema: Json) -> Json:
     return {**schema, "nullable": True}
 
 
-def page_of(name: str) -> Json:
+def page_of(name: str, cursor: Json = LIST_CURSOR) -> Json:
     return obj(
         {
             "items": {"type": "array", "items": ref(name)},
-            "next_cursor": nullable({"type": "string"}),
+            "next_cursor": nullable({**cursor, "minLength": 1}),
         }
     )
 
@@ -311,7 +327,7 @@ def schemas() -> Json:
             "oneOf": [
                 {
                     "type": "object",
-                    "properties": {"tx": B64},
+                    "properties": {"tx": TX_B64},
                     "required": ["tx"],
                     "additionalProperties": False,
                 },
@@ -320,7 +336,7 @@ def schemas() -> Json:
                     "properties": {
                         "txs": {
                             "type": "array",
-                            "items": B64,
+                            "items": TX_B64,
                             "minItems": 1,
                             "maxItems": BATCH_TXS_MAX,
                         }

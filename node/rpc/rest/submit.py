@@ -34,6 +34,8 @@ from node.rpc.json_input import ClientJsonError, parse_client_json
 from node.services import NodeServices
 
 BATCH_TXS_MAX = 100
+TX_B64_CHARS_MAX = 4 * -(-TX_BYTES_MAX // 3)
+"""Padded base64 of TX_BYTES_MAX bytes; a longer JSON tx string is refused before decoding."""
 RETRY_AFTER_S = 1
 RECENT_SUBMISSIONS_MAX = 50_000
 MSGPACK = "application/msgpack"
@@ -122,11 +124,15 @@ class SubmitRoutes:
     def _submit(self, raw: bytes) -> tuple[int, Json]:
         if len(raw) > TX_BYTES_MAX:
             raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
+        tx_hash = self.s.compute_tx_hash(raw)
         try:
             unsigned = decode_tx(raw).unsigned
         except CodecError as exc:
-            raise ApiProblem(400, "malformed", f"not a signed transaction: {exc}") from exc
-        tx_hash = self.s.compute_tx_hash(raw)
+            # Well-formed request, refused content: the 422 of the ledger's MALFORMED code (a
+            # 400 means the request itself is outside the API document).
+            log = f"not a signed transaction: {exc}"
+            details = {"hash": tx_hash.hex(), "code": int(Code.MALFORMED), "log": log}
+            raise ApiProblem(422, "rejected", log, details | {"code_name": "MALFORMED"}) from exc
         location = self.s.chain.store.get_tx_location(tx_hash)
         if location is not None:
             return 200, _answer(tx_hash, "committed", location[0])
@@ -203,32 +209,39 @@ def _read_json_body(body: bytes) -> tuple[list[bytes], bool]:
 
 
 def _read_b64(value: Any) -> bytes:
-    if not isinstance(value, str) or len(value) > 2 * TX_BYTES_MAX:
-        if isinstance(value, str):
-            raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
+    """The bytes of one JSON tx; a request-level 400/413 for a string outside the document's
+    ``TX_B64`` (non-base64, empty, or more than TX_BYTES_MAX bytes)."""
+    if not isinstance(value, str):
         raise ApiProblem(400, "malformed", "a tx is a base64 string")
+    if len(value) > TX_B64_CHARS_MAX:
+        raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ApiProblem(400, "malformed", "a tx is a base64 string") from exc
     if not raw:
         raise ApiProblem(400, "malformed", "empty tx")
+    if len(raw) > TX_BYTES_MAX:
+        raise ApiProblem(413, "too_large", f"a tx is at most {TX_BYTES_MAX} bytes")
     return raw
 
 
 def _read_msgpack_body(body: bytes) -> tuple[list[bytes], bool]:
     if not body:
-        raise ApiProblem(400, "malformed", "empty body")
+        return [body], False  # a body of zero bytes is a tx that does not decode: 422
     try:
         value = msgpack.unpackb(body, raw=False, max_bin_len=len(body), max_str_len=len(body))
     except Exception:  # garbage raises many msgpack types; a non-list body may be one raw tx
         return [body], False
-    if isinstance(value, list) and value and all(isinstance(item, bytes) for item in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(item, bytes) for item in value)
+        and msgpack.packb(value, use_bin_type=True) == body
+    ):
         _validate_batch_size(len(value))
-        if msgpack.packb(value, use_bin_type=True) != body:
-            raise ApiProblem(400, "malformed", "batch is not canonical msgpack")
         return list(value), True
-    return [body], False
+    return [body], False  # not a canonical batch: the body is one raw tx (422 if it is none)
 
 
 def _validate_batch_size(count: int) -> None:
