@@ -30,10 +30,12 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.state_tree import StoreTreeReader, open_state_tree, prune_state_tree
 from node.storage import BlockWrite, Store
 from node.validator_history import ValidatorHistory
 
 GENESIS_HASH_META = "genesis_hash"
+STATE_VERSIONS_KEPT = 100
 
 
 class ChainMismatchError(NodeError):
@@ -56,9 +58,13 @@ class CommittedBlock:
 class Chain:
     """Ledger state and block store of one node, kept in step."""
 
-    def __init__(self, genesis: ChainGenesis, store: Store) -> None:
+    def __init__(
+        self, genesis: ChainGenesis, store: Store, state_versions_kept: int = STATE_VERSIONS_KEPT
+    ) -> None:
         self.genesis = genesis
         self.store = store
+        self.state_versions_kept = state_versions_kept
+        self._tree_reader = StoreTreeReader(store)
         self._genesis_state = build_genesis_state(genesis.ledger)
         self._check_genesis_matches()
         self.state = self._load_state()
@@ -83,9 +89,17 @@ class Chain:
             )
 
     def _load_state(self) -> State:
-        if self.store.latest_height() == 0:
+        height = self.store.latest_height()
+        if height == 0:
             return self._genesis_state
-        return State.from_kv(self.store.iter_state())
+        state = State.from_kv(self.store.iter_state())
+        try:
+            tree = open_state_tree(self.store, height)
+        except LookupError as exc:
+            raise ChainMismatchError(f"the store lacks the state tree of height {height}") from exc
+        if tree.root_hash != state.app_hash:
+            raise ChainMismatchError(f"state tree root of height {height} is not the app hash")
+        return state.with_tree(tree)
 
     def _validate_tip(self) -> None:
         height = self.store.latest_height()
@@ -161,7 +175,9 @@ class Chain:
         verdicts = {h: v for h in tx_hashes if (v := get_verdict(h)) is not None}
         result = execute_block(self.state, block.txs, height, block.header.time_ms, verdicts)
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
-        self.state = result.state
+        stored_tree = result.state.tree.persisted(self._tree_reader)
+        self.state = result.state.with_tree(stored_tree)
+        prune_state_tree(self.store, height, self.state_versions_kept)
         self.tip_time_ms = block.header.time_ms
         self._record_validator_sets()
         return CommittedBlock(
@@ -181,8 +197,10 @@ class Chain:
         tx_hashes: tuple[Hash32, ...],
     ) -> BlockWrite:
         changes: Mapping[bytes, bytes | None] = result.state_changes
-        if block.height == 1:
+        tree_writes = result.tree_writes
+        if block.height == 1:  # genesis is not a block: its state and tree go with block 1
             changes = {**dict(self._genesis_state.items()), **changes}
+            tree_writes = {**self._genesis_state.tree.unpersisted(), **tree_writes}
         return BlockWrite(
             height=block.height,
             block=block.encode(),
@@ -191,6 +209,7 @@ class Chain:
             tx_hashes=tx_hashes,
             state_changes=changes,
             app_hash=result.app_hash,
+            tree_writes=tree_writes,
         )
 
     def iter_blocks(self, start: int, count: int) -> Iterator[tuple[bytes, bytes]]:

@@ -21,8 +21,9 @@ Decisions worth knowing:
 * Governance transactions are submitted by an active bank and need ``governance_threshold``
   active banks to sign (each with its own M-of-N keys); INSTRUMENT_REGISTER also needs the
   issuer's signature. Validator-set changes take effect at height + 2.
-* App hash: ``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``, chained
-  from a one-time hash of the genesis state; cost is proportional to the block's writes.
+* App hash: the root of the state tree over every state key (``consensus.merkle``, see
+  ``docs/state.md``), updated once per block in a batch; it depends on the state alone, and
+  membership, absence and one instrument's complete balance list can be proven against it.
 """
 
 from consensus.ledger.codes import Code, InvalidTransaction

@@ -104,6 +104,13 @@ class StateTree:
         store = self._reader if reader is None else reader
         return StateTree(store, self.version, self.root, (), self._cache)
 
+    def unpersisted(self) -> dict[bytes, bytes | None]:
+        """Every write this view holds in memory (e.g. genesis's, stored with block 1)."""
+        merged: dict[bytes, bytes | None] = {}
+        for layer in reversed(self._layers):
+            merged.update(layer)
+        return merged
+
     # -- reads ---------------------------------------------------------------------------------
 
     def _read(self, key: bytes) -> bytes | None:

@@ -127,6 +127,11 @@ class StorageSection:
     data_dir: str = key(
         "data", "LevelDB, WAL and signer state; relative to [node].home", check_non_empty
     )
+    state_versions_kept: int = key(
+        100,
+        "heights whose state tree stays on disk for proofs; older versions are pruned",
+        in_range(1, 10_000_000),
+    )
 
 
 @dataclass(frozen=True, slots=True)

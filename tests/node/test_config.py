@@ -109,6 +109,7 @@ BAD_VALUES = [
     ("consensus", "block_bytes_max", 1023, "1024.."),
     ("consensus", "block_bytes_max", 8 * 1024 * 1024 + 1, "1024.."),
     ("storage", "data_dir", "", "empty"),
+    ("storage", "state_versions_kept", 0, "must be in 1"),
 ]
 
 
