@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.blocks import Block
+from consensus.blocks import EMPTY_RESULTS_HASH, Block
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from consensus.round_step import Timer
@@ -67,12 +67,14 @@ class TxsAvailable:
 @dataclass(frozen=True, slots=True)
 class BlockExecuted:
     """The node executed committed block ``height``: ``app_hash`` is the ledger state after it,
-    ``validators`` the validator set of height ``height + 2``."""
+    ``validators`` the validator set of height ``height + 2``, ``results_hash`` the root of its
+    receipts (the next header carries both hashes)."""
 
     height: Height
     app_hash: Hash32
     validators: ValidatorSet
     now_ms: TimestampMs | None = None
+    results_hash: Hash32 = EMPTY_RESULTS_HASH
 
 
 @dataclass(frozen=True, slots=True)

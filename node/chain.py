@@ -24,6 +24,7 @@ from consensus.ledger import (
     execute_block,
     get_validators,
 )
+from consensus.ledger.commitment import compute_receipts_hash
 from consensus.messages import CommitCertificate
 from consensus.replica import ChainState
 from consensus.types import Hash32, Height, TimestampMs
@@ -51,6 +52,8 @@ class CommittedBlock:
     receipts: tuple[Receipt, ...]
     tx_hashes: tuple[Hash32, ...]
     app_hash: Hash32
+    results_hash: Hash32
+    """Root of ``receipts``: the next header's ``last_results_hash``."""
     next_validators: ValidatorSet
     """The validator set of height ``block.height + 2`` (BlockExecuted carries it)."""
 
@@ -69,6 +72,8 @@ class Chain:
         self._check_genesis_matches()
         self.state = self._load_state()
         self._validate_tip()
+        self.last_results_hash = self._load_results_hash(self.height)
+        """Results root of the last committed block (the next header carries it)."""
         self.validator_history = ValidatorHistory(store, genesis.params.evidence_age_max_heights)
         self._record_validator_sets()
         tip = self.get_block(self.height) if self.height else None
@@ -100,6 +105,12 @@ class Chain:
         if tree.root_hash != state.app_hash:
             raise ChainMismatchError(f"state tree root of height {height} is not the app hash")
         return state.with_tree(tree)
+
+    def _load_results_hash(self, height: int) -> Hash32:
+        receipts = self.get_receipts(height) if height else ()
+        if receipts is None:
+            raise ChainMismatchError(f"the store lacks the receipts of height {height}")
+        return compute_receipts_hash(receipts)
 
     def _validate_tip(self) -> None:
         height = self.store.latest_height()
@@ -150,6 +161,7 @@ class Chain:
             ),
             app_hash=self.state.app_hash,
             validator_sets=sets,
+            last_results_hash=self.last_results_hash,
         )
 
     def _record_validator_sets(self) -> None:
@@ -179,6 +191,7 @@ class Chain:
         self.state = result.state.with_tree(stored_tree)
         prune_state_tree(self.store, height, self.state_versions_kept)
         self.tip_time_ms = block.header.time_ms
+        self.last_results_hash = compute_receipts_hash(result.receipts)
         self._record_validator_sets()
         return CommittedBlock(
             block=block,
@@ -186,6 +199,7 @@ class Chain:
             receipts=result.receipts,
             tx_hashes=tx_hashes,
             app_hash=result.app_hash,
+            results_hash=self.last_results_hash,
             next_validators=ValidatorSet.of(get_validators(result.state, height + 2)),
         )
 

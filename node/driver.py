@@ -322,7 +322,13 @@ class Driver:
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
         now = self.clock.now_ms()
-        executed = BlockExecuted(Height(block.height), self.chain.state.app_hash, next_set, now)
+        executed = BlockExecuted(
+            Height(block.height),
+            self.chain.state.app_hash,
+            next_set,
+            now,
+            results_hash=self.chain.last_results_hash,
+        )
         self._internal.appendleft(executed)
         self._wakeup.set()
         self.notify_txs_changed()

@@ -1,5 +1,6 @@
-"""How the ledger state is committed: the app hash is the root of the state tree over every
-state key but the meta record (see ``docs/state.md``).
+"""How the ledger commits to what it did: the app hash is the root of the state tree over
+every state key but the meta record, and a block's receipts are committed by their Merkle root
+in the next header (see ``docs/state.md``).
 
 The tree keeps balances as ``B instrument \\0 account`` where the ledger keeps them as
 ``B account \\0 instrument``: one instrument's balances are then one contiguous range of the
@@ -8,8 +9,10 @@ tree, which a proof of liabilities proves complete. Every other key is the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from consensus.blocks import compute_results_hash
+from consensus.ledger.events import Receipt
 from consensus.merkle import StateTree, build_tree
 from consensus.merkle.store import TreeWrites
 from consensus.types import Hash32
@@ -53,6 +56,11 @@ def commit_changes(
 def build_state_tree(items: Iterable[tuple[bytes, bytes]], height: int) -> StateTree:
     """The tree of a whole state (genesis, or a state rebuilt from its key-value pairs)."""
     return build_tree([(to_tree_key(k), v) for k, v in items if k != _META_KEY], height)
+
+
+def compute_receipts_hash(receipts: Sequence[Receipt]) -> Hash32:
+    """The results root of a block: what the next header's ``last_results_hash`` must be."""
+    return compute_results_hash([receipt.encode() for receipt in receipts])
 
 
 def root_of(tree: StateTree) -> Hash32:

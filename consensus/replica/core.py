@@ -347,6 +347,7 @@ class Replica:
                 last_block_time_ms=block.header.time_ms,
                 app_hash=e.app_hash,
                 validator_sets=s.validator_sets,
+                last_results_hash=e.results_hash,
             )
         )
         self._prune_old_heights()

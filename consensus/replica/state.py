@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from consensus.blocks import Block
+from consensus.blocks import EMPTY_RESULTS_HASH, Block
 from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
@@ -67,6 +67,8 @@ class ChainState:
     validator_sets: Mapping[int, ValidatorSet]
     """Sets of heights ``height`` (if > 0), ``height + 1`` and ``height + 2``; older ones let
     the replica verify evidence from those heights."""
+    last_results_hash: Hash32 = EMPTY_RESULTS_HASH
+    """Root of the receipts of block ``height`` (empty at 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class HeightState:
     last_commit: CommitCertificate | None
     last_block_time_ms: TimestampMs
     app_hash: Hash32
+    last_results_hash: Hash32
     votes: HeightVotes
     proposals: dict[Round, Proposal]
     """The first validly signed proposal of each round."""
@@ -169,6 +172,7 @@ def new_height_state(chain: ChainState) -> HeightState:
         last_commit=chain.last_commit,
         last_block_time_ms=chain.last_block_time_ms,
         app_hash=chain.app_hash,
+        last_results_hash=chain.last_results_hash,
         votes=HeightVotes(height, chain.validator_sets[height]),
         proposals={},
         locked_hash=None,
@@ -199,6 +203,7 @@ class ReplicaSnapshot:
     last_commit: CommitCertificate | None
     last_block_time_ms: TimestampMs
     app_hash: Hash32
+    last_results_hash: Hash32
     votes: tuple[tuple[int, int, tuple[Vote, ...]], ...]
     proposals: tuple[tuple[Round, Proposal], ...]
     locked_hash: Hash32 | None

@@ -1,18 +1,36 @@
-"""Model test: the state tree kept in a real LevelDB (through the block store, pruned by the
-node's rule) against the same tree kept in a dict, over random batches of writes."""
+"""The state tree in a real LevelDB: a model test against the same tree kept in a dict (random
+batches, the node's pruning rule), and a restarted chain that proves balances and receipts
+against its stored headers."""
 
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.merkle import MemoryNodeStore, NodeCache, StateTree, prove_range, verify_range
+from consensus import crypto
+from consensus.ledger.commitment import to_tree_key
+from consensus.ledger.state import balance_key
+from consensus.ledger.txs import Transfer
+from consensus.merkle import (
+    MemoryNodeStore,
+    NodeCache,
+    StateTree,
+    prove_key,
+    prove_range,
+    verify_membership,
+    verify_range,
+)
 from consensus.merkle.nodes import Inner
+from consensus.types import Height
+from node.chain import Chain, CommittedBlock
 from node.state_tree import open_state_tree, prune_state_tree
 from node.storage import BlockWrite, LevelDBStore
+from tests.consensus.ledger import world
+from tests.node.ledger_blocks import _certify, _make_block, make_genesis
 
 keys = st.binary(min_size=1, max_size=3).map(lambda b: bytes(b"AB\x00"[x % 3] for x in b))
 batches = st.lists(
@@ -85,3 +103,45 @@ def test_leveldb_tree_matches_the_dict_tree(
             assert stored_nodes == used  # pruning drops exactly what no kept version uses
         finally:
             reopened.close()
+
+
+def test_a_restarted_chain_proves_state_and_receipts_against_its_headers(tmp_path: Path) -> None:
+    genesis = make_genesis()
+    factory = world.TxFactory()
+    store = LevelDBStore(tmp_path / "db")
+    chain = Chain(genesis, store, state_versions_kept=2)
+    committed: list[CommittedBlock] = []
+    for height in (1, 2, 3):
+        ok = factory.raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", height))
+        replay = ok if height == 1 else committed[-1].block.txs[0]  # rejected: nonce used
+        block = _make_block(chain, Height(height), (ok, replay))
+        committed.append(chain.commit(block, _certify(chain, block)))
+    store.close()
+    store = LevelDBStore(tmp_path / "db")
+    try:
+        again = Chain(genesis, store, state_versions_kept=2)
+        assert again.compute_chain_state().last_results_hash == committed[-1].results_hash
+        # receipts of block 2, accepted and rejected, each proven under block 3's header
+        header_3 = again.get_block(3)
+        assert header_3 is not None
+        receipts = again.get_receipts(2)
+        assert receipts is not None and [r.is_ok for r in receipts] == [True, False]
+        leaves = [receipt.encode() for receipt in receipts]
+        for index, leaf in enumerate(leaves):
+            proof = crypto.merkle_proof(leaves, index)
+            assert crypto.verify_merkle_proof(header_3.header.last_results_hash, leaf, proof)
+        assert not crypto.verify_merkle_proof(
+            header_3.header.last_results_hash, leaves[1], crypto.merkle_proof(leaves, 0)
+        )
+        # a balance at heights 2 and 3 (kept), proven against the stored app hashes
+        key = to_tree_key(balance_key("BANKA/alice", "BANKA:USD"))
+        for height in (2, 3):
+            tree = again.state.tree.at(height)
+            value = tree.get(key)
+            app_hash = store.get_app_hash(height)
+            assert value is not None and app_hash is not None
+            verify_membership(app_hash, key, value, prove_key(tree, key))
+        with pytest.raises(LookupError):
+            again.state.tree.at(1)  # pruned: outside the two versions kept
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ from consensus.ledger import (
     get_validators,
     verify_tx_signatures,
 )
+from consensus.ledger.commitment import build_state_tree
 from consensus.ledger.state import META_KEY, encode_meta, get_reader
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
@@ -217,6 +218,13 @@ def check_receipts(vector: Json, document: Json, stored: dict[str, Json]) -> Non
     assert to_json(receipts) == inputs["receipts"], "receipts decode to other values"
     singles = tuple(Receipt.decode(unhex(r)) for r in expected["receipt_encodings"])
     assert singles == receipts
+    leaves = [unhex(r) for r in expected["receipt_encodings"]]
+    assert crypto.merkle_root(leaves).hex() == expected["results_hash"]
+    headers = {v["name"]: v["inputs"]["header"] for v in stored["blocks.json"]["vectors"]}
+    height = int(vector["name"].split("_")[1])  # "block_<h>_receipts"
+    following = headers.get(f"block_{height + 1}")
+    if following is not None:  # the next header commits to these receipts
+        assert following["last_results_hash"] == expected["results_hash"]
 
 
 def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
@@ -230,6 +238,7 @@ def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
         state = State.from_kv([*pairs, (META_KEY, meta)])  # decodes every value strictly
         assert to_json(get_validators(state, 1)) == expected["validators_height_1"]
         assert headers["block_1"]["app_hash"] == expected["app_hash"]
+        assert build_state_tree(pairs, 0).root_hash.hex() == expected["app_hash"]
         return
     height = inputs["height"]
     previous = steps["genesis" if height == 1 else f"block_{height - 1}"]
@@ -244,6 +253,16 @@ def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
     for key, value in expected["state_changes"]:
         if value is not None:
             get_reader(unhex(key))(codec.decode(unhex(value)))
+    state: dict[bytes, bytes] = {
+        unhex(k): unhex(v) for k, v in steps["genesis"]["expected"]["state"]
+    }
+    for step in range(1, height + 1):  # the state after this block: genesis, then each change
+        for key, value in steps[f"block_{step}"]["expected"]["state_changes"]:
+            if value is None:
+                state.pop(unhex(key), None)
+            else:
+                state[unhex(key)] = unhex(value)
+    assert build_state_tree(state.items(), height).root_hash.hex() == expected["app_hash"]
 
 
 # ---------------------------------------------------------------------------------------------
