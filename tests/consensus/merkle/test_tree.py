@@ -26,7 +26,7 @@ from consensus.merkle import (
     verify_non_membership,
     verify_range,
 )
-from consensus.merkle.proofs import HIDDEN_LEAF, LEAF, Entry
+from consensus.merkle.proofs import HIDDEN_LEAF, INNER, LEAF, Entry
 from consensus.merkle.store import ROOT_PREFIX, STALE_PREFIX
 
 # small alphabets make shared prefixes, prefix keys (b"A" and b"A\x00") and collisions common
@@ -139,6 +139,17 @@ def test_tampered_proofs_and_wrong_roots_fail(batch_list: list[Batch]) -> None:
     tampered[at] = (LEAF, key, value + b"!")
     with pytest.raises(ProofError):
         verify_range(tree.root_hash, key, successor(key), _proof_of(tampered))
+    for i, entry in enumerate(entries):  # an inner node that claims another key range
+        if entry[0] == INNER:
+            moved = entries.copy()
+            bit, prefix = entry[1], entry[2]
+            assert isinstance(bit, int)
+            flipped = bits.cut_prefix(bytes(b ^ 0xFF for b in prefix) + b"\x00", bit)
+            if flipped == prefix:
+                continue  # a prefix with no free bit (the root of all keys) cannot move
+            moved[i] = (INNER, bit, flipped)
+            with pytest.raises(ProofError):
+                verify_range(tree.root_hash, key, successor(key), _proof_of(moved))
     hidden = entries.copy()  # the prover hides the value of the very key asked for
     hidden[at] = (HIDDEN_LEAF, key, hashlib.sha256(value).digest())
     with pytest.raises(ProofError):
