@@ -31,7 +31,12 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
-from node.state_tree import StoreTreeReader, open_state_tree, prune_state_tree
+from node.state_tree import (
+    StoreTreeReader,
+    ensure_recursion_headroom,
+    open_state_tree,
+    prune_state_tree,
+)
 from node.storage import BlockWrite, Store
 from node.validator_history import ValidatorHistory
 
@@ -64,6 +69,7 @@ class Chain:
     def __init__(
         self, genesis: ChainGenesis, store: Store, state_versions_kept: int = STATE_VERSIONS_KEPT
     ) -> None:
+        ensure_recursion_headroom()  # before any tree work, genesis included
         self.genesis = genesis
         self.store = store
         self.state_versions_kept = state_versions_kept

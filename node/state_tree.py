@@ -7,9 +7,23 @@ stay readable (proofs at recent heights); older ones are deleted after each comm
 
 from __future__ import annotations
 
+import sys
+
 from consensus.merkle import NodeCache, StateTree, plan_prune
 from consensus.merkle.store import ROOT_PREFIX, STALE_PREFIX, root_entry, stale_entry
 from node.storage import Store
+
+RECURSION_LIMIT = 20_000
+"""The tree's batch update recurses once or twice per level of the trie, and a path may be as
+deep as the longest key has bits (about 9 x 130 for an idempotency key, whose suffix any client
+chooses): far past Python's default limit of 1,000 frames. Python-to-Python calls do not grow
+the C stack (3.11), so a higher limit is safe."""
+
+
+def ensure_recursion_headroom() -> None:
+    """Raise the interpreter's recursion limit to :data:`RECURSION_LIMIT` (never lower it)."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 class StoreTreeReader:

@@ -11,6 +11,10 @@ block's writes as a batch and returns the next version's view plus the writes to
 view keeps those writes in memory layers until the node says they are stored
 (:meth:`StateTree.persisted`). Decoded nodes are kept in a bounded cache shared by the views
 (node keys are content-addressed, so sharing is safe).
+
+The update recurses once or twice per level, and a path can be as deep as the longest key has
+bits (keys are ids of up to 64 characters, some chosen by clients): the process that runs it
+must allow a few thousand frames (the node raises the limit: ``node.state_tree``).
 """
 
 from __future__ import annotations

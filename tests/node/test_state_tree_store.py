@@ -19,6 +19,7 @@ from consensus.merkle import (
     MemoryNodeStore,
     NodeCache,
     StateTree,
+    build_tree,
     prove_key,
     prove_range,
     verify_membership,
@@ -28,7 +29,7 @@ from consensus.merkle.nodes import Inner
 from consensus.types import Height
 from node.chain import Chain, CommittedBlock
 from node.state_tree import open_state_tree, prune_state_tree
-from node.storage import BlockWrite, LevelDBStore
+from node.storage import BlockWrite, LevelDBStore, MemoryStore
 from tests.consensus.ledger import world
 from tests.node.ledger_blocks import _certify, _make_block, make_genesis
 
@@ -145,3 +146,16 @@ def test_a_restarted_chain_proves_state_and_receipts_against_its_headers(tmp_pat
             again.state.tree.at(1)  # pruned: outside the two versions kept
     finally:
         store.close()
+
+
+def test_the_node_handles_the_deepest_path_long_keys_allow() -> None:
+    Chain(make_genesis(), MemoryStore())  # what the node does before any tree work
+    base = b"K" + b"\xff" * 129  # as long as an idempotency key's tree key gets
+    comb = [base]
+    for index in range(8 * len(base)):  # each key leaves the path at a later bit: one level
+        byte, bit = divmod(index, 8)
+        comb.append(base[:byte] + bytes([base[byte] ^ (0x80 >> bit)]) + base[byte + 1 :])
+    tree = build_tree([(key, b"v") for key in comb])
+    tree, _ = tree.update(1, {comb[-1]: b"w", base + b"\x00": b"x"})
+    for key, value in ((comb[-1], b"w"), (base, b"v"), (base + b"\x00", b"x")):
+        verify_membership(tree.root_hash, key, value, prove_key(tree, key))
