@@ -36,6 +36,20 @@ def find_first_difference(a: bytes, b: bytes) -> int | None:
     return BITS_PER_BYTE * byte + 1 + bit
 
 
+def has_prefix(key: bytes, prefix: bytes, length: int) -> bool:
+    """True if ``key``'s encoding starts with the first ``length`` bits of ``prefix`` (a
+    :func:`cut_prefix` form): the fast test of whether a key belongs under an inner node."""
+    byte, offset = divmod(length, BITS_PER_BYTE)
+    if key[:byte] != prefix[:byte]:
+        return False
+    if offset == 0:
+        return True
+    if len(key) <= byte:
+        return False  # the key ends where the prefix goes on
+    mask = (0xFF << (9 - offset)) & 0xFF
+    return key[byte] & mask == prefix[byte]
+
+
 def cut_prefix(key: bytes, length: int) -> bytes:
     """The shortest bytes whose encoding agrees with ``key``'s on the first ``length`` bits,
     bits past ``length`` zeroed: the canonical form of a node's shared prefix."""

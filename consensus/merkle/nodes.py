@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import msgpack
 
@@ -62,18 +62,23 @@ def version_of(node_key: bytes) -> int:
     return int.from_bytes(node_key[:VERSION_BYTES], "big")
 
 
-@dataclass(frozen=True, slots=True)
-class Leaf:
+_PACKER = msgpack.Packer(use_bin_type=True)
+"""One packer for every node (``msgpack.packb`` builds a new one per call; a block writes
+thousands of nodes). Packing is synchronous and resets after each call."""
+
+
+class Leaf(NamedTuple):
+    """A key and its value (a named tuple: a block builds thousands, and tuples build fast)."""
+
     key: bytes
     value: bytes
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb([0, self.key, self.value], use_bin_type=True)
+        packed: bytes = _PACKER.pack([0, self.key, self.value])
         return packed
 
 
-@dataclass(frozen=True, slots=True)
-class Inner:
+class Inner(NamedTuple):
     bit: int
     """The index of the encoded bit this node branches on (left: 0, right: 1)."""
     prefix: bytes
@@ -83,8 +88,7 @@ class Inner:
     right: bytes
 
     def encode(self) -> bytes:
-        wire = [1, self.bit, self.prefix, self.left, self.right]
-        packed: bytes = msgpack.packb(wire, use_bin_type=True)
+        packed: bytes = _PACKER.pack([1, self.bit, self.prefix, self.left, self.right])
         return packed
 
     def child(self, side: int) -> bytes:

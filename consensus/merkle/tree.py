@@ -24,8 +24,9 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from consensus.codec import CodecError
 from consensus.merkle import bits, nodes
-from consensus.merkle.nodes import EMPTY_ROOT, Inner, Leaf, Node
+from consensus.merkle.nodes import EMPTY_ROOT, VERSION_BYTES, Inner, Leaf, Node
 from consensus.merkle.store import (
+    NODE_PREFIX,
     MemoryNodeStore,
     NodeReader,
     TreeWrites,
@@ -49,6 +50,13 @@ class NodeCache:
 
     def get(self, node_key: bytes) -> Node | None:
         return self._nodes.get(node_key)
+
+    def put_many(self, built: dict[bytes, Node]) -> None:
+        cached = self._nodes
+        if len(cached) + len(built) > self.limit:
+            for old in list(cached)[: max(len(built), self.limit // 8)]:
+                del cached[old]
+        cached.update(built)
 
     def put(self, node_key: bytes, node: Node) -> None:
         cached = self._nodes
@@ -163,6 +171,7 @@ class StateTree:
             raise ValueError(f"version {version} does not follow {self.version}")
         batch = _Batch(self, version, sorted(changes.items()))
         root = batch.update(self.root, 0, len(batch.keys))
+        self._cache.put_many(batch.cache)
         writes = batch.writes
         for node_key in batch.stale:
             writes[stale_entry(version, node_key)] = b""
@@ -177,17 +186,20 @@ class StateTree:
 class _Batch:
     """One update: the sorted changes, and the nodes it creates and retires."""
 
-    __slots__ = ("cache", "keys", "stale", "tree", "values", "version", "writes")
+    __slots__ = ("cache", "keys", "stale", "tree", "values", "version", "version_bytes", "writes")
 
     def __init__(
         self, tree: StateTree, version: int, changes: Sequence[tuple[bytes, bytes | None]]
     ) -> None:
         self.tree = tree
         self.version = version
+        self.version_bytes = version.to_bytes(VERSION_BYTES, "big")
         self.keys = [key for key, _ in changes]
         self.values = [value for _, value in changes]
         self.writes: dict[bytes, bytes | None] = {}
         self.stale: set[bytes] = set()
+        self.cache: dict[bytes, Node] = {}
+        """Nodes this batch built; given to the shared cache once, at the end."""
 
     def update(self, ref: bytes | None, lo: int, hi: int) -> bytes | None:
         """The new subtree for ``ref`` with changes ``lo:hi`` (all of which belong here)."""
@@ -206,11 +218,9 @@ class _Batch:
         return self.update_inner(ref, node, lo, hi)
 
     def update_inner(self, ref: bytes, node: Inner, lo: int, hi: int) -> bytes | None:
-        first = bits.find_first_difference(self.keys[lo], node.prefix)
-        last = bits.find_first_difference(self.keys[hi - 1], node.prefix)
-        # keys under a prefix are contiguous, so the two ends tell whether all changes are
-        split = min(node.bit if d is None else d for d in (first, last))
-        if split >= node.bit:
+        keys, prefix, bit = self.keys, node.prefix, node.bit
+        # keys under a prefix are contiguous: the two ends tell whether every change is inside
+        if bits.has_prefix(keys[lo], prefix, bit) and bits.has_prefix(keys[hi - 1], prefix, bit):
             middle = self.find_side_start(lo, hi, node.bit)
             left = self.update(node.left, lo, middle)
             right = self.update(node.right, middle, hi)
@@ -219,8 +229,11 @@ class _Batch:
             self.stale.add(ref)
             if left is None or right is None:
                 return left or right
-            return self.store(Inner(node.bit, node.prefix, left, right))
+            return self.store_inner(Inner(node.bit, node.prefix, left, right))
         # some changes lie outside this subtree: a new node branches above it, on bit ``split``
+        split = min(
+            _difference_below(keys[lo], prefix, bit), _difference_below(keys[hi - 1], prefix, bit)
+        )
         middle = self.find_side_start(lo, hi, split)
         if bits.get_bit(node.prefix, split):
             left, right = self.update(None, lo, middle), self.update(ref, middle, hi)
@@ -228,7 +241,7 @@ class _Batch:
             left, right = self.update(ref, lo, middle), self.update(None, middle, hi)
         if left is None or right is None:
             return left or right
-        return self.store(Inner(split, bits.cut_prefix(node.prefix, split), left, right))
+        return self.store_inner(Inner(split, bits.cut_prefix(node.prefix, split), left, right))
 
     def merge_leaf(self, ref: bytes, leaf: Leaf, lo: int, hi: int) -> bytes | None:
         keys, values = self.keys, self.values
@@ -255,27 +268,35 @@ class _Batch:
             return None
         if hi - lo == 1:
             key, value = items[lo]
-            return self.store(Leaf(key, value))
+            return self.store_leaf(Leaf(key, value))
         bit = bits.find_first_difference(items[lo][0], items[hi - 1][0])
         assert bit is not None  # distinct keys
         middle = _find_side_start([k for k, _ in items[lo:hi]], 0, hi - lo, bit) + lo
         left, right = self.build(items, lo, middle), self.build(items, middle, hi)
         assert left is not None and right is not None
-        return self.store(Inner(bit, bits.cut_prefix(items[lo][0], bit), left, right))
+        return self.store_inner(Inner(bit, bits.cut_prefix(items[lo][0], bit), left, right))
 
     def find_side_start(self, lo: int, hi: int, bit: int) -> int:
         return _find_side_start(self.keys, lo, hi, bit)
 
-    def store(self, node: Node) -> bytes:
-        if isinstance(node, Leaf):
-            node_hash = nodes.hash_leaf(node.key, node.value)
-        else:
-            left, right = nodes.hash_of(node.left), nodes.hash_of(node.right)
-            node_hash = nodes.hash_inner(node.bit, node.prefix, left, right)
-        node_key = nodes.make_node_key(self.version, node_hash)
-        self.writes[node_entry(node_key)] = node.encode()
-        self.tree._cache.put(node_key, node)
+    def store_leaf(self, leaf: Leaf) -> bytes:
+        return self.store(leaf, nodes.hash_leaf(leaf.key, leaf.value))
+
+    def store_inner(self, inner: Inner) -> bytes:
+        left, right = inner.left[VERSION_BYTES:], inner.right[VERSION_BYTES:]
+        return self.store(inner, nodes.hash_inner(inner.bit, inner.prefix, left, right))
+
+    def store(self, node: Node, node_hash: bytes) -> bytes:
+        node_key = self.version_bytes + node_hash
+        self.writes[NODE_PREFIX + node_key] = node.encode()
+        self.cache[node_key] = node
         return node_key
+
+
+def _difference_below(key: bytes, prefix: bytes, bit: int) -> int:
+    """The first bit where ``key`` leaves a prefix of ``bit`` bits (``bit`` if it does not)."""
+    first = bits.find_first_difference(key, prefix)
+    return bit if first is None or first > bit else first
 
 
 def _find_side_start(keys: Sequence[bytes], lo: int, hi: int, bit: int) -> int:

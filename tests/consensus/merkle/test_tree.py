@@ -65,6 +65,14 @@ def test_bit_encoding_keeps_key_order(a: bytes, b: bytes) -> None:
     assert all(bits.get_bit(a, i) == bits.get_bit(b, i) for i in range(first))
 
 
+@given(st.binary(max_size=5), st.binary(min_size=1, max_size=5), st.integers(0, 50))
+def test_has_prefix_agrees_with_the_first_difference(key: bytes, other: bytes, length: int) -> None:
+    length = min(length, 9 * len(other))
+    first = bits.find_first_difference(key, other)
+    expected = first is None or first >= length
+    assert bits.has_prefix(key, bits.cut_prefix(other, length), length) == expected
+
+
 @given(batches)
 def test_tree_holds_what_a_dict_holds_and_proves_it(batch_list: list[Batch]) -> None:
     store = MemoryNodeStore()
