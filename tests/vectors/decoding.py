@@ -30,6 +30,7 @@ from consensus.ledger import (
 )
 from consensus.ledger.commitment import build_state_tree
 from consensus.ledger.state import META_KEY, encode_meta, get_reader
+from consensus.merkle import Proof, build_tree, verify_range
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
@@ -188,6 +189,22 @@ def check_merkle(vector: Json, document: Json, stored: dict[str, Json]) -> None:
         assert expected["root"] == expected["leaf_hashes"][0]
 
 
+def check_state_tree(vector: Json, document: Json, stored: dict[str, Json]) -> None:
+    inputs, expected = vector["inputs"], vector["expected"]
+    root = unhex(expected["root"])
+    if "items" in inputs:
+        items = [(unhex(k), unhex(v)) for k, v in inputs["items"]]
+        assert build_tree(items).root_hash == root, "the items have another root"
+    else:
+        headers = {v["name"]: v["inputs"]["header"] for v in stored["blocks.json"]["vectors"]}
+        assert headers["block_1"]["app_hash"] == expected["root"]  # genesis app hash
+    for query in expected["queries"]:
+        proof = Proof.decode(unhex(query["proof_encoding"]))
+        hi = None if query["hi"] is None else unhex(query["hi"])
+        proven = verify_range(root, unhex(query["lo"]), hi, proof)
+        assert [[k.hex(), v.hex()] for k, v in proven] == query["proven_items"], query["what"]
+
+
 # ---------------------------------------------------------------------------------------------
 # ledger
 
@@ -315,6 +332,7 @@ CHECKS: dict[str, Check] = {
     "txs.json": check_tx,
     "receipts.json": check_receipts,
     "ledger.json": check_ledger,
+    "state_tree.json": check_state_tree,
     "handshake.json": check_handshake,
 }
 """file name -> the decoding check of each of its vectors."""
