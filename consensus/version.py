@@ -12,7 +12,8 @@ Nothing here reads a clock or the environment: the version is a constant of the 
 
 from typing import Final
 
-PROTOCOL_VERSION: Final = 2
+PROTOCOL_VERSION: Final = 3
 """Version of the consensus-critical encodings. The P2P hello carries it (``node/p2p``), so
 nodes of different protocol versions refuse each other instead of forking.
-2: the app hash is the root of the state tree (``consensus.merkle``)."""
+3: the app hash is the root of the state tree (``consensus.merkle``) and each header carries
+``last_results_hash``."""
