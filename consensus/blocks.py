@@ -2,8 +2,10 @@
 
 The block hash is sha256 of the encoded header; the header commits to the txs (Merkle root of
 the raw tx bytes, RFC 6962) and to the evidence, so the hash covers the whole block. As in
-Tendermint, ``app_hash`` is the ledger state after executing the PARENT block, and
-``last_commit`` is the parent's commit certificate (None only at height 1).
+Tendermint, ``app_hash`` is the ledger state after executing the PARENT block,
+``last_results_hash`` the Merkle root of the PARENT block's receipts (a block's results exist
+only once it is executed, after it is committed, so the next header carries them, as CometBFT's
+LastResultsHash), and ``last_commit`` is the parent's commit certificate (None only at height 1).
 
 This module checks what a block says about itself (:func:`validate_block_shape`); whether it
 extends our chain is the replica's job.
@@ -52,6 +54,16 @@ def compute_txs_root(txs: tuple[bytes, ...]) -> Hash32:
     return crypto.merkle_root(txs)
 
 
+def compute_results_hash(encoded_receipts: Sequence[bytes]) -> Hash32:
+    """RFC 6962 Merkle root of a block's encoded receipts, in block order (a receipt is proven
+    with ``crypto.merkle_proof`` against the next header's ``last_results_hash``)."""
+    return crypto.merkle_root(encoded_receipts)
+
+
+EMPTY_RESULTS_HASH = compute_results_hash(())
+"""``last_results_hash`` of block 1 (no parent) and after a block without txs."""
+
+
 def compute_evidence_hash(evidence: tuple[DuplicateVoteEvidence, ...]) -> Hash32:
     return crypto.merkle_root([codec.encode(e.to_wire()) for e in evidence])
 
@@ -72,6 +84,8 @@ class Header:
     txs_root: Hash32
     app_hash: Hash32
     """Ledger app hash after executing the parent block."""
+    last_results_hash: Hash32
+    """Merkle root of the parent block's receipts (:func:`compute_results_hash`)."""
     validators_hash: Hash32
     """Hash of the validator set of this height."""
     evidence_hash: Hash32
@@ -91,13 +105,14 @@ class Header:
             None if self.last_commit is None else self.last_commit.to_wire(),
             self.txs_root,
             self.app_hash,
+            self.last_results_hash,
             self.validators_hash,
             self.evidence_hash,
         ]
 
     @classmethod
     def from_wire(cls, value: codec.Value) -> Header:
-        f = codec.expect_fields(value, "header", 10)
+        f = codec.expect_fields(value, "header", 11)
         return cls(
             chain_id=ChainId(codec.expect_str(f[0], "chain_id", CHAIN_ID_MAX_LEN, 1)),
             height=Height(codec.expect_int(f[1], "height", 1, HEIGHT_MAX)),
@@ -107,8 +122,9 @@ class Header:
             last_commit=codec.expect_optional(f[5], CommitCertificate.from_wire),
             txs_root=Hash32(codec.expect_bytes(f[6], "txs_root", HASH_LEN)),
             app_hash=Hash32(codec.expect_bytes(f[7], "app_hash", HASH_LEN)),
-            validators_hash=Hash32(codec.expect_bytes(f[8], "validators_hash", HASH_LEN)),
-            evidence_hash=Hash32(codec.expect_bytes(f[9], "evidence_hash", HASH_LEN)),
+            last_results_hash=Hash32(codec.expect_bytes(f[8], "last_results_hash", HASH_LEN)),
+            validators_hash=Hash32(codec.expect_bytes(f[9], "validators_hash", HASH_LEN)),
+            evidence_hash=Hash32(codec.expect_bytes(f[10], "evidence_hash", HASH_LEN)),
         )
 
 
@@ -166,6 +182,7 @@ def make_block(
     validators_hash: Hash32,
     txs: tuple[bytes, ...] = (),
     evidence: tuple[DuplicateVoteEvidence, ...] = (),
+    last_results_hash: Hash32 = EMPTY_RESULTS_HASH,
 ) -> Block:
     """Build a block whose header roots match its txs and evidence."""
     header = Header(
@@ -177,6 +194,7 @@ def make_block(
         last_commit=last_commit,
         txs_root=compute_txs_root(txs),
         app_hash=app_hash,
+        last_results_hash=last_results_hash,
         validators_hash=validators_hash,
         evidence_hash=compute_evidence_hash(evidence),
     )
@@ -220,6 +238,8 @@ class ChainTip:
     """App hash after executing block ``height``; the next header must carry it."""
     validator_sets: Mapping[int, ValidatorSet]
     """Must hold the sets of ``height`` (if > 0) and ``height + 1``."""
+    last_results_hash: Hash32 = EMPTY_RESULTS_HASH
+    """Results root of block ``height``; the next header must carry it."""
 
 
 class TxsRule(Protocol):
@@ -276,6 +296,7 @@ def _get_header_mismatch(header: Header, tip: ChainTip, vset: ValidatorSet) -> s
         (header.height == tip.height + 1, "wrong height"),
         (header.parent_hash == tip.last_block_hash, "wrong parent_hash"),
         (header.app_hash == tip.app_hash, "wrong app_hash"),
+        (header.last_results_hash == tip.last_results_hash, "wrong last_results_hash"),
         (header.validators_hash == vset.compute_hash(), "wrong validators_hash"),
         (vset.contains(header.proposer), "proposer is not a validator"),
         (header.time_ms > tip.last_block_time_ms, "time_ms not after the parent's"),
@@ -314,6 +335,7 @@ def build_block(
             validators_hash=validator_set.compute_hash(),
             txs=chosen,
             evidence=evidence,
+            last_results_hash=tip.last_results_hash,
         )
 
     budget = params.block_bytes_max - len(make(()).encode()) - 8

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consensus.blocks import Block, TxsRule
+from consensus.blocks import EMPTY_RESULTS_HASH, Block, TxsRule
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from consensus.round_step import Timer
@@ -67,7 +67,8 @@ class TxsAvailable:
 @dataclass(frozen=True, slots=True)
 class BlockExecuted:
     """The node executed committed block ``height``: ``app_hash`` is the ledger state after it,
-    ``validators`` the validator set of height ``height + 2``."""
+    ``validators`` the validator set of height ``height + 2``, ``results_hash`` the root of its
+    receipts (the next header carries both hashes)."""
 
     height: Height
     app_hash: Hash32
@@ -75,6 +76,7 @@ class BlockExecuted:
     now_ms: TimestampMs | None = None
     txs_rule: TxsRule | None = None
     """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
+    results_hash: Hash32 = EMPTY_RESULTS_HASH
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,4 +14,6 @@ from typing import Final
 
 PROTOCOL_VERSION: Final = 2
 """Version of the consensus-critical encodings. The P2P hello carries it (``node/p2p``), so
-nodes of different protocol versions refuse each other instead of forking."""
+nodes of different protocol versions refuse each other instead of forking.
+3: the app hash is the root of the state tree (``consensus.merkle``) and each header carries
+``last_results_hash``."""

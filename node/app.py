@@ -153,7 +153,7 @@ class Node:
 
     def _open_rest(self, home: NodeHome) -> None:
         config = home.config
-        self.chain = Chain(home.genesis, self.store)
+        self.chain = Chain(home.genesis, self.store, config.storage.state_versions_kept)
         self.sign_state_file = SignStateFile(
             config.get_sign_state_path(home.path), failpoints=self.failpoints
         )

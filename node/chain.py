@@ -25,16 +25,24 @@ from consensus.ledger import (
     get_validators,
 )
 from consensus.ledger.admission import LedgerTxsRule, VerdictLookup
+from consensus.ledger.commitment import compute_receipts_hash
 from consensus.messages import CommitCertificate
 from consensus.replica import ChainState
 from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.state_tree import (
+    StoreTreeReader,
+    ensure_recursion_headroom,
+    open_state_tree,
+    prune_state_tree,
+)
 from node.storage import BlockWrite, Store
 from node.validator_history import ValidatorHistory
 
 GENESIS_HASH_META = "genesis_hash"
+STATE_VERSIONS_KEPT = 100
 
 
 class ChainMismatchError(NodeError):
@@ -50,6 +58,8 @@ class CommittedBlock:
     receipts: tuple[Receipt, ...]
     tx_hashes: tuple[Hash32, ...]
     app_hash: Hash32
+    results_hash: Hash32
+    """Root of ``receipts``: the next header's ``last_results_hash``."""
     next_validators: ValidatorSet
     """The validator set of height ``block.height + 2`` (BlockExecuted carries it)."""
 
@@ -57,13 +67,20 @@ class CommittedBlock:
 class Chain:
     """Ledger state and block store of one node, kept in step."""
 
-    def __init__(self, genesis: ChainGenesis, store: Store) -> None:
+    def __init__(
+        self, genesis: ChainGenesis, store: Store, state_versions_kept: int = STATE_VERSIONS_KEPT
+    ) -> None:
+        ensure_recursion_headroom()  # before any tree work, genesis included
         self.genesis = genesis
         self.store = store
+        self.state_versions_kept = state_versions_kept
+        self._tree_reader = StoreTreeReader(store)
         self._genesis_state = build_genesis_state(genesis.ledger)
         self._check_genesis_matches()
         self.state = self._load_state()
         self._validate_tip()
+        self.last_results_hash = self._load_results_hash(self.height)
+        """Results root of the last committed block (the next header carries it)."""
         self.validator_history = ValidatorHistory(store, genesis.params.evidence_age_max_heights)
         self._record_validator_sets()
         tip = self.get_block(self.height) if self.height else None
@@ -95,9 +112,23 @@ class Chain:
             )
 
     def _load_state(self) -> State:
-        if self.store.latest_height() == 0:
+        height = self.store.latest_height()
+        if height == 0:
             return self._genesis_state
-        return State.from_kv(self.store.iter_state())
+        state = State.from_kv(self.store.iter_state())
+        try:
+            tree = open_state_tree(self.store, height)
+        except LookupError as exc:
+            raise ChainMismatchError(f"the store lacks the state tree of height {height}") from exc
+        if tree.root_hash != state.app_hash:
+            raise ChainMismatchError(f"state tree root of height {height} is not the app hash")
+        return state.with_tree(tree)
+
+    def _load_results_hash(self, height: int) -> Hash32:
+        receipts = self.get_receipts(height) if height else ()
+        if receipts is None:
+            raise ChainMismatchError(f"the store lacks the receipts of height {height}")
+        return compute_receipts_hash(receipts)
 
     def _validate_tip(self) -> None:
         height = self.store.latest_height()
@@ -149,6 +180,7 @@ class Chain:
             app_hash=self.state.app_hash,
             validator_sets=sets,
             txs_rule=self.txs_rule,
+            last_results_hash=self.last_results_hash,
         )
 
     def _record_validator_sets(self) -> None:
@@ -180,8 +212,11 @@ class Chain:
                 verdicts[tx_hash] = verdict
         result = execute_block(self.state, block.txs, height, block.header.time_ms, verdicts)
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
-        self.state = result.state
+        stored_tree = result.state.tree.persisted(self._tree_reader)
+        self.state = result.state.with_tree(stored_tree)
+        prune_state_tree(self.store, height, self.state_versions_kept)
         self.tip_time_ms = block.header.time_ms
+        self.last_results_hash = compute_receipts_hash(result.receipts)
         self._record_validator_sets()
         return CommittedBlock(
             block=block,
@@ -189,6 +224,7 @@ class Chain:
             receipts=result.receipts,
             tx_hashes=tx_hashes,
             app_hash=result.app_hash,
+            results_hash=self.last_results_hash,
             next_validators=ValidatorSet.of(get_validators(result.state, height + 2)),
         )
 
@@ -200,8 +236,10 @@ class Chain:
         tx_hashes: tuple[Hash32, ...],
     ) -> BlockWrite:
         changes: Mapping[bytes, bytes | None] = result.state_changes
-        if block.height == 1:
+        tree_writes = result.tree_writes
+        if block.height == 1:  # genesis is not a block: its state and tree go with block 1
             changes = {**dict(self._genesis_state.items()), **changes}
+            tree_writes = {**self._genesis_state.tree.unpersisted(), **tree_writes}
         return BlockWrite(
             height=block.height,
             block=block.encode(),
@@ -210,6 +248,7 @@ class Chain:
             tx_hashes=tx_hashes,
             state_changes=changes,
             app_hash=result.app_hash,
+            tree_writes=tree_writes,
         )
 
     def iter_blocks(self, start: int, count: int) -> Iterator[tuple[bytes, bytes]]:

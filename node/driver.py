@@ -342,7 +342,12 @@ class Driver:
         # First in line: synced blocks already queued need the replica at the next height.
         now = self.clock.now_ms()
         executed = BlockExecuted(
-            Height(block.height), self.chain.state.app_hash, next_set, now, self.chain.txs_rule
+            Height(block.height),
+            self.chain.state.app_hash,
+            next_set,
+            now,
+            self.chain.txs_rule,
+            results_hash=self.chain.last_results_hash,
         )
         self._internal.appendleft(executed)
         self._wakeup.set()

@@ -27,8 +27,9 @@ Decisions worth knowing:
   keys, roles or status also needs that participant, or waits out a delay it may cancel in
   (``rules/governance.py``). Validator-set changes take effect at height + 2 and move less
   than 1/3 of the power within the trust window (``rules/validators.py``).
-* App hash: ``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``, chained
-  from a one-time hash of the genesis state; cost is proportional to the block's writes.
+* App hash: the root of the state tree over every state key (``consensus.merkle``, see
+  ``docs/state.md``), updated once per block in a batch; it depends on the state alone, and
+  membership, absence and one instrument's complete balance list can be proven against it.
 """
 
 from consensus.ledger.codes import Code, InvalidTransaction

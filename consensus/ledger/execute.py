@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from consensus.codec import CodecError
 from consensus.ledger.auth import TxContext, authenticate, require_active
 from consensus.ledger.codes import LOG_LEN_MAX, Code, InvalidTransaction
+from consensus.ledger.commitment import root_of
 from consensus.ledger.events import Receipt, TxEvent
 from consensus.ledger.records import Account, Participant, ValidatorPowers
 from consensus.ledger.rules.admin import (
@@ -40,7 +41,7 @@ from consensus.ledger.state import (
     META_KEY,
     SCHEDULE_KEY,
     State,
-    compute_block_app_hash,
+    commit_block_changes,
     encode_meta,
 )
 from consensus.ledger.txs import SignedTx, TxType, UnsignedTx, decode_tx, verify_tx_signatures
@@ -77,6 +78,8 @@ class BlockResult:
     state_changes: Mapping[bytes, bytes | None]
     """Every KV write of the block (None deletes), for storage's atomic batch."""
     validator_updates: tuple[ValidatorUpdate, ...]
+    tree_writes: Mapping[bytes, bytes | None] = field(default_factory=dict)
+    """The state tree's new nodes, root and stale index entries, for the same atomic batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +111,16 @@ def execute_block(
     block = _Block(view, state.config.chain_id, height, time_ms, verdicts)
     receipts = tuple(execute_tx(block, raw) for raw in raw_txs)
     changes = view.compute_changes()
-    app_hash = compute_block_app_hash(state.app_hash, height, changes)
+    tree, tree_writes = commit_block_changes(state, height, changes)
+    app_hash = root_of(tree)
     changes[META_KEY] = encode_meta(height, app_hash)
-    new_state = state.with_changes(changes)
+    new_state = state.with_changes(changes, tree)
     updates: tuple[ValidatorUpdate, ...] = ()
     if SCHEDULE_KEY in changes:
         updates = compute_validator_updates(
             get_validators(state, height + 2), get_validators(new_state, height + 2)
         )
-    return BlockResult(new_state, receipts, app_hash, changes, updates)
+    return BlockResult(new_state, receipts, app_hash, changes, updates, tree_writes)
 
 
 def execute_tx(block: _Block, raw: bytes) -> Receipt:

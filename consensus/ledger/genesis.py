@@ -14,6 +14,7 @@ from typing import Any
 from consensus.codec import CodecError
 from consensus.errors import ConsensusError
 from consensus.ledger.codes import AMOUNT_MAX, InvalidTransaction
+from consensus.ledger.commitment import build_state_tree, root_of
 from consensus.ledger.controls import DEFAULT_GOVERNANCE, GovernanceParams
 from consensus.ledger.records import (
     Account,
@@ -38,7 +39,6 @@ from consensus.ledger.state import (
     META_KEY,
     SCHEDULE_KEY,
     State,
-    compute_genesis_app_hash,
     encode_meta,
 )
 from consensus.ledger.view import BlockView
@@ -283,9 +283,9 @@ def build_genesis_state(doc: GenesisDoc) -> State:
     view.commit_tx()
     changes = view.compute_changes()
     kv: dict[bytes, bytes | None] = {k: v for k, v in changes.items() if v is not None}
-    app_hash = compute_genesis_app_hash((k, v) for k, v in kv.items() if v is not None)
-    kv[META_KEY] = encode_meta(0, app_hash)
-    return State((kv,))
+    tree = build_state_tree(((k, v) for k, v in kv.items() if v is not None), 0)
+    kv[META_KEY] = encode_meta(0, root_of(tree))
+    return State((kv,), None, tree)
 
 
 def _put_participants(view: BlockView, doc: GenesisDoc) -> None:

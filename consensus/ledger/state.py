@@ -1,4 +1,5 @@
-"""The ledger state as a map ``bytes -> bytes``, held as immutable layers.
+"""The ledger state as a map ``bytes -> bytes``, held as immutable layers, with the state tree
+that commits to it (``consensus.ledger.commitment``; its root is the app hash).
 
 Keys are a one-byte prefix plus ASCII ids (ids never contain ``\\x00``, which separates the two
 parts of composite keys); values are canonical encodings of records. The node persists each
@@ -17,8 +18,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import msgpack
 
-from consensus import codec, crypto
+from consensus import codec
 from consensus.codec import CodecError, Value
+from consensus.ledger import commitment
 from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.records import (
@@ -30,6 +32,7 @@ from consensus.ledger.records import (
     ValidatorSchedule,
     validate_participant_id,
 )
+from consensus.merkle import StateTree
 from consensus.types import HASH_LEN, Hash32
 
 META_KEY = b"\x00meta"
@@ -198,14 +201,18 @@ RECORD_DECODE_MEMO_MAX = 1 << 18
 class State:
     """An immutable ledger state: a stack of layers, newest first. See the module docstring."""
 
-    __slots__ = ("_decoded", "_layers")
+    __slots__ = ("_decoded", "_layers", "_tree")
 
     def __init__(
         self,
         layers: tuple[dict[bytes, bytes | None], ...],
         decoded: dict[int, dict[bytes, Record]] | None = None,
+        tree: StateTree | None = None,
     ) -> None:
         self._layers = layers
+        self._tree = tree
+        """The state tree of exactly this state; None until first needed (then built from the
+        items: the app hash is a function of the contents, so any copy rebuilds the same)."""
         self._decoded: dict[int, dict[bytes, Record]] = {} if decoded is None else decoded
         """Memo of decode_value, per key prefix, keyed by the value's bytes. Decoding is a pure
         function of (prefix, bytes), so states derived from each other share one memo."""
@@ -248,8 +255,22 @@ class State:
     def layer_count(self) -> int:
         return len(self._layers)
 
-    def with_changes(self, changes: Mapping[bytes, bytes | None]) -> State:
-        """A new state with ``changes`` applied (None deletes); this state is left as it was."""
+    @property
+    def tree(self) -> StateTree:
+        """The state tree whose root is this state's app hash."""
+        if self._tree is None:
+            self._tree = commitment.build_state_tree(self.items(), self.height)
+        return self._tree
+
+    def with_tree(self, tree: StateTree) -> State:
+        """This state with ``tree`` as its state tree (e.g. the stored one, after a restart)."""
+        return State(self._layers, self._decoded, tree)
+
+    def with_changes(
+        self, changes: Mapping[bytes, bytes | None], tree: StateTree | None = None
+    ) -> State:
+        """A new state with ``changes`` applied (None deletes), committed to by ``tree`` (None:
+        built when first needed); this state is left as it was."""
         layers = [dict(changes), *self._layers]
         while len(layers) > 1 and 2 * len(layers[0]) >= len(layers[1]):
             newer, older = layers[0], layers[1]
@@ -257,7 +278,7 @@ class State:
             if len(layers) == 2:  # the bottom layer holds no tombstones
                 merged = {k: v for k, v in merged.items() if v is not None}
             layers[:2] = [merged]
-        return State(tuple(layers), self._decoded)
+        return State(tuple(layers), self._decoded, tree)
 
     def get_record(self, key: bytes) -> Record | None:
         """The decoded record under ``key`` (None if absent): ``get`` then ``decode``, fused
@@ -338,18 +359,8 @@ def encode_meta(height: int, app_hash: bytes) -> bytes:
     return encode_value([height, app_hash])
 
 
-GENESIS_HASH_DOMAIN = b"depochain/genesis-state/v1"
-
-
-def compute_genesis_app_hash(items: Iterable[tuple[bytes, bytes]]) -> Hash32:
-    """The one full-state hash, taken once at genesis; blocks chain from it (see execute)."""
-    pairs = sorted((k, v) for k, v in items if k != META_KEY)
-    return crypto.sha256(codec.encode([GENESIS_HASH_DOMAIN, pairs]))
-
-
-def compute_block_app_hash(
-    previous: bytes, height: int, changes: Mapping[bytes, bytes | None]
-) -> Hash32:
-    """``sha256(encode([app_hash_{h-1}, h, sorted (key, value|None) changes]))``."""
-    pairs = sorted((k, v) for k, v in changes.items() if k != META_KEY)
-    return crypto.sha256(msgpack.packb([previous, height, pairs], use_bin_type=True))
+def commit_block_changes(
+    state: State, height: int, changes: Mapping[bytes, bytes | None]
+) -> tuple[StateTree, commitment.TreeWrites]:
+    """The state tree after a block's ``changes`` on ``state``; its root is the block's app hash."""
+    return commitment.commit_changes(state.tree, height, changes)

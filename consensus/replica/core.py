@@ -358,6 +358,7 @@ class Replica:
                 app_hash=e.app_hash,
                 validator_sets=s.validator_sets,
                 txs_rule=e.txs_rule,
+                last_results_hash=e.results_hash,
             )
         )
         self._prune_old_heights()

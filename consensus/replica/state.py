@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from consensus.blocks import Block, TxsRule
+from consensus.blocks import EMPTY_RESULTS_HASH, Block, TxsRule
 from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
@@ -69,6 +69,8 @@ class ChainState:
     the replica verify evidence from those heights."""
     txs_rule: TxsRule | None = None
     """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
+    last_results_hash: Hash32 = EMPTY_RESULTS_HASH
+    """Root of the receipts of block ``height`` (empty at 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class HeightState:
     last_commit: CommitCertificate | None
     last_block_time_ms: TimestampMs
     app_hash: Hash32
+    last_results_hash: Hash32
     votes: HeightVotes
     proposals: dict[Round, Proposal]
     """The first validly signed proposal of each round."""
@@ -184,6 +187,7 @@ def new_height_state(chain: ChainState) -> HeightState:
         last_commit=chain.last_commit,
         last_block_time_ms=chain.last_block_time_ms,
         app_hash=chain.app_hash,
+        last_results_hash=chain.last_results_hash,
         votes=HeightVotes(height, chain.validator_sets[height]),
         proposals={},
         locked_hash=None,
@@ -217,6 +221,7 @@ class ReplicaSnapshot:
     last_commit: CommitCertificate | None
     last_block_time_ms: TimestampMs
     app_hash: Hash32
+    last_results_hash: Hash32
     votes: tuple[tuple[int, int, tuple[Vote, ...]], ...]
     proposals: tuple[tuple[Round, Proposal], ...]
     locked_hash: Hash32 | None

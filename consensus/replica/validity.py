@@ -54,6 +54,7 @@ def compute_chain_tip(config: ReplicaConfig, state: ReplicaState) -> ChainTip:
         last_block_time_ms=h.last_block_time_ms,
         app_hash=STALE_APP_HASH if config.faults.stale_app_hash else h.app_hash,
         validator_sets=state.validator_sets,
+        last_results_hash=h.last_results_hash,
     )
 
 

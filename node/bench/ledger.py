@@ -172,6 +172,7 @@ def measure_leveldb_commits(genesis: State, raws: list[bytes]) -> dict[str, Any]
                     tx_hashes=[crypto.sha256(raw) for raw in block],
                     state_changes=result.state_changes,
                     app_hash=result.app_hash,
+                    tree_writes=result.tree_writes,
                 )
                 start = time.perf_counter()
                 store.commit_block(write)

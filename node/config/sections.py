@@ -157,6 +157,11 @@ class StorageSection:
         "below this much free disk the node refuses new transactions (0 = never)",
         in_range(0, 1 << 50),
     )
+    state_versions_kept: int = key(
+        100,
+        "heights whose state tree stays on disk for proofs; older versions are pruned",
+        in_range(1, 10_000_000),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ share the validation here, so they refuse the same writes with the same errors.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol, runtime_checkable
 
 from node.errors import NodeError
@@ -67,6 +67,8 @@ class BlockWrite:
     """Ledger KV writes made by executing the block; ``None`` deletes the key."""
     app_hash: bytes
     """32-byte ledger app hash after executing this block."""
+    tree_writes: Mapping[bytes, bytes | None] = field(default_factory=dict)
+    """State tree writes of the block (``consensus.merkle.store`` keys; ``None`` deletes)."""
 
 
 @runtime_checkable
@@ -81,6 +83,9 @@ class Store(Protocol):
     def get_app_hash(self, height: int) -> bytes | None: ...
     def get_tx_location(self, tx_hash: bytes) -> tuple[int, int] | None: ...
     def get_state(self, key: bytes) -> bytes | None: ...
+    def get_tree(self, key: bytes) -> bytes | None: ...
+    def iter_tree(self, prefix: bytes, stop: bytes | None = None) -> Iterator[bytes]: ...
+    def delete_tree(self, tree_keys: Sequence[bytes]) -> None: ...
     def iter_state(
         self, prefix: bytes = b"", *, start: bytes | None = None, limit: int | None = None
     ) -> Iterator[tuple[bytes, bytes]]: ...
@@ -103,6 +108,7 @@ def validate_block_write(write: BlockWrite, latest_height: int) -> None:
     _validate_bytes(write.app_hash, "app_hash", APP_HASH_BYTES, APP_HASH_BYTES)
     _validate_tx_hashes(write.tx_hashes)
     _validate_state_changes(write.state_changes)
+    _validate_state_changes(write.tree_writes)
 
 
 def _validate_bytes(value: object, name: str, len_min: int, len_max: int) -> None:

@@ -14,6 +14,7 @@ key                    value                               written by
 ``b"A" + height8``     32-byte app hash after that block   ``commit_block``
 ``b"T" + tx_hash32``   ``height8 + index4`` (big-endian)   ``commit_block``; first inclusion wins
 ``b"S" + ledger_key``  ledger value                        ``commit_block`` (``None`` deletes)
+``b"N" + tree_key``    state tree node / root / stale mark ``commit_block``; ``prune_tree`` deletes
 ``b"M" + utf8 name``   small node metadata                 ``put_meta``
 ``b"L"``               ``height8`` of the latest block     ``commit_block``, in the same batch
 ``b"V"``               ``version4`` of this layout         opening an empty database
@@ -33,8 +34,9 @@ TX_HASH_BYTES: Final = 32
 HEIGHT_MAX: Final = 2**64 - 1
 TX_INDEX_MAX: Final = 2**32 - 1
 
-FORMAT_VERSION: Final = 1
-"""Bump when the layout changes; a store refuses to open a database of another version."""
+FORMAT_VERSION: Final = 2
+"""Bump when the layout changes; a store refuses to open a database of another version.
+2: the state tree's column ``N`` (the app hash became the tree's root)."""
 
 PREFIX_BLOCK: Final = b"B"
 PREFIX_CERTIFICATE: Final = b"C"
@@ -43,6 +45,7 @@ PREFIX_APP_HASH: Final = b"A"
 PREFIX_TX: Final = b"T"
 PREFIX_STATE: Final = b"S"
 PREFIX_META: Final = b"M"
+PREFIX_TREE: Final = b"N"
 LATEST_HEIGHT_KEY: Final = b"L"
 FORMAT_VERSION_KEY: Final = b"V"
 
@@ -115,6 +118,11 @@ def ledger_key_of(key: bytes) -> bytes:
     if key[:1] != PREFIX_STATE:
         raise ValueError(f"not a state key: {key!r}")
     return key[1:]
+
+
+def tree_key(key: bytes) -> bytes:
+    """A key of the state tree's own key space (``consensus.merkle.store``) in the store."""
+    return PREFIX_TREE + key
 
 
 def meta_key(name: str) -> bytes:

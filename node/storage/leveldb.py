@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -93,6 +93,11 @@ class LevelDBStore:
                     batch.delete(keys.state_key(key))
                 else:
                     batch.put(keys.state_key(key), value)
+            for key, value in write.tree_writes.items():
+                if value is None:
+                    batch.delete(keys.tree_key(key))
+                else:
+                    batch.put(keys.tree_key(key), value)
             batch.put(keys.LATEST_HEIGHT_KEY, keys.encode_height(height))
             _call(batch.write, f"writing block {height}")
             self._latest_height = height
@@ -104,6 +109,15 @@ class LevelDBStore:
             base.validate_meta_name(key)
             base.validate_meta_value(value)
             _call(lambda: db.put(keys.meta_key(key), value, sync=True), f"writing meta {key!r}")
+
+    def delete_tree(self, tree_keys: Sequence[bytes]) -> None:
+        """Delete state tree entries (pruned versions) in one batch; not part of any block."""
+        with self._write_lock:
+            db = self._check_open()
+            batch = db.write_batch()
+            for key in tree_keys:
+                batch.delete(keys.tree_key(key))
+            _call(batch.write, "pruning the state tree")
 
     def close(self) -> None:
         """Close the database (idempotent). Every later call raises :class:`StoreClosedError`."""
@@ -143,6 +157,25 @@ class LevelDBStore:
     def get_state(self, key: bytes) -> bytes | None:
         base.validate_bytes_arg(key, "key")
         return self._get(keys.state_key(key))
+
+    def get_tree(self, key: bytes) -> bytes | None:
+        base.validate_bytes_arg(key, "key")
+        return self._get(keys.tree_key(key))
+
+    def iter_tree(self, prefix: bytes, stop: bytes | None = None) -> Iterator[bytes]:
+        """State tree keys under ``prefix`` (below ``stop`` if given), in key order."""
+        db = self._check_open()
+        base.validate_bytes_arg(prefix, "prefix")
+        upper = keys.compute_prefix_upper_bound(keys.tree_key(prefix))
+        if stop is not None:
+            upper = keys.tree_key(stop)
+        iterator = _call(
+            lambda: db.iterator(start=keys.tree_key(prefix), stop=upper, include_value=False),
+            "opening an iterator",
+        )
+        with contextlib.closing(iterator):
+            for key in iterator:
+                yield key[1:]
 
     def iter_state(
         self, prefix: bytes = b"", *, start: bytes | None = None, limit: int | None = None

@@ -7,7 +7,7 @@ node restart keeps using the same object.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 from node.storage import base
 from node.storage.base import BlockWrite, StoreClosedError
@@ -25,6 +25,7 @@ class MemoryStore:
         "_meta",
         "_results",
         "_state",
+        "_tree",
         "_tx_locations",
     )
 
@@ -35,6 +36,7 @@ class MemoryStore:
         self._app_hashes: dict[int, bytes] = {}
         self._tx_locations: dict[bytes, tuple[int, int]] = {}
         self._state: dict[bytes, bytes] = {}
+        self._tree: dict[bytes, bytes] = {}
         self._meta: dict[str, bytes] = {}
         self._latest_height = 0
         self._closed = False
@@ -55,7 +57,29 @@ class MemoryStore:
                 self._state.pop(key, None)
             else:
                 self._state[key] = value
+        self._apply_tree(write.tree_writes)
         self._latest_height = height
+
+    def _apply_tree(self, writes: Mapping[bytes, bytes | None]) -> None:
+        for key, value in writes.items():
+            if value is None:
+                self._tree.pop(key, None)
+            else:
+                self._tree[key] = value
+
+    def get_tree(self, key: bytes) -> bytes | None:
+        self._check_open()
+        base.validate_bytes_arg(key, "key")
+        return self._tree.get(key)
+
+    def iter_tree(self, prefix: bytes, stop: bytes | None = None) -> Iterator[bytes]:
+        self._check_open()
+        found = sorted(k for k in self._tree if k.startswith(prefix))
+        return iter([k for k in found if stop is None or k < stop])
+
+    def delete_tree(self, tree_keys: Sequence[bytes]) -> None:
+        self._check_open()
+        self._apply_tree(dict.fromkeys(tree_keys))
 
     def latest_height(self) -> int:
         self._check_open()

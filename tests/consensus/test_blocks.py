@@ -9,6 +9,7 @@ import pytest
 
 from consensus import codec
 from consensus.blocks import (
+    EMPTY_RESULTS_HASH,
     Block,
     ChainTip,
     Header,
@@ -17,9 +18,10 @@ from consensus.blocks import (
     get_block_invalidity,
     validate_block_shape,
 )
+from consensus.crypto import sha256
 from consensus.messages import DuplicateVoteEvidence
 from consensus.params import ConsensusParams
-from consensus.types import Height
+from consensus.types import Hash32, Height
 from tests.consensus.replica_fixtures import (
     CHAIN,
     GENESIS_APP_HASH,
@@ -67,6 +69,7 @@ def test_hash_covers_every_header_field() -> None:
         "app_hash": b"\x04" * 32,
         "validators_hash": b"\x05" * 32,
         "evidence_hash": b"\x06" * 32,
+        "last_results_hash": b"\x07" * 32,
     }
     names = {f.name for f in fields(Header) if f.init} - {"last_commit"}
     assert names == set(changes)
@@ -101,6 +104,18 @@ def test_chain_rules() -> None:
     for name, value in (("chain_id", "x"), ("parent_hash", b"\x01" * 32), ("height", 2)):
         changed = Block(replace(header, **{name: value}), ())  # type: ignore[arg-type]
         assert get_block_invalidity(changed, tip(), PARAMS, no_evidence) is not None
+
+
+def test_the_next_header_must_carry_the_parent_results_hash() -> None:
+    results = Hash32(b"\x09" * 32)
+    with_results = replace(tip(), last_results_hash=results)
+    proposer = VSET.validators[0].public_key
+    block = build_block(with_results, PARAMS, VSET, proposer, GENESIS_TIME_MS, (), ())
+    assert block.header.last_results_hash == results
+    assert get_block_invalidity(block, with_results, PARAMS, no_evidence) is None
+    reason = get_block_invalidity(block_at_1(), with_results, PARAMS, no_evidence)
+    assert reason == "wrong last_results_hash"
+    assert block_at_1().header.last_results_hash == EMPTY_RESULTS_HASH == sha256(b"")
 
 
 def test_build_block_respects_count_and_bytes() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from consensus.crypto import MerkleProof, SignPurpose, sha256, verify, verify_merkle_proof
+from consensus.merkle import Proof, ProofError, verify_membership, verify_non_membership
 from consensus.messages import VoteType, compute_vote_sign_payload
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_comet_support import (
@@ -220,6 +221,28 @@ def test_abci_query_paths(comet_cluster: Cluster) -> None:
     assert missing["code"] == 2 and missing["value"] is None
     unknown = result(comet_cluster, "abci_query", path="/nope")["response"]
     assert unknown["code"] == 1
+
+
+def test_abci_query_proves_a_record_and_an_absence(comet_cluster: Cluster) -> None:
+    found = result(comet_cluster, "abci_query", path="/account/BANKA/alice", prove="true")
+    missing = result(comet_cluster, "abci_query", path="/account/BANKA/nobody", prove="true")
+    for answer, present in ((found["response"], True), (missing["response"], False)):
+        height = int(answer["height"])  # the state after this block: the next header's app hash
+        comet_cluster.wait_height(0, height + 1)
+        header = result(comet_cluster, "block", height=str(height + 1))["block"]["header"]
+        app_hash = bytes.fromhex(header["app_hash"])
+        (op,) = answer["proofOps"]["ops"]
+        assert op["type"] == "depochain:state-tree/v1"
+        key, proof = base64.b64decode(op["key"]), Proof.decode(base64.b64decode(op["data"]))
+        if present:
+            value = base64.b64decode(answer["value"])
+            verify_membership(app_hash, key, value, proof)
+            with pytest.raises(ProofError):
+                verify_membership(app_hash, key, value + b"\x00", proof)
+        else:
+            verify_non_membership(app_hash, key, proof)
+            with pytest.raises(ProofError):
+                verify_non_membership(sha256(app_hash), key, proof)
 
 
 # -- transports and errors --------------------------------------------------------------------

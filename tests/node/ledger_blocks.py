@@ -82,6 +82,7 @@ def _make_block(chain: Chain, height: Height, txs: tuple[bytes, ...]) -> Block:
         app_hash=tip.app_hash,
         validators_hash=vset.compute_hash(),
         txs=txs,
+        last_results_hash=tip.last_results_hash,
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.blocks import Header, compute_evidence_hash, compute_txs_root
+from consensus.blocks import EMPTY_RESULTS_HASH, Header, compute_evidence_hash, compute_txs_root
 from consensus.crypto import PrivateKey, SignPurpose, merkle_proof, sha256
 from consensus.ledger import decode_tx, verify_tx_signatures
 from consensus.ledger.records import (
@@ -87,7 +87,8 @@ def make_proof(txs: list[bytes], index: int, signers: int = 3) -> dict[str, obje
     """A proof JSON exactly as the server builds it, for a block signed by ``signers``."""
     header = Header(
         ChainId(CHAIN), Height(5), TimestampMs(1_000), KEYS[0].public_key, Hash32(bytes(32)),
-        None, compute_txs_root(tuple(txs)), Hash32(bytes(32)), VALIDATORS.compute_hash(),
+        None, compute_txs_root(tuple(txs)), Hash32(bytes(32)), EMPTY_RESULTS_HASH,
+        VALIDATORS.compute_hash(),
         compute_evidence_hash(()),
     )  # fmt: skip
     payload = compute_vote_sign_payload(VoteType.PRECOMMIT, 5, 0, header.hash)

@@ -119,6 +119,7 @@ BAD_VALUES = [
     ("consensus", "block_bytes_max", 8 * 1024 * 1024 + 1, "1024.."),
     ("storage", "data_dir", "", "empty"),
     ("storage", "free_bytes_min", -1, "must be in 0.."),
+    ("storage", "state_versions_kept", 0, "must be in 1"),
 ]
 
 

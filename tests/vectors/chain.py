@@ -14,7 +14,14 @@ import functools
 from dataclasses import dataclass
 
 from consensus import crypto
-from consensus.blocks import GENESIS_PARENT_HASH, Block, ChainTip, get_block_invalidity, make_block
+from consensus.blocks import (
+    EMPTY_RESULTS_HASH,
+    GENESIS_PARENT_HASH,
+    Block,
+    ChainTip,
+    get_block_invalidity,
+    make_block,
+)
 from consensus.evidence import get_evidence_invalidity
 from consensus.ledger import (
     BlockResult,
@@ -24,6 +31,7 @@ from consensus.ledger import (
     execute_block,
     get_validators,
 )
+from consensus.ledger.commitment import compute_receipts_hash
 from consensus.messages import (
     CommitCertificate,
     CommitSig,
@@ -128,6 +136,9 @@ def _tip(chain: list[ChainBlock], state: State, vset: ValidatorSet) -> ChainTip:
         last_block_time_ms=TimestampMs(last.block.header.time_ms if last else GENESIS_TIME_MS),
         app_hash=state.app_hash,
         validator_sets=sets,
+        last_results_hash=(
+            compute_receipts_hash(last.result.receipts) if last else EMPTY_RESULTS_HASH
+        ),
     )
 
 
@@ -146,6 +157,7 @@ def _next_block(chain: list[ChainBlock], state: State, vset: ValidatorSet) -> Bl
         validators_hash=vset.compute_hash(),
         txs=tuple(spec.raw for spec in block_txs()[height - 1]),
         evidence=evidence,
+        last_results_hash=tip.last_results_hash,
     )
     sets = {h: vset for h in range(1, height + 1)}
 

@@ -42,6 +42,7 @@ HEADER_LAYOUT = [
     "last_commit",
     "txs_root",
     "app_hash",
+    "last_results_hash",
     "validators_hash",
     "evidence_hash",
 ]

@@ -28,7 +28,9 @@ from consensus.ledger import (
     get_validators,
     verify_tx_signatures,
 )
+from consensus.ledger.commitment import build_state_tree
 from consensus.ledger.state import META_KEY, encode_meta, get_reader
+from consensus.merkle import Proof, build_tree, verify_range
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
@@ -187,6 +189,22 @@ def check_merkle(vector: Json, document: Json, stored: dict[str, Json]) -> None:
         assert expected["root"] == expected["leaf_hashes"][0]
 
 
+def check_state_tree(vector: Json, document: Json, stored: dict[str, Json]) -> None:
+    inputs, expected = vector["inputs"], vector["expected"]
+    root = unhex(expected["root"])
+    if "items" in inputs:
+        items = [(unhex(k), unhex(v)) for k, v in inputs["items"]]
+        assert build_tree(items).root_hash == root, "the items have another root"
+    else:
+        headers = {v["name"]: v["inputs"]["header"] for v in stored["blocks.json"]["vectors"]}
+        assert headers["block_1"]["app_hash"] == expected["root"]  # genesis app hash
+    for query in expected["queries"]:
+        proof = Proof.decode(unhex(query["proof_encoding"]))
+        hi = None if query["hi"] is None else unhex(query["hi"])
+        proven = verify_range(root, unhex(query["lo"]), hi, proof)
+        assert [[k.hex(), v.hex()] for k, v in proven] == query["proven_items"], query["what"]
+
+
 # ---------------------------------------------------------------------------------------------
 # ledger
 
@@ -217,6 +235,13 @@ def check_receipts(vector: Json, document: Json, stored: dict[str, Json]) -> Non
     assert to_json(receipts) == inputs["receipts"], "receipts decode to other values"
     singles = tuple(Receipt.decode(unhex(r)) for r in expected["receipt_encodings"])
     assert singles == receipts
+    leaves = [unhex(r) for r in expected["receipt_encodings"]]
+    assert crypto.merkle_root(leaves).hex() == expected["results_hash"]
+    headers = {v["name"]: v["inputs"]["header"] for v in stored["blocks.json"]["vectors"]}
+    height = int(vector["name"].split("_")[1])  # "block_<h>_receipts"
+    following = headers.get(f"block_{height + 1}")
+    if following is not None:  # the next header commits to these receipts
+        assert following["last_results_hash"] == expected["results_hash"]
 
 
 def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
@@ -230,6 +255,7 @@ def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
         state = State.from_kv([*pairs, (META_KEY, meta)])  # decodes every value strictly
         assert to_json(get_validators(state, 1)) == expected["validators_height_1"]
         assert headers["block_1"]["app_hash"] == expected["app_hash"]
+        assert build_state_tree(pairs, 0).root_hash.hex() == expected["app_hash"]
         return
     height = inputs["height"]
     previous = steps["genesis" if height == 1 else f"block_{height - 1}"]
@@ -244,6 +270,16 @@ def check_ledger(vector: Json, document: Json, stored: dict[str, Json]) -> None:
     for key, value in expected["state_changes"]:
         if value is not None:
             get_reader(unhex(key))(codec.decode(unhex(value)))
+    state: dict[bytes, bytes] = {
+        unhex(k): unhex(v) for k, v in steps["genesis"]["expected"]["state"]
+    }
+    for step in range(1, height + 1):  # the state after this block: genesis, then each change
+        for key, value in steps[f"block_{step}"]["expected"]["state_changes"]:
+            if value is None:
+                state.pop(unhex(key), None)
+            else:
+                state[unhex(key)] = unhex(value)
+    assert build_state_tree(state.items(), height).root_hash.hex() == expected["app_hash"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,6 +332,7 @@ CHECKS: dict[str, Check] = {
     "txs.json": check_tx,
     "receipts.json": check_receipts,
     "ledger.json": check_ledger,
+    "state_tree.json": check_state_tree,
     "handshake.json": check_handshake,
 }
 """file name -> the decoding check of each of its vectors."""

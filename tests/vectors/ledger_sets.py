@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from consensus import crypto
 from consensus.crypto import SignPurpose
 from consensus.ledger import Code, encode_receipts
+from consensus.ledger.commitment import compute_receipts_hash
 from consensus.ledger.events import EventType
 from consensus.ledger.records import AccountStatus, InstrumentKind, ParticipantStatus, Role
 from consensus.ledger.state import META_KEY
@@ -81,13 +82,16 @@ def receipts_document() -> Json:
         expected = {
             "receipt_encodings": [receipt.encode().hex() for receipt in receipts],
             "block_results_encoding": encode_receipts(receipts).hex(),
+            "results_hash": compute_receipts_hash(receipts).hex(),
         }
         height = item.block.height
         text = f"receipts of block {height} ({kind}), in block order"
         vectors.append(make_vector(f"block_{height}_receipts", text, inputs, expected))
     return make_document(
         "Receipts: [code, log, [event...]], each event [type, field...] with its fields in the "
-        "order listed. A block's results are the list of its receipts.",
+        "order listed. A block's results are the list of its receipts; results_hash is the "
+        "RFC 6962 Merkle root of the receipt encodings, carried by the NEXT block's header as "
+        "last_results_hash.",
         vectors,
         enums=enum_table(Code, EventType),
         layouts={"receipt_encodings[]": ["code", "log", "events"], "event": ["type", "fields..."]},
@@ -133,10 +137,10 @@ def ledger_document() -> Json:
             text += f"; app_hash is the state after all {block.height} blocks"
         vectors.append(make_vector(f"block_{block.height}", text, inputs, expected))
     return make_document(
-        "Ledger execution. Genesis app hash = sha256(encode([b'depochain/genesis-state/v1', "
-        "sorted [key, value] pairs])). Block app hash = sha256(encode([previous app hash, height, "
-        "sorted [key, value or null] changes])). The meta record (key 0x006d657461) is stored but "
-        "never hashed, so it is left out here.",
+        "Ledger execution. The app hash is the root of the state tree (docs/state.md) over every "
+        "[key, value] of the state, balances keyed B instrument 0x00 account in the tree: the "
+        "genesis state, then the state after applying each block's changes in turn. The meta "
+        "record (key 0x006d657461) is stored but not committed, so it is left out here.",
         vectors,
         enums=enum_table(Code, Role, ParticipantStatus, InstrumentKind, AccountStatus),
         layouts={"state keys": ["one-byte prefix", "ASCII id(s), 0x00-separated"]},

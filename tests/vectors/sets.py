@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from . import consensus_sets, handshake_sets, ledger_sets
+from . import consensus_sets, handshake_sets, ledger_sets, state_tree_sets
 from .jsonform import Json
 
 DOCUMENTS: dict[str, Callable[[], Json]] = {
@@ -20,6 +20,7 @@ DOCUMENTS: dict[str, Callable[[], Json]] = {
     "receipts.json": ledger_sets.receipts_document,
     "ledger.json": ledger_sets.ledger_document,
     "handshake.json": handshake_sets.handshake_document,
+    "state_tree.json": state_tree_sets.state_tree_document,
 }
 
 

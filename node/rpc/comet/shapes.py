@@ -73,7 +73,7 @@ def header_json(block: Block, next_validators: ValidatorSet | None) -> dict[str,
         ),
         "consensus_hash": hex_upper(sha256(b"")),
         "app_hash": hex_upper(header.app_hash),
-        "last_results_hash": hex_upper(sha256(b"")),
+        "last_results_hash": hex_upper(header.last_results_hash),
         "evidence_hash": hex_upper(header.evidence_hash),
         "proposer_address": hex_upper(address(header.proposer)),
     }

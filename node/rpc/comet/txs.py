@@ -4,8 +4,10 @@ unconfirmed_txs, abci_info and abci_query over the ledger.
 ``abci_query`` paths name ledger records: ``/account/<id>``, ``/balance/<account>/<instrument>``,
 ``/instrument/<id>``, ``/participant/<id>``, ``/nonce/<submitter>``, ``/config``. The value is the
 record as JSON (base64 of the UTF-8 text, as every ABCI value); a ``/store`` prefix
-(``/store/account/<id>``) answers the canonical stored bytes instead. Like CometBFT, a query the
-app cannot answer is a response with a non-zero ``code``, not an RPC error.
+(``/store/account/<id>``) answers the canonical stored bytes instead. With ``prove`` the answer is
+the stored bytes with a state tree proof of them (or of their absence) in ``proofOps``
+(``node.state_proofs``). Like CometBFT, a query the app cannot answer is a response with a
+non-zero ``code``, not an RPC error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from node.rpc.comet.chain import ChainReader, validate_page
 from node.rpc.comet.index import from_position
 from node.rpc.comet.query import QueryError, parse_query
 from node.rpc.jsonrpc import INTERNAL_ERROR, RPCError, invalid_params
+from node.state_proofs import compute_proof_ops
 
 UNCONFIRMED_LIMIT_MAX = 100
 QUERY_CODE_UNKNOWN_PATH = 1
@@ -124,7 +127,8 @@ class TxRoutes(ChainReader):
     async def abci_query(
         self, path: str, data: bytes | None, height: int | None, prove: bool
     ) -> dict[str, Any]:
-        latest = self.s.chain.height
+        chain_state = self.s.chain.state  # one state: the answer, its proof and its height
+        latest = chain_state.height
         if height and height != latest:
             return _query_response(
                 QUERY_CODE_BAD_HEIGHT, f"only the latest height ({latest}) can be queried", latest
@@ -134,15 +138,22 @@ class TxRoutes(ChainReader):
         handler = _QUERIES.get((segments[0], len(segments) - 1)) if segments else None
         if handler is None:
             return _query_response(QUERY_CODE_UNKNOWN_PATH, f"unknown query path {path!r}", latest)
-        key, value = handler(self.s.chain.state, segments[1:])
+        key, value = handler(chain_state, segments[1:])
+        proof_ops = compute_proof_ops(chain_state, key) if prove else None
         if value is None:
-            return _query_response(QUERY_CODE_NOT_FOUND, "not found", latest, key)
-        answer = self.s.chain.state.get(key) if raw_bytes else _to_json_bytes(value)
-        return _query_response(0, "", latest, key, answer or b"")
+            return _query_response(QUERY_CODE_NOT_FOUND, "not found", latest, key, b"", proof_ops)
+        stored = raw_bytes or prove  # a proof is of the stored bytes
+        answer = chain_state.get(key) if stored else _to_json_bytes(value)
+        return _query_response(0, "", latest, key, answer or b"", proof_ops)
 
 
 def _query_response(
-    code: int, log: str, height: int, key: bytes = b"", value: bytes = b""
+    code: int,
+    log: str,
+    height: int,
+    key: bytes = b"",
+    value: bytes = b"",
+    proof_ops: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "response": {
@@ -152,7 +163,7 @@ def _query_response(
             "index": "0",
             "key": cj.b64(key) if key else None,
             "value": cj.b64(value) if value else None,
-            "proofOps": None,
+            "proofOps": proof_ops,
             "height": str(height),
             "codespace": QUERY_CODESPACE if code else "",
         }

@@ -197,6 +197,7 @@ def schemas() -> Json:
                 "parent_hash": HEX32,
                 "txs_root": HEX32,
                 "app_hash": HEX32,
+                "last_results_hash": HEX32,
                 "validators_hash": HEX32,
                 "evidence_hash": HEX32,
                 "hash": HEX32,

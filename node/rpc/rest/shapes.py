@@ -158,6 +158,7 @@ def header_json(header: Header) -> Json:
         "parent_hash": header.parent_hash.hex(),
         "txs_root": header.txs_root.hex(),
         "app_hash": header.app_hash.hex(),
+        "last_results_hash": header.last_results_hash.hex(),
         "validators_hash": header.validators_hash.hex(),
         "evidence_hash": header.evidence_hash.hex(),
         "hash": header.hash.hex(),

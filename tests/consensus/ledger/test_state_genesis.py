@@ -13,8 +13,10 @@ from consensus import codec
 from consensus.codec import CodecError
 from consensus.ledger import GenesisDoc, GenesisError, State, build_genesis_state, execute_block
 from consensus.ledger import queries as q
-from consensus.ledger.state import META_KEY, compute_block_app_hash
+from consensus.ledger.commitment import build_state_tree, instrument_balances_range, to_tree_key
+from consensus.ledger.state import META_KEY, balance_key
 from consensus.ledger.txs import Transfer
+from consensus.merkle import prove_key, prove_range, verify_membership, verify_range
 
 from .world import GENESIS_TIME_MS, TxFactory, genesis_json, genesis_state
 
@@ -156,15 +158,30 @@ def test_from_kv_state_continues_identically() -> None:
     assert a.app_hash == b.app_hash and a.state_changes == b.state_changes
 
 
-def test_app_hash_chains_over_state_changes() -> None:
+def test_app_hash_is_the_root_of_the_whole_state() -> None:
     state = genesis_state()
+    assert state.app_hash == build_state_tree(state.items(), 0).root_hash
     raw = TxFactory().raw("BANKA/alice", Transfer("BANKA/bob", "BANKA:USD", 5))
     result = execute_block(state, [raw], 1, GENESIS_TIME_MS + 1)
-    changes = {k: v for k, v in result.state_changes.items() if k != META_KEY}
-    assert result.app_hash == compute_block_app_hash(state.app_hash, 1, changes)
+    assert result.app_hash == build_state_tree(result.state.items(), 1).root_hash
     assert result.state.app_hash == result.app_hash and result.state.height == 1
+    assert result.app_hash != state.app_hash
+    # a balance is proven against the app hash, under the tree's key for it
+    key = balance_key("BANKA/alice", "BANKA:USD")
+    value = result.state.get(key)
+    assert value is not None
+    proof = prove_key(result.state.tree, to_tree_key(key))
+    verify_membership(result.app_hash, to_tree_key(key), value, proof)
+    lo, hi = instrument_balances_range("BANKA:USD")
+    holders = verify_range(result.app_hash, lo, hi, prove_range(result.state.tree, lo, hi))
+    expected = sorted(
+        to_tree_key(k)
+        for k, _ in result.state.items()
+        if k.startswith(b"B") and k.endswith(b"\x00BANKA:USD")
+    )
+    assert [k for k, _ in holders] == expected and len(expected) >= 2
     empty = execute_block(result.state, [], 2, GENESIS_TIME_MS + 2)
-    assert empty.app_hash != result.app_hash  # the height is hashed even with no changes
+    assert empty.app_hash == result.app_hash  # the state, not the height, is what is committed
     with pytest.raises(ValueError):
         execute_block(result.state, [], 5, GENESIS_TIME_MS + 5)
 
