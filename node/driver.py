@@ -5,6 +5,10 @@ its inbox. Every input that can change what the replica signs is appended to the
 replica sees it, and ``PersistSignState`` is fsynced before the signature it covers is sent, so a
 ``kill -9`` at any instant can neither make the node forget a vote nor sign a conflicting one.
 
+A peer's proposal, vote or evidence is first checked by :mod:`node.wal_admission` (height
+window, expected signer, signature, size, a per-height byte budget): junk is dropped and counted
+without touching the WAL. Our own messages, timers and synced blocks are always logged.
+
 Never: handle an event outside :meth:`Driver.run`, or send a signed message before its sign
 state is durable.
 """
@@ -51,6 +55,7 @@ from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.mempool import Mempool
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
+from node.wal_admission import PeerEvent, WalAdmission
 from node.wal_events import decode_event, encode_event, is_logged
 
 log = logging.getLogger("depochain.driver")
@@ -121,7 +126,8 @@ class Driver:
         self.clock = clock
         self._failpoints = failpoints
         self._recheck = recheck
-        self._peer_inbox: collections.deque[Event] = collections.deque()
+        self._peer_inbox: collections.deque[PeerEvent] = collections.deque()
+        self._admission = WalAdmission(replica.params.block_bytes_max)
         self._internal: collections.deque[Event] = collections.deque()
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
@@ -136,7 +142,7 @@ class Driver:
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._commit_listeners.append(listener)
 
-    def deliver_from_peer(self, event: Event) -> bool:
+    def deliver_from_peer(self, event: PeerEvent) -> bool:
         """Queue a peer's consensus message; False (and counted) if the inbox is full."""
         if len(self._peer_inbox) >= INBOX_MAX:
             self.stats.peer_events_dropped += 1
@@ -164,22 +170,23 @@ class Driver:
         self._replay_wal()
         self.notify_txs_changed()
         while True:
-            event = self._next_event()
-            if event is None:
+            if not self._handle_next():
                 await self._wait_for_work()
                 continue
-            self._process(event)
             if self.stats.events_handled % 64 == 0:
                 await asyncio.sleep(0)  # let the RPC and P2P breathe under a flood
 
-    def _next_event(self) -> Event | None:
+    def _handle_next(self) -> bool:
+        """Handle the next waiting event (timers, sync and commits first); False if none."""
         if self._internal:
-            return self._internal.popleft()
-        if self._peer_inbox:
-            return self._peer_inbox.popleft()
-        if self._txs_dirty and self._is_txs_gap_over():
-            return self._make_txs_available()
-        return None
+            self._process(self._internal.popleft())
+        elif self._peer_inbox:
+            self._process_from_peer(self._peer_inbox.popleft())
+        elif self._txs_dirty and self._is_txs_gap_over():
+            self._process(self._make_txs_available())
+        else:
+            return False
+        return True
 
     async def _wait_for_work(self) -> None:
         self._wakeup.clear()
@@ -205,19 +212,37 @@ class Driver:
         )
         return TxsAvailable(tuple(txs), self.clock.now_ms())
 
-    def _process(self, event: Event) -> None:
+    def _process_from_peer(self, event: PeerEvent) -> None:
+        """A peer's message: logged and handled only if it passes admission."""
+        record = encode_event(event)
+        reason = self._admission.get_refusal(event, record, self.replica)
+        if reason is not None:
+            self.stats.count_rejected(type(event).__name__, f"not logged: {reason}")
+            self.stats.events_handled += 1
+            return
+        height = self.replica.height
+        self._admission.record_logged(record)
+        if self._process(event, record):
+            self._admission.record_accepted(event, record, height)
+
+    def _process(self, event: Event, record: bytes | None = None) -> bool:
+        """Log (if a logged kind), then handle ``event``; True if the replica accepted it."""
         if is_logged(event) and not self._replaying:
-            self.wal.append(encode_event(event), sync=False)  # type: ignore[arg-type]
+            if record is None:
+                record = encode_event(event)  # type: ignore[arg-type]
+            self.wal.append(record, sync=False)
             self.stats.wal_records += 1
         kind = type(event).__name__
+        accepted = True
         try:
             actions = self.replica.handle_strict(event)
         except RejectedInput as exc:  # the replica is unchanged; count why, for operators
-            actions = []
+            actions, accepted = [], False
             self.stats.count_rejected(kind, str(exc))
         self.stats.events_handled += 1
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self._execute(actions)
+        return accepted
 
     # -- WAL replay ----------------------------------------------------------------------------
 
