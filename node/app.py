@@ -29,6 +29,7 @@ from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
+from node.config.loader import validate_frame_fits_block
 from node.driver import Driver
 from node.failpoints import Failpoints
 from node.gossip import StatusPayload, encode_gossip
@@ -85,6 +86,7 @@ class NodeHome:
                 f"config chain_id {config.node.chain_id!r} differs from the genesis "
                 f"chain_id {genesis.chain_id!r}"
             )
+        validate_frame_fits_block(config, genesis.params)
         validator_path = path / VALIDATOR_KEY_FILE
         return cls(
             path=path,
@@ -181,11 +183,12 @@ class Node:
             driver=self.driver,
             on_txs_added=self.driver.notify_txs_changed,
             clock=self.clock,
+            frame_bytes_max=config.p2p.frame_bytes_max,
         )
         self.network = self._build_network()
         self.driver.network = self.network
         self.router.network = self.network
-        self.gossip = TxGossip(self.network.broadcast)
+        self.gossip = TxGossip(self.network.broadcast, config.p2p.frame_bytes_max)
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
         self.services = self._build_services()

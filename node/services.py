@@ -22,7 +22,7 @@ from consensus.types import Hash32, PublicKey
 from node.chain import Chain, CommittedBlock
 from node.config import NodeConfig
 from node.errors import NodeError
-from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
+from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip, split_tx_batches
 from node.home import ChainGenesis
 from node.mempool import Accepted, AddOutcome, Mempool
 from node.mempool_journal import MempoolJournal
@@ -105,10 +105,16 @@ class TxGossip:
 
     Only the node a client submitted to gossips a transaction; peers do not pass it on, since
     every validator connects to every other (the allowlist is the validator set). A network
-    with observers behind a single validator would need relaying here."""
+    with observers behind a single validator would need relaying here.
 
-    def __init__(self, broadcast: Callable[[bytes], object]) -> None:
+    Batches are capped by count and by bytes (``frame_bytes_max``): a batch never exceeds what
+    one P2P frame carries, whatever the size of the transactions or the configured frame."""
+
+    def __init__(
+        self, broadcast: Callable[[bytes], object], frame_bytes_max: int = 8 * 1024 * 1024
+    ) -> None:
         self._broadcast = broadcast
+        self._frame_bytes_max = frame_bytes_max
         self._pending: list[bytes] = []
 
     def queue(self, raw: bytes) -> None:
@@ -117,8 +123,11 @@ class TxGossip:
             self.flush()
 
     def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:TX_BATCH_MAX], self._pending[TX_BATCH_MAX:]
+        pending, self._pending = self._pending, []
+        batches, too_large = split_tx_batches(pending, self._frame_bytes_max)
+        if too_large:  # only with a frame smaller than a transaction: a config mistake
+            log.error("tx gossip: %d transactions larger than a P2P frame not sent", too_large)
+        for batch in batches:
             self._broadcast(encode_gossip(TxBatch(tuple(batch))))
 
     async def run(self) -> None:
