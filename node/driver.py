@@ -72,6 +72,12 @@ TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
 
 
+def compute_block_margin_bytes(block_bytes_max: int) -> int:
+    """Room left for the header, last commit and evidence when reaping txs for a block: 64
+    KiB, or a quarter of a small block (a fixed 64 KiB left nothing for blocks under it)."""
+    return min(64 * 1024, block_bytes_max // 4)
+
+
 class Network(Protocol):
     """What the driver needs from P2P (``node.p2p.P2PNetwork`` satisfies it)."""
 
@@ -207,7 +213,7 @@ class Driver:
         state = self.chain.state
         txs = self.mempool.reap(
             params.block_txs_max,
-            params.block_bytes_max - 64 * 1024,
+            params.block_bytes_max - compute_block_margin_bytes(params.block_bytes_max),
             lambda sender: get_nonce(state, sender) + 1,
         )
         return TxsAvailable(tuple(txs), self.clock.now_ms())
