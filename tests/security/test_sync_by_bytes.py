@@ -34,7 +34,7 @@ from tests.security.peers import metric
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MIB = 1024 * 1024
-LAGGING = 3
+LAGGING, HALTING = 3, 2
 BATCH_TXS = 100
 """Most txs the REST API takes in one request."""
 
@@ -162,12 +162,14 @@ def big_block_cluster(tmp_path: Path) -> Iterator[Cluster]:
 def test_a_lagging_node_syncs_blocks_larger_than_half_a_frame(big_block_cluster: Cluster) -> None:
     cluster = big_block_cluster
     cluster.kill(LAGGING)
+    cluster.kill(HALTING)  # no quorum while the mempools fill: then blocks come out full
     start = cluster.height(0)
     submit_all(cluster, 0, signed_transfers(cluster, 2_000), threads=4)
+    cluster.start(HALTING)
     wait_mempool_empty(cluster, 0)
     top = cluster.height(0)
     sizes = [block_bytes(cluster, 0, h) for h in range(start + 1, top + 1)]
-    assert sum(size >= 2_400_000 for size in sizes) >= 3, sizes  # the scenario has big blocks
+    assert sum(size >= 2_300_000 for size in sizes) >= 2, sizes  # two never fit one frame
     cluster.start(LAGGING)
     cluster.wait_healthy(LAGGING)
     cluster.wait_height(LAGGING, top, timeout_s=180)
