@@ -222,9 +222,11 @@ class Driver:
         """A peer's message: logged and handled only if it passes admission."""
         record = encode_event(event)
         reason = self._admission.get_refusal(event, record, self.replica)
-        if reason is not None:
-            self.stats.count_rejected(type(event).__name__, f"not logged: {reason}")
+        if reason is not None:  # counted as handled and rejected, as the replica would
+            kind = type(event).__name__
+            self.stats.count_rejected(kind, f"not logged: {reason}")
             self.stats.events_handled += 1
+            self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
             return
         height = self.replica.height
         self._admission.record_logged(record)
