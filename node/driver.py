@@ -224,7 +224,7 @@ class Driver:
         reason = self._admission.get_refusal(event, record, self.replica)
         if reason is not None:  # counted as handled and rejected, as the replica would
             kind = type(event).__name__
-            self.stats.count_rejected(kind, f"not logged: {reason}")
+            self.stats.count_rejected(kind, reason)
             self.stats.events_handled += 1
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
             return
