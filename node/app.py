@@ -266,7 +266,13 @@ class Node:
             set(peers),
             self.router.on_message,
             limits=limits,
+            on_connected=self._send_status_to,
         )
+
+    def _send_status_to(self, peer: bytes) -> None:
+        """A peer just (re)connected: tell it our height now, so a node back from a partition
+        starts syncing at once rather than at the next announcement."""
+        self.network.send(peer, encode_gossip(StatusPayload(self.chain.height)))
 
     def _build_services(self) -> NodeServices:
         validator_key = self.home.validator_key

@@ -22,7 +22,7 @@ import asyncio
 import collections
 import logging
 import random
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,10 @@ class P2PNetwork:
         *,
         limits: P2PLimits | None = None,
         rng: random.Random | None = None,
+        on_connected: Callable[[PublicKey], None] | None = None,
     ) -> None:
+        """``on_connected(key)`` is called each time a connection to ``key`` is established
+        (e.g. to send it our status at once rather than at the next periodic announcement)."""
         self.chain_id = chain_id
         self.public_key = node_key.public_key
         self.limits = limits or P2PLimits()
@@ -72,6 +75,7 @@ class P2PNetwork:
             self._validate_peer_key(key)
             self._peers[PublicKey(key)] = (host, port)
         self._on_message = on_message
+        self._on_connected = on_connected
         self._rng = rng or random.Random()
         self._connections: dict[PublicKey, PeerConnection] = {}
         self._idle: dict[PublicKey, asyncio.Event] = {}
@@ -393,6 +397,8 @@ class P2PNetwork:
         self._notify_changed()
         self._link_up.set()  # wakes the dialers sleeping out a backoff
         self._link_up = asyncio.Event()
+        if self._on_connected is not None:
+            self._on_connected(conn.peer_key)
         return True
 
     def _unregister(self, conn: PeerConnection) -> None:

@@ -6,7 +6,7 @@ to or from node 3's P2P port and every packet node 3's own sockets send to the o
 ports, for ISOLATE_S seconds; then the table is deleted (the heal) and the script polls node 3
 until it has all 3 peers again and until its height reaches node 0's. One JSON line per round.
 
-    .venv/bin/python tests/security/measure_rejoin.py 45 3
+    .venv/bin/python -m tests.security.measure_rejoin 45 3
 
 Set PG_DIR to keep the cluster folder (and the nodes' logs) afterwards.
 """
@@ -45,7 +45,9 @@ def isolate(p3: int, others: list[int]) -> None:
 
 
 def heal() -> None:
-    subprocess.run(["nft", "delete", "table", "inet", TABLE], check=False)
+    subprocess.run(
+        ["nft", "delete", "table", "inet", TABLE], check=False, stderr=subprocess.DEVNULL
+    )
 
 
 def n_peers(cluster: Cluster, i: int) -> int:
