@@ -27,6 +27,7 @@ from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
 from node.config import NodeConfig, load_config
+from node.config.loader import validate_frame_fits_block
 from node.disk_space import DiskSpaceGuard
 from node.driver import Driver
 from node.explorer import install as install_explorer
@@ -87,6 +88,7 @@ class NodeHome:
                 f"config chain_id {config.node.chain_id!r} differs from the genesis "
                 f"chain_id {genesis.chain_id!r}"
             )
+        validate_frame_fits_block(config, genesis.params)
         validator_path = path / VALIDATOR_KEY_FILE
         return cls(
             path=path,
@@ -195,12 +197,13 @@ class Node:
             driver=self.driver,
             on_txs_added=self.driver.notify_txs_changed,
             clock=self.clock,
+            frame_bytes_max=config.p2p.frame_bytes_max,
         )
         self.network = self._build_network()
         self.driver.network = self.network
         self.router.network = self.network
         self.router.network_time = self.network_time
-        self.gossip = TxGossip(self.network.broadcast)
+        self.gossip = TxGossip(self.network.broadcast, config.p2p.frame_bytes_max)
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
         self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
@@ -281,7 +284,13 @@ class Node:
             set(peers),
             self.router.on_message,
             limits=limits,
+            on_connected=self._send_status_to,
         )
+
+    def _send_status_to(self, peer: bytes) -> None:
+        """A peer just (re)connected: tell it our height now, so a node back from a partition
+        starts syncing at once rather than at the next announcement."""
+        self.network.send(peer, encode_gossip(StatusPayload(self.chain.height)))
 
     def _build_services(self) -> NodeServices:
         validator_key = self.home.validator_key

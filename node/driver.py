@@ -5,6 +5,10 @@ its inbox. Every input that can change what the replica signs is appended to the
 replica sees it, and ``PersistSignState`` is fsynced before the signature it covers is sent, so a
 ``kill -9`` at any instant can neither make the node forget a vote nor sign a conflicting one.
 
+A peer's proposal, vote or evidence is first checked by :mod:`node.wal_admission` (height
+window, expected signer, signature, size, a per-height byte budget): junk is dropped and counted
+without touching the WAL. Our own messages, timers and synced blocks are always logged.
+
 Never: handle an event outside :meth:`Driver.run`, or send a signed message before its sign
 state is durable.
 """
@@ -52,6 +56,7 @@ from node.logs import fields
 from node.mempool import Mempool
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
+from node.wal_admission import PeerEvent, WalAdmission
 from node.wal_events import decode_event, encode_event, is_logged
 
 log = logging.getLogger("depochain.driver")
@@ -66,6 +71,12 @@ so this is only a guard should one ever carry data."""
 
 TXS_AVAILABLE_MIN_GAP_S = 0.02
 """Least time between two TxsAvailable events (each one reaps the mempool)."""
+
+
+def compute_block_margin_bytes(block_bytes_max: int) -> int:
+    """Room left for the header, last commit and evidence when reaping txs for a block: 64
+    KiB, or a quarter of a small block (a fixed 64 KiB left nothing for blocks under it)."""
+    return min(64 * 1024, block_bytes_max // 4)
 
 
 class Network(Protocol):
@@ -122,7 +133,8 @@ class Driver:
         self.clock = clock
         self._failpoints = failpoints
         self._recheck = recheck
-        self._peer_inbox: collections.deque[Event] = collections.deque()
+        self._peer_inbox: collections.deque[PeerEvent] = collections.deque()
+        self._admission = WalAdmission(replica.params.block_bytes_max)
         self._internal: collections.deque[Event] = collections.deque()
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
@@ -137,7 +149,7 @@ class Driver:
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._commit_listeners.append(listener)
 
-    def deliver_from_peer(self, event: Event) -> bool:
+    def deliver_from_peer(self, event: PeerEvent) -> bool:
         """Queue a peer's consensus message; False (and counted) if the inbox is full."""
         if len(self._peer_inbox) >= INBOX_MAX:
             self.stats.peer_events_dropped += 1
@@ -165,22 +177,23 @@ class Driver:
         self._replay_wal()
         self.notify_txs_changed()
         while True:
-            event = self._next_event()
-            if event is None:
+            if not self._handle_next():
                 await self._wait_for_work()
                 continue
-            self._process(event)
             if self.stats.events_handled % 64 == 0:
                 await asyncio.sleep(0)  # let the RPC and P2P breathe under a flood
 
-    def _next_event(self) -> Event | None:
+    def _handle_next(self) -> bool:
+        """Handle the next waiting event (timers, sync and commits first); False if none."""
         if self._internal:
-            return self._internal.popleft()
-        if self._peer_inbox:
-            return self._peer_inbox.popleft()
-        if self._txs_dirty and self._is_txs_gap_over():
-            return self._make_txs_available()
-        return None
+            self._process(self._internal.popleft())
+        elif self._peer_inbox:
+            self._process_from_peer(self._peer_inbox.popleft())
+        elif self._txs_dirty and self._is_txs_gap_over():
+            self._process(self._make_txs_available())
+        else:
+            return False
+        return True
 
     async def _wait_for_work(self) -> None:
         self._wakeup.clear()
@@ -201,27 +214,47 @@ class Driver:
         state = self.chain.state
         txs = self.mempool.reap(
             params.block_txs_max,
-            params.block_bytes_max - 64 * 1024,
+            params.block_bytes_max - compute_block_margin_bytes(params.block_bytes_max),
             lambda sender: get_nonce(state, sender) + 1,
         )
         return TxsAvailable(tuple(txs), self.clock.now_ms())
 
-    def _process(self, event: Event) -> None:
+    def _process_from_peer(self, event: PeerEvent) -> None:
+        """A peer's message: logged and handled only if it passes admission."""
+        record = encode_event(event)
+        reason = self._admission.get_refusal(event, record, self.replica)
+        if reason is not None:  # counted as handled and rejected, as the replica would
+            kind = type(event).__name__
+            self.stats.count_rejected(kind, reason)
+            self.stats.events_handled += 1
+            self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+            return
+        height = self.replica.height
+        self._admission.record_logged(record)
+        if self._process(event, record):
+            self._admission.record_accepted(event, record, height)
+
+    def _process(self, event: Event, record: bytes | None = None) -> bool:
+        """Log (if a logged kind), then handle ``event``; True if the replica accepted it."""
         if is_logged(event) and not self._replaying:
-            self.wal.append(encode_event(event), sync=False)  # type: ignore[arg-type]
+            if record is None:
+                record = encode_event(event)  # type: ignore[arg-type]
+            self.wal.append(record, sync=False)
             self.stats.wal_records += 1
         kind = type(event).__name__
         height, round_before = self.replica.height, self.replica.round
+        accepted = True
         try:
             actions = self.replica.handle_strict(event)
         except RejectedInput as exc:  # the replica is unchanged; count why, for operators
-            actions = []
+            actions, accepted = [], False
             self.stats.count_rejected(kind, str(exc))
         if self.replica.height == height and self.replica.round > round_before:
             self._log_round_change(height, round_before, kind)
         self.stats.events_handled += 1
         self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
         self._execute(actions)
+        return accepted
 
     # -- WAL replay ----------------------------------------------------------------------------
 

@@ -19,7 +19,12 @@ TX_BATCH_MAX = 2_000
 """Most transactions in one gossip frame."""
 
 SYNC_BLOCKS_MAX = 20
-"""Most blocks in one sync response (each may be several MiB; frames are bounded too)."""
+"""Most blocks in one sync response; its bytes are capped too (``node.sync``)."""
+
+TX_BATCH_ENVELOPE_BYTES = 1024
+"""Room in a frame for a tx batch's envelope beyond its transactions."""
+TX_OVERHEAD_BYTES = 8
+"""Encoding overhead of one transaction in a batch (its msgpack bin header)."""
 
 GOSSIP_FRAME_BYTES_MAX = MESSAGE_BYTES_MAX + 1024
 
@@ -55,6 +60,9 @@ class StatusPayload:
 class BlocksRequest:
     from_height: int
     count: int
+    bytes_max: int = 0
+    """Largest frame the requester accepts (0: not said, as older nodes send it); the answer
+    stays below it and the responder's own limit, and holds at least one block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +84,13 @@ def encode_gossip(payload: GossipPayload) -> bytes:
         clock = [] if payload.time_ms is None else [payload.time_ms]
         return codec.encode([int(Channel.STATUS), payload.height, *clock])
     if isinstance(payload, BlocksRequest):
-        return codec.encode([int(Channel.BLOCKS_REQUEST), payload.from_height, payload.count])
+        fields = [int(Channel.BLOCKS_REQUEST), payload.from_height, payload.count]
+        return codec.encode([*fields, payload.bytes_max] if payload.bytes_max else fields)
     return codec.encode([int(Channel.BLOCKS_RESPONSE), [list(pair) for pair in payload.blocks]])
 
 
 def decode_gossip(data: bytes) -> GossipPayload:
-    items = codec.expect_list(codec.decode(data, GOSSIP_FRAME_BYTES_MAX), "gossip", 3)
+    items = codec.expect_list(codec.decode(data, GOSSIP_FRAME_BYTES_MAX), "gossip", 4)
     if len(items) < 2:
         raise codec.CodecError("gossip frame too short")
     channel = codec.expect_uint(items[0], "channel")
@@ -96,16 +105,39 @@ def decode_gossip(data: bytes) -> GossipPayload:
     if channel == Channel.STATUS and len(body) in (1, 2):
         time_ms = codec.expect_uint(body[1], "time_ms", 2**62) if len(body) == 2 else None
         return StatusPayload(codec.expect_uint(body[0], "height"), time_ms)
-    if channel == Channel.BLOCKS_REQUEST and len(body) == 2:
+    if channel == Channel.BLOCKS_REQUEST and len(body) in (2, 3):
         return BlocksRequest(
             codec.expect_uint(body[0], "from_height", 2**62),
             codec.expect_int(body[1], "count", 1, SYNC_BLOCKS_MAX),
+            codec.expect_int(body[2], "bytes_max", 1, 2**40) if len(body) == 3 else 0,
         )
     if channel == Channel.BLOCKS_RESPONSE and len(body) == 1:
         return BlocksResponse(
             codec.expect_list_of(body[0], "blocks", _read_block_pair, SYNC_BLOCKS_MAX)
         )
     raise codec.CodecError(f"unknown gossip channel {channel} or wrong arity")
+
+
+def split_tx_batches(txs: list[bytes], frame_bytes_max: int) -> tuple[list[list[bytes]], int]:
+    """``txs`` in gossip batches that each fit a frame (by count and bytes), in order, and how
+    many single transactions were too large for any frame (left out)."""
+    budget = frame_bytes_max - TX_BATCH_ENVELOPE_BYTES
+    batches: list[list[bytes]] = []
+    batch: list[bytes] = []
+    size = too_large = 0
+    for tx in txs:
+        cost = len(tx) + TX_OVERHEAD_BYTES
+        if cost > budget:
+            too_large += 1
+            continue
+        if batch and (size + cost > budget or len(batch) >= TX_BATCH_MAX):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(tx)
+        size += cost
+    if batch:
+        batches.append(batch)
+    return batches, too_large
 
 
 def _read_block_pair(value: codec.Value) -> tuple[bytes, bytes]:

@@ -5,7 +5,9 @@ Sync: every node announces its committed height (on each commit and every second
 sees a peer two or more heights ahead — or one height ahead for longer than a second, which
 means it missed the votes — asks that peer for the blocks with their commit certificates and
 hands them to the replica, which verifies each certificate against the validator set before
-committing. A peer's garbage is dropped and counted, never trusted, never fatal.
+committing. :mod:`node.sync` keeps the peers' heights (only from their status or from
+consensus messages whose signature verifies), the one outstanding request, and the byte cap of
+an answer. A peer's garbage is dropped and counted, never trusted, never fatal.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from consensus.events import (
 )
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
+from consensus.replica import RejectedInput, Replica
+from consensus.replica.validation import validate_proposal_signed, validate_vote_signed
 from node.chain import Chain
 from node.clock import Clock
 from node.driver import Driver, Network
 from node.gossip import (
-    SYNC_BLOCKS_MAX,
     BlocksRequest,
     BlocksResponse,
     ConsensusPayload,
@@ -40,12 +43,11 @@ from node.gossip import (
 from node.logs import fields
 from node.mempool import Accepted, Mempool, MempoolFull
 from node.network_time import NetworkTime
+from node.sync import SyncState, select_response_blocks
 
 log = logging.getLogger("depochain.router")
 
-SYNC_REQUEST_TIMEOUT_S = 3.0
-"""An unanswered block request is sent again (possibly to another peer) after this."""
-BEHIND_BY_ONE_GRACE_S = 1.0
+DEFAULT_FRAME_BYTES_MAX = 8 * 1024 * 1024
 
 
 @dataclass
@@ -55,6 +57,7 @@ class RouterStats:
     txs_rejected_full: int = 0
     blocks_synced: int = 0
     sync_requests: int = 0
+    unsolicited_responses: int = 0
     by_peer_bad: dict[str, int] = field(default_factory=dict)
 
 
@@ -69,6 +72,7 @@ class Router:
         driver: Driver,
         on_txs_added: Callable[[], None],
         clock: Clock,
+        frame_bytes_max: int = DEFAULT_FRAME_BYTES_MAX,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
@@ -78,11 +82,14 @@ class Router:
         self.network_time: NetworkTime | None = None
         """Learns peers' clock offsets from their status messages (set by the node)."""
         self._on_txs_added = on_txs_added
-        self.peer_heights: dict[bytes, int] = {}
-        self._behind_since: float | None = None
-        self._request_sent_at = 0.0
-        self._requested_up_to = 0
+        self.sync = SyncState(frame_bytes_max)
         self.stats = RouterStats()
+        driver.add_commit_listener(lambda _: self.maybe_request_blocks())
+
+    @property
+    def peer_heights(self) -> dict[bytes, int]:
+        """Heights the peers have shown and are still believed (see :mod:`node.sync`)."""
+        return self.sync.get_heights(self.clock.monotonic_s())
 
     @property
     def max_peer_height(self) -> int:
@@ -105,7 +112,7 @@ class Router:
         elif isinstance(message, StatusPayload):
             if message.time_ms is not None and self.network_time is not None:
                 self.network_time.observe(sender, message.time_ms)
-            self._on_status(sender, message.height)
+            self._on_status(sender, message.height, is_status=True)
         elif isinstance(message, BlocksRequest):
             self._on_blocks_request(sender, message)
         else:
@@ -126,9 +133,16 @@ class Router:
             self.driver.deliver_from_peer(VoteReceived(message, now))
         elif isinstance(message, DuplicateVoteEvidence):
             self.driver.deliver_from_peer(EvidenceReceived(message, now))
-        height = getattr(message, "height", 0)
-        if height > self.chain.height + 1:
-            self._on_status(sender, height - 1)
+        if isinstance(message, Proposal | Vote) and message.height > self.chain.height + 1:
+            self._on_future_message(sender, message)
+
+    def _on_future_message(self, sender: bytes, message: Proposal | Vote) -> None:
+        """A signed message of a later height shows that the chain got that far, but only if
+        its signature verifies: a junk vote at height 10^6 must not make us "catching up"."""
+        if is_signed_by_a_known_validator(message, self.driver.replica):
+            self._on_status(sender, message.height - 1, is_status=False)
+        else:
+            self._count_bad(sender, f"unverifiable message at height {message.height}")
 
     def _on_txs(self, batch: TxBatch) -> None:
         added = 0
@@ -145,68 +159,84 @@ class Router:
 
     # -- block sync ----------------------------------------------------------------------------
 
-    def _on_status(self, sender: bytes, height: int) -> None:
-        self.peer_heights[sender] = max(height, self.peer_heights.get(sender, 0))
+    def _on_status(self, sender: bytes, height: int, *, is_status: bool) -> None:
+        self.sync.on_claim(sender, height, self.clock.monotonic_s(), is_status=is_status)
         self.maybe_request_blocks()
 
     def maybe_request_blocks(self) -> None:
-        ours = self.chain.height
-        target = self.max_peer_height
-        if target <= ours:
-            self._behind_since = None
-            return
-        moment = self.clock.monotonic_s()
-        if self._behind_since is None:
-            self._behind_since = moment
-        if target == ours + 1 and moment - self._behind_since < BEHIND_BY_ONE_GRACE_S:
-            return
-        waiting = self._requested_up_to > ours
-        if waiting and moment - self._request_sent_at < SYNC_REQUEST_TIMEOUT_S:
-            return
-        self._send_request(ours + 1, target, moment)
-
-    def _send_request(self, start: int, target: int, moment: float) -> None:
         if self.network is None:
             return
-        count = min(SYNC_BLOCKS_MAX, target - start + 1)
-        peers = sorted(key for key, h in self.peer_heights.items() if h >= start)
-        if not peers:
+        moment = self.clock.monotonic_s()
+        ours = self.chain.height
+        chosen = self.sync.get_next_request(ours, moment, int(moment))
+        if chosen is None:
             return
-        peer = peers[int(moment) % len(peers)]  # spread load across the peers that have it
-        if self.network.send(peer, encode_gossip(BlocksRequest(start, count))):
-            self._request_sent_at = moment
-            self._requested_up_to = start + count - 1
-            self.stats.sync_requests += 1
-            if target - start > 1:
-                log.info(
-                    "sync: requesting blocks %d..%d of %d",
-                    start,
-                    start + count - 1,
-                    target,
-                    extra=fields("sync_requested", height=target, peer=peer),
-                )
+        peer, request = chosen
+        if not self.network.send(peer, encode_gossip(request)):
+            self.sync.cancel_request()
+            return
+        self.stats.sync_requests += 1
+        last = request.from_height + request.count - 1
+        if last > request.from_height:
+            log.info(
+                "sync: requesting blocks %d..%d",
+                request.from_height,
+                last,
+                extra=fields("sync_requested", height=last, peer=peer),
+            )
 
     def _on_blocks_request(self, sender: bytes, request: BlocksRequest) -> None:
         if self.network is None:
             return
-        pairs = tuple(self.chain.iter_blocks(request.from_height, request.count))
-        if pairs:
-            self.network.send(sender, encode_gossip(BlocksResponse(pairs)))
+        pairs = self.chain.iter_blocks(request.from_height, request.count)
+        chosen = select_response_blocks(pairs, request, self.sync.frame_bytes_max)
+        if not chosen:
+            return
+        payload = encode_gossip(BlocksResponse(tuple(chosen)))
+        try:
+            self.network.send(sender, payload)
+        except ValueError:
+            # Cannot happen with a valid config (a full block fits a frame); say so loudly
+            # rather than let the peer retry a range nobody can send.
+            log.error(
+                "sync: block %d (%d bytes with its certificate) does not fit in a P2P frame; "
+                "[p2p].frame_bytes_max must exceed the genesis block_bytes_max",
+                request.from_height,
+                len(payload),
+            )
 
     def _on_blocks_response(self, sender: bytes, response: BlocksResponse) -> None:
-        # Only answers to our outstanding request are used: unsolicited blocks could otherwise
-        # queue work without bound.
-        wanted_up_to = self._requested_up_to
+        # Only the asked peer's answer counts, and only its blocks of the asked range:
+        # anything else could queue work without bound or cancel the request in flight.
+        if not self.sync.is_answer_expected_from(sender):
+            self.stats.unsolicited_responses += 1
+            self._count_bad(sender, "blocks response nobody asked it for")
+            return
+        decoded: list[tuple[Block, CommitCertificate]] = []
         for block_raw, cert_raw in response.blocks:
             try:
-                block = Block.decode(block_raw)
-                certificate = CommitCertificate.decode(cert_raw)
+                decoded.append((Block.decode(block_raw), CommitCertificate.decode(cert_raw)))
             except CodecError as exc:
                 self._count_bad(sender, f"bad synced block: {exc}")
-                return
-            if not self.chain.height < block.height <= wanted_up_to:
-                continue
+                break
+        moment = self.clock.monotonic_s()
+        used = self.sync.take_answer(sender, [block.height for block, _ in decoded], moment)
+        for block, certificate in decoded[:used]:
             self.stats.blocks_synced += 1
             received = CommittedBlockReceived(block, certificate, self.clock.now_ms())
             self.driver.deliver_internal(received)
-        self._requested_up_to = 0
+
+
+def is_signed_by_a_known_validator(message: Proposal | Vote, replica: Replica) -> bool:
+    """Whether ``message`` verifies against the latest validator set the replica knows (sets
+    of heights beyond it are unknown; a changed set can only make us miss a hint)."""
+    height = replica.height
+    validator_set = replica.get_validator_set(height + 1) or replica.get_validator_set(height)
+    try:
+        if isinstance(message, Proposal):
+            validate_proposal_signed(message, validator_set, replica.chain_id)
+        else:
+            validate_vote_signed(message, validator_set, replica.chain_id)
+    except RejectedInput:
+        return False
+    return True

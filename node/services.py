@@ -23,7 +23,7 @@ from node.chain import Chain, CommittedBlock
 from node.config import NodeConfig
 from node.disk_space import DiskSpaceGuard, StorageUnavailable
 from node.errors import NodeError
-from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip
+from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip, split_tx_batches
 from node.home import ChainGenesis
 from node.logs import fields
 from node.mempool import Accepted, AddOutcome, Mempool, MempoolFull, Rejected
@@ -107,10 +107,16 @@ class TxGossip:
 
     Only the node a client submitted to gossips a transaction; peers do not pass it on, since
     every validator connects to every other (the allowlist is the validator set). A network
-    with observers behind a single validator would need relaying here."""
+    with observers behind a single validator would need relaying here.
 
-    def __init__(self, broadcast: Callable[[bytes], object]) -> None:
+    Batches are capped by count and by bytes (``frame_bytes_max``): a batch never exceeds what
+    one P2P frame carries, whatever the size of the transactions or the configured frame."""
+
+    def __init__(
+        self, broadcast: Callable[[bytes], object], frame_bytes_max: int = 8 * 1024 * 1024
+    ) -> None:
         self._broadcast = broadcast
+        self._frame_bytes_max = frame_bytes_max
         self._pending: list[bytes] = []
 
     def queue(self, raw: bytes) -> None:
@@ -119,8 +125,11 @@ class TxGossip:
             self.flush()
 
     def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:TX_BATCH_MAX], self._pending[TX_BATCH_MAX:]
+        pending, self._pending = self._pending, []
+        batches, too_large = split_tx_batches(pending, self._frame_bytes_max)
+        if too_large:  # only with a frame smaller than a transaction: a config mistake
+            log.error("tx gossip: %d transactions larger than a P2P frame not sent", too_large)
+        for batch in batches:
             self._broadcast(encode_gossip(TxBatch(tuple(batch))))
 
     async def run(self) -> None:

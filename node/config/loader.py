@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from consensus.params import ConsensusParams
 from node import durable
 from node.config.checks import FRAME_OVERHEAD_BYTES, Check, ConfigError
 from node.config.sections import SECTIONS, NodeConfig
@@ -140,6 +141,19 @@ def validate_config(config: NodeConfig) -> None:
     for ok, message in rules:
         if not ok:
             raise ConfigError(message)
+
+
+def validate_frame_fits_block(config: NodeConfig, params: ConsensusParams) -> None:
+    """The genesis block bound (the one blocks are built and checked against) must fit a P2P
+    frame with room to spare, or a full block could be proposed that no peer can receive or
+    sync; checked at start, since the genesis overrides ``[consensus].block_bytes_max``."""
+    needed = params.block_bytes_max + FRAME_OVERHEAD_BYTES
+    if config.p2p.frame_bytes_max < needed:
+        raise ConfigError(
+            f"[p2p].frame_bytes_max: must be >= the genesis block_bytes_max "
+            f"({params.block_bytes_max}) + {FRAME_OVERHEAD_BYTES} = {needed} so a full block "
+            f"fits in a frame, got {config.p2p.frame_bytes_max}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

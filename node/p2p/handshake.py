@@ -167,6 +167,19 @@ async def exchange_hellos(
     return hello[len(MAGIC) :]
 
 
+async def _exchange_hellos_within(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    ephemeral_public: bytes,
+    timeout_s: float | None,
+) -> bytes:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await exchange_hellos(reader, writer, ephemeral_public)
+    except TimeoutError as exc:
+        raise HandshakeError("hello_timeout") from exc
+
+
 async def perform_handshake(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -177,9 +190,15 @@ async def perform_handshake(
     is_allowed: Callable[[PublicKey], bool],
     body_bytes_max: int,
     timeout_s: float,
+    hello_timeout_s: float | None = None,
+    on_hello: Callable[[], None] | None = None,
     ephemeral_key: nacl.public.PrivateKey | None = None,
 ) -> SecureSession:
     """Run the whole handshake within ``timeout_s``; returns the authenticated session.
+
+    The plaintext hello must arrive within ``hello_timeout_s`` (default: the whole timeout), and
+    ``on_hello`` is called once it has: a real peer sends it at once, so a socket still silent
+    after a moment is idle or hostile, and the caller may drop it first when slots run short.
 
     ``ephemeral_key`` is for known-answer tests only: a node must leave it None (a fresh key per
     connection), since a reused ephemeral key gives up forward secrecy."""
@@ -189,7 +208,11 @@ async def perform_handshake(
             if ephemeral is None:
                 ephemeral = nacl.public.PrivateKey.generate()
             ephemeral_public = bytes(ephemeral.public_key)
-            peer_ephemeral = await exchange_hellos(reader, writer, ephemeral_public)
+            peer_ephemeral = await _exchange_hellos_within(
+                reader, writer, ephemeral_public, hello_timeout_s
+            )
+            if on_hello is not None:
+                on_hello()
             keys = compute_session_keys(bytes(ephemeral), ephemeral_public, peer_ephemeral)
             sealer = FrameSealer(keys.send_key)
             opener = FrameOpener(keys.recv_key, AUTH_BYTES_MAX)

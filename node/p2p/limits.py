@@ -20,7 +20,10 @@ class P2PLimits:
     queue_bytes_max: int = 32 * 1024 * 1024
     """Per-peer send queue size; must hold at least one maximal payload."""
     handshake_timeout_ms: int = 5_000
-    connect_timeout_ms: int = 3_000
+    hello_timeout_ms: int = 1_000
+    """The plaintext hello (36 bytes, sent at once by any real peer) must arrive within this;
+    an idle socket that never sends it holds a pending slot no longer."""
+    connect_timeout_ms: int = 2_000
     write_timeout_ms: int = 10_000
     """A peer whose socket does not drain within this is disconnected."""
     keepalive_interval_ms: int = 5_000
@@ -28,9 +31,14 @@ class P2PLimits:
     """No frame (not even a keepalive) for this long: the peer is gone."""
     close_timeout_ms: int = 1_000
     reconnect_backoff_min_ms: int = 100
-    reconnect_backoff_max_ms: int = 10_000
+    reconnect_backoff_max_ms: int = 1_000
+    """Cap on the delay between dials of a peer, so a healed partition is rejoined within about
+    a second (the peers are a known, small set: retrying each once a second costs nothing)."""
     pending_handshakes_max: int = 32
-    """Inbound connections still handshaking; more are closed at once."""
+    """Inbound connections still handshaking; when full, the oldest one still waiting for its
+    hello is dropped for the newcomer (an idle socket must not lock every peer out)."""
+    pending_handshakes_per_ip_max: int = 8
+    """Inbound connections still handshaking from one IP address; more are closed at once."""
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
@@ -40,6 +48,8 @@ class P2PLimits:
             raise ValueError("queue_bytes_max must hold at least one maximal frame")
         if self.read_idle_timeout_ms <= self.keepalive_interval_ms:
             raise ValueError("read_idle_timeout_ms must exceed keepalive_interval_ms")
+        if self.hello_timeout_ms > self.handshake_timeout_ms:
+            raise ValueError("hello_timeout_ms exceeds handshake_timeout_ms")
         if self.reconnect_backoff_min_ms > self.reconnect_backoff_max_ms:
             raise ValueError("reconnect_backoff_min_ms exceeds reconnect_backoff_max_ms")
 

@@ -9,6 +9,11 @@ best-effort; the driver re-gossips).
 Every task is owned by the network object (a tracked set) and cancelled by :meth:`stop`. Every
 failure a peer can cause closes that one connection and is counted by reason in :meth:`stats`.
 ``send``/``broadcast`` never block: they queue (see ``peer`` for the full-queue policy).
+
+Inbound sockets still handshaking are bounded in all and per IP address; a real peer sends its
+hello at once, so when every slot is taken the oldest socket still silent is dropped for the
+newcomer (idle sockets cannot lock the peers out). Dialling backs off up to a small cap, and a
+connection coming up wakes every dialer waiting out a backoff: a healed link is used at once.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import asyncio
 import collections
 import logging
 import random
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from consensus.crypto import PrivateKey
@@ -29,6 +35,15 @@ from node.p2p.limits import NetworkStats, P2PLimits, compute_backoff_s
 from node.p2p.peer import OnMessage, PeerConnection, PeerStats, close_writer
 
 log = logging.getLogger("depochain.p2p")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An inbound socket still handshaking."""
+
+    ip: str
+    has_hello: bool = False
+    """True once the peer's hello arrived (it is then never dropped for a newcomer)."""
 
 
 class P2PNetwork:
@@ -46,7 +61,10 @@ class P2PNetwork:
         *,
         limits: P2PLimits | None = None,
         rng: random.Random | None = None,
+        on_connected: Callable[[PublicKey], None] | None = None,
     ) -> None:
+        """``on_connected(key)`` is called each time a connection to ``key`` is established
+        (e.g. to send it our status at once rather than at the next periodic announcement)."""
         self.chain_id = chain_id
         self.public_key = node_key.public_key
         self.limits = limits or P2PLimits()
@@ -58,15 +76,19 @@ class P2PNetwork:
             self._validate_peer_key(key)
             self._peers[PublicKey(key)] = (host, port)
         self._on_message = on_message
+        self._on_connected = on_connected
         self._rng = rng or random.Random()
         self._connections: dict[PublicKey, PeerConnection] = {}
         self._idle: dict[PublicKey, asyncio.Event] = {}
         self._changed = asyncio.Event()
+        self._link_up = asyncio.Event()
         self._dialers: set[PublicKey] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
         self._stopping = False
-        self._pending_handshakes = 0
+        self._pending: dict[asyncio.StreamWriter, _Pending] = {}
+        """Inbound sockets still handshaking, oldest first."""
+        self._pending_by_ip = collections.Counter[str]()
         self._counts = collections.Counter[str]()
         self._failures = collections.Counter[str]()
         self._disconnects = collections.Counter[str]()
@@ -145,7 +167,7 @@ class P2PNetwork:
             connections_dialed=self._counts["dialed"],
             failures=dict(self._failures),
             disconnects=dict(self._disconnects),
-            handshakes_pending=self._pending_handshakes,
+            handshakes_pending=len(self._pending),
         )
 
     async def wait_for_peers(self, public_keys: Collection[bytes], timeout_ms: int) -> None:
@@ -191,12 +213,53 @@ class P2PNetwork:
     # -- inbound --------------------------------------------------------------------------------
 
     def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._stopping or self._pending_handshakes >= self.limits.pending_handshakes_max:
-            self._failures["too_many_pending_handshakes" if not self._stopping else "stopping"] += 1
+        peer = writer.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        refusal = self._get_pending_refusal(ip)
+        if refusal is not None:
+            self._failures[refusal] += 1
             writer.close()
             return
-        self._pending_handshakes += 1
+        self._pending[writer] = _Pending(ip)
+        self._pending_by_ip[ip] += 1
         self._spawn(self._serve_socket(reader, writer, None), "p2p-inbound")
+
+    def _get_pending_refusal(self, ip: str) -> str | None:
+        """Why a new inbound socket from ``ip`` is refused, or None once there is room for it.
+
+        Room is made by dropping the oldest socket that has not even sent its hello (from the
+        same address when that address is over its share): a real peer sends it at once."""
+        limits = self.limits
+        if self._stopping:
+            return "stopping"
+        per_ip_max = min(limits.pending_handshakes_per_ip_max, limits.pending_handshakes_max)
+        if self._pending_by_ip[ip] >= per_ip_max and not self._drop_oldest_silent(ip):
+            return "too_many_pending_handshakes_from_ip"
+        if len(self._pending) >= limits.pending_handshakes_max and not self._drop_oldest_silent():
+            return "too_many_pending_handshakes"
+        return None
+
+    def _drop_oldest_silent(self, ip: str | None = None) -> bool:
+        """Close the oldest pending socket (of ``ip``, if given) still without a hello."""
+        for writer, pending in self._pending.items():
+            if not pending.has_hello and ip in (None, pending.ip):
+                self._release_pending(writer)
+                writer.close()  # its handshake fails at once; the task finishes the cleanup
+                self._failures["pending_handshake_dropped_for_newcomer"] += 1
+                return True
+        return False
+
+    def _release_pending(self, writer: asyncio.StreamWriter) -> None:
+        pending = self._pending.pop(writer, None)
+        if pending is not None:
+            self._pending_by_ip[pending.ip] -= 1
+            if self._pending_by_ip[pending.ip] <= 0:
+                del self._pending_by_ip[pending.ip]
+
+    def _mark_hello(self, writer: asyncio.StreamWriter) -> None:
+        pending = self._pending.get(writer)
+        if pending is not None:
+            pending.has_hello = True
 
     # -- outbound -------------------------------------------------------------------------------
 
@@ -214,7 +277,19 @@ class P2PNetwork:
                 limits.reconnect_backoff_max_ms,
                 self._rng,
             )
-            await asyncio.sleep(delay_s)
+            if await self._sleep_unless_link_up(delay_s):
+                failures = 0
+
+    async def _sleep_unless_link_up(self, delay_s: float) -> bool:
+        """Sleep ``delay_s``; True if a connection came up meanwhile (a sign that the network
+        is back: dial now rather than wait out a backoff grown while it was down)."""
+        link_up = self._link_up
+        try:
+            async with asyncio.timeout(delay_s):
+                await link_up.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _dial_once(self, key: PublicKey, host: str, port: int) -> bool:
         """One attempt; True if it led to a registered connection (now ended)."""
@@ -244,8 +319,7 @@ class P2PNetwork:
             try:
                 session = await self._handshake(reader, writer, expected_peer_key)
             finally:
-                if not is_outbound:
-                    self._pending_handshakes -= 1
+                self._release_pending(writer)
             if session is None:
                 return False
             self._counts["dialed" if is_outbound else "accepted"] += 1
@@ -270,6 +344,8 @@ class P2PNetwork:
                 is_allowed=self._is_allowed,
                 body_bytes_max=self.limits.frame_body_bytes_max,
                 timeout_s=self.limits.handshake_timeout_ms / 1000,
+                hello_timeout_s=self.limits.hello_timeout_ms / 1000,
+                on_hello=lambda: self._mark_hello(writer),
             )
         except PeerError as exc:
             self._failures[exc.reason] += 1
@@ -330,6 +406,10 @@ class P2PNetwork:
         self._connections[conn.peer_key] = conn
         self._get_idle_event(conn.peer_key).clear()
         self._notify_changed()
+        self._link_up.set()  # wakes the dialers sleeping out a backoff
+        self._link_up = asyncio.Event()
+        if self._on_connected is not None:
+            self._on_connected(conn.peer_key)
         return True
 
     def _unregister(self, conn: PeerConnection) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consensus.params import ConsensusParams
 from node.config import (
     SECTIONS,
     ConfigError,
@@ -28,6 +29,7 @@ from node.config import (
     parse_peer_address,
     write_config,
 )
+from node.config.loader import validate_frame_fits_block
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
 KEY = "ab" * 32
@@ -249,3 +251,12 @@ def test_example_documents_every_key() -> None:
     for cls in SECTIONS.values():
         for spec in dataclasses.fields(cls):
             assert spec.name in keys_seen, f"{spec.name} missing from node.example.toml"
+
+
+def test_the_genesis_block_bound_must_fit_a_frame() -> None:
+    # The genesis block_bytes_max overrides [consensus].block_bytes_max, so the check that a
+    # full block fits a P2P frame is made against it when the node starts.
+    config = config_from_dict(with_value("p2p", "frame_bytes_max", 4 * 1024 * 1024 + 65536))
+    validate_frame_fits_block(config, ConsensusParams(block_bytes_max=4 * 1024 * 1024))
+    with pytest.raises(ConfigError, match=r"\[p2p\].frame_bytes_max.*genesis block_bytes_max"):
+        validate_frame_fits_block(config, ConsensusParams(block_bytes_max=4 * 1024 * 1024 + 1))

@@ -50,6 +50,7 @@ def make_vote(height: int = 3, round_: int = 1) -> Vote:
         TxBatch((b"a", b"bc")),
         StatusPayload(42),
         BlocksRequest(5, 3),
+        BlocksRequest(5, 3, 4 << 20),
         BlocksResponse(((b"block", b"cert"),)),
     ],
 )

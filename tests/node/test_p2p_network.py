@@ -29,6 +29,7 @@ FAST = P2PLimits(
     frame_body_bytes_max=64 * 1024,
     queue_bytes_max=1024 * 1024,
     handshake_timeout_ms=1_000,
+    hello_timeout_ms=300,
     connect_timeout_ms=1_000,
     write_timeout_ms=2_000,
     keepalive_interval_ms=200,
@@ -275,6 +276,29 @@ def test_peer_that_goes_away_and_comes_back_is_reconnected() -> None:
     run(scenario())
 
 
+def test_a_connection_coming_up_wakes_the_dialers_waiting_out_a_backoff() -> None:
+    # A's backoff towards B is far longer than the test's wait: only the wake-up that C's
+    # connection brings (the network is back) can get A to B in time.
+    async def scenario() -> None:
+        ka, kb, kc = make_key(1), make_key(2), make_key(3)
+        allowed = {ka.public_key, kb.public_key, kc.public_key}
+        slow = dataclasses.replace(
+            FAST, reconnect_backoff_min_ms=60_000, reconnect_backoff_max_ms=60_000
+        )
+        b = Node(kb, allowed)
+        async with running(b):
+            b_addr = b.addr
+        a = Node(ka, allowed, {kb.public_key: b_addr}, limits=slow)
+        async with running(a):
+            await wait_until(lambda: a.net.stats().failures.get("dial_failed", 0) >= 1)
+            b2, c = Node(kb, allowed, port=b_addr[1]), Node(kc, allowed, {ka.public_key: a.addr})
+            async with running(b2), running(c):
+                await a.net.wait_for_peers([kc.public_key], 10_000)
+                await a.net.wait_for_peers([kb.public_key], 10_000)
+
+    run(scenario())
+
+
 # -- authentication refusals ----------------------------------------------------------------------
 
 
@@ -413,7 +437,8 @@ def test_peer_stalling_mid_handshake_is_dropped_after_the_timeout() -> None:
         await read_until_closed(half_reader)
         for writer in (silent_writer, half_writer):
             await close_writer(writer, 1.0)
-        assert a.net.stats().failures.get("handshake_timeout") == 2
+        failures = a.net.stats().failures
+        assert failures.get("hello_timeout") == 1 and failures.get("handshake_timeout") == 1
 
     run(_discard(with_working_pair(attack)))
 
@@ -457,19 +482,39 @@ def test_handler_exception_is_counted_and_the_connection_stays_up() -> None:
     run(scenario())
 
 
-def test_handshakes_beyond_the_pending_limit_are_closed_at_once() -> None:
+def test_when_pending_slots_are_full_the_oldest_silent_socket_makes_room() -> None:
     async def scenario() -> None:
         ka = make_key(1)
         a = Node(ka, {ka.public_key}, limits=dataclasses.replace(FAST, pending_handshakes_max=2))
         async with running(a):
             held = [await asyncio.open_connection(*a.addr) for _ in range(2)]
             await wait_until(lambda: a.net.stats().handshakes_pending == 2)
+            newcomer = await asyncio.open_connection(*a.addr)
+            await read_until_closed(held[0][0])  # the oldest silent one, well before a timeout
+            assert a.net.stats().failures.get("pending_handshake_dropped_for_newcomer") == 1
+            assert a.net.stats().handshakes_pending == 2
+            for _, writer in (*held, newcomer):
+                await close_writer(writer, 1.0)
+
+    run(scenario())
+
+
+def test_one_address_holds_at_most_its_share_of_pending_slots() -> None:
+    async def scenario() -> None:
+        ka = make_key(1)
+        limits = dataclasses.replace(FAST, pending_handshakes_per_ip_max=2)
+        a = Node(ka, {ka.public_key}, limits=limits)
+        async with running(a):
+            held = [await asyncio.open_connection(*a.addr) for _ in range(2)]
+            for i, (reader, writer) in enumerate(held):
+                await exchange_hellos(reader, writer, make_key(10 + i).public_key)
+            await wait_until(lambda: a.net.stats().handshakes_pending == 2)
             reader, writer = await asyncio.open_connection(*a.addr)
-            await read_until_closed(reader)  # closed well before the handshake timeout
-            assert a.net.stats().failures.get("too_many_pending_handshakes") == 1
-            for _, held_writer in held:
+            await read_until_closed(reader)
+            assert a.net.stats().failures.get("too_many_pending_handshakes_from_ip") == 1
+            assert a.net.stats().handshakes_pending == 2
+            for _, held_writer in (*held, (reader, writer)):
                 await close_writer(held_writer, 1.0)
-            await close_writer(writer, 1.0)
 
     run(scenario())
 
