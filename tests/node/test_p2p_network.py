@@ -485,7 +485,11 @@ def test_handler_exception_is_counted_and_the_connection_stays_up() -> None:
 def test_when_pending_slots_are_full_the_oldest_silent_socket_makes_room() -> None:
     async def scenario() -> None:
         ka = make_key(1)
-        a = Node(ka, {ka.public_key}, limits=dataclasses.replace(FAST, pending_handshakes_max=2))
+        # Silent sockets must outlive the test's steps on a loaded machine: no hello timeout.
+        limits = dataclasses.replace(
+            FAST, pending_handshakes_max=2, hello_timeout_ms=30_000, handshake_timeout_ms=30_000
+        )
+        a = Node(ka, {ka.public_key}, limits=limits)
         async with running(a):
             held = [await asyncio.open_connection(*a.addr) for _ in range(2)]
             await wait_until(lambda: a.net.stats().handshakes_pending == 2)
