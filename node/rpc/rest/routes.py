@@ -42,7 +42,9 @@ from consensus.ledger.txs import validate_idempotency_key, validate_submitter
 from consensus.types import Hash32
 from node.mempool import TxStatus
 from node.rpc.jsonrpc import Registry
+from node.rpc.reads import get_budget
 from node.rpc.rest import shapes as aj
+from node.rpc.rest.offload import offloaded
 from node.rpc.rest.submit import ApiProblem, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
@@ -327,7 +329,7 @@ class ApiRoutes:
 
     def _committed_view(self, tx_hash: Hash32, height: int, index: int, prove: bool) -> Json:
         block = self._load_block(height)
-        receipts = self.s.chain.get_receipts(height) or ()
+        receipts = get_budget().get_receipts(self.s.chain.store, height) or ()
         raw = block.txs[index]
         receipt = receipts[index]
         view: Json = {
@@ -378,7 +380,7 @@ class ApiRoutes:
     # -- blocks and validators -----------------------------------------------------------------
 
     def _load_block(self, height: int) -> Block:
-        block = self.s.chain.get_block(height)
+        block = get_budget().get_block(self.s.chain.store, height)  # once per request
         if block is None:
             raise not_found(f"block {height} is not stored on this node")
         return block
@@ -443,8 +445,8 @@ def _last_id(record: Any) -> str:
 
 
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
-    """Register the REST routes, the OpenAPI document and the docs page (``registry`` unused:
-    these are not JSON-RPC methods)."""
+    """Register the REST routes, the OpenAPI document and the docs page (of ``registry`` only
+    its cost limits: these are not JSON-RPC methods)."""
     from node.rpc.rest import openapi
 
     submissions = RecentSubmissions()
@@ -466,7 +468,7 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ("/blocks", routes.list_blocks),
         ("/blocks/{height}", routes.get_block),
         ("/validators", routes.get_validators),
-    ):
-        app.router.add_get(p + path, api_handler(handler))
+    ):  # reads run whole in the read pool, off the consensus loop (node.rpc.rest.offload)
+        app.router.add_get(p + path, api_handler(offloaded(handler, registry.limits)))
     app.router.add_post(p + "/txs", api_handler(submit.post_txs))
     openapi.install_docs(app)

@@ -53,7 +53,7 @@ class ApiProblem(NodeError):
 
 
 def error_response(exc: ApiProblem) -> web.Response:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 429 else None
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in (429, 503) else None
     return web.json_response(exc.to_json(), status=exc.status, headers=headers)
 
 
