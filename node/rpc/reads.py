@@ -70,6 +70,7 @@ class RequestBudget:
     blocks: int = 0
     rows: int = 0
     response_bytes: int = 0
+    _is_response_full: bool = False
     _blocks: dict[int, Block | None] = field(default_factory=dict)
     _receipts: dict[int, tuple[Receipt, ...] | None] = field(default_factory=dict)
 
@@ -90,8 +91,10 @@ class RequestBudget:
             )
 
     def charge_response(self, size: int) -> None:
-        """Count ``size`` answer bytes; raise (and count nothing) if they do not fit."""
+        """Count ``size`` answer bytes; raise (and count nothing) if they do not fit: from then
+        on the response counts as full, so a batch runs none of its later calls."""
         if self.response_bytes + size > self.limits.response_bytes_max:
+            self._is_response_full = True
             raise ResponseTooLarge(
                 f"response exceeds {self.limits.response_bytes_max} bytes; "
                 "ask for less or split the batch"
@@ -99,7 +102,7 @@ class RequestBudget:
         self.response_bytes += size
 
     def is_response_full(self) -> bool:
-        return self.response_bytes >= self.limits.response_bytes_max
+        return self._is_response_full or self.response_bytes >= self.limits.response_bytes_max
 
     def get_block(self, store: Store, height: int) -> Block | None:
         """The block at ``height``, decoded at most once per request."""
