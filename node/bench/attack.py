@@ -36,7 +36,9 @@ from node.bench.load import RpcConnection
 JUNK_TXS = 20_000
 JUNK_BATCH = 200
 HEAVY_BATCH = 100
-HEAVY_QUERY = "tx.height>=1 AND Transferred.from_account CONTAINS 'BANK'"
+HEAVY_QUERY = "tx.height>={low} AND tx.height<={high} AND Transferred.from_account CONTAINS 'BANK'"
+SEARCH_HEIGHTS = 4
+"""Blocks a search spans: with full blocks, just under the index's 10,000-candidate scan cap."""
 READS_THREADS = 2
 STOP_POLL_S = 0.2
 LIMIT_CODES = {-32005: "limit_exceeded", -32003: "response_too_large"}
@@ -142,6 +144,8 @@ class Attacker:
         for answer in answers:
             if "result" in answer:
                 self._count("heavy_calls_answered")
+            elif answer.get("error", {}).get("code") == -32602:
+                self._count("heavy_calls_invalid_params")
             else:
                 code = answer.get("error", {}).get("code")
                 self._count(f"heavy_calls_{LIMIT_CODES.get(code, 'other_error')}")

@@ -468,7 +468,9 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ("/blocks", routes.list_blocks),
         ("/blocks/{height}", routes.get_block),
         ("/validators", routes.get_validators),
-    ):  # reads run whole in the read pool, off the consensus loop (node.rpc.rest.offload)
-        app.router.add_get(p + path, api_handler(offloaded(handler, registry.limits)))
+    ):  # reads run whole in the read pool, off the consensus loop (node.rpc.rest.offload),
+        # but /nonce: it walks the mempool's live nonce sets, cheap and only safe on the loop
+        run = handler if path == "/nonce" else offloaded(handler, registry.limits)
+        app.router.add_get(p + path, api_handler(run))
     app.router.add_post(p + "/txs", api_handler(submit.post_txs))
     openapi.install_docs(app)
