@@ -77,6 +77,8 @@ class Attacker:
         self.stop_file = stop_file
         self.stop = threading.Event()
         self.counts: Counter[str] = Counter()
+        self.error_samples: dict[str, str] = {}
+        """One error message per kind, so the report says what the nodes answered."""
         self.lock = threading.Lock()
 
     def _count(self, key: str, amount: int = 1) -> None:
@@ -104,9 +106,13 @@ class Attacker:
             self._count("junk_refused", sent)
             return
         for answer in answers:
-            admitted = "result" in answer and answer["result"].get("code") == 0
-            is_known = admitted and "already" in answer["result"].get("log", "")
-            self._count("junk_admitted" if admitted and not is_known else "junk_refused")
+            result = answer.get("result", {})
+            if result.get("code") == 0 and "already" not in result.get("log", ""):
+                self._count("junk_admitted")
+                continue
+            self._count("junk_refused")
+            reason = result.get("log") or str(answer.get("error", {}).get("data", ""))
+            self.error_samples.setdefault("junk_refused", reason[:200])
 
     def send_heavy_reads(self, worker: int) -> None:
         connection = RpcConnection(self.urls[0])
@@ -144,11 +150,11 @@ class Attacker:
         for answer in answers:
             if "result" in answer:
                 self._count("heavy_calls_answered")
-            elif answer.get("error", {}).get("code") == -32602:
-                self._count("heavy_calls_invalid_params")
-            else:
-                code = answer.get("error", {}).get("code")
-                self._count(f"heavy_calls_{LIMIT_CODES.get(code, 'other_error')}")
+                continue
+            error = answer.get("error", {})
+            kind = f"heavy_calls_{LIMIT_CODES.get(error.get('code'), 'other_error')}"
+            self._count(kind)
+            self.error_samples.setdefault(kind, str(error.get("data", ""))[:200])
 
     def run(self) -> dict[str, Any]:
         threads = [threading.Thread(target=self.flood_junk, daemon=True)]
@@ -164,7 +170,11 @@ class Attacker:
         self.stop.set()
         for thread in threads:
             thread.join(timeout=60)
-        return {"seconds": time.monotonic() - started, **self.counts}
+        return {
+            "seconds": time.monotonic() - started,
+            **self.counts,
+            "error_samples": self.error_samples,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:

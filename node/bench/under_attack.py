@@ -160,8 +160,11 @@ def print_attack_report(result: dict[str, Any]) -> None:
         print(f"{label:24}{_ms(calm[group][key]):>14}{_ms(hit[group][key]):>14}")
     _print_targets(calm, hit)
     attacker = result["attacker"]
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k != "seconds")
+    skip = ("seconds", "error_samples")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k not in skip)
     print(f"attacker: {counts}")
+    for kind, sample in sorted(attacker.get("error_samples", {}).items()):
+        print(f"  e.g. {kind}: {sample}")
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
     print(f"conservation {verdict}; nodes agree: {conservation['nodes_agree']}")

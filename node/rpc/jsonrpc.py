@@ -237,7 +237,11 @@ async def answer_body_bytes(
 
     Every answer counts against the response byte cap: one that does not fit is replaced by a
     ``RESPONSE_TOO_LARGE`` error, and once the cap is reached a batch's later calls are not run.
+    Without a running budget, the request gets one of ``registry.limits``.
     """
+    if not has_budget():
+        with budget_scope(RequestBudget(registry.limits)):
+            return await answer_body_bytes(registry, body, on_internal_error, encode)
     try:
         parsed = parse_client_json(body)
     except ClientJsonError as exc:
