@@ -41,6 +41,7 @@ SEARCH_HEIGHTS = 4
 """Blocks a search spans: with full blocks, just under the index's 10,000-candidate scan cap."""
 READS_THREADS = 2
 STOP_POLL_S = 0.2
+ATTACK_KINDS = ("junk", "reads")
 LIMIT_CODES = {-32005: "limit_exceeded", -32003: "response_too_large"}
 
 
@@ -71,8 +72,11 @@ def _batch_body(method: str, params: list[dict[str, Any]]) -> bytes:
 
 
 class Attacker:
-    def __init__(self, urls: list[str], junk: list[str], stop_file: Path) -> None:
+    def __init__(
+        self, urls: list[str], junk: list[str], stop_file: Path, kinds: frozenset[str]
+    ) -> None:
         self.urls = urls
+        self.kinds = kinds
         self.junk = junk
         self.stop_file = stop_file
         self.stop = threading.Event()
@@ -130,15 +134,15 @@ class Attacker:
             self._tally_heavy(answers)
 
     def _heavy_body(self, turn: int, connection: RpcConnection) -> bytes | None:
-        if turn % 2 == 0:
-            return _batch_body(
-                "tx_search", [{"query": HEAVY_QUERY, "per_page": "100"}] * HEAVY_BATCH
-            )
         try:
             top = int(connection.call("status", {})["sync_info"]["latest_block_height"])
         except (OSError, http.client.HTTPException, RuntimeError, ValueError):
             self._count("heavy_http_errors")
             return None
+        if turn % 2 == 0:
+            query = HEAVY_QUERY.format(low=max(1, top - SEARCH_HEIGHTS + 1), high=top)
+            search = {"query": query, "per_page": "100"}
+            return _batch_body("tx_search", [search] * HEAVY_BATCH)
         heights = [str(max(1, top - i % 20)) for i in range(HEAVY_BATCH)]
         return _batch_body("block", [{"height": h} for h in heights])
 
@@ -157,11 +161,14 @@ class Attacker:
             self.error_samples.setdefault(kind, str(error.get("data", ""))[:200])
 
     def run(self) -> dict[str, Any]:
-        threads = [threading.Thread(target=self.flood_junk, daemon=True)]
-        threads += [
-            threading.Thread(target=self.send_heavy_reads, args=(i,), daemon=True)
-            for i in range(READS_THREADS)
-        ]
+        threads = []
+        if "junk" in self.kinds:
+            threads.append(threading.Thread(target=self.flood_junk, daemon=True))
+        if "reads" in self.kinds:
+            threads += [
+                threading.Thread(target=self.send_heavy_reads, args=(i,), daemon=True)
+                for i in range(READS_THREADS)
+            ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -186,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
     print(f"bench-attack: signing {JUNK_TXS} junk transfers…", file=sys.stderr, flush=True)
-    junk = build_junk(plan["chain_id"], JUNK_TXS)
+    kinds = frozenset(plan.get("kinds", ATTACK_KINDS))
+    junk = build_junk(plan["chain_id"], JUNK_TXS if "junk" in kinds else 0)
     Path(args.ready).touch()
-    result = Attacker(plan["urls"], junk, Path(args.stop)).run()
+    result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
     Path(args.out).write_text(json.dumps(result))
     return 0
 

@@ -331,7 +331,10 @@ def summarize(
         watcher.committed_at[h] - t for h, t in submitted_at.items() if h in watcher.committed_at
     )
     window = [b for b in watcher.blocks if started <= b[1] <= submit_end]
-    committed_in_window = sum(count for _, _, count in window)
+    # Only this load's own txs count: other txs in the blocks (an attacker's) are not throughput.
+    committed_in_window = sum(
+        1 for h in submitted_at if started <= watcher.committed_at.get(h, -1.0) <= submit_end
+    )
     elapsed = max(submit_end - started, 1e-9)
 
     def pct(q: float) -> float | None:

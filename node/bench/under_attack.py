@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from node.bench import cluster as bench
+from node.bench.attack import ATTACK_KINDS
 from node.bench.load import RpcConnection
 from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster
@@ -79,11 +80,15 @@ def _run_phase(
 
 
 def _run_attacked_phase(
-    info: LocalnetInfo, args: bench.BenchArgs, folder: Path
+    info: LocalnetInfo, args: bench.BenchArgs, folder: Path, kinds: frozenset[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     plan_path = folder / "plan-attacker.json"
-    plan_path.write_text(json.dumps({"chain_id": info.document["chain_id"],
-                                     "urls": [n.rpc_url for n in info.nodes]}))  # fmt: skip
+    plan = {
+        "chain_id": info.document["chain_id"],
+        "urls": [n.rpc_url for n in info.nodes],
+        "kinds": sorted(kinds),
+    }
+    plan_path.write_text(json.dumps(plan))
     ready, stop, out = folder / "attacker.ready", folder / "attacker.stop", folder / "attack.json"
     command = [sys.executable, "-m", "node.bench.attack", "--plan", str(plan_path),
                "--ready", str(ready), "--stop", str(stop), "--out", str(out)]  # fmt: skip
@@ -101,7 +106,7 @@ def _run_attacked_phase(
     return load, json.loads(out.read_text())
 
 
-def run_attack_bench(args: bench.BenchArgs) -> dict[str, Any]:
+def run_attack_bench(args: bench.BenchArgs, kinds: frozenset[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="depochain-bench-attack-") as name:
         folder = Path(name)
         base = bench.find_base_port(args.validators, args.base_port)
@@ -113,7 +118,7 @@ def run_attack_bench(args: bench.BenchArgs) -> dict[str, Any]:
             time.sleep(1.0)
             calm = _run_phase(info, args, folder, "unattacked")
             _wait_mempools_empty(info)
-            attacked, attacker = _run_attacked_phase(info, args, folder)
+            attacked, attacker = _run_attacked_phase(info, args, folder, kinds)
         finally:
             codes = cluster.stop()
         return {
@@ -123,6 +128,7 @@ def run_attack_bench(args: bench.BenchArgs) -> dict[str, Any]:
             "unattacked": calm,
             "attacked": attacked,
             "attacker": attacker,
+            "attack_kinds": sorted(kinds),
             "node_exit_codes": codes,
             "conservation": bench.check_conservation(info),
         }
@@ -186,8 +192,8 @@ def _print_targets(calm: dict[str, Any], hit: dict[str, Any]) -> None:
     print(f"target: /health p99 <= {HEALTH_P99_MAX_S * 1000:.0f} ms: {_ms(health)} {_verdict(ok)}")
 
 
-def main(args: bench.BenchArgs) -> int:
-    result = run_attack_bench(args)
+def main(args: bench.BenchArgs, kinds: frozenset[str] = frozenset(ATTACK_KINDS)) -> int:
+    result = run_attack_bench(args, kinds)
     if args.json_output:
         print(json.dumps(result, indent=2))
     else:

@@ -49,6 +49,10 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="cluster: run twice, the second time with an attacker flooding junk txs and "
         "heavy RPC batches, and print both",
     )  # fmt: skip
+    bench.add_argument(
+        "--attack-kinds", default="junk,reads",
+        help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
+    )  # fmt: skip
     bench.set_defaults(handler=_run_bench)
 
 
@@ -66,7 +70,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         json_output=args.json,
         base_port=args.base_port,
     )
-    return under_attack.main(bench_args) if args.attack else cluster.main(bench_args)
+    if not args.attack:
+        return cluster.main(bench_args)
+    kinds = frozenset(k.strip() for k in args.attack_kinds.split(",") if k.strip())
+    if not kinds or not kinds <= {"junk", "reads"}:
+        print("--attack-kinds takes junk, reads or junk,reads", file=sys.stderr)
+        return 2
+    return under_attack.main(bench_args, kinds)
 
 
 def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
