@@ -192,9 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
-    print(f"bench-attack: signing {JUNK_TXS} junk transfers…", file=sys.stderr, flush=True)
     kinds = frozenset(plan.get("kinds", ATTACK_KINDS))
-    junk = build_junk(plan["chain_id"], JUNK_TXS if "junk" in kinds else 0)
+    count = JUNK_TXS if "junk" in kinds else 0
+    print(f"bench-attack: signing {count} junk transfers…", file=sys.stderr, flush=True)
+    junk = build_junk(plan["chain_id"], count)
     Path(args.ready).touch()
     result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
     Path(args.out).write_text(json.dumps(result))
