@@ -297,7 +297,7 @@ class ApiRoutes:
         """The committed tx of (submitter, key), else one submitted here and still known."""
         height = get_idempotency_key_height(self.s.chain.state, submitter, key)
         if height is not None:
-            block = self.s.chain.get_block(height)
+            block = get_budget().get_block(self.s.chain.store, height)
             for raw in block.txs if block is not None else ():
                 unsigned = decode_tx(raw).unsigned
                 if unsigned.submitter == submitter and unsigned.idempotency_key == key:
@@ -406,7 +406,7 @@ class ApiRoutes:
             raise not_found("no block committed yet")
         block = self._load_block(height)
         certificate = self.s.chain.get_certificate(height)
-        receipts = self.s.chain.get_receipts(height) or ()
+        receipts = get_budget().get_receipts(self.s.chain.store, height) or ()
         return json_ok(
             {
                 **aj.block_summary_json(block),
