@@ -159,6 +159,7 @@ def print_attack_report(result: dict[str, Any]) -> None:
     print(
         f"validators {result['validators']}, {result['duration_s']:g} s of load per run, {offered}"
     )
+    print(f"attack: {' + '.join(result['attack_kinds'])} (the attacker runs on this machine too)")
     print(f"{'':24}{'unattacked':>14}{'under attack':>14}")
     tx_rates = [f"{run['committed_tx_per_s']:.0f}" for run in (calm, hit)]
     print(f"{'committed tx/s':24}{tx_rates[0]:>14}{tx_rates[1]:>14}")
