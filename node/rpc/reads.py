@@ -158,16 +158,21 @@ class ReadPool:
 
     async def run(self, fn: Callable[..., T], *args: object, admit: bool = True) -> T:
         """``fn(*args)`` in a pool thread, in the caller's context (so it sees the budget).
-        ``admit=False`` skips the queue bound: for the last step of work already admitted."""
+        ``admit=False`` skips the queue bound: for the last step of work already admitted.
+
+        A read counts as pending until its thread is done with it, not until its caller stops
+        waiting: a client that hangs up does not free a slot while the work still runs."""
         if admit and self._pending >= self._queued_max:
             raise ReadsBusy(f"more than {self._queued_max} heavy reads are waiting; try later")
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        job = self._executor.submit(functools.partial(context.run, fn, *args))
         self._pending += 1
-        try:
-            context = contextvars.copy_context()
-            call = functools.partial(context.run, fn, *args)
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        finally:
-            self._pending -= 1
+        job.add_done_callback(lambda _: _call_soon(loop, self._release))
+        return await asyncio.wrap_future(job)
+
+    def _release(self) -> None:
+        self._pending -= 1
 
     @property
     def pending(self) -> int:
@@ -176,6 +181,11 @@ class ReadPool:
     def close(self) -> None:
         """Stop taking work; threads finish what they run (each bounded by its budget)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop closed: nobody counts any more
+        loop.call_soon_threadsafe(callback)
 
 
 READS_KEY: web.AppKey[ReadPool] = web.AppKey("rpc_read_pool", ReadPool)

@@ -10,6 +10,7 @@ only local names, IP addresses and configured names pass the Host check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections import Counter
@@ -188,6 +189,35 @@ def test_a_full_read_queue_refuses_new_reads() -> None:
             upkeep = asyncio.ensure_future(pool.run(lambda: "ran", admit=False))
             release.set()
             assert await first is True and await upkeep == "ran"
+        finally:
+            release.set()
+            pool.close()
+
+    asyncio.run(main())
+
+
+def test_a_read_whose_caller_hung_up_keeps_its_slot_until_done() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        started.set()
+        release.wait(60.0)
+
+    async def main() -> None:
+        pool = ReadPool(1, 1)
+        try:
+            caller = asyncio.ensure_future(pool.run(job))
+            while not started.is_set():
+                await asyncio.sleep(0.001)
+            caller.cancel()  # the client went away; its read still runs in the thread
+            with contextlib.suppress(asyncio.CancelledError):
+                await caller
+            with pytest.raises(ReadsBusy):
+                await pool.run(lambda: None)
+            release.set()
+            while pool.pending:
+                await asyncio.sleep(0.001)
+            assert await pool.run(lambda: "ran") == "ran"
         finally:
             release.set()
             pool.close()
