@@ -279,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls), last_nonces)
         for i in range(len(urls))
     ]
-    watcher = Watcher(plan["urls"][0], start_height=plan["start_height"])
-    probe = HealthProbe(plan["urls"][0])
+    watcher = Watcher(plan.get("watch_url", urls[0]), start_height=plan["start_height"])
+    probe = HealthProbe(plan.get("probe_url", urls[0]))
     threads = [threading.Thread(target=w.run, daemon=True) for w in (watcher, probe)]
     for thread in threads:
         thread.start()

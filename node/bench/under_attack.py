@@ -5,7 +5,8 @@ Both runs offer the same load; the figures that matter are what the attack costs
 users: committed tx/s, submit-to-commit latency, the gap between blocks (header times) and how
 long ``/health`` takes on the attacked node. Targets (reported, not asserted): under attack at
 least 80 % of the unattacked throughput, block interval p99 at most twice the unattacked one,
-``/health`` p99 at most 100 ms. Everything runs on this machine, attacker included: its CPU
+``/health`` p99 at most 100 ms. Commits are timed on the last node (the attacker's reads go to
+node 0), ``/health`` on node 0. Everything runs on this machine, attacker included: its CPU
 is taken from the nodes, so on a small machine part of any loss is the attacker's own cost.
 """
 
@@ -73,6 +74,9 @@ def _run_phase(
     plan = json.loads(plan_path.read_text())
     plan["start_height"] = _get_height(info)
     plan["last_nonces"] = _get_last_nonces(info, plan)
+    # Commits are timed on the last node, which the attacker's reads leave alone, so a slow RPC
+    # on node 0 is not mistaken for slow consensus; /health is timed on node 0, the target.
+    plan["watch_url"], plan["probe_url"] = info.nodes[-1].rpc_url, info.nodes[0].rpc_url
     plan_path.write_text(json.dumps(plan))
     bench.run_load(plan_path, out_path)
     result: dict[str, Any] = json.loads(out_path.read_text())
