@@ -55,7 +55,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def _write_plan(info: LocalnetInfo, args: BenchArgs, path: Path) -> None:
+def write_plan(info: LocalnetInfo, args: BenchArgs, path: Path) -> None:
     document = info.document
     accounts = _load_accounts(info.home)
     payers = []
@@ -163,7 +163,7 @@ def _read_hashes(store: LevelDBStore, height: int) -> tuple[bytes, bytes] | None
     return Block.decode(raw).hash, app_hash
 
 
-def _find_base_port(validators: int, preferred: int) -> int:
+def find_base_port(validators: int, preferred: int) -> int:
     from node.localnet.run import is_port_free
 
     for base in range(preferred, 60000, 1000):
@@ -173,7 +173,7 @@ def _find_base_port(validators: int, preferred: int) -> int:
     raise RuntimeError("no free port range for the bench cluster")
 
 
-def _run_load(plan_path: Path, out_path: Path) -> None:
+def run_load(plan_path: Path, out_path: Path) -> None:
     command = [sys.executable, "-m", "node.bench.load", "--plan", str(plan_path), "--out",
                str(out_path)]  # fmt: skip
     subprocess.run(command, check=True)
@@ -182,7 +182,7 @@ def _run_load(plan_path: Path, out_path: Path) -> None:
 def run_bench(args: BenchArgs) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="depochain-bench-") as folder:
         home = Path(folder) / "localnet"
-        base = _find_base_port(args.validators, args.base_port)
+        base = find_base_port(args.validators, args.base_port)
         info, _ = prepare_localnet(home, validators=args.validators, base_port=base)
         cluster = Cluster(info)
         try:
@@ -190,11 +190,11 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
             cluster.wait_healthy(60.0, threading.Event())
             time.sleep(1.0)  # let the nodes connect and commit a first block
             plan_path, out_path = Path(folder) / "plan.json", Path(folder) / "load.json"
-            _write_plan(info, args, plan_path)
+            write_plan(info, args, plan_path)
             pids = [node.process.pid for node in cluster.nodes]
             cpu_before = [_cpu_seconds(pid) for pid in pids]
             wall_before = time.monotonic()
-            _run_load(plan_path, out_path)
+            run_load(plan_path, out_path)
             wall = time.monotonic() - wall_before
             cpu = [
                 (_cpu_seconds(pid) - before) / wall

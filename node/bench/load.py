@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime
 import http.client
 import itertools
 import json
@@ -34,6 +35,7 @@ from node.mempool import AdmissionCode
 BATCH_TXS = 200
 HTTP_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.05
+HEALTH_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,13 @@ class Payer:
     payees: tuple[str, ...]
 
 
-def build_transfers(chain_id: str, payers: list[Payer], count: int) -> list[tuple[bytes, str]]:
-    """(tx hash, base64 tx) for ``count`` transfers, payers interleaved, nonces in order."""
+def build_transfers(
+    chain_id: str, payers: list[Payer], count: int, last_nonces: dict[str, int] | None = None
+) -> list[tuple[bytes, str]]:
+    """(tx hash, base64 tx) for ``count`` transfers, payers interleaved, nonces in order after
+    ``last_nonces`` (each payer's last used nonce; none used when not given)."""
     out: list[tuple[bytes, str]] = []
-    nonces = dict.fromkeys((p.account_id for p in payers), 0)
+    nonces = {p.account_id: (last_nonces or {}).get(p.account_id, 0) for p in payers}
     for index, payer in zip(range(count), itertools.cycle(payers), strict=False):
         nonces[payer.account_id] += 1
         nonce = nonces[payer.account_id]
@@ -108,6 +113,8 @@ class Watcher:
     blocks: list[tuple[int, float, int]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     start_height: int = 0
+    block_times_s: dict[int, float] = field(default_factory=dict)
+    """Header time of each block seen (the proposer's clock), for block intervals."""
 
     def run(self) -> None:
         rpc = RpcConnection(self.url)
@@ -125,10 +132,44 @@ class Watcher:
     def _record_block(self, rpc: RpcConnection, height: int) -> None:
         block = rpc.call("block", {"height": str(height)})
         seen = time.monotonic()
+        self.block_times_s[height] = parse_rfc3339_s(block["block"]["header"]["time"])
         txs = block["block"]["data"]["txs"]
         for tx in txs:
             self.committed_at.setdefault(sha256(base64.b64decode(tx)), seen)
         self.blocks.append((height, seen, len(txs)))
+
+
+def parse_rfc3339_s(text: str) -> float:
+    """Seconds since the epoch of CometBFT's ``2026-01-02T03:04:05.123456789Z``."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    stamp = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
+    return stamp.timestamp() + (float("0." + fraction) if fraction else 0.0)
+
+
+@dataclass
+class HealthProbe:
+    """Times ``GET /health`` on one node, a few times a second: how long a client waits for
+    the node's event loop (a stalled loop shows here first)."""
+
+    url: str
+    latencies_s: list[float] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        parts = urlsplit(self.url)
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                conn = http.client.HTTPConnection(
+                    parts.hostname or "127.0.0.1", parts.port or 80, timeout=HTTP_TIMEOUT_S
+                )
+                conn.request("GET", "/health")
+                conn.getresponse().read()
+                conn.close()
+                self.latencies_s.append(time.monotonic() - started)
+            except (OSError, http.client.HTTPException):
+                self.latencies_s.append(HTTP_TIMEOUT_S)
+            self.stop.wait(HEALTH_INTERVAL_S)
 
 
 FULL_BACKOFF_S = 0.02
@@ -239,24 +280,50 @@ def main(argv: list[str] | None = None) -> int:
     count = plan["tx_count"]
     urls = plan["urls"]
     print(f"bench-load: signing {count} transfers…", file=sys.stderr, flush=True)
+    last_nonces = plan.get("last_nonces")
     groups = [
-        build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls))
+        build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls), last_nonces)
         for i in range(len(urls))
     ]
-    watcher = Watcher(plan["urls"][0], start_height=plan["start_height"])
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
+    watcher = Watcher(plan.get("watch_url", urls[0]), start_height=plan["start_height"])
+    probe = HealthProbe(plan.get("probe_url", urls[0]))
+    threads = [threading.Thread(target=w.run, daemon=True) for w in (watcher, probe)]
+    for thread in threads:
+        thread.start()
     started = time.monotonic()
     submitted_at, outcome = submit_in_parallel(urls, groups, plan["duration_s"], plan.get("rate"))
     submit_end = time.monotonic()
+    probe.stop.set()
     deadline = submit_end + plan.get("drain_s", 15)
     while time.monotonic() < deadline and not set(submitted_at) <= set(watcher.committed_at):
         time.sleep(0.1)
     watcher.stop.set()
-    thread.join(timeout=5)
+    for thread in threads:
+        thread.join(timeout=5)
     result = summarize(submitted_at, watcher, outcome, started, submit_end)
+    result["health_latency_s"] = percentiles(sorted(probe.latencies_s))
+    result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
     Path(args.out).write_text(json.dumps(result))
     return 0
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99 of sorted ``values`` (None when there are none)."""
+
+    def pct(q: float) -> float | None:
+        return values[min(len(values) - 1, int(q * len(values)))] if values else None
+
+    return {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "count": len(values)}
+
+
+def compute_block_intervals(
+    watcher: Watcher, started: float, submit_end: float
+) -> dict[str, float | None]:
+    """Gaps between consecutive blocks' header times, for blocks seen during the load."""
+    heights = sorted(h for h, seen, _ in watcher.blocks if started <= seen <= submit_end)
+    times = watcher.block_times_s
+    gaps = [times[h] - times[h - 1] for h in heights if h - 1 in times and h in times]
+    return percentiles(sorted(gaps))
 
 
 def summarize(
@@ -270,7 +337,10 @@ def summarize(
         watcher.committed_at[h] - t for h, t in submitted_at.items() if h in watcher.committed_at
     )
     window = [b for b in watcher.blocks if started <= b[1] <= submit_end]
-    committed_in_window = sum(count for _, _, count in window)
+    # Only this load's own txs count: other txs in the blocks (an attacker's) are not throughput.
+    committed_in_window = sum(
+        1 for h in submitted_at if started <= watcher.committed_at.get(h, -1.0) <= submit_end
+    )
     elapsed = max(submit_end - started, 1e-9)
 
     def pct(q: float) -> float | None:

@@ -44,6 +44,15 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench.add_argument("--rate", type=float, default=None, help="tx/s to offer (default: max)")
     bench.add_argument("--base-port", type=int, default=46656, help="first port of the cluster")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument(
+        "--attack", action="store_true",
+        help="cluster: run twice, the second time with an attacker flooding junk txs and "
+        "heavy RPC batches, and print both",
+    )  # fmt: skip
+    bench.add_argument(
+        "--attack-kinds", default="junk,reads",
+        help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
+    )  # fmt: skip
     bench.set_defaults(handler=_run_bench)
 
 
@@ -52,17 +61,22 @@ def _run_bench(args: argparse.Namespace) -> int:
         from node.bench import ledger
 
         return ledger.run_ledger_bench(json_output=args.json)
-    from node.bench import cluster
+    from node.bench import cluster, under_attack
 
-    return cluster.main(
-        cluster.BenchArgs(
-            validators=args.validators,
-            duration_s=args.duration,
-            rate=args.rate,
-            json_output=args.json,
-            base_port=args.base_port,
-        )
+    bench_args = cluster.BenchArgs(
+        validators=args.validators,
+        duration_s=args.duration,
+        rate=args.rate,
+        json_output=args.json,
+        base_port=args.base_port,
     )
+    if not args.attack:
+        return cluster.main(bench_args)
+    kinds = frozenset(k.strip() for k in args.attack_kinds.split(",") if k.strip())
+    if not kinds or not kinds <= {"junk", "reads"}:
+        print("--attack-kinds takes junk, reads or junk,reads", file=sys.stderr)
+        return 2
+    return under_attack.main(bench_args, kinds)
 
 
 def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

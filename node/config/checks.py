@@ -103,6 +103,13 @@ def check_cors_origins(values: tuple[str, ...]) -> str | None:
     return None
 
 
+def check_hosts_allowed(values: tuple[str, ...]) -> str | None:
+    for host in values:
+        if host != "*" and not _HOSTNAME_RE.match(host):
+            return f"each entry must be '*' or a host name (no port), got {host!r}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PeerAddress:
     """A persistent peer: its Ed25519 node key and where to dial it."""

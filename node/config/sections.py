@@ -19,6 +19,7 @@ from node.config.checks import (
     check_chain_id,
     check_cors_origins,
     check_host,
+    check_hosts_allowed,
     check_log_format,
     check_log_level,
     check_moniker,
@@ -83,6 +84,26 @@ class RpcSection:
         (), "browser origins allowed by CORS ('*' = any); empty = none", check_cors_origins
     )
     admin_enabled: bool = key(False, "serve admin routes (unsafe on a shared network)")
+    hosts_allowed: tuple[str, ...] = key(
+        (),
+        "Host header names served besides localhost, IP addresses and listen_host ('*' = any)",
+        check_hosts_allowed,
+    )
+    response_bytes_max: int = key(
+        16 * _MIB, "largest response body; a batch's answers count together", _BYTES
+    )
+    request_blocks_max: int = key(
+        1000, "blocks or block results one request may decode (a batch's calls together)", _COUNT
+    )
+    request_rows_max: int = key(
+        20_000, "transactions one request may examine or answer (a batch's calls together)", _COUNT
+    )
+    read_threads: int = key(
+        2, "threads running heavy reads off the consensus loop", in_range(1, 64)
+    )
+    reads_queued_max: int = key(
+        64, "heavy reads waiting for a thread before more are refused as busy", _COUNT
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,26 @@ an HTTP 500.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from node.errors import NodeError
 from node.rpc.json_input import ClientJsonError, parse_client_json
+from node.rpc.reads import (
+    CostLimits,
+    LimitExceeded,
+    ReadsBusy,
+    RequestBudget,
+    ResponseTooLarge,
+    budget_scope,
+    get_budget,
+    has_budget,
+)
 
 # JSON-RPC 2.0 error codes (the spec's reserved range; CometBFT uses the same).
 PARSE_ERROR = -32700
@@ -24,6 +36,10 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+# Server errors (the spec leaves -32000..-32099 to implementations; the codes are the ones
+# Ethereum clients use for the same conditions, so tools already know them).
+RESPONSE_TOO_LARGE = -32003
+LIMIT_EXCEEDED = -32005
 
 _MESSAGES = {
     PARSE_ERROR: "Parse error. Invalid JSON",
@@ -31,6 +47,8 @@ _MESSAGES = {
     METHOD_NOT_FOUND: "Method not found",
     INVALID_PARAMS: "Invalid params",
     INTERNAL_ERROR: "Internal error",
+    RESPONSE_TOO_LARGE: "Response too large",
+    LIMIT_EXCEEDED: "Limit exceeded",
 }
 
 BATCH_REQUESTS_MAX = 1000
@@ -82,6 +100,8 @@ class Registry:
     """The methods a node serves, looked up by name for every transport."""
 
     methods: dict[str, Method] = field(default_factory=dict)
+    limits: CostLimits = field(default_factory=CostLimits)
+    """The cost budget of a request that did not bring one (a URI GET, a websocket call)."""
 
     def add(self, method: Method) -> None:
         if method.name in self.methods:
@@ -149,7 +169,16 @@ async def call(
     method = registry.get(name)
     if method.websocket_only and not websocket:
         raise RPCError(METHOD_NOT_FOUND, f"method {name!r} is only available over /websocket")
-    return await method.handler(**bind_params(method, params))
+    bound = bind_params(method, params)
+    try:
+        if has_budget():
+            return await method.handler(**bound)
+        with budget_scope(RequestBudget(registry.limits)):
+            return await method.handler(**bound)
+    except (LimitExceeded, ReadsBusy) as exc:
+        raise RPCError(LIMIT_EXCEEDED, str(exc)) from exc
+    except ResponseTooLarge as exc:
+        raise RPCError(RESPONSE_TOO_LARGE, str(exc)) from exc
 
 
 async def answer_one(
@@ -179,36 +208,103 @@ async def answer_one(
     return success(request_id, result)
 
 
+Encoder = Callable[[JsonValue, bool], Awaitable[bytes]]
+"""Encodes one answer to JSON bytes; the flag says the call was heavy (encode it off the loop)."""
+
+
+def dumps(value: JsonValue) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+async def _encode_inline(value: JsonValue, heavy: bool) -> bytes:
+    return dumps(value)
+
+
 async def answer_body(
     registry: Registry, body: bytes, on_internal_error: Callable[[BaseException], None]
 ) -> JsonValue:
     """Answer a POST body: one request object or a batch array. Returns the JSON to send."""
+    return json.loads(await answer_body_bytes(registry, body, on_internal_error))
+
+
+async def answer_body_bytes(
+    registry: Registry,
+    body: bytes,
+    on_internal_error: Callable[[BaseException], None],
+    encode: Encoder = _encode_inline,
+) -> bytes:
+    """Answer a POST body within the running request's budget; returns the encoded answer.
+
+    Every answer counts against the response byte cap: one that does not fit is replaced by a
+    ``RESPONSE_TOO_LARGE`` error, and once the cap is reached a batch's later calls are not run.
+    Without a running budget, the request gets one of ``registry.limits``.
+    """
+    if not has_budget():
+        with budget_scope(RequestBudget(registry.limits)):
+            return await answer_body_bytes(registry, body, on_internal_error, encode)
     try:
         parsed = parse_client_json(body)
     except ClientJsonError as exc:
-        return failure(None, RPCError(PARSE_ERROR, f"invalid JSON: {exc}"))
+        return dumps(failure(None, RPCError(PARSE_ERROR, f"invalid JSON: {exc}")))
     if isinstance(parsed, list):
-        return await _answer_batch(registry, parsed, on_internal_error)
-    answer = await answer_one(registry, parsed, on_internal_error)
-    return answer if answer is not None else success(None, None)
+        return await _answer_batch(registry, parsed, on_internal_error, encode)
+    answer = await _answer_counted(registry, parsed, on_internal_error, encode)
+    return answer if answer is not None else dumps(success(None, None))
+
+
+async def _answer_counted(
+    registry: Registry,
+    request: JsonValue,
+    on_internal_error: Callable[[BaseException], None],
+    encode: Encoder,
+) -> bytes | None:
+    budget = get_budget()
+    if budget.is_response_full() and isinstance(request, dict) and "id" in request:
+        error = RPCError(RESPONSE_TOO_LARGE, "response byte cap reached; call not run")
+        return _charge_error(budget, failure(_id_of(request), error))
+    spent = budget.blocks + budget.rows
+    answer = await answer_one(registry, request, on_internal_error)
+    if answer is None:
+        return None
+    data = await encode(answer, budget.blocks + budget.rows > spent)
+    try:
+        budget.charge_response(len(data))
+    except ResponseTooLarge as exc:
+        return _charge_error(budget, failure(answer["id"], RPCError(RESPONSE_TOO_LARGE, str(exc))))
+    return data
+
+
+def _charge_error(budget: RequestBudget, answer: JsonValue) -> bytes:
+    """An error answer always goes out (it is small); it still counts toward the cap."""
+    data = dumps(answer)
+    budget.response_bytes += len(data)
+    return data
+
+
+def _id_of(request: dict[str, JsonValue]) -> RequestId:
+    request_id = request.get("id")
+    is_id = isinstance(request_id, str | int) and not isinstance(request_id, bool)
+    return request_id if is_id else None
 
 
 async def _answer_batch(
     registry: Registry,
     requests: Sequence[JsonValue],
     on_internal_error: Callable[[BaseException], None],
-) -> JsonValue:
+    encode: Encoder,
+) -> bytes:
     if not requests:
-        return failure(None, RPCError(INVALID_REQUEST, "empty batch"))
+        return dumps(failure(None, RPCError(INVALID_REQUEST, "empty batch")))
     if len(requests) > BATCH_REQUESTS_MAX:
         too_many = f"batch of {len(requests)} exceeds {BATCH_REQUESTS_MAX}"
-        return failure(None, RPCError(INVALID_REQUEST, too_many))
+        return dumps(failure(None, RPCError(INVALID_REQUEST, too_many)))
     answers = []
     for request in requests:
-        answer = await answer_one(registry, request, on_internal_error)
+        answer = await _answer_counted(registry, request, on_internal_error, encode)
         if answer is not None:
             answers.append(answer)
-    return answers
+        await asyncio.sleep(0)  # a batch never holds the loop from one call to the next
+    return b"[" + b",".join(answers) + b"]"
 
 
 # ---------------------------------------------------------------------------------------------

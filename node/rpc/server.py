@@ -2,9 +2,13 @@
 REST API under ``/api/``.
 
 Every request body is bounded (``[rpc].body_bytes_max``); every failure is answered with a
-typed JSON error. An exception escaping a handler is our bug: it is logged with a traceback and
-answered as a JSON-RPC internal error (HTTP 200 on JSON-RPC routes, as CometBFT does) or a JSON
-500 on REST, never an HTML page or a dropped connection.
+typed JSON error. Before a handler runs, ``node.rpc.guard`` refuses a foreign ``Host`` and a
+POST that is not JSON; heavy reads run in ``node.rpc.reads``' thread pool, within a per-request
+cost budget and response byte cap, so no request stalls the loop consensus shares.
+
+An exception escaping a handler is our bug: it is logged with a traceback and answered as a
+JSON-RPC internal error (HTTP 200 on JSON-RPC routes, as CometBFT does) or a JSON 500 on REST,
+never an HTML page or a dropped connection.
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from aiohttp import web
 from node.disk_space import StorageUnavailable
 from node.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from node.rpc import jsonrpc
+from node.rpc.guard import make_guard_middleware
 from node.rpc.jsonrpc import Registry
+from node.rpc.reads import (
+    READS_KEY,
+    CostLimits,
+    ReadPool,
+    RequestBudget,
+    ResponseTooLarge,
+    budget_scope,
+)
 from node.services import NodeServices
 
 log = logging.getLogger("depochain.rpc")
@@ -111,10 +124,29 @@ def _make_cors_middleware(origins: tuple[str, ...]) -> Any:
     return cors
 
 
+def _make_encoder(pool: ReadPool) -> jsonrpc.Encoder:
+    """JSON-encodes an answer; a heavy call's (a block, a search) in the read pool, since one
+    large ``json.dumps`` holds the GIL and the loop for its whole run."""
+
+    async def encode(value: jsonrpc.JsonValue, heavy: bool) -> bytes:
+        if heavy:
+            return await pool.run(jsonrpc.dumps, value, admit=False)
+        return jsonrpc.dumps(value)
+
+    return encode
+
+
+def _json_bytes_response(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
+
+
 async def _post_jsonrpc(request: web.Request) -> web.Response:
     body = await request.read()
-    answer = await jsonrpc.answer_body(request.app[REGISTRY_KEY], body, _log_internal)
-    return json_response(answer)
+    registry = request.app[REGISTRY_KEY]
+    encode = _make_encoder(request.app[READS_KEY])
+    with budget_scope(RequestBudget(registry.limits)):
+        answer = await jsonrpc.answer_body_bytes(registry, body, _log_internal, encode)
+    return _json_bytes_response(answer)
 
 
 async def _get_uri_route(request: web.Request) -> web.Response:
@@ -123,15 +155,23 @@ async def _get_uri_route(request: web.Request) -> web.Response:
     if name not in registry.methods:
         raise web.HTTPNotFound(reason=f"unknown route /{name}")
     params = jsonrpc.uri_params(request.query)
-    try:
-        result = await jsonrpc.call(registry, name, params)
-    except jsonrpc.RPCError as exc:
-        return json_response(jsonrpc.failure(-1, exc))
-    except Exception as exc:
-        _log_internal(exc)
-        error = jsonrpc.RPCError(jsonrpc.INTERNAL_ERROR, "internal error; see node logs")
-        return json_response(jsonrpc.failure(-1, error))
-    return json_response(jsonrpc.success(-1, result))
+    with budget_scope(RequestBudget(registry.limits)) as budget:
+        try:
+            result = await jsonrpc.call(registry, name, params)
+        except jsonrpc.RPCError as exc:
+            return json_response(jsonrpc.failure(-1, exc))
+        except Exception as exc:
+            _log_internal(exc)
+            error = jsonrpc.RPCError(jsonrpc.INTERNAL_ERROR, "internal error; see node logs")
+            return json_response(jsonrpc.failure(-1, error))
+        heavy = budget.blocks + budget.rows > 0
+        data = await _make_encoder(request.app[READS_KEY])(jsonrpc.success(-1, result), heavy)
+        try:
+            budget.charge_response(len(data))
+        except ResponseTooLarge as exc:
+            error = jsonrpc.RPCError(jsonrpc.RESPONSE_TOO_LARGE, str(exc))
+            return json_response(jsonrpc.failure(-1, error))
+    return _json_bytes_response(data)
 
 
 async def _get_metrics(request: web.Request) -> web.Response:
@@ -152,13 +192,21 @@ async def _get_route_list(request: web.Request) -> web.Response:
 
 def build_app(services: NodeServices, installers: list[RouteInstaller]) -> web.Application:
     rpc = services.config.rpc
-    middlewares = [_errors_middleware, _durable_acks_middleware]
-    if rpc.cors_origins:
+    middlewares = [make_guard_middleware(rpc), _errors_middleware, _durable_acks_middleware]
+    if rpc.cors_origins:  # outermost: a preflight is answered before the guard asks for JSON
         middlewares.insert(0, _make_cors_middleware(rpc.cors_origins))
     app = web.Application(client_max_size=rpc.body_bytes_max, middlewares=middlewares)
-    registry = Registry()
+    limits = CostLimits(rpc.request_blocks_max, rpc.request_rows_max, rpc.response_bytes_max)
+    registry = Registry(limits=limits)
+    pool = ReadPool(rpc.read_threads, rpc.reads_queued_max)
     app[SERVICES_KEY] = services
     app[REGISTRY_KEY] = registry
+    app[READS_KEY] = pool
+
+    async def close_pool(_: web.Application) -> None:
+        pool.close()
+
+    app.on_cleanup.append(close_pool)
     for install in installers:
         install(app, registry, services)
     app.router.add_get("/metrics", _get_metrics)

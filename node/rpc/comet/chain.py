@@ -3,6 +3,8 @@ consensus params and net_info, in CometBFT's JSON shapes (``node.rpc.comet.shape
 
 Reads only: every route resolves a height against the committed chain first, and a height the
 node does not have is the client's error (``-32603`` with CometBFT's wording), never a 500.
+Routes that decode blocks do it in the read pool (``node.rpc.reads``), each block at most once
+per request and counted against the request's budget.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from consensus.validators import ValidatorSet
 from node.rpc.comet import shapes as cj
 from node.rpc.comet.index import EventIndex
 from node.rpc.jsonrpc import INTERNAL_ERROR, RPCError
+from node.rpc.reads import ReadPool, get_budget
 from node.services import NodeServices
 
 BLOCKCHAIN_METAS_MAX = 20
@@ -27,9 +30,10 @@ EVIDENCE_AGE_DURATION_NS = 48 * 3600 * 10**9
 class ChainReader:
     """Height resolution and block loading shared by the route classes."""
 
-    def __init__(self, services: NodeServices, index: EventIndex) -> None:
+    def __init__(self, services: NodeServices, index: EventIndex, reads: ReadPool) -> None:
         self.s = services
         self.index = index
+        self.reads = reads
 
     def resolve_height(self, height: int | None) -> int:
         latest = self.s.chain.height
@@ -46,7 +50,8 @@ class ChainReader:
         return height
 
     def load_block(self, height: int) -> Block:
-        block = self.s.chain.get_block(height)
+        """The block, decoded at most once per request (call it in the read pool)."""
+        block = get_budget().get_block(self.s.chain.store, height)
         if block is None:
             raise RPCError(INTERNAL_ERROR, f"block {height} is not stored on this node")
         return block
@@ -87,7 +92,9 @@ def validate_page(page: int | None, per_page: int | None, total: int) -> tuple[i
 class ChainRoutes(ChainReader):
     async def blockchain(self, minHeight: int | None, maxHeight: int | None) -> dict[str, Any]:
         # The parameter names are CometBFT's (camelCase): clients send them as named params.
-        min_height, max_height = minHeight, maxHeight
+        return await self.reads.run(self._blockchain, minHeight, maxHeight)
+
+    def _blockchain(self, min_height: int | None, max_height: int | None) -> dict[str, Any]:
         latest = self.s.chain.height
         high = latest if not max_height else min(max_height, latest)
         low = max(1, min_height or 1, high - BLOCKCHAIN_METAS_MAX + 1)
@@ -97,16 +104,19 @@ class ChainRoutes(ChainReader):
                 f"min height {min_height} can't be greater than max height {max_height}",
             )
         metas = []
+        budget = get_budget()
         for height in range(high, low - 1, -1):
             raw = self.s.chain.store.get_block(height)
             if raw is None:
                 break
+            budget.charge_blocks()
             next_set = self.find_validator_set(height + 1)
             metas.append(cj.block_meta_json(Block.decode(raw), len(raw), next_set))
         return {"last_height": str(latest), "block_metas": metas}
 
     def _block_response(self, height: int) -> dict[str, Any]:
         block = self.load_block(height)
+        get_budget().charge_rows(len(block.txs))
         return {
             "block_id": cj.block_id_json(block.hash),
             "block": cj.block_json(
@@ -117,26 +127,30 @@ class ChainRoutes(ChainReader):
         }
 
     async def block(self, height: int | None) -> dict[str, Any]:
-        return self._block_response(self.resolve_height(height))
+        return await self.reads.run(self._block_response, self.resolve_height(height))
 
     async def block_by_hash(self, hash: bytes) -> dict[str, Any]:
-        return self._block_response(await self.height_of_hash(hash))
+        return await self.reads.run(self._block_response, await self.height_of_hash(hash))
+
+    def _header_response(self, height: int) -> dict[str, Any]:
+        block = self.load_block(height)
+        return {"header": cj.header_json(block, self.find_validator_set(height + 1))}
 
     async def header(self, height: int | None) -> dict[str, Any]:
-        resolved = self.resolve_height(height)
-        block = self.load_block(resolved)
-        return {"header": cj.header_json(block, self.find_validator_set(resolved + 1))}
+        return await self.reads.run(self._header_response, self.resolve_height(height))
 
     async def header_by_hash(self, hash: bytes) -> dict[str, Any]:
-        resolved = await self.height_of_hash(hash)
-        block = self.load_block(resolved)
-        return {"header": cj.header_json(block, self.find_validator_set(resolved + 1))}
+        return await self.reads.run(self._header_response, await self.height_of_hash(hash))
 
     async def block_results(self, height: int | None) -> dict[str, Any]:
-        resolved = self.resolve_height(height)
-        receipts = self.s.chain.get_receipts(resolved)
+        return await self.reads.run(self._block_results, self.resolve_height(height))
+
+    def _block_results(self, resolved: int) -> dict[str, Any]:
+        budget = get_budget()
+        receipts = budget.get_receipts(self.s.chain.store, resolved)
         if receipts is None:
             raise RPCError(INTERNAL_ERROR, f"results of block {resolved} are not stored")
+        budget.charge_rows(len(receipts))
         app_hash = self.s.chain.store.get_app_hash(resolved)
         return {
             "height": str(resolved),
@@ -148,7 +162,9 @@ class ChainRoutes(ChainReader):
         }
 
     async def commit(self, height: int | None) -> dict[str, Any]:
-        resolved = self.resolve_height(height)
+        return await self.reads.run(self._commit, self.resolve_height(height))
+
+    def _commit(self, resolved: int) -> dict[str, Any]:
         block = self.load_block(resolved)
         certificate = self.s.chain.get_certificate(resolved)
         if certificate is None:

@@ -8,6 +8,10 @@ recent ``TXS_MAX`` transactions and ``BLOCKS_MAX`` block hashes: older ones are 
 searches say how far back they reach (``first_height``).
 
 A position is ``height << 20 | index``: one int per posting, in ``array('q')`` lists.
+
+With a read pool, indexing and searching run in its threads (they decode blocks), one at a time
+under the index's lock; a search's block loads and candidate checks count against the running
+request's budget (``node.rpc.reads``).
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from __future__ import annotations
 import asyncio
 import bisect
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from consensus.crypto import sha256
 from consensus.ledger import Receipt
 from node.chain import Chain
 from node.rpc.comet import shapes as cj
 from node.rpc.comet.query import Condition, Op, Query, QueryError
+from node.rpc.reads import ReadPool, RequestBudget, get_budget
+
+T = TypeVar("T")
 
 TXS_MAX = 200_000
 BLOCKS_MAX = 100_000
@@ -58,8 +66,9 @@ def compute_tx_events(height: int, tx_hash: bytes, receipt: Receipt) -> dict[str
 
 
 class EventIndex:
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: Chain, reads: ReadPool | None = None) -> None:
         self.chain = chain
+        self.reads = reads
         self.indexed_height = 0
         self.first_height = 1
         self._positions: array[int] = array("q")
@@ -70,17 +79,35 @@ class EventIndex:
 
     # -- following the chain ---------------------------------------------------------------
 
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self.reads is None:
+            return fn(*args)
+        # Index upkeep is the node's work, not the request's: never refused as busy.
+        return await self.reads.run(fn, *args, admit=False)
+
     async def catch_up(self) -> None:
         async with self._lock:
-            if not self._started:
-                self._started = True
-                self.first_height = max(1, self.chain.height - BLOCKS_MAX + 1)
-                self.indexed_height = self.first_height - 1
-            while self.indexed_height < self.chain.height:
-                stop = min(self.chain.height, self.indexed_height + CATCH_UP_BLOCKS_PER_STEP)
-                for height in range(self.indexed_height + 1, stop + 1):
-                    self._add_block(height)
-                await asyncio.sleep(0)
+            await self._catch_up_locked()
+
+    async def _catch_up_locked(self) -> None:
+        if not self._started:
+            self._started = True
+            self.first_height = max(1, self.chain.height - BLOCKS_MAX + 1)
+            self.indexed_height = self.first_height - 1
+        while self.indexed_height < self.chain.height:
+            stop = min(self.chain.height, self.indexed_height + CATCH_UP_BLOCKS_PER_STEP)
+            await self._run(self._add_blocks, self.indexed_height + 1, stop)
+            await asyncio.sleep(0)
+
+    async def search_latest(self, query: Query) -> list[int]:
+        """Catch up with the chain, then :meth:`search` (in the read pool, if there is one)."""
+        async with self._lock:
+            await self._catch_up_locked()
+            return await self._run(self.search, query)
+
+    def _add_blocks(self, first: int, last: int) -> None:
+        for height in range(first, last + 1):
+            self._add_block(height)
 
     def _add_block(self, height: int) -> None:
         block = self.chain.get_block(height)
@@ -162,7 +189,7 @@ class EventIndex:
                 f"query matches more than {SCAN_MAX} candidates before its non-indexed "
                 "conditions; add an = condition on an event attribute or narrow tx.height"
             )
-        loaded = _EventsLoader(self.chain)
+        loaded = _EventsLoader(self.chain, get_budget())
         return [p for p in candidates if query.is_match(loaded.get(p))]
 
 
@@ -204,19 +231,20 @@ def _height_bounds(conditions: Iterable[Condition]) -> tuple[int, int]:
 
 
 class _EventsLoader:
-    """Loads a candidate's events from the store, one block read per height."""
+    """Loads a candidate's events from the store; each block is decoded once per request (the
+    budget keeps it) and every candidate checked counts as a row."""
 
-    def __init__(self, chain: Chain) -> None:
+    def __init__(self, chain: Chain, budget: RequestBudget) -> None:
         self.chain = chain
-        self._blocks: dict[int, tuple[tuple[bytes, ...], tuple[Receipt, ...]]] = {}
+        self.budget = budget
 
     def get(self, position: int) -> Mapping[str, Sequence[str]]:
         height, index = from_position(position)
-        if height not in self._blocks:
-            block = self.chain.get_block(height)
-            receipts = self.chain.get_receipts(height)
-            self._blocks[height] = (block.txs if block else (), receipts or ())
-        txs, receipts = self._blocks[height]
+        self.budget.charge_rows()
+        block = self.budget.get_block(self.chain.store, height)
+        receipts = self.budget.get_receipts(self.chain.store, height)
+        txs = block.txs if block else ()
+        receipts = receipts or ()
         if index >= len(txs) or index >= len(receipts):
             return {}
         return compute_tx_events(height, sha256(txs[index]), receipts[index])

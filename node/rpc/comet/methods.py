@@ -32,6 +32,7 @@ from node.rpc.jsonrpc import (
     parse_height,
     parse_str,
 )
+from node.rpc.reads import READS_KEY, ReadPool
 from node.services import NodeServices
 
 BROADCAST_COMMIT_TIMEOUT_S = 10.0
@@ -53,8 +54,9 @@ def parse_tx(value: Any) -> bytes:
 class CometRoutes:
     """Node info and submission; chain reads live in comet.chain, tx reads in comet.txs."""
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: NodeServices, reads: ReadPool) -> None:
         self.s = services
+        self.reads = reads
 
     # -- info ----------------------------------------------------------------------------------
 
@@ -62,6 +64,10 @@ class CometRoutes:
         return {}
 
     async def status(self) -> dict[str, Any]:
+        # It decodes the first and the latest block: in the read pool, off the consensus loop.
+        return await self.reads.run(self._status)
+
+    def _status(self) -> dict[str, Any]:
         chain = self.s.chain
         height = chain.height
         latest = chain.get_block(height) if height else None
@@ -195,11 +201,12 @@ def _empty_result() -> dict[str, Any]:
 
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
     """Register every CometBFT route; the event index is shared with the websocket."""
-    index = EventIndex(services.chain)
+    reads = app[READS_KEY]
+    index = EventIndex(services.chain, reads)
     app[INDEX_KEY] = index
-    routes = CometRoutes(services)
-    chain = ChainRoutes(services, index)
-    txs = TxRoutes(services, index)
+    routes = CometRoutes(services, reads)
+    chain = ChainRoutes(services, index, reads)
+    txs = TxRoutes(services, index, reads)
     height = Param("height", parse_height)
     page = (Param("page", parse_height), Param("per_page", parse_height))
     tx = Param("tx", parse_tx, required=True)

@@ -26,6 +26,7 @@ from node.rpc.comet.chain import ChainReader, validate_page
 from node.rpc.comet.index import from_position
 from node.rpc.comet.query import QueryError, parse_query
 from node.rpc.jsonrpc import INTERNAL_ERROR, RPCError, invalid_params
+from node.rpc.reads import get_budget
 from node.state_proofs import compute_proof_ops
 
 UNCONFIRMED_LIMIT_MAX = 100
@@ -38,8 +39,12 @@ APP_NAME = "depochain"
 
 class TxRoutes(ChainReader):
     def _tx_json(self, height: int, index: int, prove: bool) -> dict[str, Any]:
+        """One result row; its block and receipts are decoded once per request (the budget
+        keeps them), not once per row."""
+        budget = get_budget()
+        budget.charge_rows()
         block = self.load_block(height)
-        receipts = self.s.chain.get_receipts(height) or ()
+        receipts = budget.get_receipts(self.s.chain.store, height) or ()
         if index >= len(block.txs) or index >= len(receipts):
             raise RPCError(INTERNAL_ERROR, f"tx {index} of block {height} is not stored")
         raw = block.txs[index]
@@ -61,7 +66,7 @@ class TxRoutes(ChainReader):
         location = self.s.chain.store.get_tx_location(hash)
         if location is None:
             raise RPCError(INTERNAL_ERROR, f"tx ({hash.hex().upper()}) not found")
-        return self._tx_json(location[0], location[1], prove)
+        return await self.reads.run(self._tx_json, location[0], location[1], prove)
 
     async def tx_search(
         self,
@@ -74,22 +79,22 @@ class TxRoutes(ChainReader):
         if order_by not in (None, "", "asc", "desc"):
             raise invalid_params("order_by must be 'asc' or 'desc'")
         try:
-            parsed = parse_query(query)
-            await self.index.catch_up()
-            positions = self.index.search(parsed)
+            positions = await self.index.search_latest(parse_query(query))
         except QueryError as exc:
             raise invalid_params(str(exc)) from exc
         if order_by == "desc":
             positions.reverse()
         start, size = validate_page(page, per_page, len(positions))
-        txs = [self._tx_json(*from_position(p), prove) for p in positions[start : start + size]]
+        chosen = positions[start : start + size]
+        txs = await self.reads.run(self._tx_rows, chosen, prove)
         return {"txs": txs, "total_count": str(len(positions))}
+
+    def _tx_rows(self, positions: list[int], prove: bool) -> list[dict[str, Any]]:
+        return [self._tx_json(*from_position(p), prove) for p in positions]
 
     async def check_tx(self, tx: bytes) -> dict[str, Any]:
         chain = self.s.chain
-        block = chain.get_block(chain.height) if chain.height else None
-        tip_time_ms = block.header.time_ms if block else self.s.genesis.ledger.genesis_time_ms
-        verdict = check_tx(tx, chain.state, tip_time_ms)
+        verdict = check_tx(tx, chain.state, chain.tip_time_ms)
         return {
             "code": verdict.code,
             "data": None,

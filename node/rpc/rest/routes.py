@@ -42,7 +42,9 @@ from consensus.ledger.txs import validate_idempotency_key, validate_submitter
 from consensus.types import Hash32
 from node.mempool import TxStatus
 from node.rpc.jsonrpc import Registry
+from node.rpc.reads import get_budget
 from node.rpc.rest import shapes as aj
+from node.rpc.rest.offload import offloaded
 from node.rpc.rest.submit import ApiProblem, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
@@ -295,7 +297,7 @@ class ApiRoutes:
         """The committed tx of (submitter, key), else one submitted here and still known."""
         height = get_idempotency_key_height(self.s.chain.state, submitter, key)
         if height is not None:
-            block = self.s.chain.get_block(height)
+            block = get_budget().get_block(self.s.chain.store, height)
             for raw in block.txs if block is not None else ():
                 unsigned = decode_tx(raw).unsigned
                 if unsigned.submitter == submitter and unsigned.idempotency_key == key:
@@ -327,7 +329,7 @@ class ApiRoutes:
 
     def _committed_view(self, tx_hash: Hash32, height: int, index: int, prove: bool) -> Json:
         block = self._load_block(height)
-        receipts = self.s.chain.get_receipts(height) or ()
+        receipts = get_budget().get_receipts(self.s.chain.store, height) or ()
         raw = block.txs[index]
         receipt = receipts[index]
         view: Json = {
@@ -378,7 +380,7 @@ class ApiRoutes:
     # -- blocks and validators -----------------------------------------------------------------
 
     def _load_block(self, height: int) -> Block:
-        block = self.s.chain.get_block(height)
+        block = get_budget().get_block(self.s.chain.store, height)  # once per request
         if block is None:
             raise not_found(f"block {height} is not stored on this node")
         return block
@@ -404,7 +406,7 @@ class ApiRoutes:
             raise not_found("no block committed yet")
         block = self._load_block(height)
         certificate = self.s.chain.get_certificate(height)
-        receipts = self.s.chain.get_receipts(height) or ()
+        receipts = get_budget().get_receipts(self.s.chain.store, height) or ()
         return json_ok(
             {
                 **aj.block_summary_json(block),
@@ -443,8 +445,8 @@ def _last_id(record: Any) -> str:
 
 
 def install(app: web.Application, registry: Registry, services: NodeServices) -> None:
-    """Register the REST routes, the OpenAPI document and the docs page (``registry`` unused:
-    these are not JSON-RPC methods)."""
+    """Register the REST routes, the OpenAPI document and the docs page (of ``registry`` only
+    its cost limits: these are not JSON-RPC methods)."""
     from node.rpc.rest import openapi
 
     submissions = RecentSubmissions()
@@ -466,7 +468,9 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ("/blocks", routes.list_blocks),
         ("/blocks/{height}", routes.get_block),
         ("/validators", routes.get_validators),
-    ):
-        app.router.add_get(p + path, api_handler(handler))
+    ):  # reads run whole in the read pool, off the consensus loop (node.rpc.rest.offload),
+        # but /nonce: it walks the mempool's live nonce sets, cheap and only safe on the loop
+        run = handler if path == "/nonce" else offloaded(handler, registry.limits)
+        app.router.add_get(p + path, api_handler(run))
     app.router.add_post(p + "/txs", api_handler(submit.post_txs))
     openapi.install_docs(app)

@@ -100,7 +100,7 @@ class SubmitRoutes:
         content_type = request.content_type
         if content_type == MSGPACK:
             raws, is_batch = _read_msgpack_body(body)
-        elif content_type in ("application/json", "application/octet-stream", ""):
+        elif content_type == "application/json":  # node.rpc.guard refused every other type
             raws, is_batch = _read_json_body(body)
         else:
             raise ApiProblem(
