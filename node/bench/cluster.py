@@ -11,6 +11,7 @@ Prints figures; asserts nothing about speed.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ from consensus.blocks import Block
 from consensus.ledger import State
 from consensus.ledger.queries import get_balance_totals, get_instrument
 from node.bench import ceiling, report, stages
-from node.bench.load import build_transfers, read_payers
+from node.bench.load import RpcConnection, build_transfers, read_payers
 from node.home import GENESIS_FILE, load_key
 from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster, NodeCommand, default_node_command
@@ -55,6 +56,7 @@ class BenchArgs:
 
 
 PROFILE_ENV = "DEPOCHAIN_PROFILE"
+CATCH_UP_WAIT_S = 120.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -271,6 +273,8 @@ def _run_cluster(info: LocalnetInfo, plan_path: Path, profile_path: Path | None)
             (_cpu_seconds(pid) - before) / wall
             for pid, before in zip(pids, cpu_before, strict=True)
         ]
+        if profile_path is not None:
+            _wait_caught_up(info)
     finally:
         codes = cluster.stop()
     result: dict[str, Any] = json.loads(out_path.read_text())
@@ -279,6 +283,25 @@ def _run_cluster(info: LocalnetInfo, plan_path: Path, profile_path: Path | None)
     result["load_wall_s"] = wall
     result["node_exit_codes"] = codes
     return result
+
+
+def _wait_caught_up(info: LocalnetInfo, deadline_s: float = CATCH_UP_WAIT_S) -> None:
+    """Until node 0 (slowed by the profiler, so the others may have gone on without it) has
+    every block the others have: its profile then covers every committed transaction."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        heights = [_rpc_height(node.rpc_url) for node in info.nodes]
+        if heights[0] >= max(heights):
+            return
+        time.sleep(0.5)
+
+
+def _rpc_height(url: str) -> int:
+    try:
+        status = RpcConnection(url).call("status", {})
+        return int(status["sync_info"]["latest_block_height"])
+    except (OSError, RuntimeError, ValueError, KeyError, http.client.HTTPException):
+        return -1
 
 
 def measure_ceiling(

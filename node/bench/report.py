@@ -40,6 +40,8 @@ def print_report(result: dict[str, Any]) -> None:
     print(f"txs per block       {result['txs_per_block']:.0f}")
     cpu = ", ".join(f"{k} {v:.2f}" for k, v in result["node_cpu_cores"].items())
     print(f"CPU per node (cores) {cpu}")
+    for line in format_cpu_per_tx(result):
+        print(line)
     print(f"load generator CPU  {result['load_cpu_cores']:.2f} cores (process CPU time / wall)")
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
@@ -66,4 +68,18 @@ def format_throughput(result: dict[str, Any]) -> list[str]:
         f"                    mean of {measured.get('before_tx_per_s', 0):.0f} just before and "
         f"{measured.get('after_tx_per_s', 0):.0f} just after the cluster's run",
         f"of the ceiling      {100 * result['ceiling_fraction']:.1f} %",
+    ]
+
+
+def format_cpu_per_tx(result: dict[str, Any]) -> list[str]:
+    """A node's CPU per committed tx beside a ceiling worker's (the unavoidable part)."""
+    measured, committed = result.get("ceiling"), result["committed"]
+    cores = list(result["node_cpu_cores"].values())
+    if not measured or committed <= 0 or not cores:
+        return []
+    node_us = 1e6 * sum(cores) / len(cores) * result["load_wall_s"] / committed
+    ceiling_us = sum(measured["cpu_us_per_tx"]) / len(measured["cpu_us_per_tx"])
+    return [
+        f"CPU per committed tx  a node {node_us:.0f} µs (mean of nodes, over the load), "
+        f"a ceiling worker {ceiling_us:.0f} µs"
     ]

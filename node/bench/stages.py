@@ -97,7 +97,8 @@ def attribute(stats: Mapping[FuncKey, Any]) -> dict[tuple[str, FuncKey], float]:
         cache: dict[FuncKey, dict[str, float]] = {}
         totals: dict[tuple[str, FuncKey], float] = {}
         for func, (_, _, own, _, _) in stats.items():
-            for stage, share in _distribution(func, stats, cache, set()).items():
+            shares = _distribution(func, stats, cache, set()) or {OTHER: 1.0}
+            for stage, share in shares.items():
                 totals[(stage, func)] = own * share
         return totals
     finally:
@@ -110,24 +111,32 @@ def _distribution(
     cache: dict[FuncKey, dict[str, float]],
     visiting: set[FuncKey],
 ) -> dict[str, float]:
-    """Shares (summing to 1) of the stages ``func``'s own time belongs to."""
+    """Shares (summing to 1) of the stages ``func``'s own time belongs to; empty when every
+    caller is already on the path being followed (recursion: the outer call decides)."""
     stage = stage_of(func)
     if stage is not None:
         return {stage: 1.0}
     if func in cache:
         return cache[func]
     callers = stats[func][4] if func in stats else {}
+    if not callers:
+        return {OTHER: 1.0}  # a root: the event loop, the interpreter
     weights = {c: edge[2] or edge[3] or edge[1] for c, edge in callers.items() if c not in visiting}
-    total = sum(weights.values())
-    if total <= 0:
-        return {OTHER: 1.0}
     visiting.add(func)
     out: dict[str, float] = {}
+    known = 0.0
     for caller, weight in weights.items():
-        for name, share in _distribution(caller, stats, cache, visiting).items():
-            out[name] = out.get(name, 0.0) + share * weight / total
+        shares = _distribution(caller, stats, cache, visiting)
+        if shares:
+            known += weight
+        for name, share in shares.items():
+            out[name] = out.get(name, 0.0) + share * weight
     visiting.discard(func)
-    cache[func] = out
+    if known <= 0:
+        return {}
+    out = {name: value / known for name, value in out.items()}
+    if not visiting:
+        cache[func] = out  # only a distribution computed with no cycle cut short is final
     return out
 
 
