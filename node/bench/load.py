@@ -20,6 +20,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,13 +190,17 @@ RETRY_AFTER_MAX_S = 10.0
 
 
 def submit(
-    urls: list[str], txs: list[tuple[bytes, str]], duration_s: float, rate: float | None
+    urls: list[str],
+    txs: list[tuple[bytes, str]],
+    duration_s: float,
+    rate: float | None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[dict[bytes, float], dict[str, int]]:
     """Send ``txs`` to one node in batches, at ``rate`` tx/s or as fast as it answers.
 
     "Try later" (HTTP 429 or 503, or a batch answer saying the mempool is full) is honoured
     like a real client does: wait Retry-After, or back off, then send the rest again in order
-    (each payer's nonces must arrive in sequence)."""
+    (each payer's nonces must arrive in sequence). ``sleep`` waits after a "try later"."""
     connection = RpcConnection(urls[0])
     submitted_at: dict[bytes, float] = {}
     outcome = {"accepted": 0, "rejected": 0, "errors": 0, "full": 0, "http_try_later": 0}
@@ -217,12 +222,12 @@ def submit(
             continue
         if answer.status in (429, 503):
             outcome["http_try_later"] += 1
-            time.sleep(backoff.next_delay(answer.retry_after_s))
+            sleep(backoff.next_delay(answer.retry_after_s))
             continue
         done = _count_answers(answer.body, batch, stamp, submitted_at, outcome)
         position += done
         if done < len(batch):
-            time.sleep(backoff.next_delay(None))
+            sleep(backoff.next_delay(None))
         else:
             backoff.reset()
     outcome["backoff_waits"], outcome["backoff_ms"] = backoff.waits, round(1000 * backoff.waited_s)
