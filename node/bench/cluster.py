@@ -2,7 +2,10 @@
 
 Starts a fresh N-validator localnet in a temporary folder (separate node processes), runs the
 load generator (``node.bench.load``) as another process at maximum rate or at a given rate,
-then stops the nodes and checks conservation of money on every node's store: for each
+then stops the nodes. Just before and just after, it measures the machine's ceiling for the
+same workload (``node.bench.ceiling``); the committed tx/s is reported only as a fraction of
+it. With ``--profile`` node 0 runs under cProfile (``node.bench.stages``). It checks
+conservation of money on every node's store: for each
 instrument, Σ balances equals its recorded supply; and the nodes agree: at the height all of them
 reached, and a few below it, every node holds the same block hash and the same app hash.
 Prints figures; asserts nothing about speed.
@@ -53,6 +56,8 @@ class BenchArgs:
     profile: bool = False
     profile_out: Path | None = None
     """Where to keep node 0's cProfile stats (with ``profile``; default: discarded)."""
+    ceiling_txs: int = ceiling.CEILING_TXS
+    """Transactions each ceiling worker processes (each time)."""
 
 
 PROFILE_ENV = "DEPOCHAIN_PROFILE"
@@ -222,11 +227,12 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
         base = _find_base_port(args.validators, args.base_port)
         info, _ = prepare_localnet(home, validators=args.validators, base_port=base)
         plan_path = Path(folder) / "plan.json"
-        before = measure_ceiling(info, write_plan(info, args, plan_path), args.validators)
+        first_plan = write_plan(info, args, plan_path)
+        before = measure_ceiling(info, first_plan, args.validators, args.ceiling_txs)
         plan = write_plan(info, args, plan_path, before["tx_per_s"])
         profile_path = args.profile_out or Path(folder) / "node0.prof" if args.profile else None
         result = _run_cluster(info, plan_path, profile_path)
-        after = measure_ceiling(info, plan, args.validators)
+        after = measure_ceiling(info, plan, args.validators, args.ceiling_txs)
         result["conservation"] = check_conservation(info)
         result["validators"] = args.validators
         result["rate_target"] = args.rate
@@ -238,6 +244,7 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
             result["profile"] = _read_profile(profile_path, info, result)
         result["ceiling"] = combine_ceilings(before, after)
         result["ceiling_fraction"] = result["committed_tx_per_s"] / result["ceiling"]["tx_per_s"]
+        result["cpu_us_per_committed_tx"] = report.compute_cpu_per_tx(result)
         return result
 
 

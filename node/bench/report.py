@@ -71,15 +71,25 @@ def format_throughput(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def format_cpu_per_tx(result: dict[str, Any]) -> list[str]:
-    """A node's CPU per committed tx beside a ceiling worker's (the unavoidable part)."""
+def compute_cpu_per_tx(result: dict[str, Any]) -> dict[str, float] | None:
+    """A node's CPU per committed tx (mean of the nodes, over the load) beside a ceiling
+    worker's: the ratio says how much a node spends beyond the unavoidable work, and unlike
+    tx/s it barely moves when the shared machine's speed does."""
     measured, committed = result.get("ceiling"), result["committed"]
     cores = list(result["node_cpu_cores"].values())
     if not measured or committed <= 0 or not cores:
-        return []
+        return None
     node_us = 1e6 * sum(cores) / len(cores) * result["load_wall_s"] / committed
     ceiling_us = sum(measured["cpu_us_per_tx"]) / len(measured["cpu_us_per_tx"])
+    return {"node_us": node_us, "ceiling_worker_us": ceiling_us, "ratio": node_us / ceiling_us}
+
+
+def format_cpu_per_tx(result: dict[str, Any]) -> list[str]:
+    figures = result.get("cpu_us_per_committed_tx")
+    if not figures:
+        return []
     return [
-        f"CPU per committed tx  a node {node_us:.0f} µs (mean of nodes, over the load), "
-        f"a ceiling worker {ceiling_us:.0f} µs"
+        f"CPU per committed tx  a node {figures['node_us']:.0f} µs (mean of nodes, over the "
+        f"load), a ceiling worker {figures['ceiling_worker_us']:.0f} µs: "
+        f"x{figures['ratio']:.2f}"
     ]

@@ -46,3 +46,15 @@ def test_committed_tx_per_s_is_printed_only_with_its_ceiling() -> None:
     result["ceiling_fraction"] = 0.25
     printed = "\n".join(report.format_throughput(result))
     assert "1234" in printed and "4936" in printed and "25.0 %" in printed
+
+
+def test_a_nodes_cpu_per_committed_tx_is_set_beside_a_ceiling_workers() -> None:
+    result: dict[str, Any] = {
+        "committed": 1000,
+        "load_wall_s": 2.0,
+        "node_cpu_cores": {"a": 0.1, "b": 0.3},  # 0.4 CPU s per node over 1000 txs: 400 µs
+        "ceiling": {"cpu_us_per_tx": [90.0, 110.0]},
+    }
+    figures = report.compute_cpu_per_tx(result)
+    assert figures == {"node_us": 400.0, "ceiling_worker_us": 100.0, "ratio": 4.0}
+    assert report.compute_cpu_per_tx({**result, "ceiling": None}) is None
