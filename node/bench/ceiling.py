@@ -139,8 +139,16 @@ def run_ceiling(genesis_path: Path, raws: Sequence[bytes], processes: int) -> di
 def _start_worker(genesis: Path, txs: Path, store: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "node.bench.ceiling", "--genesis", str(genesis),
                "--txs", str(txs), "--store", str(store)]  # fmt: skip
+    # Its own session, as each node has (node.localnet.run): with the kernel's autogroup
+    # scheduling, processes of one session share one slice of a busy machine, so workers left
+    # in the bench's session would get a fraction of what the nodes get.
     return subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
     )
 
 
