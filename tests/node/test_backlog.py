@@ -4,6 +4,7 @@ while a peer's gossiped transactions still enter; the backlog follows the recent
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ from tests.node.node_world import ME, transfer, write_home
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Node:
+def node(tmp_path: Path) -> Iterator[Node]:
     assembled = Node(NodeHome.load(write_home(tmp_path / "home", ME)))
-    yield assembled  # type: ignore[misc]
+    yield assembled
     assembled.close()
 
 
