@@ -23,6 +23,7 @@ from consensus.replica import Replica
 from consensus.safety import SignState
 from consensus.types import ChainId, Hash32
 from node import metrics
+from node.backlog import BacklogGate
 from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
 from node.clock import Clock, SystemClock
@@ -207,6 +208,8 @@ class Node:
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
         self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
+        self.backlog = BacklogGate()
+        self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
 
     def _load_sign_state(self) -> SignState | None:
@@ -311,6 +314,7 @@ class Node:
             started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
             disk=self.disk,
+            backlog=self.backlog,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.types import Hash32, PublicKey
+from node.backlog import BacklogGate
 from node.chain import Chain, CommittedBlock
 from node.config import NodeConfig
 from node.disk_space import DiskSpaceGuard, StorageUnavailable
@@ -162,13 +163,18 @@ class NodeServices:
     """Where admitted transactions are kept until committed (None: memory only, for tools)."""
     disk: DiskSpaceGuard | None = None
     """Refuses new transactions while the data folder's disk is nearly full (None: no check)."""
+    backlog: BacklogGate | None = None
+    """Refuses client transactions while the mempool holds a few blocks' worth (None: no check)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
-        """Admit one transaction; raises MempoolFull when the node cannot take more now, and
+        """Admit one transaction; raises MempoolFull when the node cannot take more now (its
+        mempool is full, or holds a few blocks' worth already: node.backlog), and
         StorageUnavailable when it could not make it durable (a nearly full disk). Before
         answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
         if self.disk is not None:
             self.disk.check_admission()
+        if self.backlog is not None:  # before the refusal log: at saturation it refuses a lot
+            self.backlog.check(raw, len(self.mempool))
         try:
             outcome = self.mempool.add(raw)
         except MempoolFull as exc:

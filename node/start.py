@@ -45,8 +45,11 @@ def _run_profiled_if_asked(node: Node) -> None:
         asyncio.run(_run_until_signalled(node))
         return
     import cProfile
+    import time
 
-    profiler = cProfile.Profile()
+    # DEPOCHAIN_PROFILE_TIMER=cpu: count CPU, not time spent waiting (depochain bench --profile).
+    cpu = os.environ.get("DEPOCHAIN_PROFILE_TIMER") == "cpu"
+    profiler = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
     try:
         profiler.runcall(asyncio.run, _run_until_signalled(node))
     finally:

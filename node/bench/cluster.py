@@ -2,7 +2,10 @@
 
 Starts a fresh N-validator localnet in a temporary folder (separate node processes), runs the
 load generator (``node.bench.load``) as another process at maximum rate or at a given rate,
-then stops the nodes and checks conservation of money on every node's store: for each
+then stops the nodes. Just before and just after, it measures the machine's ceiling for the
+same workload (``node.bench.ceiling``); the committed tx/s is reported only as a fraction of
+it. With ``--profile`` node 0 runs under cProfile (``node.bench.stages``). It checks
+conservation of money on every node's store: for each
 instrument, Σ balances equals its recorded supply; and the nodes agree: at the height all of them
 reached, and a few below it, every node holds the same block hash and the same app hash.
 Prints figures; asserts nothing about speed.
@@ -10,6 +13,8 @@ Prints figures; asserts nothing about speed.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import subprocess
@@ -25,16 +30,20 @@ from typing import Any
 from consensus.blocks import Block
 from consensus.ledger import State
 from consensus.ledger.queries import get_balance_totals, get_instrument
-from node.home import load_key
+from node.bench import ceiling, report, stages
+from node.bench.load import RpcConnection, build_transfers, read_payers
+from node.home import GENESIS_FILE, load_key
 from node.localnet import LocalnetInfo, prepare_localnet
-from node.localnet.run import Cluster
+from node.localnet.run import Cluster, NodeCommand, default_node_command
 from node.storage import LevelDBStore
 
 AGREEMENT_DEPTH = 5
 """Heights below the common one at which the nodes' blocks and app hashes are compared too."""
 TX_COUNT_MAX = 400_000
 PLANNED_RATE_MAX = 6_000
-"""Transfers signed in advance per second of the run when no rate is given."""
+"""Transfers signed in advance per second of the run when no rate is given..."""
+CEILING_HEADROOM = 2.0
+"""... or this many times the same-run ceiling if that is fewer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,15 @@ class BenchArgs:
     rate: float | None
     json_output: bool
     base_port: int
+    profile: bool = False
+    profile_out: Path | None = None
+    """Where to keep node 0's cProfile stats (with ``profile``; default: discarded)."""
+    ceiling_txs: int = ceiling.CEILING_TXS
+    """Transactions each ceiling worker processes (each time)."""
+
+
+PROFILE_ENV = "DEPOCHAIN_PROFILE"
+CATCH_UP_WAIT_S = 120.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -55,7 +73,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def write_plan(info: LocalnetInfo, args: BenchArgs, path: Path) -> None:
+def write_plan(
+    info: LocalnetInfo, args: BenchArgs, path: Path, ceiling_tx_per_s: float | None = None
+) -> dict[str, Any]:
+    """The load generator's plan: payers with their keys, and how many transfers to sign: for
+    the duration at the given rate or, at max rate, at a few times the ceiling (no cluster
+    commits faster than the ceiling; signing many more would only cost time)."""
     document = info.document
     accounts = _load_accounts(info.home)
     payers = []
@@ -65,10 +88,14 @@ def write_plan(info: LocalnetInfo, args: BenchArgs, path: Path) -> None:
     for account_id, instrument, seed in accounts:
         bank = account_id.split("/")[0]
         same_bank = [a for a in by_bank[bank] if a != account_id]
+        if not same_bank:
+            continue  # alone at its bank (one validator: the CB's one settlement account)
         payers.append(
             {"account": account_id, "instrument": instrument, "seed": seed, "payees": same_bank}
         )
     per_second = args.rate if args.rate is not None else PLANNED_RATE_MAX
+    if args.rate is None and ceiling_tx_per_s is not None:
+        per_second = min(per_second, CEILING_HEADROOM * ceiling_tx_per_s)
     plan = {
         "chain_id": document["chain_id"],
         "urls": [node.rpc_url for node in info.nodes],
@@ -79,6 +106,7 @@ def write_plan(info: LocalnetInfo, args: BenchArgs, path: Path) -> None:
         "start_height": 0,
     }
     path.write_text(json.dumps(plan))
+    return plan
 
 
 def _load_accounts(home: Path) -> list[tuple[str, str, str]]:
@@ -179,76 +207,133 @@ def run_load(plan_path: Path, out_path: Path) -> None:
     subprocess.run(command, check=True)
 
 
+def _node_command(profile_path: Path | None, profiled_home: Path) -> NodeCommand:
+    """The usual node command; with ``profile_path``, the node in ``profiled_home`` runs under
+    cProfile (node.app's DEPOCHAIN_PROFILE) and the others as usual."""
+
+    def command(home: Path) -> list[str]:
+        argv = default_node_command(home)
+        if profile_path is None or home != profiled_home:
+            return argv
+        return ["env", f"{PROFILE_ENV}={profile_path}", f"{PROFILE_ENV}_TIMER=cpu", *argv]
+
+    return command
+
+
 def run_bench(args: BenchArgs) -> dict[str, Any]:
+    """Ceiling first (the machine as it is now), then the cluster under load, then checks."""
     with tempfile.TemporaryDirectory(prefix="depochain-bench-") as folder:
         home = Path(folder) / "localnet"
         base = find_base_port(args.validators, args.base_port)
         info, _ = prepare_localnet(home, validators=args.validators, base_port=base)
-        cluster = Cluster(info)
-        try:
-            cluster.start()
-            cluster.wait_healthy(60.0, threading.Event())
-            time.sleep(1.0)  # let the nodes connect and commit a first block
-            plan_path, out_path = Path(folder) / "plan.json", Path(folder) / "load.json"
-            write_plan(info, args, plan_path)
-            pids = [node.process.pid for node in cluster.nodes]
-            cpu_before = [_cpu_seconds(pid) for pid in pids]
-            wall_before = time.monotonic()
-            run_load(plan_path, out_path)
-            wall = time.monotonic() - wall_before
-            cpu = [
-                (_cpu_seconds(pid) - before) / wall
-                for pid, before in zip(pids, cpu_before, strict=True)
-            ]
-        finally:
-            codes = cluster.stop()
-        result: dict[str, Any] = json.loads(out_path.read_text())
-        result["node_cpu_cores"] = {
-            n.endpoint.moniker: round(c, 3) for n, c in zip(cluster.nodes, cpu, strict=True)
-        }
-        result["node_exit_codes"] = codes
+        plan_path = Path(folder) / "plan.json"
+        first_plan = write_plan(info, args, plan_path)
+        before = measure_ceiling(info, first_plan, args.validators, args.ceiling_txs)
+        plan = write_plan(info, args, plan_path, before["tx_per_s"])
+        profile_path = args.profile_out or Path(folder) / "node0.prof" if args.profile else None
+        result = _run_cluster(info, plan_path, profile_path)
+        after = measure_ceiling(info, plan, args.validators, args.ceiling_txs)
         result["conservation"] = check_conservation(info)
         result["validators"] = args.validators
         result["rate_target"] = args.rate
+        result["planned_txs"] = plan["tx_count"]
         result["submission_mode"] = (
             "JSON-RPC batch arrays of broadcast_tx_async, 200 txs per POST, one sender per node"
         )
+        if profile_path is not None:
+            result["profile"] = _read_profile(profile_path, info, result)
+        result["ceiling"] = combine_ceilings(before, after)
+        result["ceiling_fraction"] = result["committed_tx_per_s"] / result["ceiling"]["tx_per_s"]
+        result["cpu_us_per_committed_tx"] = report.compute_cpu_per_tx(result)
         return result
 
 
-def print_report(result: dict[str, Any]) -> None:
-    latency = result["latency_s"]
+def combine_ceilings(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """One ceiling from the runs just before and just after the cluster's: the machine is
+    shared, so the mean of the two is the fairer bound for what happened between them."""
+    return {
+        **before,
+        "tx_per_s": (before["tx_per_s"] + after["tx_per_s"]) / 2,
+        "before_tx_per_s": before["tx_per_s"],
+        "after_tx_per_s": after["tx_per_s"],
+        "wall_s": before["wall_s"] + after["wall_s"],
+        "rejected": before["rejected"] + after["rejected"],
+        "cpu_us_per_tx": before["cpu_us_per_tx"] + after["cpu_us_per_tx"],
+    }
 
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value * 1000:.0f} ms"
 
-    target = result["rate_target"]
-    print(f"validators          {result['validators']} (separate processes, 127.0.0.1)")
-    print(
-        f"load                {'max rate' if target is None else f'{target:g} tx/s target'}; "
-        f"{result['submission_mode']}"
-    )
-    print(
-        f"submitted           {result['submitted']} accepted in {result['submit_seconds']:.1f} s "
-        f"({result['outcome']})"
-    )
-    print(f"committed           {result['committed']} of them")
-    print(f"committed tx/s      {result['committed_tx_per_s']:.0f}")
-    print(
-        f"latency submit->commit  p50 {ms(latency['p50'])}  p95 {ms(latency['p95'])}  "
-        f"p99 {ms(latency['p99'])}"
-    )
-    print(f"blocks/s            {result['blocks_per_s']:.2f}")
-    print(f"txs per block       {result['txs_per_block']:.0f}")
-    cpu = ", ".join(f"{k} {v:.2f}" for k, v in result["node_cpu_cores"].items())
-    print(f"CPU per node (cores) {cpu}")
-    conservation = result["conservation"]
-    verdict = "OK" if conservation["ok"] else "VIOLATED"
-    print(
-        f"conservation        {verdict}: sum of balances = supply for "
-        f"{len(conservation['instruments'])} instruments; nodes agree: "
-        f"{conservation['nodes_agree']}"
-    )
+def _run_cluster(info: LocalnetInfo, plan_path: Path, profile_path: Path | None) -> dict[str, Any]:
+    """Start the nodes, run the load generator on ``plan_path``, stop the nodes; the load
+    generator's result with each node's CPU (cores) over the load and the nodes' exit codes."""
+    cluster = Cluster(info, _node_command(profile_path, info.nodes[0].home))
+    out_path = plan_path.with_name("load.json")
+    try:
+        cluster.start()
+        cluster.wait_healthy(60.0, threading.Event())
+        time.sleep(1.0)  # let the nodes connect and commit a first block
+        pids = [node.process.pid for node in cluster.nodes]
+        cpu_before = [_cpu_seconds(pid) for pid in pids]
+        wall_before = time.monotonic()
+        run_load(plan_path, out_path)
+        wall = time.monotonic() - wall_before
+        cpu = [
+            (_cpu_seconds(pid) - before) / wall
+            for pid, before in zip(pids, cpu_before, strict=True)
+        ]
+        if profile_path is not None:
+            _wait_caught_up(info)
+    finally:
+        codes = cluster.stop()
+    result: dict[str, Any] = json.loads(out_path.read_text())
+    monikers = [n.endpoint.moniker for n in cluster.nodes]
+    result["node_cpu_cores"] = {m: round(c, 3) for m, c in zip(monikers, cpu, strict=True)}
+    result["load_wall_s"] = wall
+    result["node_exit_codes"] = codes
+    return result
+
+
+def _wait_caught_up(info: LocalnetInfo, deadline_s: float = CATCH_UP_WAIT_S) -> None:
+    """Until node 0 (slowed by the profiler, so the others may have gone on without it) has
+    every block the others have: its profile then covers every committed transaction."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        heights = [_rpc_height(node.rpc_url) for node in info.nodes]
+        if heights[0] >= max(heights):
+            return
+        time.sleep(0.5)
+
+
+def _rpc_height(url: str) -> int:
+    try:
+        status = RpcConnection(url).call("status", {})
+        return int(status["sync_info"]["latest_block_height"])
+    except (OSError, RuntimeError, ValueError, KeyError, http.client.HTTPException):
+        return -1
+
+
+def measure_ceiling(
+    info: LocalnetInfo, plan: dict[str, Any], processes: int, count: int = ceiling.CEILING_TXS
+) -> dict[str, Any]:
+    """The same-run ceiling (see node.bench.ceiling) on ``count`` transfers built as the load
+    generator builds them, from the same payers to the same payees."""
+    transfers = build_transfers(plan["chain_id"], read_payers(plan), min(count, plan["tx_count"]))
+    raws = [base64.b64decode(tx) for _, tx in transfers]
+    return ceiling.run_ceiling(info.nodes[0].home / GENESIS_FILE, raws, processes)
+
+
+def _read_profile(path: Path, info: LocalnetInfo, result: dict[str, Any]) -> dict[str, Any]:
+    """Per-stage CPU of the profiled node per tx it committed (see node.bench.stages)."""
+    store = LevelDBStore(_store_path(info.nodes[0].home), create=False)
+    try:
+        committed = stages.count_committed_txs(store)
+    finally:
+        store.close()
+    peers = [
+        cores * result["load_wall_s"] * 1e6 / max(1, committed)
+        for moniker, cores in result["node_cpu_cores"].items()
+        if moniker != info.nodes[0].moniker
+    ]
+    return stages.summarize_profile(path, committed, peers)
 
 
 def main(args: BenchArgs) -> int:
@@ -256,5 +341,5 @@ def main(args: BenchArgs) -> int:
     if args.json_output:
         print(json.dumps(result, indent=2))
     else:
-        print_report(result)
+        report.print_report(result)
     return 0 if result["conservation"]["ok"] else 1

@@ -21,6 +21,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,46 @@ def build_transfers(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    retry_after_s: float | None
+    body: Any
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the delta-seconds form; an HTTP date is not expected here)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+class Backoff:
+    """How long a sender waits after "try later": what the server said (Retry-After), else
+    doubling from BACKOFF_FIRST_S up to BACKOFF_MAX_S; back to nothing after a success."""
+
+    def __init__(self) -> None:
+        self.delay_s = 0.0
+        self.waits = 0
+        self.waited_s = 0.0
+
+    def next_delay(self, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            self.delay_s = min(retry_after_s, RETRY_AFTER_MAX_S)
+        else:
+            self.delay_s = min(max(2 * self.delay_s, BACKOFF_FIRST_S), BACKOFF_MAX_S)
+        self.waits += 1
+        self.waited_s += self.delay_s
+        return self.delay_s
+
+    def reset(self) -> None:
+        self.delay_s = 0.0
+
+
 class RpcConnection:
     """One keep-alive HTTP connection to a node's JSON-RPC endpoint."""
 
@@ -79,14 +120,26 @@ class RpcConnection:
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
 
     def post(self, body: bytes) -> Any:
+        return self.exchange(body).body
+
+    def exchange(self, body: bytes) -> Answer:
+        """POST ``body``; the HTTP status, the Retry-After seconds if any, the JSON body (None
+        when it is not JSON, as a proxy's 503 page may not be)."""
         try:
             self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
             response = self.conn.getresponse()
-            return json.loads(response.read())
+            data = response.read()
         except (OSError, http.client.HTTPException):
             self.conn.close()
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
             raise
+        try:
+            document = json.loads(data)
+        except ValueError:
+            document = None
+        return Answer(
+            response.status, parse_retry_after(response.getheader("Retry-After")), document
+        )
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
@@ -172,21 +225,30 @@ class HealthProbe:
             self.stop.wait(HEALTH_INTERVAL_S)
 
 
-FULL_BACKOFF_S = 0.02
 RETRY_LATER_CODES = (AdmissionCode.NONCE_TOO_FAR, AdmissionCode.SUBMITTER_LIMIT)
 """CheckTx codes that mean "this payer is too far ahead: send again once its txs commit"."""
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 1.0
+RETRY_AFTER_MAX_S = 10.0
+"""A Retry-After beyond this is taken as this (the run is short)."""
 
 
 def submit(
-    urls: list[str], txs: list[tuple[bytes, str]], duration_s: float, rate: float | None
+    urls: list[str],
+    txs: list[tuple[bytes, str]],
+    duration_s: float,
+    rate: float | None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[dict[bytes, float], dict[str, int]]:
     """Send ``txs`` to one node in batches, at ``rate`` tx/s or as fast as it answers.
 
-    A full mempool answers "try later": like a real client, wait a moment and send the rest
-    again, in order (each payer's nonces must arrive in sequence)."""
+    "Try later" (HTTP 429 or 503, or a batch answer saying the mempool is full) is honoured
+    like a real client does: wait Retry-After, or back off, then send the rest again in order
+    (each payer's nonces must arrive in sequence). ``sleep`` waits after a "try later"."""
     connection = RpcConnection(urls[0])
     submitted_at: dict[bytes, float] = {}
-    outcome = {"accepted": 0, "rejected": 0, "errors": 0, "full": 0}
+    outcome = {"accepted": 0, "rejected": 0, "errors": 0, "full": 0, "http_try_later": 0}
+    backoff = Backoff()
     started = time.monotonic()
     position = 0
     while position < len(txs) and time.monotonic() - started < duration_s:
@@ -197,15 +259,22 @@ def submit(
         batch = txs[position : position + BATCH_TXS]
         stamp = time.monotonic()
         try:
-            answers = connection.post(encode_batch(batch))
+            answer = connection.exchange(encode_batch(batch))
         except (OSError, http.client.HTTPException):
             outcome["errors"] += len(batch)
             position += len(batch)
             continue
-        done = _count_answers(answers, batch, stamp, submitted_at, outcome)
+        if answer.status in (429, 503):
+            outcome["http_try_later"] += 1
+            sleep(backoff.next_delay(answer.retry_after_s))
+            continue
+        done = _count_answers(answer.body, batch, stamp, submitted_at, outcome)
         position += done
         if done < len(batch):
-            time.sleep(FULL_BACKOFF_S)
+            sleep(backoff.next_delay(None))
+        else:
+            backoff.reset()
+    outcome["backoff_waits"], outcome["backoff_ms"] = backoff.waits, round(1000 * backoff.waited_s)
     return submitted_at, outcome
 
 
@@ -228,11 +297,11 @@ def submit_in_parallel(
     for thread in threads:
         thread.join()
     submitted_at: dict[bytes, float] = {}
-    outcome = dict.fromkeys(("accepted", "rejected", "errors", "full"), 0)
+    outcome: dict[str, int] = {}
     for times, counts in results:
         submitted_at.update(times)
         for key, value in counts.items():
-            outcome[key] += value
+            outcome[key] = outcome.get(key, 0) + value
     return submitted_at, outcome
 
 
@@ -265,18 +334,23 @@ def _count_answers(
     return len(batch)
 
 
+def read_payers(plan: dict[str, Any]) -> list[Payer]:
+    """The payers of a plan written by ``node.bench.cluster`` (keys from their seeds)."""
+    return [
+        Payer(
+            p["account"], p["instrument"], PrivateKey(bytes.fromhex(p["seed"])), tuple(p["payees"])
+        )
+        for p in plan["payers"]
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m node.bench.load")
     parser.add_argument("--plan", required=True, help="JSON plan written by bench.cluster")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
-    payers = [
-        Payer(
-            p["account"], p["instrument"], PrivateKey(bytes.fromhex(p["seed"])), tuple(p["payees"])
-        )
-        for p in plan["payers"]
-    ]
+    payers = read_payers(plan)
     count = plan["tx_count"]
     urls = plan["urls"]
     print(f"bench-load: signing {count} transfers…", file=sys.stderr, flush=True)
@@ -285,14 +359,16 @@ def main(argv: list[str] | None = None) -> int:
         build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls), last_nonces)
         for i in range(len(urls))
     ]
-    watcher = Watcher(plan.get("watch_url", urls[0]), start_height=plan["start_height"])
+    # The last node by default: with --profile, node 0 is profiled and should carry no
+    # watcher's reads; bench --attack names the node it watches.
+    watcher = Watcher(plan.get("watch_url", plan["urls"][-1]), start_height=plan["start_height"])
     probe = HealthProbe(plan.get("probe_url", urls[0]))
     threads = [threading.Thread(target=w.run, daemon=True) for w in (watcher, probe)]
     for thread in threads:
         thread.start()
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     submitted_at, outcome = submit_in_parallel(urls, groups, plan["duration_s"], plan.get("rate"))
-    submit_end = time.monotonic()
+    submit_end, cpu_used = time.monotonic(), time.process_time() - cpu_started
     probe.stop.set()
     deadline = submit_end + plan.get("drain_s", 15)
     while time.monotonic() < deadline and not set(submitted_at) <= set(watcher.committed_at):
@@ -303,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     result = summarize(submitted_at, watcher, outcome, started, submit_end)
     result["health_latency_s"] = percentiles(sorted(probe.latencies_s))
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
+    # The load generator shares the machine with the nodes: its CPU is part of the picture.
+    result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)
     Path(args.out).write_text(json.dumps(result))
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,6 +54,16 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--attack-kinds", default="junk,reads",
         help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
     )  # fmt: skip
+    bench.add_argument(
+        "--profile", action="store_true",
+        help="cluster: profile node 0 and print its CPU per committed tx, stage by stage",
+    )  # fmt: skip
+    bench.add_argument(
+        "--profile-out",
+        type=Path,
+        default=None,
+        help="with --profile: keep node 0's cProfile stats",
+    )
     bench.set_defaults(handler=_run_bench)
 
 
@@ -69,6 +80,8 @@ def _run_bench(args: argparse.Namespace) -> int:
         rate=args.rate,
         json_output=args.json,
         base_port=args.base_port,
+        profile=args.profile,
+        profile_out=args.profile_out,
     )
     if not args.attack:
         return cluster.main(bench_args)
