@@ -5,13 +5,12 @@ Bounded by count and bytes, in all and per submitter. When full, :meth:`Mempool.
 a typed rejection (``AdmissionCode.SUBMITTER_LIMIT``), so one submitter cannot crowd out the
 others. A transaction once accepted leaves only by being committed, by failing the recheck after
 a block (its nonce consumed, its submitter gone or its keys changed, expired), or by waiting
-longer than the time-to-live; the reason is kept so a client asking about the transaction
-learns it was dropped and why. Dedup is by tx hash (sha256 of the raw bytes),
-against the pool and a bounded memory of recently committed hashes.
+longer than the time-to-live, or to let in the nonce that fills its submitter's gap
+(``node.mempool_gaps``); the reason is kept so a client asking about the transaction learns
+it was dropped and why. Dedup is by tx hash, against the pool and recently committed hashes.
 
-The signature verdict of the check is cached per hash so the block path need not verify the same
-signature twice. The verdict says "these bytes carry a valid signature by the key the checker used";
-the block path must still check that key is the submitter's current one.
+The check's signature verdict is cached per hash so the block path verifies no signature twice
+(it must still check that the key is the submitter's current one).
 
 Pure Python, single-threaded: the node calls it from its event loop. It never does I/O.
 """
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from consensus.crypto import sha256
 from consensus.types import Hash32
 from node.errors import NodeError
+from node.mempool_gaps import choose_gap_room, claims_a_gap
 
 CODE_OK = 0
 CODE_MALFORMED = 1
@@ -204,8 +204,18 @@ class Mempool:
         if tx_hash in self._pool or tx_hash in self._committed:
             self._counts["already_known"] += 1
             return AlreadyKnown(tx_hash, is_committed=tx_hash in self._committed)
-        self._validate_room(tx_hash, len(raw))
-        result = self._check(raw)
+        try:
+            self._validate_room(tx_hash, len(raw))
+            result = self._check(raw)
+        except MempoolFull:
+            if not claims_a_gap(raw, lambda sender: self._nonces.get(sender, {})):
+                raise
+            result = self._check(raw)  # full: only a tx that fills its own nonce gap gets in
+            fits = result.is_accepted and self._make_room_below(
+                result.sender, result.nonce, len(raw)
+            )
+            if not fits:
+                raise
         if not result.is_accepted:
             return self._reject(Rejected(tx_hash, result.code, result.log), result.signature_ok)
         pending = self._nonces.get(result.sender, {})
@@ -258,6 +268,24 @@ class Mempool:
             return
         self._counts["full"] += 1
         raise MempoolFull(tx_hash, reason)
+
+    def _make_room_below(self, sender: str, nonce: int, size: int) -> bool:
+        """Room for ``sender``'s tx of ``nonce`` in a full pool (``node.mempool_gaps``)."""
+        pending = self._nonces.get(sender, {})
+        chosen = choose_gap_room(
+            pending,
+            nonce,
+            lambda tx_hash: len(self._pool[tx_hash].raw),
+            lambda txs, freed: (
+                len(self._pool) - txs + 1 <= self.max_txs
+                and self._bytes - freed + size <= self.max_bytes
+            ),
+        )
+        for tx_hash in chosen or ():
+            entry = self._remove(tx_hash)
+            log = f"replaced by nonce {nonce} of {sender}, which fills a gap: mempool full"
+            self._reject(Rejected(tx_hash, CODE_BAD_NONCE, log, True), entry.signature_ok)
+        return chosen is not None
 
     def _has_room(self, size: int) -> bool:
         return len(self._pool) + 1 <= self.max_txs and self._bytes + size <= self.max_bytes

@@ -59,7 +59,7 @@ def test_a_full_mempool_makes_the_load_generator_wait_and_resend(tmp_path: Path)
         # each "try later" was followed by a wait, not an immediate resend
         assert len(waits) == outcome["backoff_waits"] > 0
         assert min(waits) >= load.BACKOFF_FIRST_S
-        assert outcome["accepted"] == TXS and outcome["errors"] == 0
+        assert outcome["accepted"] == TXS and outcome["errors"] == 0, outcome
         assert outcome["rejected"] == 0  # resent in order: no nonce ever arrived early
         assert len(submitted_at) == TXS
         assert _wait_committed(cluster.url(0), TXS, 120.0) == TXS

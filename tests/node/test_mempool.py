@@ -269,6 +269,7 @@ class MempoolMachine(RuleBasedStateMachine):
         if isinstance(outcome, Accepted):
             self.accepted.add(outcome.tx_hash)
             self.dropped.pop(outcome.tx_hash, None)
+            self.note_gap_replacements()
         elif isinstance(outcome, Rejected):
             assert (self.pool.size(), self.pool.size_bytes()) == before
             if outcome.tx_hash in self.dropped:  # resubmitted and refused: the newer reason
@@ -301,6 +302,15 @@ class MempoolMachine(RuleBasedStateMachine):
             taken.setdefault(sender, []).append(int(nonce))
         for sender, nonces in taken.items():  # each sender's lowest pending nonces, no gaps
             assert nonces == sorted(pending[sender])[: len(nonces)]
+
+    def note_gap_replacements(self) -> None:
+        """A full pool takes a tx that fills its sender's nonce gap in place of the sender's
+        highest pending ones: those leave with a recorded reason, like a recheck's."""
+        for other in self.accepted - self.committed - self.dropped.keys():
+            if other not in self.pool:
+                rejection = self.pool.get_rejection(other)
+                assert rejection is not None and "fills a gap" in rejection.log
+                self.dropped[other] = True
 
     @invariant()
     def within_bounds(self) -> None:

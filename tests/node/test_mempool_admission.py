@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from consensus.crypto import sha256
 from consensus.ledger import Code, State, execute_block
 from consensus.ledger.queries import get_account, get_participant
@@ -164,6 +166,27 @@ def test_at_its_share_a_lower_nonce_replaces_the_highest_waiting_one() -> None:
     dropped = pool.get_rejection(sha256(tx("a", 4)))
     assert dropped is not None and dropped.code == AdmissionCode.SUBMITTER_LIMIT
     assert code_of(pool.add(tx("a", 5))) == AdmissionCode.SUBMITTER_LIMIT  # higher: refused
+
+
+def test_a_full_pool_takes_the_nonce_that_fills_a_submitters_gap() -> None:
+    """A batch answered in pieces (a block commits between its txs) can leave nonce 1 refused
+    as "full" and 2..4 admitted; when the pool is full of those, nonce 1 must still get in (in
+    place of the submitter's highest), or the pool holds only txs no block can take."""
+    holder = [genesis_state()]
+    pool = Mempool(3, 1_000_000, 8192, checker_of(holder, window=8))
+    f = TxFactory()
+    alice = {n: f.raw("BANKA/alice", PAY, nonce=n) for n in range(1, 6)}
+    for nonce in (2, 3, 4):  # waiting for nonce 1
+        assert isinstance(pool.add(alice[nonce]), Accepted)
+    assert isinstance(pool.add(alice[1]), Accepted)
+    assert pool.get_pending_nonces("BANKA/alice") == [1, 2, 3]
+    dropped = pool.get_rejection(sha256(alice[4]))
+    assert dropped is not None and "fills a gap" in dropped.log
+    with pytest.raises(MempoolFull):
+        pool.add(alice[5])  # above its pending nonces: still full
+    with pytest.raises(MempoolFull):
+        pool.add(f.raw("BANKB/bob", PAY, nonce=1))  # another submitter cannot push it out
+    assert pool.get_pending_nonces("BANKA/alice") == [1, 2, 3]
 
 
 def test_a_submitter_over_its_byte_share_gets_the_typed_refusal() -> None:
