@@ -10,9 +10,8 @@ longer than the time-to-live, or to let in the nonce that fills its submitter's 
 it was dropped and why. Dedup is by tx hash, against the pool and recently committed hashes.
 
 The check's signature verdict is cached per hash so the block path verifies no signature twice
-(it must still check that the key is the submitter's current one).
-
-Pure Python, single-threaded: the node calls it from its event loop. It never does I/O.
+(it must still check that the key is the submitter's current one). Single-threaded: the node
+calls it from its event loop; it never does I/O.
 """
 
 from __future__ import annotations
