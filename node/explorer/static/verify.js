@@ -160,8 +160,10 @@ export async function verifyProof(proof) {
   const raw = fromBase64(proof.tx);
   const encodedHeader = fromBase64(proof.header.encoded);
   const fields = decode(encodedHeader);
-  check(Array.isArray(fields) && fields.length === 10, "not a header");
-  const [chainId, height, , , , , txsRoot, , validatorsHash] = fields;
+  // chain_id, height, time, proposer, parent, last_commit, txs_root, app_hash,
+  // last_results_hash, validators_hash, evidence_hash (consensus/blocks.py Header.to_wire)
+  check(Array.isArray(fields) && fields.length === 11, "not a header");
+  const [chainId, height, , , , , txsRoot, , , validatorsHash] = fields;
   check(equal(await sha256(raw), fromHex(proof.hash)), "the tx bytes do not hash to the claimed hash");
   check(proof.height === height, "the proof's height is not the header's");
   const merkle = proof.merkle_proof;
