@@ -27,7 +27,7 @@ from consensus.types import ChainId, Hash32
 from node import metrics
 from node.chain import Chain, CommittedBlock
 from node.checktx import check_tx, make_checker
-from node.clock import Clock, SystemClock
+from node.clock import Clock, SystemClock, system_clock_from_env
 from node.config import NodeConfig, load_config
 from node.disk_space import EXIT_DISK_FULL, DiskSpaceGuard, describe_disk_full, is_disk_full
 from node.driver import Driver
@@ -48,6 +48,7 @@ from node.home import (
 from node.logs import configure_logging, fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
+from node.network_time import NetworkTime
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.router import Router
@@ -111,6 +112,8 @@ class NodeHome:
             block_bytes_max=agreed.block_bytes_max,
             evidence_max=agreed.evidence_max,
             evidence_age_max_heights=agreed.evidence_age_max_heights,
+            timestamp_precision_ms=agreed.timestamp_precision_ms,
+            message_delay_ms=agreed.message_delay_ms,
         )
 
 
@@ -125,7 +128,11 @@ class Node:
         failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         self.home = home
-        self.clock: Clock = SystemClock() if clock is None else clock
+        system = SystemClock() if clock is None else clock
+        # Every wall-time reading of the node follows the network's clock (node.network_time).
+        deadband = home.genesis.params.timestamp_precision_ms // 2
+        self.network_time = NetworkTime(system, deadband)
+        self.clock: Clock = self.network_time
         self.failpoints = failpoints  # TEST-ONLY crash switches: NONE on a real node
         data = home.data_path
         data.mkdir(parents=True, exist_ok=True)
@@ -188,6 +195,7 @@ class Node:
         self.network = self._build_network()
         self.driver.network = self.network
         self.router.network = self.network
+        self.router.network_time = self.network_time
         self.gossip = TxGossip(self.network.broadcast)
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
@@ -323,6 +331,7 @@ class Node:
             wal_bytes=self.wal.size_bytes(),
             consensus_inputs_rejected=dict(driver.rejected),
             mempool_journal_syncs=self.journal.syncs,
+            clock_correction_ms=self.network_time.offset_ms,
             disk_free_bytes=self.disk.free_bytes,
             disk_refused=self.disk.refused_total,
         )
@@ -383,7 +392,8 @@ class Node:
     async def _announce_status(self) -> None:
         while True:
             await asyncio.sleep(STATUS_INTERVAL_S)
-            self.network.broadcast(encode_gossip(StatusPayload(self.chain.height)))
+            status = StatusPayload(self.chain.height, self.network_time.system_ms())
+            self.network.broadcast(encode_gossip(status))
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
@@ -441,7 +451,8 @@ def run_node(home_path: Path) -> int:
     configure_logging(home.config.node, home.path)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     try:
-        node = Node(home, clock=SystemClock(), failpoints=failpoints)
+        clock = system_clock_from_env(os.environ)  # TEST-ONLY skew when asked; else the system's
+        node = Node(home, clock=clock, failpoints=failpoints)
     except Exception as exc:
         if not is_disk_full(exc):
             raise

@@ -15,10 +15,14 @@ What it must never do: be looked up globally; whoever needs time is given the cl
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 from consensus.types import TimestampMs
+
+log = logging.getLogger("depochain.clock")
 
 
 class Clock(Protocol):
@@ -42,3 +46,36 @@ class SystemClock:
 
     def monotonic_s(self) -> float:
         return time.monotonic()
+
+
+CLOCK_SKEW_ENV = "DEPOCHAIN_CLOCK_SKEW_MS"
+"""TEST-ONLY: milliseconds added to the system clock's wall time (fault injection: a validator
+whose clock is wrong). Read once at start by :func:`node.app.run_node`."""
+
+
+class SkewedClock:
+    """A clock whose wall time is off by ``skew_ms`` (TEST-ONLY: what a wrong system clock
+    looks like to the node)."""
+
+    def __init__(self, base: Clock, skew_ms: int) -> None:
+        self.base = base
+        self.skew_ms = skew_ms
+
+    def now_ms(self) -> TimestampMs:
+        return TimestampMs(self.base.now_ms() + self.skew_ms)
+
+    def monotonic_s(self) -> float:
+        return self.base.monotonic_s()
+
+
+def system_clock_from_env(environ: Mapping[str, str]) -> Clock:
+    """The system clock, skewed if the TEST-ONLY variable asks for it."""
+    text = environ.get(CLOCK_SKEW_ENV, "").strip()
+    if not text:
+        return SystemClock()
+    try:
+        skew_ms = int(text)
+    except ValueError:
+        raise ValueError(f"{CLOCK_SKEW_ENV} must be an integer of milliseconds: {text!r}") from None
+    log.warning("TEST-ONLY clock skew of %+d ms is active", skew_ms)
+    return SkewedClock(SystemClock(), skew_ms)

@@ -44,9 +44,11 @@ class TxBatch:
 
 @dataclass(frozen=True, slots=True)
 class StatusPayload:
-    """A peer's latest committed height (sent on connect and after each commit)."""
+    """A peer's latest committed height (sent on connect and after each commit), and in the
+    periodic one its system clock's wall time (``node.network_time``)."""
 
     height: int
+    time_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,8 @@ def encode_gossip(payload: GossipPayload) -> bytes:
     if isinstance(payload, TxBatch):
         return codec.encode([int(Channel.TXS), list(payload.txs)])
     if isinstance(payload, StatusPayload):
-        return codec.encode([int(Channel.STATUS), payload.height])
+        clock = [] if payload.time_ms is None else [payload.time_ms]
+        return codec.encode([int(Channel.STATUS), payload.height, *clock])
     if isinstance(payload, BlocksRequest):
         return codec.encode([int(Channel.BLOCKS_REQUEST), payload.from_height, payload.count])
     return codec.encode([int(Channel.BLOCKS_RESPONSE), [list(pair) for pair in payload.blocks]])
@@ -90,8 +93,9 @@ def decode_gossip(data: bytes) -> GossipPayload:
             body[0], "txs", lambda tx: codec.expect_bytes(tx, "tx"), TX_BATCH_MAX
         )
         return TxBatch(txs)
-    if channel == Channel.STATUS and len(body) == 1:
-        return StatusPayload(codec.expect_uint(body[0], "height"))
+    if channel == Channel.STATUS and len(body) in (1, 2):
+        time_ms = codec.expect_uint(body[1], "time_ms", 2**62) if len(body) == 2 else None
+        return StatusPayload(codec.expect_uint(body[0], "height"), time_ms)
     if channel == Channel.BLOCKS_REQUEST and len(body) == 2:
         return BlocksRequest(
             codec.expect_uint(body[0], "from_height", 2**62),

@@ -101,6 +101,8 @@ class NodeSnapshot:
     wal_bytes: int
     mempool_journal_syncs: int
     """fdatasyncs of the mempool journal (each covers every tx acknowledged before it)."""
+    clock_correction_ms: int = 0
+    """What network-adjusted time adds to this machine's clock (0: it agrees with its peers)."""
     disk_free_bytes: int = 0
     """Free space on the data folder's filesystem (at most a second old)."""
     disk_refused: int = 0
@@ -178,6 +180,8 @@ def _driver(snapshot: NodeSnapshot) -> list[Metric]:
         gauge("last_commit_seconds", "time to execute and store the last block",
               snapshot.last_commit_s),
         gauge("wal_bytes", "size of the consensus write-ahead log", snapshot.wal_bytes),
+        gauge("clock_correction_ms", "correction of this machine's clock to its peers' median",
+              snapshot.clock_correction_ms),
         gauge("disk_free_bytes", "free space on the data folder's disk", snapshot.disk_free_bytes),
         counter("disk_refused", "submissions refused for low disk space", snapshot.disk_refused),
     ]  # fmt: skip

@@ -39,6 +39,7 @@ from node.gossip import (
 )
 from node.logs import fields
 from node.mempool import Accepted, Mempool, MempoolFull
+from node.network_time import NetworkTime
 
 log = logging.getLogger("depochain.router")
 
@@ -74,6 +75,8 @@ class Router:
         self.driver = driver
         self.network: Network | None = None
         self.clock = clock
+        self.network_time: NetworkTime | None = None
+        """Learns peers' clock offsets from their status messages (set by the node)."""
         self._on_txs_added = on_txs_added
         self.peer_heights: dict[bytes, int] = {}
         self._behind_since: float | None = None
@@ -100,6 +103,8 @@ class Router:
         elif isinstance(message, TxBatch):
             self._on_txs(message)
         elif isinstance(message, StatusPayload):
+            if message.time_ms is not None and self.network_time is not None:
+                self.network_time.observe(sender, message.time_ms)
             self._on_status(sender, message.height)
         elif isinstance(message, BlocksRequest):
             self._on_blocks_request(sender, message)

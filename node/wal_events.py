@@ -25,7 +25,7 @@ from consensus.events import (
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from consensus.round_step import Timer
-from consensus.types import Height, Round
+from consensus.types import Height, Round, TimestampMs
 
 
 class WalTag(enum.IntEnum):
@@ -56,7 +56,9 @@ def is_logged(event: Event) -> bool:
 
 def encode_event(event: LoggedEvent) -> bytes:
     if isinstance(event, ProposalReceived):
-        return codec.encode([int(WalTag.PROPOSAL), event.proposal.to_wire()])
+        # Its arrival time too: a replay must judge the proposal's timestamp as it was judged.
+        arrival = [] if event.now_ms is None else [event.now_ms]
+        return codec.encode([int(WalTag.PROPOSAL), event.proposal.to_wire(), *arrival])
     if isinstance(event, VoteReceived):
         return codec.encode([int(WalTag.VOTE), event.vote.to_wire()])
     if isinstance(event, EvidenceReceived):
@@ -75,8 +77,11 @@ def decode_event(data: bytes) -> LoggedEvent:
     if not items:
         raise codec.CodecError("empty wal record")
     tag = codec.expect_uint(items[0], "wal tag")
-    if tag == WalTag.PROPOSAL and len(items) == 2:
-        return ProposalReceived(Proposal.from_wire(items[1]))
+    if tag == WalTag.PROPOSAL and len(items) in (2, 3):  # 2: no arrival time (older version)
+        arrival = codec.expect_uint(items[2], "arrival", 2**62) if len(items) == 3 else None
+        return ProposalReceived(
+            Proposal.from_wire(items[1]), TimestampMs(arrival) if arrival is not None else None
+        )
     if tag == WalTag.VOTE and len(items) == 2:
         return VoteReceived(Vote.from_wire(items[1]))
     if tag == WalTag.EVIDENCE and len(items) == 2:

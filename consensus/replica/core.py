@@ -197,13 +197,20 @@ class Replica:
                 s.txs = txs
                 if s.started and self.step == S.NEW_ROUND and s.txs:
                     self._enter_propose(out)
-            case t.StoreProposal(proposal):
+            case t.StoreProposal(proposal, timely):
                 s.current.proposals[proposal.round] = proposal
+                s.absent_proposers.discard(proposal.proposer)
+                if not timely:
+                    s.current.untimely_rounds.add(proposal.round)
                 self._recover_lock_from_sign_state(proposal.block.hash)
             case t.AddVote(vote):
                 self._add_vote(vote, out)
-            case t.BufferForNextHeight(message):
+            case t.BufferForNextHeight(message, timely):
                 s.next_height_messages.append(message)
+                if isinstance(message, Proposal):
+                    s.absent_proposers.discard(message.proposer)
+                if not timely:
+                    s.untimely_next_height.add(message.round)
             case t.HelpLaggingPeer(peer, certificate):
                 vset = s.validator_sets[certificate.height]
                 out.extend(compute_catch_up_messages(peer, certificate, vset, s.last_proposal))
@@ -214,6 +221,9 @@ class Replica:
             case t.EnterPropose():
                 self._enter_propose(out)
             case t.Prevote(block_hash):
+                if self.round not in s.current.proposals:  # the propose timeout: none came
+                    vset = s.validator_sets[self.height]
+                    s.absent_proposers.add(vset.proposer(self.height, self.round).public_key)
                 self._move_to(self.round, S.PREVOTE)
                 self._cast_vote(VoteType.PREVOTE, block_hash, out)
             case t.StartPrevoteWait():
@@ -271,13 +281,13 @@ class Replica:
         # One re-broadcast timer per round (NEW_ROUND already armed it for round 0).
         arm_rebroadcast = self.step == S.NEW_HEIGHT or round_ != self.round
         self._move_to(round_, S.PROPOSE)
-        out.append(self._timeout(Timer.PROPOSE, self.params.get_propose_timeout_ms(round_)))
+        vset = self._state.validator_sets[self.height]
+        proposer = vset.proposer(self.height, round_).public_key
+        absent = proposer in self._state.absent_proposers
+        out.append(self._timeout(Timer.PROPOSE, self.params.get_propose_timeout_ms(round_, absent)))
         if arm_rebroadcast:
             out.append(self._rebroadcast_timer())
-        vset = self._state.validator_sets[self.height]
-        if self.public_key is None or vset.proposer(self.height, round_).public_key != (
-            self.public_key
-        ):
+        if self.public_key is None or proposer != self.public_key:
             return
         h = self._state.current
         if h.valid_block is not None and not self.config.faults.forget_valid_value:
@@ -351,10 +361,13 @@ class Replica:
         )
         self._prune_old_heights()
         ready = [m for m in s.next_height_messages if m.height == self.height]
+        untimely, s.untimely_next_height = s.untimely_next_height, set()
         s.next_height_messages = [m for m in s.next_height_messages if m.height > self.height]
         for message in ready:
             if isinstance(message, Proposal):
                 s.current.proposals.setdefault(message.round, message)
+                if message.round in untimely:  # judged when it arrived
+                    s.current.untimely_rounds.add(message.round)
             else:
                 self._add_vote(message, out)
         if s.txs:  # txs are waiting: skip timeout_commit and go straight to round 0

@@ -38,6 +38,9 @@ class ReplicaFaults:
     """Lines 55 and 65: never move to a higher round of the same height."""
     ignore_propose_timeout: bool = False
     """Line 57: a propose timeout is refused, so a round whose proposer is silent never ends."""
+    accept_untimely_proposals: bool = False
+    """Proposer-based time: prevote a fresh proposal whatever its timestamp (a proposer's
+    clock is then accepted unchecked and can push block time)."""
     stale_app_hash: bool = False
     """The chain tip's app hash is :data:`STALE_APP_HASH`, not the one ``BlockExecuted``
     brought: blocks are built and checked against a state that does not exist."""

@@ -80,8 +80,11 @@ def prevote(config: ReplicaConfig, state: ReplicaState) -> t.Prevote | None:
     if config.faults.ignore_lock:
         locked_hash, locked_round = None, -1
     locked_ok = locked_hash == block.hash
-    if vr == -1:  # line 22
-        accept = locked_round == -1 or locked_ok
+    if vr == -1:  # line 22, with proposer-based time's timely(v)
+        timely = h.round_state.round not in h.untimely_rounds
+        accept = (locked_round == -1 or locked_ok) and (
+            timely or config.faults.accept_untimely_proposals
+        )
     elif h.votes.prevotes(Round(vr)).has_quorum_for(block.hash):  # line 28
         accept = locked_round <= vr or locked_ok
     else:

@@ -116,6 +116,9 @@ class HeightState:
     decision: tuple[Block, CommitCertificate] | None
     """The decided block and its certificate, until BlockExecuted starts the next height."""
     round_state: RoundState
+    untimely_rounds: set[Round] = field(default_factory=set)
+    """Rounds whose proposal arrived with a timestamp out of bounds (proposer-based time): a
+    fresh one is prevoted nil."""
     validity: dict[Hash32, str | None] = field(default_factory=dict)
     """Cache of valid(v) for this height: a pure function's results, not state."""
 
@@ -139,6 +142,11 @@ class ReplicaState:
     started: bool
     next_height_messages: list[Proposal | Vote]
     """Proposals and votes of the next height that arrived before BlockExecuted."""
+    untimely_next_height: set[Round]
+    """Rounds of the buffered next-height proposals that arrived with an out-of-bounds time."""
+    absent_proposers: set[PublicKey]
+    """Validators whose last turn as proposer ended in our propose timeout with no proposal;
+    their next turns get the short propose timeout until a proposal of theirs arrives."""
     last_proposal: Proposal | None
     """The proposal that carried the last committed block (sent to lagging validators)."""
     current: HeightState
@@ -155,6 +163,8 @@ def new_replica_state(chain: ChainState, sign_state: SignState) -> ReplicaState:
         now_ms=TimestampMs(0),
         started=False,
         next_height_messages=[],
+        untimely_next_height=set(),
+        absent_proposers=set(),
         last_proposal=None,
         current=new_height_state(chain),
     )
@@ -193,6 +203,8 @@ class ReplicaSnapshot:
     now_ms: TimestampMs
     started: bool
     next_height_messages: tuple[Proposal | Vote, ...]
+    untimely_next_height: frozenset[Round]
+    absent_proposers: frozenset[PublicKey]
     last_proposal: Proposal | None
     height: Height
     last_block_hash: Hash32
@@ -207,6 +219,7 @@ class ReplicaSnapshot:
     valid_round: int
     decision: tuple[Block, CommitCertificate] | None
     round_state: RoundState
+    untimely_rounds: frozenset[Round]
 
 
 _NOT_SNAPSHOT = frozenset({"current", "validity"})
@@ -230,4 +243,6 @@ def _frozen(value: object) -> object:
         return tuple(sorted(value.items(), key=lambda item: item[0]))
     if isinstance(value, list):
         return tuple(value)
+    if isinstance(value, set):
+        return frozenset(value)
     return value

@@ -34,6 +34,9 @@ class StoreProposal:
     """A validly signed proposal of our height, the first of its round."""
 
     proposal: Proposal
+    timely: bool = True
+    """Its timestamp was within the bounds of our clock when it arrived (or the arrival time
+    is unknown: a WAL record of an older version)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class BufferForNextHeight:
     """A validly signed proposal or vote of the next height, kept until we get there."""
 
     message: Proposal | Vote
+    timely: bool = True
+    """For a proposal: its timestamp was within bounds when it arrived."""
 
 
 @dataclass(frozen=True, slots=True)

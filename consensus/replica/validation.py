@@ -55,7 +55,7 @@ def validate_event(config: ReplicaConfig, state: ReplicaState, event: Event) -> 
     if not state.started:
         raise RejectedInput("not started")
     if isinstance(event, ProposalReceived):
-        return validate_proposal(config, state, event.proposal)
+        return validate_proposal(config, state, event.proposal, event.now_ms)
     if isinstance(event, VoteReceived):
         return validate_vote_received(config, state, event.vote)
     if isinstance(event, TimeoutElapsed):
@@ -75,11 +75,16 @@ def validate_txs(txs: tuple[bytes, ...]) -> t.SetTxs:
     return t.SetTxs(tuple(txs))
 
 
-def validate_proposal(config: ReplicaConfig, state: ReplicaState, p: Proposal) -> t.Transition:
+def validate_proposal(
+    config: ReplicaConfig, state: ReplicaState, p: Proposal, received_ms: int | None = None
+) -> t.Transition:
     h = state.current
+    timely = received_ms is None or config.params.is_timely(
+        p.block.header.time_ms, received_ms, p.round
+    )
     if p.height == h.height + 1:
         validate_proposal_signed(p, state.validator_sets.get(p.height), config.chain_id)
-        return validate_buffering(state, p)
+        return validate_buffering(state, p, timely)
     if p.height != h.height or h.round_state.step == S.COMMIT:
         raise RejectedInput("proposal not for our height")
     if p.round > h.round_state.round + PROPOSAL_ROUNDS_AHEAD_MAX:
@@ -87,7 +92,7 @@ def validate_proposal(config: ReplicaConfig, state: ReplicaState, p: Proposal) -
     if p.round in h.proposals:
         raise RejectedInput("already have a proposal for this round")
     validate_proposal_signed(p, state.validator_sets[h.height], config.chain_id)
-    return t.StoreProposal(p)
+    return t.StoreProposal(p, timely)
 
 
 def validate_proposal_signed(p: Proposal, vset: ValidatorSet | None, chain_id: ChainId) -> None:
@@ -154,14 +159,16 @@ def validate_vote_signed(vote: Vote, vset: ValidatorSet | None, chain_id: ChainI
         raise RejectedInput(str(exc)) from exc
 
 
-def validate_buffering(state: ReplicaState, message: Proposal | Vote) -> t.BufferForNextHeight:
+def validate_buffering(
+    state: ReplicaState, message: Proposal | Vote, timely: bool = True
+) -> t.BufferForNextHeight:
     buffered = state.next_height_messages
     if len(buffered) >= FUTURE_HEIGHT_MESSAGES_MAX or message in buffered:
         raise RejectedInput("next-height buffer full or duplicate")
     author = _author(message)
     if sum(_author(m) == author for m in buffered) >= FUTURE_MESSAGES_PER_VALIDATOR_MAX:
         raise RejectedInput("validator's share of the next-height buffer is used up")
-    return t.BufferForNextHeight(message)
+    return t.BufferForNextHeight(message, timely)
 
 
 def validate_timeout(

@@ -16,6 +16,7 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from consensus.blocks import Block
 from consensus.types import Hash32, PublicKey
 
 
@@ -107,3 +108,13 @@ class DoubleSignChecker:
                 f"height {height} round {round_}",
             )
         ]
+
+
+def check_block_time(block: Block, true_now_ms: int, bound_ms: int) -> list[str]:
+    """Proposer-based time: a block committed at true time ``true_now_ms`` cannot be stamped
+    later than ``bound_ms`` after it (the honest clocks' skew plus the precision), whatever
+    the clocks of fewer than 1/3 of the power say."""
+    ahead = block.header.time_ms - true_now_ms
+    if ahead > bound_ms:
+        return [f"block {block.height} stamped {ahead} ms ahead of true time (bound {bound_ms})"]
+    return []

@@ -18,14 +18,14 @@ from consensus.effects import Effect, SyncWal, order_effects
 from consensus.messages import CommitCertificate, Vote
 from consensus.proposal import Proposal
 from consensus.replica import Replica
-from consensus.simulation.checkers import Violation, ViolationKind
+from consensus.simulation.checkers import Violation, ViolationKind, check_block_time
 from consensus.simulation.faults import Behaviour
 from consensus.simulation.network import NodeId
 from consensus.simulation.nodes import SimNode
 from consensus.simulation.replicas import build_replica
 from consensus.simulation.results import CHAIN_ID
 from consensus.simulation.state import Callback, Deliver, SimulationState, Sync
-from consensus.types import Hash32, Height
+from consensus.types import Hash32, Height, TimestampMs
 from consensus.wire import Message, decode_message, encode_message
 
 
@@ -66,7 +66,14 @@ class NodeHost(SimulationState):
             payload = encode_message(signed)
             node.log_wal(signed.height, sha256(payload), payload)
 
-    def _on_deliver(self, item: Deliver) -> None:
+    def _now(self, node: SimNode) -> TimestampMs:
+        """The node's own clock: the true time plus its skew."""
+        return TimestampMs(max(0, self.clock.now_ms + node.clock_skew_ms))
+
+    def _on_deliver(self, item: Deliver, replayed: tuple[int | None] | None = None) -> None:
+        """A message reaches ``item.node``, or is ``replayed`` from its WAL with the time it
+        first arrived (a replay must judge a proposal's timestamp as it was judged; None for
+        the node's own messages, which it does not judge)."""
         node = self.nodes[item.node]
         if not node.is_up:
             return
@@ -79,10 +86,11 @@ class NodeHost(SimulationState):
         self._note_received(node, height, digest)
         if node.outbox is not None:
             node.outbox.remember(item.payload)
+        arrival = self._now(node) if replayed is None else replayed[0]
+        now = None if arrival is None else TimestampMs(arrival)
         if height >= node.entered_height:
             node.remember(height, digest, item.payload)
-            node.log_wal(height, digest, item.payload)
-        now = self.clock.now_ms
+            node.log_wal(height, digest, item.payload, now)
         if isinstance(message, Proposal):
             self._handle(node, ev.ProposalReceived(message, now))
         elif isinstance(message, Vote):
@@ -115,7 +123,7 @@ class NodeHost(SimulationState):
             return
         node.replica = self._build_replica(node)
         node.entered_height = node.committed_height + 1
-        self._handle(node, ev.Started(self.clock.now_ms))
+        self._handle(node, ev.Started(self._now(node)))
         self._replay_wal(node)
         self._offer_txs(node)
 
@@ -123,8 +131,8 @@ class NodeHost(SimulationState):
         """After a restart the node feeds its replica the messages of its WAL again (the ones
         it received and the ones it signed), which also makes gossip offer them again."""
         for height in sorted(h for h in node.wal if h >= node.entered_height):
-            for payload in list(node.wal[height].values()):
-                self._on_deliver(Deliver(node.node_id, payload))
+            for payload, arrival_ms in list(node.wal[height].values()):
+                self._on_deliver(Deliver(node.node_id, payload), (arrival_ms,))
 
     def _on_sync(self, item: Sync) -> None:
         node = self.nodes[item.node]
@@ -133,11 +141,11 @@ class NodeHost(SimulationState):
         if not node.is_up or entry is None or node.committed_height >= item.height:
             return
         block, certificate = entry
-        self._handle(node, ev.CommittedBlockReceived(block, certificate, self.clock.now_ms))
+        self._handle(node, ev.CommittedBlockReceived(block, certificate, self._now(node)))
 
     def _offer_txs(self, node: SimNode) -> None:
         txs = node.app.get_candidate_txs(self.params.block_txs_max)
-        self._handle(node, ev.TxsAvailable(txs, self.clock.now_ms))
+        self._handle(node, ev.TxsAvailable(txs, self._now(node)))
 
     # actions of replicas ----------------------------------------------------------------------
 
@@ -231,6 +239,7 @@ class NodeHost(SimulationState):
                 self.agreement.on_commit(node.node_id, height, block.hash, self.elapsed_ms)
             )
             problems = self.validity.check(block, certificate, self.agreement)
+            problems += check_block_time(block, self.clock.now_ms, self.block_time_bound_ms)
             self.violations.extend(
                 Violation(ViolationKind.VALIDITY, self.elapsed_ms, p) for p in problems
             )

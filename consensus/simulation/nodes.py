@@ -50,11 +50,14 @@ class SimNode:
     received: dict[int, set[Hash32]] = field(default_factory=dict)
     """Digests of messages delivered to this node, by height (what gossip need not resend)."""
     restarts: int = 0
-    wal: dict[int, dict[Hash32, bytes]] = field(default_factory=dict)
+    wal: dict[int, dict[Hash32, tuple[bytes, int | None]]] = field(default_factory=dict)
     """Consensus messages the node received or signed, by height, for heights it has not left:
     durable, as the node's write-ahead log is. A restarted replica is fed them again (and they
     are gossiped again), so a crash neither erases the only copy of a vote a round needs (the
-    signer may not sign that step twice) nor the polka that justified a lock."""
+    signer may not sign that step twice) nor the polka that justified a lock. Each message
+    with its arrival time on the node's clock (None for our own), as the node's WAL keeps it."""
+    clock_skew_ms: int = 0
+    """How far this node's clock is from the simulation's true time (proposer-based time)."""
 
     @property
     def is_honest(self) -> bool:
@@ -85,10 +88,12 @@ class SimNode:
         bucket = self.received.get(height)
         return bucket is not None and digest in bucket
 
-    def log_wal(self, height: int, digest: Hash32, payload: bytes) -> None:
+    def log_wal(
+        self, height: int, digest: Hash32, payload: bytes, arrival_ms: int | None = None
+    ) -> None:
         log = self.wal.setdefault(height, {})
-        if len(log) < SEEN_PER_HEIGHT_MAX:
-            log[digest] = payload
+        if len(log) < SEEN_PER_HEIGHT_MAX and digest not in log:
+            log[digest] = (payload, arrival_ms)
 
     def prune_below(self, height: int) -> None:
         """Forget gossip state (and WAL) of heights the node has left behind."""

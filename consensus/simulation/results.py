@@ -16,6 +16,10 @@ EVENTS_MAX = 3_000_000
 """A run that needs more events than this is itself a failure (runaway loop), never a hang."""
 
 
+BYZANTINE_SKEW_MS = 60_000
+"""A Byzantine node's clock may be a minute off either way."""
+
+
 def default_params() -> ConsensusParams:
     """Short timeouts: sim time is free, but events are not."""
     return ConsensusParams(
@@ -53,6 +57,12 @@ class SimConfig:
     lock_split_attacks: bool = True
     """Let the seed plan a lock split (:mod:`.adversary`); False replays schedules drawn before
     that adversary existed (the PRNG streams are then exactly as they were)."""
+    clock_skews: bool = True
+    """Give every node's clock a skew: honest ones within half the timestamp precision (they
+    run NTP), Byzantine ones drawn from 0 and +-:data:`BYZANTINE_SKEW_MS` (proposer-based
+    time must keep block time within bounds all the same)."""
+    byzantine_clock_skew_ms: int | None = None
+    """Explicit skew of every Byzantine node's clock (None: drawn per node)."""
     replica_class: type[Replica] = Replica
     """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True

@@ -35,6 +35,7 @@ from consensus.simulation.nodes import SimNode
 from consensus.simulation.prng import Prng
 from consensus.simulation.replicas import validator_set_of
 from consensus.simulation.results import (
+    BYZANTINE_SKEW_MS,
     CHAIN_ID,
     EVENTS_MAX,
     RunResult,
@@ -105,6 +106,7 @@ class Simulation(Environment):
         self.started = False
         self.held = None
         self.attack = self._draw_attack(prng)
+        self.block_time_bound_ms = self._draw_clock_skews(prng)
 
     # setup ------------------------------------------------------------------------------------
 
@@ -123,6 +125,24 @@ class Simulation(Environment):
         safety_ms = max(self.plan.safety_phase_ms, plan.start_ms + ATTACK_ROOM_MS)
         self.plan = dataclasses.replace(self.plan, safety_phase_ms=safety_ms)
         return LockSplitAttack(plan, self.nodes, self.validator_set, CHAIN_ID, attack_prng)
+
+    def _draw_clock_skews(self, run_prng: Prng) -> int:
+        """Skew each node's clock (drawn last, from its own stream, so that without skews every
+        other draw is what it was); returns how far ahead of true time a committed block may
+        be stamped."""
+        precision = self.params.timestamp_precision_ms
+        if not self.config.clock_skews:
+            return precision
+        honest_max = precision // 2
+        prng = run_prng.fork()
+        for node in self.nodes:
+            if node.is_honest:
+                node.clock_skew_ms = prng.between(-honest_max, honest_max)
+            elif self.config.byzantine_clock_skew_ms is not None:
+                node.clock_skew_ms = self.config.byzantine_clock_skew_ms
+            else:
+                node.clock_skew_ms = BYZANTINE_SKEW_MS * prng.between(-1, 1)
+        return honest_max + precision
 
     def _draw_behaviours(self, prng: Prng) -> tuple[Behaviour, ...]:
         config = self.config

@@ -101,6 +101,8 @@ class SimulationState:
     liveness_target: int | None
     finished: bool
     started: bool
+    block_time_bound_ms: int
+    """How far ahead of true time a committed block may be stamped (proposer-based time)."""
     attack: LockSplitAttack | None
     """The run's lock-split adversary (routes messages while it splits), if one was drawn."""
     held: list[tuple[NodeId, NodeId, bytes]] | None

@@ -104,6 +104,9 @@ class ConsensusSection:
     timeout_commit_ms: int = key(
         1000, "pause after a commit before the next height", in_range(0, 3_600_000)
     )
+    timeout_propose_absent_ms: int = key(
+        200, "propose timeout for a proposer that missed its last turn (leader failover)", _TIMEOUT
+    )
     create_empty_blocks: bool = key(True, "make blocks without transactions")
     empty_block_interval_ms: int = key(
         0,
@@ -126,6 +129,7 @@ class ConsensusSection:
             timeout_delta_ms=self.timeout_delta_ms,
             timeout_max_ms=self.timeout_max_ms,
             timeout_commit_ms=self.timeout_commit_ms,
+            timeout_propose_absent_ms=self.timeout_propose_absent_ms,
             block_txs_max=self.block_txs_max,
             block_bytes_max=self.block_bytes_max,
             create_empty_blocks=self.create_empty_blocks,

@@ -179,3 +179,17 @@ def test_stale_app_hash_builds_and_checks_blocks_on_a_state_that_does_not_exist(
         again = replica_with(faults)
         [vote] = broadcast_votes(again.handle(ProposalReceived(proposal(stale_block))))
         assert vote.block_hash == stale_block.hash
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [HONEST, ReplicaFaults(accept_untimely_proposals=True)],
+    ids=["honest", "accept_untimely"],
+)
+def test_accept_untimely_proposals_prevotes_a_proposer_a_minute_ahead(
+    faults: ReplicaFaults,
+) -> None:
+    replica = replica_with(faults)
+    block = block_at_1(proposer=proposer_index(1, 0), time_ms=61_500)
+    [vote] = broadcast_votes(replica.handle(ProposalReceived(proposal(block), TimestampMs(1_500))))
+    assert vote.block_hash == (block.hash if faults.accept_untimely_proposals else None)

@@ -106,6 +106,7 @@ BAD_VALUES = [
     ("consensus", "timeout_delta_ms", -1, "0.."),
     ("consensus", "timeout_max_ms", 0, "1.."),
     ("consensus", "timeout_commit_ms", -1, "0.."),
+    ("consensus", "timeout_propose_absent_ms", 0, "1.."),
     ("consensus", "create_empty_blocks", "yes", "true or false"),
     ("consensus", "empty_block_interval_ms", -5, "0.."),
     ("consensus", "block_txs_max", 0, "1.."),

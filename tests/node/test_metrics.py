@@ -34,6 +34,7 @@ SNAPSHOT = NodeSnapshot(
     last_commit_s=0.5,
     wal_bytes=4096,
     mempool_journal_syncs=17,
+    clock_correction_ms=-60000,
     disk_free_bytes=123456789,
     disk_refused=4,
 )
@@ -97,6 +98,7 @@ def test_every_snapshot_counter_is_exported_under_its_name() -> None:
         "depochain_blocks_committed_total": "15",
         "depochain_last_commit_seconds": "0.5",
         "depochain_wal_bytes": "4096",
+        "depochain_clock_correction_ms": "-60000",
         "depochain_disk_free_bytes": "123456789",
         "depochain_disk_refused_total": "4",
     }

@@ -55,3 +55,10 @@ class StuckInProposeReplica(_FaultyReplica):
     (no nil prevote, no later round)."""
 
     FAULTS = ReplicaFaults(ignore_propose_timeout=True)
+
+
+class UntimelyAcceptingReplica(_FaultyReplica):
+    """Chain clock: prevotes a fresh proposal whatever its timestamp, so a proposer whose clock
+    is a minute ahead gets its time into the chain."""
+
+    FAULTS = ReplicaFaults(accept_untimely_proposals=True)

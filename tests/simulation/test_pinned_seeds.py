@@ -1,26 +1,41 @@
 """Simulator seeds that found bugs, replayed as named regression tests.
 
 Each seed runs the schedule it was found with (``lock_split_attacks=False``: the run's random
-streams are exactly those of the simulator of that time) and must be clean. Where the fix can be
+streams are exactly those of the simulator of that time; and :func:`_before_timely_proposals`:
+clocks without skew and a message delay no run reaches, so proposer-based time never turns a
+proposal down, as before it existed) and must be clean. Where the fix can be
 taken out from here, a second test does that and checks that the seed still fails: the pinned
 seed keeps exercising the bug, rather than passing because the simulator has drifted away.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from consensus import vote_set
+from consensus.params import TIME_BOUND_MAX_MS, ConsensusParams
 from consensus.simulation.checkers import ViolationKind
 from consensus.simulation.host import NodeHost
 from consensus.simulation.nodes import SimNode
-from consensus.simulation.runner import RunResult, SimConfig, run_simulation
+from consensus.simulation.runner import RunResult, SimConfig, default_params, run_simulation
 from consensus.types import Hash32
 
 
 def _replay(seed: int, validators: int = 4, byzantine: int = 1) -> RunResult:
-    config = SimConfig(validators=validators, byzantine=byzantine, lock_split_attacks=False)
+    config = SimConfig(
+        validators=validators,
+        byzantine=byzantine,
+        lock_split_attacks=False,
+        clock_skews=False,
+        params=_before_timely_proposals(),
+    )
     return run_simulation(seed, config=config)
+
+
+def _before_timely_proposals() -> ConsensusParams:
+    return dataclasses.replace(default_params(), message_delay_ms=TIME_BOUND_MAX_MS)
 
 
 def _assert_stalls(result: RunResult) -> None:

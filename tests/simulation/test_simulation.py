@@ -178,6 +178,7 @@ def test_cli_reports_failures_with_the_command_that_reproduces_them(
         fault_plan=_split_twins_plan(3_000),
         crashes=False,
         weighted_powers=False,
+        clock_skews=False,  # a twin a minute off would not get its fork proposed in time
     )
     monkeypatch.setattr(simulate, "SimConfig", lambda **_: twins)
     out, err = io.StringIO(), io.StringIO()
