@@ -4,7 +4,8 @@ its own module, imported only when that command runs (so ``depochain --help`` st
 ``start`` runs :func:`node.app.run_node`; ``status`` is :mod:`node.cli.status`; ``init``,
 ``localnet`` and ``keys`` are parsed in :mod:`node.cli.node_setup` (work in :mod:`node.cli.init`,
 :mod:`node.localnet`, :mod:`node.cli.keys`); ``tx`` and ``query`` in :mod:`node.cli.wallet`;
-``simulate`` is :mod:`node.cli.simulate`; ``nemesis`` is :mod:`node.cli.nemesis`; ``bench`` is :mod:`node.bench`.
+``simulate`` is :mod:`node.cli.simulate`; ``nemesis`` is :mod:`node.cli.nemesis`; ``bench`` is
+:mod:`node.bench`.
 """
 
 from __future__ import annotations

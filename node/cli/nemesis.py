@@ -60,10 +60,10 @@ def run_nemesis(args: argparse.Namespace) -> int:
             use_netns=not args.no_netns,
         )
         if args.soak is not None:
-            from node.nemesis import soak
+            from node.nemesis.soak import format_soak, run_soak
 
-            report = soak.run_soak(options, args.soak)
-            print(json.dumps(report, indent=2) if args.json else soak.format_soak(report))
+            report = run_soak(options, args.soak)
+            print(json.dumps(report, indent=2) if args.json else format_soak(report))
             return 0 if report["ok"] else 1
         results = nemesis_run.run(options)
     if args.json:

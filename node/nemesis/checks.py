@@ -52,14 +52,22 @@ class ChainScan:
     tx_code: dict[str, int] = field(default_factory=dict)
     tx_height: dict[str, int] = field(default_factory=dict)
     txs_read_to: int = 0
+    unreachable: set[int] = field(default_factory=set)
+    """Nodes that did not answer during the last scan."""
 
     def __post_init__(self) -> None:
         self.hashes = [{} for _ in self.urls]
 
     def scan(self) -> None:
+        self.unreachable.clear()
         for index, url in enumerate(self.urls):
-            self._scan_hashes(index, url)
-        self._scan_txs()
+            try:
+                self._scan_hashes(index, url)
+            except (ClientError, KeyError, ValueError):
+                self.unreachable.add(index)
+        answering = [i for i in range(len(self.urls)) if i not in self.unreachable]
+        if answering:
+            self._scan_txs(answering[0])
 
     def _scan_hashes(self, index: int, url: str) -> None:
         known = self.hashes[index]
@@ -76,12 +84,11 @@ class ChainScan:
             if not items or cursor is None or int(items[-1]["height"]) <= done + 1:
                 return
 
-    def _scan_txs(self) -> None:
-        """The txs of node 0's blocks not read yet (every node's blocks agree unless a fork is
-        reported)."""
-        reference = self.hashes[0]
-        top = max(reference, default=0)
-        api = client(self.urls[0])
+    def _scan_txs(self, index: int) -> None:
+        """The txs of node ``index``'s blocks not read yet (every node's blocks agree unless a
+        fork is reported)."""
+        top = max(self.hashes[index], default=0)
+        api = client(self.urls[index])
         for height in range(self.txs_read_to + 1, top + 1):
             block = api.block(height)
             for tx_hash, code in zip(block["tx_hashes"], block["tx_codes"], strict=False):

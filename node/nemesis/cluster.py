@@ -33,7 +33,7 @@ VALIDATORS = 4
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 POLL_S = 0.1
-UNCLEAN_MARKERS = ("Traceback", "node_crashed")
+UNCLEAN_MARKERS = ("Traceback", "node_crashed", "node crashed")
 
 
 @dataclass
@@ -177,9 +177,12 @@ class NemesisCluster:
         while time.monotonic() < deadline:
             if not self.is_running(index):
                 raise RuntimeError(f"node {index} exited:\n{self.log_tail(index)}")
-            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-                with urllib.request.urlopen(self.nodes[index].url + "/api/v1/status", timeout=5):
-                    return
+            url = self.nodes[index].url + "/api/v1/status"
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError, ValueError),
+                urllib.request.urlopen(url, timeout=5),
+            ):
+                return
             time.sleep(POLL_S)
         raise TimeoutError(f"node {index} not healthy:\n{self.log_tail(index)}")
 
@@ -234,13 +237,13 @@ class NemesisCluster:
         for node in self.nodes:
             node.log_offset = node.log_path.stat().st_size if node.log_path.exists() else 0
 
-    def unclean_log_lines(self) -> list[str]:
-        """Lines since :meth:`mark_logs` that show an unhandled failure."""
-        found = []
+    def unclean_log_lines(self) -> dict[int, list[str]]:
+        """node -> its lines since :meth:`mark_logs` that show an unhandled failure."""
+        found: dict[int, list[str]] = {}
         for node in self.nodes:
             for line in node.read_log(node.log_offset).splitlines():
                 if any(marker in line for marker in UNCLEAN_MARKERS):
-                    found.append(f"node {node.index}: {line[:300]}")
+                    found.setdefault(node.index, []).append(f"node {node.index}: {line[:300]}")
         return found
 
     def log_tail(self, index: int, lines: int = 20) -> str:
@@ -251,5 +254,10 @@ class NemesisCluster:
             if self.nodes[index].process is not None:
                 self.stop(index)
         if self.lab is not None:
-            self.lab.close()
+            try:
+                self.lab.close()
+            except NetnsError:  # a veth still going away with its namespace: once more
+                time.sleep(1.0)
+                with contextlib.suppress(NetnsError):
+                    self.lab.close()
             self.lab = None

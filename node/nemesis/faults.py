@@ -19,14 +19,17 @@ from typing import Protocol
 
 from node.clock import CLOCK_SKEW_ENV
 from node.disk_space import EXIT_DISK_FULL
-from node.nemesis import disk
+from node.nemesis import checks, disk
 from node.nemesis.cluster import NemesisCluster
 
 SKEW_MS = 60_000
 RESTART_CYCLES = 5
 TORN_BYTES = 7
+LOG_CUT_BYTES = 4096
+STORE_DIR = "chain.db"
 DISK_FULL_LINE = "stopping: the disk is full"
 EXIT_WAIT_S = 120.0
+POLL_S = 0.1
 
 
 @dataclass
@@ -59,11 +62,26 @@ def restart(ctx: Context, victim: int, env: dict[str, str] | None = None) -> Non
     ctx.cluster.wait_healthy(victim)
 
 
+def start_timed(ctx: Context, victim: int, outcome: FaultOutcome) -> None:
+    """Start the victim; the heal is now. Notes how long its process took to answer (Python
+    start-up and store opening are part of every recovery after a restart)."""
+    ctx.cluster.start(victim)
+    outcome.healed_at = time.monotonic()
+    try:
+        ctx.cluster.wait_healthy(victim)
+    except (RuntimeError, TimeoutError) as exc:
+        outcome.failures.append(f"node {victim} did not come back: {str(exc)[:300]}")
+        return
+    outcome.notes.append(f"node {victim} answered {time.monotonic() - outcome.healed_at:.1f} s "
+                         "after its restart")  # fmt: skip
+
+
 def kill(ctx: Context, victim: int) -> FaultOutcome:
     ctx.cluster.stop(victim, signal.SIGKILL)
     ctx.hold(ctx.duration_s)
-    ctx.cluster.start(victim)
-    return FaultOutcome(time.monotonic(), notes=[f"kill -9 node {victim}, restarted"])
+    outcome = FaultOutcome(notes=[f"kill -9 node {victim}, restarted"])
+    start_timed(ctx, victim, outcome)
+    return outcome
 
 
 def pause(ctx: Context, victim: int) -> FaultOutcome:
@@ -105,9 +123,10 @@ def skew(ctx: Context, victim: int) -> FaultOutcome:
         restart(ctx, victim, {CLOCK_SKEW_ENV: str(offset)})
         ctx.hold(ctx.duration_s)
     ctx.cluster.stop(victim)
-    ctx.cluster.start(victim)
     note = f"node {victim} restarted at +{SKEW_MS} ms, then -{SKEW_MS} ms, then without skew"
-    return FaultOutcome(time.monotonic(), notes=[note])
+    outcome = FaultOutcome(notes=[note])
+    start_timed(ctx, victim, outcome)
+    return outcome
 
 
 def full_disk(ctx: Context, victim: int) -> FaultOutcome:
@@ -128,42 +147,88 @@ def full_disk(ctx: Context, victim: int) -> FaultOutcome:
     if lines != 1:
         outcome.failures.append(f"expected one '{DISK_FULL_LINE}' line, saw {lines}")
     disk.drain(ctx.disk_path)
-    ctx.cluster.start(victim)
-    outcome.healed_at = time.monotonic()
+    start_timed(ctx, victim, outcome)
     return outcome
 
 
 def torn_storage(ctx: Context, victim: int) -> FaultOutcome:
-    """kill -9, then cut the WAL's last bytes and half of LevelDB's newest log; restart. The
-    node must come back (recovered) or refuse to start with an exit and no traceback (refused
-    cleanly; its data is then put back as it was and it starts again)."""
+    """Two damages in turn, each on the victim stopped by kill -9 and followed by a restart: the
+    WAL's last bytes torn off, then the last page of LevelDB's newest log cut. After each the
+    node must come back and catch up (recovered) or refuse to start with an exit and no
+    traceback (refused cleanly). When it does not recover, the damaged store and WAL are put
+    back as they were (its sign state and mempool journal are kept: rolling those back would
+    be unsafe and lose acknowledged txs) and it starts again, so the next faults meet four
+    nodes."""
+    outcome = FaultOutcome()
+    wal = "torn WAL tail"
+    damage_and_restart(
+        ctx, victim, wal, lambda data: truncate_tail(data / "wal", TORN_BYTES), outcome
+    )
+    ctx.hold(ctx.duration_s / 2)
+    damage_and_restart(ctx, victim, "truncated LevelDB log", truncate_log, outcome)
+    return outcome
+
+
+def damage_and_restart(
+    ctx: Context, victim: int, label: str, damage: Callable[[Path], str], outcome: FaultOutcome
+) -> None:
     cluster = ctx.cluster
     cluster.stop(victim, signal.SIGKILL)
     data = cluster.data_path(victim)
-    backup = data.with_name("data.before-torn")
+    backup = data.with_name("data.before-damage")
     shutil.rmtree(backup, ignore_errors=True)
     shutil.copytree(data, backup)
-    outcome = FaultOutcome(notes=[truncate_tail(data / "wal", TORN_BYTES), truncate_log(data)])
+    outcome.notes.append(f"{label}: {damage(data)}")
     cluster.start(victim)
+    outcome.healed_at = time.monotonic()
+    answered = False
     try:
         cluster.wait_healthy(victim)
-        outcome.notes.append("restart: recovered")
-    except (RuntimeError, TimeoutError):
-        code = cluster.wait_exit(victim, (), 5.0)
-        if code is None:
-            cluster.stop(victim)
-            outcome.failures.append("restart: neither healthy nor exited")
-        else:
-            cluster.exits[-1].expected = (code,) if code > 0 else ()
-            last = cluster.log_tail(victim, 1)
-            outcome.notes.append(f"restart: refused cleanly (exit {code}: {last[:200]})")
-        shutil.rmtree(data)
-        shutil.copytree(backup, data)
-        cluster.start(victim)
-        outcome.notes.append("data put back as before the damage, restarted")
+        answered = True
+        wait_caught_up(ctx, victim)
+        outcome.notes.append(f"{label}: restart: recovered (caught up with the others)")
+    except (RuntimeError, TimeoutError) as exc:
+        outcome.notes.append(f"{label}: restart: did not recover: {str(exc).splitlines()[0][:200]}")
+        judge_failed_restart(ctx, victim, answered, outcome)
+        for part in (STORE_DIR, "wal"):
+            shutil.rmtree(data / part, ignore_errors=True)
+            shutil.copytree(backup / part, data / part)
+        outcome.notes.append(f"{label}: store and WAL put back as before the damage, restarted")
+        start_timed(ctx, victim, outcome)
     shutil.rmtree(backup, ignore_errors=True)
-    outcome.healed_at = time.monotonic()
-    return outcome
+
+
+def judge_failed_restart(ctx: Context, victim: int, answered: bool, outcome: FaultOutcome) -> None:
+    """A refusal to start (an exit status > 0 before ever answering; the log is checked for
+    tracebacks like every other) is clean; a crash after it answered is not."""
+    cluster = ctx.cluster
+    code = cluster.wait_exit(victim, (), 5.0)
+    if code is None:
+        cluster.stop(victim)
+        outcome.failures.append(f"node {victim} neither caught up nor exited")
+    elif not answered and code > 0:
+        cluster.exits[-1].expected = (code,)
+        last = cluster.log_tail(victim, 1)
+        outcome.notes.append(f"restart: refused cleanly (exit {code}: {last[:200]})")
+    else:
+        outcome.notes.append(f"restart: node {victim} answered, then exited {code}")
+
+
+def wait_caught_up(ctx: Context, victim: int, timeout_s: float = EXIT_WAIT_S) -> None:
+    """Wait until the victim's height reaches the others' height when the wait began;
+    RuntimeError if it exits meanwhile, TimeoutError if it does not get there."""
+    cluster = ctx.cluster
+    others = [checks.get_height(n.url) for n in cluster.nodes if n.index != victim]
+    target = max((h for h in others if h is not None), default=0)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not cluster.is_running(victim):
+            raise RuntimeError(f"node {victim} exited while catching up to height {target}")
+        height = checks.get_height(cluster.nodes[victim].url)
+        if height is not None and height >= target:
+            return
+        time.sleep(POLL_S)
+    raise TimeoutError(f"node {victim} not at height {target} within {timeout_s:g} s")
 
 
 def truncate_tail(path: Path, count: int) -> str:
@@ -182,15 +247,17 @@ def truncate_tail(path: Path, count: int) -> str:
 
 
 def truncate_log(data: Path) -> str:
-    logs = sorted(data.rglob("*.log"), key=lambda p: p.stat().st_mtime)
-    logs = [p for p in logs if p.parent.name != "data" or p.name != "node.log"]
+    """Cut the last page off LevelDB's newest log (``chain.db/NNNNNN.log``): the write a
+    crash of the machine, not just of the process, could have lost."""
+    logs = sorted((data / STORE_DIR).glob("*.log"))
     if not logs:
         return "no LevelDB log to truncate"
     newest = logs[-1]
     size = newest.stat().st_size
+    kept = max(0, size - LOG_CUT_BYTES)
     with open(newest, "r+b") as handle:
-        handle.truncate(size // 2)
-    return f"LevelDB {newest.name}: {size} -> {size // 2} bytes"
+        handle.truncate(kept)
+    return f"LevelDB {newest.name}: {size} -> {kept} bytes"
 
 
 def restart_loop(ctx: Context, victim: int) -> FaultOutcome:
@@ -200,9 +267,10 @@ def restart_loop(ctx: Context, victim: int) -> FaultOutcome:
         cluster.start(victim)
         cluster.wait_healthy(victim)
     cluster.stop(victim, signal.SIGKILL)
-    cluster.start(victim)
     note = f"node {victim}: {RESTART_CYCLES + 1} kill -9 / restart cycles, each once it answered"
-    return FaultOutcome(time.monotonic(), notes=[note])
+    outcome = FaultOutcome(notes=[note])
+    start_timed(ctx, victim, outcome)
+    return outcome
 
 
 FAULTS: dict[str, Fault] = {

@@ -145,8 +145,9 @@ class Nemesis:
 
     def run_phase(self, name: str, number: int) -> PhaseResult:
         result = PhaseResult(name)
-        self.cluster.mark_logs()
         exits_before = len(self.cluster.exits)
+        self.repair(result)
+        self.cluster.mark_logs()
         self.max_drift_ms = 0
         self.hold(self.duration_s / 2)  # load before the fault
         victim = number % VALIDATORS
@@ -164,10 +165,22 @@ class Nemesis:
         self.check(result)
         self.cluster.reap_unexpected()
         unclean = [e for e in self.cluster.exits[exits_before:] if not e.clean]
-        log_lines = self.cluster.unclean_log_lines()
-        result.unclean_exits = len(unclean) + len(log_lines)
-        result.problems += [f"node {e.node} exit {e.code}" for e in unclean] + log_lines[:5]
+        crash_lines = self.cluster.unclean_log_lines()
+        # A crash shows as an exit and as log lines: a node counts once per unclean exit, and
+        # once if it only left crash lines (e.g. it crashed and was started again by a fault).
+        without_exit = set(crash_lines) - {e.node for e in unclean}
+        result.unclean_exits = len(unclean) + len(without_exit)
+        result.problems += [f"node {e.node} exit {e.code}" for e in unclean]
+        result.problems += [line for lines in crash_lines.values() for line in lines[:3]]
         return result
+
+    def repair(self, result: PhaseResult) -> None:
+        """Start again any node found dead before a fault (its exit counts as unclean in this
+        phase), so every fault meets four nodes."""
+        for record in self.cluster.reap_unexpected():
+            result.notes.append(f"node {record.node} was down (exit {record.code}); restarted")
+            self.cluster.start(record.node)
+            self.cluster.wait_healthy(record.node)
 
     def measure_recovery(self, healed_at: float) -> float | None:
         """Seconds from the heal until a tx submitted after it is committed on every node."""
