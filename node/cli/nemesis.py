@@ -33,7 +33,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"all, or a comma list of: {','.join(FAULT_NAMES)}",
     )  # fmt: skip
     nemesis.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
-    nemesis.add_argument("--rate", type=float, default=60.0, help="tx/s offered by the payers")
+    nemesis.add_argument("--rate", type=float, default=100.0, help="tx/s offered by the payers")
     nemesis.add_argument(
         "--soak", type=float, default=None, metavar="SECONDS",
         help="instead of faults: run this long at half the rate and report resource use",
