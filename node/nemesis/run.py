@@ -126,8 +126,10 @@ class Nemesis:
                 except (checks.ClientError, KeyError):
                     continue
                 if block_ms is not None:
-                    drift = int(block_ms) - int(time.time() * 1000)
-                    self.max_drift_ms = max(self.max_drift_ms, abs(drift))
+                    # ahead only: a chain that makes no blocks (a partition) falls behind
+                    # this clock without anyone pushing it
+                    ahead = int(block_ms) - int(time.time() * 1000)
+                    self.max_drift_ms = max(self.max_drift_ms, ahead)
                 break
             time.sleep(SAMPLE_S)
 
@@ -155,7 +157,9 @@ class Nemesis:
             victim = (victim + 1) % VALIDATORS
         outcome: FaultOutcome = FAULTS[name](self, victim)
         result.notes, result.problems = outcome.notes, outcome.failures
-        result.notes.append(f"chain time vs this machine's clock: at most {self.max_drift_ms} ms")
+        result.notes.append(
+            f"newest block time ahead of this machine's clock: at most {self.max_drift_ms} ms"
+        )
         if outcome.skipped is not None or outcome.healed_at is None:
             result.skipped = outcome.skipped or "not run"
             return result
