@@ -240,7 +240,12 @@ class Nemesis:
         checks.wait_idle(self.urls, DRAIN_TIMEOUT_S)
         ok = True
         for index, url in enumerate(self.urls):
-            for iid, entry in checks.check_conservation(url).items():
+            try:
+                report = checks.check_conservation(url)
+            except checks.ClientError as exc:
+                result.problems.append(f"node {index}: conservation not read: {exc}")
+                continue
+            for iid, entry in report.items():
                 if not entry["ok"]:
                     ok = False
                     result.problems.append(f"node {index} {iid}: {entry}")
@@ -269,7 +274,12 @@ def run(options: Options) -> list[PhaseResult]:
     try:
         nemesis.start()
         for number, name in enumerate(options.faults):
-            results.append(nemesis.run_phase(name, number))
+            try:
+                results.append(nemesis.run_phase(name, number))
+            except Exception as exc:  # one fault breaking the run ends it, reported as failed
+                results.append(PhaseResult(name, problems=[f"the run broke: {exc!r}"[:500]]))
+                print_progress(results[-1])
+                break
             print_progress(results[-1])
     finally:
         nemesis.close()
@@ -292,7 +302,7 @@ def format_table(results: list[PhaseResult]) -> str:
         if r.skipped is not None:
             rows.append((r.fault, "-", "-", "-", "-", "-", f"skipped: {r.skipped}"))
             continue
-        conservation = "OK" if r.conservation_ok else "VIOLATED"
+        conservation = {True: "OK", False: "VIOLATED", None: "not read"}[r.conservation_ok]
         recovery = "none" if r.recovery_s is None else f"{r.recovery_s:.1f}"
         rows.append((r.fault, str(r.lost), str(r.duplicated), str(r.forks), conservation,
                      recovery, str(r.unclean_exits)))  # fmt: skip
