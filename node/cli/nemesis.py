@@ -65,9 +65,10 @@ def run_nemesis(args: argparse.Namespace) -> int:
             report = run_soak(options, args.soak)
             print(json.dumps(report, indent=2) if args.json else format_soak(report))
             return 0 if report["ok"] else 1
-        results = nemesis_run.run(options)
+        results, setup = nemesis_run.run(options)
     if args.json:
-        print(nemesis_run.to_json(results, {}))
+        print(nemesis_run.to_json(results, {"setup": setup}))
     else:
+        print(setup)
         print(nemesis_run.format_table(results))
     return 0 if all(result.ok for result in results) else 1

@@ -265,12 +265,14 @@ def describe_setup(nemesis: Nemesis) -> str:
     )
 
 
-def run(options: Options) -> list[PhaseResult]:
+def run(options: Options) -> tuple[list[PhaseResult], str]:
+    """The results of every fault run, and a line describing the setup."""
     import sys
 
     nemesis = Nemesis(options)
-    results = []
-    print(describe_setup(nemesis), file=sys.stderr, flush=True)
+    results: list[PhaseResult] = []
+    setup = describe_setup(nemesis)
+    print(setup, file=sys.stderr, flush=True)
     try:
         nemesis.start()
         for number, name in enumerate(options.faults):
@@ -283,7 +285,7 @@ def run(options: Options) -> list[PhaseResult]:
             print_progress(results[-1])
     finally:
         nemesis.close()
-    return results
+    return results, setup
 
 
 def print_progress(result: PhaseResult) -> None:
