@@ -42,11 +42,11 @@ def unmount(path: Path) -> None:
 def fill(disk: Path, leave_bytes: int) -> None:
     """Grow the ballast file until only ``leave_bytes`` are free (0: the disk is full)."""
     chunk = b"\0" * (1 << 20)
-    with open(disk / BALLAST, "ab") as ballast:
+    # unbuffered, so a full disk shows in write() and not later, when the file is closed
+    with open(disk / BALLAST, "ab", buffering=0) as ballast:
         while (free := get_free_bytes(disk)) > leave_bytes:
             try:
                 ballast.write(chunk[: min(len(chunk), free - leave_bytes)])
-                ballast.flush()
             except OSError:
                 return  # full: nothing more fits
 

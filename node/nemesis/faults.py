@@ -135,8 +135,12 @@ def full_disk(ctx: Context, victim: int) -> FaultOutcome:
         return FaultOutcome(skipped=ctx.disk_reason)
     victim = ctx.cluster.disk_node
     outcome = FaultOutcome()
-    disk.fill(ctx.disk_path, 0)
-    code = ctx.cluster.wait_exit(victim, (EXIT_DISK_FULL,), EXIT_WAIT_S)
+    try:
+        disk.fill(ctx.disk_path, 0)
+        code = ctx.cluster.wait_exit(victim, (EXIT_DISK_FULL,), EXIT_WAIT_S)
+    except BaseException:
+        disk.drain(ctx.disk_path)  # never leave the node's disk full behind
+        raise
     log = ctx.cluster.nodes[victim].read_log(ctx.cluster.nodes[victim].log_offset)
     lines = log.count(DISK_FULL_LINE)
     outcome.notes.append(f"node {victim}: disk filled; exit {code}, {lines} 'disk is full' line")

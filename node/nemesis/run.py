@@ -278,10 +278,9 @@ def run(options: Options) -> tuple[list[PhaseResult], str]:
         for number, name in enumerate(options.faults):
             try:
                 results.append(nemesis.run_phase(name, number))
-            except Exception as exc:  # one fault breaking the run ends it, reported as failed
-                results.append(PhaseResult(name, problems=[f"the run broke: {exc!r}"[:500]]))
+            except Exception as exc:  # reported as a failed fault; the next one repairs first
+                results.append(PhaseResult(name, problems=[f"the fault broke: {exc!r}"[:500]]))
                 print_progress(results[-1])
-                break
             print_progress(results[-1])
     finally:
         nemesis.close()
