@@ -210,6 +210,10 @@ def judge_failed_restart(ctx: Context, victim: int, answered: bool, outcome: Fau
     if code is None:
         cluster.stop(victim)
         outcome.failures.append(f"node {victim} neither caught up nor exited")
+    elif victim in cluster.unclean_log_lines():
+        outcome.notes.append(
+            f"restart: node {victim} crashed (exit {code}, a traceback in its log)"
+        )
     elif not answered and code > 0:
         cluster.exits[-1].expected = (code,)
         last = cluster.log_tail(victim, 1)

@@ -157,12 +157,12 @@ class Nemesis:
             victim = (victim + 1) % VALIDATORS
         outcome: FaultOutcome = FAULTS[name](self, victim)
         result.notes, result.problems = outcome.notes, outcome.failures
-        result.notes.append(
-            f"newest block time ahead of this machine's clock: at most {self.max_drift_ms} ms"
-        )
         if outcome.skipped is not None or outcome.healed_at is None:
             result.skipped = outcome.skipped or "not run"
             return result
+        result.notes.append(
+            f"newest block time ahead of this machine's clock: at most {self.max_drift_ms} ms"
+        )
         result.recovery_s = self.measure_recovery(outcome.healed_at)
         if result.recovery_s is None:
             result.problems.append(f"no recovery within {RECOVERY_TIMEOUT_S:g} s of the heal")
