@@ -4,7 +4,8 @@ its own module, imported only when that command runs (so ``depochain --help`` st
 ``start`` runs :func:`node.start.run_node`; ``status`` is :mod:`node.cli.status`; ``init``,
 ``localnet`` and ``keys`` are parsed in :mod:`node.cli.node_setup` (work in :mod:`node.cli.init`,
 :mod:`node.localnet`, :mod:`node.cli.keys`); ``tx`` and ``query`` in :mod:`node.cli.wallet`;
-``simulate`` is :mod:`node.cli.simulate`; ``bench`` is :mod:`node.bench`.
+``simulate`` is :mod:`node.cli.simulate`; ``nemesis`` is :mod:`node.cli.nemesis`; ``bench`` is
+:mod:`node.bench`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wallet(commands)
     _add_sign_state(commands)
     _add_simulate(commands)
+    _add_nemesis(commands)
     return parser
 
 
@@ -141,6 +143,13 @@ def _add_sign_state(commands: argparse._SubParsersAction[argparse.ArgumentParser
     from node.cli import sign_state
 
     sign_state.add_commands(commands)
+
+
+def _add_nemesis(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`nemesis` (parser and handler in node.cli.nemesis; the work in node.nemesis)."""
+    from node.cli import nemesis
+
+    nemesis.add_commands(commands)
 
 
 def _add_simulate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
