@@ -51,8 +51,11 @@ class WalletError(Exception):
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `tx` and `query` on the `depochain` parser."""
+    from node.cli import proven
+
     _add_tx(commands)
     _add_query(commands)
+    proven.add_audit(commands, _common)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -125,13 +128,16 @@ def _add_query(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tx.add_argument("tx_hash", nargs="?")
     tx.add_argument("--submitter", default=None)
     tx.add_argument("--key", default=None, help="idempotency key")
-    tx.add_argument("--prove", action="store_true", help="include the finality proof")
+    tx.add_argument("--prove", action="store_true", help="verify inclusion and receipt offline")
     block = kinds.add_parser("block", help="a block (default: the latest)")
     block.add_argument("height", nargs="?", default="latest")
     supply = kinds.add_parser("supply", help="an instrument's supply (or all instruments)")
     supply.add_argument("instrument_id", nargs="?")
     validators = kinds.add_parser("validators", help="the validator set")
     validators.add_argument("--height", type=int, default=None)
+    from node.cli import proven
+
+    proven.add_prove_options(account, tx)
     for parser in (account, tx, block, supply, validators):
         _common(parser)
         parser.set_defaults(handler=run_query)
@@ -281,7 +287,13 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _query(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
+    from node.cli import proven
+
     kind = args.query_kind
+    if kind == "account" and args.prove:
+        return proven.query_account(client, args)
+    if kind == "tx" and args.prove and args.tx_hash:
+        return proven.query_tx(client, args)
     if kind == "account":
         account = client.account(args.account_id)
         decimals = {
