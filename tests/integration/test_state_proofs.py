@@ -15,9 +15,13 @@ from typing import Any
 import pytest
 
 from consensus import codec
+from consensus.blocks import Header
+from consensus.crypto import SignPurpose
 from consensus.ledger.txs import Transfer
 from consensus.merkle import Proof
 from consensus.merkle.proofs import LEAF
+from consensus.messages import CommitCertificate, CommitSig, VoteType, compute_vote_sign_payload
+from consensus.types import Round, ValidatorIndex
 from consensus.validators import ValidatorSet
 from node.client import Client, ProofError, verify_finality_proof
 from node.client.audit import audit_liabilities
@@ -28,6 +32,7 @@ from node.client.state_proofs import (
     verify_instrument_proof,
     verify_receipt_proof,
 )
+from node.home import load_key
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_api_cluster import api_cluster, http, sign, tx_json
 
@@ -222,10 +227,8 @@ def _page_cases(height: int) -> dict[str, Any]:
         return page
 
     def skipped(client: Any, page: Any, call: int) -> Any:
-        if call == 1 and page["next_cursor"] is not None:  # jump over the second holder
-            return {**page, "next_cursor": Client.balances_page(client, INSTRUMENT, height,
-                                                                 page["next_cursor"], 1)
-                    ["next_cursor"]}  # fmt: skip
+        if call == 1 and page["next_cursor"] is not None:  # the next page starts past a holder
+            return {**page, "next_cursor": page["next_cursor"] + "0"}
         return page
 
     def shorter(client: Any, page: Any, call: int) -> Any:
@@ -263,11 +266,40 @@ def test_tampered_liabilities_page_fails(api_cluster: Cluster, paid: Any) -> Non
 
 def test_a_page_is_proven_for_its_own_slice_only(api_cluster: Cluster, paid: Any) -> None:
     client, trust = Client(api_cluster.url(0)), genesis_trust(api_cluster)
+    start = b"B" + INSTRUMENT.encode() + b"\x00"
     first = client.balances_page(INSTRUMENT, paid["height"], None, 1)
-    hi = base64.b64decode(first["slice"]["hi"])
-    verify_balance_page(first, trust, INSTRUMENT, b"B" + INSTRUMENT.encode() + b"\x00")
-    with pytest.raises(ProofError):  # the same page offered as the next one
-        verify_balance_page(first, trust, INSTRUMENT, hi)
+    verify_balance_page(first, trust, INSTRUMENT, start)
+    second = client.balances_page(INSTRUMENT, paid["height"], first["next_cursor"], 1)
+    verify_balance_page(second, trust, INSTRUMENT, base64.b64decode(first["slice"]["hi"]))
+    with pytest.raises(ProofError):  # the second page offered as the first: it hides a holder
+        verify_balance_page(second, trust, INSTRUMENT, start)
+    with pytest.raises(ProofError):  # the first page offered again as the next one
+        verify_balance_page(first, trust, INSTRUMENT, base64.b64decode(first["slice"]["hi"]))
+
+
+def test_a_header_naming_another_set_is_refused(api_cluster: Cluster, paid: Any) -> None:
+    """Even signed by the genesis validators, a header whose validators_hash names another set
+    is refused: the verifier would have to follow that change, which it does not."""
+    client, trust = Client(api_cluster.url(0)), genesis_trust(api_cluster)
+    doc = client.account_proof(PAYEE, paid["height"])
+    wire = codec.decode(base64.b64decode(doc["anchor"]["header"]["encoded"]))
+    wire[9] = bytes(32)  # validators_hash
+    forged = Header.from_wire(wire)
+    keys = {}
+    for index in range(api_cluster.validators):
+        private = load_key(api_cluster.node(index).home / "validator_key.json")
+        keys[bytes(api_cluster.validator_key(index))] = private
+    payload = compute_vote_sign_payload(VoteType.PRECOMMIT, forged.height, 0, forged.hash)
+    signatures = tuple(
+        CommitSig(ValidatorIndex(i), keys[bytes(v.public_key)].sign(
+            SignPurpose.VOTE, forged.chain_id, payload))
+        for i, v in enumerate(trust.validators.validators)
+    )  # fmt: skip
+    certificate = CommitCertificate(forged.height, Round(0), forged.hash, signatures)
+    doc["anchor"]["header"]["encoded"] = base64.b64encode(codec.encode(wire)).decode()
+    doc["anchor"]["certificate"]["encoded"] = base64.b64encode(certificate.encode()).decode()
+    with pytest.raises(ProofError, match="validator set"):
+        verify_account_proof(doc, trust, PAYEE)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
