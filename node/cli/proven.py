@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +29,7 @@ from node.client.state_proofs import (
 )
 
 GENESIS_DEFAULT = "genesis.json"
+RECEIPT_POLL_S = 0.2
 
 
 def add_prove_options(account: argparse.ArgumentParser, tx: argparse.ArgumentParser) -> None:
@@ -109,10 +111,8 @@ def query_account(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
 
 def query_tx(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     trust = _trust(args)
-    view = client.tx(args.tx_hash, prove=True)
-    proof = view.get("proof")
-    if proof is None:
-        raise ClientError(f"tx {args.tx_hash} is not committed ({view.get('status')})")
+    view = _wait_for_receipt_proof(client, args.tx_hash, args.timeout)
+    proof = view["proof"]
     included = verify_finality_proof(proof, trust.validators, trust.chain_id)
     receipt = verify_receipt_proof(proof, trust)
     code = receipt.receipt.code
@@ -127,9 +127,8 @@ def query_tx(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     ]
     for event in receipt.receipt.events:
         lines.append(f"  event    {event}")
-    document = {
+    verified = {
         "hash": included.tx_hash.hex(),
-        "verified": True,
         "height": included.height,
         "index": included.index,
         "accepted": receipt.accepted,
@@ -139,7 +138,23 @@ def query_tx(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
         "signed_power": receipt.root.signed_power,
         "total_power": receipt.root.total_power,
     }
-    return document, "\n".join(lines)
+    return {**view, "verified": verified}, "\n".join(lines)
+
+
+def _wait_for_receipt_proof(client: Client, tx_hash: str, timeout_s: float) -> Any:
+    """The tx's view once the block after it is committed (its receipt is proven by that
+    block's header), polling for at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        view = client.tx(tx_hash, prove=True)
+        proof = view.get("proof")
+        if proof is None and view.get("status") != "pending":
+            raise ClientError(f"tx {tx_hash} is not in a block ({view.get('status')})")
+        if proof is not None and proof.get("receipt_proof") is not None:
+            return view
+        if time.monotonic() >= deadline:
+            raise ClientError(f"tx {tx_hash}: no receipt proof within {timeout_s} s")
+        time.sleep(RECEIPT_POLL_S)
 
 
 def run_audit(args: argparse.Namespace, out: TextIO | None = None) -> int:
