@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from consensus.ledger.records import Instrument
-from node.cli.wallet import format_amount
+from node.cli.amounts import format_amount
 from node.client import Client, ClientError, verify_finality_proof
 from node.client.audit import LiabilitiesAudit, audit_liabilities
 from node.client.state_proofs import (

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.ledger.txs import Body
+from node.cli.amounts import format_amount
 from node.cli.keys import get_keyring_path
 from node.client import (
     Client,
@@ -350,14 +351,6 @@ def _account_text(account: dict[str, Any], decimals: dict[str, int]) -> str:
         lines.append("  no balances")
     lines.append("  (amounts in major units; the API and --json give integer minor units)")
     return "\n".join(lines)
-
-
-def format_amount(minor: int, decimals: int) -> str:
-    """1000010050 with 2 decimals -> '10,000,100.50' (exact: integer arithmetic only)."""
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**decimals)
-    text = f"{whole:,}"
-    return sign + (f"{text}.{fraction:0{decimals}d}" if decimals else text)
 
 
 def _tx_text(view: dict[str, Any]) -> str:

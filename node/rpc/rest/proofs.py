@@ -20,7 +20,8 @@ The formats are in ``docs/api.md`` and ``docs/state.md``; ``node.client.state_pr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -40,15 +41,14 @@ from consensus.merkle.bits import compare_child
 from consensus.merkle.nodes import Leaf
 from node.rpc.rest import shapes as aj
 from node.rpc.rest.submit import ApiProblem
-
-if TYPE_CHECKING:
-    from node.rpc.rest.routes import ApiRoutes
+from node.services import NodeServices
 
 Json = dict[str, Any]
 INSTRUMENTS_RANGE = (INSTRUMENT_PREFIX, bytes([INSTRUMENT_PREFIX[0] + 1]))
 """Tree keys of every instrument record (the ``I`` prefix)."""
 BALANCE_PAGE_DEFAULT = 100
 BALANCE_PAGE_MAX = 1000
+CURSOR_LEN_MAX = 128
 
 
 def _malformed(message: str) -> ApiProblem:
@@ -89,19 +89,19 @@ def range_proof_json(tree: StateTree, lo: bytes, hi: bytes) -> Json:
 
 
 class ProofRoutes:
-    """Proven reads; ``routes`` supplies the chain and the plain views."""
+    """Proven reads over one node's chain; ``validator_names`` labels validator keys."""
 
-    def __init__(self, routes: ApiRoutes) -> None:
-        self.routes = routes
-        self.s = routes.s
+    def __init__(
+        self, services: NodeServices, validator_names: Callable[[], dict[bytes, str]]
+    ) -> None:
+        self.s = services
+        self.validator_names = validator_names
 
     # -- the anchor: the certified header whose app hash is the proofs' root ---------------
 
     def proven_height(self, request: web.Request) -> int:
-        from node.rpc.rest.routes import get_height_param
-
         latest = self.s.chain.height
-        height = get_height_param(request, "height")
+        height = _height_param(request)
         if height is None:
             if latest < 1:
                 raise _not_found("no block committed yet: no header certifies a state")
@@ -129,7 +129,7 @@ class ProofRoutes:
             "height": height,
             "header": aj.header_json(block.header),
             "certificate": aj.certificate_json(certificate),
-            "validators": aj.validator_set_json(validators, self.routes._validator_names()),
+            "validators": aj.validator_set_json(validators, self.validator_names()),
         }
 
     def tree_at(self, height: int) -> StateTree:
@@ -170,15 +170,13 @@ class ProofRoutes:
 
     async def list_balances(self, request: web.Request) -> web.Response:
         """One page of an instrument's balances, with a range proof of its slice."""
-        from node.rpc.rest.routes import get_cursor
-
         iid = request.match_info["instrument_id"]
         try:
             validate_instrument_id(iid)
         except CodecError as exc:
             raise _malformed(f"instrument id: {exc}") from exc
         limit = _page_limit(request)
-        cursor = get_cursor(request)
+        cursor = _cursor(request)
         height = self.proven_height(request)
         tree = self.tree_at(height)
         range_lo, range_hi = instrument_balances_range(iid)
@@ -219,3 +217,21 @@ def _page_limit(request: web.Request) -> int:
     if not raw.isdigit() or len(raw) > 5 or not 1 <= int(raw) <= BALANCE_PAGE_MAX:
         raise _malformed(f"limit must be an integer in 1..{BALANCE_PAGE_MAX}")
     return int(raw)
+
+
+def _height_param(request: web.Request) -> int | None:
+    raw = request.query.get("height")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise _malformed("height must be a non-negative integer")
+    return int(raw)
+
+
+def _cursor(request: web.Request) -> str | None:
+    raw = request.query.get("cursor")
+    if raw is None or raw == "":
+        return None
+    if len(raw) > CURSOR_LEN_MAX or not raw.isascii() or not raw.isprintable():
+        raise _malformed(f"cursor must be printable ASCII of <= {CURSOR_LEN_MAX} chars")
+    return raw

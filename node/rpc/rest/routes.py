@@ -144,7 +144,7 @@ class ApiRoutes:
     def __init__(self, services: NodeServices, submissions: RecentSubmissions) -> None:
         self.s = services
         self.submissions = submissions
-        self.proofs = ProofRoutes(self)
+        self.proofs = ProofRoutes(services, self._validator_names)
 
     # -- state iteration -----------------------------------------------------------------------
 
