@@ -4,6 +4,7 @@ every tampering of a value, a proof, a header or a page is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import subprocess
@@ -23,7 +24,7 @@ from consensus.merkle.proofs import LEAF
 from consensus.messages import CommitCertificate, CommitSig, VoteType, compute_vote_sign_payload
 from consensus.types import Round, ValidatorIndex
 from consensus.validators import ValidatorSet
-from node.client import Client, ProofError, verify_finality_proof
+from node.client import AsyncClient, Client, ProofError, verify_finality_proof
 from node.client.audit import audit_liabilities
 from node.client.state_proofs import (
     Trust,
@@ -86,6 +87,18 @@ def test_paid_balance_is_proven_offline_from_genesis(api_cluster: Cluster, paid:
     assert "BANKB:USD" not in proven.balances  # bob at BANKA holds no BANKB:USD: proven absent
     assert proven.root.signed_power * 3 > proven.root.total_power * 2
     assert _balance_total(after, trust) == _balance_total(before, trust) + 777
+    nobody = verify_account_proof(client.account_proof("BANKA/nobody"), trust, "BANKA/nobody")
+    assert nobody.account is None and nobody.balances == {} and nobody.nonce == 0
+
+
+def test_async_client_fetches_the_same_proofs(api_cluster: Cluster, paid: Any) -> None:
+    async def fetch() -> Any:
+        async with AsyncClient(api_cluster.url(0)) as client:
+            return await client.account_proof(PAYEE, paid["height"])
+
+    doc = asyncio.run(fetch())
+    assert doc == Client(api_cluster.url(0)).account_proof(PAYEE, paid["height"])
+    verify_account_proof(doc, genesis_trust(api_cluster), PAYEE)
 
 
 def _retamper_leaf(proof_json: dict[str, Any], change: Any) -> None:
