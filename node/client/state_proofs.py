@@ -30,6 +30,7 @@ from consensus.crypto import verify_merkle_proof
 from consensus.ledger import build_genesis_state, get_validators
 from consensus.ledger.commitment import instrument_balances_range, to_state_key, to_tree_key
 from consensus.ledger.events import Receipt
+from consensus.ledger.queries import get_governance
 from consensus.ledger.records import Account, Balance, Instrument
 from consensus.ledger.state import account_key, balance_key, get_reader, instrument_key, nonce_key
 from consensus.merkle import Proof, successor, verify_range
@@ -37,7 +38,7 @@ from consensus.merkle import ProofError as TreeProofError
 from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
 from node.client.errors import ProofError
-from node.client.proof import read_merkle_proof
+from node.client.proof import read_merkle_proof, validator_set_from_json
 
 INSTRUMENTS_RANGE = (b"I", b"J")
 
@@ -48,6 +49,9 @@ class Trust:
 
     chain_id: str
     validators: ValidatorSet
+    window_heights: int = 0
+    """Genesis's ``trust_window_heights``: how far a header signed by a changed set can be
+    trusted on the genesis set's word (0: never)."""
 
     @classmethod
     def from_genesis(cls, path: Path) -> Trust:
@@ -57,8 +61,10 @@ class Trust:
             genesis = load_genesis(path)
         except HomeError as exc:
             raise ProofError(str(exc)) from exc
-        validators = ValidatorSet.of(get_validators(build_genesis_state(genesis.ledger), 1))
-        return cls(genesis.chain_id, validators)
+        state = build_genesis_state(genesis.ledger)
+        validators = ValidatorSet.of(get_validators(state, 1))
+        window = get_governance(state).trust_window_heights
+        return cls(genesis.chain_id, validators, window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,10 @@ class CertifiedRoot:
     signers: tuple[Signer, ...]
     signed_power: int
     total_power: int
+    """Of the set the header names (the genesis set unless ``trusted_set_changed``)."""
+    trusted_set_changed: bool = False
+    """The header names another set than genesis's; trusted because > 1/3 of the genesis
+    set's power signed it (within the trust window)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -103,6 +113,7 @@ def verify_anchor(anchor: Any, trust: Trust) -> CertifiedRoot:
         header = Header.from_wire(codec.decode(b64(anchor["header"]["encoded"])))
         certificate = CommitCertificate.decode(b64(anchor["certificate"]["encoded"]))
         height = anchor["height"]
+        named = validator_set_from_json(anchor["validators"])
         names = {
             v["public_key"]: v.get("participant_id") for v in anchor["validators"]["validators"]
         }
@@ -111,29 +122,51 @@ def verify_anchor(anchor: Any, trust: Trust) -> CertifiedRoot:
     _check(header.chain_id == trust.chain_id, f"the header is of chain {header.chain_id!r}")
     _check(height == header.height - 1, "the anchor's height is not the header's height - 1")
     _check(
-        trust.validators.compute_hash() == header.validators_hash,
-        f"header {header.height} names a validator set other than the trusted (genesis) one",
+        named.compute_hash() == header.validators_hash,
+        f"the validator set in the answer is not the one header {header.height} names",
     )
     try:
-        verify_certificate(
-            certificate, header.hash, header.height, trust.validators, header.chain_id
-        )
+        verify_certificate(certificate, header.hash, header.height, named, header.chain_id)
     except CertificateError as exc:
         raise ProofError(f"commit certificate of header {header.height}: {exc}") from exc
-    signers = []
-    for sig in certificate.signatures:
-        member = trust.validators.validators[sig.validator_index]
-        key = member.public_key.hex()
-        signers.append(Signer(key, member.power, names.get(key)))
+    signers = tuple(
+        Signer(key.hex(), member.power, names.get(key.hex()))
+        for sig in certificate.signatures
+        for member in (named.validators[sig.validator_index],)
+        for key in (member.public_key,)
+    )
+    if named.compute_hash() != trust.validators.compute_hash():
+        _check_skip(header.height, signers, trust)
     return CertifiedRoot(
         height=height,
         header_height=header.height,
         block_hash=header.hash,
         app_hash=header.app_hash,
         last_results_hash=header.last_results_hash,
-        signers=tuple(signers),
+        signers=signers,
         signed_power=sum(s.power for s in signers),
-        total_power=trust.validators.total_power,
+        total_power=named.total_power,
+        trusted_set_changed=named.compute_hash() != trust.validators.compute_hash(),
+    )
+
+
+def _check_skip(header_height: int, signers: tuple[Signer, ...], trust: Trust) -> None:
+    """Trust a header signed by a set other than genesis's when more than 1/3 of the GENESIS
+    set's power is among its signers (so at least one honest genesis validator vouches for it),
+    and only while genesis's set is within the trust window, over which governance bounds how
+    much power may change (docs/domain.md, *Validator set*)."""
+    _check(
+        header_height <= trust.window_heights + 1,
+        f"header {header_height} names a validator set other than genesis's and lies beyond "
+        f"the genesis trust window ({trust.window_heights} heights): following the changes "
+        "through intermediate headers is not implemented",
+    )
+    trusted = {v.public_key.hex(): v.power for v in trust.validators.validators}
+    overlap = sum(trusted.get(s.public_key, 0) for s in signers)
+    _check(
+        3 * overlap > trust.validators.total_power,
+        f"header {header_height} names another validator set, and its signers hold only "
+        f"{overlap} of the genesis set's {trust.validators.total_power} power (> 1/3 needed)",
     )
 
 
