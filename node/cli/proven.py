@@ -65,12 +65,14 @@ def _trust(args: argparse.Namespace) -> Trust:
 
 def root_lines(root: CertifiedRoot) -> list[str]:
     names = ", ".join(f"{s.name or s.public_key[:12]} ({s.power})" for s in root.signers)
+    source = "genesis validator set"
+    if root.trusted_set_changed:
+        source = "a changed set; > 1/3 of the genesis power among the signers"
     return [
         f"state      after block {root.height}",
         f"app hash   {root.app_hash.hex()}",
         f"certified  header {root.header_height} {root.block_hash.hex()}",
-        f"signed by  power {root.signed_power} of {root.total_power} "
-        f"(genesis validator set): {names}",
+        f"signed by  power {root.signed_power} of {root.total_power} ({source}): {names}",
     ]
 
 

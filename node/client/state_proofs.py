@@ -4,11 +4,13 @@
 Every proven answer carries an *anchor*: header ``h + 1`` (whose ``app_hash`` is the root of the
 state after block ``h`` and whose ``last_results_hash`` commits to block ``h``'s receipts), its
 commit certificate and the validator set. The anchor verifies when the header is on the trusted
-chain id, its ``validators_hash`` names the TRUSTED validator set (from genesis, not from the
-answer) and > 2/3 of that set's power signed the certificate for the header's hash. A header
-that names another set (the set changed since genesis) is refused: following validator-set
-changes is not implemented here (see ``docs/api.md``). The set the answer carries is used only
-for the signers' names, which are labels, not proven.
+chain id, the validator set the answer carries is the one its ``validators_hash`` names, > 2/3
+of that set's power signed the certificate for the header's hash, and that set is the genesis
+set or, if it changed since, more than 1/3 of the GENESIS set's power is among the signers and
+the header lies within genesis's trust window (governance refuses any change that moves 1/3 or
+more of the power within that window, so an honest genesis validator must have signed). A
+header past the window that names a changed set is refused: following the changes through a
+chain of intermediate headers is not implemented. Signers' names are labels, not proven.
 
 Values are then checked against the anchor's root with ``consensus.merkle`` proofs, decoded
 with the ledger's own canonical record readers.
