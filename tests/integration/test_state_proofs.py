@@ -205,7 +205,8 @@ def test_audit_of_every_instrument_balances(api_cluster: Cluster, paid: Any) -> 
     for iid in instruments:
         audit = audit_liabilities(client, trust, iid, paid["height"], page_limit=1)
         assert audit.balanced, (iid, audit.total, audit.supply)
-        assert audit.holders and audit.pages == len(audit.holders)
+        assert audit.pages == max(1, len(audit.holders))  # one page per holder, or one empty
+        assert bool(audit.holders) == (audit.supply > 0)  # other tests may register instruments
         supply = verify_instrument_proof(client.instrument_proof(iid, paid["height"]), trust, iid)
         assert supply.instrument is not None and supply.instrument.supply == audit.supply
     audit = audit_liabilities(client, trust, INSTRUMENT, paid["height"])
