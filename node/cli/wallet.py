@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from consensus.crypto import PrivateKey, sha256
 from consensus.ledger.txs import Body
+from node.cli.amounts import format_amount
 from node.cli.keys import get_keyring_path
 from node.client import (
     Client,
@@ -51,8 +52,11 @@ class WalletError(Exception):
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `tx` and `query` on the `depochain` parser."""
+    from node.cli import proven
+
     _add_tx(commands)
     _add_query(commands)
+    proven.add_audit(commands, _common)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -125,13 +129,16 @@ def _add_query(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     tx.add_argument("tx_hash", nargs="?")
     tx.add_argument("--submitter", default=None)
     tx.add_argument("--key", default=None, help="idempotency key")
-    tx.add_argument("--prove", action="store_true", help="include the finality proof")
+    tx.add_argument("--prove", action="store_true", help="verify inclusion and receipt offline")
     block = kinds.add_parser("block", help="a block (default: the latest)")
     block.add_argument("height", nargs="?", default="latest")
     supply = kinds.add_parser("supply", help="an instrument's supply (or all instruments)")
     supply.add_argument("instrument_id", nargs="?")
     validators = kinds.add_parser("validators", help="the validator set")
     validators.add_argument("--height", type=int, default=None)
+    from node.cli import proven
+
+    proven.add_prove_options(account, tx)
     for parser in (account, tx, block, supply, validators):
         _common(parser)
         parser.set_defaults(handler=run_query)
@@ -281,7 +288,13 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _query(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
+    from node.cli import proven
+
     kind = args.query_kind
+    if kind == "account" and args.prove:
+        return proven.query_account(client, args)
+    if kind == "tx" and args.prove and args.tx_hash:
+        return proven.query_tx(client, args)
     if kind == "account":
         account = client.account(args.account_id)
         decimals = {
@@ -338,14 +351,6 @@ def _account_text(account: dict[str, Any], decimals: dict[str, int]) -> str:
         lines.append("  no balances")
     lines.append("  (amounts in major units; the API and --json give integer minor units)")
     return "\n".join(lines)
-
-
-def format_amount(minor: int, decimals: int) -> str:
-    """1000010050 with 2 decimals -> '10,000,100.50' (exact: integer arithmetic only)."""
-    sign = "-" if minor < 0 else ""
-    whole, fraction = divmod(abs(minor), 10**decimals)
-    text = f"{whole:,}"
-    return sign + (f"{text}.{fraction:0{decimals}d}" if decimals else text)
 
 
 def _tx_text(view: dict[str, Any]) -> str:

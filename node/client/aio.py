@@ -74,6 +74,20 @@ class AsyncClient:
     async def account(self, account_id: str) -> Json:
         return await self.get(c.account_path(account_id))
 
+    async def account_proof(self, account_id: str, height: int | None = None) -> Json:
+        """As :meth:`node.client.Client.account_proof`; verify with ``state_proofs``."""
+        return await self.get(c.account_path(account_id), prove=True, height=height)
+
+    async def instrument_proof(self, instrument_id: str, height: int | None = None) -> Json:
+        path = f"{c.API}/instruments/{c.segment(instrument_id)}"
+        return await self.get(path, prove=True, height=height)
+
+    async def balances_page(
+        self, instrument_id: str, height: int | None, cursor: str | None, limit: int | None
+    ) -> Json:
+        path = f"{c.API}/instruments/{c.segment(instrument_id)}/balances"
+        return await self.get(path, height=height, cursor=cursor, limit=limit)
+
     async def instrument(self, instrument_id: str) -> Json:
         return await self.get(f"{c.API}/instruments/{c.segment(instrument_id)}")
 

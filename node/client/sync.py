@@ -75,6 +75,21 @@ class Client:
     def account(self, account_id: str) -> Json:
         return self.get(c.account_path(account_id))
 
+    def account_proof(self, account_id: str, height: int | None = None) -> Json:
+        """The account, its nonce and every balance, proven (``node.client.state_proofs``)."""
+        return self.get(c.account_path(account_id), prove=True, height=height)
+
+    def instrument_proof(self, instrument_id: str, height: int | None = None) -> Json:
+        path = f"{c.API}/instruments/{c.segment(instrument_id)}"
+        return self.get(path, prove=True, height=height)
+
+    def balances_page(
+        self, instrument_id: str, height: int | None, cursor: str | None, limit: int | None
+    ) -> Json:
+        """One proven page of an instrument's balances (the proof of liabilities)."""
+        path = f"{c.API}/instruments/{c.segment(instrument_id)}/balances"
+        return self.get(path, height=height, cursor=cursor, limit=limit)
+
     def nonce(self, submitter: str) -> Json:
         return self.get(f"{c.API}/nonce", submitter=submitter)
 

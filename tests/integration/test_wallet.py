@@ -63,8 +63,10 @@ def test_transfer_readable_then_queries(api_cluster: Cluster) -> None:
     assert "committed at height" in out and "finality proof verified" in out
     assert "Transferred:" in out and "InterbankSettled:" in out
     tx_hash = out.splitlines()[0].split()[1]
-    view = ok_json("query", "tx", tx_hash, "--prove", *node)
+    genesis = ["--genesis", str(api_cluster.home / "genesis.json")]
+    view = ok_json("query", "tx", tx_hash, "--prove", *genesis, *node)
     assert view["status"] == "committed" and view["proof"]["hash"] == tx_hash
+    assert view["verified"]["accepted"] and view["verified"]["height"] == view["height"]
     key = view["decoded"]["idempotency_key"]
     by_key = ok_json("query", "tx", "--submitter", "BANKB/carol", "--key", key, *node)
     assert by_key["hash"] == tx_hash

@@ -45,6 +45,7 @@ from node.rpc.jsonrpc import Registry
 from node.rpc.reads import get_budget
 from node.rpc.rest import shapes as aj
 from node.rpc.rest.offload import offloaded
+from node.rpc.rest.proofs import ProofRoutes
 from node.rpc.rest.submit import ApiProblem, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
@@ -145,6 +146,7 @@ class ApiRoutes:
     def __init__(self, services: NodeServices, submissions: RecentSubmissions) -> None:
         self.s = services
         self.submissions = submissions
+        self.proofs = ProofRoutes(services, self._validator_names)
 
     # -- state iteration -----------------------------------------------------------------------
 
@@ -217,6 +219,8 @@ class ApiRoutes:
             validate_instrument_id(iid)
         except CodecError as exc:
             raise malformed(f"instrument id: {exc}") from exc
+        if get_bool_param(request, "prove"):
+            return json_ok(self.proofs.instrument_proof(request, iid))
         instrument = get_instrument(self.s.chain.state, iid)
         if instrument is None:
             raise not_found(f"no instrument {iid!r}")
@@ -233,6 +237,8 @@ class ApiRoutes:
             validate_account_id(aid)
         except CodecError as exc:
             raise malformed(f"account id: {exc}") from exc
+        if get_bool_param(request, "prove"):
+            return json_ok(self.proofs.account_proof(request, aid))
         account = get_account(self.s.chain.state, aid)
         if account is None:
             raise not_found(f"no account {aid!r}")
@@ -366,6 +372,7 @@ class ApiRoutes:
             "certificate": aj.certificate_json(certificate),
             "merkle_proof": aj.merkle_proof_json(merkle_proof(block.txs, index)),
             "validators": aj.validator_set_json(validators, self._validator_names()),
+            "receipt_proof": self.proofs.receipt_proof(height, index),
         }
 
     def _validator_names(self) -> dict[bytes, str]:
@@ -459,6 +466,7 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ("/participants/{participant_id}", routes.get_participant),
         ("/instruments", routes.list_instruments),
         ("/instruments/{instrument_id}", routes.get_instrument),
+        ("/instruments/{instrument_id}/balances", routes.proofs.list_balances),
         ("/accounts", routes.list_accounts),
         ("/accounts/{bank}/{name}", routes.get_account),
         ("/nonce", routes.get_nonce),
