@@ -143,6 +143,7 @@ class Driver:
         self._commit_listeners: list[CommitListener] = []
         self.stats = DriverStats()
         self._replaying = False
+        self._behind_wal_logged = False
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -361,6 +362,24 @@ class Driver:
         now = self.clock.now_ms()
         self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now))
 
+    def _mark_committed(self, height: int) -> None:
+        """The WAL's height marker, once per height. A store that lost its newest blocks (a
+        damaged LevelDB log) is behind the WAL's last marker: those heights were committed
+        before, the sign state already covers them, and they come back by block sync without
+        a marker of their own."""
+        last = self.wal.last_height
+        if last is not None and height <= last:
+            if height == self.chain.height and not self._behind_wal_logged:
+                self._behind_wal_logged = True
+                log.warning(
+                    "the block store is behind the WAL (height %d, WAL marked %d): it lost "
+                    "committed blocks; catching up from peers",
+                    height,
+                    last,
+                )
+            return
+        self.wal.mark_height(height)
+
     def _commit(self, action: CommitBlock) -> None:
         started = self.clock.monotonic_s()
         block = action.block
@@ -370,7 +389,7 @@ class Driver:
             committed = self.chain.commit(block, action.certificate, self.mempool.verdict)
         if committed is not None:
             self._after_commit(committed)
-        self.wal.mark_height(block.height)
+        self._mark_committed(block.height)
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
         now = self.clock.now_ms()

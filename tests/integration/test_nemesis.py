@@ -1,5 +1,5 @@
-"""``depochain nemesis`` end to end: a real 4-node cluster under REST load, two faults (kill -9
-and restart; SIGSTOP and SIGCONT) with short phases. The command must exit 0 and every phase
+"""``depochain nemesis`` end to end: a real 4-node cluster under REST load, three faults (kill -9
+and restart; SIGSTOP and SIGCONT; a torn WAL tail and a cut LevelDB log) with short phases. The command must exit 0 and every phase
 must report 0 lost, 0 duplicated, 0 forks, conservation held, a recovery, and no unclean exit;
 a check that fails makes this test fail (the command's exit status and the JSON both say so)."""
 
@@ -28,13 +28,15 @@ def run_nemesis(tmp_path: Path, *args: str) -> tuple[int, dict[str, object], str
     return done.returncode, report, done.stderr
 
 
-def test_kill_and_pause_keep_every_acknowledged_tx_and_the_chain_whole(tmp_path: Path) -> None:
+def test_kill_pause_and_a_damaged_store_keep_every_acknowledged_tx_and_the_chain_whole(
+    tmp_path: Path,
+) -> None:
     code, report, stderr = run_nemesis(
-        tmp_path, "--faults", "kill,stop", "--duration", "4", "--rate", "30"
+        tmp_path, "--faults", "kill,stop,wal", "--duration", "4", "--rate", "30"
     )
     phases = report["phases"]
     assert isinstance(phases, list)
-    assert [phase["fault"] for phase in phases] == ["kill", "stop"]
+    assert [phase["fault"] for phase in phases] == ["kill", "stop", "wal"]
     for phase in phases:
         assert phase["skipped"] is None, phase
         assert phase["acked"] > 0, phase  # the load ran and was acknowledged
