@@ -29,12 +29,15 @@ from consensus.ledger.rules.admin import (
     apply_account_update,
     apply_instrument_register,
 )
+from consensus.ledger.rules.forced import apply_forced_transfer
 from consensus.ledger.rules.freeze import apply_freeze
 from consensus.ledger.rules.governance import (
     apply_governance_params_set,
     apply_participant_change_cancel,
     apply_participant_upsert,
 )
+from consensus.ledger.rules.holds import apply_hold_cancel, apply_hold_create, apply_hold_execute
+from consensus.ledger.rules.pause import apply_pause
 from consensus.ledger.rules.tokens import apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.rules.validators import select_validators
 from consensus.ledger.state import (
@@ -59,6 +62,11 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.FREEZE: apply_freeze,
     TxType.GOVERNANCE_PARAMS_SET: apply_governance_params_set,
     TxType.PARTICIPANT_CHANGE_CANCEL: apply_participant_change_cancel,
+    TxType.PAUSE: apply_pause,
+    TxType.HOLD_CREATE: apply_hold_create,
+    TxType.HOLD_EXECUTE: apply_hold_execute,
+    TxType.HOLD_CANCEL: apply_hold_cancel,
+    TxType.FORCED_TRANSFER: apply_forced_transfer,
 }
 
 Verdicts = Mapping[Hash32, bool]

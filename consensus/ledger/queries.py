@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.holds import Hold
+from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -19,6 +21,7 @@ from consensus.ledger.state import (
     CONFIG_KEY,
     GOVERNANCE_KEY,
     PARTICIPANT_INDEX_KEY,
+    PAUSE_KEY,
     State,
     account_key,
     balance_key,
@@ -26,6 +29,7 @@ from consensus.ledger.state import (
     decode_value,
     freeze_key,
     funding_key,
+    hold_key,
     idempotency_key,
     instrument_key,
     nonce_key,
@@ -69,6 +73,16 @@ def get_pending_change(state: State, participant_id: str) -> PendingChange | Non
 def get_freeze_book(state: State, account_id: str) -> FreezeBook | None:
     """Every standing freeze order on the account, by authority (None if none)."""
     return _get(state, freeze_key(account_id), FreezeBook)
+
+
+def get_pause_book(state: State) -> PauseBook:
+    """Every standing pause order (empty if nothing is paused)."""
+    return _get(state, PAUSE_KEY, PauseBook) or EMPTY_PAUSE_BOOK
+
+
+def get_hold(state: State, payer: str, hold_id: str) -> Hold | None:
+    """The payer's hold with this id, active or ended (None if it never existed)."""
+    return _get(state, hold_key(payer, hold_id), Hold)
 
 
 def is_funding_ref_used(state: State, issuer: str, funding_ref: str) -> bool:
@@ -130,11 +144,13 @@ __all__ = [
     "get_chain_config",
     "get_freeze_book",
     "get_governance",
+    "get_hold",
     "get_idempotency_key_height",
     "get_instrument",
     "get_nonce",
     "get_participant",
     "get_participant_ids",
+    "get_pause_book",
     "get_pending_change",
     "is_funding_ref_used",
     "is_idempotency_key_used",
