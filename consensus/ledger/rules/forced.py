@@ -4,14 +4,15 @@ Who: a regulator (a role only governance gives); taking from a settlement accoun
 the settlement agent's signature (as for freezes). The legal basis is a real reference.
 
 What it may take: the balance less what is held, frozen funds included (that is its point: a
-court order executes against frozen funds). Free funds go first; frozen funds then, and the
-freeze orders on that balance are cut by what was taken — the submitter's own order first, then
-the others by authority — so that frozen <= total - held keeps holding and every order still
-binds what is left. Naming ``release_hold_id`` releases that active hold of the account first,
-so its funds can be taken too (the hold ends cancelled, with its own event). The source account
-may be frozen; the destination must be eligible as for a transfer. A cross-bank destination
-settles through the settlement asset as a transfer does. A pause does not stop it (a control
-transaction). Its event, ForcedTransferred, is distinct from a Transferred.
+court order executes against the funds a freeze earmarked). The submitter's own frozen amount
+goes first, then free funds, then other authorities' frozen amounts (by authority); the freeze
+orders are cut by the frozen funds taken, so frozen <= total - held keeps holding and every
+order still binds what is left. Naming ``release_hold_id`` releases that active hold of the
+account first, so its funds can be taken too (the hold ends cancelled, with its own event).
+The source account may be frozen; the destination must be eligible as for a transfer. A
+cross-bank destination settles through the settlement asset as a transfer does. A pause does
+not stop it (a control transaction). Its event, ForcedTransferred, is distinct from a
+Transferred.
 """
 
 from __future__ import annotations
@@ -75,22 +76,24 @@ def cut_freezes(book: FreezeBook, instrument_id: str, cut: int, first: str) -> F
 
 
 def take(view: BlockView, ctx: TxContext, source: Account, body: ForcedTransfer) -> Balance:
-    """The source balance after taking ``amount`` (free first, then frozen), with the freeze
-    book cut to match; stages the book. Returns the new balance (not yet staged)."""
+    """The source balance after taking ``amount``: the submitter's own frozen amount first (the
+    funds its order earmarked), then free funds, then other authorities' frozen amounts. Stages
+    the freeze book cut to match; returns the new balance (not yet staged)."""
     old = view.get_balance(source.account_id, body.instrument_id)
     if body.amount > old.total - old.held:
         raise InvalidTransaction(
             Code.INSUFFICIENT_FREE_BALANCE, f"{source.account_id} has less than {body.amount}"
         )
-    total = old.total - body.amount
-    frozen = min(old.frozen, total - old.held)
-    if frozen < old.frozen:
-        book = view.get_freeze_book(source.account_id)
-        cut = old.frozen - frozen
+    book = view.get_freeze_book(source.account_id)
+    own = book.get_order(ctx.tx.submitter)
+    from_own = min(own.get_amount(body.instrument_id) if own else 0, body.amount)
+    from_free = min(old.free, body.amount - from_own)
+    cut = body.amount - from_free  # the own order's part, then the others'
+    if cut:
         view.put_freeze_book(
             source.account_id, cut_freezes(book, body.instrument_id, cut, ctx.tx.submitter)
         )
-    return Balance(total, frozen, old.held)
+    return Balance(old.total - body.amount, old.frozen - cut, old.held)
 
 
 def apply_forced_transfer(ctx: TxContext, body: ForcedTransfer) -> tuple[TxEvent, ...]:

@@ -54,19 +54,18 @@ def test_regulator_freeze_the_bank_cannot_lift_then_forced_transfer(chain: Timed
     assert book.frozen_amount("BANKA:USD") == 0
 
 
-def test_free_funds_go_first_then_frozen(chain: TimedChain) -> None:
+def test_own_frozen_first_then_free_then_others_frozen(chain: TimedChain) -> None:
     chain.ok("BANKA", Freeze("BANKA/alice", False, "BANKA:USD", 3_000, "BANK-1"))
     chain.ok("REG", Freeze("BANKA/alice", False, "BANKA:USD", 4_000, "COURT-1"))
-    chain.ok("REG", forced(5_000))  # 3,000 free, then 2,000 frozen: REG's own order first
+    chain.ok("REG", forced(5_000))  # REG's own 4,000 first, then 1,000 of the free 3,000
     alice = chain.bal("BANKA/alice", "BANKA:USD")
-    assert (alice.total, alice.frozen) == (5_000, 5_000)
+    assert (alice.total, alice.frozen, alice.free) == (5_000, 3_000, 2_000)
     book = q.get_freeze_book(chain.state, "BANKA/alice")
     assert book is not None
-    assert {o.authority: o.get_amount("BANKA:USD") for o in book.orders} == {
-        "BANKA": 3_000,
-        "REG": 2_000,
-    }
-    chain.ok("REG", forced(3_000))  # REG's order is used up, then the bank's is cut
+    assert {o.authority: o.get_amount("BANKA:USD") for o in book.orders} == {"BANKA": 3_000}
+    chain.ok("REG", forced(3_000))  # the free 2,000, then 1,000 of the bank's order
+    alice = chain.bal("BANKA/alice", "BANKA:USD")
+    assert (alice.total, alice.frozen, alice.free) == (2_000, 2_000, 0)
     book = q.get_freeze_book(chain.state, "BANKA/alice")
     assert book is not None
     assert {o.authority: o.get_amount("BANKA:USD") for o in book.orders} == {"BANKA": 2_000}
