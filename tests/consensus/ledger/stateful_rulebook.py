@@ -114,6 +114,18 @@ class RulebookRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
             book = q.get_pause_book(self.state)
             assert book.has_order(scope, name, authority) == paused
 
+    @rule(data=st.data(), what=st.sampled_from(PAUSE_TARGETS), lift=st.booleans())
+    def pay_through_a_pause(
+        self, data: st.DataObject, what: tuple[PauseScope, str], lift: bool
+    ) -> None:
+        """The regulator pauses a target, then someone pays (same bank or across banks): the
+        pause promise (``check_pause_promise``) judges the payment."""
+        self.pause("REG", what, True, "none")
+        payer, amount = self.draw_payment(data)
+        self.transfer_one(payer, self.draw_payee(data, payer), amount, None, "none")
+        if lift:
+            self.pause("REG", what, False, "none")
+
     def active_holds(self) -> list[Hold]:
         holds = []
         for key, value in self.state.items():
