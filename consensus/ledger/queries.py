@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from consensus.ledger.codes import Code
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.execute import PendingBlock, execute_tx
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
 from consensus.ledger.records import (
@@ -37,6 +39,7 @@ from consensus.ledger.state import (
     participant_key,
     pending_key,
 )
+from consensus.ledger.view import BlockView
 
 _R = TypeVar("_R")
 
@@ -154,7 +157,20 @@ __all__ = [
     "get_pending_change",
     "is_funding_ref_used",
     "is_idempotency_key_used",
+    "precheck_tx",
 ]
+
+
+def precheck_tx(state: State, raw: bytes, time_ms: int) -> tuple[Code, str]:
+    """Would ``raw`` pass if it were the next block's first transaction, at block time
+    ``time_ms``? The code (``Code.OK`` or the typed rejection) and log it would get, by the very
+    rules a block runs (``execute.execute_tx`` over a throwaway view): as ERC-3643's
+    ``canTransfer``. Read-only: ``state`` is never changed. Later transactions of the same
+    block, or another block time, may give another answer."""
+    view = BlockView(state)
+    block = PendingBlock(view, state.config.chain_id, state.height + 1, time_ms, None)
+    receipt = execute_tx(block, raw)
+    return receipt.code, receipt.log
 
 
 def get_account_balances(state: State, account_id: str) -> dict[str, BalanceView]:
