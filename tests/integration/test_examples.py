@@ -4,6 +4,7 @@ transfer, a paused instrument), and 1 when it does not."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ def test_example_verifies_its_outcome_on_the_chain(cluster: Cluster, script: str
 def test_an_example_fails_when_the_chain_disagrees(cluster: Cluster) -> None:
     """The freeze example expects carol's payment to be refused; with a standing pause of
     the whole network that payment is refused with PAUSED instead, and the script says so."""
-    from node.client import Client, Signer, pause_body
+    from node.client import Client, Signer, TxRejected, pause_body
     from node.home import load_key
 
     client = Client(cluster.url(0))
@@ -64,3 +65,24 @@ def test_an_example_fails_when_the_chain_disagrees(cluster: Cluster) -> None:
     finally:
         lift = pause_body("network", "", "DRILL-1", paused=False)
         client.submit_and_wait(client.prepare(regulator, lift))
+        # the script stopped at its first surprise, with its own pause still standing
+        left = pause_body("instrument", "BANKB:USD", "REG-NOTICE-2026-7", paused=False)
+        with contextlib.suppress(TxRejected):
+            client.submit_and_wait(client.prepare(regulator, left))
+
+
+def test_precheck_over_rest_answers_the_typed_code_and_submits_nothing(cluster: Cluster) -> None:
+    from node.client import Client, Signer, transfer_body
+    from node.home import load_key
+
+    client = Client(cluster.url(0))  # the node the earlier tests waited on: no lag behind them
+    alice = Signer("BANKA/alice", (load_key(cluster.home / "accounts/BANKA/alice.json"),))
+    nonce = client.next_nonce("BANKA/alice")
+    too_much = client.prepare(alice, transfer_body("BANKA/bob", "BANKA:USD", 10**15), nonce=nonce)
+    answer = client.precheck(too_much)
+    assert answer["would_pass"] is False and answer["code_name"] == "INSUFFICIENT_FREE_BALANCE"
+    fine = client.prepare(alice, transfer_body("BANKA/bob", "BANKA:USD", 100), nonce=nonce)
+    assert client.precheck(fine)["code_name"] == "OK"
+    assert client.nonce("BANKA/alice")["next_nonce"] == nonce  # nothing was submitted
+    final = client.submit_and_wait(fine)
+    assert final.receipt["code_name"] == "OK"

@@ -446,6 +446,7 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
     """Register the REST routes, the OpenAPI document and the docs page (``registry`` unused:
     these are not JSON-RPC methods)."""
     from node.rpc.rest import openapi
+    from node.rpc.rest.precheck import PrecheckRoutes
 
     submissions = RecentSubmissions()
     routes = ApiRoutes(services, submissions)
@@ -469,4 +470,5 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
     ):
         app.router.add_get(p + path, api_handler(handler))
     app.router.add_post(p + "/txs", api_handler(submit.post_txs))
+    app.router.add_post(p + "/txs/precheck", api_handler(PrecheckRoutes(services).post_precheck))
     openapi.install_docs(app)
