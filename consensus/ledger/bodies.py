@@ -12,8 +12,10 @@ from typing import ClassVar
 
 from consensus import codec
 from consensus.codec import CodecError, Value
-from consensus.ledger.codes import AMOUNT_MAX
+from consensus.ledger.codes import AMOUNT_MAX, HOLDS_PER_EXECUTE_MAX
 from consensus.ledger.controls import GovernanceParams
+from consensus.ledger.holds import HoldRef, HoldTerms, validate_hold_id
+from consensus.ledger.pauses import PauseScope, read_pause_scope, validate_pause_target
 from consensus.ledger.records import (
     InstrumentSpec,
     Participant,
@@ -38,6 +40,11 @@ class TxType(enum.IntEnum):
     FREEZE = 8
     GOVERNANCE_PARAMS_SET = 9
     PARTICIPANT_CHANGE_CANCEL = 10
+    PAUSE = 11
+    HOLD_CREATE = 12
+    HOLD_EXECUTE = 13
+    HOLD_CANCEL = 14
+    FORCED_TRANSFER = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +301,122 @@ class ParticipantChangeCancel:
         return cls(validate_participant_id(pid))
 
 
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """An authority pauses (or lifts its own pause of) the network, an instrument or a
+    participant: value stops moving through it; control transactions stay allowed."""
+
+    TYPE: ClassVar[TxType] = TxType.PAUSE
+    scope: PauseScope
+    target: str
+    """"" for the network, else the instrument or participant id."""
+    paused: bool
+    reason_ref: str
+
+    def to_wire(self) -> list[Value]:
+        return [int(self.scope), self.target, self.paused, self.reason_ref]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> Pause:
+        scope, target, paused, reason = codec.expect_fields(value, "pause", 4)
+        checked = read_pause_scope(scope)
+        return cls(
+            checked,
+            validate_pause_target(checked, target),
+            codec.expect_bool(paused, "paused"),
+            validate_ref(reason, "reason_ref", 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCreate:
+    """The submitting account moves ``amount`` from free to held, under ``terms``."""
+
+    TYPE: ClassVar[TxType] = TxType.HOLD_CREATE
+    terms: HoldTerms
+
+    def to_wire(self) -> list[Value]:
+        return self.terms.to_wire()
+
+    @classmethod
+    def from_wire(cls, value: Value) -> HoldCreate:
+        return cls(HoldTerms.from_wire(value))
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExecute:
+    """Settle every listed hold, all or none (DvP, PvP): each leg pays its payee as a transfer
+    would, cross-bank legs through the settlement asset."""
+
+    TYPE: ClassVar[TxType] = TxType.HOLD_EXECUTE
+    legs: tuple[HoldRef, ...]
+    """1..HOLDS_PER_EXECUTE_MAX holds, sorted by (payer, hold_id), each once."""
+
+    def to_wire(self) -> list[Value]:
+        return [leg.to_wire() for leg in self.legs]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> HoldExecute:
+        legs = codec.expect_list_of(value, "legs", HoldRef.from_wire, HOLDS_PER_EXECUTE_MAX)
+        if not legs:
+            raise CodecError("hold_execute: at least one hold")
+        codec.sorted_unique([(leg.payer, leg.hold_id) for leg in legs], "legs")
+        return cls(legs)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCancel:
+    """Release a hold back to its payer's free balance (a refund)."""
+
+    TYPE: ClassVar[TxType] = TxType.HOLD_CANCEL
+    payer: str
+    hold_id: str
+
+    def to_wire(self) -> list[Value]:
+        return [self.payer, self.hold_id]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> HoldCancel:
+        payer, hid = codec.expect_fields(value, "hold_cancel", 2)
+        return cls(validate_account_id(payer, "payer"), validate_hold_id(hid))
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedTransfer:
+    """An authority moves funds out of an account under a legal basis, frozen funds included;
+    with ``release_hold_id`` that hold of the account is released first, so its funds too."""
+
+    TYPE: ClassVar[TxType] = TxType.FORCED_TRANSFER
+    from_account: str
+    to_account: str
+    instrument_id: str
+    amount: int
+    legal_basis_ref: str
+    release_hold_id: str | None
+
+    def to_wire(self) -> list[Value]:
+        return [
+            self.from_account,
+            self.to_account,
+            self.instrument_id,
+            self.amount,
+            self.legal_basis_ref,
+            self.release_hold_id,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> ForcedTransfer:
+        src, dst, iid, amount, legal, hold = codec.expect_fields(value, "forced_transfer", 6)
+        return cls(
+            validate_account_id(src, "from_account"),
+            validate_account_id(dst, "to_account"),
+            validate_instrument_id(iid),
+            validate_amount(amount),
+            validate_ref(legal, "legal_basis_ref", 1),
+            codec.expect_optional(hold, validate_hold_id),
+        )
+
+
 Body = (
     ParticipantUpsert
     | InstrumentRegister
@@ -305,6 +428,11 @@ Body = (
     | Freeze
     | GovernanceParamsSet
     | ParticipantChangeCancel
+    | Pause
+    | HoldCreate
+    | HoldExecute
+    | HoldCancel
+    | ForcedTransfer
 )
 
 BODY_TYPES: dict[TxType, type[Body]] = {
@@ -320,5 +448,10 @@ BODY_TYPES: dict[TxType, type[Body]] = {
         Freeze,
         GovernanceParamsSet,
         ParticipantChangeCancel,
+        Pause,
+        HoldCreate,
+        HoldExecute,
+        HoldCancel,
+        ForcedTransfer,
     )
 }

@@ -60,6 +60,22 @@ class Code(enum.IntEnum):
     FREEZE_NOT_PERMITTED = 35
     """This authority may not freeze this account (e.g. a settlement account without the
     settlement agent)."""
+    PAUSED = 36
+    """The network, an instrument or a participant this transaction moves value through is
+    paused."""
+    HOLD_EXISTS = 37
+    """The payer already has a hold with this id (ids are never reused)."""
+    UNKNOWN_HOLD = 38
+    HOLD_NOT_ACTIVE = 39
+    """The hold was already executed or cancelled."""
+    HOLD_NOT_DUE = 40
+    """The hold's not-before time has not come (block time)."""
+    HOLD_EXPIRED = 41
+    """The hold expired (block time): it can only be cancelled, by anyone, as a refund."""
+    HOLD_NOT_EXPIRED = 42
+    """Before expiry only the executor, the payee (or the payer, if revocable) cancels."""
+    HASH_LOCK_MISMATCH = 43
+    """The preimage is missing or its sha256 is not the hold's hash lock."""
 
 
 class InvalidTransaction(ConsensusError):
@@ -96,3 +112,8 @@ a change that would need more is refused."""
 CHANGE_DELAY_HEIGHTS_MAX = 1_000_000
 TRUST_WINDOW_HEIGHTS_MAX = 1_000_000
 THRESHOLD_DENOMINATOR_MAX = 1_000
+PAUSES_MAX = 64
+"""Most pause orders standing at once (network, instrument and participant scopes together)."""
+HOLDS_PER_EXECUTE_MAX = 4
+"""Most holds one HOLD_EXECUTE settles atomically (each leg emits up to two events)."""
+PREIMAGE_LEN_MAX = 64

@@ -37,6 +37,11 @@ class EventType(enum.IntEnum):
     PARTICIPANT_CHANGE_PROPOSED = 12
     PARTICIPANT_CHANGE_CANCELLED = 13
     GOVERNANCE_PARAMS_CHANGED = 14
+    PAUSED = 15
+    HOLD_CREATED = 16
+    HOLD_EXECUTED = 17
+    HOLD_CANCELLED = 18
+    FORCED_TRANSFER = 19
 
 
 # Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
@@ -161,6 +166,72 @@ class GovernanceParamsChanged:
     validators_min: int
 
 
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """``authority`` set (``paused``) or lifted its pause of a scope (``pauses.PauseScope``:
+    1 network, 2 instrument, 3 participant) and target."""
+
+    TAG: ClassVar[EventType] = EventType.PAUSED
+    scope: int
+    target: str
+    authority: str
+    paused: bool
+    reason_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCreated:
+    TAG: ClassVar[EventType] = EventType.HOLD_CREATED
+    payer: str
+    hold_id: str
+    payee: str
+    instrument_id: str
+    amount: int
+    expiry_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExecuted:
+    """One leg of a HOLD_EXECUTE (a cross-bank leg is followed by its InterbankSettled)."""
+
+    TAG: ClassVar[EventType] = EventType.HOLD_EXECUTED
+    payer: str
+    hold_id: str
+    payee: str
+    from_instrument: str
+    to_instrument: str
+    amount: int
+    cross_bank: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HoldCancelled:
+    """The hold's amount went back to its payer's free balance (``expired``: after expiry)."""
+
+    TAG: ClassVar[EventType] = EventType.HOLD_CANCELLED
+    payer: str
+    hold_id: str
+    amount: int
+    cancelled_by: str
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedTransferred:
+    """Funds taken from an account by an authority under a legal basis (frozen or held funds
+    included): distinct from a Transferred, which its owner made."""
+
+    TAG: ClassVar[EventType] = EventType.FORCED_TRANSFER
+    from_account: str
+    to_account: str
+    from_instrument: str
+    to_instrument: str
+    amount: int
+    authority: str
+    legal_basis_ref: str
+    cross_bank: bool
+
+
 TxEvent = (
     ParticipantUpserted
     | InstrumentRegistered
@@ -176,6 +247,11 @@ TxEvent = (
     | ParticipantChangeProposed
     | ParticipantChangeCancelled
     | GovernanceParamsChanged
+    | Paused
+    | HoldCreated
+    | HoldExecuted
+    | HoldCancelled
+    | ForcedTransferred
 )
 """What an accepted transaction emitted, carried in its receipt (the replica's inputs are
 ``consensus.events.Event``)."""
@@ -197,6 +273,11 @@ TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
         ParticipantChangeProposed,
         ParticipantChangeCancelled,
         GovernanceParamsChanged,
+        Paused,
+        HoldCreated,
+        HoldExecuted,
+        HoldCancelled,
+        ForcedTransferred,
     )
 }
 

@@ -29,12 +29,15 @@ from consensus.ledger.rules.admin import (
     apply_account_update,
     apply_instrument_register,
 )
+from consensus.ledger.rules.forced import apply_forced_transfer
 from consensus.ledger.rules.freeze import apply_freeze
 from consensus.ledger.rules.governance import (
     apply_governance_params_set,
     apply_participant_change_cancel,
     apply_participant_upsert,
 )
+from consensus.ledger.rules.holds import apply_hold_cancel, apply_hold_create, apply_hold_execute
+from consensus.ledger.rules.pause import apply_pause
 from consensus.ledger.rules.tokens import apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.rules.validators import select_validators
 from consensus.ledger.state import (
@@ -59,6 +62,11 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.FREEZE: apply_freeze,
     TxType.GOVERNANCE_PARAMS_SET: apply_governance_params_set,
     TxType.PARTICIPANT_CHANGE_CANCEL: apply_participant_change_cancel,
+    TxType.PAUSE: apply_pause,
+    TxType.HOLD_CREATE: apply_hold_create,
+    TxType.HOLD_EXECUTE: apply_hold_execute,
+    TxType.HOLD_CANCEL: apply_hold_cancel,
+    TxType.FORCED_TRANSFER: apply_forced_transfer,
 }
 
 Verdicts = Mapping[Hash32, bool]
@@ -83,7 +91,9 @@ class BlockResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Block:
+class PendingBlock:
+    """What every tx of a block is executed against: the block's view, chain, height, time."""
+
     view: BlockView
     chain_id: str
     height: int
@@ -108,7 +118,7 @@ def execute_block(
     if height != state.height + 1:
         raise ValueError(f"block {height} does not follow state height {state.height}")
     view = BlockView(state)
-    block = _Block(view, state.config.chain_id, height, time_ms, verdicts)
+    block = PendingBlock(view, state.config.chain_id, height, time_ms, verdicts)
     receipts = tuple(execute_tx(block, raw) for raw in raw_txs)
     changes = view.compute_changes()
     tree, tree_writes = commit_block_changes(state, height, changes)
@@ -123,7 +133,7 @@ def execute_block(
     return BlockResult(new_state, receipts, app_hash, changes, updates, tree_writes)
 
 
-def execute_tx(block: _Block, raw: bytes) -> Receipt:
+def execute_tx(block: PendingBlock, raw: bytes) -> Receipt:
     try:
         tx = decode_tx(raw)
     except CodecError as exc:
@@ -146,7 +156,7 @@ def execute_tx(block: _Block, raw: bytes) -> Receipt:
     return Receipt(Code.OK, _OK_LOG, events)
 
 
-def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
+def is_signature_valid(block: PendingBlock, tx: SignedTx, raw: bytes) -> bool:
     if block.verdicts is not None:
         verdict = block.verdicts.get(Hash32(hashlib.sha256(raw).digest()))
         if verdict is not None:
@@ -155,7 +165,7 @@ def is_signature_valid(block: _Block, tx: SignedTx, raw: bytes) -> bool:
 
 
 def authenticate_in_sequence(
-    block: _Block, tx: SignedTx, raw: bytes
+    block: PendingBlock, tx: SignedTx, raw: bytes
 ) -> tuple[Participant | Account, frozenset[PublicKey]]:
     """The checks a tx must pass before it may consume anything: it is for this chain, every
     signature verifies, its submitter exists and enough of its registered keys signed, and its
@@ -176,7 +186,7 @@ def authenticate_in_sequence(
 
 
 def apply_tx(
-    block: _Block,
+    block: PendingBlock,
     unsigned: UnsignedTx,
     record: Participant | Account,
     signers: frozenset[PublicKey],
@@ -193,7 +203,7 @@ def apply_tx(
     return RULES[unsigned.tx_type](ctx, unsigned.body)
 
 
-def consume_nonce_and_key(block: _Block, unsigned: UnsignedTx) -> None:
+def consume_nonce_and_key(block: PendingBlock, unsigned: UnsignedTx) -> None:
     """Record the nonce, and the idempotency key unless an earlier tx used it (that tx's
     height stays the key's answer)."""
     view, submitter = block.view, unsigned.submitter

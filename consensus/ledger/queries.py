@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from consensus.ledger.codes import Code
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.execute import PendingBlock, execute_tx
+from consensus.ledger.holds import Hold
+from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -19,6 +23,7 @@ from consensus.ledger.state import (
     CONFIG_KEY,
     GOVERNANCE_KEY,
     PARTICIPANT_INDEX_KEY,
+    PAUSE_KEY,
     State,
     account_key,
     balance_key,
@@ -26,6 +31,7 @@ from consensus.ledger.state import (
     decode_value,
     freeze_key,
     funding_key,
+    hold_key,
     idempotency_key,
     instrument_key,
     nonce_key,
@@ -33,6 +39,7 @@ from consensus.ledger.state import (
     participant_key,
     pending_key,
 )
+from consensus.ledger.view import BlockView
 
 _R = TypeVar("_R")
 
@@ -69,6 +76,16 @@ def get_pending_change(state: State, participant_id: str) -> PendingChange | Non
 def get_freeze_book(state: State, account_id: str) -> FreezeBook | None:
     """Every standing freeze order on the account, by authority (None if none)."""
     return _get(state, freeze_key(account_id), FreezeBook)
+
+
+def get_pause_book(state: State) -> PauseBook:
+    """Every standing pause order (empty if nothing is paused)."""
+    return _get(state, PAUSE_KEY, PauseBook) or EMPTY_PAUSE_BOOK
+
+
+def get_hold(state: State, payer: str, hold_id: str) -> Hold | None:
+    """The payer's hold with this id, active or ended (None if it never existed)."""
+    return _get(state, hold_key(payer, hold_id), Hold)
 
 
 def is_funding_ref_used(state: State, issuer: str, funding_ref: str) -> bool:
@@ -130,15 +147,30 @@ __all__ = [
     "get_chain_config",
     "get_freeze_book",
     "get_governance",
+    "get_hold",
     "get_idempotency_key_height",
     "get_instrument",
     "get_nonce",
     "get_participant",
     "get_participant_ids",
+    "get_pause_book",
     "get_pending_change",
     "is_funding_ref_used",
     "is_idempotency_key_used",
+    "precheck_tx",
 ]
+
+
+def precheck_tx(state: State, raw: bytes, time_ms: int) -> tuple[Code, str]:
+    """Would ``raw`` pass if it were the next block's first transaction, at block time
+    ``time_ms``? The code (``Code.OK`` or the typed rejection) and log it would get, by the very
+    rules a block runs (``execute.execute_tx`` over a throwaway view): as ERC-3643's
+    ``canTransfer``. Read-only: ``state`` is never changed. Later transactions of the same
+    block, or another block time, may give another answer."""
+    view = BlockView(state)
+    block = PendingBlock(view, state.config.chain_id, state.height + 1, time_ms, None)
+    receipt = execute_tx(block, raw)
+    return receipt.code, receipt.log
 
 
 def get_account_balances(state: State, account_id: str) -> dict[str, BalanceView]:

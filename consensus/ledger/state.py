@@ -23,6 +23,8 @@ from consensus.codec import CodecError, Value
 from consensus.ledger import commitment
 from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.holds import Hold
+from consensus.ledger.pauses import PauseBook
 from consensus.ledger.records import (
     Account,
     Balance,
@@ -41,6 +43,7 @@ CONFIG_KEY = b"C"
 SCHEDULE_KEY = b"V"
 PARTICIPANT_INDEX_KEY = b"p"
 GOVERNANCE_KEY = b"G"
+PAUSE_KEY = b"S"
 
 PARTICIPANT_PREFIX = b"P"
 INSTRUMENT_PREFIX = b"I"
@@ -51,6 +54,7 @@ IDEMPOTENCY_PREFIX = b"K"
 PENDING_PREFIX = b"Q"
 FREEZE_PREFIX = b"F"
 FUNDING_PREFIX = b"R"
+HOLD_PREFIX = b"H"
 SEPARATOR = b"\x00"
 
 
@@ -101,6 +105,10 @@ def funding_key(issuer: str, funding_ref: str) -> bytes:
     return FUNDING_PREFIX + issuer.encode() + SEPARATOR + funding_ref.encode()
 
 
+def hold_key(payer: str, hold_id: str) -> bytes:
+    return HOLD_PREFIX + payer.encode() + SEPARATOR + hold_id.encode()
+
+
 def _read_uint(value: Value) -> int:
     return codec.expect_uint(value, "counter", AMOUNT_MAX)
 
@@ -127,6 +135,8 @@ Record = (
     | GovernanceParams
     | PendingChange
     | FreezeBook
+    | PauseBook
+    | Hold
     | ValidatorSchedule
     | int
     | tuple[str, ...]
@@ -142,6 +152,7 @@ _EXACT_READERS: dict[bytes, Reader] = {
     SCHEDULE_KEY: ValidatorSchedule.from_wire,
     PARTICIPANT_INDEX_KEY: _read_index,
     GOVERNANCE_KEY: GovernanceParams.from_wire,
+    PAUSE_KEY: PauseBook.from_wire,
 }
 _PREFIX_READERS: dict[bytes, Reader] = {
     PARTICIPANT_PREFIX: Participant.from_wire,
@@ -153,6 +164,7 @@ _PREFIX_READERS: dict[bytes, Reader] = {
     PENDING_PREFIX: PendingChange.from_wire,
     FREEZE_PREFIX: FreezeBook.from_wire,
     FUNDING_PREFIX: _read_uint,
+    HOLD_PREFIX: Hold.from_wire,
 }
 
 

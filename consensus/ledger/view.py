@@ -11,6 +11,8 @@ from dataclasses import replace
 from typing import cast
 
 from consensus.ledger.controls import EMPTY_FREEZE_BOOK, FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.holds import Hold
+from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -29,6 +31,7 @@ from consensus.ledger.state import (
     INSTRUMENT_PREFIX,
     NONCE_PREFIX,
     PARTICIPANT_INDEX_KEY,
+    PAUSE_KEY,
     SCHEDULE_KEY,
     SEPARATOR,
     Missing,
@@ -37,6 +40,7 @@ from consensus.ledger.state import (
     account_key,
     freeze_key,
     funding_key,
+    hold_key,
     idempotency_key,
     instrument_key,
     nonce_key,
@@ -224,3 +228,20 @@ class BlockView:
     def put_funding_ref(self, issuer: str, funding_ref: str, height: int) -> None:
         """Mark ``funding_ref`` minted against by ``issuer`` at ``height``, forever."""
         self.write(funding_key(issuer, funding_ref), height)
+
+    # -- pauses and holds (``pauses.py``, ``holds.py``) ----------------------------------------
+
+    def get_pause_book(self) -> PauseBook:
+        record = self._records.get(PAUSE_KEY, _MISSING)
+        if record is _MISSING:
+            record = self.read(PAUSE_KEY)
+        return cast("PauseBook | None", record) or EMPTY_PAUSE_BOOK
+
+    def put_pause_book(self, book: PauseBook) -> None:
+        self.write(PAUSE_KEY, book if book.orders else None)
+
+    def get_hold(self, payer: str, hold_id: str) -> Hold | None:
+        return cast("Hold | None", self.read(hold_key(payer, hold_id)))
+
+    def put_hold(self, hold: Hold) -> None:
+        self.write(hold_key(hold.payer, hold.terms.hold_id), hold)

@@ -48,6 +48,14 @@ from node.client.proof import (
     validator_set_from_json,
     verify_finality_proof,
 )
+from node.client.rulebook import (
+    forced_transfer_body,
+    hash_lock_of,
+    hold_cancel_body,
+    hold_create_body,
+    hold_execute_body,
+    pause_body,
+)
 from node.client.sync import Client
 
 __all__ = [
@@ -65,14 +73,20 @@ __all__ = [
     "VerifiedTx",
     "account_open_body",
     "account_update_body",
+    "forced_transfer_body",
     "freeze_body",
     "governance_params_set_body",
+    "hash_lock_of",
+    "hold_cancel_body",
+    "hold_create_body",
+    "hold_execute_body",
     "instrument_register_body",
     "make_tx",
     "mint_body",
     "new_idempotency_key",
     "participant_change_cancel_body",
     "participant_upsert_body",
+    "pause_body",
     "redeem_body",
     "transfer_body",
     "valid_for",

@@ -148,6 +148,12 @@ class Client:
                 time.sleep(exc.retry_after_s or 1.0)
         raise AssertionError("unreachable")
 
+    def precheck(self, tx: SignedTx | bytes) -> Json:
+        """Would ``tx`` pass in the next block? ``{"would_pass", "code", "code_name", "log",
+        "height", "time_ms"}`` by the ledger's own rules; nothing is submitted."""
+        body = c.encode_submission(tx)
+        return self.request("POST", f"{c.API}/txs/precheck", body=body)
+
     def submit_batch(self, txs: list[SignedTx | bytes]) -> list[Json]:
         return list(self.request("POST", f"{c.API}/txs", body=c.encode_batch(txs))["results"])
 

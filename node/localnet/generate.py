@@ -6,7 +6,7 @@ A localnet folder looks like this (node i of N listens on P2P ``base + 10*i`` an
     <home>/endpoints.json                 what runs where (written last: marks a finished folder)
     <home>/genesis.json                   the same genesis every node holds
     <home>/bank-a … bank-d/               node homes in the layout of node.home, one per bank
-    <home>/participants/<ID>.json         operator keys of BANKA…, CB (sign MINT, ACCOUNT_OPEN…)
+    <home>/participants/<ID>.json         operator keys of BANKA…, CB, REG (sign MINT, FREEZE…)
     <home>/accounts/<BANK>/<name>.json    owner keys of the demo customer accounts
 
 ``endpoints.json`` holds ``chain_id``, ``base_port``, ``genesis_sha256``; ``nodes`` (moniker, bank,

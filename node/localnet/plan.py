@@ -25,6 +25,8 @@ PORT_STRIDE = 10
 LOCALNET_VALIDATORS_MAX = 16
 VALIDATOR_POWER = 10
 SETTLEMENT_AGENT = "CB"
+REGULATOR = "REG"
+"""A regulator (freezes, pauses, forced transfers: see examples/)."""
 CURRENCIES = ("USD", "USD", "HKD", "CNH")
 """Currency of bank i's deposit token (cycled beyond four banks)."""
 DECIMALS = 2
@@ -136,7 +138,8 @@ def compute_plan(
     key_for = keys or make_key_source(None)
     nodes = tuple(_plan_node(i, base_port, key_for) for i in range(validators))
     bank_ids = [node.bank_id for node in nodes]
-    participant_keys = {pid: key_for(f"participant key {pid}") for pid in [*bank_ids, "CB"]}
+    participant_ids = [*bank_ids, SETTLEMENT_AGENT, REGULATOR]
+    participant_keys = {pid: key_for(f"participant key {pid}") for pid in participant_ids}
     accounts = _plan_accounts(bank_ids)
     account_keys = {a.account_id: key_for(f"account key {a.account_id}") for a in accounts}
     time_ms = int(time.time() * 1000) if genesis_time_ms is None else genesis_time_ms
@@ -236,7 +239,10 @@ def _genesis_json(
     account_keys: dict[str, PrivateKey],
 ) -> dict[str, Any]:
     agent, expiry_ms = SETTLEMENT_AGENT, time_ms + KYC_VALIDITY_MS
-    participants = [_participant_json(agent, ["settlement_agent"], participant_keys[agent])]
+    participants = [
+        _participant_json(agent, ["settlement_agent"], participant_keys[agent]),
+        _participant_json(REGULATOR, ["regulator"], participant_keys[REGULATOR]),
+    ]
     currencies = sorted({get_token_currency(node.index) for node in nodes})
     instruments = [_instrument_json(agent, ccy, None) for ccy in currencies]
     ledger_accounts, balances = [], []

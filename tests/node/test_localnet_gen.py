@@ -94,7 +94,8 @@ def test_genesis_has_four_equal_validator_banks_and_a_settlement_agent(net: Path
     doc = ledger_genesis(net)
     state = build_genesis_state(doc)
     by_id = {p.participant_id: p for p in doc.participants}
-    assert set(by_id) == {*BANKS, "CB"}
+    assert set(by_id) == {*BANKS, "CB", "REG"}
+    assert by_id["REG"].roles == {Role.REGULATOR} and by_id["REG"].validator_key is None
     for bank in BANKS:
         assert by_id[bank].roles == {Role.BANK, Role.VALIDATOR}
         assert by_id[bank].validator_power == VALIDATOR_POWER
@@ -141,7 +142,7 @@ def test_key_files_are_private(net: Path) -> None:
         *net.glob("participants/*.json"),
         *net.glob("accounts/*/*.json"),
     ]
-    assert len(key_files) == 8 + 5 + 8
+    assert len(key_files) == 8 + 6 + 8  # node keys; BANKA-D, CB, REG; demo accounts
     for path in key_files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 

@@ -1,4 +1,4 @@
-"""The fixed inputs every vector is computed from: keys, a small genesis, eight transactions and
+"""The fixed inputs every vector is computed from: keys, a small genesis, fourteen transactions and
 a three-block chain (blocks, precommits, certificates, one piece of evidence, ledger results).
 
 Everything is a pure function of the constants below: keys come from fixed seeds, times are
@@ -15,14 +15,21 @@ from typing import Any
 from consensus import crypto
 from consensus.ledger import Code, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.controls import GovernanceParams
+from consensus.ledger.holds import HoldRef, HoldTerms
+from consensus.ledger.pauses import PauseScope
 from consensus.ledger.records import Participant, ParticipantStatus, Role
 from consensus.ledger.txs import (
     AccountOpen,
     Body,
+    ForcedTransfer,
     Freeze,
     GovernanceParamsSet,
+    HoldCancel,
+    HoldCreate,
+    HoldExecute,
     Mint,
     ParticipantUpsert,
+    Pause,
     Redeem,
     Transfer,
 )
@@ -124,7 +131,7 @@ def genesis_json() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# transactions: eight, in three blocks; the last is rejected by the rules
+# transactions: fourteen, in three blocks; one is rejected by the rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +232,62 @@ def block_txs() -> tuple[tuple[TxSpec, ...], ...]:
                 GovernanceParamsSet(GovernanceParams(2, 3, 50, 100, 1)),
                 signers=("BANKA", "BANKB", "BANKC"),
             ),
+            *_rulebook_txs(),
+        ),
+    )
+
+
+HOLD_SECRET = b"vector-dvp-secret"
+HOLD_EXPIRY_MS = GENESIS_TIME_MS + 3_600_000
+
+
+def _rulebook_txs() -> tuple[TxSpec, ...]:
+    """Block 3's pause, holds and forced transfer (protocol 2's rulebook types)."""
+    locked = HoldTerms(
+        "dvp-1", "BANKB/carol", "BANKA:USD", 2_000, 0, HOLD_EXPIRY_MS,
+        crypto.sha256(HOLD_SECRET), "CB", False,
+    )  # fmt: skip
+    revocable = HoldTerms(
+        "esc-2", "BANKA/bob", "BANKA:USD", 300, 0, HOLD_EXPIRY_MS, None, None, True
+    )
+    return (
+        _tx(
+            "pause",
+            "REG pauses BANKC:USD (nothing else moves it in these blocks)",
+            "REG",
+            2,
+            Pause(PauseScope.INSTRUMENT, "BANKC:USD", True, "REG-NOTICE-3"),
+        ),
+        _tx(
+            "hold_create",
+            "alice holds 20.00 for carol (BANKB), hash-locked, executor CB",
+            "BANKA/alice",
+            2,
+            HoldCreate(locked),
+        ),
+        _tx(
+            "hold_execute",
+            "CB executes alice's hold with the preimage: a cross-bank leg in CB:USD",
+            "CB",
+            1,
+            HoldExecute((HoldRef("BANKA/alice", "dvp-1", HOLD_SECRET),)),
+        ),
+        _tx(
+            "hold_create_revocable",
+            "alice holds 3.00 for bob, revocable by her",
+            "BANKA/alice",
+            3,
+            HoldCreate(revocable),
+        ),
+        _tx(
+            "hold_cancel", "alice cancels it", "BANKA/alice", 4, HoldCancel("BANKA/alice", "esc-2")
+        ),
+        _tx(
+            "forced_transfer",
+            "REG takes bob's frozen 10.00 to alice under a court order",
+            "REG",
+            3,
+            ForcedTransfer("BANKA/bob", "BANKA/alice", "BANKA:USD", 1_000, "COURT-ORDER-42", None),
         ),
     )
 

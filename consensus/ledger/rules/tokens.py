@@ -10,6 +10,7 @@ from consensus.ledger.auth import TxContext, require_account, require_participan
 from consensus.ledger.codes import AMOUNT_MAX, Code, InvalidTransaction
 from consensus.ledger.controls import is_real_reference
 from consensus.ledger.events import InterbankSettled, Minted, Redeemed, Transferred, TxEvent
+from consensus.ledger.pauses import check_not_paused
 from consensus.ledger.records import (
     Account,
     AccountStatus,
@@ -18,7 +19,7 @@ from consensus.ledger.records import (
     InstrumentKind,
 )
 from consensus.ledger.state import balance_key
-from consensus.ledger.txs import Mint, Redeem, Transfer
+from consensus.ledger.txs import Mint, Redeem, Transfer, TxType
 from consensus.ledger.view import BlockView
 
 
@@ -95,6 +96,7 @@ def apply_mint(ctx: TxContext, body: Mint) -> tuple[TxEvent, ...]:
     if instrument.spec.issuer != issuer.participant_id:
         raise InvalidTransaction(Code.NOT_AUTHORIZED, f"only {instrument.spec.issuer} mints it")
     validate_issuer_active(view, instrument)
+    check_not_paused(view.get_pause_book(), (body.instrument_id,), (issuer.participant_id,))
     account = require_account_by_id(view, body.account_id)
     validate_holds(account, instrument)
     validate_eligible(account, ctx.time_ms)
@@ -124,6 +126,7 @@ def apply_redeem(ctx: TxContext, body: Redeem) -> tuple[TxEvent, ...]:
             )
     elif ctx.tx.submitter != body.account_id:
         raise InvalidTransaction(Code.NOT_AUTHORIZED, "only the holder or the issuer redeems")
+    check_not_paused(view.get_pause_book(), (body.instrument_id,), (account.bank,))
     # Nor the issuer: paying out a frozen account would defeat another authority's freeze.
     if account.frozen:
         raise InvalidTransaction(Code.ACCOUNT_FROZEN, f"{account.account_id} is frozen")
@@ -144,11 +147,14 @@ def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[TxEvent, ...]:
     validate_eligible(payer, time_ms)
     payee = require_account_by_id(view, body.to_account)
     validate_eligible(payee, time_ms)
+    pauses = view.get_pause_book()
+    if pauses.orders:  # the common case reads one cached key and goes on
+        check_not_paused(pauses, (body.instrument_id,), (payer.bank, payee.bank))
     payer_at = balance_key(payer.account_id, body.instrument_id)
     payer_old = view.get_balance_at(payer_at)
     payer_new = debit(payer_old, body.amount)
     if payee.bank != payer.bank:
-        return apply_cross_bank(ctx, body, payer, payee, instrument, payer_old, payer_new)
+        return apply_cross_bank(ctx, body.amount, payer, payee, instrument, payer_old, payer_new)
     payee_at = balance_key(payee.account_id, body.instrument_id)
     payee_old = view.get_balance_at(payee_at)
     payee_new = credit(payee_old, body.amount)
@@ -160,7 +166,7 @@ def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[TxEvent, ...]:
 
 def apply_cross_bank(
     ctx: TxContext,
-    body: Transfer,
+    amount: int,
     payer: Account,
     payee: Account,
     token: Instrument,
@@ -168,8 +174,9 @@ def apply_cross_bank(
     payer_new: Balance,
 ) -> tuple[TxEvent, ...]:
     """Burn the payer bank's token, move the settlement asset between the banks' settlement
-    accounts, mint the payee bank's token: at par, same currency, all or nothing."""
-    view, amount = ctx.view, body.amount
+    accounts, mint the payee bank's token: at par, same currency, all or nothing. Used by
+    TRANSFER, HOLD_EXECUTE and FORCED_TRANSFER (which have checked the payer side)."""
+    view = ctx.view
     spec = token.spec
     if spec.kind is not InstrumentKind.DEPOSIT_TOKEN or spec.settlement_asset is None:
         raise InvalidTransaction(Code.INSTRUMENT_MISMATCH, "only deposit tokens move across banks")
@@ -179,6 +186,11 @@ def apply_cross_bank(
     validate_issuer_active(view, payee_token)
     asset = require_instrument(view, spec.settlement_asset)
     agent = asset.spec.issuer
+    pauses = view.get_pause_book()
+    if pauses.orders and ctx.tx.tx_type is not TxType.FORCED_TRANSFER:
+        check_not_paused(
+            pauses, (payee_token.spec.instrument_id, asset.spec.instrument_id), (agent,)
+        )
     source = require_account_by_id(view, f"{agent}/{payer.bank}")
     target = require_account_by_id(view, f"{agent}/{payee.bank}")
     validate_eligible(source, ctx.time_ms)

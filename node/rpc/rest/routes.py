@@ -455,6 +455,7 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
     """Register the REST routes, the OpenAPI document and the docs page (of ``registry`` only
     its cost limits: these are not JSON-RPC methods)."""
     from node.rpc.rest import openapi
+    from node.rpc.rest.precheck import PrecheckRoutes
 
     submissions = RecentSubmissions()
     routes = ApiRoutes(services, submissions)
@@ -481,4 +482,5 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         run = handler if path == "/nonce" else offloaded(handler, registry.limits)
         app.router.add_get(p + path, api_handler(run))
     app.router.add_post(p + "/txs", api_handler(submit.post_txs))
+    app.router.add_post(p + "/txs/precheck", api_handler(PrecheckRoutes(services).post_precheck))
     openapi.install_docs(app)

@@ -9,6 +9,8 @@ from consensus.ledger import events as ev
 from consensus.ledger.codes import AMOUNT_MAX, Code
 from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.events import Receipt
+from consensus.ledger.holds import HoldRef, HoldTerms
+from consensus.ledger.pauses import PauseScope
 from consensus.ledger.records import (
     InstrumentKind,
     InstrumentSpec,
@@ -20,12 +22,17 @@ from consensus.ledger.txs import (
     AccountOpen,
     AccountUpdate,
     Body,
+    ForcedTransfer,
     Freeze,
     GovernanceParamsSet,
+    HoldCancel,
+    HoldCreate,
+    HoldExecute,
     InstrumentRegister,
     Mint,
     ParticipantChangeCancel,
     ParticipantUpsert,
+    Pause,
     Redeem,
     SignedTx,
     Transfer,
@@ -129,6 +136,43 @@ def governance_params(draw: st.DrawFn) -> GovernanceParams:
     )
 
 
+hold_ids = st.from_regex(r"[A-Za-z0-9_.\-]{1,48}", fullmatch=True)
+
+
+@st.composite
+def pauses(draw: st.DrawFn) -> Pause:
+    scope = draw(st.sampled_from(list(PauseScope)))
+    target = {
+        PauseScope.NETWORK: st.just(""),
+        PauseScope.INSTRUMENT: instrument_ids,
+        PauseScope.PARTICIPANT: participant_ids,
+    }[scope]
+    return Pause(scope, draw(target), draw(st.booleans()), draw(nonempty_refs))
+
+
+@st.composite
+def hold_terms(draw: st.DrawFn) -> HoldTerms:
+    not_before = draw(st.integers(0, AMOUNT_MAX - 1))
+    return HoldTerms(
+        draw(hold_ids),
+        draw(account_ids),
+        draw(instrument_ids),
+        draw(amounts),
+        not_before,
+        draw(st.integers(not_before + 1, AMOUNT_MAX)),
+        draw(st.none() | hashes),
+        draw(st.none() | participant_ids | account_ids),
+        draw(st.booleans()),
+    )
+
+
+hold_refs = st.builds(
+    HoldRef, account_ids, hold_ids, st.none() | st.binary(min_size=0, max_size=64)
+)
+hold_executes = st.lists(
+    hold_refs, min_size=1, max_size=4, unique_by=lambda r: (r.payer, r.hold_id)
+).map(lambda legs: HoldExecute(tuple(sorted(legs, key=lambda r: (r.payer, r.hold_id)))))
+
 BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     TxType.PARTICIPANT_UPSERT: st.builds(ParticipantUpsert, participants()),
     TxType.INSTRUMENT_REGISTER: st.builds(InstrumentRegister, instrument_specs()),
@@ -142,6 +186,19 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     TxType.FREEZE: freezes(),
     TxType.GOVERNANCE_PARAMS_SET: st.builds(GovernanceParamsSet, governance_params()),
     TxType.PARTICIPANT_CHANGE_CANCEL: st.builds(ParticipantChangeCancel, participant_ids),
+    TxType.PAUSE: pauses(),
+    TxType.HOLD_CREATE: st.builds(HoldCreate, hold_terms()),
+    TxType.HOLD_EXECUTE: hold_executes,
+    TxType.HOLD_CANCEL: st.builds(HoldCancel, account_ids, hold_ids),
+    TxType.FORCED_TRANSFER: st.builds(
+        ForcedTransfer,
+        account_ids,
+        account_ids,
+        instrument_ids,
+        amounts,
+        nonempty_refs,
+        st.none() | hold_ids,
+    ),
 }
 bodies: st.SearchStrategy[Body] = st.one_of(*BODY_STRATEGIES.values())
 
@@ -205,6 +262,34 @@ events = st.one_of(
     st.builds(ev.ParticipantChangeProposed, nonempty_refs, amounts),
     st.builds(ev.ParticipantChangeCancelled, nonempty_refs),
     st.builds(ev.GovernanceParamsChanged, amounts, amounts, amounts, amounts, amounts),
+    st.builds(ev.Paused, st.integers(1, 3), refs, nonempty_refs, st.booleans(), nonempty_refs),
+    st.builds(
+        ev.HoldCreated, nonempty_refs, nonempty_refs, nonempty_refs, nonempty_refs, amounts, amounts
+    ),
+    st.builds(
+        ev.HoldExecuted,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        amounts,
+        st.booleans(),
+    ),
+    st.builds(
+        ev.HoldCancelled, nonempty_refs, nonempty_refs, amounts, nonempty_refs, st.booleans()
+    ),
+    st.builds(
+        ev.ForcedTransferred,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        nonempty_refs,
+        amounts,
+        nonempty_refs,
+        nonempty_refs,
+        st.booleans(),
+    ),
 )
 
 receipts = st.builds(

@@ -1,4 +1,5 @@
-"""Random sequences of every core tx type, valid and invalid, through ``execute_block``.
+"""Random sequences of every tx type, valid and invalid, through ``execute_block`` (the
+rulebook's pause, holds and forced transfers: ``stateful_rulebook.py``).
 
 After every step: money is conserved per instrument, free >= 0 everywhere, a rejected tx left
 the ledger byte-identical but for its submitter's nonce and key, no (submitter, idempotency
@@ -52,6 +53,7 @@ from consensus.ledger.txs import (
     ValidUntilKind,
 )
 
+from .stateful_rulebook import RulebookRules
 from .test_rules import check_rejection_writes
 from .world import (
     BANKS,
@@ -84,7 +86,7 @@ def ledger_kv(state: State) -> dict[bytes, bytes]:
     return kv
 
 
-class LedgerMachine(RuleBasedStateMachine):
+class LedgerMachine(RulebookRules, RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.genesis = genesis_state()
@@ -200,6 +202,7 @@ class LedgerMachine(RuleBasedStateMachine):
         event(f"{type(body).__name__}: {code.name}")
         if code is not Code.OK:  # at most its nonce and idempotency key are consumed
             check_rejection_writes(before, ledger_kv(self.state), submitter)
+        self.check_pause_promise(self.previous, body, code)
         if expected is Code.WRONG_CHAIN:  # expiry comes after authentication now
             assert code is expected
         elif expected is not None:
@@ -560,6 +563,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 instrument = q.get_instrument(self.state, iid)
                 assert instrument is not None
                 assert totals[iid] == instrument.supply, iid
+
+    @invariant()
+    def holds_are_exactly_what_is_held(self) -> None:
+        self.check_holds_match_held()
 
     @invariant()
     def from_kv_rebuilds_the_same_state(self) -> None:
