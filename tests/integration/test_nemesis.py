@@ -1,7 +1,8 @@
 """``depochain nemesis`` end to end: a real 4-node cluster under REST load, three faults (kill -9
-and restart; SIGSTOP and SIGCONT; a torn WAL tail and a cut LevelDB log) with short phases. The command must exit 0 and every phase
-must report 0 lost, 0 duplicated, 0 forks, conservation held, a recovery, and no unclean exit;
-a check that fails makes this test fail (the command's exit status and the JSON both say so)."""
+and restart; SIGSTOP and SIGCONT; a torn WAL tail and a cut LevelDB log) with short phases. The
+command must exit 0 and every phase must report 0 lost, 0 duplicated, 0 forks, conservation
+held, a recovery, and no unclean exit; a check that fails makes this test fail (the command's
+exit status and the JSON both say so)."""
 
 from __future__ import annotations
 
