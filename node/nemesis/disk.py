@@ -13,11 +13,12 @@ import subprocess
 from pathlib import Path
 
 from node.disk_space import get_free_bytes
+from node.errors import NodeError
 
 BALLAST = ".ballast"
 
 
-class DiskUnavailable(Exception):
+class DiskUnavailable(NodeError):
     """A small disk cannot be mounted here; the message says why."""
 
 

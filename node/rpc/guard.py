@@ -93,8 +93,13 @@ def make_guard_middleware(rpc: RpcSection) -> Any:
                 "host_not_allowed",
                 "this Host is not served; add it to [rpc].hosts_allowed to serve it",
             )
-        if request.method == "POST" and not is_content_type_allowed(
-            request.path, request.content_type
+        # A route that takes no POST answers 404/405 as routing decides (RFC 9110 wants 405 and
+        # its Allow header for a method the route does not serve, whatever the body's type).
+        routed = request.match_info.http_exception is None
+        if (
+            routed
+            and request.method == "POST"
+            and not is_content_type_allowed(request.path, request.content_type)
         ):
             wanted = JSON if not request.path.startswith(_REST_PREFIX) else f"{JSON} or {MSGPACK}"
             return _refuse(415, "unsupported_media_type", f"send Content-Type: {wanted}")

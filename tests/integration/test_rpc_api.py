@@ -87,7 +87,7 @@ def test_participants_are_paged_with_a_cursor(api_cluster: Cluster) -> None:
         if body["next_cursor"] is None:
             break
         cursor = body["next_cursor"]
-    assert seen == sorted(seen) == ["BANKA", "BANKB", "BANKC", "BANKD", "CB"]
+    assert seen == sorted(seen) == ["BANKA", "BANKB", "BANKC", "BANKD", "CB", "REG"]
     status, body = api(api_cluster, "/participants/BANKB")
     assert status == 200 and body["roles"] == ["bank", "validator"]
     assert_error(*api(api_cluster, "/participants/NOBODY"), 404, "not_found")
