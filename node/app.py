@@ -208,8 +208,10 @@ class Node:
         self._restore_acknowledged_txs()
         self.driver.add_commit_listener(self._compact_journal)
         self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
-        self.backlog = BacklogGate()
-        self.driver.add_commit_listener(self.backlog.on_commit)
+        pool = home.config.mempool
+        self.backlog = BacklogGate(pool.backlog_blocks, pool.backlog_txs_min)
+        if pool.backlog_blocks > 0:
+            self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
 
     def _load_sign_state(self) -> SignState | None:
@@ -314,7 +316,7 @@ class Node:
             started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
             disk=self.disk,
-            backlog=self.backlog,
+            backlog=self.backlog if self.home.config.mempool.backlog_blocks > 0 else None,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:

@@ -126,6 +126,8 @@ BAD_VALUES = [
     ("consensus", "block_bytes_max", 1023, "1024.."),
     ("consensus", "block_bytes_max", 8 * 1024 * 1024 + 1, "1024.."),
     ("storage", "data_dir", "", "empty"),
+    ("mempool", "backlog_blocks", -1, "must be in 0.."),
+    ("mempool", "backlog_txs_min", 0, "must be in 1.."),
     ("storage", "free_bytes_min", -1, "must be in 0.."),
     ("storage", "state_versions_kept", 0, "must be in 1"),
 ]
