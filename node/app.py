@@ -209,8 +209,12 @@ class Node:
         self.driver.add_commit_listener(self._compact_journal)
         self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
         pool = home.config.mempool
-        self.backlog = BacklogGate(pool.backlog_blocks, pool.backlog_txs_min)
-        if pool.backlog_blocks > 0:
+        self.backlog = (  # backlog_blocks = 0: no gate at all
+            BacklogGate(pool.backlog_blocks, pool.backlog_txs_min)
+            if pool.backlog_blocks > 0
+            else None
+        )
+        if self.backlog is not None:
             self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
 
@@ -316,7 +320,7 @@ class Node:
             started_at_s=self.clock.now_ms() / 1000,
             journal=self.journal,
             disk=self.disk,
-            backlog=self.backlog if self.home.config.mempool.backlog_blocks > 0 else None,
+            backlog=self.backlog,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:

@@ -4,6 +4,7 @@ while a peer's gossiped transactions still enter; the backlog follows the recent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from node.app import Node, NodeHome
 from node.backlog import BACKLOG_BLOCKS, BacklogGate
+from node.home import CONFIG_FILE
 from node.mempool import Accepted, MempoolFull
 from tests.node.node_world import ME, transfer, write_home
 
@@ -44,3 +46,19 @@ def test_the_backlog_is_a_few_recent_blocks_and_never_below_the_floor() -> None:
     for _ in range(30):
         gate.record_block(10)
     assert gate.limit == 100
+
+
+def test_backlog_blocks_0_builds_no_gate_and_never_refuses(tmp_path: Path) -> None:
+    home = write_home(tmp_path / "home", ME)
+    config = home / CONFIG_FILE
+    text = re.sub(r"(?m)^backlog_blocks = .*$", "backlog_blocks = 0", config.read_text())
+    config.write_text(re.sub(r"(?m)^backlog_txs_min = .*$", "backlog_txs_min = 2", text))
+    assembled = Node(NodeHome.load(home))
+    try:
+        pool = assembled.home.config.mempool
+        assert (pool.backlog_blocks, pool.backlog_txs_min) == (0, 2)
+        assert assembled.backlog is None and assembled.services.backlog is None
+        for nonce in range(1, 6):  # past backlog_txs_min: the floor of a gate that is off
+            assert isinstance(assembled.services.submit_tx(transfer(1, nonce)), Accepted)
+    finally:
+        assembled.close()
