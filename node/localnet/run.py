@@ -1,8 +1,11 @@
 """Run a generated localnet: one OS process per node, health checks, clean shutdown.
 
-Every node runs as ``python -m node.cli start --home <node home>`` in its own session (so a
-terminal's Ctrl-C reaches only this supervisor, which then stops the nodes in order), with stdout
-and stderr appended to ``<node home>/node.log``. Shutdown is SIGTERM to each node, a grace
+Every node runs as ``python -P -m node.cli start --home <node home>`` with this supervisor's own
+interpreter and its own code: ``-P`` keeps the current directory off the module path (run from
+another checkout, a plain ``-m`` would load that checkout's ``node``) and ``PYTHONPATH`` names
+the folder this installation's ``node`` package was loaded from. Each node has its own session (so
+a terminal's Ctrl-C reaches only this supervisor, which then stops the nodes in order), with
+stdout and stderr appended to ``<node home>/node.log``. Shutdown is SIGTERM to each node, a grace
 period, then SIGKILL for stragglers; every child is reaped before we return. On Linux the
 children also get SIGTERM if the supervisor dies without cleaning up (PR_SET_PDEATHSIG).
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+import node as node_package
 from node.config import load_config
 from node.home import CONFIG_FILE
 from node.localnet.generate import LocalnetInfo, NodeEndpoint, write_endpoints
@@ -46,7 +50,14 @@ _PR_SET_PDEATHSIG = 1
 
 
 def default_node_command(home: Path) -> list[str]:
-    return [sys.executable, "-m", "node.cli", "start", "--home", str(home)]
+    return [sys.executable, "-P", "-m", "node.cli", "start", "--home", str(home)]
+
+
+def compute_node_environment() -> dict[str, str]:
+    """The nodes' environment: ours, with this installation's code first on PYTHONPATH."""
+    code_root = str(Path(node_package.__file__).resolve().parents[1])  # the folder holding node/
+    paths = [code_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1")
 
 
 def compute_start_banner(endpoint: NodeEndpoint) -> str:
@@ -150,7 +161,7 @@ class Cluster:
 
     def start(self) -> None:
         preexec = _load_prctl()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = compute_node_environment()
         for endpoint in self.info.nodes:
             with open(endpoint.log_path, "ab") as log:
                 log.write(compute_start_banner(endpoint).encode())

@@ -127,3 +127,38 @@ def test_localnet_starts_makes_blocks_stops_on_sigint_and_resumes(tmp_path: Path
         assert get_sync_info(info.nodes[3].rpc_url)["earliest_block_hash"] == chain_start
         stop_with(supervisor, signal.SIGTERM, home)
     assert "resuming" in (tmp_path / "second.out").read_text()
+
+
+SHADOW_CLI = 'import sys\nprint("the other checkout\'s node.cli ran")\nsys.exit(9)\n'
+
+
+def test_nodes_run_this_installations_code_whatever_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    """Run from inside another checkout (its own ``node`` package in the current directory),
+    the localnet's nodes still run the code of the installation that launched them."""
+    other = tmp_path / "other-checkout"
+    (other / "node").mkdir(parents=True)
+    (other / "node" / "__init__.py").write_text("")
+    (other / "node" / "cli.py").write_text(SHADOW_CLI)
+    launcher = Path(sys.executable).with_name("depochain")  # this installation's console script
+    assert launcher.is_file(), launcher
+    home, output = tmp_path / "localnet", tmp_path / "run.out"
+    argv = [str(launcher), "localnet", "--home", str(home)]
+    argv += ["--base-port", str(find_free_base_port(4)), "--timeout", str(UP_TIMEOUT_S)]
+    with open(output, "wb") as sink:
+        supervisor = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, cwd=other)
+    try:
+        wait_until(
+            lambda: "validators are up" in output.read_text() or supervisor.poll() is not None,
+            "the localnet to come up or give up",
+        )
+        text = output.read_text()
+        logs = "".join(path.read_text() for path in home.glob("*/node.log"))
+        assert "the other checkout" not in logs, text
+        assert "validators are up" in text, text
+        stop_with(supervisor, signal.SIGTERM, home)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
