@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from consensus.crypto import PrivateKey, sha256
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
@@ -377,11 +379,15 @@ class Node:
             for key in sorted(self.network.connected_peers())
         ]
 
-    async def run(self) -> None:
-        rpc = self.home.config.rpc
-        app = build_app(
+    def build_rpc_app(self) -> web.Application:
+        """The RPC server's application: JSON-RPC, websocket, REST API and explorer."""
+        return build_app(
             self.services, [comet.install, websocket.install, rest.install, install_explorer]
         )
+
+    async def run(self) -> None:
+        rpc = self.home.config.rpc
+        app = self.build_rpc_app()
         rpc_server = self._running_rpc(app, rpc.listen_host, rpc.listen_port)
         async with self._running_network(), rpc_server:
             log.info(

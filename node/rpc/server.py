@@ -33,6 +33,7 @@ from node.rpc.reads import (
     ResponseTooLarge,
     budget_scope,
 )
+from node.rpc.rest.submit import RETRY_AFTER_S
 from node.services import NodeServices
 
 log = logging.getLogger("depochain.rpc")
@@ -94,7 +95,9 @@ async def _durable_acks_middleware(
         await request.app[SERVICES_KEY].sync_acknowledged()
     except StorageUnavailable as exc:  # the disk refused the fdatasync: nothing is acknowledged
         error = {"error": {"code": "storage_unavailable", "message": str(exc)}}
-        return json_response(error, 503)
+        refused = json_response(error, 503)
+        refused.headers["Retry-After"] = str(RETRY_AFTER_S)  # as every other 503 of the API
+        return refused
     return response
 
 

@@ -199,7 +199,9 @@ def test_lookup_errors(api_cluster: Cluster) -> None:
     missing = "ab" * 32
     assert_error(*api(api_cluster, f"/txs/{missing}"), 404, "not_found")
     assert_error(*api(api_cluster, f"/txs/{missing}/proof"), 404, "not_found")
-    assert_error(*api(api_cluster, "/txs/xyz"), 400, "malformed")
+    assert_error(*api(api_cluster, "/txs/xyz"), 404, "not_found")  # only a hash is a tx route
+    status, headers, _ = http(api_cluster.url(0) + "/api/v1/txs/precheck")  # not read as a hash
+    assert (status, headers.get("Allow")) == (405, "POST")
     assert_error(*api(api_cluster, f"/txs/{missing}?prove=maybe"), 400, "malformed")
     assert_error(*api(api_cluster, f"/txs/by-key?submitter={PAYER}&key=never"), 404, "not_found")
     assert_error(*api(api_cluster, "/txs/by-key?submitter=x"), 400, "malformed")
@@ -330,3 +332,24 @@ def test_full_mempool_is_429_with_retry_after(api_cluster: Cluster) -> None:
             assert int(headers["Retry-After"]) >= 1
             return
     raise AssertionError("the one-tx mempool never reported full")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/participants/bad-id",  # outside the participant id pattern
+        "/blocks/%D9%A3",  # a digit of another script: the document's heights are ASCII digits
+        "/validators?height=%C2%B2",  # a superscript two (str.isdigit takes it)
+        "/blocks?limit=%D9%A3",
+        "/accounts/BANKA/alice?height=x",  # the proof height is checked with or without prove
+        "/instruments/BANKA:USD?height=-1",
+        "/instruments/BANKA:USD/balances?limit=1001",
+    ],
+)
+def test_parameters_outside_the_document_are_malformed(api_cluster: Cluster, path: str) -> None:
+    assert_error(*api(api_cluster, path), 400, "malformed")
+
+
+def test_a_height_with_leading_zeros_is_the_height(api_cluster: Cluster) -> None:
+    status, block = api(api_cluster, "/blocks/0001")
+    assert (status, block["height"]) == (200, 1)

@@ -40,7 +40,7 @@ from consensus.merkle import StateTree, prove_key, prove_range
 from consensus.merkle.bits import compare_child
 from consensus.merkle.nodes import Leaf
 from node.rpc.rest import shapes as aj
-from node.rpc.rest.submit import ApiProblem
+from node.rpc.rest.params import get_cursor, get_limit, get_proof_height, malformed, not_found
 from node.services import NodeServices
 
 Json = dict[str, Any]
@@ -48,15 +48,6 @@ INSTRUMENTS_RANGE = (INSTRUMENT_PREFIX, bytes([INSTRUMENT_PREFIX[0] + 1]))
 """Tree keys of every instrument record (the ``I`` prefix)."""
 BALANCE_PAGE_DEFAULT = 100
 BALANCE_PAGE_MAX = 1000
-CURSOR_LEN_MAX = 128
-
-
-def _malformed(message: str) -> ApiProblem:
-    return ApiProblem(400, "malformed", message)
-
-
-def _not_found(message: str) -> ApiProblem:
-    return ApiProblem(404, "not_found", message)
 
 
 def first_keys(tree: StateTree, lo: bytes, hi: bytes, count: int) -> list[bytes]:
@@ -101,13 +92,13 @@ class ProofRoutes:
 
     def proven_height(self, request: web.Request) -> int:
         latest = self.s.chain.height
-        height = _height_param(request)
+        height = get_proof_height(request)
         if height is None:
             if latest < 1:
-                raise _not_found("no block committed yet: no header certifies a state")
+                raise not_found("no block committed yet: no header certifies a state")
             return latest - 1
         if height >= latest:
-            raise _not_found(
+            raise not_found(
                 f"the state after block {height} is not certified yet (its app hash is in "
                 f"header {height + 1}; the latest block is {latest})"
             )
@@ -120,11 +111,11 @@ class ProofRoutes:
         block = chain.get_block(header_height)
         certificate = chain.get_certificate(header_height)
         if block is None or certificate is None:
-            raise _not_found(f"block {header_height} or its certificate is not stored here")
+            raise not_found(f"block {header_height} or its certificate is not stored here")
         try:
             validators = chain.get_validators(header_height)
         except LookupError as exc:
-            raise _not_found(f"the validator set of {header_height} is not kept") from exc
+            raise not_found(f"the validator set of {header_height} is not kept") from exc
         return {
             "height": height,
             "header": aj.header_json(block.header),
@@ -136,7 +127,7 @@ class ProofRoutes:
         try:
             return self.s.chain.state.tree.at(height)
         except LookupError as exc:
-            raise _not_found(f"the state tree of height {height} is no longer kept") from exc
+            raise not_found(f"the state tree of height {height} is no longer kept") from exc
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -174,9 +165,9 @@ class ProofRoutes:
         try:
             validate_instrument_id(iid)
         except CodecError as exc:
-            raise _malformed(f"instrument id: {exc}") from exc
-        limit = _page_limit(request)
-        cursor = _cursor(request)
+            raise malformed(f"instrument id: {exc}") from exc
+        limit = get_limit(request, BALANCE_PAGE_DEFAULT, BALANCE_PAGE_MAX)
+        cursor = get_cursor(request)
         height = self.proven_height(request)
         tree = self.tree_at(height)
         range_lo, range_hi = instrument_balances_range(iid)
@@ -208,30 +199,3 @@ class ProofRoutes:
             "merkle_proof": aj.merkle_proof_json(merkle_proof(encoded, index)),
             "anchor": self.anchor(height),
         }
-
-
-def _page_limit(request: web.Request) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return BALANCE_PAGE_DEFAULT
-    if not raw.isdigit() or len(raw) > 5 or not 1 <= int(raw) <= BALANCE_PAGE_MAX:
-        raise _malformed(f"limit must be an integer in 1..{BALANCE_PAGE_MAX}")
-    return int(raw)
-
-
-def _height_param(request: web.Request) -> int | None:
-    raw = request.query.get("height")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise _malformed("height must be a non-negative integer")
-    return int(raw)
-
-
-def _cursor(request: web.Request) -> str | None:
-    raw = request.query.get("cursor")
-    if raw is None or raw == "":
-        return None
-    if len(raw) > CURSOR_LEN_MAX or not raw.isascii() or not raw.isprintable():
-        raise _malformed(f"cursor must be printable ASCII of <= {CURSOR_LEN_MAX} chars")
-    return raw

@@ -29,7 +29,12 @@ from consensus.ledger.queries import (
     get_participant,
     get_participant_ids,
 )
-from consensus.ledger.records import Account, validate_account_id, validate_instrument_id
+from consensus.ledger.records import (
+    Account,
+    validate_account_id,
+    validate_instrument_id,
+    validate_participant_id,
+)
 from consensus.ledger.state import (
     ACCOUNT_PREFIX,
     INSTRUMENT_PREFIX,
@@ -45,14 +50,26 @@ from node.rpc.jsonrpc import Registry
 from node.rpc.reads import get_budget
 from node.rpc.rest import shapes as aj
 from node.rpc.rest.offload import offloaded
+from node.rpc.rest.params import (
+    get_bool_param,
+    get_cursor,
+    get_height_param,
+    get_limit,
+    get_proof_height,
+    is_digits,
+    malformed,
+    not_found,
+    page,
+    parse_hash_hex,
+    parse_path_height,
+)
 from node.rpc.rest.proofs import ProofRoutes
 from node.rpc.rest.submit import ApiProblem, RecentSubmissions, SubmitRoutes, error_response
 from node.services import NodeServices
 
 API_PREFIX = "/api/v1"
-PAGE_LIMIT_DEFAULT = 50
-PAGE_LIMIT_MAX = 100
-CURSOR_LEN_MAX = 128
+TX_HASH_PATTERN = "(?:0[xX])?[0-9a-fA-F]{64}"
+"""A tx hash in a route: any other text matches no route (so ``GET /txs/precheck`` is a 405)."""
 BALANCES_MAX = 1024
 """An account holds at most this many balance records (the ledger's balance_count bound)."""
 
@@ -74,66 +91,6 @@ def api_handler(handler: Handler) -> Handler:
             return error_response(exc)
 
     return wrapped
-
-
-def malformed(message: str) -> ApiProblem:
-    return ApiProblem(400, "malformed", message)
-
-
-def not_found(message: str) -> ApiProblem:
-    return ApiProblem(404, "not_found", message)
-
-
-# ---------------------------------------------------------------------------------------------
-# query parsing: strict, bounded
-
-
-def get_limit(request: web.Request) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return PAGE_LIMIT_DEFAULT
-    if not raw.isdigit() or len(raw) > 4 or not 1 <= int(raw) <= PAGE_LIMIT_MAX:
-        raise malformed(f"limit must be an integer in 1..{PAGE_LIMIT_MAX}")
-    return int(raw)
-
-
-def get_cursor(request: web.Request) -> str | None:
-    raw = request.query.get("cursor")
-    if raw is None or raw == "":
-        return None
-    if len(raw) > CURSOR_LEN_MAX or not raw.isascii() or not raw.isprintable():
-        raise malformed(f"cursor must be printable ASCII of <= {CURSOR_LEN_MAX} chars")
-    return raw
-
-
-def get_height_param(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-        raise malformed(f"{name} must be a positive integer")
-    return int(raw)
-
-
-def parse_hash_hex(text: str) -> Hash32:
-    candidate = text[2:] if text[:2] in ("0x", "0X") else text
-    if len(candidate) != 64:
-        raise malformed("a tx hash is 64 hex digits")
-    try:
-        return Hash32(bytes.fromhex(candidate))
-    except ValueError as exc:
-        raise malformed("a tx hash is 64 hex digits") from exc
-
-
-def get_bool_param(request: web.Request, name: str) -> bool:
-    raw = request.query.get(name, "false")
-    if raw not in ("true", "false"):
-        raise malformed(f"{name} must be true or false")
-    return raw == "true"
-
-
-def page(items: list[Json], next_cursor: str | None) -> Json:
-    return {"items": items, "next_cursor": next_cursor}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +161,11 @@ class ApiRoutes:
 
     async def get_participant(self, request: web.Request) -> web.Response:
         pid = request.match_info["participant_id"]
-        participant = get_participant(self.s.chain.state, pid) if len(pid) <= 32 else None
+        try:
+            validate_participant_id(pid)
+        except CodecError as exc:
+            raise malformed(f"participant id: {exc}") from exc
+        participant = get_participant(self.s.chain.state, pid)
         if participant is None:
             raise not_found(f"no participant {pid!r}")
         return json_ok(aj.participant_json(participant))
@@ -215,16 +176,17 @@ class ApiRoutes:
 
     async def get_instrument(self, request: web.Request) -> web.Response:
         iid = request.match_info["instrument_id"]
-        try:
-            validate_instrument_id(iid)
-        except CodecError as exc:
-            raise malformed(f"instrument id: {exc}") from exc
-        if get_bool_param(request, "prove"):
-            return json_ok(self.proofs.instrument_proof(request, iid))
+        return self._record_or_proof(
+            request,
+            ("instrument", iid),
+            validate_instrument_id,
+            self.proofs.instrument_proof,
+            self._read_instrument,
+        )
+
+    def _read_instrument(self, iid: str) -> Json | None:
         instrument = get_instrument(self.s.chain.state, iid)
-        if instrument is None:
-            raise not_found(f"no instrument {iid!r}")
-        return json_ok(aj.instrument_json(instrument))
+        return None if instrument is None else aj.instrument_json(instrument)
 
     async def list_accounts(self, request: web.Request) -> web.Response:
         records, next_cursor = self._list_prefix(request, ACCOUNT_PREFIX)
@@ -233,16 +195,41 @@ class ApiRoutes:
 
     async def get_account(self, request: web.Request) -> web.Response:
         aid = f"{request.match_info['bank']}/{request.match_info['name']}"
-        try:
-            validate_account_id(aid)
-        except CodecError as exc:
-            raise malformed(f"account id: {exc}") from exc
-        if get_bool_param(request, "prove"):
-            return json_ok(self.proofs.account_proof(request, aid))
+        return self._record_or_proof(
+            request,
+            ("account", aid),
+            validate_account_id,
+            self.proofs.account_proof,
+            self._read_account,
+        )
+
+    def _read_account(self, aid: str) -> Json | None:
         account = get_account(self.s.chain.state, aid)
-        if account is None:
-            raise not_found(f"no account {aid!r}")
-        return json_ok(self._account_view(account))
+        return None if account is None else self._account_view(account)
+
+    def _record_or_proof(
+        self,
+        request: web.Request,
+        record: tuple[str, str],
+        validate: Callable[[str], object],
+        prove: Callable[[web.Request, str], Json],
+        read: Callable[[str], Json | None],
+    ) -> web.Response:
+        """A record by id, or with ``?prove=true`` its state proof (``&height=H``, checked
+        either way: the route documents it) — validate, prove, else read, else 404."""
+        kind, record_id = record
+        try:
+            validate(record_id)
+        except CodecError as exc:
+            raise malformed(f"{kind} id: {exc}") from exc
+        proving = get_bool_param(request, "prove")
+        get_proof_height(request)
+        if proving:
+            return json_ok(prove(request, record_id))
+        view = read(record_id)
+        if view is None:
+            raise not_found(f"no {kind} {record_id!r}")
+        return json_ok(view)
 
     def _account_view(self, account: Account) -> Json:
         state = self.s.chain.state
@@ -398,7 +385,7 @@ class ApiRoutes:
         cursor = get_cursor(request)
         top = self.s.chain.height
         if cursor is not None:
-            if not cursor.isdigit() or len(cursor) > 18:
+            if not is_digits(cursor) or len(cursor) > 18:
                 raise malformed("cursor of /blocks is a height")
             top = min(top, int(cursor) - 1)
         heights = range(top, max(top - limit, 0), -1)
@@ -408,7 +395,7 @@ class ApiRoutes:
 
     async def get_block(self, request: web.Request) -> web.Response:
         raw = request.match_info["height"]
-        height = self.s.chain.height if raw == "latest" else _parse_path_height(raw)
+        height = self.s.chain.height if raw == "latest" else parse_path_height(raw)
         if height == 0:
             raise not_found("no block committed yet")
         block = self._load_block(height)
@@ -436,12 +423,6 @@ class ApiRoutes:
         return json_ok(
             {"height": height, **aj.validator_set_json(validators, self._validator_names())}
         )
-
-
-def _parse_path_height(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-        raise malformed("height must be a positive integer or 'latest'")
-    return int(raw)
 
 
 def _last_id(record: Any) -> str:
@@ -472,8 +453,8 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ("/accounts/{bank}/{name}", routes.get_account),
         ("/nonce", routes.get_nonce),
         ("/txs/by-key", routes.get_tx_by_key),
-        ("/txs/{tx_hash}", routes.get_tx),
-        ("/txs/{tx_hash}/proof", routes.get_tx_proof),
+        (f"/txs/{{tx_hash:{TX_HASH_PATTERN}}}", routes.get_tx),
+        (f"/txs/{{tx_hash:{TX_HASH_PATTERN}}}/proof", routes.get_tx_proof),
         ("/blocks", routes.list_blocks),
         ("/blocks/{height}", routes.get_block),
         ("/validators", routes.get_validators),

@@ -7,6 +7,7 @@ from typing import Any
 
 from consensus.ledger import Code
 from consensus.ledger.codes import TX_BYTES_MAX
+from node.mempool import AdmissionCode
 from node.rpc.rest.submit import BATCH_TXS_MAX
 
 Json = dict[str, Any]
@@ -15,19 +16,21 @@ HEX_KEY = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 B64 = {"type": "string", "format": "byte"}
 INT = {"type": "integer", "minimum": 0}
 NULLABLE_INT = {"type": "integer", "minimum": 0, "nullable": True}
-ERROR_CODES = [
-    "malformed",
-    "not_found",
-    "method_not_allowed",
-    "conflict",
-    "too_large",
-    "unsupported_media_type",
-    "rejected",
-    "mempool_full",
-    "storage_unavailable",
-    "submitter_limit",
-    "internal",
-]
+STR = {"type": "string"}
+ERROR_CODES_BY_STATUS = {
+    400: ["malformed"],
+    403: ["host_not_allowed"],
+    404: ["not_found"],
+    409: ["conflict"],
+    413: ["too_large"],
+    415: ["unsupported_media_type"],
+    422: ["rejected", "limit_exceeded", "response_too_large"],
+    429: ["mempool_full", "submitter_limit"],
+    503: ["busy", "storage_unavailable"],
+}
+"""The typed ``error.code`` each HTTP status of the REST API carries (``node.rpc.rest.submit``,
+``node.rpc.guard``, ``node.rpc.rest.offload`` and ``node.rpc.server`` answer them)."""
+ERROR_CODES = [code for codes in ERROR_CODES_BY_STATUS.values() for code in codes]
 PARTICIPANT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"}
 INSTRUMENT_ID = {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}:[A-Z]{3}$"}
 LOCAL_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,48}$"}
@@ -37,6 +40,8 @@ LIST_CURSOR = {"type": "string", "pattern": "^[ -~]{0,128}$"}
 """A list's cursor: the id of the last record of the previous page (printable ASCII; ids are)."""
 HEIGHT_CURSOR = {"type": "string", "pattern": "^[0-9]{0,18}$"}
 """The blocks list's cursor: the height to continue below."""
+HEIGHT_MAX = 10**18 - 1
+"""Heights in a query are at most 18 digits."""
 _B64_GROUPS_MAX = (TX_BYTES_MAX - 2) // 3
 """Whole 4-char groups such that a padded last group still decodes to <= TX_BYTES_MAX bytes."""
 TX_B64 = {
@@ -55,11 +60,26 @@ def ref(name: str) -> Json:
 
 
 def obj(properties: Json, required: list[str] | None = None) -> Json:
+    """An object with exactly these properties (all required unless ``required`` says)."""
     return {
         "type": "object",
         "properties": properties,
         "required": list(properties) if required is None else required,
+        "additionalProperties": False,
     }
+
+
+def error_of(status: int, codes: list[str] | None = None) -> Json:
+    """The error body of ``status`` with ``codes`` (default: every code of that status)."""
+    body = obj(
+        {
+            "code": {"type": "string", "enum": codes or ERROR_CODES_BY_STATUS[status]},
+            "message": {"type": "string"},
+            "details": {"nullable": True},
+        },
+        ["code", "message"],
+    )
+    return obj({"error": body})
 
 
 def nullable(schema: Json) -> Json:
@@ -77,6 +97,84 @@ def page_of(name: str, cursor: Json = LIST_CURSOR) -> Json:
     )
 
 
+_VALIDATOR_SET_PROPERTIES: Json = {
+    "validators": {
+        "type": "array",
+        "items": obj(
+            {
+                "public_key": HEX_KEY,
+                "power": {"type": "integer", "minimum": 1},
+                "participant_id": nullable(STR),
+            }
+        ),
+    },
+    "total_power": {"type": "integer", "minimum": 1},
+    "hash": HEX32,
+}
+_BLOCK_SUMMARY_PROPERTIES: Json = {
+    "height": {"type": "integer", "minimum": 1},
+    "hash": HEX32,
+    "time_ms": INT,
+    "proposer": HEX_KEY,
+    "num_txs": INT,
+}
+BATCH_ITEM_ERRORS = [409, 413, 422, 429, 503]
+"""The statuses a batch item can fail with (``SubmitRoutes.submit_one``)."""
+
+
+def proof_schemas() -> Json:
+    """The proven reads of ``node.rpc.rest.proofs``: state values with their state tree proofs
+    under an anchor (a certified header, its certificate and validator set)."""
+    height = {"type": "integer", "minimum": 0}
+    anchored = {"height": height, "anchor": ref("Anchor")}
+    return {
+        "TreeProof": obj({"key": B64, "proof": B64}),
+        "RangeProof": obj({"lo": B64, "hi": B64, "proof": B64}),
+        "Anchor": obj(
+            {
+                "height": height,
+                "header": ref("Header"),
+                "certificate": ref("Certificate"),
+                "validators": ref("ValidatorSet"),
+            }
+        ),
+        "AccountProof": obj(
+            {
+                "account_id": STR,
+                **anchored,
+                "account": ref("TreeProof"),
+                "nonce": ref("TreeProof"),
+                "instruments": ref("RangeProof"),
+                "balances": {"type": "object", "additionalProperties": ref("TreeProof")},
+            }
+        ),
+        "InstrumentProof": obj({"instrument_id": STR, **anchored, "instrument": ref("TreeProof")}),
+        "BalancePage": obj(
+            {
+                "instrument_id": STR,
+                **anchored,
+                "instrument": ref("TreeProof"),
+                "slice": ref("RangeProof"),
+                "count": INT,
+                "next_cursor": nullable({**LIST_CURSOR, "minLength": 1}),
+            }
+        ),
+        "ReceiptProof": obj(
+            {"receipt": B64, "merkle_proof": ref("MerkleProof"), "anchor": ref("Anchor")}
+        ),
+        "PrecheckResult": obj(
+            {
+                "would_pass": {"type": "boolean"},
+                "code": INT,
+                "code_name": {"type": "string", "enum": [c.name for c in Code]},
+                "log": STR,
+                "height": {"type": "integer", "minimum": 1},
+                "time_ms": INT,
+            }
+        ),
+    }
+
+
 def schemas() -> Json:
     receipt = obj(
         {
@@ -86,7 +184,10 @@ def schemas() -> Json:
             "events": {"type": "array", "items": ref("Event")},
         }
     )
-    rejection = obj({"code": INT, "code_name": {"type": "string"}, "log": {"type": "string"}})
+    rejection_names = [c.name for c in Code] + [c.name for c in AdmissionCode] + ["UNKNOWN"]
+    rejection = obj(
+        {"code": INT, "code_name": {"type": "string", "enum": rejection_names}, "log": STR}
+    )
     return {
         "ErrorBody": obj(
             {
@@ -96,7 +197,6 @@ def schemas() -> Json:
             },
             ["code", "message"],
         ),
-        "Error": obj({"error": ref("ErrorBody")}),
         "Status": obj(
             {
                 "chain_id": {"type": "string"},
@@ -221,28 +321,10 @@ def schemas() -> Json:
                 "encoded": B64,
             }
         ),
-        "ValidatorSet": obj(
-            {
-                "validators": {
-                    "type": "array",
-                    "items": obj(
-                        {
-                            "public_key": HEX_KEY,
-                            "power": {"type": "integer", "minimum": 1},
-                            "participant_id": nullable({"type": "string"}),
-                        }
-                    ),
-                },
-                "total_power": {"type": "integer", "minimum": 1},
-                "hash": HEX32,
-            }
+        "ValidatorSet": obj(_VALIDATOR_SET_PROPERTIES),
+        "Validators": obj(
+            {"height": {"type": "integer", "minimum": 1}, **_VALIDATOR_SET_PROPERTIES}
         ),
-        "Validators": {
-            "allOf": [
-                ref("ValidatorSet"),
-                obj({"height": {"type": "integer", "minimum": 1}}),
-            ]
-        },
         "MerkleProof": obj(
             {
                 "index": INT,
@@ -261,8 +343,10 @@ def schemas() -> Json:
                 "certificate": ref("Certificate"),
                 "merkle_proof": ref("MerkleProof"),
                 "validators": ref("ValidatorSet"),
+                "receipt_proof": nullable(ref("ReceiptProof")),
             }
         ),
+        **proof_schemas(),
         "Tx": obj(
             {
                 "hash": HEX32,
@@ -277,28 +361,16 @@ def schemas() -> Json:
             },
             ["hash", "status", "height", "index", "tx", "decoded", "receipt", "rejection"],
         ),
-        "BlockSummary": obj(
+        "BlockSummary": obj(_BLOCK_SUMMARY_PROPERTIES),
+        "Block": obj(
             {
-                "height": {"type": "integer", "minimum": 1},
-                "hash": HEX32,
-                "time_ms": INT,
-                "proposer": HEX_KEY,
-                "num_txs": INT,
+                **_BLOCK_SUMMARY_PROPERTIES,
+                "header": ref("Header"),
+                "tx_hashes": {"type": "array", "items": HEX32},
+                "tx_codes": {"type": "array", "items": INT},
+                "certificate": nullable(ref("Certificate")),
             }
         ),
-        "Block": {
-            "allOf": [
-                ref("BlockSummary"),
-                obj(
-                    {
-                        "header": ref("Header"),
-                        "tx_hashes": {"type": "array", "items": HEX32},
-                        "tx_codes": {"type": "array", "items": INT},
-                        "certificate": nullable(ref("Certificate")),
-                    }
-                ),
-            ]
-        },
         "SubmitResult": obj(
             {
                 "hash": HEX32,
@@ -311,27 +383,30 @@ def schemas() -> Json:
                 "results": {
                     "type": "array",
                     "items": {
-                        "type": "object",
-                        "properties": {
-                            "status_code": {"type": "integer"},
-                            "hash": HEX32,
-                            "status": {"type": "string", "enum": ["pending", "committed"]},
-                            "height": NULLABLE_INT,
-                            "error": ref("ErrorBody"),
-                        },
-                        "required": ["status_code"],
+                        "oneOf": [
+                            obj(
+                                {
+                                    "status_code": {"type": "integer", "enum": [200, 202]},
+                                    "hash": HEX32,
+                                    "status": {"type": "string", "enum": ["pending", "committed"]},
+                                    "height": NULLABLE_INT,
+                                }
+                            ),
+                            obj(
+                                {
+                                    "status_code": {"type": "integer", "enum": BATCH_ITEM_ERRORS},
+                                    "error": ref("ErrorBody"),
+                                }
+                            ),
+                        ]
                     },
                 }
             }
         ),
+        "SubmitOneJson": obj({"tx": TX_B64}),
         "SubmitJson": {
             "oneOf": [
-                {
-                    "type": "object",
-                    "properties": {"tx": TX_B64},
-                    "required": ["tx"],
-                    "additionalProperties": False,
-                },
+                ref("SubmitOneJson"),
                 {
                     "type": "object",
                     "properties": {

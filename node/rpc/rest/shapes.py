@@ -22,6 +22,7 @@ from consensus.ledger.records import Account, Instrument, Participant
 from consensus.ledger.txs import SignedTx
 from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
+from node.mempool import AdmissionCode
 
 Json = dict[str, Any]
 
@@ -105,11 +106,13 @@ def receipt_json(receipt: Receipt) -> Json:
 
 
 def rejection_json(code: int, log: str) -> Json:
-    try:
-        name = Code(code).name
-    except ValueError:
-        name = "UNKNOWN"
-    return {"code": code, "code_name": name, "log": log}
+    """A refusal: a ledger receipt code, or the mempool's own (``AdmissionCode``, from 101)."""
+    for codes in (Code, AdmissionCode):
+        try:
+            return {"code": code, "code_name": codes(code).name, "log": log}
+        except ValueError:
+            continue
+    return {"code": code, "code_name": "UNKNOWN", "log": log}
 
 
 def tx_body_json(tx: SignedTx) -> Json:
