@@ -70,14 +70,17 @@ test: $(STAMP) tests/js/node_modules tools
 test-fast: $(STAMP) tests/js/node_modules tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
+# examples/ are code users copy; docs/*.md's Python blocks are formatted as code too.
+LINTED := consensus node tests examples
+
 lint: $(STAMP)
-	$(BIN)/ruff check consensus node tests
-	$(BIN)/ruff format --check consensus node tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED) docs
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format consensus node tests
-	$(BIN)/ruff check --fix consensus node tests
+	$(BIN)/ruff format $(LINTED) docs
+	$(BIN)/ruff check --fix $(LINTED)
 
 # After adding or changing a config key: rewrite the committed example configs.
 configs: $(STAMP)
