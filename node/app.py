@@ -59,6 +59,7 @@ from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
+from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
 
@@ -213,6 +214,7 @@ class Node:
         if pool.backlog_blocks > 0:
             self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
+        self.snapshot_writer = attach_snapshots(self)
 
     def _load_sign_state(self) -> SignState | None:
         """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""
@@ -420,6 +422,9 @@ class Node:
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
+        writer = getattr(self, "snapshot_writer", None)
+        if writer is not None:
+            writer.close()  # its thread reads the store
         self.journal.close()
         self.wal.close()
         self.store.close()
