@@ -85,7 +85,8 @@ class Restorer:
     # -- discovery -------------------------------------------------------------------------------
 
     def list_candidates(self) -> list[Candidate]:
-        """Offered snapshots, best first: highest, then most peers; trusted height only if set."""
+        """Offered snapshots, best first: highest, then most peers, then fewest chunks (the
+        cheapest to try); only the trusted height's if a trusted header is set."""
         by_id: dict[bytes, Candidate] = {}
         for peer, manifests in self.asker.offers.items():
             if peer in self.progress.rejected_peers:
@@ -98,7 +99,10 @@ class Restorer:
                 if manifest.format != FORMAT or not self._is_wanted(manifest.height):
                     continue
                 by_id.setdefault(manifest.snapshot_id, Candidate(manifest, [])).peers.append(peer)
-        return sorted(by_id.values(), key=lambda c: (-c.manifest.height, -len(c.peers)))
+        return sorted(
+            by_id.values(),
+            key=lambda c: (-c.manifest.height, -len(c.peers), c.manifest.chunk_count),
+        )
 
     def _is_wanted(self, height: int) -> bool:
         trusted = self.trust.trusted_block

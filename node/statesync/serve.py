@@ -9,12 +9,14 @@ another peer), as in block sync.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from consensus import codec
 from consensus.blocks import Block
+from node.failpoints import Failpoint, Failpoints
 from node.statesync.files import SnapshotFolder
 from node.statesync.messages import (
     OFFERS_MAX,
@@ -66,9 +68,14 @@ class SnapshotServer:
     """This node's answers to state sync requests."""
 
     def __init__(
-        self, folder: SnapshotFolder | None, store: Store, now_s: Callable[[], float]
+        self,
+        folder: SnapshotFolder | None,
+        store: Store,
+        now_s: Callable[[], float],
+        failpoints: Failpoints = Failpoints.NONE,
     ) -> None:
         self.folder = folder
+        self._failpoints = failpoints  # TEST-ONLY hostile behaviours; NONE on a real node
         self._store = store
         self._now_s = now_s
         self._buckets: dict[tuple[bytes, bool], TokenBucket] = {}
@@ -108,16 +115,26 @@ class SnapshotServer:
         if folder is None:
             return None
         if isinstance(request, SnapshotsRequest):
-            manifests = []
-            for height in folder.list_heights()[:OFFERS_MAX]:
-                manifest = folder.read_manifest(height)
-                if manifest is not None and self._store.latest_height() > height:
-                    manifests.append(manifest.encode())
-            return SnapshotsResponse(tuple(manifests))
+            return self._offers(folder)
         if isinstance(request, ChunkRequest):
             chunk = folder.read_chunk(request.height, request.index)
+            if chunk is not None and self._failpoints.is_active(Failpoint.STATESYNC_BAD_CHUNKS):
+                chunk = chunk[:-1] + bytes([chunk[-1] ^ 1])
             return None if chunk is None else ChunkResponse(request.height, request.index, chunk)
         return self._anchor(request.height)
+
+    def _offers(self, folder: SnapshotFolder) -> SnapshotsResponse:
+        """Our snapshots whose anchor we can give (the next block is committed)."""
+        forge = self._failpoints.is_active(Failpoint.STATESYNC_FORGED_MANIFEST)
+        manifests = []
+        for height in folder.list_heights()[:OFFERS_MAX]:
+            manifest = folder.read_manifest(height)
+            if manifest is None or self._store.latest_height() <= height:
+                continue
+            if forge and manifest.chunk_count > 1:
+                manifest = dataclasses.replace(manifest, chunk_hashes=manifest.chunk_hashes[:-1])
+            manifests.append(manifest.encode())
+        return SnapshotsResponse(tuple(manifests))
 
     def _anchor(self, height: int) -> AnchorResponse | None:
         store = self._store

@@ -21,7 +21,9 @@ def attach_snapshots(node: Node) -> SnapshotWriter | None:
     folder = None
     if config.snapshot_interval > 0 or folder_path.is_dir():
         folder = SnapshotFolder(folder_path, config.snapshots_kept)
-    node.router.snapshots = SnapshotServer(folder, node.store, node.clock.monotonic_s)
+    node.router.snapshots = SnapshotServer(
+        folder, node.store, node.clock.monotonic_s, node.failpoints
+    )
     if folder is None or config.snapshot_interval == 0:
         return None
     chain = node.chain

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,39 @@ def test_an_empty_node_joins_by_state_sync_and_restarts(setup: tuple[Cluster, Jo
     assert joiner.log_text().count("statesync: installed the state of height") == 1
     assert int(joiner.call("status")["sync_info"]["earliest_block_height"]) == base
     assert _header(joiner.call, again) == _header(lambda m, **p: cluster.call(0, m, **p), again)
+
+
+HOSTILE = {
+    1: "statesync_bad_chunks",
+    2: "statesync_forged_manifest",
+    3: "statesync_forged_manifest",
+}
+"""Node 1 serves corrupted chunks of the true snapshot; nodes 2 and 3 offer a consistent but
+wrong one (its last chunk left out), which is tried first (as many peers, fewer chunks)."""
+
+
+def test_hostile_peers_cost_time_not_state(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path / "localnet")
+    joiner = Joiner.create(cluster, tmp_path / "joiner", discovery_time_s=2, restore_timeout_s=150)
+    cluster.edit_configs(_with_snapshots)
+    cluster.add_peer(joiner.peer_address)
+    try:
+        for index in range(4):
+            failpoint = HOSTILE.get(index)
+            cluster.start(index, env={"DEPOCHAIN_FAILPOINT": failpoint} if failpoint else None)
+        for index in range(4):
+            cluster.wait_healthy(index)
+        _load(cluster, 20, 1)
+        cluster.wait_height(0, 2 * SNAPSHOT_INTERVAL + 2, timeout_s=120)
+        joiner.start()
+        joined = joiner.wait_height(cluster.height(0), JOIN_TIMEOUT_S)
+        log = joiner.log_text()
+        assert "does not rebuild the certified app hash" in log, log[-3000:]
+        assert "does not hash to the manifest's entry" in log, log[-3000:]
+        assert log.count("statesync: installed the state of height") == 1
+        assert _header(joiner.call, joined) == _header(
+            lambda m, **p: cluster.call(0, m, **p), joined
+        )
+    finally:
+        joiner.stop()
+        cluster.stop_all()
