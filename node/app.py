@@ -214,7 +214,10 @@ class Node:
         if pool.backlog_blocks > 0:
             self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
-        self.snapshot_writer = attach_snapshots(self)
+        self.snapshot_writer = attach_snapshots(
+            config, home.data_path, self.chain, self.router,
+            self.driver.add_commit_listener, self.failpoints,
+        )  # fmt: skip
 
     def _load_sign_state(self) -> SignState | None:
         """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""

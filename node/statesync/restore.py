@@ -114,6 +114,7 @@ class Restorer:
         """Try ``candidate``; True once installed, False if it cannot be (peers dropped)."""
         manifest = candidate.manifest
         self.progress.height = manifest.height
+        candidate.peers = [p for p in candidate.peers if p not in self.progress.rejected_peers]
         anchor = await self._prove(candidate)
         if anchor is None:
             return False

@@ -3,36 +3,42 @@ and the answers to peers' requests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
 
 from consensus import codec
+from node.chain import Chain, CommittedBlock
+from node.config import NodeConfig
+from node.failpoints import Failpoints
+from node.router import Router
 from node.statesync.files import SNAPSHOTS_DIR, SnapshotFolder, SnapshotWriter
 from node.statesync.serve import SnapshotServer
 
-if TYPE_CHECKING:
-    from node.app import Node
 
-
-def attach_snapshots(node: Node) -> SnapshotWriter | None:
+def attach_snapshots(
+    config: NodeConfig,
+    data_path: Path,
+    chain: Chain,
+    router: Router,
+    add_commit_listener: Callable[[Callable[[CommittedBlock], None]], None],
+    failpoints: Failpoints,
+) -> SnapshotWriter | None:
     """Serve snapshots to peers and, if ``[statesync].snapshot_interval`` is set, take them;
     the writer (to close before the store), or None when this node takes none."""
-    config = node.home.config.statesync
-    folder_path = node.home.data_path / SNAPSHOTS_DIR
+    settings = config.statesync
+    folder_path = data_path / SNAPSHOTS_DIR
     folder = None
-    if config.snapshot_interval > 0 or folder_path.is_dir():
-        folder = SnapshotFolder(folder_path, config.snapshots_kept)
-    node.router.snapshots = SnapshotServer(
-        folder, node.store, node.clock.monotonic_s, node.failpoints
-    )
-    if folder is None or config.snapshot_interval == 0:
+    if settings.snapshot_interval > 0 or folder_path.is_dir():
+        folder = SnapshotFolder(folder_path, settings.snapshots_kept)
+    router.snapshots = SnapshotServer(folder, chain.store, router.clock.monotonic_s, failpoints)
+    if folder is None or settings.snapshot_interval == 0:
         return None
-    chain = node.chain
     writer = SnapshotWriter(
-        node.store,
+        chain.store,
         folder,
-        config.snapshot_interval,
-        config.chunk_bytes,
+        settings.snapshot_interval,
+        settings.chunk_bytes,
         lambda height: codec.encode(chain.get_validators(height).to_wire()),
     )
-    node.driver.add_commit_listener(lambda committed: writer.on_commit(committed.block.height))
+    add_commit_listener(lambda committed: writer.on_commit(committed.block.height))
     return writer

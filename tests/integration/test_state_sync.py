@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SNAPSHOT_INTERVAL = 5
 CHUNK_BYTES = 4096
 """Small, so even the localnet's state is several chunks."""
-JOIN_TIMEOUT_S = 180.0
+JOIN_TIMEOUT_S = 300.0
+START_TIMEOUT_S = 180.0
 
 
 def _with_snapshots(config: NodeConfig) -> NodeConfig:
@@ -35,15 +36,25 @@ def _with_snapshots(config: NodeConfig) -> NodeConfig:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Joiner]]:
     root = tmp_path_factory.mktemp("statesync")
     cluster = Cluster(root / "localnet")
-    joiner = Joiner.create(cluster, root / "joiner", discovery_time_s=2, restore_timeout_s=150)
+    joiner = Joiner.create(cluster, root / "joiner", discovery_time_s=2, restore_timeout_s=280)
     cluster.edit_configs(_with_snapshots)
     cluster.add_peer(joiner.peer_address)
     try:
-        cluster.start_all()
+        _start(cluster, {})
         yield cluster, joiner
     finally:
         joiner.stop()
         cluster.stop_all()
+
+
+def _start(cluster: Cluster, failpoints: dict[int, str]) -> None:
+    """Start the four validators (with a TEST-ONLY failpoint each, if given); the start-up
+    wait is generous because the machine may be loaded."""
+    for index in range(4):
+        failpoint = failpoints.get(index)
+        cluster.start(index, env={"DEPOCHAIN_FAILPOINT": failpoint} if failpoint else None)
+    for index in range(4):
+        cluster.wait_healthy(index, timeout_s=START_TIMEOUT_S)
 
 
 def _load(cluster: Cluster, count: int, first_nonce: int) -> None:
@@ -65,7 +76,7 @@ def _header(call: object, height: int) -> tuple[str, str]:
 def test_an_empty_node_joins_by_state_sync_and_restarts(setup: tuple[Cluster, Joiner]) -> None:
     cluster, joiner = setup
     _load(cluster, 40, 1)
-    cluster.wait_height(0, 3 * SNAPSHOT_INTERVAL + 2, timeout_s=120)
+    cluster.wait_height(0, 3 * SNAPSHOT_INTERVAL + 2, timeout_s=300)
     joiner.start()
     top = cluster.height(0)
     joined = joiner.wait_height(top, JOIN_TIMEOUT_S)
@@ -81,12 +92,12 @@ def test_an_empty_node_joins_by_state_sync_and_restarts(setup: tuple[Cluster, Jo
     with pytest.raises(RpcError, match="lowest height"):
         joiner.call("block", height=str(base - 1))
     _load(cluster, 10, 41)  # it follows the live chain
-    later = cluster.wait_height(0, joined + 3, timeout_s=60)
-    joiner.wait_height(later, 60)
+    later = cluster.wait_height(0, joined + 3, timeout_s=120)
+    joiner.wait_height(later, 120)
     assert _header(joiner.call, later) == _header(lambda m, **p: cluster.call(0, m, **p), later)
     assert joiner.stop() == 0
     joiner.start()
-    again = joiner.wait_height(later + 1, 90)
+    again = joiner.wait_height(later + 1, 240)
     assert joiner.log_text().count("statesync: installed the state of height") == 1
     assert int(joiner.call("status")["sync_info"]["earliest_block_height"]) == base
     assert _header(joiner.call, again) == _header(lambda m, **p: cluster.call(0, m, **p), again)
@@ -103,17 +114,13 @@ wrong one (its last chunk left out), which is tried first (as many peers, fewer 
 
 def test_hostile_peers_cost_time_not_state(tmp_path: Path) -> None:
     cluster = Cluster(tmp_path / "localnet")
-    joiner = Joiner.create(cluster, tmp_path / "joiner", discovery_time_s=2, restore_timeout_s=150)
+    joiner = Joiner.create(cluster, tmp_path / "joiner", discovery_time_s=2, restore_timeout_s=280)
     cluster.edit_configs(_with_snapshots)
     cluster.add_peer(joiner.peer_address)
     try:
-        for index in range(4):
-            failpoint = HOSTILE.get(index)
-            cluster.start(index, env={"DEPOCHAIN_FAILPOINT": failpoint} if failpoint else None)
-        for index in range(4):
-            cluster.wait_healthy(index)
+        _start(cluster, HOSTILE)
         _load(cluster, 20, 1)
-        cluster.wait_height(0, 2 * SNAPSHOT_INTERVAL + 2, timeout_s=120)
+        cluster.wait_height(0, 2 * SNAPSHOT_INTERVAL + 2, timeout_s=300)
         joiner.start()
         joined = joiner.wait_height(cluster.height(0), JOIN_TIMEOUT_S)
         log = joiner.log_text()
