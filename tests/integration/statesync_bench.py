@@ -16,6 +16,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from node.config import NodeConfig
@@ -34,13 +35,13 @@ def enlarge_genesis(cluster: Cluster, accounts: int) -> None:
         account_id = f"BANKA/u{number:07d}"
         ledger["accounts"].append({**template, "id": account_id})
         ledger["balances"].append({"account": account_id, "amount": 100, "instrument": "BANKA:USD"})
-    raw = json.dumps(document).encode()
+    raw = json.dumps(document, separators=(",", ":")).encode()  # genesis is capped at 16 MiB
     path.write_bytes(raw)
     for node in cluster.info.nodes:
         (node.home / GENESIS_FILE).write_bytes(raw)
 
 
-def configure(interval: int, chunk_bytes: int):  # type: ignore[no-untyped-def]
+def configure(interval: int, chunk_bytes: int) -> Callable[[NodeConfig], NodeConfig]:
     def change(config: NodeConfig) -> NodeConfig:
         statesync = dataclasses.replace(
             config.statesync, snapshot_interval=interval, chunk_bytes=chunk_bytes
