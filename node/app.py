@@ -61,6 +61,7 @@ from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
+from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
 from node.wal import WriteAheadLog
 
@@ -219,6 +220,10 @@ class Node:
         if self.backlog is not None:
             self.driver.add_commit_listener(self.backlog.on_commit)
         self.services = self._build_services()
+        self.snapshot_writer = attach_snapshots(
+            config, home.data_path, self.chain, self.router,
+            self.driver.add_commit_listener, self.failpoints,
+        )  # fmt: skip
 
     def _load_sign_state(self) -> SignState | None:
         """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""
@@ -430,6 +435,9 @@ class Node:
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
+        writer = getattr(self, "snapshot_writer", None)
+        if writer is not None:
+            writer.close()  # its thread reads the store
         self.journal.close()
         self.wal.close()
         self.store.close()

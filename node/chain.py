@@ -39,6 +39,7 @@ from node.state_tree import (
     prune_state_tree,
 )
 from node.storage import BlockWrite, Store
+from node.storage.install import get_base_height, is_install_interrupted
 from node.validator_history import ValidatorHistory
 
 GENESIS_HASH_META = "genesis_hash"
@@ -77,6 +78,10 @@ class Chain:
         self._tree_reader = StoreTreeReader(store)
         self._genesis_state = build_genesis_state(genesis.ledger)
         self._check_genesis_matches()
+        if is_install_interrupted(store):
+            raise ChainMismatchError(
+                "a state sync install was interrupted: start again with [statesync].enable"
+            )
         self.state = self._load_state()
         self._validate_tip()
         self.last_results_hash = self._load_results_hash(self.height)
@@ -142,6 +147,11 @@ class Chain:
     @property
     def height(self) -> int:
         return self.store.latest_height()
+
+    @property
+    def base_height(self) -> int:
+        """Lowest stored block: 1, or the height state sync installed a snapshot at."""
+        return get_base_height(self.store)
 
     def get_block(self, height: int) -> Block | None:
         raw = self.store.get_block(height)

@@ -45,6 +45,11 @@ class Failpoint(enum.Enum):
     """Start-up: delete the sign state and the WAL before reading them (see
     :func:`node.signer.forget_signatures_if_asked`)."""
 
+    STATESYNC_BAD_CHUNKS = ("statesync_bad_chunks", None)
+    """Snapshot server: every chunk served has its last byte flipped (a hostile peer)."""
+    STATESYNC_FORGED_MANIFEST = ("statesync_forged_manifest", None)
+    """Snapshot server: manifests offered lack their last chunk (consistent, wrong state)."""
+
     def __init__(self, env_name: str, exit_code: int | None) -> None:
         self.env_name = env_name
         self.exit_code = exit_code

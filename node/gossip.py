@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from consensus import codec
 from consensus.messages import MESSAGE_BYTES_MAX
 from consensus.wire import Message, decode_message, encode_message
+from node.statesync.messages import StateSyncPayload, decode_statesync, encode_statesync
 
 TX_BATCH_MAX = 2_000
 """Most transactions in one gossip frame."""
@@ -72,7 +73,9 @@ class BlocksResponse:
     blocks: tuple[tuple[bytes, bytes], ...]
 
 
-GossipPayload = ConsensusPayload | TxBatch | StatusPayload | BlocksRequest | BlocksResponse
+GossipPayload = (
+    ConsensusPayload | TxBatch | StatusPayload | BlocksRequest | BlocksResponse | StateSyncPayload
+)
 
 
 def encode_gossip(payload: GossipPayload) -> bytes:
@@ -86,11 +89,14 @@ def encode_gossip(payload: GossipPayload) -> bytes:
     if isinstance(payload, BlocksRequest):
         fields = [int(Channel.BLOCKS_REQUEST), payload.from_height, payload.count]
         return codec.encode([*fields, payload.bytes_max] if payload.bytes_max else fields)
-    return codec.encode([int(Channel.BLOCKS_RESPONSE), [list(pair) for pair in payload.blocks]])
+    if isinstance(payload, BlocksResponse):
+        blocks = [list(pair) for pair in payload.blocks]
+        return codec.encode([int(Channel.BLOCKS_RESPONSE), blocks])
+    return codec.encode(encode_statesync(payload))
 
 
 def decode_gossip(data: bytes) -> GossipPayload:
-    items = codec.expect_list(codec.decode(data, GOSSIP_FRAME_BYTES_MAX), "gossip", 4)
+    items = codec.expect_list(codec.decode(data, GOSSIP_FRAME_BYTES_MAX), "gossip", 8)
     if len(items) < 2:
         raise codec.CodecError("gossip frame too short")
     channel = codec.expect_uint(items[0], "channel")
@@ -115,6 +121,9 @@ def decode_gossip(data: bytes) -> GossipPayload:
         return BlocksResponse(
             codec.expect_list_of(body[0], "blocks", _read_block_pair, SYNC_BLOCKS_MAX)
         )
+    statesync = decode_statesync(channel, body)
+    if statesync is not None:
+        return statesync
     raise codec.CodecError(f"unknown gossip channel {channel} or wrong arity")
 
 

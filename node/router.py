@@ -43,6 +43,8 @@ from node.gossip import (
 from node.logs import fields
 from node.mempool import Accepted, Mempool, MempoolFull
 from node.network_time import NetworkTime
+from node.statesync.messages import StateSyncPayload
+from node.statesync.serve import SnapshotServer
 from node.sync import SyncState, select_response_blocks
 
 log = logging.getLogger("depochain.router")
@@ -83,6 +85,8 @@ class Router:
         """Learns peers' clock offsets from their status messages (set by the node)."""
         self._on_txs_added = on_txs_added
         self.sync = SyncState(frame_bytes_max)
+        self.snapshots: SnapshotServer | None = None
+        """Answers peers' state sync requests (set by the node)."""
         self.stats = RouterStats()
         driver.add_commit_listener(lambda _: self.maybe_request_blocks())
 
@@ -115,8 +119,10 @@ class Router:
             self._on_status(sender, message.height, is_status=True)
         elif isinstance(message, BlocksRequest):
             self._on_blocks_request(sender, message)
-        else:
+        elif isinstance(message, BlocksResponse):
             self._on_blocks_response(sender, message)
+        else:
+            self._on_statesync(sender, message)
 
     def _count_bad(self, sender: bytes, reason: str) -> None:
         self.stats.bad_messages += 1
@@ -225,6 +231,16 @@ class Router:
             self.stats.blocks_synced += 1
             received = CommittedBlockReceived(block, certificate, self.clock.now_ms())
             self.driver.deliver_internal(received)
+
+    def _on_statesync(self, sender: bytes, message: StateSyncPayload) -> None:
+        """Snapshot requests are answered (:mod:`node.statesync.serve`); a running node asks
+        for nothing, so a snapshot answer here is unsolicited."""
+        answer = None if self.snapshots is None else self.snapshots.answer(sender, message)
+        if answer is not None and self.network is not None:
+            try:
+                self.network.send(sender, encode_gossip(answer))
+            except ValueError:
+                log.error("statesync: an answer does not fit in a P2P frame (%s)", type(answer))
 
 
 def is_signed_by_a_known_validator(message: Proposal | Vote, replica: Replica) -> bool:

@@ -20,6 +20,8 @@ from node.clock import system_clock_from_env
 from node.disk_space import EXIT_DISK_FULL, describe_disk_full, is_disk_full
 from node.failpoints import Failpoints
 from node.logs import configure_logging, fields
+from node.statesync.join import needs_state_sync, run_state_sync
+from node.statesync.restore import StateSyncFailed
 
 log = logging.getLogger("depochain.node")
 
@@ -65,6 +67,12 @@ def run_node(home_path: Path) -> int:
     home = NodeHome.load(home_path)
     configure_logging(home.config.node, home.path)
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
+    if needs_state_sync(home):
+        try:
+            asyncio.run(run_state_sync(home))
+        except StateSyncFailed as exc:
+            log.error("cannot start: %s", exc, extra=fields("statesync_failed"))
+            return 1
     try:
         clock = system_clock_from_env(os.environ)  # TEST-ONLY skew when asked; else the system's
         node = Node(home, clock=clock, failpoints=failpoints)

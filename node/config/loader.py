@@ -133,6 +133,15 @@ def validate_config(config: NodeConfig) -> None:
             "timeout_prevote_ms, timeout_precommit_ms",
         ),
         (
+            config.statesync.chunk_bytes <= p.frame_bytes_max // 2,
+            "[statesync].chunk_bytes: must be <= half of [p2p].frame_bytes_max "
+            "(a chunk travels in one frame)",
+        ),
+        (
+            (config.statesync.trust_height == 0) == (config.statesync.trust_hash == ""),
+            "[statesync].trust_height and trust_hash: set both or neither",
+        ),
+        (
             # Hosts may differ and still clash (0.0.0.0 covers 127.0.0.1): compare ports only.
             config.rpc.listen_port == 0 or config.rpc.listen_port != p.listen_port,
             "[rpc].listen_port: must differ from [p2p].listen_port",

@@ -193,6 +193,40 @@ class StorageSection:
     )
 
 
+def _check_trust_hash(value: str) -> str | None:
+    if value == "":
+        return None
+    try:
+        ok = len(bytes.fromhex(value)) == 32
+    except ValueError:
+        ok = False
+    return None if ok else "must be empty or the 64 hex digits of a block hash"
+
+
+@dataclass(frozen=True, slots=True)
+class StateSyncSection:
+    enable: bool = key(False, "an empty node joins from a peer's snapshot, then block-syncs")
+    snapshot_interval: int = key(
+        0, "take a snapshot of the state every this many heights (0 = none)", in_range(0, 1 << 40)
+    )
+    snapshots_kept: int = key(
+        2, "snapshots kept on disk (older ones are deleted)", in_range(1, 100)
+    )
+    chunk_bytes: int = key(
+        1 * _MIB, "largest snapshot chunk; must be below [p2p].frame_bytes_max", _BYTES
+    )
+    trust_height: int = key(
+        0, "height of a block the operator trusts (0 = verify from genesis)", in_range(0, 1 << 62)
+    )
+    trust_hash: str = key("", "hex hash of the block at trust_height", _check_trust_hash)
+    discovery_time_s: int = key(
+        3, "how long to gather snapshot offers before choosing one", in_range(1, 3600)
+    )
+    restore_timeout_s: int = key(
+        600, "give up state sync (the node exits) after this long", in_range(1, 1 << 30)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     """The whole node configuration, one field per TOML section."""
@@ -203,6 +237,7 @@ class NodeConfig:
     mempool: MempoolSection = field(default_factory=MempoolSection)
     consensus: ConsensusSection = field(default_factory=ConsensusSection)
     storage: StorageSection = field(default_factory=StorageSection)
+    statesync: StateSyncSection = field(default_factory=StateSyncSection)
 
     def get_home_path(self, base: Path | None = None) -> Path:
         """``[node].home``; a relative one is taken from ``base`` (default: the working dir)."""
@@ -230,4 +265,5 @@ SECTIONS: dict[str, type[Any]] = {
     "mempool": MempoolSection,
     "consensus": ConsensusSection,
     "storage": StorageSection,
+    "statesync": StateSyncSection,
 }

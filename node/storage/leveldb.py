@@ -33,6 +33,7 @@ from node.storage.base import (
     StoreCorruptedError,
     StoreLockedError,
 )
+from node.storage.install import SnapshotInstall, install_snapshot
 
 WRITE_BUFFER_BYTES: Final = 32 * 1024 * 1024
 """Memtable size: a 1000-tx block writes ~0.5 MiB, so this flushes every ~60 blocks, not ~8."""
@@ -109,6 +110,13 @@ class LevelDBStore:
             base.validate_meta_name(key)
             base.validate_meta_value(value)
             _call(lambda: db.put(keys.meta_key(key), value, sync=True), f"writing meta {key!r}")
+
+    def install_snapshot(self, install: SnapshotInstall) -> None:
+        """Install a verified state snapshot into this empty store (:mod:`.install`)."""
+        with self._write_lock:
+            db = self._check_open()
+            _call(lambda: install_snapshot(db, self._latest_height, install), "installing")
+            self._latest_height = install.height
 
     def delete_tree(self, tree_keys: Sequence[bytes]) -> None:
         """Delete state tree entries (pruned versions) in one batch; not part of any block."""

@@ -130,6 +130,14 @@ BAD_VALUES = [
     ("mempool", "backlog_txs_min", 0, "must be in 1.."),
     ("storage", "free_bytes_min", -1, "must be in 0.."),
     ("storage", "state_versions_kept", 0, "must be in 1"),
+    ("statesync", "snapshot_interval", -1, "must be in 0.."),
+    ("statesync", "snapshots_kept", 0, "must be in 1.."),
+    ("statesync", "trust_hash", "abc", "64 hex digits"),
+    ("statesync", "enable", "yes", "true or false"),
+    ("statesync", "chunk_bytes", 0, "must be in 1.."),
+    ("statesync", "trust_height", -1, "must be in 0.."),
+    ("statesync", "discovery_time_s", 0, "must be in 1.."),
+    ("statesync", "restore_timeout_s", 0, "must be in 1.."),
 ]
 
 

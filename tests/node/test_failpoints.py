@@ -17,6 +17,8 @@ CONTRACT = {
     "wal_mid_append": 98,
     "after_sign_state_persist": 99,
     "forget_sign_state": None,
+    "statesync_bad_chunks": None,
+    "statesync_forged_manifest": None,
 }
 
 

@@ -47,6 +47,13 @@ class ChainReader:
                 f"height {height} must be less than or equal to the current blockchain "
                 f"height {latest}",
             )
+        base = self.s.chain.base_height
+        if height < base:
+            raise RPCError(
+                INTERNAL_ERROR,
+                f"height {height} is not available, lowest height is {base} "
+                "(this node joined by state sync)",
+            )
         return height
 
     def load_block(self, height: int) -> Block:

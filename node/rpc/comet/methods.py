@@ -71,7 +71,7 @@ class CometRoutes:
         chain = self.s.chain
         height = chain.height
         latest = chain.get_block(height) if height else None
-        first = chain.get_block(1) if height else None
+        first = chain.get_block(chain.base_height) if height else None
         config = self.s.config
         validator_key = self.s.validator_public_key
         power = 0
@@ -106,7 +106,7 @@ class CometRoutes:
                 ),
                 "earliest_block_hash": cj.hex_upper(first.hash if first else None),
                 "earliest_app_hash": cj.hex_upper(first.header.app_hash if first else None),
-                "earliest_block_height": "1" if height else "0",
+                "earliest_block_height": str(chain.base_height),
                 "earliest_block_time": cj.rfc3339(
                     first.header.time_ms if first else self.s.genesis.ledger.genesis_time_ms
                 ),
