@@ -20,6 +20,7 @@ from node.clock import system_clock_from_env
 from node.disk_space import EXIT_DISK_FULL, describe_disk_full, is_disk_full
 from node.failpoints import Failpoints
 from node.logs import configure_logging, fields
+from node.memtrace import start_if_asked as start_memtrace_if_asked
 
 log = logging.getLogger("depochain.node")
 
@@ -64,6 +65,7 @@ def run_node(home_path: Path) -> int:
     locked store) are the caller's to report."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node, home.path)
+    start_memtrace_if_asked(home.config.node.moniker)  # developers only: DEPOCHAIN_MEMTRACE
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     try:
         clock = system_clock_from_env(os.environ)  # TEST-ONLY skew when asked; else the system's
