@@ -52,6 +52,8 @@ class PhaseResult:
     unclean_exits: int = 0
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    measures: dict[str, float | None] = field(default_factory=dict)
+    """What the fault measured besides the checks (``failover``: blocks/s up and one down)."""
 
     @property
     def ok(self) -> bool:
@@ -157,6 +159,7 @@ class Nemesis:
             victim = (victim + 1) % VALIDATORS
         outcome: FaultOutcome = FAULTS[name](self, victim)
         result.notes, result.problems = outcome.notes, outcome.failures
+        result.measures = outcome.measures
         if outcome.skipped is not None or outcome.healed_at is None:
             result.skipped = outcome.skipped or "not run"
             return result
