@@ -27,6 +27,7 @@ DISK_FLOOR_BYTES = 16 * 1024 * 1024
 RECOVERY_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 60.0
 SAMPLE_S = 0.5
+LOST_DESCRIBED = 5
 
 
 @dataclass
@@ -217,6 +218,7 @@ class Nemesis:
             _, duplicated, rejected = checks.count_committed(self.scan, acks)
             result.acked, result.lost, result.rejected = len(acks), len(new_lost), rejected
             result.duplicated = len(duplicated)
+            result.problems += self._describe_lost(sorted(new_lost)[:LOST_DESCRIBED])
             forks = self.scan.count_forks()
             result.forks = len(forks)
             if forks:
@@ -228,6 +230,22 @@ class Nemesis:
             )
         finally:
             self.load.resume()
+
+    def _describe_lost(self, hashes: list[str]) -> list[str]:
+        """For a few lost txs: who sent which nonce, and what each node says of the hash (so a
+        loss can be followed into the nodes' mempools and logs)."""
+        acks, lines = self.load.snapshot(), []
+        for tx_hash in hashes:
+            seen = []
+            for url in self.urls:
+                try:
+                    seen.append(str(checks.client(url).tx(tx_hash).get("status")))
+                except checks.ClientError as exc:
+                    seen.append(type(exc).__name__)
+            ack = acks.get(tx_hash)
+            sender = f"{ack.submitter} nonce {ack.nonce}" if ack is not None else "?"
+            lines.append(f"lost {tx_hash[:16]} ({sender}); per node: {', '.join(seen)}")
+        return lines
 
     def _drain(self, acks: list[str]) -> list[str]:
         """Acknowledged txs still not committed after DRAIN_TIMEOUT_S."""
