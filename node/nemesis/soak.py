@@ -52,6 +52,7 @@ def hold_sampling(nemesis: Nemesis, seconds: float, timeline: list[dict[str, Any
     began = time.monotonic()
     while (left := seconds - (time.monotonic() - began)) > 0:
         nemesis.hold(min(TIMELINE_EVERY_S, left))
+        nemesis.scan.scan()  # keep the chain read as it grows: the final check reads the rest
         if time.monotonic() - began >= seconds:
             return
         nodes = sample_all(nemesis)
