@@ -68,6 +68,8 @@ from node.wal import WriteAheadLog
 log = logging.getLogger("depochain.node")
 
 STATUS_INTERVAL_S = 1.0
+PENDING_ON_CONNECT_BYTES = 8 * 1024 * 1024
+"""Most bytes of waiting txs sent to a peer as it connects (well within its send queue)."""
 MEMPOOL_JOURNAL_FILE = "mempool_journal.log"
 RESTORED_GOSSIP_WAIT_S = 60.0
 """How long a restarted node waits for a peer before it stops trying to gossip restored txs."""
@@ -305,8 +307,11 @@ class Node:
 
     def _send_status_to(self, peer: bytes) -> None:
         """A peer just (re)connected: tell it our height now, so a node back from a partition
-        starts syncing at once rather than at the next announcement."""
+        starts syncing at once rather than at the next announcement; and send it the txs waiting
+        here (those admitted while it was cut off were gossiped to nobody)."""
         self.network.send(peer, encode_gossip(StatusPayload(self.chain.height)))
+        pending = self.mempool.reap(self.home.config.mempool.txs_max, PENDING_ON_CONNECT_BYTES)
+        self.gossip.send_pending_to(lambda payload: self.network.send(peer, payload), pending)
 
     def _build_services(self) -> NodeServices:
         validator_key = self.home.validator_key

@@ -138,6 +138,14 @@ class TxGossip:
             await asyncio.sleep(TX_GOSSIP_FLUSH_S)
             self.flush()
 
+    def send_pending_to(self, send: Callable[[bytes], object], pending: list[bytes]) -> None:
+        """Send a peer that just (re)connected the txs waiting here, in batches: those admitted
+        while it was unreachable (a cut link, its restart) were broadcast to nobody, and would
+        otherwise wait for this node's own turn to propose."""
+        batches, _ = split_tx_batches(pending, self._frame_bytes_max)
+        for batch in batches:
+            send(encode_gossip(TxBatch(tuple(batch))))
+
 
 @dataclass
 class NodeServices:

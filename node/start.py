@@ -22,6 +22,7 @@ from node.failpoints import Failpoints
 from node.logs import configure_logging, fields
 from node.statesync.join import needs_state_sync, run_state_sync
 from node.statesync.restore import StateSyncFailed
+from node.memtrace import start_if_asked as start_memtrace_if_asked
 
 log = logging.getLogger("depochain.node")
 
@@ -66,6 +67,7 @@ def run_node(home_path: Path) -> int:
     locked store) are the caller's to report."""
     home = NodeHome.load(home_path)
     configure_logging(home.config.node, home.path)
+    start_memtrace_if_asked(home.config.node.moniker)  # developers only: DEPOCHAIN_MEMTRACE
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
     if needs_state_sync(home):
         try:

@@ -8,7 +8,8 @@ import json
 import tempfile
 from pathlib import Path
 
-FAULT_NAMES = ("kill", "stop", "isolate", "partition", "skew", "disk", "wal", "restarts")
+FAULT_NAMES = ("kill", "stop", "isolate", "partition", "skew", "disk", "wal", "restarts",
+               "failover")  # fmt: skip
 
 
 def parse_faults(text: str) -> list[str]:

@@ -67,7 +67,12 @@ class ChainScan:
                 self.unreachable.add(index)
         answering = [i for i in range(len(self.urls)) if i not in self.unreachable]
         if answering:
-            self._scan_txs(answering[0])
+            try:
+                self._scan_txs(answering[0])
+            except (ClientError, KeyError, ValueError):
+                # a node too slow to answer (a loaded machine) is read again at the next scan;
+                # the soak of a slow machine must not end in a traceback here
+                self.unreachable.add(answering[0])
 
     def _scan_hashes(self, index: int, url: str) -> None:
         known = self.hashes[index]

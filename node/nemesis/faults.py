@@ -29,6 +29,8 @@ LOG_CUT_BYTES = 4096
 STORE_DIR = "chain.db"
 DISK_FULL_LINE = "stopping: the disk is full"
 EXIT_WAIT_S = 120.0
+FAILOVER_KEPT_MIN = 0.5
+"""With one validator down the chain must keep at least this share of its block rate."""
 POLL_S = 0.1
 
 
@@ -40,6 +42,8 @@ class FaultOutcome:
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     """What the fault itself found wrong (e.g. a full disk that did not stop the node)."""
+    measures: dict[str, float | None] = field(default_factory=dict)
+    """Figures the fault measured (e.g. block rates), carried into the JSON."""
 
 
 class Context(Protocol):
@@ -54,6 +58,13 @@ class Context(Protocol):
 
 
 Fault = Callable[[Context, int], FaultOutcome]
+
+
+def wall_clock_now() -> str:
+    """This machine's time of day to the millisecond, as the nodes' log lines show it (so a
+    heal can be lined up with what the nodes logged after it)."""
+    now = time.time()
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f",{int(now * 1000) % 1000:03d}"
 
 
 def restart(ctx: Context, victim: int, env: dict[str, str] | None = None) -> None:
@@ -100,7 +111,9 @@ def isolate(ctx: Context, victim: int) -> FaultOutcome:
         ctx.hold(ctx.duration_s)
     finally:
         lab.rejoin(victim)
-    return FaultOutcome(time.monotonic(), notes=[f"node {victim}'s link down, then up"])
+    return FaultOutcome(
+        time.monotonic(), notes=[f"node {victim}'s link down, then up at {wall_clock_now()}"]
+    )
 
 
 def partition(ctx: Context, victim: int) -> FaultOutcome:
@@ -115,7 +128,10 @@ def partition(ctx: Context, victim: int) -> FaultOutcome:
     finally:
         for a, b in pairs:
             lab.heal(a, b)
-    return FaultOutcome(time.monotonic(), notes=["{0,1} | {2,3} cut both ways, then healed"])
+    return FaultOutcome(
+        time.monotonic(),
+        notes=[f"{{0,1}} | {{2,3}} cut both ways, then healed at {wall_clock_now()}"],
+    )
 
 
 def skew(ctx: Context, victim: int) -> FaultOutcome:
@@ -281,6 +297,43 @@ def restart_loop(ctx: Context, victim: int) -> FaultOutcome:
     return outcome
 
 
+def measure_block_rate(ctx: Context, url: str) -> float | None:
+    """Blocks per second a node commits while the load runs for a phase; None if unreadable."""
+    before, began = checks.get_height(url), time.monotonic()
+    ctx.hold(ctx.duration_s)
+    after, ended = checks.get_height(url), time.monotonic()
+    if before is None or after is None:
+        return None
+    return (after - before) / (ended - began)
+
+
+def judge_failover(up: float | None, down: float | None) -> tuple[str, str | None]:
+    """The note on the two block rates, and a failure if one validator down kept less than
+    FAILOVER_KEPT_MIN of the all-up rate (or a rate could not be read)."""
+    if up is None or down is None or up <= 0:
+        return "block rates not read", f"block rates not read (all up {up}, one down {down})"
+    kept = down / up
+    note = f"blocks/s all up {up:.2f}, one validator down {down:.2f}: {kept:.0%} kept"
+    if kept < FAILOVER_KEPT_MIN:
+        return note, f"one validator down kept {kept:.0%} of the block rate (< 50 %)"
+    return note, None
+
+
+def failover(ctx: Context, victim: int) -> FaultOutcome:
+    """Blocks/s with all validators up, then with the victim killed (its turns as proposer must
+    not stall the chain), each over a phase, read on another node; the victim is restarted."""
+    url = ctx.cluster.nodes[(victim + 1) % len(ctx.cluster.nodes)].url
+    up = measure_block_rate(ctx, url)
+    ctx.cluster.stop(victim, signal.SIGKILL)
+    down = measure_block_rate(ctx, url)
+    note, failure = judge_failover(up, down)
+    outcome = FaultOutcome(notes=[f"kill -9 node {victim}: {note}; restarted"])
+    outcome.failures += [failure] if failure is not None else []
+    outcome.measures = {"blocks_per_s_all_up": up, "blocks_per_s_one_down": down}
+    start_timed(ctx, victim, outcome)
+    return outcome
+
+
 FAULTS: dict[str, Fault] = {
     "kill": kill,
     "stop": pause,
@@ -290,4 +343,5 @@ FAULTS: dict[str, Fault] = {
     "disk": full_disk,
     "wal": torn_storage,
     "restarts": restart_loop,
+    "failover": failover,
 }

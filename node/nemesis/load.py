@@ -138,7 +138,14 @@ class Load:
         next_nonce = 1
         last_sync = 0.0
         while not self.stopped.is_set():
-            self.running.wait()
+            if not self.running.is_set():
+                # paused for a check: nothing new, but a tx never acknowledged is still retried
+                # (as a client would), or the acknowledged txs after it would wait behind its
+                # nonce for the whole check and be counted lost
+                turn += 1
+                if not self._retry_unacknowledged(queue, turn, payer):
+                    time.sleep(IDLE_S)
+                continue
             now = time.monotonic()
             if now - last_sync > 0.5 and queue:
                 known = get_committed_nonce(self.urls[turn % len(self.urls)], payer.account_id)
@@ -167,6 +174,16 @@ class Load:
             if (not tx.acked and waited > RETRY_AFTER_S) or waited > RESEND_AFTER_S:
                 if tx.acked:
                     self.resent += 1
+                self._send(tx, turn, payer)
+                return True
+        return False
+
+    def _retry_unacknowledged(self, queue: list[Outgoing], turn: int, payer: PayerSpec) -> bool:
+        """Send again the oldest tx never acknowledged (acknowledged ones are not: the check
+        must see whether the chain kept them); False if there is none to send yet."""
+        now = time.monotonic()
+        for tx in queue:
+            if not tx.acked and now - tx.sent_at > RETRY_AFTER_S:
                 self._send(tx, turn, payer)
                 return True
         return False

@@ -27,6 +27,7 @@ DISK_FLOOR_BYTES = 16 * 1024 * 1024
 RECOVERY_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 60.0
 SAMPLE_S = 0.5
+LOST_DESCRIBED = 5
 
 
 @dataclass
@@ -52,6 +53,8 @@ class PhaseResult:
     unclean_exits: int = 0
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    measures: dict[str, float | None] = field(default_factory=dict)
+    """What the fault measured besides the checks (``failover``: blocks/s up and one down)."""
 
     @property
     def ok(self) -> bool:
@@ -157,6 +160,7 @@ class Nemesis:
             victim = (victim + 1) % VALIDATORS
         outcome: FaultOutcome = FAULTS[name](self, victim)
         result.notes, result.problems = outcome.notes, outcome.failures
+        result.measures = outcome.measures
         if outcome.skipped is not None or outcome.healed_at is None:
             result.skipped = outcome.skipped or "not run"
             return result
@@ -214,6 +218,7 @@ class Nemesis:
             _, duplicated, rejected = checks.count_committed(self.scan, acks)
             result.acked, result.lost, result.rejected = len(acks), len(new_lost), rejected
             result.duplicated = len(duplicated)
+            result.problems += self._describe_lost(sorted(new_lost)[:LOST_DESCRIBED])
             forks = self.scan.count_forks()
             result.forks = len(forks)
             if forks:
@@ -226,13 +231,32 @@ class Nemesis:
         finally:
             self.load.resume()
 
+    def _describe_lost(self, hashes: list[str]) -> list[str]:
+        """For a few lost txs: who sent which nonce, and what each node says of the hash (so a
+        loss can be followed into the nodes' mempools and logs)."""
+        acks, lines = self.load.snapshot(), []
+        for tx_hash in hashes:
+            seen = []
+            for url in self.urls:
+                try:
+                    seen.append(str(checks.client(url).tx(tx_hash).get("status")))
+                except checks.ClientError as exc:
+                    seen.append(type(exc).__name__)
+            ack = acks.get(tx_hash)
+            sender = f"{ack.submitter} nonce {ack.nonce}" if ack is not None else "?"
+            lines.append(f"lost {tx_hash[:16]} ({sender}); per node: {', '.join(seen)}")
+        return lines
+
     def _drain(self, acks: list[str]) -> list[str]:
         """Acknowledged txs still not committed after DRAIN_TIMEOUT_S."""
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while True:
+            # only a scan begun after the deadline may call a tx lost: a scan reads up to the
+            # top it saw when it began, and on a loaded machine one can outlast the deadline
+            began = time.monotonic()
             self.scan.scan()
             missing, _, _ = checks.count_committed(self.scan, acks)
-            if not missing or time.monotonic() > deadline:
+            if not missing or began > deadline:
                 return missing
             time.sleep(SAMPLE_S)
 

@@ -14,6 +14,8 @@ from node.nemesis.cluster import NemesisCluster
 from node.nemesis.run import Nemesis, Options, PhaseResult, describe_setup
 
 WARM_UP_S = 5.0
+TIMELINE_EVERY_S = 300.0
+"""How often the resources are sampled between the start and the end (the growth's shape)."""
 
 
 def folder_bytes(path: Path) -> int:
@@ -44,16 +46,33 @@ def sample_all(nemesis: Nemesis) -> list[dict[str, Any]]:
     return [sample_node(nemesis.cluster, i) for i in range(len(nemesis.cluster.nodes))]
 
 
+def hold_sampling(nemesis: Nemesis, seconds: float, timeline: list[dict[str, Any]]) -> None:
+    """Hold the load for ``seconds``; every TIMELINE_EVERY_S append a sample of every node (with
+    the minute and the txs acknowledged so far) and print a progress line."""
+    began = time.monotonic()
+    while (left := seconds - (time.monotonic() - began)) > 0:
+        nemesis.hold(min(TIMELINE_EVERY_S, left))
+        nemesis.scan.scan()  # keep the chain read as it grows: the final check reads the rest
+        if time.monotonic() - began >= seconds:
+            return
+        nodes = sample_all(nemesis)
+        minute = round((time.monotonic() - began) / 60, 1)
+        timeline.append({"minute": minute, "acked": len(nemesis.load.snapshot()), "nodes": nodes})
+        rss = ", ".join(str(n["rss_mib"]) for n in nodes)
+        print(f"soak: minute {minute}: RSS MiB {rss}", file=sys.stderr, flush=True)
+
+
 def run_soak(options: Options, seconds: float) -> dict[str, Any]:
     nemesis = Nemesis(options)
     print(describe_setup(nemesis) + f"; soak of {seconds:g} s", file=sys.stderr, flush=True)
     result = PhaseResult("soak")
+    timeline: list[dict[str, Any]] = []
     try:
         nemesis.start()
         nemesis.hold(WARM_UP_S)
         started, height_start = sample_all(nemesis), nemesis.scan.txs_read_to
         began = time.monotonic()
-        nemesis.hold(seconds)
+        hold_sampling(nemesis, seconds, timeline)
         ended = sample_all(nemesis)
         elapsed = time.monotonic() - began
         result.recovery_s = 0.0  # no fault: nothing to recover from
@@ -79,6 +98,7 @@ def run_soak(options: Options, seconds: float) -> dict[str, Any]:
             {"node": i, "start": s, "end": e}
             for i, (s, e) in enumerate(zip(started, ended, strict=True))
         ],
+        "timeline": timeline,
         "ok": result.ok,
     }
 
@@ -98,5 +118,8 @@ def format_soak(report: dict[str, Any]) -> str:
             f"{s['open_files']} -> {e['open_files']:<4}  {s['wal_mib']} -> {e['wal_mib']}  "
             f"{s['leveldb_mib']} -> {e['leveldb_mib']}"
         )
+    for sample in report.get("timeline", []):
+        rss = ", ".join(str(n["rss_mib"]) for n in sample["nodes"])
+        lines.append(f"  minute {sample['minute']}: {sample['acked']} acked; RSS MiB {rss}")
     lines += [f"  problem: {p}" for p in report["problems"]]
     return "\n".join(lines)

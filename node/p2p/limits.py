@@ -26,7 +26,15 @@ class P2PLimits:
     connect_timeout_ms: int = 2_000
     write_timeout_ms: int = 10_000
     """A peer whose socket does not drain within this is disconnected."""
-    keepalive_interval_ms: int = 5_000
+    keepalive_interval_ms: int = 1_000
+    """An idle connection sends a keepalive this often, so a cut link always has data in flight
+    that goes unacknowledged (which ``unacked_timeout_ms`` then notices)."""
+    unacked_timeout_ms: int = 3_000
+    """Sent data left unacknowledged by the peer's host this long: the link is gone, close the
+    connection (Linux ``TCP_USER_TIMEOUT``; acknowledgements come from the peer's kernel, so a
+    busy peer process does not trip it). Without it a connection outlives a cut link, and after
+    the heal waits out TCP's retransmission backoff (seconds after a 10 s cut) instead of being
+    redialled at once."""
     read_idle_timeout_ms: int = 20_000
     """No frame (not even a keepalive) for this long: the peer is gone."""
     close_timeout_ms: int = 1_000

@@ -32,7 +32,13 @@ from node.logs import fields
 from node.p2p.errors import PeerError
 from node.p2p.handshake import SecureSession, perform_handshake
 from node.p2p.limits import NetworkStats, P2PLimits, compute_backoff_s
-from node.p2p.peer import OnMessage, PeerConnection, PeerStats, close_writer
+from node.p2p.peer import (
+    OnMessage,
+    PeerConnection,
+    PeerStats,
+    close_writer,
+    set_unacked_timeout,
+)
 
 log = logging.getLogger("depochain.p2p")
 
@@ -315,6 +321,7 @@ class P2PNetwork:
         Owns the socket: it is closed however this ends, cancellation included.
         """
         is_outbound = expected_peer_key is not None
+        set_unacked_timeout(writer, self.limits.unacked_timeout_ms)
         try:
             try:
                 session = await self._handshake(reader, writer, expected_peer_key)

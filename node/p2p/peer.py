@@ -18,6 +18,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -213,6 +214,17 @@ class PeerConnection:
             size += len(batch[-1])
         self._queued_bytes -= size
         return batch
+
+
+def set_unacked_timeout(writer: asyncio.StreamWriter, timeout_ms: int) -> None:
+    """Have the kernel close the socket once sent data stays unacknowledged ``timeout_ms``
+    (``TCP_USER_TIMEOUT``; where the platform lacks it, the read idle timeout remains)."""
+    sock = writer.get_extra_info("socket")
+    option = getattr(socket, "TCP_USER_TIMEOUT", None)
+    if sock is None or option is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, option, timeout_ms)
 
 
 async def close_writer(writer: asyncio.StreamWriter, timeout_s: float) -> None:

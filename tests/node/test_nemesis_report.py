@@ -9,6 +9,7 @@ import argparse
 import pytest
 
 from node.cli.nemesis import FAULT_NAMES, parse_faults
+from node.nemesis.faults import judge_failover
 from node.nemesis.run import PhaseResult, format_table
 
 
@@ -51,3 +52,13 @@ def test_faults_option() -> None:
     assert parse_faults("kill,partition") == ["kill", "partition"]
     with pytest.raises(argparse.ArgumentTypeError):
         parse_faults("kill,meteor")
+
+
+def test_failover_fails_when_one_validator_down_keeps_under_half_the_block_rate() -> None:
+    note, failure = judge_failover(3.0, 1.6)
+    assert failure is None and "53% kept" in note
+    _, failure = judge_failover(3.0, 1.4)
+    assert failure is not None and "47%" in failure
+    _, failure = judge_failover(3.0, None)
+    assert failure is not None
+    assert "failover" in FAULT_NAMES

@@ -14,7 +14,7 @@ import pytest
 
 from consensus import codec
 from consensus.crypto import PrivateKey, SignPurpose
-from consensus.types import ChainId
+from consensus.types import ChainId, PublicKey
 from node.p2p import P2PLimits, P2PNetwork
 from node.p2p.frames import HEADER, FrameKind, FrameOpener, FrameSealer, read_frame
 from node.p2p.handshake import (
@@ -621,5 +621,34 @@ def test_stalled_receiver_never_blocks_the_sender_nor_other_peers() -> None:
                         await asyncio.sleep(0)
                 assert sent > 16
                 await assert_pair_works(a, c, b"c is unaffected")
+
+    run(scenario())
+
+
+def test_both_ends_of_a_connection_close_on_data_left_unacknowledged() -> None:
+    # A cut link (no RST, packets dropped) must end the connection within unacked_timeout_ms,
+    # on the dialling and on the accepting side, so the heal is met by a fresh dial rather than
+    # by TCP's retransmission backoff on the old socket.
+    import socket
+
+    if not hasattr(socket, "TCP_USER_TIMEOUT"):
+        pytest.skip("TCP_USER_TIMEOUT is Linux-only")
+    limits = dataclasses.replace(FAST, unacked_timeout_ms=1_234)
+
+    def unacked_timeout_ms(node: Node, peer: bytes) -> int:
+        sock = node.net._connections[PublicKey(peer)]._writer.get_extra_info("socket")
+        return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+
+    async def scenario() -> None:
+        ka, kb = make_key(1), make_key(2)
+        allowed = {ka.public_key, kb.public_key}
+        b = Node(kb, allowed, limits=limits)
+        async with running(b):
+            a = Node(ka, allowed, {b.pub: b.addr}, limits=limits)
+            async with running(a):
+                await a.net.wait_for_peers([b.pub], 10_000)
+                await wait_until(lambda: a.pub in b.net.connected_peers())
+                assert unacked_timeout_ms(a, b.pub) == 1_234  # dialled
+                assert unacked_timeout_ms(b, a.pub) == 1_234  # accepted
 
     run(scenario())
