@@ -159,9 +159,7 @@ def pauses(draw: st.DrawFn) -> Pause:
     return Pause(scope, draw(target), draw(st.booleans()), draw(nonempty_refs))
 
 
-travel_records = st.builds(
-    TravelRecord, hashes, st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True)
-)
+travel_records = st.builds(TravelRecord, hashes, st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True))
 
 
 def approval_rules(ids: st.SearchStrategy[str]) -> st.SearchStrategy[ApprovalRule]:
@@ -337,13 +335,24 @@ events = st.one_of(
         st.booleans(),
     ),
     st.builds(
-        ev.PolicyChanged, st.integers(1, 4), refs, refs, optional_amounts, optional_amounts,
-        optional_amounts, optional_amounts, st.integers(0, 8),
-    ),  # fmt: skip
+        ev.PolicyChanged,
+        st.integers(1, 4),
+        refs,
+        refs,
+        optional_amounts,
+        optional_amounts,
+        optional_amounts,
+        optional_amounts,
+        st.integers(0, 8),
+    ),
     st.builds(
-        ev.TravelRuleRecorded, nonempty_refs, nonempty_refs, amounts,
-        hashes.map(bytes.hex), st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True),
-    ),  # fmt: skip
+        ev.TravelRuleRecorded,
+        nonempty_refs,
+        nonempty_refs,
+        amounts,
+        hashes.map(bytes.hex),
+        st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True),
+    ),
     st.builds(ev.HoldApproved, nonempty_refs, nonempty_refs, nonempty_refs, st.integers(1, 8)),
 )
 
