@@ -58,7 +58,7 @@ def check_payment(
         return
     sent = limits_of(view, book, payer, instruments[0])
     received = limits_of(view, book, payee, instruments[1])
-    if False:
+    if sent.tx_max is not None and amount > sent.tx_max:
         raise InvalidTransaction(
             Code.TX_LIMIT_EXCEEDED, f"{amount} is above the per-transaction maximum {sent.tx_max}"
         )
