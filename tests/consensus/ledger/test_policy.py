@@ -6,14 +6,32 @@ from __future__ import annotations
 
 import pytest
 
+from consensus.codec import CodecError
 from consensus.ledger import Code
 from consensus.ledger import events as ev
 from consensus.ledger import queries as q
+from consensus.ledger.codes import POLICIES_MAX
 from consensus.ledger.holds import HoldRef, HoldTerms
-from consensus.ledger.policies import DAY_MS, Limits, PolicyScope, PolicyTerms, TravelRecord
-from consensus.ledger.txs import HoldCreate, HoldExecute, Mint, PolicySet, Transfer
+from consensus.ledger.policies import (
+    DAY_MS,
+    Limits,
+    PolicyBook,
+    PolicyScope,
+    PolicyTerms,
+    TravelRecord,
+)
+from consensus.ledger.records import Role
+from consensus.ledger.txs import (
+    HoldCreate,
+    HoldExecute,
+    Mint,
+    ParticipantUpsert,
+    PolicySet,
+    Transfer,
+)
 
 from .rulebook_world import START_MS, TimedChain
+from .test_rules import _participant
 from .world import BANKS, CUSTOMER_FLOAT
 
 GOVERNANCE = list(BANKS)
@@ -168,3 +186,38 @@ def test_precheck_answers_policy_codes(chain: TimedChain) -> None:
     untraveled = chain.f.raw("BANKA/bob", pay("BANKA/alice", 60))
     assert q.precheck_tx(chain.state, over, START_MS)[0] is Code.TX_LIMIT_EXCEEDED
     assert q.precheck_tx(chain.state, untraveled, START_MS)[0] is Code.TRAVEL_RULE_MISSING
+
+
+def test_policy_orders_are_bounded(chain: TimedChain) -> None:
+    """At most 4 orders on one account (one per authority): a fifth authority is refused."""
+    for name in ("REG2", "REG3", "REG4"):
+        chain.ok(
+            "BANKA", ParticipantUpsert(_participant(name, {Role.REGULATOR})), signers=GOVERNANCE
+        )
+    alice = (PolicyScope.ACCOUNT, "BANKA/alice")
+    for authority in ("BANKA", "REG", "REG2", "REG3"):
+        chain.ok(authority, policy(alice, tx_max=10))
+    assert chain.code("REG4", policy(alice, tx_max=10)) is Code.LIMIT_EXCEEDED
+    chain.ok("REG3", lift(alice))
+    chain.ok("REG4", policy(alice, tx_max=10))
+    assert q.get_policy_book(chain.state).account_orders == 4
+    assert len(q.get_account_policies(chain.state, "BANKA/alice").orders) == 4
+
+
+def test_policy_records_decode_strictly() -> None:
+    order = [2, "BANKA:USD", "REG", [[1, None, None, None], None]]
+    assert PolicyBook.from_wire([[order], 0]).limits_for(PolicyScope.INSTRUMENT, "BANKA:USD") == (
+        Limits(tx_max=1)
+    )
+    with pytest.raises(CodecError):
+        PolicyBook.from_wire([[order] * (POLICIES_MAX + 1), 0])  # bounded
+    with pytest.raises(CodecError):
+        PolicyBook.from_wire([[order, order], 0])  # one order per authority and target
+    with pytest.raises(CodecError):
+        PolicyBook.from_wire([[[4, "BANKA/alice", "REG", order[3]]], 1])  # accounts: own key
+    with pytest.raises(CodecError):
+        TravelRecord.from_wire([bytes(32), "gdds"])  # purpose codes are upper case
+    with pytest.raises(CodecError):
+        TravelRecord.from_wire([bytes(31), "GDDS"])
+    with pytest.raises(CodecError):
+        Transfer.from_wire(["BANKA/bob", "BANKA:USD", 1, None])  # the short form only
