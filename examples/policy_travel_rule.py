@@ -36,7 +36,8 @@ def refused(net: Localnet, amount: int, code: str) -> None:
     """The pre-check and then the chain refuse alice's payment with ``code``; nothing moves."""
     before = net.balance(ALICE, "BANKA:USD")
     pay = transfer_body(CAROL, "BANKA:USD", amount)
-    answer = net.client.precheck(net.client.prepare(net.signer(ALICE), pay))
+    nonce = int(net.client.nonce(ALICE)["next_nonce"])  # the pre-check uses up nothing
+    answer = net.client.precheck(net.client.prepare(net.signer(ALICE), pay, nonce=nonce))
     check(answer["code_name"] == code, f"the pre-check said {answer['code_name']}, not {code}")
     net.submit(net.signer(ALICE), pay, expect=code)
     check(net.balance(ALICE, "BANKA:USD") == before, "a refused payment moved alice's balance")
