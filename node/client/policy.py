@@ -62,9 +62,9 @@ def policy_set_body(
 ) -> PolicySet:
     """The submitter's policy on ``"network"`` (target ``""``), an ``"instrument"``, a
     ``"participant"`` (a bank's accounts) or an ``"account"``; no limit at all lifts it.
-    ``force_approvers``/``force_required``: governance's network policy only."""
+    ``force_approvers``/``force_required`` (0: all of them): governance's network policy only."""
     approvers = tuple(sorted(force_approvers))
-    force = ApprovalRule(force_required, approvers) if approvers else None
+    force = ApprovalRule(force_required or len(approvers), approvers) if approvers else None
     limits = Limits(tx_max, daily_max, balance_cap, travel_threshold)
     return PolicySet(_SCOPES[scope], target, PolicyTerms(limits, force))
 

@@ -49,9 +49,10 @@ def hold_create_body(
     travel: TravelRecord | None = None,
 ) -> HoldCreate:
     """The submitting account holds ``amount`` for ``payee`` until ``expiry_ms`` (block time);
-    with ``approvers``, ``approvals_required`` of them must HOLD_APPROVE it before it executes."""
+    with ``approvers``, ``approvals_required`` of them (0: all) must HOLD_APPROVE it before it
+    executes."""
     named = tuple(sorted(approvers))
-    approval = ApprovalRule(approvals_required, named) if named else None
+    approval = ApprovalRule(approvals_required or len(named), named) if named else None
     terms = HoldTerms(
         hold_id,
         payee,

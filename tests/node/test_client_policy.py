@@ -48,6 +48,8 @@ def test_policy_and_approval_builders_round_trip() -> None:
                             approvals_required=1, travel=travel_record(IVMS, "SALA"))  # fmt: skip
     assert hold.terms.approval is not None and hold.terms.approval.required == 1
     assert hold_approve_body("BANKA/alice", "h1").to_wire() == ["BANKA/alice", "h1"]
+    every = policy_set_body("network", force_approvers=["REG", "CB"])  # required 0: all of them
+    assert every.terms.force_approval is not None and every.terms.force_approval.required == 2
 
 
 def test_cli_transfer_with_travel_data(tmp_path: Path) -> None:
