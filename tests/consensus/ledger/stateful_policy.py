@@ -90,7 +90,8 @@ class PolicyRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
     @rule(who=st.sampled_from(["REG", "owner", "owner", "BANKC"]),
           what=st.sampled_from(TARGETS),
           tx_max=st.sampled_from([None, 50, 5_000]), daily=st.sampled_from([None, None, 3_000]),
-          cap=st.sampled_from([None, None, 12_000]), travel=st.sampled_from([None, 100, 2_500]),
+          cap=st.sampled_from([None, None, 10_050, 12_000]),
+          travel=st.sampled_from([None, 100, 2_500]),
           force=st.sampled_from([None] * 6 + [1, 2]))  # fmt: skip
     def policy_set(
         self, who: str, what: tuple[PolicyScope, str], tx_max: int | None, daily: int | None,
@@ -107,6 +108,22 @@ class PolicyRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
         terms = PolicyTerms(Limits(tx_max, daily, cap, travel), approval)
         code = self.run_one(submitter, PolicySet(scope, target, terms), "none", signers=signers)
         event(f"policy set by {who}: {code.name}")
+
+    @rule(data=st.data(), what=st.sampled_from(TARGETS), cap=st.sampled_from([10_050, 10_500]),
+          daily=st.sampled_from([None, 700]), lift=st.booleans())  # fmt: skip
+    def pay_under_a_limit(
+        self, data: st.DataObject, what: tuple[PolicyScope, str], cap: int, daily: int | None,
+        lift: bool,
+    ) -> None:  # fmt: skip
+        """The regulator sets a balance cap or a daily maximum on a target, then someone pays
+        twice: the policy promises (``check_policy_promise``) judge the payments."""
+        self.policy_set("REG", what, None, daily, None if daily else cap, None, None)
+        payer, amount = self.draw_payment(data)
+        payee = self.draw_payee(data, payer)
+        self.transfer_one(payer, payee, amount, None, "none")
+        self.transfer_one(payer, payee, min(amount, 400), None, "none")
+        if lift:
+            self.run_one("REG", PolicySet(what[0], what[1], PolicyTerms(Limits())), "none")
 
     @rule(data=st.data(), travel=st.booleans())
     def transfer_with_travel_rule(self, data: st.DataObject, travel: bool) -> None:
