@@ -6,7 +6,6 @@ often. ``from_wire`` is strict and raises only ``CodecError``.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +15,9 @@ from consensus.ledger.codes import AMOUNT_MAX, HOLDS_PER_EXECUTE_MAX
 from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.holds import HoldRef, HoldTerms, validate_hold_id
 from consensus.ledger.pauses import PauseScope, read_pause_scope, validate_pause_target
+from consensus.ledger.policies import TravelRecord
+from consensus.ledger.policy_bodies import HoldApprove as HoldApprove
+from consensus.ledger.policy_bodies import PolicySet as PolicySet
 from consensus.ledger.records import (
     InstrumentSpec,
     Participant,
@@ -26,25 +28,8 @@ from consensus.ledger.records import (
     validate_participant_id,
     validate_ref,
 )
+from consensus.ledger.txtypes import TxType as TxType
 from consensus.types import HASH_LEN, PublicKey
-
-
-class TxType(enum.IntEnum):
-    PARTICIPANT_UPSERT = 1
-    INSTRUMENT_REGISTER = 2
-    ACCOUNT_OPEN = 3
-    ACCOUNT_UPDATE = 4
-    MINT = 5
-    REDEEM = 6
-    TRANSFER = 7
-    FREEZE = 8
-    GOVERNANCE_PARAMS_SET = 9
-    PARTICIPANT_CHANGE_CANCEL = 10
-    PAUSE = 11
-    HOLD_CREATE = 12
-    HOLD_EXECUTE = 13
-    HOLD_CANCEL = 14
-    FORCED_TRANSFER = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,16 +205,23 @@ class Transfer:
     instrument_id: str
     """The payer's instrument (its bank's token); the payee receives its own bank's token."""
     amount: int
+    travel: TravelRecord | None = None
+    """The travel-rule record: needed at or above the policy threshold, optional below."""
 
     def to_wire(self) -> list[Value]:
-        return [self.to_account, self.instrument_id, self.amount]
+        if self.travel is None:  # the short form: one encoding per value
+            return [self.to_account, self.instrument_id, self.amount]
+        return [self.to_account, self.instrument_id, self.amount, self.travel.to_wire()]
 
     @classmethod
     def from_wire(cls, value: Value) -> Transfer:
-        if type(value) is not list or len(value) != 3:
-            raise CodecError("transfer: expected 3 fields")
-        to, iid, amount = value
-        return cls(validate_account_id(to), validate_instrument_id(iid), validate_amount(amount))
+        if type(value) is not list or len(value) not in (3, 4):
+            raise CodecError("transfer: expected 3 fields, or 4 with a travel-rule record")
+        to, iid, amount = value[:3]
+        travel = TravelRecord.from_wire(value[3]) if len(value) == 4 else None
+        return cls(
+            validate_account_id(to), validate_instrument_id(iid), validate_amount(amount), travel
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +425,8 @@ Body = (
     | HoldExecute
     | HoldCancel
     | ForcedTransfer
+    | PolicySet
+    | HoldApprove
 )
 
 BODY_TYPES: dict[TxType, type[Body]] = {
@@ -453,5 +447,7 @@ BODY_TYPES: dict[TxType, type[Body]] = {
         HoldExecute,
         HoldCancel,
         ForcedTransfer,
+        PolicySet,
+        HoldApprove,
     )
 }

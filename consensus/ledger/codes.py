@@ -76,6 +76,21 @@ class Code(enum.IntEnum):
     """Before expiry only the executor, the payee (or the payer, if revocable) cancels."""
     HASH_LOCK_MISMATCH = 43
     """The preimage is missing or its sha256 is not the hold's hash lock."""
+    TX_LIMIT_EXCEEDED = 44
+    """A policy's per-transaction maximum (network, instrument, bank or account) is exceeded.
+    (``LIMIT_EXCEEDED`` is a bound of the ledger itself: integer overflow, book sizes.)"""
+    DAILY_LIMIT_EXCEEDED = 45
+    """A policy's daily maximum of what the payer sends (per UTC day of block time) would be
+    exceeded."""
+    BALANCE_CAP_EXCEEDED = 46
+    """A policy's balance cap on the receiving deposit-token balance would be exceeded."""
+    TRAVEL_RULE_MISSING = 47
+    """A payment at or above the travel-rule threshold carries no travel-rule record."""
+    APPROVALS_MISSING = 48
+    """Too few of the named approvers approved (a hold's M-of-N) or co-signed (a forced
+    transfer's M-of-N authorities named in the network policy)."""
+    ALREADY_APPROVED = 49
+    """This approver already approved this hold."""
 
 
 class InvalidTransaction(ConsensusError):
@@ -117,3 +132,9 @@ PAUSES_MAX = 64
 HOLDS_PER_EXECUTE_MAX = 4
 """Most holds one HOLD_EXECUTE settles atomically (each leg emits up to two events)."""
 PREIMAGE_LEN_MAX = 64
+POLICIES_MAX = 128
+"""Most policy orders standing at network, instrument and participant scopes together."""
+ACCOUNT_POLICIES_MAX = 4
+"""Most policy orders (one per authority) standing on one account."""
+APPROVERS_MAX = 8
+"""Most approvers a hold or the forced-transfer rule names (N of M-of-N)."""

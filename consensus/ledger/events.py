@@ -42,6 +42,9 @@ class EventType(enum.IntEnum):
     HOLD_EXECUTED = 17
     HOLD_CANCELLED = 18
     FORCED_TRANSFER = 19
+    POLICY_CHANGED = 20
+    TRAVEL_RULE_RECORDED = 21
+    HOLD_APPROVED = 22
 
 
 # Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
@@ -232,6 +235,47 @@ class ForcedTransferred:
     cross_bank: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyChanged:
+    """``authority``'s policy order on a scope (``policies.PolicyScope``: 1 network,
+    2 instrument, 3 participant, 4 account) and target, as set (all None and 0: lifted).
+    ``authority`` "" is governance; ``force_required`` 0: no forced-transfer approval rule."""
+
+    TAG: ClassVar[EventType] = EventType.POLICY_CHANGED
+    scope: int
+    target: str
+    authority: str
+    tx_max: int | None
+    daily_max: int | None
+    balance_cap: int | None
+    travel_threshold: int | None
+    force_required: int
+
+
+@dataclass(frozen=True, slots=True)
+class TravelRuleRecorded:
+    """A payment (TRANSFER, or a hold at creation) carried a travel-rule record: the sha256
+    (hex) of the IVMS101-shaped data the banks keep, and the ISO 20022 purpose code."""
+
+    TAG: ClassVar[EventType] = EventType.TRAVEL_RULE_RECORDED
+    from_account: str
+    to_account: str
+    amount: int
+    ivms101_hash: str
+    purpose_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldApproved:
+    """One of a hold's approvers approved it; ``approvals`` so far."""
+
+    TAG: ClassVar[EventType] = EventType.HOLD_APPROVED
+    payer: str
+    hold_id: str
+    approver: str
+    approvals: int
+
+
 TxEvent = (
     ParticipantUpserted
     | InstrumentRegistered
@@ -252,6 +296,9 @@ TxEvent = (
     | HoldExecuted
     | HoldCancelled
     | ForcedTransferred
+    | PolicyChanged
+    | TravelRuleRecorded
+    | HoldApproved
 )
 """What an accepted transaction emitted, carried in its receipt (the replica's inputs are
 ``consensus.events.Event``)."""
@@ -278,6 +325,9 @@ TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
         HoldExecuted,
         HoldCancelled,
         ForcedTransferred,
+        PolicyChanged,
+        TravelRuleRecorded,
+        HoldApproved,
     )
 }
 
@@ -286,6 +336,9 @@ _READERS: dict[str, Any] = {
     "str": lambda v, n: codec.expect_str(v, n, REF_LEN_MAX),
     "int": lambda v, n: codec.expect_uint(v, n, AMOUNT_MAX),
     "bool": codec.expect_bool,
+    "int | None": lambda v, n: codec.expect_optional(
+        v, lambda x: codec.expect_uint(x, n, AMOUNT_MAX)
+    ),
     "str | None": lambda v, n: codec.expect_optional(v, lambda x: codec.expect_str(x, n)),
 }
 _FIELDS: dict[EventType, tuple[tuple[str, Any], ...]] = {

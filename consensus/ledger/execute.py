@@ -36,8 +36,14 @@ from consensus.ledger.rules.governance import (
     apply_participant_change_cancel,
     apply_participant_upsert,
 )
-from consensus.ledger.rules.holds import apply_hold_cancel, apply_hold_create, apply_hold_execute
+from consensus.ledger.rules.holds import (
+    apply_hold_approve,
+    apply_hold_cancel,
+    apply_hold_create,
+    apply_hold_execute,
+)
 from consensus.ledger.rules.pause import apply_pause
+from consensus.ledger.rules.policy import apply_policy_set
 from consensus.ledger.rules.tokens import apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.rules.validators import select_validators
 from consensus.ledger.state import (
@@ -67,6 +73,8 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.HOLD_EXECUTE: apply_hold_execute,
     TxType.HOLD_CANCEL: apply_hold_cancel,
     TxType.FORCED_TRANSFER: apply_forced_transfer,
+    TxType.POLICY_SET: apply_policy_set,
+    TxType.HOLD_APPROVE: apply_hold_approve,
 }
 
 Verdicts = Mapping[Hash32, bool]

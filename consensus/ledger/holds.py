@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from consensus import codec
 from consensus.codec import CodecError, Value
-from consensus.ledger.codes import AMOUNT_MAX, PREIMAGE_LEN_MAX
+from consensus.ledger.codes import AMOUNT_MAX, APPROVERS_MAX, PREIMAGE_LEN_MAX
+from consensus.ledger.policies import ApprovalRule, TravelRecord
 from consensus.ledger.records import (
     validate_account_id,
     validate_amount,
@@ -74,9 +75,13 @@ class HoldTerms:
     """Participant or account that may execute (and cancel) it; None: the payee."""
     revocable: bool
     """Whether the payer may cancel it before expiry."""
+    approval: ApprovalRule | None = None
+    """M of these N participants or accounts must approve (HOLD_APPROVE) before it executes."""
+    travel: TravelRecord | None = None
+    """The payment's travel-rule record (needed at or above the policy threshold)."""
 
     def to_wire(self) -> list[Value]:
-        return [
+        base: list[Value] = [
             self.hold_id,
             self.payee,
             self.instrument_id,
@@ -87,12 +92,19 @@ class HoldTerms:
             self.executor,
             self.revocable,
         ]
+        if self.approval is None and self.travel is None:
+            return base  # the short form: one encoding per value
+        approval = None if self.approval is None else self.approval.to_wire()
+        travel = None if self.travel is None else self.travel.to_wire()
+        return [*base, approval, travel]
 
     @classmethod
     def from_wire(cls, value: Value) -> HoldTerms:
-        hid, payee, iid, amount, not_before, expiry, lock, executor, revocable = (
-            codec.expect_fields(value, "hold_terms", 9)
-        )
+        items = codec.expect_list(value, "hold_terms", 11)
+        if len(items) not in (9, 11) or (len(items) == 11 and items[9:] == [None, None]):
+            raise CodecError("hold_terms: 9 fields, or 11 with approval or travel rule")
+        approval, travel = items[9:] if len(items) == 11 else (None, None)
+        hid, payee, iid, amount, not_before, expiry, lock, executor, revocable = items[:9]
         terms = cls(
             validate_hold_id(hid),
             validate_account_id(payee, "payee"),
@@ -103,6 +115,8 @@ class HoldTerms:
             codec.expect_optional(lock, validate_hash_lock),
             codec.expect_optional(executor, validate_executor),
             codec.expect_bool(revocable, "revocable"),
+            codec.expect_optional(approval, lambda v: ApprovalRule.read(v, validate_executor)),
+            codec.expect_optional(travel, TravelRecord.from_wire),
         )
         if terms.not_before_ms >= terms.expiry_ms:
             raise CodecError("hold: not_before_ms must be before expiry_ms")
@@ -117,23 +131,36 @@ class Hold:
     terms: HoldTerms
     status: HoldStatus
     created_height: int
+    approvals: tuple[str, ...] = ()
+    """Who of the approvers approved so far (sorted)."""
 
     @property
     def executor(self) -> str:
         return self.terms.executor if self.terms.executor is not None else self.terms.payee
 
     def to_wire(self) -> list[Value]:
-        return [self.payer, self.terms.to_wire(), int(self.status), self.created_height]
+        base = [self.payer, self.terms.to_wire(), int(self.status), self.created_height]
+        return [*base, list(self.approvals)] if self.approvals else base
 
     @classmethod
     def from_wire(cls, value: Value) -> Hold:
-        payer, terms, status, created = codec.expect_fields(value, "hold", 4)
+        items = codec.expect_list(value, "hold", 5)
+        if len(items) not in (4, 5) or (len(items) == 5 and not items[4]):
+            raise CodecError("hold: 4 fields, or 5 with approvals")
+        payer, terms, status, created = items[:4]
         number = codec.expect_int(status, "status", 1, len(HoldStatus))
+        approvals: tuple[str, ...] = ()
+        if len(items) == 5:
+            approvals = codec.expect_list_of(
+                items[4], "approvals", validate_executor, APPROVERS_MAX
+            )
+            codec.sorted_unique(approvals, "approvals")
         return cls(
             validate_account_id(payer, "payer"),
             HoldTerms.from_wire(terms),
             HoldStatus(number),
             codec.expect_uint(created, "created_height", AMOUNT_MAX),
+            approvals,
         )
 
 

@@ -10,6 +10,12 @@ from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChang
 from consensus.ledger.execute import PendingBlock, execute_tx
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
+from consensus.ledger.policies import (
+    EMPTY_ACCOUNT_POLICIES,
+    EMPTY_POLICY_BOOK,
+    AccountPolicies,
+    PolicyBook,
+)
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -24,8 +30,10 @@ from consensus.ledger.state import (
     GOVERNANCE_KEY,
     PARTICIPANT_INDEX_KEY,
     PAUSE_KEY,
+    POLICY_KEY,
     State,
     account_key,
+    account_policy_key,
     balance_key,
     balance_prefix,
     decode_value,
@@ -81,6 +89,16 @@ def get_freeze_book(state: State, account_id: str) -> FreezeBook | None:
 def get_pause_book(state: State) -> PauseBook:
     """Every standing pause order (empty if nothing is paused)."""
     return _get(state, PAUSE_KEY, PauseBook) or EMPTY_PAUSE_BOOK
+
+
+def get_policy_book(state: State) -> PolicyBook:
+    """Every network, instrument and participant policy order (empty if none)."""
+    return _get(state, POLICY_KEY, PolicyBook) or EMPTY_POLICY_BOOK
+
+
+def get_account_policies(state: State, account_id: str) -> AccountPolicies:
+    """The policy orders standing on one account (empty if none)."""
+    return _get(state, account_policy_key(account_id), AccountPolicies) or EMPTY_ACCOUNT_POLICIES
 
 
 def get_hold(state: State, payer: str, hold_id: str) -> Hold | None:

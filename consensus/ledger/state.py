@@ -25,6 +25,7 @@ from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
 from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import PauseBook
+from consensus.ledger.policies import AccountPolicies, DailySpend, PolicyBook
 from consensus.ledger.records import (
     Account,
     Balance,
@@ -44,6 +45,8 @@ SCHEDULE_KEY = b"V"
 PARTICIPANT_INDEX_KEY = b"p"
 GOVERNANCE_KEY = b"G"
 PAUSE_KEY = b"S"
+POLICY_KEY = b"Y"
+"""The policy book: network, instrument and participant policy orders (``policies.py``)."""
 
 PARTICIPANT_PREFIX = b"P"
 INSTRUMENT_PREFIX = b"I"
@@ -55,6 +58,8 @@ PENDING_PREFIX = b"Q"
 FREEZE_PREFIX = b"F"
 FUNDING_PREFIX = b"R"
 HOLD_PREFIX = b"H"
+ACCOUNT_POLICY_PREFIX = b"y"
+DAILY_SPEND_PREFIX = b"D"
 SEPARATOR = b"\x00"
 
 
@@ -109,6 +114,14 @@ def hold_key(payer: str, hold_id: str) -> bytes:
     return HOLD_PREFIX + payer.encode() + SEPARATOR + hold_id.encode()
 
 
+def account_policy_key(account_id: str) -> bytes:
+    return ACCOUNT_POLICY_PREFIX + account_id.encode()
+
+
+def daily_spend_key(account_id: str, instrument_id: str) -> bytes:
+    return DAILY_SPEND_PREFIX + account_id.encode() + SEPARATOR + instrument_id.encode()
+
+
 def _read_uint(value: Value) -> int:
     return codec.expect_uint(value, "counter", AMOUNT_MAX)
 
@@ -137,6 +150,9 @@ Record = (
     | FreezeBook
     | PauseBook
     | Hold
+    | PolicyBook
+    | AccountPolicies
+    | DailySpend
     | ValidatorSchedule
     | int
     | tuple[str, ...]
@@ -153,6 +169,7 @@ _EXACT_READERS: dict[bytes, Reader] = {
     PARTICIPANT_INDEX_KEY: _read_index,
     GOVERNANCE_KEY: GovernanceParams.from_wire,
     PAUSE_KEY: PauseBook.from_wire,
+    POLICY_KEY: PolicyBook.from_wire,
 }
 _PREFIX_READERS: dict[bytes, Reader] = {
     PARTICIPANT_PREFIX: Participant.from_wire,
@@ -165,6 +182,8 @@ _PREFIX_READERS: dict[bytes, Reader] = {
     FREEZE_PREFIX: FreezeBook.from_wire,
     FUNDING_PREFIX: _read_uint,
     HOLD_PREFIX: Hold.from_wire,
+    ACCOUNT_POLICY_PREFIX: AccountPolicies.from_wire,
+    DAILY_SPEND_PREFIX: DailySpend.from_wire,
 }
 
 

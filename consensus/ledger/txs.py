@@ -25,6 +25,7 @@ from consensus.ledger.bodies import Body as Body
 from consensus.ledger.bodies import ForcedTransfer as ForcedTransfer
 from consensus.ledger.bodies import Freeze as Freeze
 from consensus.ledger.bodies import GovernanceParamsSet as GovernanceParamsSet
+from consensus.ledger.bodies import HoldApprove as HoldApprove
 from consensus.ledger.bodies import HoldCancel as HoldCancel
 from consensus.ledger.bodies import HoldCreate as HoldCreate
 from consensus.ledger.bodies import HoldExecute as HoldExecute
@@ -33,6 +34,7 @@ from consensus.ledger.bodies import Mint as Mint
 from consensus.ledger.bodies import ParticipantChangeCancel as ParticipantChangeCancel
 from consensus.ledger.bodies import ParticipantUpsert as ParticipantUpsert
 from consensus.ledger.bodies import Pause as Pause
+from consensus.ledger.bodies import PolicySet as PolicySet
 from consensus.ledger.bodies import Redeem as Redeem
 from consensus.ledger.bodies import Transfer as Transfer
 from consensus.ledger.bodies import TxType as TxType

@@ -13,6 +13,13 @@ from typing import cast
 from consensus.ledger.controls import EMPTY_FREEZE_BOOK, FreezeBook, GovernanceParams, PendingChange
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
+from consensus.ledger.policies import (
+    EMPTY_ACCOUNT_POLICIES,
+    EMPTY_POLICY_BOOK,
+    AccountPolicies,
+    DailySpend,
+    PolicyBook,
+)
 from consensus.ledger.records import (
     ZERO_BALANCE,
     Account,
@@ -32,12 +39,15 @@ from consensus.ledger.state import (
     NONCE_PREFIX,
     PARTICIPANT_INDEX_KEY,
     PAUSE_KEY,
+    POLICY_KEY,
     SCHEDULE_KEY,
     SEPARATOR,
     Missing,
     Record,
     State,
     account_key,
+    account_policy_key,
+    daily_spend_key,
     freeze_key,
     funding_key,
     hold_key,
@@ -245,3 +255,28 @@ class BlockView:
 
     def put_hold(self, hold: Hold) -> None:
         self.write(hold_key(hold.payer, hold.terms.hold_id), hold)
+
+    # -- policies (``policies.py``) ------------------------------------------------------------
+
+    def get_policy_book(self) -> PolicyBook:
+        """The policy book (empty if none): one cached probe on the hot path."""
+        record = self._records.get(POLICY_KEY, _MISSING)
+        if record is _MISSING:
+            record = self.read(POLICY_KEY)
+        return cast("PolicyBook | None", record) or EMPTY_POLICY_BOOK
+
+    def put_policy_book(self, book: PolicyBook) -> None:
+        self.write(POLICY_KEY, None if book.is_empty else book)
+
+    def get_account_policies(self, account_id: str) -> AccountPolicies:
+        record = self.read(account_policy_key(account_id))
+        return cast("AccountPolicies | None", record) or EMPTY_ACCOUNT_POLICIES
+
+    def put_account_policies(self, account_id: str, policies: AccountPolicies) -> None:
+        self.write(account_policy_key(account_id), policies if policies.orders else None)
+
+    def get_daily_spend(self, account_id: str, instrument_id: str) -> DailySpend | None:
+        return cast("DailySpend | None", self.read(daily_spend_key(account_id, instrument_id)))
+
+    def put_daily_spend(self, account_id: str, instrument_id: str, spend: DailySpend) -> None:
+        self.write(daily_spend_key(account_id, instrument_id), spend)

@@ -32,6 +32,7 @@ from node.client import (
     mint_body,
     redeem_body,
     transfer_body,
+    travel_record,
     validator_set_from_genesis,
 )
 from node.client.common import FinalTx
@@ -87,6 +88,9 @@ def _add_tx(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ]),
         ("transfer", "pay from the --from account", [
             ("to_account", {}), ("instrument_id", {}), ("amount", {"type": int}),
+            ("--travel-data", {"default": None,
+                               "help": "IVMS101-shaped JSON file: its canonical sha256 is sent"}),
+            ("--purpose", {"default": "OTHR", "help": "ISO 20022 purpose code (travel rule)"}),
         ]),
         ("freeze", "set an account's freeze state (bank or regulator)", [
             ("account_id", {}), ("--legal-basis", {"required": True}),
@@ -198,7 +202,11 @@ def load_signing_keys(args: argparse.Namespace) -> tuple[PrivateKey, ...]:
 def build_body(args: argparse.Namespace) -> Body:
     kind = args.tx_kind
     if kind == "transfer":
-        return transfer_body(args.to_account, args.instrument_id, args.amount)
+        travel = None
+        if args.travel_data is not None:
+            data = json.loads(Path(args.travel_data).read_text(encoding="utf-8"))
+            travel = travel_record(data, args.purpose)
+        return transfer_body(args.to_account, args.instrument_id, args.amount, travel)
     if kind == "mint":
         return mint_body(args.account_id, args.instrument_id, args.amount, args.funding_ref)
     if kind == "redeem":

@@ -17,6 +17,7 @@ from pathlib import Path
 from consensus.crypto import PrivateKey
 from consensus.ledger import SignedTx, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.controls import GovernanceParams
+from consensus.ledger.policies import TravelRecord
 from consensus.ledger.records import InstrumentSpec, Participant
 from consensus.ledger.txs import (
     AccountOpen,
@@ -89,8 +90,11 @@ def make_tx(defaults: TxDefaults, body: Body) -> UnsignedTx:
 # One body constructor per core tx type (the API of the SDK; arguments as the ledger names them).
 
 
-def transfer_body(to_account: str, instrument_id: str, amount: int) -> Transfer:
-    return Transfer(to_account, instrument_id, amount)
+def transfer_body(
+    to_account: str, instrument_id: str, amount: int, travel: TravelRecord | None = None
+) -> Transfer:
+    """``travel``: the travel-rule record (``node.client.policy.travel_record``)."""
+    return Transfer(to_account, instrument_id, amount, travel)
 
 
 def mint_body(account_id: str, instrument_id: str, amount: int, funding_ref: str) -> Mint:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from consensus import crypto
 from consensus.ledger.holds import HoldRef, HoldTerms
 from consensus.ledger.pauses import PauseScope
+from consensus.ledger.policies import ApprovalRule, TravelRecord
 from consensus.ledger.txs import ForcedTransfer, HoldCancel, HoldCreate, HoldExecute, Pause
 
 _SCOPES = {
@@ -43,8 +44,15 @@ def hold_create_body(
     hash_lock: bytes | None = None,
     executor: str | None = None,
     revocable: bool = False,
+    approvers: Iterable[str] = (),
+    approvals_required: int = 0,
+    travel: TravelRecord | None = None,
 ) -> HoldCreate:
-    """The submitting account holds ``amount`` for ``payee`` until ``expiry_ms`` (block time)."""
+    """The submitting account holds ``amount`` for ``payee`` until ``expiry_ms`` (block time);
+    with ``approvers``, ``approvals_required`` of them (0: all) must HOLD_APPROVE it before it
+    executes."""
+    named = tuple(sorted(approvers))
+    approval = ApprovalRule(approvals_required or len(named), named) if named else None
     terms = HoldTerms(
         hold_id,
         payee,
@@ -55,6 +63,8 @@ def hold_create_body(
         hash_lock,
         executor,
         revocable,
+        approval,
+        travel,
     )
     return HoldCreate(terms)
 

@@ -17,7 +17,13 @@ from tests.integration.harness import Cluster
 pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SCRIPTS = ["pvp_usd_hkd.py", "dvp_hash_lock.py", "freeze_and_force.py", "pause_instrument.py"]
+SCRIPTS = [
+    "pvp_usd_hkd.py",
+    "dvp_hash_lock.py",
+    "freeze_and_force.py",
+    "pause_instrument.py",
+    "policy_travel_rule.py",
+]
 SCRIPT_TIMEOUT_S = 300
 
 

@@ -17,6 +17,7 @@ from consensus.ledger import Code, UnsignedTx, ValidUntil, ValidUntilKind, sign_
 from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.holds import HoldRef, HoldTerms
 from consensus.ledger.pauses import PauseScope
+from consensus.ledger.policies import ApprovalRule, Limits, PolicyScope, PolicyTerms, TravelRecord
 from consensus.ledger.records import Participant, ParticipantStatus, Role
 from consensus.ledger.txs import (
     AccountOpen,
@@ -24,12 +25,14 @@ from consensus.ledger.txs import (
     ForcedTransfer,
     Freeze,
     GovernanceParamsSet,
+    HoldApprove,
     HoldCancel,
     HoldCreate,
     HoldExecute,
     Mint,
     ParticipantUpsert,
     Pause,
+    PolicySet,
     Redeem,
     Transfer,
 )
@@ -233,6 +236,7 @@ def block_txs() -> tuple[tuple[TxSpec, ...], ...]:
                 signers=("BANKA", "BANKB", "BANKC"),
             ),
             *_rulebook_txs(),
+            *_policy_txs(),
         ),
     )
 
@@ -290,6 +294,30 @@ def _rulebook_txs() -> tuple[TxSpec, ...]:
             ForcedTransfer("BANKA/bob", "BANKA/alice", "BANKA:USD", 1_000, "COURT-ORDER-42", None),
         ),
     )
+
+
+def _policy_txs() -> tuple[TxSpec, ...]:
+    """Block 3's policy, travel-rule record and M-of-N approved hold (protocol 2)."""
+    travel = TravelRecord(crypto.sha256(b"ivms101:vector"), "GDDS")
+    approved = HoldTerms(
+        "apr-4", "BANKA/bob", "BANKA:USD", 100, 0, HOLD_EXPIRY_MS, None, "CB", False,
+        ApprovalRule(1, ("REG",)),
+    )  # fmt: skip
+    threshold = PolicyTerms(Limits(travel_threshold=1_000))
+    return (
+        _tx("policy_set", "REG sets a network travel-rule threshold of 10.00", "REG", 4,
+            PolicySet(PolicyScope.NETWORK, "", threshold)),
+        _tx("transfer_travel_rule", "alice pays bob 12.00 with a travel-rule record",
+            "BANKA/alice", 5, Transfer("BANKA/bob", "BANKA:USD", 1_200, travel)),
+        _tx("transfer_travel_rule_missing", "alice pays bob 12.00 without: TRAVEL_RULE_MISSING",
+            "BANKA/alice", 6, Transfer("BANKA/bob", "BANKA:USD", 1_200),
+            code=Code.TRAVEL_RULE_MISSING),
+        _tx("hold_create_approvers", "alice holds 1.00 for bob, REG must approve",
+            "BANKA/alice", 7, HoldCreate(approved)),
+        _tx("hold_approve", "REG approves it", "REG", 5, HoldApprove("BANKA/alice", "apr-4")),
+        _tx("hold_execute_approved", "CB executes the approved hold", "CB", 2,
+            HoldExecute((HoldRef("BANKA/alice", "apr-4", None),))),
+    )  # fmt: skip
 
 
 def _mint() -> Mint:

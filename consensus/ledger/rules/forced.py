@@ -50,6 +50,24 @@ def validate_force_authority(ctx: TxContext, authority: Participant, account_id:
         )
 
 
+def validate_force_approvals(ctx: TxContext) -> None:
+    """If governance's network policy names forced-transfer approvers, M of them co-signed (each
+    with its own M-of-N keys; the submitter counts if it is one)."""
+    rule = ctx.view.get_policy_book().force_approval
+    if rule is None:
+        return
+    signed = 0
+    for approver_id in rule.approvers:
+        approver = ctx.view.get_participant(approver_id)
+        if approver is not None and approver.is_active:
+            signed += is_signed_by(approver.keys, approver.threshold, ctx.signers)
+    if signed < rule.required:
+        raise InvalidTransaction(
+            Code.APPROVALS_MISSING,
+            f"{signed} of the {rule.required} forced-transfer approvals the policy requires",
+        )
+
+
 def cut_freezes(book: FreezeBook, instrument_id: str, cut: int, first: str) -> FreezeBook:
     """``book`` with ``cut`` taken off the frozen amounts of ``instrument_id``: ``first``'s
     order first, then the others by authority."""
@@ -100,6 +118,7 @@ def apply_forced_transfer(ctx: TxContext, body: ForcedTransfer) -> tuple[TxEvent
     authority = require_participant(ctx)
     view = ctx.view
     validate_force_authority(ctx, authority, body.from_account)
+    validate_force_approvals(ctx)
     if not is_real_reference(body.legal_basis_ref):
         raise InvalidTransaction(Code.LEGAL_BASIS_REQUIRED, "a forced transfer needs a legal basis")
     if body.from_account == body.to_account:

@@ -15,10 +15,17 @@ from dataclasses import replace
 from consensus import crypto
 from consensus.ledger.auth import TxContext, require_account
 from consensus.ledger.codes import Code, InvalidTransaction
-from consensus.ledger.events import HoldCancelled, HoldCreated, HoldExecuted, TxEvent
+from consensus.ledger.events import (
+    HoldApproved,
+    HoldCancelled,
+    HoldCreated,
+    HoldExecuted,
+    TxEvent,
+)
 from consensus.ledger.holds import Hold, HoldRef, HoldStatus, HoldTerms
 from consensus.ledger.pauses import check_not_paused
 from consensus.ledger.records import Account, Balance, Instrument, is_account_id
+from consensus.ledger.rules.limits import check_payment, travel_events
 from consensus.ledger.rules.tokens import (
     apply_cross_bank,
     credit,
@@ -27,7 +34,7 @@ from consensus.ledger.rules.tokens import (
     validate_eligible,
     validate_holds,
 )
-from consensus.ledger.txs import HoldCancel, HoldCreate, HoldExecute
+from consensus.ledger.txs import HoldApprove, HoldCancel, HoldCreate, HoldExecute
 from consensus.ledger.view import BlockView
 
 
@@ -80,6 +87,11 @@ def apply_hold_create(ctx: TxContext, body: HoldCreate) -> tuple[TxEvent, ...]:
     instruments = (terms.instrument_id, payee_instrument)
     check_not_paused(view.get_pause_book(), instruments, (payer.bank, payee.bank))
     validate_executor_exists(view, terms.executor)
+    for approver in terms.approval.approvers if terms.approval else ():
+        validate_executor_exists(view, approver)
+    check_payment(
+        view, ctx.time_ms, payer, payee, instruments, terms.amount, terms.travel, settles=False
+    )
     if view.get_hold(payer.account_id, terms.hold_id) is not None:
         raise InvalidTransaction(Code.HOLD_EXISTS, f"hold {terms.hold_id} exists")
     old = view.get_balance(payer.account_id, terms.instrument_id)
@@ -103,6 +115,7 @@ def apply_hold_create(ctx: TxContext, body: HoldCreate) -> tuple[TxEvent, ...]:
             terms.amount,
             terms.expiry_ms,
         ),
+        *travel_events(payer.account_id, terms.payee, terms.amount, terms.travel),
     )
 
 
@@ -125,6 +138,11 @@ def validate_conditions(ctx: TxContext, hold: Hold, leg: HoldRef) -> None:
         raise InvalidTransaction(
             Code.HASH_LOCK_MISMATCH, f"the preimage does not open hold {terms.hold_id}"
         )
+    if terms.approval is not None and len(hold.approvals) < terms.approval.required:
+        raise InvalidTransaction(
+            Code.APPROVALS_MISSING,
+            f"hold {terms.hold_id}: {len(hold.approvals)} of {terms.approval.required} approvals",
+        )
 
 
 def settle_leg(ctx: TxContext, hold: Hold) -> tuple[TxEvent, ...]:
@@ -139,6 +157,7 @@ def settle_leg(ctx: TxContext, hold: Hold) -> tuple[TxEvent, ...]:
     instruments = (terms.instrument_id, payee_instrument)
     check_not_paused(view.get_pause_book(), instruments, (payer.bank, payee.bank))
     amount = terms.amount
+    check_payment(view, ctx.time_ms, payer, payee, instruments, amount, terms.travel, settles=True)
     old = view.get_balance(payer.account_id, terms.instrument_id)
     assert old.held >= amount, "an active hold's amount is held"
     new = Balance(old.total - amount, old.frozen, old.held - amount)
@@ -197,3 +216,23 @@ def apply_hold_cancel(ctx: TxContext, body: HoldCancel) -> tuple[TxEvent, ...]:
         )
     release_hold(view, hold)
     return (HoldCancelled(hold.payer, body.hold_id, hold.terms.amount, submitter, expired),)
+
+
+def apply_hold_approve(ctx: TxContext, body: HoldApprove) -> tuple[TxEvent, ...]:
+    """One of the hold's named approvers approves it, before expiry, once."""
+    view = ctx.view
+    hold = require_hold(view, body.payer, body.hold_id)
+    approval, approver = hold.terms.approval, ctx.tx.submitter
+    if approval is None:
+        raise InvalidTransaction(Code.INVALID_ARGUMENT, f"hold {body.hold_id} needs no approval")
+    if approver not in approval.approvers:
+        raise InvalidTransaction(
+            Code.NOT_AUTHORIZED, f"{approver} is not an approver of hold {body.hold_id}"
+        )
+    if ctx.time_ms >= hold.terms.expiry_ms:
+        raise InvalidTransaction(Code.HOLD_EXPIRED, f"hold {body.hold_id} has expired")
+    if approver in hold.approvals:
+        raise InvalidTransaction(Code.ALREADY_APPROVED, f"{approver} approved it already")
+    approvals = tuple(sorted((*hold.approvals, approver)))
+    view.put_hold(replace(hold, approvals=approvals))
+    return (HoldApproved(hold.payer, body.hold_id, approver, len(approvals)),)

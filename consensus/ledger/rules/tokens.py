@@ -18,6 +18,7 @@ from consensus.ledger.records import (
     Instrument,
     InstrumentKind,
 )
+from consensus.ledger.rules.limits import check_balance_cap, check_payment, travel_events
 from consensus.ledger.state import balance_key
 from consensus.ledger.txs import Mint, Redeem, Transfer, TxType
 from consensus.ledger.view import BlockView
@@ -106,6 +107,7 @@ def apply_mint(ctx: TxContext, body: Mint) -> tuple[TxEvent, ...]:
         )
     old = view.get_balance(body.account_id, body.instrument_id)
     balance = credit(old, body.amount)
+    check_balance_cap(view, account, body.instrument_id, body.amount, None)
     view.put_instrument(with_supply(instrument, minted=body.amount))
     view.put_balance(body.account_id, body.instrument_id, old, balance)
     view.put_funding_ref(issuer.participant_id, body.funding_ref, ctx.height)
@@ -153,15 +155,26 @@ def apply_transfer(ctx: TxContext, body: Transfer) -> tuple[TxEvent, ...]:
     payer_at = balance_key(payer.account_id, body.instrument_id)
     payer_old = view.get_balance_at(payer_at)
     payer_new = debit(payer_old, body.amount)
+    iid, travel = body.instrument_id, body.travel
+    if not view.get_policy_book().is_empty:
+        received = iid if payee.bank == payer.bank else f"{payee.bank}:{instrument.spec.currency}"
+        check_payment(
+            view, time_ms, payer, payee, (iid, received), body.amount, travel, settles=True
+        )
     if payee.bank != payer.bank:
-        return apply_cross_bank(ctx, body.amount, payer, payee, instrument, payer_old, payer_new)
+        events = apply_cross_bank(ctx, body.amount, payer, payee, instrument, payer_old, payer_new)
+        return events if travel is None else (*events, *travel_events_of(payer, payee, body))
     payee_at = balance_key(payee.account_id, body.instrument_id)
     payee_old = view.get_balance_at(payee_at)
     payee_new = credit(payee_old, body.amount)
     view.put_balance_at(payer_at, payer.account_id, payer_old, payer_new)
     view.put_balance_at(payee_at, payee.account_id, payee_old, payee_new)
-    iid = body.instrument_id
-    return (Transferred(payer.account_id, payee.account_id, iid, iid, body.amount, False),)
+    moved = Transferred(payer.account_id, payee.account_id, iid, iid, body.amount, False)
+    return (moved,) if travel is None else (moved, *travel_events_of(payer, payee, body))
+
+
+def travel_events_of(payer: Account, payee: Account, body: Transfer) -> tuple[TxEvent, ...]:
+    return travel_events(payer.account_id, payee.account_id, body.amount, body.travel)
 
 
 def apply_cross_bank(

@@ -11,6 +11,13 @@ from consensus.ledger.controls import GovernanceParams
 from consensus.ledger.events import Receipt
 from consensus.ledger.holds import HoldRef, HoldTerms
 from consensus.ledger.pauses import PauseScope
+from consensus.ledger.policies import (
+    ApprovalRule,
+    Limits,
+    PolicyScope,
+    PolicyTerms,
+    TravelRecord,
+)
 from consensus.ledger.records import (
     InstrumentKind,
     InstrumentSpec,
@@ -25,6 +32,7 @@ from consensus.ledger.txs import (
     ForcedTransfer,
     Freeze,
     GovernanceParamsSet,
+    HoldApprove,
     HoldCancel,
     HoldCreate,
     HoldExecute,
@@ -33,6 +41,7 @@ from consensus.ledger.txs import (
     ParticipantChangeCancel,
     ParticipantUpsert,
     Pause,
+    PolicySet,
     Redeem,
     SignedTx,
     Transfer,
@@ -150,6 +159,35 @@ def pauses(draw: st.DrawFn) -> Pause:
     return Pause(scope, draw(target), draw(st.booleans()), draw(nonempty_refs))
 
 
+travel_records = st.builds(TravelRecord, hashes, st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True))
+
+
+def approval_rules(ids: st.SearchStrategy[str]) -> st.SearchStrategy[ApprovalRule]:
+    @st.composite
+    def rule(draw: st.DrawFn) -> ApprovalRule:
+        approvers = tuple(sorted(draw(st.lists(ids, min_size=1, max_size=8, unique=True))))
+        return ApprovalRule(draw(st.integers(1, len(approvers))), approvers)
+
+    return rule()
+
+
+optional_amounts = st.none() | amounts
+limits = st.builds(Limits, optional_amounts, optional_amounts, optional_amounts, optional_amounts)
+
+
+@st.composite
+def policy_sets(draw: st.DrawFn) -> PolicySet:
+    scope = draw(st.sampled_from(list(PolicyScope)))
+    target = {
+        PolicyScope.NETWORK: st.just(""),
+        PolicyScope.INSTRUMENT: instrument_ids,
+        PolicyScope.PARTICIPANT: participant_ids,
+        PolicyScope.ACCOUNT: account_ids,
+    }[scope]
+    terms = PolicyTerms(draw(limits), draw(st.none() | approval_rules(participant_ids)))
+    return PolicySet(scope, draw(target), terms)
+
+
 @st.composite
 def hold_terms(draw: st.DrawFn) -> HoldTerms:
     not_before = draw(st.integers(0, AMOUNT_MAX - 1))
@@ -163,6 +201,8 @@ def hold_terms(draw: st.DrawFn) -> HoldTerms:
         draw(st.none() | hashes),
         draw(st.none() | participant_ids | account_ids),
         draw(st.booleans()),
+        draw(st.none() | approval_rules(participant_ids | account_ids)),
+        draw(st.none() | travel_records),
     )
 
 
@@ -182,7 +222,9 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     TxType.REDEEM: st.builds(
         Redeem, account_ids, instrument_ids, amounts, nonempty_refs, st.none() | nonempty_refs
     ),
-    TxType.TRANSFER: st.builds(Transfer, account_ids, instrument_ids, amounts),
+    TxType.TRANSFER: st.builds(
+        Transfer, account_ids, instrument_ids, amounts, st.none() | travel_records
+    ),
     TxType.FREEZE: freezes(),
     TxType.GOVERNANCE_PARAMS_SET: st.builds(GovernanceParamsSet, governance_params()),
     TxType.PARTICIPANT_CHANGE_CANCEL: st.builds(ParticipantChangeCancel, participant_ids),
@@ -199,6 +241,8 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
         nonempty_refs,
         st.none() | hold_ids,
     ),
+    TxType.POLICY_SET: policy_sets(),
+    TxType.HOLD_APPROVE: st.builds(HoldApprove, account_ids, hold_ids),
 }
 bodies: st.SearchStrategy[Body] = st.one_of(*BODY_STRATEGIES.values())
 
@@ -290,6 +334,26 @@ events = st.one_of(
         nonempty_refs,
         st.booleans(),
     ),
+    st.builds(
+        ev.PolicyChanged,
+        st.integers(1, 4),
+        refs,
+        refs,
+        optional_amounts,
+        optional_amounts,
+        optional_amounts,
+        optional_amounts,
+        st.integers(0, 8),
+    ),
+    st.builds(
+        ev.TravelRuleRecorded,
+        nonempty_refs,
+        nonempty_refs,
+        amounts,
+        hashes.map(bytes.hex),
+        st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True),
+    ),
+    st.builds(ev.HoldApproved, nonempty_refs, nonempty_refs, nonempty_refs, st.integers(1, 8)),
 )
 
 receipts = st.builds(

@@ -1,4 +1,5 @@
-"""Random sequences of every tx type, valid and invalid, through ``execute_block`` (the
+"""Random sequences of every tx type, valid and invalid, through ``execute_block`` (policies
+and approvals: ``stateful_policy.py``; the
 rulebook's pause, holds and forced transfers: ``stateful_rulebook.py``).
 
 After every step: money is conserved per instrument, free >= 0 everywhere, a rejected tx left
@@ -53,6 +54,7 @@ from consensus.ledger.txs import (
     ValidUntilKind,
 )
 
+from .stateful_policy import PolicyRules, fresh_daily
 from .stateful_rulebook import RulebookRules
 from .test_rules import check_rejection_writes
 from .world import (
@@ -86,7 +88,7 @@ def ledger_kv(state: State) -> dict[bytes, bytes]:
     return kv
 
 
-class LedgerMachine(RulebookRules, RuleBasedStateMachine):
+class LedgerMachine(PolicyRules, RulebookRules, RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
         self.genesis = genesis_state()
@@ -98,6 +100,7 @@ class LedgerMachine(RulebookRules, RuleBasedStateMachine):
         self.accepted: set[tuple[str, str]] = set()
         self.last_nonce: dict[str, int] = {}
         self.transfers_accepted = 0
+        self.daily = fresh_daily()
         self.freezes: dict[str, dict[str, tuple[bool, dict[str, int]]]] = defaultdict(dict)
         """account -> authority -> (account flag, frozen amount by instrument) it ordered."""
         self.key_names = {"CB", "REG", *BANKS, "BANKD"}
@@ -203,6 +206,7 @@ class LedgerMachine(RulebookRules, RuleBasedStateMachine):
         if code is not Code.OK:  # at most its nonce and idempotency key are consumed
             check_rejection_writes(before, ledger_kv(self.state), submitter)
         self.check_pause_promise(self.previous, body, code)
+        self.check_policy_promise(self.previous, submitter, body, code)
         if expected is Code.WRONG_CHAIN:  # expiry comes after authentication now
             assert code is expected
         elif expected is not None:
