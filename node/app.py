@@ -60,6 +60,7 @@ from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
 from node.storage import LevelDBStore
+from node.verify_pool import SignatureVerifier, resolve_threads
 from node.wal import WriteAheadLog
 
 log = logging.getLogger("depochain.node")
@@ -142,6 +143,8 @@ class Node:
             home.config.get_sign_state_path(home.path), wal_path, failpoints
         )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
+        threads = resolve_threads(home.config.mempool.verify_threads)  # started on first use
+        self.verifier = SignatureVerifier(threads, lambda raw: sha256(raw) in self.mempool)
         self.store = LevelDBStore(data / STORE_DIR)
         try:
             self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
@@ -165,7 +168,9 @@ class Node:
             m.txs_max,
             m.bytes_max,
             m.tx_bytes_max,
-            make_checker(lambda: self.chain.state, self._tip_time_ms, m.nonce_window),
+            make_checker(
+                lambda: self.chain.state, self._tip_time_ms, m.nonce_window, self.verifier.take
+            ),
             submitter_txs_max=m.submitter_txs_max,
             submitter_bytes_max=m.submitter_bytes_max,
             ttl_s=m.ttl_s,
@@ -199,6 +204,7 @@ class Node:
             on_txs_added=self.driver.notify_txs_changed,
             clock=self.clock,
             frame_bytes_max=config.p2p.frame_bytes_max,
+            verifier=self.verifier,
         )
         self.network = self._build_network()
         self.driver.network = self.network
@@ -317,6 +323,7 @@ class Node:
             journal=self.journal,
             disk=self.disk,
             backlog=self.backlog if self.home.config.mempool.backlog_blocks > 0 else None,
+            verifier=self.verifier,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:
@@ -420,6 +427,7 @@ class Node:
             self.router.maybe_request_blocks()
 
     def close(self) -> None:
+        self.verifier.close()
         self.journal.close()
         self.wal.close()
         self.store.close()

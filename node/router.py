@@ -44,6 +44,7 @@ from node.logs import fields
 from node.mempool import Accepted, Mempool, MempoolFull
 from node.network_time import NetworkTime
 from node.sync import SyncState, select_response_blocks
+from node.verify_pool import SignatureVerifier
 
 log = logging.getLogger("depochain.router")
 
@@ -73,6 +74,7 @@ class Router:
         on_txs_added: Callable[[], None],
         clock: Clock,
         frame_bytes_max: int = DEFAULT_FRAME_BYTES_MAX,
+        verifier: SignatureVerifier | None = None,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
@@ -82,6 +84,7 @@ class Router:
         self.network_time: NetworkTime | None = None
         """Learns peers' clock offsets from their status messages (set by the node)."""
         self._on_txs_added = on_txs_added
+        self.verifier = SignatureVerifier(1) if verifier is None else verifier
         self.sync = SyncState(frame_bytes_max)
         self.stats = RouterStats()
         driver.add_commit_listener(lambda _: self.maybe_request_blocks())
@@ -108,7 +111,8 @@ class Router:
         if isinstance(message, ConsensusPayload):
             self._on_consensus(sender, message)
         elif isinstance(message, TxBatch):
-            self._on_txs(message)
+            async with self.verifier.prepared(message.txs):  # then admitted in order
+                self._on_txs(message)
         elif isinstance(message, StatusPayload):
             if message.time_ms is not None and self.network_time is not None:
                 self.network_time.observe(sender, message.time_ms)
