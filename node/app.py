@@ -48,6 +48,7 @@ from node.home import (
 from node.logs import fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
+from node.mempool_recheck import BlockRecheck
 from node.network_time import NetworkTime
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
@@ -193,9 +194,11 @@ class Node:
             sign_state_file=self.sign_state_file if home.validator_key is not None else None,
             network=_NullNetwork(),
             clock=self.clock,
-            recheck=self._recheck,
+            recheck=None,  # the recheck after a block is the listener below: only what it changed
             failpoints=self.failpoints,
         )
+        self.block_recheck = BlockRecheck(self.mempool, self._recheck)
+        self.driver.add_commit_listener(self.block_recheck.on_commit)
         self.driver.add_commit_listener(self.bus.publish)
         self.router = Router(
             chain=self.chain,

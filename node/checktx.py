@@ -74,7 +74,7 @@ def check_tx(
     if failure is not None:
         return CheckResult(int(failure[0]), failure[1], sender, nonce, signature_ok)
     code, log = _check_envelope(unsigned, state, tip_time_ms, nonce_window)
-    return CheckResult(int(code), log, sender, nonce, True)
+    return CheckResult(int(code), log, sender, nonce, True, unsigned.valid_until)
 
 
 def _check_envelope(
