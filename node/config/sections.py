@@ -133,7 +133,7 @@ class MempoolSection:
     )
     verify_threads: int = key(
         -1,
-        "threads checking signatures at admission (-1 = one per core, at most 4; 0 or 1 = none)",
+        "threads checking signatures at admission (-1 = cores - 1, at most 4; 0 or 1 = none)",
         in_range(-1, 64),
     )
 
