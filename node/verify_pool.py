@@ -38,8 +38,8 @@ CHUNK_TXS_MIN = 16
 def resolve_threads(configured: int, cpu_count: int | None = None) -> int:
     """Worker threads for ``[mempool].verify_threads``: -1 picks one per core but the event
     loop's, at most ``THREADS_MAX_AUTO``; 0 and 1 both mean inline, on the event loop. (A thread
-    without a core of its own only takes turns with the event loop for the GIL: measured on a
-    2-core host running 4 nodes, that made the cluster slower, so such a host gets none.)"""
+    without a core of its own can only take turns with the event loop, for the CPU and for the
+    GIL, so a 2-core host gets none; set the count to use threads there anyway.)"""
     if configured < 0:
         cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
         return max(1, min(THREADS_MAX_AUTO, cores - 1))
