@@ -324,16 +324,27 @@ class Mempool:
         return UpdateReport(removed_committed=removed, rejected=tuple(rejected))
 
     def recheck_after_block(
-        self, senders: Iterable[str] | None, recheck: Check, height: int, time_ms: int
+        self,
+        senders: Iterable[str] | None,
+        recheck: Check,
+        height: int,
+        time_ms: int,
+        is_suspect: Callable[[str, int, bytes], bool] = lambda _s, _n, _raw: True,
     ) -> list[Rejected]:
         """The recheck after the block at ``height`` and ``time_ms``, only where that block can
-        have changed a verdict (``node.mempool_recheck`` says why this is enough): every pending
-        tx of ``senders`` (None: of every sender) is checked again, and those whose own
-        valid_until the next block passes are dropped, found in the expiry index."""
+        have changed a verdict (``node.mempool_recheck`` says why this is enough): the pending
+        txs of ``senders`` (None: of every sender) that ``is_suspect(sender, nonce, raw)`` are
+        checked again, and those whose own valid_until the next block passes are dropped,
+        found in the expiry index."""
         if senders is None:
             targets = [tx_hash for tx_hash, _ in self._iter_block_order()]
         else:
-            targets = [h for s in senders for _, h in sorted(self._nonces.get(s, {}).items())]
+            targets = [
+                tx_hash
+                for sender in senders
+                for nonce, tx_hash in sorted(self._nonces.get(sender, {}).items())
+                if is_suspect(sender, nonce, self._pool[tx_hash].raw)
+            ]
         rejected = []
         for tx_hash in targets:
             result = recheck(self._pool[tx_hash].raw)

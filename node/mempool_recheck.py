@@ -6,8 +6,11 @@ threshold); S's last nonce; whether S used the tx's idempotency key; and the nex
 and time (for valid_until). Its signatures were verified once, at admission: they never change.
 So a block changes that verdict only
 
-* for the submitters of its transactions: a tx consumes its submitter's nonce and idempotency
-  key (whatever its outcome), and only its submitter's;
+* for the submitters of its transactions, and there only for a pending tx whose nonce is at
+  most the highest the block holds for that submitter, or whose idempotency key one of the
+  block's txs of that submitter carries: a tx consumes its submitter's nonce and idempotency
+  key (whatever its outcome), and only its submitter's, and a higher nonce stays admissible
+  (the next nonce only grows, so the window only moves on);
 * for anyone, when one of its transactions that succeeded can rewrite records: participants
   (governance), accounts (opening, updates), the chain's parameters. A block holding one is
   followed by the full recheck; the types below cannot (they move value and holds: at most an
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from consensus.codec import CodecError
 from consensus.ledger import Code, decode_tx
@@ -50,21 +54,54 @@ SENDER_LOCAL_TYPES = frozenset(
 nonce and idempotency key."""
 
 
-def compute_recheck_senders(
-    txs: Sequence[bytes], receipts: Sequence[Receipt]
-) -> frozenset[str] | None:
-    """The submitters whose pending txs a block of ``txs`` (with ``receipts``) may have made
-    inadmissible; None when it may have changed that for anyone (recheck everything)."""
-    senders: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class SenderMark:
+    """What a block consumed of one submitter, at most (the bound of what to recheck)."""
+
+    nonce_max: int
+    """The highest nonce of its txs in the block."""
+    keys: frozenset[str]
+    """The idempotency keys of its txs in the block."""
+
+
+RecheckScope = dict[str, SenderMark]
+
+
+def compute_recheck_scope(txs: Sequence[bytes], receipts: Sequence[Receipt]) -> RecheckScope | None:
+    """Per submitter of a block of ``txs`` (with ``receipts``), what it may have consumed; None
+    when the block may have changed admission for anyone (recheck everything)."""
+    nonces: dict[str, int] = {}
+    keys: dict[str, set[str]] = {}
     for raw, receipt in zip(txs, receipts, strict=True):
         try:
             unsigned = decode_tx(raw).unsigned
         except CodecError:
             continue  # a tx that does not decode consumed nothing
-        senders.add(unsigned.submitter)
         if receipt.code == Code.OK and unsigned.tx_type not in SENDER_LOCAL_TYPES:
             return None
-    return frozenset(senders)
+        sender = unsigned.submitter
+        nonces[sender] = max(nonces.get(sender, 0), unsigned.nonce)
+        keys.setdefault(sender, set()).add(unsigned.idempotency_key)
+    return {s: SenderMark(nonce, frozenset(keys[s])) for s, nonce in nonces.items()}
+
+
+def compute_recheck_senders(
+    txs: Sequence[bytes], receipts: Sequence[Receipt]
+) -> frozenset[str] | None:
+    """The submitters whose pending txs a block may have made inadmissible (None: anyone's)."""
+    scope = compute_recheck_scope(txs, receipts)
+    return None if scope is None else frozenset(scope)
+
+
+def is_suspect(scope: RecheckScope, sender: str, nonce: int, raw: bytes) -> bool:
+    """Whether the block of ``scope`` can have made ``sender``'s pending tx inadmissible."""
+    mark = scope[sender]
+    if nonce <= mark.nonce_max:
+        return True
+    try:
+        return decode_tx(raw).unsigned.idempotency_key in mark.keys
+    except CodecError:
+        return True
 
 
 class BlockRecheck:
@@ -80,12 +117,16 @@ class BlockRecheck:
 
     def on_commit(self, committed: CommittedBlock) -> None:
         block = committed.block
-        senders = None
+        scope = None
         if self.is_targeted:
-            senders = compute_recheck_senders(block.txs, committed.receipts)
-        self.full_total += senders is None
+            scope = compute_recheck_scope(block.txs, committed.receipts)
+        self.full_total += scope is None
         rejected = self.mempool.recheck_after_block(
-            senders, self.recheck, block.height, block.header.time_ms
+            None if scope is None else scope.keys(),
+            self.recheck,
+            block.height,
+            block.header.time_ms,
+            lambda sender, nonce, raw: scope is None or is_suspect(scope, sender, nonce, raw),
         )
         if rejected:
             log.info(
