@@ -262,9 +262,10 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ),
     ):
         registry.add(method)
-    registry.prepare_batch = lambda requests: services.verifier.prepared(
-        list(_iter_submitted_txs(registry, requests))
-    )
+    if services.verifier.is_threaded:  # inline, the txs need not be read twice
+        registry.prepare_batch = lambda requests: services.verifier.prepared(
+            list(_iter_submitted_txs(registry, requests))
+        )
 
 
 SUBMIT_METHODS = frozenset(("broadcast_tx_async", "broadcast_tx_sync", "broadcast_tx_commit"))
