@@ -50,6 +50,7 @@ from node.home import (
 from node.logs import fields
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
+from node.mempool_recheck import BlockRecheck
 from node.network_time import NetworkTime
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
@@ -63,6 +64,7 @@ from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
 from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
+from node.verify_pool import SignatureVerifier, resolve_threads
 from node.wal import WriteAheadLog
 
 log = logging.getLogger("depochain.node")
@@ -147,6 +149,8 @@ class Node:
             home.config.get_sign_state_path(home.path), wal_path, failpoints
         )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
+        threads = resolve_threads(home.config.mempool.verify_threads)  # started on first use
+        self.verifier = SignatureVerifier(threads, lambda raw: sha256(raw) in self.mempool)
         self.store = LevelDBStore(data / STORE_DIR)
         try:
             self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
@@ -170,7 +174,9 @@ class Node:
             m.txs_max,
             m.bytes_max,
             m.tx_bytes_max,
-            make_checker(lambda: self.chain.state, self._tip_time_ms, m.nonce_window),
+            make_checker(
+                lambda: self.chain.state, self._tip_time_ms, m.nonce_window, self.verifier.take
+            ),
             submitter_txs_max=m.submitter_txs_max,
             submitter_bytes_max=m.submitter_bytes_max,
             ttl_s=m.ttl_s,
@@ -193,9 +199,11 @@ class Node:
             sign_state_file=self.sign_state_file if home.validator_key is not None else None,
             network=_NullNetwork(),
             clock=self.clock,
-            recheck=self._recheck,
+            recheck=None,  # the recheck after a block is the listener below: only what it changed
             failpoints=self.failpoints,
         )
+        self.block_recheck = BlockRecheck(self.mempool, self._recheck)
+        self.driver.add_commit_listener(self.block_recheck.on_commit)
         self.driver.add_commit_listener(self.bus.publish)
         self.router = Router(
             chain=self.chain,
@@ -204,6 +212,7 @@ class Node:
             on_txs_added=self.driver.notify_txs_changed,
             clock=self.clock,
             frame_bytes_max=config.p2p.frame_bytes_max,
+            verifier=self.verifier,
         )
         self.network = self._build_network()
         self.driver.network = self.network
@@ -333,6 +342,7 @@ class Node:
             journal=self.journal,
             disk=self.disk,
             backlog=self.backlog,
+            verifier=self.verifier,
         )
 
     def _read_metrics(self) -> metrics.NodeSnapshot:
@@ -443,6 +453,7 @@ class Node:
         writer = getattr(self, "snapshot_writer", None)
         if writer is not None:
             writer.close()  # its thread reads the store
+        self.verifier.close()
         self.journal.close()
         self.wal.close()
         self.store.close()

@@ -24,15 +24,23 @@ NONCE_WINDOW_DEFAULT = 256
 """Matches ``[mempool].nonce_window``'s default."""
 
 
+def _no_prepared_verdict(_raw: bytes) -> bool | None:
+    return None
+
+
 def make_checker(
     get_state: Callable[[], State],
     get_tip_time_ms: Callable[[], int],
     nonce_window: int = NONCE_WINDOW_DEFAULT,
+    take_verdict: Callable[[bytes], bool | None] = _no_prepared_verdict,
 ) -> Callable[[bytes], CheckResult]:
-    """A mempool checker reading the latest committed state on every call."""
+    """A mempool checker reading the latest committed state on every call. ``take_verdict``
+    gives a signature verdict computed ahead (``node.verify_pool``); None: verify here."""
 
     def check(raw: bytes) -> CheckResult:
-        return check_tx(raw, get_state(), get_tip_time_ms(), nonce_window=nonce_window)
+        state, tip = get_state(), get_tip_time_ms()
+        verdict = take_verdict(raw)
+        return check_tx(raw, state, tip, nonce_window=nonce_window, signature_ok=verdict)
 
     return check
 
@@ -44,10 +52,12 @@ def check_tx(
     *,
     verify_signatures: bool = True,
     nonce_window: int = NONCE_WINDOW_DEFAULT,
+    signature_ok: bool | None = None,
 ) -> CheckResult:
     """Admission verdict for ``raw``. ``verify_signatures=False`` is for the recheck after a
     block: the signatures were verified on admission and cannot have changed (whose keys they
-    must be can, and is checked again)."""
+    must be can, and is checked again). ``signature_ok`` is the verdict of
+    ``verify_tx_signatures`` on these bytes if it was computed already (on a worker thread)."""
     try:
         tx = decode_tx(raw)
     except CodecError as exc:
@@ -58,12 +68,13 @@ def check_tx(
     if unsigned.chain_id != chain_id:
         log = f"transaction is for chain {unsigned.chain_id!r}, this is {chain_id!r}"
         return CheckResult(int(Code.WRONG_CHAIN), log, sender, nonce, None)
-    signature_ok = verify_tx_signatures(tx) if verify_signatures else True
+    if signature_ok is None:
+        signature_ok = verify_tx_signatures(tx) if verify_signatures else True
     failure = check_submitter(state, tx, signature_ok)
     if failure is not None:
         return CheckResult(int(failure[0]), failure[1], sender, nonce, signature_ok)
     code, log = _check_envelope(unsigned, state, tip_time_ms, nonce_window)
-    return CheckResult(int(code), log, sender, nonce, True)
+    return CheckResult(int(code), log, sender, nonce, True, unsigned.valid_until)
 
 
 def _check_envelope(

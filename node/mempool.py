@@ -16,114 +16,34 @@ calls it from its event loop; it never does I/O.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from consensus.crypto import sha256
+from consensus.ledger.txs import ValidUntil
 from consensus.types import Hash32
-from node.errors import NodeError
+from node.mempool_expiry import ExpiryIndex
 from node.mempool_gaps import choose_gap_room, claims_a_gap
-
-CODE_OK = 0
-CODE_MALFORMED = 1
-"""Same number as ``consensus.ledger.codes.Code.MALFORMED`` (used here for oversize txs)."""
-CODE_BAD_NONCE = 7
-"""Same number as ``consensus.ledger.codes.Code.BAD_NONCE`` (a nonce already pending)."""
-
-
-class AdmissionCode(enum.IntEnum):
-    """Refusals of the mempool that are not ledger receipt codes (numbered from 101, clear of
-    ``consensus.ledger.codes.Code``); CheckTx answers carry them with codespace "depochain"."""
-
-    NONCE_TOO_FAR = 101
-    """The nonce is more than ``[mempool].nonce_window`` past the submitter's next one."""
-    SUBMITTER_LIMIT = 102
-    """The submitter already has ``[mempool].submitter_txs_max`` txs (or bytes) waiting."""
-    TTL_EXPIRED = 103
-    """Dropped after waiting longer than ``[mempool].ttl_s``."""
-
+from node.mempool_types import CODE_BAD_NONCE as CODE_BAD_NONCE
+from node.mempool_types import CODE_EXPIRED as CODE_EXPIRED
+from node.mempool_types import CODE_MALFORMED as CODE_MALFORMED
+from node.mempool_types import CODE_OK as CODE_OK
+from node.mempool_types import Accepted as Accepted
+from node.mempool_types import AddOutcome as AddOutcome
+from node.mempool_types import AdmissionCode as AdmissionCode
+from node.mempool_types import AlreadyKnown as AlreadyKnown
+from node.mempool_types import Check as Check
+from node.mempool_types import CheckResult as CheckResult
+from node.mempool_types import MempoolFull as MempoolFull
+from node.mempool_types import MempoolStats as MempoolStats
+from node.mempool_types import Rejected as Rejected
+from node.mempool_types import TxStatus as TxStatus
+from node.mempool_types import UpdateReport as UpdateReport
 
 COMMITTED_CACHE_SIZE = 100_000
 REJECTION_CACHE_SIZE = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """What the checker (ledger rules against the latest state) says about one transaction."""
-
-    code: int
-    """0 = acceptable; anything else is the rejection code the receipt would carry."""
-    log: str
-    """Why, in words (empty when accepted)."""
-    sender: str
-    """Who orders this transaction (the submitter id); nonces are ordered per sender."""
-    nonce: int
-    signature_ok: bool | None
-    """Signature verdict; None when the checker never got as far as the signature."""
-
-    @property
-    def is_accepted(self) -> bool:
-        return self.code == CODE_OK
-
-
-Check = Callable[[bytes], CheckResult]
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    tx_hash: Hash32
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyKnown:
-    tx_hash: Hash32
-    is_committed: bool = False
-    """True when it was recently committed; False when it is waiting in the pool."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    tx_hash: Hash32
-    code: int
-    log: str
-    is_recheck: bool = False
-    """True when the tx had been accepted and failed the recheck after a block."""
-
-
-AddOutcome = Accepted | AlreadyKnown | Rejected
-
-
-class MempoolFull(NodeError):
-    """No room for this transaction now (count or bytes); the client should try later."""
-
-    def __init__(self, tx_hash: Hash32, reason: str) -> None:
-        super().__init__(f"mempool full ({reason}); try later")
-        self.tx_hash = tx_hash
-        self.reason = reason
-
-
-class TxStatus(enum.Enum):
-    PENDING = "pending"
-    COMMITTED = "committed"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class MempoolStats:
-    size: int
-    size_bytes: int
-    accepted_total: int
-    already_known_total: int
-    rejected_total: int
-    full_total: int
-    committed_total: int
-    recheck_rejected_total: int
-    submitter_limited_total: int = 0
-    expired_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +54,8 @@ class _Entry:
     signature_ok: bool | None
     added_s: float
     """Monotonic time of admission (for the time-to-live)."""
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateReport:
-    """What :meth:`Mempool.update_after_block` did (for logs, metrics and client notices)."""
-
-    removed_committed: int
-    rejected: tuple[Rejected, ...]
+    valid_until: ValidUntil | None = None
+    """The tx's own expiry, as the checker read it (None: the checker did not say)."""
 
 
 class Mempool:
@@ -174,6 +88,7 @@ class Mempool:
         self._nonces: dict[str, dict[int, Hash32]] = {}
         self._sender_bytes: dict[str, int] = {}
         self._bytes = 0
+        self._expiry = ExpiryIndex()
         self._committed: OrderedDict[Hash32, None] = OrderedDict()
         self._committed_max = committed_cache_size
         self._rejections: OrderedDict[Hash32, tuple[Rejected, bool | None]] = OrderedDict()
@@ -226,7 +141,9 @@ class Mempool:
             self._counts["submitter_limited"] += 1
             rejected = Rejected(tx_hash, AdmissionCode.SUBMITTER_LIMIT, limit)
             return self._reject(rejected, result.signature_ok)
-        entry = _Entry(raw, result.sender, result.nonce, result.signature_ok, self._now_s())
+        entry = _Entry(
+            raw, result.sender, result.nonce, result.signature_ok, self._now_s(), result.valid_until
+        )
         self._insert(tx_hash, entry)
         self._rejections.pop(tx_hash, None)
         self._counts["accepted"] += 1
@@ -302,6 +219,11 @@ class Mempool:
         self._nonces.setdefault(entry.sender, {})[entry.nonce] = tx_hash
         self._sender_bytes[entry.sender] = self._sender_bytes.get(entry.sender, 0) + len(entry.raw)
         self._bytes += len(entry.raw)
+        if entry.valid_until is not None:
+            self._expiry.add(tx_hash, entry.valid_until)
+            if self._expiry.is_mostly_stale(len(self._pool)):
+                live = self._pool.items()
+                self._expiry.rebuild((h, e.valid_until) for h, e in live if e.valid_until)
 
     def _remove(self, tx_hash: Hash32) -> _Entry:
         entry = self._pool.pop(tx_hash)
@@ -400,6 +322,42 @@ class Mempool:
                 rejected.append(self._reject(outcome, result.signature_ok))
         self._counts["committed"] += removed
         return UpdateReport(removed_committed=removed, rejected=tuple(rejected))
+
+    def recheck_after_block(
+        self,
+        senders: Iterable[str] | None,
+        recheck: Check,
+        height: int,
+        time_ms: int,
+        is_suspect: Callable[[str, int, bytes], bool] = lambda _s, _n, _raw: True,
+    ) -> list[Rejected]:
+        """The recheck after the block at ``height`` and ``time_ms``, only where that block can
+        have changed a verdict (``node.mempool_recheck`` says why this is enough): the pending
+        txs of ``senders`` (None: of every sender) that ``is_suspect(sender, nonce, raw)`` are
+        checked again, and those whose own valid_until the next block passes are dropped,
+        found in the expiry index."""
+        if senders is None:
+            targets = [tx_hash for tx_hash, _ in self._iter_block_order()]
+        else:
+            targets = [
+                tx_hash
+                for sender in senders
+                for nonce, tx_hash in sorted(self._nonces.get(sender, {}).items())
+                if is_suspect(sender, nonce, self._pool[tx_hash].raw)
+            ]
+        rejected = []
+        for tx_hash in targets:
+            result = recheck(self._pool[tx_hash].raw)
+            if not result.is_accepted:
+                rejected.append(self._evict(tx_hash, result.code, result.log))
+        for tx_hash in self._expiry.pop_expired(height + 1, time_ms + 1):
+            if tx_hash in self._pool:  # the next block is one height and one ms on at least
+                rejected.append(self._evict(tx_hash, CODE_EXPIRED, "valid_until has passed"))
+        return rejected
+
+    def _evict(self, tx_hash: Hash32, code: int, log: str) -> Rejected:
+        entry = self._remove(tx_hash)
+        return self._reject(Rejected(tx_hash, code, log, is_recheck=True), entry.signature_ok)
 
     def evict_expired(self) -> list[Rejected]:
         """Drop the txs that waited longer than the time-to-live (oldest first: the pool is in

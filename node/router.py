@@ -46,6 +46,7 @@ from node.network_time import NetworkTime
 from node.statesync.messages import StateSyncPayload
 from node.statesync.serve import SnapshotServer
 from node.sync import SyncState, select_response_blocks
+from node.verify_pool import SignatureVerifier
 
 log = logging.getLogger("depochain.router")
 
@@ -75,6 +76,7 @@ class Router:
         on_txs_added: Callable[[], None],
         clock: Clock,
         frame_bytes_max: int = DEFAULT_FRAME_BYTES_MAX,
+        verifier: SignatureVerifier | None = None,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
@@ -84,6 +86,7 @@ class Router:
         self.network_time: NetworkTime | None = None
         """Learns peers' clock offsets from their status messages (set by the node)."""
         self._on_txs_added = on_txs_added
+        self.verifier = SignatureVerifier(1) if verifier is None else verifier
         self.sync = SyncState(frame_bytes_max)
         self.snapshots: SnapshotServer | None = None
         """Answers peers' state sync requests (set by the node)."""
@@ -112,7 +115,8 @@ class Router:
         if isinstance(message, ConsensusPayload):
             self._on_consensus(sender, message)
         elif isinstance(message, TxBatch):
-            self._on_txs(message)
+            async with self.verifier.prepared(message.txs):  # then admitted in order
+                self._on_txs(message)
         elif isinstance(message, StatusPayload):
             if message.time_ms is not None and self.network_time is not None:
                 self.network_time.observe(sender, message.time_ms)

@@ -29,6 +29,7 @@ from node.home import ChainGenesis
 from node.logs import fields
 from node.mempool import Accepted, AddOutcome, Mempool, MempoolFull, Rejected
 from node.mempool_journal import MempoolJournal
+from node.verify_pool import SignatureVerifier
 
 log = logging.getLogger("depochain.services")
 
@@ -173,6 +174,8 @@ class NodeServices:
     """Refuses new transactions while the data folder's disk is nearly full (None: no check)."""
     backlog: BacklogGate | None = None
     """Refuses client transactions while the mempool holds a few blocks' worth (None: no check)."""
+    verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(1))
+    """Checks a batch's signatures on worker threads before it is admitted (node.verify_pool)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
         """Admit one transaction; raises MempoolFull when the node cannot take more now (its

@@ -144,7 +144,13 @@ class UnsignedTx:
         ]
 
     def sign_payload(self) -> bytes:
-        return codec.encode(self.to_wire())
+        """``codec.encode(self.to_wire())``, without the codec's walk over the value: a tx
+        holds no maps (the only values that walk reorders) and its fields were type-checked
+        when it was built or decoded, so msgpack's packer already writes the canonical bytes
+        (``tests/consensus/ledger/test_codec_roundtrip.py`` checks both agree for every type).
+        Every signature check computes this, at admission on the hot path."""
+        packed: bytes = msgpack.packb(self.to_wire(), use_bin_type=True)
+        return packed
 
     @classmethod
     def from_wire(cls, value: Value) -> UnsignedTx:
@@ -235,11 +241,16 @@ def sign_tx(unsigned: UnsignedTx, keys: Sequence[crypto.PrivateKey]) -> SignedTx
 
 
 def verify_tx_signatures(tx: SignedTx) -> bool:
-    """True iff every signature is valid. Pure, so a mempool verdict can be reused in blocks."""
-    payload = tx.unsigned.sign_payload()
-    chain_id = tx.unsigned.chain_id
-    purpose = crypto.SignPurpose.TRANSACTION
-    return all(crypto.verify(key, purpose, chain_id, payload, sig) for key, sig in tx.signatures)
+    """True iff every signature is valid. Pure, so a mempool verdict can be reused in blocks.
+    The signed bytes are built once for all of a tx's signatures."""
+    unsigned = tx.unsigned
+    try:
+        message = crypto.compute_sign_bytes(
+            crypto.SignPurpose.TRANSACTION, unsigned.chain_id, unsigned.sign_payload()
+        )
+    except CodecError:
+        return False
+    return all(crypto.verify_raw(key, message, sig) for key, sig in tx.signatures)
 
 
 TX_DECODE_MEMO_MAX = 20_000

@@ -55,6 +55,7 @@ STAGE_RULES: tuple[tuple[str, str, str], ...] = (
     ("commit bookkeeping", "node/driver.py", "_commit"),
     ("mempool update", "node/mempool.py", "update_after_block"),
     ("mempool recheck", "node/app.py", "_recheck"),
+    ("mempool recheck", "node/mempool_recheck.py", "on_commit"),
     ("consensus WAL", "node/wal.py", "*"),
     ("consensus WAL", "node/wal_events.py", "*"),
     ("consensus", "consensus/replica/", "*"),

@@ -39,8 +39,9 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="benchmarks: a real local cluster under load (default) or the ledger alone",
     )
     bench.add_argument(
-        "target", nargs="?", default="cluster", choices=["cluster", "ledger"],
-        help="cluster: committed tx/s and latency of N node processes; ledger: one core",
+        "target", nargs="?", default="cluster", choices=["cluster", "ledger", "admission"],
+        help="cluster: committed tx/s and latency of N node processes; ledger: one core; "
+        "admission: one node's RPC -> verified mempool rate per verify thread count",
     )  # fmt: skip
     bench.add_argument("--validators", type=int, default=4, help="cluster size")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
@@ -66,6 +67,12 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="with --profile: keep node 0's cProfile stats",
     )
+    bench.add_argument(
+        "--threads", default="1,2",
+        help="admission: [mempool].verify_threads values to compare, run alternately",
+    )  # fmt: skip
+    bench.add_argument("--rounds", type=int, default=2, help="admission: runs per thread count")
+    bench.add_argument("--txs", type=int, default=12_000, help="admission: txs per run")
     bench.set_defaults(handler=_run_bench)
 
 
@@ -74,6 +81,11 @@ def _run_bench(args: argparse.Namespace) -> int:
         from node.bench import ledger
 
         return ledger.run_ledger_bench(json_output=args.json)
+    if args.target == "admission":
+        from node.bench import admission
+
+        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+        return admission.main(threads, args.rounds, args.txs, args.base_port, args.json)
     from node.bench import cluster, under_attack
 
     bench_args = cluster.BenchArgs(

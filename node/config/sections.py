@@ -131,6 +131,11 @@ class MempoolSection:
     ttl_s: int = key(
         600, "seconds a transaction may wait before it is dropped", in_range(1, 30 * 86_400)
     )
+    verify_threads: int = key(
+        -1,
+        "threads checking signatures at admission (-1 = cores - 1, at most 4; 0 or 1 = none)",
+        in_range(-1, 64),
+    )
 
 
 @dataclass(frozen=True, slots=True)

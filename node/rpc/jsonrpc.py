@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +97,9 @@ class Method:
     websocket_only: bool = False
 
 
+BatchPreparer = Callable[[Sequence[JsonValue]], AbstractAsyncContextManager[None]]
+
+
 @dataclass
 class Registry:
     """The methods a node serves, looked up by name for every transport."""
@@ -102,6 +107,9 @@ class Registry:
     methods: dict[str, Method] = field(default_factory=dict)
     limits: CostLimits = field(default_factory=CostLimits)
     """The cost budget of a request that did not bring one (a URI GET, a websocket call)."""
+    prepare_batch: BatchPreparer | None = None
+    """Work done for a whole batch array before its calls run one by one (the node checks
+    the signatures of a batch of submitted txs on worker threads: ``node.verify_pool``)."""
 
     def add(self, method: Method) -> None:
         if method.name in self.methods:
@@ -299,11 +307,13 @@ async def _answer_batch(
         too_many = f"batch of {len(requests)} exceeds {BATCH_REQUESTS_MAX}"
         return dumps(failure(None, RPCError(INVALID_REQUEST, too_many)))
     answers = []
-    for request in requests:
-        answer = await _answer_counted(registry, request, on_internal_error, encode)
-        if answer is not None:
-            answers.append(answer)
-        await asyncio.sleep(0)  # a batch never holds the loop from one call to the next
+    prepare = registry.prepare_batch
+    async with contextlib.nullcontext() if prepare is None else prepare(requests):
+        for request in requests:
+            answer = await _answer_counted(registry, request, on_internal_error, encode)
+            if answer is not None:
+                answers.append(answer)
+            await asyncio.sleep(0)  # a batch never holds the loop from one call to the next
     return b"[" + b",".join(answers) + b"]"
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus import crypto
+from consensus import codec, crypto
 from consensus.crypto import MerkleProof, PrivateKey, SignPurpose
 from consensus.types import ChainId
 
@@ -110,3 +110,17 @@ def test_leaf_cannot_pose_as_inner_node() -> None:
     root = crypto.merkle_root(leaves)
     inner = crypto.merkle_leaf_hash(b"a") + crypto.merkle_leaf_hash(b"b")
     assert not crypto.verify_merkle_proof(root, inner, MerkleProof(0, 1, ()))
+
+
+@given(
+    st.sampled_from(list(crypto.SignPurpose)),
+    st.text(min_size=1, max_size=crypto.CHAIN_ID_MAX_LEN),
+    st.binary(max_size=300),
+)
+def test_sign_bytes_are_the_canonical_encoding(
+    purpose: crypto.SignPurpose, chain_id: str, payload: bytes
+) -> None:
+    """The packer's shortcut in compute_sign_bytes gives the codec's bytes (what was signed
+    before it stays verifiable, on every node)."""
+    expected = codec.encode([crypto.SIGN_DOMAIN, int(purpose), chain_id, payload])
+    assert crypto.compute_sign_bytes(purpose, ChainId(chain_id), payload) == expected

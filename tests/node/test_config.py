@@ -112,6 +112,8 @@ BAD_VALUES = [
     ("mempool", "submitter_txs_max", 0, "1.."),
     ("mempool", "submitter_bytes_max", 0, "1.."),
     ("mempool", "ttl_s", 0, "1.."),
+    ("mempool", "verify_threads", -2, "-1..64"),
+    ("mempool", "verify_threads", 65, "-1..64"),
     ("consensus", "timeout_propose_ms", 0, "1.."),
     ("consensus", "timeout_prevote_ms", 0, "1.."),
     ("consensus", "timeout_precommit_ms", 0, "1.."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from node.rpc.jsonrpc import (
     Param,
     Registry,
     RPCError,
+    bind_params,
     parse_bool,
     parse_hash,
     parse_height,
@@ -260,6 +262,26 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ),
     ):
         registry.add(method)
+    if services.verifier.is_threaded:  # inline, the txs need not be read twice
+        registry.prepare_batch = lambda requests: services.verifier.prepared(
+            list(_iter_submitted_txs(registry, requests))
+        )
+
+
+SUBMIT_METHODS = frozenset(("broadcast_tx_async", "broadcast_tx_sync", "broadcast_tx_commit"))
+
+
+def _iter_submitted_txs(registry: Registry, requests: Sequence[Any]) -> Iterator[bytes]:
+    """The txs a batch array submits, read as their calls will read them (a call that does
+    not parse yields nothing here and gets its error when it runs)."""
+    for request in requests:
+        if not isinstance(request, dict) or request.get("method") not in SUBMIT_METHODS:
+            continue
+        try:
+            params = bind_params(registry.get(request["method"]), request.get("params"))
+        except RPCError:
+            continue
+        yield params["tx"]
 
 
 def parse_query_text(value: Any) -> str:

@@ -106,7 +106,8 @@ class SubmitRoutes:
             raise ApiProblem(
                 415, "unsupported_media_type", "send application/json or application/msgpack"
             )
-        results = [self.submit_one(raw) for raw in raws]
+        async with self.s.verifier.prepared(raws):  # signatures on threads, then in order
+            results = [self.submit_one(raw) for raw in raws]
         if not is_batch:
             result = results[0]
             retry = result.status_code in (429, 503)

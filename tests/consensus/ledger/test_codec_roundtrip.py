@@ -40,6 +40,13 @@ def test_every_tx_type_is_generated(tx_type: TxType) -> None:
     check()
 
 
+@given(S.signed_txs())
+def test_the_sign_payload_is_the_canonical_encoding_of_the_unsigned_tx(tx: SignedTx) -> None:
+    """The packer's shortcut in ``UnsignedTx.sign_payload`` gives the codec's bytes, so every
+    node signs and verifies the same bytes as before it."""
+    assert tx.unsigned.sign_payload() == codec.encode(tx.unsigned.to_wire())
+
+
 @given(S.receipts)
 def test_receipt_round_trips(receipt: Receipt) -> None:
     raw = receipt.encode()
