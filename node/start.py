@@ -20,9 +20,9 @@ from node.clock import system_clock_from_env
 from node.disk_space import EXIT_DISK_FULL, describe_disk_full, is_disk_full
 from node.failpoints import Failpoints
 from node.logs import configure_logging, fields
+from node.memtrace import start_if_asked as start_memtrace_if_asked
 from node.statesync.join import needs_state_sync, run_state_sync
 from node.statesync.restore import StateSyncFailed
-from node.memtrace import start_if_asked as start_memtrace_if_asked
 
 log = logging.getLogger("depochain.node")
 
