@@ -23,6 +23,8 @@ from consensus.replica.validity import find_block, is_valid
 from consensus.round_step import S
 from consensus.types import Round
 
+PRECOMMIT_STEPS = frozenset({S.PRECOMMIT, S.PRECOMMIT_WAIT})
+
 
 def find_rule(config: ReplicaConfig, state: ReplicaState) -> t.Transition | None:
     """The transition of the first rule whose condition holds; None once decided."""
@@ -127,6 +129,22 @@ def precommit_nil(config: ReplicaConfig, state: ReplicaState) -> t.PrecommitNil 
     return t.PrecommitNil()
 
 
+def leave_round_on_nil_precommits(
+    config: ReplicaConfig, state: ReplicaState
+) -> t.StartRound | None:
+    """After our precommit, > 2/3 precommits for nil: no block can be decided in this round, so
+    go to the next one now instead of waiting out the precommit timeout (line 47's wait exists to
+    gather precommits for a block). Timeouts serve liveness only, so safety is untouched; this
+    is what keeps a crashed proposer's heights short (issue 13, leader failover)."""
+    h = state.current
+    at = h.round_state
+    if config.faults.never_advance_round or at.step not in PRECOMMIT_STEPS:
+        return None
+    if not h.votes.precommits(at.round).has_quorum_for(None):
+        return None
+    return t.StartRound(Round(at.round + 1))
+
+
 def start_precommit_wait(config: ReplicaConfig, state: ReplicaState) -> t.StartPrecommitWait | None:
     """Line 47: > 2/3 precommits for anything, first time: start the precommit timeout."""
     h = state.current
@@ -147,6 +165,7 @@ UPON_RULES: tuple[Rule, ...] = (
     start_prevote_wait,
     lock_on_polka,
     precommit_nil,
+    leave_round_on_nil_precommits,
     start_precommit_wait,
 )
 """The rules in the order they are tried (lines 22-55 of Algorithm 1, decision first)."""

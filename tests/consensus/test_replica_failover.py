@@ -13,6 +13,7 @@ from tests.consensus.replica_fixtures import (
     PARAMS,
     VSET,
     block_at_1,
+    precommit,
     prevote,
     proposal,
     proposer_index,
@@ -78,3 +79,21 @@ def test_a_proposer_that_proposed_keeps_the_full_timeout() -> None:
     out = _skip_to(replica, me, later)
     assert _propose_timeouts(out) == [replica.params.compute_round_timeout_ms(FULL, Round(later))]
     assert VSET.validators[silent].public_key not in replica.snapshot().absent_proposers
+
+
+def test_a_nil_precommit_quorum_starts_the_next_round_without_the_precommit_wait() -> None:
+    """With the proposer down every honest validator precommits nil; waiting out the precommit
+    timeout then could gather nothing that changes the round, so the next round starts at once."""
+    me, _silent = _me_and_silent()
+    replica = started(me).replica
+    others = [i for i in range(4) if i != me]
+    out = replica.handle(TimeoutElapsed(Height(1), Round(0), Timer.PROPOSE))
+    for i in others[:2]:
+        out += replica.handle(VoteReceived(prevote(i, 0, None)))
+    for i in others[:2]:
+        out += replica.handle(VoteReceived(precommit(i, 0, None)))
+    timers = [a.timer for a in out if isinstance(a, ScheduleTimeout)]
+    assert Timer.PRECOMMIT_WAIT not in timers
+    assert replica.round == 1
+    rounds = [a.round for a in out if isinstance(a, ScheduleTimeout) and a.timer == Timer.PROPOSE]
+    assert rounds == [1]
