@@ -34,7 +34,7 @@ def parse(text: str) -> dict[str, Any]:
         if match is None:
             continue
         name, value = match["name"], float(match["value"])
-        labels = dict(_LABEL.findall(match["labels"] or ""))
+        labels = {k: _unescape(v) for k, v in _LABEL.findall(match["labels"] or "")}
         if name == LAG + "_bucket":
             buckets[float(labels["le"].replace("+Inf", "inf"))] = value
         elif name == "depochain_event_loop_lag_max_seconds":
@@ -48,6 +48,10 @@ def parse(text: str) -> dict[str, Any]:
             if field is not None:
                 stages.setdefault(labels["stage"], {})[field] = value
     return {"lag_buckets": buckets, "lag_max_s": lag_max, "stages": stages}
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], value)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
