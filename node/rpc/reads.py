@@ -262,7 +262,9 @@ class ReadPool:
         self._running[job.client] -= 1
         if self._running[job.client] <= 0:
             del self._running[job.client]
-        if not job.future.done():
+        if work.cancelled():  # the pool closed before the thread took it
+            job.future.cancel()
+        elif not job.future.done():
             error = work.exception()
             if error is None:
                 job.future.set_result(work.result())
