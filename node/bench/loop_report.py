@@ -88,7 +88,7 @@ def _bucket_quantile(cumulative: dict[float, float], q: float) -> float | None:
     return None
 
 
-def format_phase(name: str, phase: dict[str, Any]) -> list[str]:
+def format_phase(name: str, phase: dict[str, Any], node: str = "node 0") -> list[str]:
     """Lines for one phase: the lag, then the stages with the longest mean step."""
 
     def ms(value: float | None) -> str:
@@ -97,7 +97,7 @@ def format_phase(name: str, phase: dict[str, Any]) -> list[str]:
         return "> 5 s" if value == float("inf") else f"{value * 1000:.1f} ms"
 
     lines = [
-        f"event loop of node 0, {name}: lag p50 <= {ms(phase['lag_p50_s'])}, "
+        f"event loop of {node}, {name}: lag p50 <= {ms(phase['lag_p50_s'])}, "
         f"p99 <= {ms(phase['lag_p99_s'])}, longest stall so far {ms(phase['lag_max_s'])}"
     ]
     ranked = sorted(phase["stages"].items(), key=lambda item: -item[1]["mean_s"])
