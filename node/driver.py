@@ -154,8 +154,7 @@ class Driver:
         self._replaying = False
         self._behind_wal_logged = False
         self.watch = LoopWatch() if loop_watch is None else loop_watch
-        self._commit_in_thread = commit_in_thread
-        """Execute and store decided blocks in a worker thread (False: on the loop, as tools do)."""
+        self._commit_in_thread = commit_in_thread  # False: blocks are written on the loop
         self._committer = BlockCommitter(chain, mempool, self.watch)
         self._deferred: DeferredCommit | None = None
         """A decided block waiting for the worker, with the effects that come after it."""
@@ -361,7 +360,8 @@ class Driver:
     def _carry_out(self, action: Action) -> None:
         if isinstance(action, PersistSignState):
             if self.sign_state_file is not None:
-                self.sign_state_file.persist(action.sign_state)
+                with self.watch.stretch("sign state persist (fsync)"):
+                    self.sign_state_file.persist(action.sign_state)
         elif isinstance(action, Broadcast):
             self._broadcast(action)
         elif isinstance(action, SendTo):
@@ -388,7 +388,8 @@ class Driver:
         if signed is not None and not self._replaying:
             own = ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
             self.wal.append(encode_event(own), sync=False)
-        self.wal.flush_sync()
+        with self.watch.stretch("wal fsync"):
+            self.wal.flush_sync()
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
