@@ -48,6 +48,7 @@ from node.home import (
     load_key,
 )
 from node.logs import fields
+from node.loop_watch import LoopWatch
 from node.mempool import Accepted, CheckResult, Mempool, MempoolFull
 from node.mempool_journal import MempoolJournal
 from node.mempool_recheck import BlockRecheck
@@ -191,6 +192,7 @@ class Node:
             self._load_sign_state(),
         )
         self.bus = EventBus()
+        self.loop_watch = LoopWatch()
         self.driver = Driver(
             replica=self.replica,
             chain=self.chain,
@@ -201,6 +203,7 @@ class Node:
             clock=self.clock,
             recheck=None,  # the recheck after a block is the listener below: only what it changed
             failpoints=self.failpoints,
+            loop_watch=self.loop_watch,
         )
         self.block_recheck = BlockRecheck(self.mempool, self._recheck)
         self.driver.add_commit_listener(self.block_recheck.on_commit)
@@ -348,7 +351,7 @@ class Node:
     def _read_metrics(self) -> metrics.NodeSnapshot:
         """The parts' own counters at this scrape (node.metrics only formats them)."""
         mempool, network = self.mempool.stats(), self.network.stats()
-        router, driver = self.router.stats, self.driver.stats
+        router, driver, watch = self.router.stats, self.driver.stats, self.loop_watch
         return metrics.NodeSnapshot(
             height=self.chain.height,
             consensus_height=self.replica.height,
@@ -383,6 +386,12 @@ class Node:
             clock_correction_ms=self.network_time.offset_ms,
             disk_free_bytes=self.disk.free_bytes,
             disk_refused=self.disk.refused_total,
+            loop_lag_buckets=dict(watch.lag.cumulative()),
+            loop_lag_sum_s=watch.lag.total_s,
+            loop_lag_max_s=watch.lag.max_s,
+            loop_stretches={
+                stage: (s.count, s.total_s, s.max_s) for stage, s in watch.stretches.items()
+            },
         )
 
     def _get_consensus_state(self) -> dict[str, Any]:
@@ -422,6 +431,7 @@ class Node:
             )
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(), name="driver")
+                tasks.create_task(self.loop_watch.run(), name="loop-watch")
                 tasks.create_task(self.gossip.run(), name="tx-gossip")
                 tasks.create_task(self._announce_status(), name="status")
                 tasks.create_task(self._gossip_restored_txs(), name="restored-gossip")

@@ -2,7 +2,9 @@
 to a durable, executed one.
 
 ``commit`` is the only writer: it executes a block with the pure ledger, then writes block,
-certificate, receipts, tx index, state changes and app hash in ONE synced LevelDB batch. The
+certificate, receipts, tx index, state changes and app hash in ONE synced LevelDB batch. Its
+heavy middle step (``execute_and_store``) may run in a worker thread, one block at a time,
+while readers on the event loop keep the previous tip (``publish_stored`` then moves it). The
 genesis state is not a block, so block 1's batch also carries every genesis key: from then on the
 store alone rebuilds the state after a restart.
 """
@@ -63,6 +65,28 @@ class CommittedBlock:
     """Root of ``receipts``: the next header's ``last_results_hash``."""
     next_validators: ValidatorSet
     """The validator set of height ``block.height + 2`` (BlockExecuted carries it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TxVerdicts:
+    """What a commit knows of a block's txs before executing it: their hashes, the signature
+    verdicts already computed, and the state they were collected on."""
+
+    state: State
+    tx_hashes: tuple[Hash32, ...]
+    verdicts: Mapping[Hash32, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A block executed and durably stored that is not yet the chain's tip in memory."""
+
+    block: Block
+    certificate: CommitCertificate
+    result: BlockResult
+    tx_hashes: tuple[Hash32, ...]
+    state: State
+    """The state after the block, its tree read from the store."""
 
 
 class Chain:
@@ -208,10 +232,17 @@ class Chain:
         get_verdict: Callable[[Hash32], bool | None] = lambda _tx_hash: None,
     ) -> CommittedBlock:
         """Execute and store ``block``. ``get_verdict`` gives signature verdicts already known
-        (the mempool's), so the block verifies only the signatures nobody checked yet."""
-        height = block.height
-        if height != self.height + 1:
-            raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
+        (the mempool's), so the block verifies only the signatures nobody checked yet.
+
+        The three steps below in a row; the driver runs the middle one in a worker thread."""
+        verdicts = self.collect_verdicts(block, get_verdict)
+        return self.publish_stored(self.execute_and_store(block, certificate, verdicts))
+
+    def collect_verdicts(
+        self, block: Block, get_verdict: Callable[[Hash32], bool | None]
+    ) -> TxVerdicts:
+        """Step 1, on the caller's thread (it reads the mempool): the signature verdicts known
+        for ``block``'s txs, from admission or from the replica's valid(v)."""
         tx_hashes = tuple(sha256(raw) for raw in block.txs)
         rule = self.txs_rule  # knows the verdicts valid(v) computed for this block's txs
         verdicts: dict[Hash32, bool] = {}
@@ -220,22 +251,44 @@ class Chain:
             verdict = rule.verdict(tx_hash) if verdict is None else verdict
             if verdict is not None:
                 verdicts[tx_hash] = verdict
-        result = execute_block(self.state, block.txs, height, block.header.time_ms, verdicts)
+        return TxVerdicts(self.state, tx_hashes, verdicts)
+
+    def execute_and_store(
+        self, block: Block, certificate: CommitCertificate, known: TxVerdicts
+    ) -> StoredBlock:
+        """Step 2, the heavy one, safe in a worker thread (one at a time): execute ``block``
+        over the state ``known`` was collected on and write it durably (one synced batch).
+        It changes nothing the chain's readers see in memory except the store's height, which
+        moves first: the block is durable, its state comes with step 3."""
+        height = block.height
+        if height != self.height + 1 or known.state is not self.state:
+            raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
+        state, tx_hashes = known.state, known.tx_hashes
+        result = execute_block(state, block.txs, height, block.header.time_ms, known.verdicts)
         self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
         stored_tree = result.state.tree.persisted(self._tree_reader)
-        self.state = result.state.with_tree(stored_tree)
         prune_state_tree(self.store, height, self.state_versions_kept)
+        return StoredBlock(
+            block, certificate, result, tx_hashes, result.state.with_tree(stored_tree)
+        )
+
+    def publish_stored(self, stored: StoredBlock) -> CommittedBlock:
+        """Step 3, on the thread that owns the chain: the stored block becomes the tip."""
+        block, result = stored.block, stored.result
+        if stored.block.height != self.state.height + 1:
+            raise ChainMismatchError(f"block {block.height} published on {self.state.height}")
+        self.state = stored.state
         self.tip_time_ms = block.header.time_ms
         self.last_results_hash = compute_receipts_hash(result.receipts)
         self._record_validator_sets()
         return CommittedBlock(
             block=block,
-            certificate=certificate,
+            certificate=stored.certificate,
             receipts=result.receipts,
-            tx_hashes=tx_hashes,
+            tx_hashes=stored.tx_hashes,
             app_hash=result.app_hash,
             results_hash=self.last_results_hash,
-            next_validators=ValidatorSet.of(get_validators(result.state, height + 2)),
+            next_validators=ValidatorSet.of(get_validators(result.state, block.height + 2)),
         )
 
     def _build_write(

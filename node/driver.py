@@ -9,8 +9,12 @@ A peer's proposal, vote or evidence is first checked by :mod:`node.wal_admission
 window, expected signer, signature, size, a per-height byte budget): junk is dropped and counted
 without touching the WAL. Our own messages, timers and synced blocks are always logged.
 
-Never: handle an event outside :meth:`Driver.run`, or send a signed message before its sign
-state is durable.
+A decided block is executed and stored by :mod:`node.committer`'s worker thread while the event
+loop keeps serving RPC and P2P; the driver handles nothing else until the block is durable, then
+starts the next height at once and does the mempool update and the listeners after that.
+
+Never: handle an event outside :meth:`Driver.run`, send a signed message before its sign
+state is durable, or hand the replica anything of height h + 1 before block h is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,7 +38,7 @@ from consensus.actions import (
     ScheduleTimeout,
     SendTo,
 )
-from consensus.effects import SyncWal, order_effects
+from consensus.effects import Effect, SyncWal, order_effects
 from consensus.events import (
     BlockExecuted,
     Event,
@@ -50,9 +55,11 @@ from consensus.replica import RejectedInput, Replica
 from consensus.types import Height
 from node.chain import Chain, CommittedBlock
 from node.clock import Clock
+from node.committer import BlockCommitter, DeferredCommit
 from node.failpoints import Failpoint, Failpoints
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.logs import fields
+from node.loop_watch import LoopWatch
 from node.mempool import Mempool
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
@@ -123,6 +130,8 @@ class Driver:
         clock: Clock,
         recheck: Callable[[bytes], object] | None = None,
         failpoints: Failpoints = Failpoints.NONE,
+        loop_watch: LoopWatch | None = None,
+        commit_in_thread: bool = True,
     ) -> None:
         self.replica = replica
         self.chain = chain
@@ -144,6 +153,14 @@ class Driver:
         self.stats = DriverStats()
         self._replaying = False
         self._behind_wal_logged = False
+        self.watch = LoopWatch() if loop_watch is None else loop_watch
+        self._commit_in_thread = commit_in_thread  # False: blocks are written on the loop
+        self._committer = BlockCommitter(chain, mempool, self.watch)
+        self._deferred: DeferredCommit | None = None
+        """A decided block waiting for the worker, with the effects that come after it."""
+        self._committed: collections.deque[CommittedBlock] = collections.deque()
+        """Committed blocks whose bookkeeping runs once the replica is at the next height."""
+        self._post_commit_due = False
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -177,17 +194,33 @@ class Driver:
         self._process(Started(self.clock.now_ms()))
         self._replay_wal()
         self.notify_txs_changed()
-        while True:
-            if not self._handle_next():
-                await self._wait_for_work()
-                continue
-            if self.stats.events_handled % 64 == 0:
-                await asyncio.sleep(0)  # let the RPC and P2P breathe under a flood
+        try:
+            while True:
+                await self._step()
+        finally:
+            self._committer.close()
+
+    async def _step(self) -> None:
+        """One turn of the loop: a decided block, the bookkeeping of the last one, or an
+        event; nothing else is handled while a block is being executed and stored."""
+        if self._deferred is not None:
+            await self._commit_deferred()
+        elif self._post_commit_due:
+            self._post_commit_due = False
+            await asyncio.sleep(0)  # our first message of the next height leaves first
+            while self._committed:
+                self._after_commit(self._committed.popleft())
+        elif not self._handle_next():
+            await self._wait_for_work()
+        elif self.stats.events_handled % 64 == 0:
+            await asyncio.sleep(0)  # let the RPC and P2P breathe under a flood
 
     def _handle_next(self) -> bool:
         """Handle the next waiting event (timers, sync and commits first); False if none."""
         if self._internal:
-            self._process(self._internal.popleft())
+            event = self._internal.popleft()
+            self._process(event)
+            self._post_commit_due = isinstance(event, BlockExecuted) and bool(self._committed)
         elif self._peer_inbox:
             self._process_from_peer(self._peer_inbox.popleft())
         elif self._txs_dirty and self._is_txs_gap_over():
@@ -245,11 +278,13 @@ class Driver:
         kind = type(event).__name__
         height, round_before = self.replica.height, self.replica.round
         accepted = True
+        started = time.perf_counter()
         try:
             actions = self.replica.handle_strict(event)
         except RejectedInput as exc:  # the replica is unchanged; count why, for operators
             actions, accepted = [], False
             self.stats.count_rejected(kind, str(exc))
+        self.watch.record(f"handle {kind}", time.perf_counter() - started)
         if self.replica.height == height and self.replica.round > round_before:
             self._log_round_change(height, round_before, kind)
         self.stats.events_handled += 1
@@ -309,16 +344,24 @@ class Driver:
 
     def _execute(self, actions: list[Action]) -> None:
         # consensus.effects decides the order around a signature: log it, sync, persist, send.
-        for effect in order_effects(actions):
+        self._carry_out_effects(order_effects(actions))
+
+    def _carry_out_effects(self, effects: Sequence[Effect]) -> None:
+        for index, effect in enumerate(effects):
             if isinstance(effect, SyncWal):
                 self._sync_wal(effect.signed)
+            elif isinstance(effect, CommitBlock) and self._commit_in_thread and not self._replaying:
+                # The worker writes the block; the effects after it wait for it (Driver._step).
+                self._deferred = DeferredCommit(effect, effects[index + 1 :])
+                return
             else:
                 self._carry_out(effect)
 
     def _carry_out(self, action: Action) -> None:
         if isinstance(action, PersistSignState):
             if self.sign_state_file is not None:
-                self.sign_state_file.persist(action.sign_state)
+                with self.watch.stretch("sign state persist (fsync)"):
+                    self.sign_state_file.persist(action.sign_state)
         elif isinstance(action, Broadcast):
             self._broadcast(action)
         elif isinstance(action, SendTo):
@@ -345,7 +388,8 @@ class Driver:
         if signed is not None and not self._replaying:
             own = ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
             self.wal.append(encode_event(own), sync=False)
-        self.wal.flush_sync()
+        with self.watch.stretch("wal fsync"):
+            self.wal.flush_sync()
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
@@ -381,14 +425,35 @@ class Driver:
         self.wal.mark_height(height)
 
     def _commit(self, action: CommitBlock) -> None:
+        """A decided block, executed and stored on the loop (WAL replay, or no worker)."""
         started = self.clock.monotonic_s()
+        committed = None
+        if action.block.height > self.chain.height:  # else replayed from the WAL: stored
+            committed = self._committer.commit_here(action.block, action.certificate)
+        self._finish_commit(action, committed, started)
+
+    async def _commit_deferred(self) -> None:
+        """The deferred decided block, executed and stored by the worker thread while the loop
+        serves RPC and P2P; then the effects that came after it, in their order."""
+        assert self._deferred is not None
+        deferred, self._deferred = self._deferred, None
+        action, started = deferred.action, self.clock.monotonic_s()
+        committed = None
+        if action.block.height > self.chain.height:
+            committed = await self._committer.commit_in_worker(action.block, action.certificate)
+        self._finish_commit(action, committed, started)
+        self._carry_out_effects(deferred.rest)
+
+    def _finish_commit(
+        self, action: CommitBlock, committed: CommittedBlock | None, started: float
+    ) -> None:
+        """The block is durable: mark it in the WAL and start the next height at once. The
+        mempool update and the listeners wait until the replica has handled BlockExecuted, so
+        our proposal or prevote of the next height does not wait for them."""
         block = action.block
-        if block.height <= self.chain.height:  # replayed from the WAL: already stored
-            committed = None
-        else:
-            committed = self.chain.commit(block, action.certificate, self.mempool.verdict)
         if committed is not None:
-            self._after_commit(committed)
+            self._count_commit(committed)
+            self._committed.append(committed)
         self._mark_committed(block.height)
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
@@ -406,7 +471,7 @@ class Driver:
         self.notify_txs_changed()
         self.stats.last_commit_s = self.clock.monotonic_s() - started
 
-    def _after_commit(self, committed: CommittedBlock) -> None:
+    def _count_commit(self, committed: CommittedBlock) -> None:
         self.stats.blocks_committed += 1
         height, cert_round = committed.block.height, committed.certificate.round
         log.info(
@@ -417,12 +482,19 @@ class Driver:
             committed.app_hash.hex()[:16],
             extra=fields("block_committed", height=height, round=cert_round),
         )
-        self.mempool.update_after_block(committed.tx_hashes, self._recheck)  # type: ignore[arg-type]
+
+    def _after_commit(self, committed: CommittedBlock) -> None:
+        """Forget the block's txs in the mempool (and recheck the rest), announce the height,
+        tell the listeners (RPC subscribers, the mempool journal)."""
+        with self.watch.stretch("post-commit: mempool update + recheck"):
+            self.mempool.update_after_block(committed.tx_hashes, self._recheck)  # type: ignore[arg-type]
         self.network.broadcast(encode_gossip(StatusPayload(committed.block.height)))
-        for listener in self._commit_listeners:
-            try:
-                listener(committed)
-            except Exception:  # a listener's bug must not stop consensus
-                log.exception(
-                    "commit listener failed", extra=fields("error", height=committed.block.height)
-                )
+        with self.watch.stretch("post-commit: listeners"):
+            for listener in self._commit_listeners:
+                try:
+                    listener(committed)
+                except Exception:  # a listener's bug must not stop consensus
+                    log.exception(
+                        "commit listener failed",
+                        extra=fields("error", height=committed.block.height),
+                    )

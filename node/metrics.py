@@ -18,12 +18,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 @dataclass
 class Metric:
     name: str
-    kind: str  # "gauge" or "counter"
+    kind: str  # "gauge", "counter" or "histogram"
     help: str
-    samples: list[tuple[Mapping[str, str], float]] = field(default_factory=list)
+    samples: list[tuple[str, Mapping[str, str], float]] = field(default_factory=list)
+    """(name suffix, labels, value): a histogram's ``_bucket``, ``_sum`` and ``_count``."""
 
     def add(self, value: float, **labels: str) -> Metric:
-        self.samples.append((labels, value))
+        self.samples.append(("", labels, value))
+        return self
+
+    def add_part(self, suffix: str, value: float, **labels: str) -> Metric:
+        self.samples.append((suffix, labels, value))
         return self
 
 
@@ -32,8 +37,8 @@ def render(metrics: Iterable[Metric]) -> str:
     for metric in metrics:
         lines.append(f"# HELP {metric.name} {metric.help}")
         lines.append(f"# TYPE {metric.name} {metric.kind}")
-        for labels, value in metric.samples:
-            lines.append(f"{metric.name}{_labels(labels)} {_number(value)}")
+        for suffix, labels, value in metric.samples:
+            lines.append(f"{metric.name}{suffix}{_labels(labels)} {_number(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -111,10 +116,23 @@ class NodeSnapshot:
     """Submissions refused because their submitter's share of the mempool was full."""
     mempool_expired: int = 0
     """Pending transactions dropped after waiting longer than the time-to-live."""
+    loop_lag_buckets: Mapping[float, int] = field(default_factory=dict)
+    """Event-loop lag histogram: upper bound in seconds -> wake-ups at most that late
+    (cumulative; ``inf`` last). Empty: not measured."""
+    loop_lag_sum_s: float = 0.0
+    loop_lag_max_s: float = 0.0
+    loop_stretches: Mapping[str, tuple[int, float, float]] = field(default_factory=dict)
+    """Stage -> (stretches, their total seconds, the longest) of the node's heavy steps."""
 
 
 def collect(snapshot: NodeSnapshot) -> list[Metric]:
-    return [*_chain(snapshot), *_mempool(snapshot), *_network(snapshot), *_driver(snapshot)]
+    return [
+        *_chain(snapshot),
+        *_mempool(snapshot),
+        *_network(snapshot),
+        *_driver(snapshot),
+        *_event_loop(snapshot),
+    ]
 
 
 def _chain(snapshot: NodeSnapshot) -> list[Metric]:
@@ -193,3 +211,24 @@ def _driver(snapshot: NodeSnapshot) -> list[Metric]:
         gauge("disk_free_bytes", "free space on the data folder's disk", snapshot.disk_free_bytes),
         counter("disk_refused", "submissions refused for low disk space", snapshot.disk_refused),
     ]  # fmt: skip
+
+
+def _event_loop(snapshot: NodeSnapshot) -> list[Metric]:
+    if not snapshot.loop_lag_buckets:
+        return []
+    lag = Metric("depochain_event_loop_lag_seconds", "histogram",
+                 "how late a task asking to wake every 10 ms actually woke")  # fmt: skip
+    for bound, count in sorted(snapshot.loop_lag_buckets.items()):
+        lag.add_part("_bucket", count, le="+Inf" if bound == float("inf") else repr(bound))
+    lag.add_part("_sum", snapshot.loop_lag_sum_s)
+    lag.add_part("_count", max(snapshot.loop_lag_buckets.values()))
+    stretches = counter("loop_stretches", "heavy steps of the node, by stage")
+    seconds = counter("loop_stretch_seconds", "seconds spent in heavy steps, by stage")
+    longest = gauge("loop_stretch_max_seconds", "the longest heavy step, by stage")
+    for stage, (count, total_s, max_s) in sorted(snapshot.loop_stretches.items()):
+        stretches.add(count, stage=stage)
+        seconds.add(total_s, stage=stage)
+        longest.add(max_s, stage=stage)
+    max_lag = gauge("event_loop_lag_max_seconds", "the longest event-loop stall seen",
+                    snapshot.loop_lag_max_s)  # fmt: skip
+    return [lag, max_lag, stretches, seconds, longest]

@@ -30,7 +30,7 @@ from typing import Any
 from consensus.blocks import Block
 from consensus.ledger import State
 from consensus.ledger.queries import get_balance_totals, get_instrument
-from node.bench import ceiling, report, stages
+from node.bench import ceiling, loop_report, report, stages
 from node.bench.load import RpcConnection, build_transfers, read_payers
 from node.home import GENESIS_FILE, load_key
 from node.localnet import LocalnetInfo, prepare_localnet
@@ -274,8 +274,10 @@ def _run_cluster(info: LocalnetInfo, plan_path: Path, profile_path: Path | None)
         pids = [node.process.pid for node in cluster.nodes]
         cpu_before = [_cpu_seconds(pid) for pid in pids]
         wall_before = time.monotonic()
+        loop_before = _scrape_loop(info.nodes[-1].rpc_url)
         run_load(plan_path, out_path)
         wall = time.monotonic() - wall_before
+        loop_after = _scrape_loop(info.nodes[-1].rpc_url)
         cpu = [
             (_cpu_seconds(pid) - before) / wall
             for pid, before in zip(pids, cpu_before, strict=True)
@@ -289,7 +291,16 @@ def _run_cluster(info: LocalnetInfo, plan_path: Path, profile_path: Path | None)
     result["node_cpu_cores"] = {m: round(c, 3) for m, c in zip(monikers, cpu, strict=True)}
     result["load_wall_s"] = wall
     result["node_exit_codes"] = codes
+    if loop_before and loop_after:  # the last node: node 0 may run under the profiler
+        result["event_loop"] = loop_report.compare(loop_before, loop_after)
     return result
+
+
+def _scrape_loop(rpc_url: str) -> dict[str, Any]:
+    try:
+        return loop_report.scrape(rpc_url)
+    except (OSError, ValueError):
+        return {}
 
 
 def _wait_caught_up(info: LocalnetInfo, deadline_s: float = CATCH_UP_WAIT_S) -> None:

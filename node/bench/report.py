@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.bench import stages
+from node.bench import loop_report, stages
 
 
 def _ms(value: float | None) -> str:
@@ -50,6 +50,10 @@ def print_report(result: dict[str, Any]) -> None:
         f"{len(conservation['instruments'])} instruments; nodes agree: "
         f"{conservation['nodes_agree']}"
     )
+    if "event_loop" in result:
+        print(
+            "\n".join(loop_report.format_phase("the load", result["event_loop"], "the last node"))
+        )
     if "profile" in result:
         print("(with --profile, node 0 runs under cProfile: the throughput above is lower)")
         for line in stages.format_profile(result["profile"]):

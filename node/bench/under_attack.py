@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from node.bench import cluster as bench
+from node.bench import loop_report
 from node.bench.attack import ATTACK_KINDS
 from node.bench.load import RpcConnection
 from node.localnet import LocalnetInfo, prepare_localnet
@@ -78,9 +79,21 @@ def _run_phase(
     # on node 0 is not mistaken for slow consensus; /health is timed on node 0, the target.
     plan["watch_url"], plan["probe_url"] = info.nodes[-1].rpc_url, info.nodes[0].rpc_url
     plan_path.write_text(json.dumps(plan))
+    loop_before = _scrape_loop(info)
     bench.run_load(plan_path, out_path)
     result: dict[str, Any] = json.loads(out_path.read_text())
+    loop_after = _scrape_loop(info)
+    if loop_before and loop_after:
+        result["event_loop"] = loop_report.compare(loop_before, loop_after)
     return result
+
+
+def _scrape_loop(info: LocalnetInfo) -> dict[str, Any]:
+    """Node 0's event-loop figures now (empty from a node that serves none, or on error)."""
+    try:
+        return loop_report.scrape(info.nodes[0].rpc_url)
+    except (OSError, ValueError):
+        return {}
 
 
 def _run_attacked_phase(
@@ -170,6 +183,9 @@ def print_attack_report(result: dict[str, Any]) -> None:
     for label, group, key in _ROWS:
         print(f"{label:24}{_ms(calm[group][key]):>14}{_ms(hit[group][key]):>14}")
     _print_targets(calm, hit)
+    for name, run in (("unattacked", calm), ("under attack", hit)):
+        if "event_loop" in run:
+            print("\n".join(loop_report.format_phase(name, run["event_loop"])))
     attacker = result["attacker"]
     skip = ("seconds", "error_samples")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k not in skip)

@@ -99,11 +99,28 @@ class RpcSection:
         20_000, "transactions one request may examine or answer (a batch's calls together)", _COUNT
     )
     read_threads: int = key(
-        2, "threads running heavy reads off the consensus loop", in_range(1, 64)
+        0,
+        "threads running heavy reads off the consensus loop; 0 = 1 on a host of 2 cores or "
+        "fewer, else 2",
+        in_range(0, 64),
     )
     reads_queued_max: int = key(
         64, "heavy reads waiting for a thread before more are refused as busy", _COUNT
     )
+    reads_client_queued_max: int = key(
+        16, "heavy reads one client (remote address) may have waiting", _COUNT
+    )
+    reads_cpu_percent: int = key(
+        50,
+        "most of its time a read thread may be busy (it rests after each read)",
+        in_range(1, 100),
+    )
+
+    def get_read_threads(self) -> int:
+        """``read_threads``, with 0 resolved for this host (a small host keeps a core free)."""
+        if self.read_threads:
+            return self.read_threads
+        return 1 if (os.cpu_count() or 1) <= 2 else 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,12 @@ pipe (LevelDB admits one process) and the GIL is held only in short pieces here,
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -148,31 +151,141 @@ def budget_scope(budget: RequestBudget) -> Iterator[RequestBudget]:
         _BUDGET.reset(token)
 
 
-class ReadPool:
-    """A bounded pool of threads for heavy reads, with a bounded queue in front of it."""
+_CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("rpc_client", default="")
 
-    def __init__(self, threads: int = 2, queued_max: int = 64) -> None:
+
+@contextlib.contextmanager
+def client_scope(client: str) -> Iterator[None]:
+    """Make ``client`` (the remote address) the running request's client inside the block."""
+    token = _CLIENT.set(client)
+    try:
+        yield
+    finally:
+        _CLIENT.reset(token)
+
+
+@dataclass(eq=False)
+class _Job:
+    call: Callable[[], object]
+    future: asyncio.Future[object]
+    client: str
+
+
+class ReadPool:
+    """A bounded pool of threads for heavy reads, with a bounded, fair queue in front of it.
+
+    Waiting reads are queued per client (remote address); a free thread takes the next read of
+    the waiting client with the fewest reads running, among equals the one served longest ago:
+    a client that floods the pool waits behind its own reads, not in front of everyone else's.
+    Each client may have ``client_queued_max`` reads pending, all together ``queued_max``.
+
+    With ``cpu_share`` below 1, a thread rests after each read for as long as keeps it busy at
+    most that share of the time (a read that took 40 ms at a share of 0.5 is followed by 40 ms
+    of rest), leaving the rest of the CPU to consensus; a lone read still runs at full speed."""
+
+    def __init__(
+        self,
+        threads: int = 1,
+        queued_max: int = 64,
+        client_queued_max: int | None = None,
+        cpu_share: float = 1.0,
+        monotonic_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._threads = threads
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="rpc-read")
         self._queued_max = queued_max
+        self._client_max = (
+            max(1, queued_max // 4) if client_queued_max is None else client_queued_max
+        )
+        self._cpu_share = cpu_share
+        self._now = monotonic_s
+        self._queues: dict[str, collections.deque[_Job]] = {}
+        """Waiting jobs by client; the dict's order is the round-robin order."""
+        self._by_client: collections.Counter[str] = collections.Counter()
+        """Reads pending (waiting or running) by client."""
+        self._running: collections.Counter[str] = collections.Counter()
+        self._served_at: dict[str, int] = {}
+        """When each client with reads pending last had one started (a dispatch count)."""
+        self._dispatched = 0
         self._pending = 0
+        self._busy = 0
+        """Threads running a job or resting after one."""
 
     async def run(self, fn: Callable[..., T], *args: object, admit: bool = True) -> T:
         """``fn(*args)`` in a pool thread, in the caller's context (so it sees the budget).
-        ``admit=False`` skips the queue bound: for the last step of work already admitted.
+        ``admit=False`` skips the queue bounds: for the last step of work already admitted.
 
         A read counts as pending until its thread is done with it, not until its caller stops
-        waiting: a client that hangs up does not free a slot while the work still runs."""
+        waiting: a client that hangs up does not free a slot while the work still runs (a read
+        not started yet is dropped)."""
+        client = _CLIENT.get()
         if admit and self._pending >= self._queued_max:
             raise ReadsBusy(f"more than {self._queued_max} heavy reads are waiting; try later")
-        loop = asyncio.get_running_loop()
+        if admit and self._by_client[client] >= self._client_max:
+            raise ReadsBusy(f"this client has {self._client_max} heavy reads waiting; try later")
         context = contextvars.copy_context()
-        job = self._executor.submit(functools.partial(context.run, fn, *args))
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        job = _Job(functools.partial(context.run, fn, *args), future, client)
         self._pending += 1
-        job.add_done_callback(lambda _: _call_soon(loop, self._release))
-        return await asyncio.wrap_future(job)
+        self._by_client[client] += 1
+        self._queues.setdefault(client, collections.deque()).append(job)
+        self._dispatch()
+        return await future  # type: ignore[return-value]
 
-    def _release(self) -> None:
+    def _dispatch(self) -> None:
+        while self._busy < self._threads and self._queues:
+            client = min(self._queues, key=self._get_turn)
+            queue = self._queues.pop(client)
+            job = queue.popleft()
+            if queue:
+                self._queues[client] = queue  # to the back of the round
+            if job.future.done():  # its caller went away before it started
+                self._release(job)
+                continue
+            self._busy += 1
+            self._running[client] += 1
+            self._dispatched += 1
+            self._served_at[client] = self._dispatched
+            self._start(job)
+
+    def _get_turn(self, client: str) -> tuple[int, int]:
+        """Who goes first: fewest reads running, then the one served longest ago."""
+        return self._running[client], self._served_at.get(client, -1)
+
+    def _start(self, job: _Job) -> None:
+        loop, started = job.future.get_loop(), self._now()
+        work = self._executor.submit(job.call)
+        work.add_done_callback(lambda done: _call_soon(loop, self._finish, job, done, started))
+
+    def _finish(self, job: _Job, work: concurrent.futures.Future[object], started: float) -> None:
+        self._release(job)
+        self._running[job.client] -= 1
+        if self._running[job.client] <= 0:
+            del self._running[job.client]
+        if work.cancelled():  # the pool closed before the thread took it
+            job.future.cancel()
+        elif not job.future.done():
+            error = work.exception()
+            if error is None:
+                job.future.set_result(work.result())
+            else:
+                job.future.set_exception(error)
+        rest_s = (self._now() - started) * (1 / self._cpu_share - 1)
+        if rest_s > 0:
+            job.future.get_loop().call_later(rest_s, self._free_thread)
+        else:
+            self._free_thread()
+
+    def _free_thread(self) -> None:
+        self._busy -= 1
+        self._dispatch()
+
+    def _release(self, job: _Job) -> None:
         self._pending -= 1
+        self._by_client[job.client] -= 1
+        if self._by_client[job.client] <= 0:
+            del self._by_client[job.client]
+            self._served_at.pop(job.client, None)
 
     @property
     def pending(self) -> int:
@@ -183,9 +296,11 @@ class ReadPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: object
+) -> None:
     with contextlib.suppress(RuntimeError):  # the loop closed: nobody counts any more
-        loop.call_soon_threadsafe(callback)
+        loop.call_soon_threadsafe(callback, *args)
 
 
 READS_KEY: web.AppKey[ReadPool] = web.AppKey("rpc_read_pool", ReadPool)

@@ -32,6 +32,7 @@ from node.rpc.reads import (
     RequestBudget,
     ResponseTooLarge,
     budget_scope,
+    client_scope,
 )
 from node.rpc.rest.submit import RETRY_AFTER_S
 from node.services import NodeServices
@@ -54,6 +55,15 @@ def json_response(value: Any, status: int = 200) -> web.Response:
         status=status,
         content_type="application/json",
     )
+
+
+@web.middleware
+async def _client_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Names the request's client (its remote address) for the read pool's fair queue."""
+    with client_scope(request.remote or ""):
+        return await handler(request)
 
 
 @web.middleware
@@ -195,13 +205,23 @@ async def _get_route_list(request: web.Request) -> web.Response:
 
 def build_app(services: NodeServices, installers: list[RouteInstaller]) -> web.Application:
     rpc = services.config.rpc
-    middlewares = [make_guard_middleware(rpc), _errors_middleware, _durable_acks_middleware]
+    middlewares = [
+        _client_middleware,
+        make_guard_middleware(rpc),
+        _errors_middleware,
+        _durable_acks_middleware,
+    ]
     if rpc.cors_origins:  # outermost: a preflight is answered before the guard asks for JSON
         middlewares.insert(0, _make_cors_middleware(rpc.cors_origins))
     app = web.Application(client_max_size=rpc.body_bytes_max, middlewares=middlewares)
     limits = CostLimits(rpc.request_blocks_max, rpc.request_rows_max, rpc.response_bytes_max)
     registry = Registry(limits=limits)
-    pool = ReadPool(rpc.read_threads, rpc.reads_queued_max)
+    pool = ReadPool(
+        rpc.get_read_threads(),
+        rpc.reads_queued_max,
+        rpc.reads_client_queued_max,
+        rpc.reads_cpu_percent / 100,
+    )
     app[SERVICES_KEY] = services
     app[REGISTRY_KEY] = registry
     app[READS_KEY] = pool

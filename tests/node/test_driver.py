@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from consensus.events import ProposalReceived, Started, VoteReceived
+from consensus.events import BlockExecuted, ProposalReceived, Started, VoteReceived
 from consensus.ledger.queries import get_balance
 from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal
@@ -142,6 +142,32 @@ def test_block_batch_is_synced_before_the_commit_is_acknowledged(first_run: Run)
         i for i, op in log.find("net") if isinstance(op.data, StatusPayload) and op.data.height == 1
     )
     assert write_at < min(listener_at, mempool_at, status_at)
+
+
+def test_the_next_height_starts_only_once_the_block_is_stored(first_run: Run) -> None:
+    """The worker writes the block off the loop, but nothing of height 2 reaches the replica,
+    and nothing of height 2 is signed, before block 1's synced batch is written; the mempool
+    update comes after the replica moved on (it does not hold up the next height)."""
+    log = first_run.log
+    [write_at] = [
+        i
+        for i, op in log.find("store", "batch_write")
+        if op.data[1].get(keys.LATEST_HEIGHT_KEY) == keys.encode_height(1)
+    ]
+    handled = boundary.handled_events(log)
+    [executed_at] = [i for i, e in handled if isinstance(e, BlockExecuted) and e.height == 1]
+    of_height_2 = [i for i, e in handled if getattr(e, "height", 0) >= 2] + [
+        i for i, e in handled if isinstance(e, ProposalReceived | VoteReceived) and _height(e) >= 2
+    ]
+    own_2 = [i for i, m in boundary.own_sent_messages(log, first_run.public_key) if m.height >= 2]
+    assert own_2, "the node never signed for height 2"
+    assert write_at < executed_at < min(of_height_2 + own_2)
+    assert executed_at < log.find("ack", "mempool_update")[0][0]
+
+
+def _height(event: ProposalReceived | VoteReceived) -> int:
+    message = event.proposal if isinstance(event, ProposalReceived) else event.vote
+    return message.height
 
 
 def test_restart_replays_the_wal_in_order_and_gets_own_messages_back(
