@@ -130,6 +130,9 @@ BAD_VALUES = [
     ("mempool", "backlog_txs_min", 0, "must be in 1.."),
     ("storage", "free_bytes_min", -1, "must be in 0.."),
     ("storage", "state_versions_kept", 0, "must be in 1"),
+    ("storage", "state_cache_bytes", -1, "must be in 0.."),
+    ("storage", "state_decoded_records", 0, "must be in 1"),
+    ("storage", "tree_cache_nodes", 0, "must be in 1"),
 ]
 
 
