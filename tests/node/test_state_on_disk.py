@@ -142,27 +142,28 @@ def test_a_reopened_chain_reads_its_state_from_disk_with_the_same_app_hashes(
 
 
 def test_memory_of_the_state_stays_within_its_bounds(tmp_path: Path) -> None:
-    """Small bounds, many distinct records: the caches never hold more than they may."""
+    """Small bounds, many distinct records, from genesis and after a reopen: the caches never
+    hold more than they may."""
     limits = StateLimits(state_cache_bytes=3_000, state_decoded_records=5, tree_cache_nodes=20)
-    store = LevelDBStore(tmp_path / "db")
-    try:
-        chain, rng, factory = (
-            Chain(make_genesis(), store, limits=limits),
-            random.Random(3),
-            world.TxFactory(),
-        )
-        for _ in range(6):
-            _commit_transfers(chain, rng, factory)
-            cache = chain.state_cache
-            assert 0 < cache.size <= limits.state_cache_bytes
-            assert all(
-                len(memo) <= limits.state_decoded_records for memo in chain.state.memo.values()
-            )
-            assert chain.state.memo.entries() > 0
-            assert chain.state.layer_count == 0  # committed writes left memory
-            assert _node_cache_size(chain.node_cache) <= limits.tree_cache_nodes
-    finally:
-        store.close()
+    rng, factory = random.Random(3), world.TxFactory()
+    for _reopen in range(2):
+        store = LevelDBStore(tmp_path / "db")
+        try:
+            chain = Chain(make_genesis(), store, limits=limits)
+            for _ in range(4):
+                _commit_transfers(chain, rng, factory)
+                _assert_bounded(chain, limits)
+        finally:
+            store.close()
+
+
+def _assert_bounded(chain: Chain, limits: StateLimits) -> None:
+    assert 0 < chain.state_cache.size <= limits.state_cache_bytes
+    memo = chain.state.memo
+    assert all(len(records) <= limits.state_decoded_records for records in memo.values())
+    assert memo.entries() > 0
+    assert chain.state.layer_count == 0  # committed writes left memory
+    assert _node_cache_size(chain.node_cache) <= limits.tree_cache_nodes
 
 
 def _node_cache_size(cache: NodeCache) -> int:
