@@ -44,8 +44,8 @@ _INVALID = -1
 class StateLimits:
     """The memory bounds of the ledger state (``[storage]`` keys of the same names)."""
 
-    state_cache_bytes: int = 64 * 1024 * 1024
-    state_decoded_records: int = 1 << 16
+    state_cache_bytes: int = 32 * 1024 * 1024
+    state_decoded_records: int = 1 << 15
     tree_cache_nodes: int = 1 << 17
 
     def make_node_cache(self) -> NodeCache:

@@ -45,14 +45,17 @@ BLOCKS = 20
 BASELINE_ACCOUNTS = 1_000
 
 
-def read_rss_mb() -> tuple[float, float]:
-    """(current, peak) resident set size of this process, in MB (Linux /proc)."""
+def read_rss_mb() -> dict[str, float]:
+    """This process's resident set (Linux /proc), in MB: ``rss`` (now), ``peak``, and of the
+    current one ``anon`` (heap) and ``file`` (file pages mapped, e.g. LevelDB's tables, which
+    it reads through mmap: page cache the kernel may reclaim, yet counted in RSS)."""
+    names = {"VmRSS": "rss", "VmHWM": "peak", "RssAnon": "anon", "RssFile": "file"}
     fields: dict[str, float] = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) / 1024
-    return round(fields["VmRSS"], 1), round(fields["VmHWM"], 1)
+        if name in names:
+            fields[names[name]] = round(int(value.split()[0]) / 1024, 1)
+    return fields
 
 
 class Transfers:
@@ -95,7 +98,7 @@ def run_node(path: Path, accounts: int, blocks: int) -> dict[str, Any]:
     try:
         chain = Chain(bench_genesis(), store, limits=StateLimits())
         open_s = time.perf_counter() - start
-        rss_open, _ = read_rss_mb()
+        rss_open = read_rss_mb()["rss"]
         transfers = Transfers(accounts, seed=accounts)
         cpu_s, wall_s, rejected = [], [], 0
         for _ in range(blocks):
@@ -105,14 +108,16 @@ def run_node(path: Path, accounts: int, blocks: int) -> dict[str, Any]:
             cpu_s.append(time.process_time() - cpu)
             wall_s.append(time.perf_counter() - wall)
             rejected += sum(1 for receipt in committed.receipts if not receipt.is_ok)
-        rss_end, rss_peak = read_rss_mb()
+        rss = read_rss_mb()
         txs = blocks * TXS_PER_BLOCK
         return {
             "accounts": accounts,
             "open_s": round(open_s, 2),
             "rss_open_mb": rss_open,
-            "rss_end_mb": rss_end,
-            "rss_peak_mb": rss_peak,
+            "rss_end_mb": rss["rss"],
+            "rss_end_anon_mb": rss["anon"],
+            "rss_end_file_mb": rss["file"],
+            "rss_peak_mb": rss["peak"],
             "blocks": blocks,
             "rejected": rejected,
             "commit_ms_median": round(1000 * statistics.median(wall_s), 1),
@@ -156,6 +161,8 @@ def run_state_bench(accounts: int, blocks: int, json_output: bool) -> int:
         ("open store (s)", "open_s"),
         ("RSS after open (MB)", "rss_open_mb"),
         ("RSS at end (MB)", "rss_end_mb"),
+        ("  of which heap (MB)", "rss_end_anon_mb"),
+        ("  of which mapped files (MB)", "rss_end_file_mb"),
         ("RSS peak (MB)", "rss_peak_mb"),
         ("commit / 1,000-tx block, median (ms)", "commit_ms_median"),
         ("  of which CPU (ms)", "commit_cpu_ms_median"),

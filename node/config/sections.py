@@ -192,12 +192,12 @@ class StorageSection:
         in_range(1, 10_000_000),
     )
     state_cache_bytes: int = key(
-        64 * _MIB,
+        32 * _MIB,
         "ledger records of the committed state kept in memory (raw; the rest is read from disk)",
         in_range(0, 1 << 40),
     )
     state_decoded_records: int = key(
-        1 << 16,
+        1 << 15,
         "decoded ledger records memoised, per record kind (accounts, balances, nonces, ...)",
         in_range(1, 1 << 24),
     )
