@@ -63,6 +63,7 @@ from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
+from node.state_store import state_limits
 from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
 from node.verify_pool import SignatureVerifier, resolve_threads
@@ -166,7 +167,9 @@ class Node:
 
     def _open_rest(self, home: NodeHome) -> None:
         config = home.config
-        self.chain = Chain(home.genesis, self.store, config.storage.state_versions_kept)
+        self.chain = Chain(
+            home.genesis, self.store, config.storage.state_versions_kept, state_limits(config)
+        )
         self.sign_state_file = SignStateFile(
             config.get_sign_state_path(home.path), failpoints=self.failpoints
         )

@@ -6,7 +6,8 @@ certificate, receipts, tx index, state changes and app hash in ONE synced LevelD
 heavy middle step (``execute_and_store``) may run in a worker thread, one block at a time,
 while readers on the event loop keep the previous tip (``publish_stored`` then moves it). The
 genesis state is not a block, so block 1's batch also carries every genesis key: from then on the
-store alone rebuilds the state after a restart.
+store alone holds the state. The committed ``State`` reads it from disk (a snapshot of the
+committed height through a bounded cache, ``node.state_store``): memory does not grow with it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.state_store import CachedStateBase, StateCache, StateLimits
 from node.state_tree import (
-    StoreTreeReader,
     ensure_recursion_headroom,
     open_state_tree,
     prune_state_tree,
@@ -93,14 +94,24 @@ class Chain:
     """Ledger state and block store of one node, kept in step."""
 
     def __init__(
-        self, genesis: ChainGenesis, store: Store, state_versions_kept: int = STATE_VERSIONS_KEPT
+        self,
+        genesis: ChainGenesis,
+        store: Store,
+        state_versions_kept: int = STATE_VERSIONS_KEPT,
+        limits: StateLimits | None = None,
     ) -> None:
         ensure_recursion_headroom()  # before any tree work, genesis included
         self.genesis = genesis
         self.store = store
         self.state_versions_kept = state_versions_kept
-        self._tree_reader = StoreTreeReader(store)
-        self._genesis_state = build_genesis_state(genesis.ledger)
+        self.limits = limits = StateLimits() if limits is None else limits
+        self.node_cache = limits.make_node_cache()
+        self.state_cache = StateCache(limits.state_cache_bytes)
+        self._genesis_state: State | None = None
+        """Genesis, in memory until block 1 stores it (not built at all once it is stored)."""
+        if store.latest_height() == 0:
+            self._genesis_state = build_genesis_state(genesis.ledger)
+            self._genesis_state.memo.limit = limits.state_decoded_records
         self._check_genesis_matches()
         if is_install_interrupted(store):
             raise ChainMismatchError(
@@ -143,15 +154,25 @@ class Chain:
     def _load_state(self) -> State:
         height = self.store.latest_height()
         if height == 0:
+            assert self._genesis_state is not None
             return self._genesis_state
-        state = State.from_kv(self.store.iter_state())
         try:
-            tree = open_state_tree(self.store, height)
+            tree = open_state_tree(self.store, height, self.node_cache)
         except LookupError as exc:
             raise ChainMismatchError(f"the store lacks the state tree of height {height}") from exc
+        self.state_cache.advance(height, {})
+        base = CachedStateBase(self.store.state_snapshot(), self.state_cache, height)
+        state = State.on_base(base, tree, self.limits.state_decoded_records)
         if tree.root_hash != state.app_hash:
             raise ChainMismatchError(f"state tree root of height {height} is not the app hash")
-        return state.with_tree(tree)
+        return state
+
+    def _on_disk(self, state: State, height: int, changes: Mapping[bytes, bytes | None]) -> State:
+        """``state``, just stored as ``height`` by a write of ``changes``, read from disk."""
+        self.state_cache.advance(height, changes)
+        base = CachedStateBase(self.store.state_snapshot(), self.state_cache, height)
+        tree = open_state_tree(self.store, height, self.node_cache)
+        return state.rebased(base).with_tree(tree)
 
     def _load_results_hash(self, height: int) -> Hash32:
         receipts = self.get_receipts(height) if height else ()
@@ -265,12 +286,12 @@ class Chain:
             raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
         state, tx_hashes = known.state, known.tx_hashes
         result = execute_block(state, block.txs, height, block.header.time_ms, known.verdicts)
-        self.store.commit_block(self._build_write(block, certificate, result, tx_hashes))
-        stored_tree = result.state.tree.persisted(self._tree_reader)
+        write = self._build_write(block, certificate, result, tx_hashes)
+        self.store.commit_block(write)
+        stored_state = self._on_disk(result.state, height, write.state_changes)
+        self._genesis_state = None  # stored with block 1
         prune_state_tree(self.store, height, self.state_versions_kept)
-        return StoredBlock(
-            block, certificate, result, tx_hashes, result.state.with_tree(stored_tree)
-        )
+        return StoredBlock(block, certificate, result, tx_hashes, stored_state)
 
     def publish_stored(self, stored: StoredBlock) -> CommittedBlock:
         """Step 3, on the thread that owns the chain: the stored block becomes the tip."""
@@ -301,6 +322,7 @@ class Chain:
         changes: Mapping[bytes, bytes | None] = result.state_changes
         tree_writes = result.tree_writes
         if block.height == 1:  # genesis is not a block: its state and tree go with block 1
+            assert self._genesis_state is not None
             changes = {**dict(self._genesis_state.items()), **changes}
             tree_writes = {**self._genesis_state.tree.unpersisted(), **tree_writes}
         return BlockWrite(

@@ -192,29 +192,23 @@ def precheck_tx(state: State, raw: bytes, time_ms: int) -> tuple[Code, str]:
 
 
 def get_account_balances(state: State, account_id: str) -> dict[str, BalanceView]:
-    """Every non-zero balance of an account, by instrument id.
-
-    Walks the in-memory state (O(state)); the RPC should rather prefix-scan its store with
-    ``state.balance_prefix(account_id)`` and decode entries with ``state.decode_value``."""
-    prefix = balance_prefix(account_id)
+    """Every non-zero balance of an account, by instrument id (a prefix scan of the state)."""
     result = {}
-    for key, raw in state.items():
-        if key.startswith(prefix):
-            balance = _decode(key, raw, Balance)
-            instrument_id = parse_balance_key(key)[1]
-            result[instrument_id] = BalanceView(
-                balance.total, balance.frozen, balance.held, balance.free
-            )
+    for key, raw in state.iter_prefix(balance_prefix(account_id)):
+        balance = _decode(key, raw, Balance)
+        instrument_id = parse_balance_key(key)[1]
+        result[instrument_id] = BalanceView(
+            balance.total, balance.frozen, balance.held, balance.free
+        )
     return result
 
 
 def get_balance_totals(state: State) -> dict[str, int]:
     """Sum of every account's total balance, by instrument id: what conservation checks hold
-    against the instruments' supply. Walks the whole state (checks and benchmarks only)."""
+    against the instruments' supply. Streams every balance (checks and benchmarks only)."""
     totals: dict[str, int] = {}
-    for key, raw in state.items():
-        if key[:1] == BALANCE_PREFIX:
-            instrument_id = parse_balance_key(key)[1]
-            total = _decode(key, raw, Balance).total
-            totals[instrument_id] = totals.get(instrument_id, 0) + total
+    for key, raw in state.iter_prefix(BALANCE_PREFIX):
+        instrument_id = parse_balance_key(key)[1]
+        total = _decode(key, raw, Balance).total
+        totals[instrument_id] = totals.get(instrument_id, 0) + total
     return totals

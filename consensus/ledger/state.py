@@ -3,12 +3,15 @@ that commits to it (``consensus.ledger.commitment``; its root is the app hash).
 
 Keys are a one-byte prefix plus ASCII ids (ids never contain ``\\x00``, which separates the two
 parts of composite keys); values are canonical encodings of records. The node persists each
-block's ``state_changes`` and rebuilds the state with :meth:`State.from_kv` after a restart.
+block's ``state_changes``; what its layers do not hold a state reads from its *base*
+(``statebase.StateBase``): on a node a snapshot of the committed state on disk, so only the
+uncommitted blocks and bounded caches are in memory (:meth:`State.rebased` after each commit).
 
 A ``State`` never changes after construction. A block's writes become a new top layer over the
 parent's layers (no copy of the world); layers are merged log-structured style (a layer is
 folded into the one below when it grows to half its size), so reads touch O(log n) dicts and
-each write is copied O(log n) times amortised. The parent stays valid and unchanged.
+each write is copied O(log n) times amortised. The parent stays valid and unchanged. Walks of
+the state (:meth:`State.items`, :meth:`State.iter_prefix`) stream: layers merged over the base.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from consensus.ledger.records import (
     ValidatorSchedule,
     validate_participant_id,
 )
+from consensus.ledger.statebase import StateBase, merge_over, overlay_range, prefix_stop
 from consensus.merkle import StateTree
 from consensus.types import HASH_LEN, Hash32
 
@@ -226,25 +230,46 @@ class Missing(enum.Enum):
 
 _MISSING = Missing.MISSING
 RECORD_DECODE_MEMO_MAX = 1 << 18
-"""Bound of each prefix's decode memo (cleared when full: a memo, so only speed depends on it)."""
+"""Default bound of each prefix's decode memo (cleared when full: only speed depends on it)."""
+
+
+class RecordMemo(dict[int, dict[bytes, Record]]):
+    """Decoded records by key prefix, then by stored bytes; each prefix's dict holds at most
+    ``limit`` entries (cleared when full). A dict subclass, so the hot path's probes stay C."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = RECORD_DECODE_MEMO_MAX) -> None:
+        super().__init__()
+        if limit < 1:
+            raise ValueError("a decode memo holds at least one record")
+        self.limit = limit
+
+    def entries(self) -> int:
+        """Records memoised over every prefix (at most ``limit`` per prefix)."""
+        return sum(len(memo) for memo in self.values())
 
 
 class State:
-    """An immutable ledger state: a stack of layers, newest first. See the module docstring."""
+    """An immutable ledger state: a stack of layers, newest first, over an optional read-only
+    base (None: the layers hold everything). See the module docstring."""
 
-    __slots__ = ("_decoded", "_layers", "_tree")
+    __slots__ = ("_base", "_decoded", "_layers", "_tree")
 
     def __init__(
         self,
         layers: tuple[dict[bytes, bytes | None], ...],
-        decoded: dict[int, dict[bytes, Record]] | None = None,
+        decoded: RecordMemo | None = None,
         tree: StateTree | None = None,
+        base: StateBase | None = None,
     ) -> None:
         self._layers = layers
+        self._base = base
+        """What the layers do not mention; it never changes (a snapshot of one version)."""
         self._tree = tree
         """The state tree of exactly this state; None until first needed (then built from the
         items: the app hash is a function of the contents, so any copy rebuilds the same)."""
-        self._decoded: dict[int, dict[bytes, Record]] = {} if decoded is None else decoded
+        self._decoded: RecordMemo = RecordMemo() if decoded is None else decoded
         """Memo of decode_value, per key prefix, keyed by the value's bytes. Decoding is a pure
         function of (prefix, bytes), so states derived from each other share one memo."""
 
@@ -262,29 +287,56 @@ class State:
             raise CodecError("state lacks meta, chain config or governance parameters")
         return cls((base,))
 
+    @classmethod
+    def on_base(cls, base: StateBase, tree: StateTree, memo_limit: int) -> State:
+        """The state stored in ``base`` (e.g. on disk), committed to by ``tree``."""
+        if base.get(META_KEY) is None or base.get(CONFIG_KEY) is None:
+            raise CodecError("state lacks meta or chain config")
+        return cls((), RecordMemo(memo_limit), tree, base)
+
+    def rebased(self, base: StateBase) -> State:
+        """This state read from ``base``, which must hold exactly its contents (the node's
+        snapshot once this state is committed): the layers are dropped, memo and tree kept."""
+        return State((), self._decoded, self._tree, base)
+
     def get(self, key: bytes) -> bytes | None:
         for layer in self._layers:
             value = layer.get(key, _MISSING)
             if value is not _MISSING:
                 return value
-        return None
+        base = self._base
+        return None if base is None else base.get(key)
+
+    def iter_range(self, start: bytes, stop: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) with ``start <= key < stop`` (None: no bound), in key order,
+        streamed from the base with the layers merged over it."""
+        overlay = overlay_range(self._layers, start, stop)
+        base = iter(()) if self._base is None else self._base.iter_range(start, stop)
+        return merge_over(overlay, base)
+
+    def iter_prefix(
+        self, prefix: bytes, start: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Every (key, value) whose key starts with ``prefix`` (from ``start`` on), in key order."""
+        lower = prefix if start is None else max(prefix, start)
+        return self.iter_range(lower, prefix_stop(prefix))
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) in key order (the storage's iter_state order)."""
-        merged: dict[bytes, bytes | None] = {}
-        for layer in reversed(self._layers):
-            merged.update(layer)
-        for key in sorted(merged):
-            value = merged[key]
-            if value is not None:
-                yield key, value
+        """Every (key, value) in key order (the storage's iter_state order), streamed."""
+        return self.iter_range(b"", None)
 
     def to_kv(self) -> dict[bytes, bytes]:
+        """The whole state as one dict: for tests and small states only (it copies it all)."""
         return dict(self.items())
 
     @property
     def layer_count(self) -> int:
         return len(self._layers)
+
+    @property
+    def memo(self) -> RecordMemo:
+        """The decode memo (shared by the states derived from this one)."""
+        return self._decoded
 
     @property
     def tree(self) -> StateTree:
@@ -295,7 +347,7 @@ class State:
 
     def with_tree(self, tree: StateTree) -> State:
         """This state with ``tree`` as its state tree (e.g. the stored one, after a restart)."""
-        return State(self._layers, self._decoded, tree)
+        return State(self._layers, self._decoded, tree, self._base)
 
     def with_changes(
         self, changes: Mapping[bytes, bytes | None], tree: StateTree | None = None
@@ -306,10 +358,10 @@ class State:
         while len(layers) > 1 and 2 * len(layers[0]) >= len(layers[1]):
             newer, older = layers[0], layers[1]
             merged = {**older, **newer}
-            if len(layers) == 2:  # the bottom layer holds no tombstones
+            if len(layers) == 2 and self._base is None:  # nothing below: drop tombstones
                 merged = {k: v for k, v in merged.items() if v is not None}
             layers[:2] = [merged]
-        return State(tuple(layers), self._decoded, tree)
+        return State(tuple(layers), self._decoded, tree, self._base)
 
     def get_record(self, key: bytes) -> Record | None:
         """The decoded record under ``key`` (None if absent): ``get`` then ``decode``, fused
@@ -319,7 +371,10 @@ class State:
             if raw is not _MISSING:
                 break
         else:
-            return None
+            base = self._base
+            if base is None:
+                return None
+            raw = base.get(key)
         if raw is None:
             return None
         memo = self._decoded.get(key[0])
@@ -336,7 +391,7 @@ class State:
             memo = self._decoded[key[0]] = {}
         record = memo.get(raw, _MISSING)
         if record is _MISSING:
-            if len(memo) >= RECORD_DECODE_MEMO_MAX:
+            if len(memo) >= self._decoded.limit:
                 memo.clear()
             record = memo[raw] = decode_value(key, raw)
         return record
@@ -348,6 +403,7 @@ class State:
         so the next block reads them without decoding."""
         changes: dict[bytes, bytes | None] = {}
         memos, packb = self._decoded, msgpack.packb
+        limit = memos.limit
         for key, record in records:
             if record is None:
                 changes[key] = None
@@ -357,7 +413,7 @@ class State:
             memo = memos.get(key[0])
             if memo is None:
                 memo = memos[key[0]] = {}
-            elif len(memo) >= RECORD_DECODE_MEMO_MAX:
+            elif len(memo) >= limit:
                 memo.clear()
             memo[raw] = record
         return changes

@@ -57,6 +57,9 @@ class NodeCache:
             for old in list(cached)[: max(len(built), self.limit // 8)]:
                 del cached[old]
         cached.update(built)
+        if len(cached) > self.limit:  # one batch larger than the whole cache: keep its newest
+            for old in list(cached)[: len(cached) - self.limit]:
+                del cached[old]
 
     def put(self, node_key: bytes, node: Node) -> None:
         cached = self._nodes

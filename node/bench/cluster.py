@@ -125,13 +125,14 @@ def check_conservation(info: LocalnetInfo) -> dict[str, Any]:
     report: dict[str, Any] = {"instruments": {}, "ok": True}
     for node in info.nodes:
         store = LevelDBStore(_store_path(node.home), create=False)
-        try:
-            state = State.from_kv(store.iter_state())
+        try:  # streamed from the store: the state is never all in memory
+            state = State((), base=store.state_snapshot())
+            totals = get_balance_totals(state)
+            supplies = {iid: get_instrument(state, iid) for iid in totals}
         finally:
             store.close()
-        totals = get_balance_totals(state)
         for instrument_id, total in totals.items():
-            instrument = get_instrument(state, instrument_id)
+            instrument = supplies[instrument_id]
             supply = None if instrument is None else instrument.supply
             ok = supply == total
             report["instruments"][instrument_id] = {"balances": total, "supply": supply, "ok": ok}

@@ -39,10 +39,16 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="benchmarks: a real local cluster under load (default) or the ledger alone",
     )
     bench.add_argument(
-        "target", nargs="?", default="cluster", choices=["cluster", "ledger", "admission"],
+        "target", nargs="?", default="cluster",
+        choices=["cluster", "ledger", "admission", "state"],
         help="cluster: committed tx/s and latency of N node processes; ledger: one core; "
-        "admission: one node's RPC -> verified mempool rate per verify thread count",
+        "admission: one node's RPC -> verified mempool rate per verify thread count; "
+        "state: the ledger with N accounts on disk (RSS, commit time, tx/s beside 1,000)",
     )  # fmt: skip
+    bench.add_argument(
+        "--accounts", type=int, default=1_000_000, help="state: accounts in the large state"
+    )
+    bench.add_argument("--blocks", type=int, default=20, help="state: 1,000-tx blocks to commit")
     bench.add_argument("--validators", type=int, default=4, help="cluster size")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     bench.add_argument("--rate", type=float, default=None, help="tx/s to offer (default: max)")
@@ -86,6 +92,10 @@ def _run_bench(args: argparse.Namespace) -> int:
 
         threads = [int(t) for t in args.threads.split(",") if t.strip()]
         return admission.main(threads, args.rounds, args.txs, args.base_port, args.json)
+    if args.target == "state":
+        from node.bench import state
+
+        return state.run_state_bench(args.accounts, args.blocks, json_output=args.json)
     from node.bench import cluster, under_attack
 
     bench_args = cluster.BenchArgs(

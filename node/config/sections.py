@@ -213,6 +213,21 @@ class StorageSection:
         "heights whose state tree stays on disk for proofs; older versions are pruned",
         in_range(1, 10_000_000),
     )
+    state_cache_bytes: int = key(
+        32 * _MIB,
+        "ledger records of the committed state kept in memory (raw; the rest is read from disk)",
+        in_range(0, 1 << 40),
+    )
+    state_decoded_records: int = key(
+        1 << 15,
+        "decoded ledger records memoised, per record kind (accounts, balances, nonces, ...)",
+        in_range(1, 1 << 24),
+    )
+    tree_cache_nodes: int = key(
+        1 << 17,
+        "decoded state tree nodes kept in memory (the hot top of the tree; ~400 bytes each)",
+        in_range(1, 1 << 24),
+    )
 
 
 def _check_trust_hash(value: str) -> str | None:

@@ -202,6 +202,12 @@ class LevelDBStore:
         )
         return _iter_ledger_entries(iterator, limit)
 
+    def state_snapshot(self) -> LevelDBStateSnapshot:
+        """The state column as of now, read through a LevelDB snapshot (later commits never
+        show up in it; released when the object is dropped or the store is closed)."""
+        db = self._check_open()
+        return LevelDBStateSnapshot(_call(db.snapshot, "taking a snapshot"))
+
     def get_meta(self, key: str) -> bytes | None:
         base.validate_meta_name(key)
         return self._get(keys.meta_key(key))
@@ -256,6 +262,32 @@ class LevelDBStore:
             if latest < keys.HEIGHT_MAX and self._get(prefix + keys.encode_height(latest + 1)):
                 raise StoreCorruptedError(f"{self._path}: data above latest height {latest}")
         return latest
+
+
+class LevelDBStateSnapshot:
+    """Ledger keys read from one LevelDB snapshot of the state column (thread-safe reads)."""
+
+    __slots__ = ("_snapshot",)
+
+    def __init__(self, snapshot: Any) -> None:
+        self._snapshot = snapshot
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            value: bytes | None = self._snapshot.get(keys.PREFIX_STATE + key)
+        except RuntimeError as exc:  # the store was closed under us
+            raise StoreClosedError(f"reading state: {_describe(exc)}") from exc
+        return value
+
+    def iter_range(self, start: bytes, stop: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        upper = keys.compute_prefix_upper_bound(keys.PREFIX_STATE)
+        if stop is not None:
+            upper = keys.state_key(stop)
+        iterator = _call(
+            lambda: self._snapshot.iterator(start=keys.state_key(start), stop=upper),
+            "opening a snapshot iterator",
+        )
+        return _iter_ledger_entries(iterator, None)
 
 
 def _open_db(path: Path, create: bool) -> Any:

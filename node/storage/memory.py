@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from consensus.ledger.statebase import MemoryStateBase
 from node.storage import base
 from node.storage.base import BlockWrite, StoreClosedError
 
@@ -121,6 +122,11 @@ class MemoryStore:
         if limit is not None:
             matching = matching[:limit]
         return iter([(k, self._state[k]) for k in matching])
+
+    def state_snapshot(self) -> MemoryStateBase:
+        """A copy of the state column as of now (sorted once: fine for tests' small states)."""
+        self._check_open()
+        return MemoryStateBase(self._state.items())
 
     def get_meta(self, key: str) -> bytes | None:
         self._check_open()

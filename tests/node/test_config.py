@@ -142,6 +142,9 @@ BAD_VALUES = [
     ("statesync", "trust_height", -1, "must be in 0.."),
     ("statesync", "discovery_time_s", 0, "must be in 1.."),
     ("statesync", "restore_timeout_s", 0, "must be in 1.."),
+    ("storage", "state_cache_bytes", -1, "must be in 0.."),
+    ("storage", "state_decoded_records", 0, "must be in 1"),
+    ("storage", "tree_cache_nodes", 0, "must be in 1"),
 ]
 
 

@@ -108,14 +108,10 @@ class ApiRoutes:
     # -- state iteration -----------------------------------------------------------------------
 
     def _iter_prefix(self, prefix: bytes, after: bytes | None) -> Iterator[tuple[bytes, bytes]]:
-        """State entries under ``prefix`` strictly after the key ``after``, in key order."""
+        """State entries under ``prefix`` strictly after the key ``after``, in key order,
+        streamed from the committed state (genesis in memory, then its snapshot on disk)."""
         start = None if after is None else after + SEPARATOR
-        if self.s.chain.height == 0:  # genesis is in memory until block 1 stores it
-            for key, value in self.s.chain.state.items():
-                if key.startswith(prefix) and (start is None or key >= start):
-                    yield key, value
-            return
-        yield from self.s.chain.store.iter_state(prefix, start=start)
+        return self.s.chain.state.iter_prefix(prefix, start)
 
     def _list_prefix(self, request: web.Request, prefix: bytes) -> tuple[list[Any], str | None]:
         limit, cursor = get_limit(request), get_cursor(request)
