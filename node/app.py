@@ -173,19 +173,7 @@ class Node:
         self.sign_state_file = SignStateFile(
             config.get_sign_state_path(home.path), failpoints=self.failpoints
         )
-        m = config.mempool
-        self.mempool = Mempool(
-            m.txs_max,
-            m.bytes_max,
-            m.tx_bytes_max,
-            make_checker(
-                lambda: self.chain.state, self._tip_time_ms, m.nonce_window, self.verifier.take
-            ),
-            submitter_txs_max=m.submitter_txs_max,
-            submitter_bytes_max=m.submitter_bytes_max,
-            ttl_s=m.ttl_s,
-            now_s=self.clock.monotonic_s,
-        )
+        self.mempool = self._build_mempool(config)
         self.chain.known_verdict = self.mempool.verdict
         self.replica = Replica(
             ChainId(home.genesis.chain_id),
@@ -241,6 +229,21 @@ class Node:
             config, home.data_path, self.chain, self.router,
             self.driver.add_commit_listener, self.failpoints,
         )  # fmt: skip
+
+    def _build_mempool(self, config: NodeConfig) -> Mempool:
+        m = config.mempool
+        return Mempool(
+            m.txs_max,
+            m.bytes_max,
+            m.tx_bytes_max,
+            make_checker(
+                lambda: self.chain.state, self._tip_time_ms, m.nonce_window, self.verifier.take
+            ),
+            submitter_txs_max=m.submitter_txs_max,
+            submitter_bytes_max=m.submitter_bytes_max,
+            ttl_s=m.ttl_s,
+            now_s=self.clock.monotonic_s,
+        )
 
     def _load_sign_state(self) -> SignState | None:
         """Before the replica exists: a lost file is rebuilt from the WAL or stops the start."""
