@@ -31,23 +31,24 @@ KEY_BYTES_MAX = 0xFFFF
 EMPTY_ROOT = hashlib.sha256(b"depochain/state-tree/empty/v1").digest()
 """Root hash of the tree that holds no key."""
 
-_LEAF_TAG = b"\x00"
-_INNER_TAG = b"\x01"
-_U16 = struct.Struct(">H")
-_U32 = struct.Struct(">I")
+_LEAF_HEAD = struct.Struct(">xH")
+"""The leaf tag (0x00) and u16 len(key): one pack per leaf (a block hashes thousands)."""
+_INNER_TAG = 1
+_INNER_HEAD = struct.Struct(">BIH")
+"""The inner tag, u32 bit and u16 len(prefix), packed at once."""
+_sha256 = hashlib.sha256
 
 
 def hash_leaf(key: bytes, value: bytes) -> bytes:
-    return hash_leaf_of_value_hash(key, hashlib.sha256(value).digest())
+    return _sha256(_LEAF_HEAD.pack(len(key)) + key + _sha256(value).digest()).digest()
 
 
 def hash_leaf_of_value_hash(key: bytes, value_hash: bytes) -> bytes:
-    return hashlib.sha256(_LEAF_TAG + _U16.pack(len(key)) + key + value_hash).digest()
+    return _sha256(_LEAF_HEAD.pack(len(key)) + key + value_hash).digest()
 
 
 def hash_inner(bit: int, prefix: bytes, left: bytes, right: bytes) -> bytes:
-    head = _INNER_TAG + _U32.pack(bit) + _U16.pack(len(prefix))
-    return hashlib.sha256(head + prefix + left + right).digest()
+    return _sha256(_INNER_HEAD.pack(_INNER_TAG, bit, len(prefix)) + prefix + left + right).digest()
 
 
 def make_node_key(version: int, node_hash: bytes) -> bytes:
@@ -62,7 +63,7 @@ def version_of(node_key: bytes) -> int:
     return int.from_bytes(node_key[:VERSION_BYTES], "big")
 
 
-_PACKER = msgpack.Packer(use_bin_type=True)
+PACKER = msgpack.Packer(use_bin_type=True)
 """One packer for every node (``msgpack.packb`` builds a new one per call; a block writes
 thousands of nodes). Packing is synchronous and resets after each call."""
 
@@ -74,7 +75,7 @@ class Leaf(NamedTuple):
     value: bytes
 
     def encode(self) -> bytes:
-        packed: bytes = _PACKER.pack([0, self.key, self.value])
+        packed: bytes = PACKER.pack([0, self.key, self.value])
         return packed
 
 
@@ -88,7 +89,7 @@ class Inner(NamedTuple):
     right: bytes
 
     def encode(self) -> bytes:
-        packed: bytes = _PACKER.pack([1, self.bit, self.prefix, self.left, self.right])
+        packed: bytes = PACKER.pack([1, self.bit, self.prefix, self.left, self.right])
         return packed
 
     def child(self, side: int) -> bytes:

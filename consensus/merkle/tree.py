@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Mapping, Sequence
+from typing import cast
 
 from consensus.codec import CodecError
 from consensus.merkle import bits, nodes
 from consensus.merkle.nodes import EMPTY_ROOT, VERSION_BYTES, Inner, Leaf, Node
 from consensus.merkle.store import (
     NODE_PREFIX,
+    STALE_PREFIX,
     MemoryNodeStore,
     NodeReader,
     TreeWrites,
     node_entry,
     root_entry,
-    stale_entry,
 )
 
 NODE_CACHE_MAX = 1 << 18
@@ -173,11 +174,12 @@ class StateTree:
         if version <= self.version and self.root is not None:
             raise ValueError(f"version {version} does not follow {self.version}")
         batch = _Batch(self, version, sorted(changes.items()))
-        root = batch.update(self.root, 0, len(batch.keys))
+        root = batch.update(self.root, 0, len(batch.keys)) if batch.keys else self.root
         self._cache.put_many(batch.cache)
         writes = batch.writes
+        stale_head = STALE_PREFIX + batch.version_bytes
         for node_key in batch.stale:
-            writes[stale_entry(version, node_key)] = b""
+            writes[stale_head + node_key] = b""
         writes[root_entry(version)] = root or b""
         layers = [writes, *self._layers]
         while len(layers) > 1 and 2 * len(layers[0]) >= len(layers[1]):
@@ -187,113 +189,157 @@ class StateTree:
 
 
 class _Batch:
-    """One update: the sorted changes, and the nodes it creates and retires."""
+    """One update: the sorted changes, and the nodes it creates and retires.
 
-    __slots__ = ("cache", "keys", "stale", "tree", "values", "version", "version_bytes", "writes")
+    Each call gets a subtree and the run ``lo:hi`` of the sorted changes that fall inside the key
+    range it covers (for a leaf: every change of its parent's range that reaches it). A run is
+    split between a node's children with one ``bisect`` on the child's first key
+    (:func:`_right_start`), a subtree the run misses is kept as it is, and a leaf is kept unless
+    its own key changes: only the nodes on the changed paths are built, hashed and encoded,
+    each once."""
+
+    __slots__ = ("cache", "cached", "keys", "load", "stale", "values", "version_bytes", "writes")
 
     def __init__(
         self, tree: StateTree, version: int, changes: Sequence[tuple[bytes, bytes | None]]
     ) -> None:
-        self.tree = tree
-        self.version = version
+        self.load = tree.load
+        self.cached = tree._cache._nodes.get  # the hot path's one lookup, without a call
         self.version_bytes = version.to_bytes(VERSION_BYTES, "big")
         self.keys = [key for key, _ in changes]
         self.values = [value for _, value in changes]
         self.writes: dict[bytes, bytes | None] = {}
-        self.stale: set[bytes] = set()
+        self.stale: list[bytes] = []
         self.cache: dict[bytes, Node] = {}
         """Nodes this batch built; given to the shared cache once, at the end."""
 
     def update(self, ref: bytes | None, lo: int, hi: int) -> bytes | None:
-        """The new subtree for ``ref`` with changes ``lo:hi`` (all of which belong here)."""
-        if lo == hi:
-            return ref
+        """The new subtree for ``ref`` with changes ``lo:hi`` (``lo < hi``)."""
         if ref is None:
-            items = [
-                (k, v)
-                for k, v in zip(self.keys[lo:hi], self.values[lo:hi], strict=True)
-                if v is not None
-            ]
-            return self.build(items, 0, len(items))
-        node = self.tree.load(ref)
-        if isinstance(node, Leaf):
-            return self.merge_leaf(ref, node, lo, hi)
+            return self.build(lo, hi)
+        node = self.cached(ref) or self.load(ref)
+        if type(node) is Leaf:
+            return self.update_leaf(ref, node, lo, hi)
+        assert type(node) is Inner
         return self.update_inner(ref, node, lo, hi)
 
     def update_inner(self, ref: bytes, node: Inner, lo: int, hi: int) -> bytes | None:
-        keys, prefix, bit = self.keys, node.prefix, node.bit
-        # keys under a prefix are contiguous: the two ends tell whether every change is inside
-        if bits.has_prefix(keys[lo], prefix, bit) and bits.has_prefix(keys[hi - 1], prefix, bit):
-            middle = self.find_side_start(lo, hi, node.bit)
-            left = self.update(node.left, lo, middle)
-            right = self.update(node.right, middle, hi)
-            if left == node.left and right == node.right:
-                return ref
-            self.stale.add(ref)
-            if left is None or right is None:
-                return left or right
-            return self.store_inner(Inner(node.bit, node.prefix, left, right))
-        # some changes lie outside this subtree: a new node branches above it, on bit ``split``
-        split = min(
-            _difference_below(keys[lo], prefix, bit), _difference_below(keys[hi - 1], prefix, bit)
-        )
-        middle = self.find_side_start(lo, hi, split)
-        if bits.get_bit(node.prefix, split):
-            left, right = self.update(None, lo, middle), self.update(ref, middle, hi)
+        keys = self.keys
+        bit, prefix, old_left, old_right = node
+        first, last = keys[lo], keys[hi - 1]
+        # The keys under ``prefix`` are one run in key order, starting at ``prefix`` itself: the
+        # changes are all inside when the first is not below it and the last has its bits
+        # (bits.has_prefix, inlined: this runs once per node on every changed path).
+        byte, offset = divmod(bit, bits.BITS_PER_BYTE)
+        if offset:
+            head = prefix[:byte]
+            inside = (
+                prefix <= first
+                and last[:byte] == head
+                and len(last) > byte
+                and last[byte] & _KEPT_BITS[offset] == prefix[byte]
+            )
+            right_start = head + _BYTE[prefix[byte] | (0x80 >> (offset - 1))]
         else:
-            left, right = self.update(ref, lo, middle), self.update(None, middle, hi)
+            inside = prefix <= first and last[:byte] == prefix
+            right_start = prefix + b"\x00"
+        if not inside:
+            split = min(_difference_below(first, prefix, bit), _difference_below(last, prefix, bit))
+            return self.branch_above(ref, prefix, split, lo, hi)
+        middle = bisect.bisect_left(keys, right_start, lo, hi)
+        left = old_left if middle == lo else self.update(old_left, lo, middle)
+        right = old_right if middle == hi else self.update(old_right, middle, hi)
+        if left == old_left and right == old_right:
+            return ref
+        self.stale.append(ref)
         if left is None or right is None:
             return left or right
-        return self.store_inner(Inner(split, bits.cut_prefix(node.prefix, split), left, right))
+        return self.store_inner(bit, prefix, left, right)
 
-    def merge_leaf(self, ref: bytes, leaf: Leaf, lo: int, hi: int) -> bytes | None:
+    def update_leaf(self, ref: bytes, leaf: Leaf, lo: int, hi: int) -> bytes | None:
+        keys, leaf_key = self.keys, leaf.key
+        first, last = keys[lo], keys[hi - 1]
+        if hi - lo == 1:  # one change
+            value = self.values[lo]
+            if first == leaf_key:
+                if value == leaf.value:
+                    return ref
+                self.stale.append(ref)
+                return None if value is None else self.store_leaf(first, value)
+            if value is None:
+                return ref  # the delete of a key that is not there
+        split = min(
+            _difference_below(first, leaf_key, _NO_BIT), _difference_below(last, leaf_key, _NO_BIT)
+        )
+        return self.branch_above(ref, leaf_key, split, lo, hi)
+
+    def branch_above(self, ref: bytes, key: bytes, split: int, lo: int, hi: int) -> bytes | None:
+        """Changes ``lo:hi`` around the subtree ``ref`` (whose keys share ``key``'s first
+        ``split`` bits, as every change does, and differ from some change at bit ``split``): a
+        node on bit ``split`` joins the subtree, updated by the changes on its side, to a fresh
+        subtree of the changes on the other side."""
+        start = _right_start(key, split)
+        middle = bisect.bisect_left(self.keys, start, lo, hi)
+        if key < start:  # the subtree's keys have a 0 at ``split``: it stays on the left
+            left = ref if middle == lo else self.update(ref, lo, middle)
+            right = self.build(middle, hi)
+        else:
+            left = self.build(lo, middle)
+            right = ref if middle == hi else self.update(ref, middle, hi)
+        if left is None or right is None:
+            return left or right
+        return self.store_inner(split, bits.cut_prefix(key, split), left, right)
+
+    def build(self, lo: int, hi: int) -> bytes | None:
+        """A fresh subtree of the changes ``lo:hi``, deletes dropped (None if nothing is left)."""
         keys, values = self.keys, self.values
-        at = bisect.bisect_left(keys, leaf.key, lo, hi)
-        replaced = at < hi and keys[at] == leaf.key
-        if replaced and hi - lo == 1 and values[at] == leaf.value:
-            return ref
-        if not replaced and all(v is None for v in values[lo:hi]):
-            return ref  # only deletes of keys that are not there
-        self.stale.add(ref)
-        return self.build_from(lo, hi, [] if replaced else [(leaf.key, leaf.value)])
-
-    def build_from(self, lo: int, hi: int, extra: list[tuple[bytes, bytes]]) -> bytes | None:
-        """A fresh subtree of the writes ``lo:hi`` (deletes dropped) and ``extra`` items."""
-        pairs = zip(self.keys[lo:hi], self.values[lo:hi], strict=True)
-        items = [(k, v) for k, v in pairs if v is not None]
-        for item in extra:
-            bisect.insort(items, item)
-        return self.build(items, 0, len(items))
-
-    def build(self, items: list[tuple[bytes, bytes]], lo: int, hi: int) -> bytes | None:
-        """A fresh subtree of ``items[lo:hi]`` (sorted, distinct keys)."""
+        if hi - lo == 1:
+            value = values[lo]
+            return None if value is None else self.store_leaf(keys[lo], value)
         if lo == hi:
             return None
+        if None in values[lo:hi]:
+            kept = [
+                (k, v) for k, v in zip(keys[lo:hi], values[lo:hi], strict=True) if v is not None
+            ]
+            if not kept:
+                return None
+            keys, values, lo, hi = [k for k, _ in kept], [v for _, v in kept], 0, len(kept)
+        return self.build_items(keys, cast(list[bytes], values), lo, hi)  # no deletes left
+
+    def build_items(self, keys: list[bytes], values: list[bytes], lo: int, hi: int) -> bytes:
+        """A fresh subtree of ``keys[lo:hi]`` (sorted, distinct, ``lo < hi``) and their values."""
         if hi - lo == 1:
-            key, value = items[lo]
-            return self.store_leaf(Leaf(key, value))
-        bit = bits.find_first_difference(items[lo][0], items[hi - 1][0])
+            return self.store_leaf(keys[lo], values[lo])
+        first = keys[lo]
+        bit = bits.find_first_difference(first, keys[hi - 1])
         assert bit is not None  # distinct keys
-        middle = _find_side_start([k for k, _ in items[lo:hi]], 0, hi - lo, bit) + lo
-        left, right = self.build(items, lo, middle), self.build(items, middle, hi)
-        assert left is not None and right is not None
-        return self.store_inner(Inner(bit, bits.cut_prefix(items[lo][0], bit), left, right))
+        middle = bisect.bisect_left(keys, _right_start(first, bit), lo, hi)
+        left = self.build_items(keys, values, lo, middle)
+        right = self.build_items(keys, values, middle, hi)
+        return self.store_inner(bit, bits.cut_prefix(first, bit), left, right)
 
-    def find_side_start(self, lo: int, hi: int, bit: int) -> int:
-        return _find_side_start(self.keys, lo, hi, bit)
-
-    def store_leaf(self, leaf: Leaf) -> bytes:
-        return self.store(leaf, nodes.hash_leaf(leaf.key, leaf.value))
-
-    def store_inner(self, inner: Inner) -> bytes:
-        left, right = inner.left[VERSION_BYTES:], inner.right[VERSION_BYTES:]
-        return self.store(inner, nodes.hash_inner(inner.bit, inner.prefix, left, right))
-
-    def store(self, node: Node, node_hash: bytes) -> bytes:
-        node_key = self.version_bytes + node_hash
-        self.writes[NODE_PREFIX + node_key] = node.encode()
-        self.cache[node_key] = node
+    def store_leaf(self, key: bytes, value: bytes) -> bytes:
+        node_key = self.version_bytes + nodes.hash_leaf(key, value)
+        self.writes[NODE_PREFIX + node_key] = _pack([0, key, value])  # Leaf.encode, inlined
+        self.cache[node_key] = Leaf(key, value)
         return node_key
+
+    def store_inner(self, bit: int, prefix: bytes, left: bytes, right: bytes) -> bytes:
+        node_hash = nodes.hash_inner(bit, prefix, left[VERSION_BYTES:], right[VERSION_BYTES:])
+        node_key = self.version_bytes + node_hash
+        self.writes[NODE_PREFIX + node_key] = _pack([1, bit, prefix, left, right])  # Inner.encode
+        self.cache[node_key] = Inner(bit, prefix, left, right)
+        return node_key
+
+
+_pack = nodes.PACKER.pack
+_KEPT_BITS = tuple((0xFF << (9 - offset)) & 0xFF for offset in range(bits.BITS_PER_BYTE))
+"""By a bit's offset in its 9-bit group: the mask of the byte's bits above it."""
+_BYTE = tuple(bytes((value,)) for value in range(256))
+
+_NO_BIT = 1 << 62
+"""A leaf's "shared prefix length": its whole key (more bits than any key has)."""
 
 
 def _difference_below(key: bytes, prefix: bytes, bit: int) -> int:
@@ -302,10 +348,17 @@ def _difference_below(key: bytes, prefix: bytes, bit: int) -> int:
     return bit if first is None or first > bit else first
 
 
-def _find_side_start(keys: Sequence[bytes], lo: int, hi: int, bit: int) -> int:
-    """First index in ``keys[lo:hi]`` whose ``bit`` is 1 (keys share every bit before it, so
-    the zeros come first)."""
-    return bisect.bisect_left(keys, 1, lo, hi, key=lambda k: bits.get_bit(k, bit))
+def _right_start(key: bytes, bit: int) -> bytes:
+    """The smallest key that shares ``key``'s first ``bit`` bits and has a 1 at bit ``bit``.
+
+    Among keys that share those bits, the ones below it are exactly those with a 0 there (the
+    encoding keeps key order), so one ``bisect`` on raw bytes splits a sorted run between a
+    node's children. ``key`` must have a byte at bit ``bit``'s position unless that bit is a
+    continuation bit."""
+    byte, offset = divmod(bit, bits.BITS_PER_BYTE)
+    if offset == 0:  # the continuation bit: 0 where the key ends, 1 where it goes on
+        return key[:byte] + b"\x00"
+    return key[:byte] + _BYTE[(key[byte] & _KEPT_BITS[offset]) | (0x80 >> (offset - 1))]
 
 
 def build_tree(items: Sequence[tuple[bytes, bytes]], version: int = 0) -> StateTree:
