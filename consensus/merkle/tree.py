@@ -41,7 +41,10 @@ NODE_CACHE_MAX = 1 << 18
 
 
 class NodeCache:
-    """Decoded nodes by node key, bounded; oldest evicted first (dicts keep insertion order)."""
+    """Decoded nodes by node key, bounded; oldest evicted first (dicts keep insertion order).
+
+    The node shares one cache between the block commit's worker thread and RPC readers, so an
+    eviction tolerates a key another thread evicted first (``pop``, not ``del``)."""
 
     __slots__ = ("_nodes", "limit")
 
@@ -56,17 +59,17 @@ class NodeCache:
         cached = self._nodes
         if len(cached) + len(built) > self.limit:
             for old in list(cached)[: max(len(built), self.limit // 8)]:
-                del cached[old]
+                cached.pop(old, None)
         cached.update(built)
         if len(cached) > self.limit:  # one batch larger than the whole cache: keep its newest
             for old in list(cached)[: len(cached) - self.limit]:
-                del cached[old]
+                cached.pop(old, None)
 
     def put(self, node_key: bytes, node: Node) -> None:
         cached = self._nodes
         if len(cached) >= self.limit:
             for old in list(cached)[: max(1, self.limit // 8)]:
-                del cached[old]
+                cached.pop(old, None)
         cached[node_key] = node
 
 
