@@ -29,11 +29,12 @@ from consensus.ledger.commitment import compute_receipts_hash
 from consensus.ledger.queries import get_governance
 from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
+from node.errors import NodeError
 from node.home import ChainGenesis
 from node.statesync.messages import AnchorResponse
 
 
-class AnchorError(Exception):
+class AnchorError(NodeError):
     """The anchor does not prove the snapshot's root."""
 
 

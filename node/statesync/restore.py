@@ -35,6 +35,7 @@ from consensus.certificate import CertificateError, verify_certificate
 from consensus.ledger import State, get_validators
 from consensus.ledger.commitment import root_of
 from consensus.validators import ValidatorSet
+from node.errors import NodeError
 from node.logs import fields
 from node.statesync.anchor import AnchorError, Trust, VerifiedAnchor, verify_anchor
 from node.statesync.asker import Asker
@@ -56,7 +57,7 @@ CHUNKS_IN_FLIGHT = 4
 REPORT_META = "statesync_report"
 
 
-class StateSyncFailed(Exception):
+class StateSyncFailed(NodeError):
     """No snapshot could be restored before the deadline."""
 
 

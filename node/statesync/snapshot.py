@@ -23,6 +23,7 @@ from consensus.crypto import sha256
 from consensus.ledger.commitment import build_state_tree, root_of
 from consensus.ledger.state import META_KEY, encode_meta, get_reader
 from consensus.merkle import StateTree
+from node.errors import NodeError
 
 FORMAT = 1
 """Version of this layout; a node restores only formats it knows."""
@@ -35,7 +36,7 @@ PAIR_OVERHEAD_BYTES = 16
 CHUNK_ENVELOPE_BYTES = 16
 
 
-class SnapshotError(Exception):
+class SnapshotError(NodeError):
     """A snapshot, chunk or manifest is malformed or does not verify."""
 
 

@@ -3,7 +3,8 @@
 Each seed runs the schedule it was found with (``lock_split_attacks=False``: the run's random
 streams are exactly those of the simulator of that time; and :func:`_before_timely_proposals`:
 clocks without skew and a message delay no run reaches, so proposer-based time never turns a
-proposal down, as before it existed) and must be clean. Where the fix can be
+proposal down, as before it existed; and :func:`_precommit_wait_on_nil`: > 2/3 nil precommits
+still wait out the precommit timeout, as before that shortcut existed) and must be clean. Where the fix can be
 taken out from here, a second test does that and checks that the seed still fails: the pinned
 seed keeps exercising the bug, rather than passing because the simulator has drifted away.
 """
@@ -16,11 +17,20 @@ import pytest
 
 from consensus import vote_set
 from consensus.params import TIME_BOUND_MAX_MS, ConsensusParams
+from consensus.replica import rules
 from consensus.simulation.checkers import ViolationKind
 from consensus.simulation.host import NodeHost
 from consensus.simulation.nodes import SimNode
 from consensus.simulation.runner import RunResult, SimConfig, default_params, run_simulation
 from consensus.types import Hash32
+
+
+@pytest.fixture(autouse=True)
+def _precommit_wait_on_nil(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replica of the time these seeds were found: no early round change on > 2/3 nil
+    precommits (that shortcut moves every later message, so the seeds' schedules would differ)."""
+    kept = tuple(r for r in rules.UPON_RULES if r is not rules.leave_round_on_nil_precommits)
+    monkeypatch.setattr(rules, "UPON_RULES", kept)
 
 
 def _replay(seed: int, validators: int = 4, byzantine: int = 1) -> RunResult:
