@@ -31,12 +31,12 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
+from node.bench.health_probe import HealthProbe
 from node.mempool import AdmissionCode
 
 BATCH_TXS = 200
 HTTP_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.05
-HEALTH_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,32 +197,6 @@ def parse_rfc3339_s(text: str) -> float:
     whole, _, fraction = text.rstrip("Z").partition(".")
     stamp = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.UTC)
     return stamp.timestamp() + (float("0." + fraction) if fraction else 0.0)
-
-
-@dataclass
-class HealthProbe:
-    """Times ``GET /health`` on one node, a few times a second: how long a client waits for
-    the node's event loop (a stalled loop shows here first)."""
-
-    url: str
-    latencies_s: list[float] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        parts = urlsplit(self.url)
-        while not self.stop.is_set():
-            started = time.monotonic()
-            try:
-                conn = http.client.HTTPConnection(
-                    parts.hostname or "127.0.0.1", parts.port or 80, timeout=HTTP_TIMEOUT_S
-                )
-                conn.request("GET", "/health")
-                conn.getresponse().read()
-                conn.close()
-                self.latencies_s.append(time.monotonic() - started)
-            except (OSError, http.client.HTTPException):
-                self.latencies_s.append(HTTP_TIMEOUT_S)
-            self.stop.wait(HEALTH_INTERVAL_S)
 
 
 RETRY_LATER_CODES = (AdmissionCode.NONCE_TOO_FAR, AdmissionCode.SUBMITTER_LIMIT)
