@@ -4,9 +4,9 @@ with or without a real reference, re-submits a pending recovery, and the owner c
 
 The promise, checked after every transaction of every rule (``check_recovery_promise``): no
 account's keys change but by an ACCOUNT_UPDATE of that account signed by the owner's current
-keys, or co-signed by a second authority (an active regulator, or a participant the network
-policy names as a forced-transfer approver, other than the submitter), or re-submitting the
-account's pending recovery once its delay has elapsed.
+keys, or (with a real reference) co-signed by a second authority (an active regulator, or a
+participant the network policy names as a forced-transfer approver, other than the submitter),
+or re-submitting the account's pending recovery once its delay has elapsed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hypothesis.stateful import rule
 
 from consensus.ledger import Code
 from consensus.ledger import queries as q
+from consensus.ledger.controls import is_real_reference
 from consensus.ledger.records import Role
 from consensus.ledger.state import State
 from consensus.ledger.txs import AccountRecoveryCancel, AccountUpdate, Body
@@ -70,6 +71,8 @@ class RecoveryRules(_Base):  # type: ignore[misc]
             assert by_owner or elapsed or seconded, (
                 "keys changed without the owner, a second authority or an elapsed delay"
             )
+            ref = body.recovery_ref
+            assert by_owner or (ref is not None and is_real_reference(ref)), "no real reference"
             event(
                 f"account keys replaced by {'owner' if by_owner else 'delay' if elapsed else '2nd'}"
             )
