@@ -97,16 +97,19 @@ class AccountOpen:
 
 @dataclass(frozen=True, slots=True)
 class AccountUpdate:
-    """The bank changes an account: key recovery, KYC refresh, or closing it."""
+    """The bank changes an account: its owner keys, its KYC, or closing it."""
 
     TYPE: ClassVar[TxType] = TxType.ACCOUNT_UPDATE
     account_id: str
     keys: tuple[PublicKey, ...] | None
-    """New owner keys (a recovery, recorded as such); None keeps them."""
+    """New owner keys; None keeps them. Signed by the owner's current keys too, a rotation;
+    otherwise a recovery (``recovery_ref``, and a second authority or a delay)."""
     threshold: int | None
     kyc_ref_hash: bytes | None
     kyc_expiry_ms: int | None
     close: bool
+    recovery_ref: str | None = None
+    """Why the bank replaces the keys without the owner (its case reference); only with keys."""
 
     def to_wire(self) -> list[Value]:
         keys = None if self.keys is None else list(self.keys)
@@ -117,13 +120,18 @@ class AccountUpdate:
             self.kyc_ref_hash,
             self.kyc_expiry_ms,
             self.close,
+            self.recovery_ref,
         ]
 
     @classmethod
     def from_wire(cls, value: Value) -> AccountUpdate:
-        aid, keys, threshold, kyc, expiry, close = codec.expect_fields(value, "account_update", 6)
+        aid, keys, threshold, kyc, expiry, close, ref = codec.expect_fields(
+            value, "account_update", 7
+        )
         if (keys is None) != (threshold is None) or (kyc is None) != (expiry is None):
             raise CodecError("account_update: keys with threshold, kyc hash with expiry")
+        if ref is not None and keys is None:
+            raise CodecError("account_update: a recovery reference only with new keys")
         keyset: tuple[PublicKey, ...] | None = None
         checked: int | None = None
         if keys is not None:
@@ -135,7 +143,24 @@ class AccountUpdate:
             codec.expect_optional(kyc, lambda v: codec.expect_bytes(v, "kyc", HASH_LEN)),
             codec.expect_optional(expiry, lambda v: codec.expect_uint(v, "expiry", AMOUNT_MAX)),
             codec.expect_bool(close, "close"),
+            codec.expect_optional(ref, lambda v: validate_ref(v, "recovery_ref", 1)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecoveryCancel:
+    """The account itself (its current keys) cancels a pending key recovery of it."""
+
+    TYPE: ClassVar[TxType] = TxType.ACCOUNT_RECOVERY_CANCEL
+    account_id: str
+
+    def to_wire(self) -> list[Value]:
+        return [self.account_id]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> AccountRecoveryCancel:
+        (aid,) = codec.expect_fields(value, "account_recovery_cancel", 1)
+        return cls(validate_account_id(aid))
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +452,7 @@ Body = (
     | ForcedTransfer
     | PolicySet
     | HoldApprove
+    | AccountRecoveryCancel
 )
 
 BODY_TYPES: dict[TxType, type[Body]] = {
@@ -449,5 +475,6 @@ BODY_TYPES: dict[TxType, type[Body]] = {
         ForcedTransfer,
         PolicySet,
         HoldApprove,
+        AccountRecoveryCancel,
     )
 }

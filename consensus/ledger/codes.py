@@ -91,6 +91,12 @@ class Code(enum.IntEnum):
     transfer's M-of-N authorities named in the network policy)."""
     ALREADY_APPROVED = 49
     """This approver already approved this hold."""
+    RECOVERY_REF_REQUIRED = 50
+    """A key recovery (a key replacement the owner did not sign) carries no real reference."""
+    RECOVERY_NOT_DUE = 51
+    """A key recovery without a second authority applies only after its delay."""
+    NO_PENDING_RECOVERY = 52
+    """There is no pending key recovery of this account to cancel."""
 
 
 class InvalidTransaction(ConsensusError):

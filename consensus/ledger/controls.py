@@ -24,9 +24,11 @@ from consensus.ledger.codes import (
 from consensus.ledger.records import (
     Participant,
     validate_instrument_id,
+    validate_keyset,
     validate_participant_id,
     validate_ref,
 )
+from consensus.types import PublicKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,42 @@ class PendingChange:
         participant, proposed, effective = codec.expect_fields(value, "pending_change", 3)
         return cls(
             Participant.from_wire(participant),
+            codec.expect_uint(proposed, "proposed_height", AMOUNT_MAX),
+            codec.expect_uint(effective, "effective_height", AMOUNT_MAX),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecovery:
+    """A bank's replacement of an account's keys that neither the owner nor a second authority
+    signed: the owner may cancel it until ``effective_height``; from then on the same
+    ACCOUNT_UPDATE, submitted again by the bank, applies it."""
+
+    keys: tuple[PublicKey, ...]
+    threshold: int
+    recovery_ref: str
+    proposed_height: int
+    effective_height: int
+
+    def to_wire(self) -> list[Value]:
+        return [
+            list(self.keys),
+            self.threshold,
+            self.recovery_ref,
+            self.proposed_height,
+            self.effective_height,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Value) -> PendingRecovery:
+        keys, threshold, ref, proposed, effective = codec.expect_fields(
+            value, "pending_recovery", 5
+        )
+        keyset, checked = validate_keyset(keys, threshold)
+        return cls(
+            keyset,
+            checked,
+            validate_ref(ref, "recovery_ref", 1),
             codec.expect_uint(proposed, "proposed_height", AMOUNT_MAX),
             codec.expect_uint(effective, "effective_height", AMOUNT_MAX),
         )

@@ -45,6 +45,9 @@ class EventType(enum.IntEnum):
     POLICY_CHANGED = 20
     TRAVEL_RULE_RECORDED = 21
     HOLD_APPROVED = 22
+    ACCOUNT_KEYS_ROTATED = 23
+    ACCOUNT_RECOVERY_PROPOSED = 24
+    ACCOUNT_RECOVERY_CANCELLED = 25
 
 
 # Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
@@ -77,9 +80,40 @@ class AccountUpdated:
 
 @dataclass(frozen=True, slots=True)
 class AccountKeysRecovered:
-    """Owner keys replaced by the bank: recorded distinctly for audit."""
+    """Owner keys replaced by the bank without the owner's signature (a recovery): recorded
+    distinctly for audit, with its reference and the second authority that co-signed it (empty
+    when the keys changed after the recovery delay instead)."""
 
     TAG: ClassVar[EventType] = EventType.ACCOUNT_KEYS_RECOVERED
+    account_id: str
+    recovery_ref: str
+    authority: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeysRotated:
+    """Owner keys replaced by the bank with the owner's signature by its current keys."""
+
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_KEYS_ROTATED
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecoveryProposed:
+    """A key recovery with no second authority: the owner may cancel it until
+    ``effective_height``; the bank applies it by submitting it again from then on."""
+
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_RECOVERY_PROPOSED
+    account_id: str
+    recovery_ref: str
+    effective_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecoveryCancelled:
+    """The owner cancelled a pending key recovery of its account."""
+
+    TAG: ClassVar[EventType] = EventType.ACCOUNT_RECOVERY_CANCELLED
     account_id: str
 
 
@@ -299,6 +333,9 @@ TxEvent = (
     | PolicyChanged
     | TravelRuleRecorded
     | HoldApproved
+    | AccountKeysRotated
+    | AccountRecoveryProposed
+    | AccountRecoveryCancelled
 )
 """What an accepted transaction emitted, carried in its receipt (the replica's inputs are
 ``consensus.events.Event``)."""
@@ -328,6 +365,9 @@ TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
         PolicyChanged,
         TravelRuleRecorded,
         HoldApproved,
+        AccountKeysRotated,
+        AccountRecoveryProposed,
+        AccountRecoveryCancelled,
     )
 }
 

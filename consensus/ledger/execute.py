@@ -44,6 +44,7 @@ from consensus.ledger.rules.holds import (
 )
 from consensus.ledger.rules.pause import apply_pause
 from consensus.ledger.rules.policy import apply_policy_set
+from consensus.ledger.rules.recovery import apply_account_recovery_cancel
 from consensus.ledger.rules.tokens import apply_mint, apply_redeem, apply_transfer
 from consensus.ledger.rules.validators import select_validators
 from consensus.ledger.state import (
@@ -75,6 +76,7 @@ RULES: dict[TxType, Callable[[TxContext, Any], tuple[TxEvent, ...]]] = {
     TxType.FORCED_TRANSFER: apply_forced_transfer,
     TxType.POLICY_SET: apply_policy_set,
     TxType.HOLD_APPROVE: apply_hold_approve,
+    TxType.ACCOUNT_RECOVERY_CANCEL: apply_account_recovery_cancel,
 }
 
 Verdicts = Mapping[Hash32, bool]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from consensus.ledger.codes import Code
-from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange, PendingRecovery
 from consensus.ledger.execute import PendingBlock, execute_tx
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
@@ -46,6 +46,7 @@ from consensus.ledger.state import (
     parse_balance_key,
     participant_key,
     pending_key,
+    recovery_key,
 )
 from consensus.ledger.view import BlockView
 
@@ -79,6 +80,11 @@ def get_governance(state: State) -> GovernanceParams:
 def get_pending_change(state: State, participant_id: str) -> PendingChange | None:
     """A governance change of the participant waiting out its delay, if any."""
     return _get(state, pending_key(participant_id), PendingChange)
+
+
+def get_pending_recovery(state: State, account_id: str) -> PendingRecovery | None:
+    """A key recovery of the account waiting out its delay, if any."""
+    return _get(state, recovery_key(account_id), PendingRecovery)
 
 
 def get_freeze_book(state: State, account_id: str) -> FreezeBook | None:
@@ -173,6 +179,7 @@ __all__ = [
     "get_participant_ids",
     "get_pause_book",
     "get_pending_change",
+    "get_pending_recovery",
     "is_funding_ref_used",
     "is_idempotency_key_used",
     "precheck_tx",

@@ -25,7 +25,7 @@ from consensus import codec
 from consensus.codec import CodecError, Value
 from consensus.ledger import commitment
 from consensus.ledger.codes import AMOUNT_MAX, PARTICIPANTS_MAX
-from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.controls import FreezeBook, GovernanceParams, PendingChange, PendingRecovery
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import PauseBook
 from consensus.ledger.policies import AccountPolicies, DailySpend, PolicyBook
@@ -64,6 +64,8 @@ FUNDING_PREFIX = b"R"
 HOLD_PREFIX = b"H"
 ACCOUNT_POLICY_PREFIX = b"y"
 DAILY_SPEND_PREFIX = b"D"
+RECOVERY_PREFIX = b"r"
+"""A pending key recovery of an account (``controls.PendingRecovery``)."""
 SEPARATOR = b"\x00"
 
 
@@ -104,6 +106,10 @@ def idempotency_key(submitter: str, key: str) -> bytes:
 
 def pending_key(participant_id: str) -> bytes:
     return PENDING_PREFIX + participant_id.encode()
+
+
+def recovery_key(account_id: str) -> bytes:
+    return RECOVERY_PREFIX + account_id.encode()
 
 
 def freeze_key(account_id: str) -> bytes:
@@ -151,6 +157,7 @@ Record = (
     | ChainConfig
     | GovernanceParams
     | PendingChange
+    | PendingRecovery
     | FreezeBook
     | PauseBook
     | Hold
@@ -183,6 +190,7 @@ _PREFIX_READERS: dict[bytes, Reader] = {
     NONCE_PREFIX: _read_uint,
     IDEMPOTENCY_PREFIX: _read_uint,
     PENDING_PREFIX: PendingChange.from_wire,
+    RECOVERY_PREFIX: PendingRecovery.from_wire,
     FREEZE_PREFIX: FreezeBook.from_wire,
     FUNDING_PREFIX: _read_uint,
     HOLD_PREFIX: Hold.from_wire,

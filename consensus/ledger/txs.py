@@ -20,6 +20,7 @@ from consensus import codec, crypto
 from consensus.codec import CodecError, Value
 from consensus.ledger.bodies import BODY_TYPES as BODY_TYPES
 from consensus.ledger.bodies import AccountOpen as AccountOpen
+from consensus.ledger.bodies import AccountRecoveryCancel as AccountRecoveryCancel
 from consensus.ledger.bodies import AccountUpdate as AccountUpdate
 from consensus.ledger.bodies import Body as Body
 from consensus.ledger.bodies import ForcedTransfer as ForcedTransfer

@@ -27,3 +27,4 @@ class TxType(enum.IntEnum):
     FORCED_TRANSFER = 15
     POLICY_SET = 16
     HOLD_APPROVE = 17
+    ACCOUNT_RECOVERY_CANCEL = 18

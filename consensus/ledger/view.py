@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import cast
 
-from consensus.ledger.controls import EMPTY_FREEZE_BOOK, FreezeBook, GovernanceParams, PendingChange
+from consensus.ledger.controls import (
+    EMPTY_FREEZE_BOOK,
+    FreezeBook,
+    GovernanceParams,
+    PendingChange,
+    PendingRecovery,
+)
 from consensus.ledger.holds import Hold
 from consensus.ledger.pauses import EMPTY_PAUSE_BOOK, PauseBook
 from consensus.ledger.policies import (
@@ -56,6 +62,7 @@ from consensus.ledger.state import (
     nonce_key,
     participant_key,
     pending_key,
+    recovery_key,
 )
 
 _MISSING = Missing.MISSING
@@ -224,6 +231,13 @@ class BlockView:
     def put_pending_change(self, participant_id: str, change: PendingChange | None) -> None:
         """Record (or, with None, drop) the pending change of a participant."""
         self.write(pending_key(participant_id), change)
+
+    def get_pending_recovery(self, account_id: str) -> PendingRecovery | None:
+        return cast("PendingRecovery | None", self.read(recovery_key(account_id)))
+
+    def put_pending_recovery(self, account_id: str, recovery: PendingRecovery | None) -> None:
+        """Record (or, with None, drop) the pending key recovery of an account."""
+        self.write(recovery_key(account_id), recovery)
 
     def get_freeze_book(self, account_id: str) -> FreezeBook:
         record = self.read(freeze_key(account_id))

@@ -21,6 +21,7 @@ from consensus.ledger.policies import TravelRecord
 from consensus.ledger.records import InstrumentSpec, Participant
 from consensus.ledger.txs import (
     AccountOpen,
+    AccountRecoveryCancel,
     AccountUpdate,
     Body,
     Freeze,
@@ -141,9 +142,20 @@ def account_update_body(
     kyc_ref_hash: bytes | None = None,
     kyc_expiry_ms: int | None = None,
     close: bool = False,
+    recovery_ref: str | None = None,
 ) -> AccountUpdate:
+    """New keys signed by the owner's current keys too rotate them; without the owner they are
+    a recovery: give ``recovery_ref`` and have a regulator (or a network-policy approver)
+    co-sign, or submit the same body again after the governance change delay."""
     ordered = None if keys is None else tuple(PublicKey(key) for key in sorted(set(keys)))
-    return AccountUpdate(account_id, ordered, threshold, kyc_ref_hash, kyc_expiry_ms, close)
+    return AccountUpdate(
+        account_id, ordered, threshold, kyc_ref_hash, kyc_expiry_ms, close, recovery_ref
+    )
+
+
+def account_recovery_cancel_body(account_id: str) -> AccountRecoveryCancel:
+    """The account itself (its current keys) cancels a pending key recovery of it."""
+    return AccountRecoveryCancel(account_id)
 
 
 def participant_upsert_body(participant: Participant) -> ParticipantUpsert:

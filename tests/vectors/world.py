@@ -21,6 +21,8 @@ from consensus.ledger.policies import ApprovalRule, Limits, PolicyScope, PolicyT
 from consensus.ledger.records import Participant, ParticipantStatus, Role
 from consensus.ledger.txs import (
     AccountOpen,
+    AccountRecoveryCancel,
+    AccountUpdate,
     Body,
     ForcedTransfer,
     Freeze,
@@ -304,6 +306,7 @@ def _policy_txs() -> tuple[TxSpec, ...]:
         ApprovalRule(1, ("REG",)),
     )  # fmt: skip
     threshold = PolicyTerms(Limits(travel_threshold=1_000))
+    erin_2 = (key("BANKA/erin-2").public_key,)
     return (
         _tx("policy_set", "REG sets a network travel-rule threshold of 10.00", "REG", 4,
             PolicySet(PolicyScope.NETWORK, "", threshold)),
@@ -317,6 +320,15 @@ def _policy_txs() -> tuple[TxSpec, ...]:
         _tx("hold_approve", "REG approves it", "REG", 5, HoldApprove("BANKA/alice", "apr-4")),
         _tx("hold_execute_approved", "CB executes the approved hold", "CB", 2,
             HoldExecute((HoldRef("BANKA/alice", "apr-4", None),))),
+        _tx("account_update_recovery_delayed",
+            "BANKA alone replaces erin's keys: a recovery waiting out the change delay",
+            "BANKA", 5, AccountUpdate("BANKA/erin", erin_2, 1, None, None, False, "CASE-7")),
+        _tx("account_recovery_cancel", "erin cancels it with her current keys", "BANKA/erin", 2,
+            AccountRecoveryCancel("BANKA/erin")),
+        _tx("account_update_recovery_seconded",
+            "BANKA replaces erin's keys with REG co-signing: a recovery applied at once",
+            "BANKA", 6, AccountUpdate("BANKA/erin", erin_2, 1, None, None, False, "CASE-7"),
+            signers=("BANKA", "REG")),
     )  # fmt: skip
 
 

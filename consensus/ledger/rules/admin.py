@@ -17,8 +17,8 @@ from consensus.ledger.auth import (
 from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.events import (
     AccountClosed,
-    AccountKeysRecovered,
     AccountOpened,
+    AccountRecoveryProposed,
     AccountUpdated,
     InstrumentRegistered,
     TxEvent,
@@ -31,6 +31,7 @@ from consensus.ledger.records import (
     Role,
     account_bank,
 )
+from consensus.ledger.rules.recovery import authorize_key_change
 from consensus.ledger.txs import AccountOpen, AccountUpdate, InstrumentRegister
 from consensus.ledger.view import BlockView
 
@@ -123,8 +124,11 @@ def apply_account_update(ctx: TxContext, body: AccountUpdate) -> tuple[TxEvent, 
     events: list[TxEvent] = [AccountUpdated(body.account_id)]
     keys, threshold = account.keys, account.threshold
     if body.keys is not None and body.threshold is not None:
+        key_event = authorize_key_change(ctx, account, body)
+        if isinstance(key_event, AccountRecoveryProposed):
+            return (key_event,)  # nothing of the update applies before the recovery does
         keys, threshold = body.keys, body.threshold
-        events.append(AccountKeysRecovered(body.account_id))
+        events.append(key_event)
     kyc, expiry = account.kyc_ref_hash, account.kyc_expiry_ms
     if body.kyc_ref_hash is not None and body.kyc_expiry_ms is not None:
         kyc, expiry = body.kyc_ref_hash, body.kyc_expiry_ms

@@ -27,6 +27,7 @@ from consensus.ledger.records import (
 )
 from consensus.ledger.txs import (
     AccountOpen,
+    AccountRecoveryCancel,
     AccountUpdate,
     Body,
     ForcedTransfer,
@@ -115,6 +116,7 @@ def account_updates(draw: st.DrawFn) -> AccountUpdate:
         None if kyc is None else kyc[0],
         None if kyc is None else kyc[1],
         draw(st.booleans()),
+        None if keyset is None else draw(st.none() | nonempty_refs),
     )
 
 
@@ -228,6 +230,7 @@ BODY_STRATEGIES: dict[TxType, st.SearchStrategy[Body]] = {
     TxType.FREEZE: freezes(),
     TxType.GOVERNANCE_PARAMS_SET: st.builds(GovernanceParamsSet, governance_params()),
     TxType.PARTICIPANT_CHANGE_CANCEL: st.builds(ParticipantChangeCancel, participant_ids),
+    TxType.ACCOUNT_RECOVERY_CANCEL: st.builds(AccountRecoveryCancel, account_ids),
     TxType.PAUSE: pauses(),
     TxType.HOLD_CREATE: st.builds(HoldCreate, hold_terms()),
     TxType.HOLD_EXECUTE: hold_executes,
@@ -280,7 +283,10 @@ events = st.one_of(
     st.builds(ev.InstrumentRegistered, nonempty_refs),
     st.builds(ev.AccountOpened, nonempty_refs),
     st.builds(ev.AccountUpdated, nonempty_refs),
-    st.builds(ev.AccountKeysRecovered, nonempty_refs),
+    st.builds(ev.AccountKeysRecovered, nonempty_refs, nonempty_refs, refs),
+    st.builds(ev.AccountKeysRotated, nonempty_refs),
+    st.builds(ev.AccountRecoveryProposed, nonempty_refs, nonempty_refs, amounts),
+    st.builds(ev.AccountRecoveryCancelled, nonempty_refs),
     st.builds(ev.AccountClosed, nonempty_refs),
     st.builds(ev.Minted, nonempty_refs, nonempty_refs, amounts, refs),
     st.builds(ev.Redeemed, nonempty_refs, nonempty_refs, amounts, refs),

@@ -450,10 +450,11 @@ def test_validators_are_bounded() -> None:
 
 
 def test_recovered_keys_bring_their_threshold(chain: LoggedChain) -> None:
-    """A key recovery replaces the threshold too: alice's account (threshold 1) recovered to
-    two keys with threshold 2 needs both signatures from then on."""
+    """A key replacement replaces the threshold too: alice's account (threshold 1) given two
+    keys with threshold 2 (with the owner's co-signature) needs both signatures from then on."""
     keys = tuple(sorted(key(name).public_key for name in ("alice-r1", "alice-r2")))
-    chain.ok("BANKA", AccountUpdate("BANKA/alice", keys, 2, None, None, False))
+    update = AccountUpdate("BANKA/alice", keys, 2, None, None, False)
+    chain.ok("BANKA", update, signers=["BANKA", "BANKA/alice"])
     account = q.get_account(chain.state, "BANKA/alice")
     assert account is not None and (account.keys, account.threshold) == (keys, 2)
     body = Transfer("BANKA/bob", "BANKA:USD", 1)

@@ -333,8 +333,9 @@ def test_account_open_update_recover_close(chain: Chain) -> None:
     close = AccountUpdate("BANKB/frank", None, None, None, None, True)
     assert chain.run("BANKB", close)[0] is Code.BALANCE_NOT_ZERO
     recovered = key("frank-2").public_key
-    events = chain.ok("BANKB", AccountUpdate("BANKB/frank", (recovered,), 1, None, None, False))
-    assert ev.AccountKeysRecovered("BANKB/frank") in events
+    recover = AccountUpdate("BANKB/frank", (recovered,), 1, None, None, False, "case-1")
+    events = chain.ok("BANKB", recover, signers=["BANKB", "REG"])
+    assert ev.AccountKeysRecovered("BANKB/frank", "case-1", "REG") in events
     assert (
         chain.run("BANKB/frank", Redeem("BANKB/frank", "BANKB:USD", 10, "p", None))[0]
         is Code.NOT_AUTHORIZED
