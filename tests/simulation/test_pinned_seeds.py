@@ -4,9 +4,10 @@ Each seed runs the schedule it was found with (``lock_split_attacks=False``: the
 streams are exactly those of the simulator of that time; and :func:`_before_timely_proposals`:
 clocks without skew and a message delay no run reaches, so proposer-based time never turns a
 proposal down, as before it existed; and :func:`_precommit_wait_on_nil`: > 2/3 nil precommits
-still wait out the precommit timeout, as before that shortcut existed) and must be clean. Where the fix can be
-taken out from here, a second test does that and checks that the seed still fails: the pinned
-seed keeps exercising the bug, rather than passing because the simulator has drifted away.
+still wait out the precommit timeout, as before that shortcut existed) and must be clean. Where
+the fix can be taken out from here, a second test does that and checks that the seed still
+fails: the pinned seed keeps exercising the bug, rather than passing because the simulator has
+drifted away.
 """
 
 from __future__ import annotations
