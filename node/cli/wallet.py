@@ -295,10 +295,18 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return 0
 
 
+def _check_tx_hash(tx_hash: str) -> None:
+    """Said here, in words: the node's routes match only a hash, so it would answer 404."""
+    if len(tx_hash) != 64 or any(c not in "0123456789abcdefABCDEF" for c in tx_hash):
+        raise WalletError(f"malformed tx hash {tx_hash[:80]!r}: 64 hex digits expected")
+
+
 def _query(client: Client, args: argparse.Namespace) -> tuple[Any, str]:
     from node.cli import proven
 
     kind = args.query_kind
+    if kind == "tx" and args.tx_hash:
+        _check_tx_hash(args.tx_hash)
     if kind == "account" and args.prove:
         return proven.query_account(client, args)
     if kind == "tx" and args.prove and args.tx_hash:

@@ -133,7 +133,8 @@ def validate_config(config: NodeConfig) -> None:
             "timeout_prevote_ms, timeout_precommit_ms",
         ),
         (
-            config.statesync.chunk_bytes <= p.frame_bytes_max // 2,
+            not (config.statesync.enable or config.statesync.snapshot_interval > 0)
+            or config.statesync.chunk_bytes <= p.frame_bytes_max // 2,
             "[statesync].chunk_bytes: must be <= half of [p2p].frame_bytes_max "
             "(a chunk travels in one frame)",
         ),

@@ -153,7 +153,7 @@ def test_errors_are_one_clear_line(api_cluster: Cluster) -> None:
         (["tx", "transfer", "BANKB/bob", "BANKA:USD", "1", "--from", "BANKA/bob", *node],
          "--key-file PATH or --key NAME"),
         (["query", "account", "BANKA/nobody", *node], "404 not_found"),
-        (["query", "tx", "zz", *node], "400 malformed"),
+        (["query", "tx", "zz", *node], "malformed tx hash 'zz'"),
         (["query", "tx", *node], "give a tx HASH"),
         (["query", "validators", "--node", "http://127.0.0.1:9"], "127.0.0.1:9"),
     ]  # fmt: skip

@@ -283,3 +283,14 @@ def test_the_genesis_block_bound_must_fit_a_frame() -> None:
     validate_frame_fits_block(config, ConsensusParams(block_bytes_max=4 * 1024 * 1024))
     with pytest.raises(ConfigError, match=r"\[p2p\].frame_bytes_max.*genesis block_bytes_max"):
         validate_frame_fits_block(config, ConsensusParams(block_bytes_max=4 * 1024 * 1024 + 1))
+
+
+def test_a_chunk_must_fit_half_a_frame_only_when_state_sync_is_used() -> None:
+    document = minimal()
+    document["statesync"] = {"chunk_bytes": 1 << 20}
+    document["p2p"] = {"frame_bytes_max": 1 << 20}
+    document["consensus"] = {"block_bytes_max": 256 * 1024}
+    config_from_dict(document)  # no snapshots taken or fetched: the chunk size is moot
+    document["statesync"] = {"chunk_bytes": 1 << 20, "snapshot_interval": 100}
+    with pytest.raises(ConfigError, match=re.escape("[statesync].chunk_bytes")):
+        config_from_dict(document)
