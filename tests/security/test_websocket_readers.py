@@ -83,15 +83,7 @@ def _raise_mempool_limit(config: NodeConfig) -> NodeConfig:
         nonce_window=TXS_LOADED,
         backlog_blocks=0,  # the load fills the pools while the chain is halted, on purpose
     )
-    # The ledger's state caches fill while the two big blocks execute (tens of MiB, bounded by
-    # [storage]); keep them small so node 0's memory growth measures the websocket readers.
-    storage = replace(
-        config.storage,
-        state_cache_bytes=4 * 1024 * 1024,
-        state_decoded_records=4096,
-        tree_cache_nodes=16_384,
-    )
-    return replace(config, mempool=mempool, storage=storage)
+    return replace(config, mempool=mempool)
 
 
 def _raise_block_limit(cluster: Cluster) -> None:
