@@ -104,6 +104,17 @@ def remove_stale() -> list[str]:
     return removed
 
 
+def delete_link(name: str) -> None:
+    """Delete link ``name``; one that vanishes meanwhile is fine. The kernel tears down a
+    deleted namespace's devices asynchronously, so a host-side veth listed a moment after
+    ``netns del`` may be gone by the time ``link del`` reaches it."""
+    try:
+        run_ip("link", "del", name)
+    except NetnsError:
+        if Path(f"/sys/class/net/{name}").exists():
+            raise
+
+
 def choose_subnet() -> ipaddress.IPv4Network:
     """A /24 of SUBNET_POOL that no route of this machine uses yet; the search starts at one
     derived from the process id, so two labs created at the same moment pick different ones."""
@@ -175,8 +186,8 @@ class NetnsLab:
             if re.search(rf"^{re.escape(name)}\b", existing, re.MULTILINE):
                 run_ip("netns", "del", name)
         for link in sorted(os.listdir("/sys/class/net")):
-            if link.startswith(f"{self.prefix}-") and Path(f"/sys/class/net/{link}").exists():
-                run_ip("link", "del", link)  # the bridge, and a veth left by a failed create
+            if link.startswith(f"{self.prefix}-"):
+                delete_link(link)  # the bridge, and a veth left by a failed create
         self.hosts = []
 
     # -- running commands on a host -----------------------------------------------------------
