@@ -29,8 +29,8 @@ from consensus.validators import ValidatorSet
 from node.config import NodeConfig, load_config, write_config
 from node.home import CONFIG_FILE, load_key
 from node.localnet import LocalnetInfo, NodeEndpoint, prepare_localnet
+from tests.integration import health_wait
 
-HEALTH_TIMEOUT_S = 30.0
 RPC_TIMEOUT_S = 15.0
 
 
@@ -128,17 +128,24 @@ class Cluster:
         for index in range(self.validators):
             self.wait_healthy(index)
 
-    def wait_healthy(self, index: int, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            process = self.processes.get(index)
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"node {index} exited: {self.log_tail(index)}")
-            with contextlib.suppress(OSError, urllib.error.URLError, RpcError, ValueError):
+    def wait_healthy(self, index: int, timeout_s: float | None = None) -> None:
+        """Return once node ``index`` answers ``health``; fail at once if its process exits.
+        ``timeout_s`` is in seconds of an idle machine (see tests.integration.health_wait)."""
+
+        def is_healthy() -> bool:
+            try:
                 rpc_call(self.url(index), "health")
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"node {index} not healthy: {self.log_tail(index)}")
+            except (OSError, urllib.error.URLError, RpcError, ValueError):
+                return False
+            return True
+
+        health_wait.wait_healthy(
+            self.processes.get(index),
+            is_healthy,
+            f"node {index}",
+            lambda: self.log_tail(index),
+            timeout_s,
+        )
 
     def kill(self, index: int, signum: int = signal.SIGKILL) -> int:
         process = self.processes.pop(index)
@@ -216,4 +223,5 @@ class Cluster:
         return load_key(path)
 
     def endpoints(self) -> dict[str, Any]:
-        return json.loads((self.home / "endpoints.json").read_text())
+        endpoints: dict[str, Any] = json.loads((self.home / "endpoints.json").read_text())
+        return endpoints
