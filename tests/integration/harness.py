@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -77,6 +78,15 @@ def rpc_call(url: str, method: str, params: dict[str, Any] | None = None) -> Any
     return answer["result"]
 
 
+def answers_health(url: str) -> bool:
+    """Whether the node serving JSON-RPC at ``url`` answers ``health`` now."""
+    try:
+        rpc_call(url, "health")
+    except (OSError, urllib.error.URLError, RpcError, ValueError):
+        return False
+    return True
+
+
 @dataclass
 class Cluster:
     home: Path
@@ -131,19 +141,11 @@ class Cluster:
     def wait_healthy(self, index: int, timeout_s: float | None = None) -> None:
         """Return once node ``index`` answers ``health``; fail at once if its process exits.
         ``timeout_s`` is in seconds of an idle machine (see tests.integration.health_wait)."""
-
-        def is_healthy() -> bool:
-            try:
-                rpc_call(self.url(index), "health")
-            except (OSError, urllib.error.URLError, RpcError, ValueError):
-                return False
-            return True
-
         health_wait.wait_healthy(
             self.processes.get(index),
-            is_healthy,
+            functools.partial(answers_health, self.url(index)),
             f"node {index}",
-            lambda: self.log_tail(index),
+            functools.partial(self.log_tail, index),
             timeout_s,
         )
 
@@ -166,10 +168,7 @@ class Cluster:
                 process.wait()
 
     def log_tail(self, index: int, lines: int = 30) -> str:
-        path = self.node(index).home / "node.log"
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return health_wait.log_tail(self.node(index).home / "node.log", lines)
 
     # -- RPC -----------------------------------------------------------------------------------
 

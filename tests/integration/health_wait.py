@@ -22,6 +22,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 START_TIMEOUT_ENV = "DEPOCHAIN_TEST_START_TIMEOUT_S"
 DEFAULT_START_TIMEOUT_S = 120.0
@@ -80,3 +81,10 @@ def wait_healthy(
         f"({granted:.0f} s of an idle machine's time, load {os.getloadavg()[0]:.1f}): "
         f"{log_tail()}"
     )
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` lines of the log at ``path`` (what a failed wait reports)."""
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

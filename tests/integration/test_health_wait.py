@@ -5,6 +5,7 @@ cluster test's setup."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration import health_wait
-from tests.integration.harness import RpcError, find_free_base_port, rpc_call
+from tests.integration.harness import answers_health, find_free_base_port
 
 pytestmark = [pytest.mark.integration]
 
@@ -25,14 +26,6 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
     yield process
     process.kill()
     process.wait()
-
-
-def _nobody_answers(url: str) -> bool:
-    try:
-        rpc_call(url, "health")
-    except (OSError, RpcError, ValueError):
-        return False
-    return True
 
 
 def test_a_node_that_exits_while_starting_fails_the_wait_with_its_log(tmp_path: Path) -> None:
@@ -48,7 +41,7 @@ def test_a_node_that_exits_while_starting_fails_the_wait_with_its_log(tmp_path: 
         with pytest.raises(RuntimeError, match=r"node 0 exited with code [1-9]") as failure:
             # a budget far beyond what the node needs to fail: only its exit ends the wait
             health_wait.wait_healthy(
-                node, lambda: _nobody_answers(url), "node 0", log.read_text, timeout_s=60
+                node, functools.partial(answers_health, url), "node 0", log.read_text, timeout_s=60
             )
     finally:
         node.kill()
@@ -67,7 +60,7 @@ def test_a_process_that_never_answers_fails_once_its_budget_is_spent(
     url = f"http://127.0.0.1:{find_free_base_port(1) + 1}"
     with pytest.raises(TimeoutError, match=r"node 7 not healthy after .*: the log tail"):
         health_wait.wait_healthy(
-            sleeper, lambda: _nobody_answers(url), "node 7", lambda: "the log tail"
+            sleeper, functools.partial(answers_health, url), "node 7", lambda: "the log tail"
         )
     assert sleeper.poll() is None
 
