@@ -31,34 +31,14 @@ from consensus.ledger import (
     verify_tx_signatures,
 )
 from consensus.ledger.txs import SignedTx, Transfer
+from node.bench.world import BANKS, GENESIS_TIME_MS, bench_key, genesis_doc
 
 CHAIN_ID = "depochain-bench"
-GENESIS_TIME_MS = 1_700_000_000_000
-BANKS = ("BANKA", "BANKB")
 ACCOUNTS_PER_BANK = 500
+OPENING_BALANCE = 10**12
 TXS_PER_BLOCK = 1_000
 BLOCKS = 10
 REPEATS = 3
-
-
-def _key(name: str) -> crypto.PrivateKey:
-    return crypto.PrivateKey(crypto.sha256(b"bench/" + name.encode()))
-
-
-def _participant(pid: str, roles: list[str], power: int) -> dict[str, Any]:
-    return {
-        "id": pid, "name": pid, "roles": roles, "status": "active",
-        "keys": [_key(pid).public_key.hex()], "threshold": 1,
-        "validator_key": _key(pid + "/val").public_key.hex() if power else None,
-        "validator_power": power, "lei": "", "bic": "",
-    }  # fmt: skip
-
-
-def _account(aid: str) -> dict[str, Any]:
-    return {
-        "id": aid, "keys": [_key(aid).public_key.hex()], "threshold": 1,
-        "kyc_ref_hash": crypto.sha256(aid.encode()).hex(), "kyc_expiry_ms": 2 * GENESIS_TIME_MS,
-    }  # fmt: skip
 
 
 def customer_ids(bank: str) -> list[str]:
@@ -67,30 +47,8 @@ def customer_ids(bank: str) -> list[str]:
 
 def build_bench_genesis() -> State:
     """Two banks with ACCOUNTS_PER_BANK funded customers each, settling in CB:USD."""
-    participants = [_participant("CB", ["settlement_agent"], 0)]
-    participants += [_participant(bank, ["bank", "validator"], 10) for bank in BANKS]
-    instruments: list[dict[str, Any]] = [
-        {"id": "CB:USD", "kind": "settlement_asset", "issuer": "CB", "currency": "USD",
-         "decimals": 2, "settlement_asset": None},
-    ]  # fmt: skip
-    instruments += [
-        {"id": f"{bank}:USD", "kind": "deposit_token", "issuer": bank, "currency": "USD",
-         "decimals": 2, "settlement_asset": "CB:USD"}
-        for bank in BANKS
-    ]  # fmt: skip
-    accounts = [_account(f"CB/{bank}") for bank in BANKS]
-    balances = [{"account": f"CB/{b}", "instrument": "CB:USD", "amount": 10**15} for b in BANKS]
-    for bank in BANKS:
-        accounts += [_account(aid) for aid in customer_ids(bank)]
-        balances += [
-            {"account": aid, "instrument": f"{bank}:USD", "amount": 10**12}
-            for aid in customer_ids(bank)
-        ]
-    doc = {
-        "chain_id": CHAIN_ID, "genesis_time_ms": GENESIS_TIME_MS,
-        "participants": participants, "instruments": instruments, "accounts": accounts,
-        "balances": balances,
-    }  # fmt: skip
+    customers = {bank: customer_ids(bank) for bank in BANKS}
+    doc = genesis_doc(CHAIN_ID, customers, OPENING_BALANCE)
     return build_genesis_state(GenesisDoc.from_json_dict(doc))
 
 
@@ -114,7 +72,7 @@ def make_transfers(count: int, cross_bank: bool, salt: str) -> list[SignedTx]:
             memo="",
             body=Transfer(payee, f"{bank}:USD", 1 + i % 100),
         )
-        txs.append(sign_tx(unsigned, [_key(payer)]))
+        txs.append(sign_tx(unsigned, [bench_key(payer)]))
     return txs
 
 

@@ -27,7 +27,6 @@ from typing import Any
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from node.bench.state_build import (
-    BANKS,
     CHAIN_ID,
     accounts_of,
     bench_genesis,
@@ -36,6 +35,7 @@ from node.bench.state_build import (
     next_block,
     pool_key,
 )
+from node.bench.world import BANKS
 from node.chain import Chain
 from node.state_store import StateLimits
 from node.storage import LevelDBStore

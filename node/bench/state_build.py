@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from consensus import crypto
 from consensus.blocks import Block, make_block
@@ -36,15 +35,13 @@ from consensus.ledger.state import (
 from consensus.messages import CommitCertificate, CommitSig, VoteType, compute_vote_sign_payload
 from consensus.params import ConsensusParams
 from consensus.types import ChainId, Height, Round, TimestampMs, ValidatorIndex
-from node.bench.ledger import _account, _key, _participant
+from node.bench.world import BANKS, GENESIS_TIME_MS, bench_key, genesis_doc
 from node.chain import Chain
 from node.home import ChainGenesis, genesis_to_json
 from node.state_tree import prune_state_tree
 from node.storage import BlockWrite, LevelDBStore
 
 CHAIN_ID = "depochain-bench-state"
-GENESIS_TIME_MS = 1_700_000_000_000
-BANKS = ("BANKA", "BANKB")
 KEY_POOL = 256
 ACCOUNTS_PER_BLOCK = 50_000
 """Accounts added by one bulk block (its batch is ~10 MB)."""
@@ -56,30 +53,12 @@ def customer_id(bank: str, index: int) -> str:
 
 
 def pool_key(index: int) -> crypto.PrivateKey:
-    return _key(f"pool/{index % KEY_POOL}")
+    return bench_key(f"pool/{index % KEY_POOL}")
 
 
 def bench_genesis() -> ChainGenesis:
     """Two banks (validators) and a settlement agent; the customers come in bulk later."""
-    participants = [_participant("CB", ["settlement_agent"], 0)]
-    participants += [_participant(bank, ["bank", "validator"], 10) for bank in BANKS]
-    instruments: list[dict[str, Any]] = [
-        {"id": "CB:USD", "kind": "settlement_asset", "issuer": "CB", "currency": "USD",
-         "decimals": 2, "settlement_asset": None},
-    ]  # fmt: skip
-    instruments += [
-        {"id": f"{bank}:USD", "kind": "deposit_token", "issuer": bank, "currency": "USD",
-         "decimals": 2, "settlement_asset": "CB:USD"}
-        for bank in BANKS
-    ]  # fmt: skip
-    accounts = [_account(f"CB/{bank}") for bank in BANKS]
-    balances = [{"account": f"CB/{b}", "instrument": "CB:USD", "amount": 10**15} for b in BANKS]
-    doc = {
-        "chain_id": CHAIN_ID, "genesis_time_ms": GENESIS_TIME_MS,
-        "participants": participants, "instruments": instruments, "accounts": accounts,
-        "balances": balances,
-    }  # fmt: skip
-    ledger = GenesisDoc.from_json_dict(doc)
+    ledger = GenesisDoc.from_json_dict(genesis_doc(CHAIN_ID))
     params = ConsensusParams()
     return ChainGenesis(ledger, params, genesis_to_json(ledger, params))
 
@@ -102,7 +81,7 @@ def next_block(chain: Chain, txs: tuple[bytes, ...]) -> tuple[Block, CommitCerti
         last_results_hash=tip.last_results_hash,
     )
     payload = compute_vote_sign_payload(VoteType.PRECOMMIT, height, 0, block.hash)
-    keys = {_key(bank + "/val").public_key: _key(bank + "/val") for bank in BANKS}
+    keys = {bench_key(bank + "/val").public_key: bench_key(bank + "/val") for bank in BANKS}
     signatures = tuple(
         CommitSig(
             ValidatorIndex(i), keys[v.public_key].sign(SignPurpose.VOTE, ChainId(CHAIN_ID), payload)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -29,8 +30,8 @@ from consensus.validators import ValidatorSet
 from node.config import NodeConfig, load_config, write_config
 from node.home import CONFIG_FILE, load_key
 from node.localnet import LocalnetInfo, NodeEndpoint, prepare_localnet
+from tests.integration import health_wait
 
-HEALTH_TIMEOUT_S = 30.0
 RPC_TIMEOUT_S = 15.0
 
 
@@ -75,6 +76,15 @@ def rpc_call(url: str, method: str, params: dict[str, Any] | None = None) -> Any
     if "error" in answer:
         raise RpcError(answer["error"])
     return answer["result"]
+
+
+def answers_health(url: str) -> bool:
+    """Whether the node serving JSON-RPC at ``url`` answers ``health`` now."""
+    try:
+        rpc_call(url, "health")
+    except (OSError, urllib.error.URLError, RpcError, ValueError):
+        return False
+    return True
 
 
 @dataclass
@@ -128,17 +138,16 @@ class Cluster:
         for index in range(self.validators):
             self.wait_healthy(index)
 
-    def wait_healthy(self, index: int, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            process = self.processes.get(index)
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"node {index} exited: {self.log_tail(index)}")
-            with contextlib.suppress(OSError, urllib.error.URLError, RpcError, ValueError):
-                rpc_call(self.url(index), "health")
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"node {index} not healthy: {self.log_tail(index)}")
+    def wait_healthy(self, index: int, timeout_s: float | None = None) -> None:
+        """Return once node ``index`` answers ``health``; fail at once if its process exits.
+        ``timeout_s`` is in seconds of an idle machine (see tests.integration.health_wait)."""
+        health_wait.wait_healthy(
+            self.processes.get(index),
+            functools.partial(answers_health, self.url(index)),
+            f"node {index}",
+            functools.partial(self.log_tail, index),
+            timeout_s,
+        )
 
     def kill(self, index: int, signum: int = signal.SIGKILL) -> int:
         process = self.processes.pop(index)
@@ -159,10 +168,7 @@ class Cluster:
                 process.wait()
 
     def log_tail(self, index: int, lines: int = 30) -> str:
-        path = self.node(index).home / "node.log"
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return health_wait.log_tail(self.node(index).home / "node.log", lines)
 
     # -- RPC -----------------------------------------------------------------------------------
 
@@ -216,4 +222,5 @@ class Cluster:
         return load_key(path)
 
     def endpoints(self) -> dict[str, Any]:
-        return json.loads((self.home / "endpoints.json").read_text())
+        endpoints: dict[str, Any] = json.loads((self.home / "endpoints.json").read_text())
+        return endpoints

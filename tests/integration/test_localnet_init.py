@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import find_free_base_port
+from tests.integration import health_wait
+from tests.integration.harness import answers_health, find_free_base_port
 from tests.integration.test_localnet import get_height, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,6 +36,8 @@ def test_an_initialised_home_starts_and_makes_blocks(tmp_path: Path) -> None:
             except OSError:
                 return node.poll() is not None  # stop waiting: it died
 
+        log_tail = functools.partial(health_wait.log_tail, tmp_path / "node.log")
+        health_wait.wait_healthy(node, functools.partial(answers_health, url), "node", log_tail)
         wait_until(has_blocks, "the single validator to commit blocks", 60)
         assert node.poll() is None, (tmp_path / "node.log").read_text()
         node.terminate()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import signal
 import socket
@@ -21,7 +22,8 @@ from node.config import NodeSection, load_config, write_config
 from node.home import CONFIG_FILE
 from node.localnet import prepare_localnet
 from node.logs import read_json_lines
-from tests.integration.harness import Cluster, find_free_base_port, rpc_call
+from tests.integration import health_wait
+from tests.integration.harness import Cluster, answers_health, find_free_base_port, rpc_call
 from tests.integration.test_localnet import (
     get_height,
     localnet,
@@ -64,6 +66,8 @@ def run_node_until(home: Path, url: str, output: Path, height: int, refusals: in
             except OSError:
                 return node.poll() is not None
 
+        log_tail = functools.partial(health_wait.log_tail, output)
+        health_wait.wait_healthy(node, functools.partial(answers_health, url), "node", log_tail)
         wait_until(is_up, "the node's first block", 60)
         for number in range(refusals):
             garbage = base64.b64encode(b"not a transaction %d" % number).decode()

@@ -12,7 +12,8 @@ from typing import Any
 
 from consensus.ledger import execute_block
 from node.bench import stages
-from node.bench.ledger import GENESIS_TIME_MS, build_bench_genesis, make_transfers
+from node.bench.ledger import build_bench_genesis, make_transfers
+from node.bench.world import GENESIS_TIME_MS
 from node.checktx import make_checker
 
 
