@@ -20,7 +20,6 @@ from tests.integration.harness import Cluster
 from tests.integration.test_rpc_comet_support import (
     CHAIN_ID,
     b64,
-    comet_cluster_fixture,  # noqa: F401 - the session fixture, shared by name
     http,
     make_transfer,
     result,

@@ -19,7 +19,6 @@ import pytest
 from consensus.crypto import sha256
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_comet_support import (
-    comet_cluster_fixture,  # noqa: F401 - the session fixture, shared by name
     make_transfer,
     result,
 )

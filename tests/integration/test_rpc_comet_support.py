@@ -1,7 +1,7 @@
-"""Shared fixture and helpers for the CometBFT RPC integration tests (no tests here).
+"""Shared helpers for the CometBFT RPC integration tests (no tests here).
 
-One 4-node cluster for the whole session (``comet_cluster``); modules import the fixture
-(``comet_cluster_fixture``). Transfers are built and signed with the ledger's own builders
+Their one 4-node cluster (``comet_cluster``) is a session fixture in this folder's
+conftest.py. Transfers are built and signed with the ledger's own builders
 and the demo keys.
 """
 
@@ -12,11 +12,7 @@ import itertools
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
@@ -27,17 +23,6 @@ CHAIN_ID = ChainId("depochain-localnet")
 HTTP_TIMEOUT_S = 20.0
 _idempotency = itertools.count(1)
 _next_nonce: dict[str, int] = {}
-
-
-@pytest.fixture(scope="session", name="comet_cluster")
-def comet_cluster_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(Path(tmp_path_factory.mktemp("comet")))
-    try:
-        cluster.start_all()
-        cluster.wait_height(0, 2)
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def make_transfer(

@@ -16,7 +16,6 @@ from node.rpc.websocket import SUBSCRIPTIONS_PER_CONNECTION_MAX
 from tests.integration.harness import Cluster
 from tests.integration.test_rpc_comet_support import (
     b64,
-    comet_cluster_fixture,  # noqa: F401 - the session fixture, shared by name
     make_transfer,
     result,
 )
