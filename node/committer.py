@@ -22,27 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from consensus.actions import CommitBlock
 from consensus.blocks import Block
-from consensus.effects import Effect
 from consensus.messages import CommitCertificate
 from consensus.types import Hash32
 from node.chain import Chain, CommittedBlock
 from node.loop_watch import LoopWatch
 from node.mempool import Mempool
-
-
-@dataclass(frozen=True, slots=True)
-class DeferredCommit:
-    """A decided block the driver hands to the worker, and the effects that come after it."""
-
-    action: CommitBlock
-    rest: Sequence[Effect]
-    """Carried out, in their order, once the block is stored."""
 
 
 class BlockCommitter:

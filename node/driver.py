@@ -9,9 +9,11 @@ A peer's proposal, vote or evidence is first checked by :mod:`node.wal_admission
 window, expected signer, signature, size, a per-height byte budget): junk is dropped and counted
 without touching the WAL. Our own messages, timers and synced blocks are always logged.
 
-A decided block is executed and stored by :mod:`node.committer`'s worker thread while the event
-loop keeps serving RPC and P2P; the driver handles nothing else until the block is durable, then
-starts the next height at once and does the mempool update and the listeners after that.
+A decided block is executed and stored by :mod:`node.committer`'s worker thread, and the WAL
+syncs, sign-state persists and height markers are written by :mod:`node.persister`'s, while the
+event loop keeps serving RPC and P2P: the driver *holds* the effects after such a write and
+handles nothing else until it is durable (one at a time, in order). After a block it starts the
+next height at once and does the mempool update and the listeners after that.
 
 Never: handle an event outside :meth:`Driver.run`, send a signed message before its sign
 state is durable, or hand the replica anything of height h + 1 before block h is stored.
@@ -28,7 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from consensus import codec
 from consensus.actions import (
     Action,
     Broadcast,
@@ -39,15 +40,7 @@ from consensus.actions import (
     SendTo,
 )
 from consensus.effects import Effect, SyncWal, order_effects
-from consensus.events import (
-    BlockExecuted,
-    Event,
-    ProposalReceived,
-    Started,
-    TimeoutElapsed,
-    TxsAvailable,
-    VoteReceived,
-)
+from consensus.events import BlockExecuted, Event, Started, TimeoutElapsed, TxsAvailable
 from consensus.ledger.queries import get_nonce
 from consensus.messages import Vote
 from consensus.proposal import Proposal
@@ -55,16 +48,17 @@ from consensus.replica import RejectedInput, Replica
 from consensus.types import Height
 from node.chain import Chain, CommittedBlock
 from node.clock import Clock
-from node.committer import BlockCommitter, DeferredCommit
+from node.committer import BlockCommitter
 from node.failpoints import Failpoint, Failpoints
 from node.gossip import ConsensusPayload, StatusPayload, encode_gossip
 from node.logs import fields
 from node.loop_watch import LoopWatch
 from node.mempool import Mempool
+from node.persister import Persister, is_durable_step, split_durable_run
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
 from node.wal_admission import PeerEvent, WalAdmission
-from node.wal_events import decode_event, encode_event, is_logged
+from node.wal_events import decode_replayable, encode_event, is_logged, is_own_message
 
 log = logging.getLogger("depochain.driver")
 
@@ -131,7 +125,7 @@ class Driver:
         recheck: Callable[[bytes], object] | None = None,
         failpoints: Failpoints = Failpoints.NONE,
         loop_watch: LoopWatch | None = None,
-        commit_in_thread: bool = True,
+        io_in_thread: bool = True,
     ) -> None:
         self.replica = replica
         self.chain = chain
@@ -154,10 +148,13 @@ class Driver:
         self._replaying = False
         self._behind_wal_logged = False
         self.watch = LoopWatch() if loop_watch is None else loop_watch
-        self._commit_in_thread = commit_in_thread  # False: blocks are written on the loop
+        self._io_in_thread = io_in_thread  # False: blocks, WAL syncs, sign state on the loop
+        self._holding = False
+        """True once start-up replay is done: from then on the writes go to the workers."""
         self._committer = BlockCommitter(chain, mempool, self.watch)
-        self._deferred: DeferredCommit | None = None
-        """A decided block waiting for the worker, with the effects that come after it."""
+        self._persister = Persister(wal, sign_state_file, self.watch)
+        self._held: Sequence[Effect] | None = None
+        """Effects waiting for a worker: a block or a durable write first, then the rest."""
         self._committed: collections.deque[CommittedBlock] = collections.deque()
         """Committed blocks whose bookkeeping runs once the replica is at the next height."""
         self._post_commit_due = False
@@ -193,18 +190,20 @@ class Driver:
         # lock; the sign-state guard refuses anything that would conflict meanwhile.
         self._process(Started(self.clock.now_ms()))
         self._replay_wal()
+        self._holding = self._io_in_thread
         self.notify_txs_changed()
         try:
             while True:
                 await self._step()
         finally:
             self._committer.close()
+            self._persister.close()
 
     async def _step(self) -> None:
-        """One turn of the loop: a decided block, the bookkeeping of the last one, or an
-        event; nothing else is handled while a block is being executed and stored."""
-        if self._deferred is not None:
-            await self._commit_deferred()
+        """One turn of the loop: held effects, the bookkeeping of the last block, or an
+        event; nothing else is handled while a block or a durable write is in a worker."""
+        if self._held is not None:
+            await self._resume_held()
         elif self._post_commit_due:
             self._post_commit_due = False
             await asyncio.sleep(0)  # our first message of the next height leaves first
@@ -311,13 +310,8 @@ class Driver:
         replayed = own = 0
         self._replaying = True
         try:
-            for record in self.wal.replay():
-                try:
-                    event = decode_event(record)
-                except codec.CodecError as exc:
-                    log.warning("wal: skipping a record this version cannot read: %s", exc)
-                    continue
-                own += self._is_own_message(event)
+            for event in decode_replayable(self.wal.replay()):
+                own += is_own_message(event, self.replica.public_key)
                 self._process(event)
                 replayed += 1
         finally:
@@ -332,14 +326,6 @@ class Driver:
                 extra=fields("wal_replayed", height=self.replica.height, round=self.replica.round),
             )
 
-    def _is_own_message(self, event: Event) -> bool:
-        me = self.replica.public_key
-        if me is None:
-            return False
-        if isinstance(event, ProposalReceived):
-            return event.proposal.proposer == me
-        return isinstance(event, VoteReceived) and event.vote.validator == me
-
     # -- actions -------------------------------------------------------------------------------
 
     def _execute(self, actions: list[Action]) -> None:
@@ -348,20 +334,32 @@ class Driver:
 
     def _carry_out_effects(self, effects: Sequence[Effect]) -> None:
         for index, effect in enumerate(effects):
+            if self._holding and (is_durable_step(effect) or isinstance(effect, CommitBlock)):
+                # A worker writes it; the effects from here on wait for it (Driver._step).
+                self._held = effects[index:]
+                return
             if isinstance(effect, SyncWal):
                 self._sync_wal(effect.signed)
-            elif isinstance(effect, CommitBlock) and self._commit_in_thread and not self._replaying:
-                # The worker writes the block; the effects after it wait for it (Driver._step).
-                self._deferred = DeferredCommit(effect, effects[index + 1 :])
-                return
             else:
                 self._carry_out(effect)
 
+    async def _resume_held(self) -> None:
+        """The held block or durable write, in its worker; then the effects after it."""
+        assert self._held is not None
+        effects, self._held = self._held, None
+        first = effects[0]
+        if isinstance(first, CommitBlock):
+            await self._commit_deferred(first)
+            rest: Sequence[Effect] = effects[1:]
+        else:
+            write, rest = split_durable_run(effects)
+            await self._persister.write_in_worker(write)
+        self._carry_out_effects(rest)
+
     def _carry_out(self, action: Action) -> None:
         if isinstance(action, PersistSignState):
-            if self.sign_state_file is not None:
-                with self.watch.stretch("sign state persist (fsync)"):
-                    self.sign_state_file.persist(action.sign_state)
+            with self.watch.stretch("sign state persist (fsync)"):
+                self._persister.persist_sign_state(action.sign_state)
         elif isinstance(action, Broadcast):
             self._broadcast(action)
         elif isinstance(action, SendTo):
@@ -385,11 +383,8 @@ class Driver:
     def _sync_wal(self, signed: Proposal | Vote | None) -> None:
         """Log our signed message (already in the log when replayed) and fsync the WAL, before
         the sign state that covers it is persisted (consensus.effects says why)."""
-        if signed is not None and not self._replaying:
-            own = ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
-            self.wal.append(encode_event(own), sync=False)
         with self.watch.stretch("wal fsync"):
-            self.wal.flush_sync()
+            self._persister.sync_wal([] if signed is None or self._replaying else [signed])
 
     def _broadcast(self, action: Broadcast) -> None:
         message = action.message
@@ -406,23 +401,23 @@ class Driver:
         now = self.clock.now_ms()
         self.deliver_internal(TimeoutElapsed(event.height, event.round, event.timer, now))
 
-    def _mark_committed(self, height: int) -> None:
-        """The WAL's height marker, once per height. A store that lost its newest blocks (a
-        damaged LevelDB log) is behind the WAL's last marker: those heights were committed
-        before, the sign state already covers them, and they come back by block sync without
-        a marker of their own."""
+    def _is_marker_due(self, height: int) -> bool:
+        """True if the WAL needs its height marker for ``height`` (once per height). A store
+        that lost its newest blocks (a damaged LevelDB log) is behind the WAL's last marker:
+        those heights were committed before, the sign state already covers them, and they
+        come back by block sync without a marker of their own."""
         last = self.wal.last_height
-        if last is not None and height <= last:
-            if height == self.chain.height and not self._behind_wal_logged:
-                self._behind_wal_logged = True
-                log.warning(
-                    "the block store is behind the WAL (height %d, WAL marked %d): it lost "
-                    "committed blocks; catching up from peers",
-                    height,
-                    last,
-                )
-            return
-        self.wal.mark_height(height)
+        if last is None or height > last:
+            return True
+        if height == self.chain.height and not self._behind_wal_logged:
+            self._behind_wal_logged = True
+            log.warning(
+                "the block store is behind the WAL (height %d, WAL marked %d): it lost "
+                "committed blocks; catching up from peers",
+                height,
+                last,
+            )
+        return False
 
     def _commit(self, action: CommitBlock) -> None:
         """A decided block, executed and stored on the loop (WAL replay, or no worker)."""
@@ -430,31 +425,31 @@ class Driver:
         committed = None
         if action.block.height > self.chain.height:  # else replayed from the WAL: stored
             committed = self._committer.commit_here(action.block, action.certificate)
+        if self._is_marker_due(action.block.height):
+            self.wal.mark_height(action.block.height)
         self._finish_commit(action, committed, started)
 
-    async def _commit_deferred(self) -> None:
-        """The deferred decided block, executed and stored by the worker thread while the loop
-        serves RPC and P2P; then the effects that came after it, in their order."""
-        assert self._deferred is not None
-        deferred, self._deferred = self._deferred, None
-        action, started = deferred.action, self.clock.monotonic_s()
+    async def _commit_deferred(self, action: CommitBlock) -> None:
+        """A decided block, executed and stored by the commit worker, then its WAL marker
+        written by the persist worker, while the loop serves RPC and P2P."""
+        started = self.clock.monotonic_s()
         committed = None
         if action.block.height > self.chain.height:
             committed = await self._committer.commit_in_worker(action.block, action.certificate)
+        if self._is_marker_due(action.block.height):
+            await self._persister.mark_height_in_worker(action.block.height)
         self._finish_commit(action, committed, started)
-        self._carry_out_effects(deferred.rest)
 
     def _finish_commit(
         self, action: CommitBlock, committed: CommittedBlock | None, started: float
     ) -> None:
-        """The block is durable: mark it in the WAL and start the next height at once. The
+        """The block is durable and marked in the WAL: start the next height at once. The
         mempool update and the listeners wait until the replica has handled BlockExecuted, so
         our proposal or prevote of the next height does not wait for them."""
         block = action.block
         if committed is not None:
             self._count_commit(committed)
             self._committed.append(committed)
-        self._mark_committed(block.height)
         next_set = self.chain.get_validators(block.height + 2)
         # First in line: synced blocks already queued need the replica at the next height.
         now = self.clock.now_ms()

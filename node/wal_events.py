@@ -11,6 +11,8 @@ logged or signs nothing (the safety guard refuses a conflicting one). ``Started`
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Iterable, Iterator
 
 from consensus import codec
 from consensus.blocks import Block
@@ -26,6 +28,8 @@ from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.proposal import Proposal
 from consensus.round_step import Timer
 from consensus.types import Height, Round, TimestampMs
+
+log = logging.getLogger("depochain.driver")
 
 
 class WalTag(enum.IntEnum):
@@ -100,3 +104,27 @@ def decode_event(data: bytes) -> LoggedEvent:
             Block.from_wire(items[1]), CommitCertificate.from_wire(items[2])
         )
     raise codec.CodecError(f"unknown wal record tag {tag}")
+
+
+def encode_own_message(message: Proposal | Vote) -> bytes:
+    """The record of a message we signed, as a peer's copy of it would be logged."""
+    own = ProposalReceived(message) if isinstance(message, Proposal) else VoteReceived(message)
+    return encode_event(own)
+
+
+def decode_replayable(records: Iterable[bytes]) -> Iterator[LoggedEvent]:
+    """The events of ``records``, skipping (with a warning) those this version cannot read."""
+    for record in records:
+        try:
+            yield decode_event(record)
+        except codec.CodecError as exc:
+            log.warning("wal: skipping a record this version cannot read: %s", exc)
+
+
+def is_own_message(event: Event, public_key: bytes | None) -> bool:
+    """True if ``event`` carries a proposal or vote signed by ``public_key``."""
+    if public_key is None:
+        return False
+    if isinstance(event, ProposalReceived):
+        return event.proposal.proposer == public_key
+    return isinstance(event, VoteReceived) and event.vote.validator == public_key

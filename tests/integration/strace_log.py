@@ -57,6 +57,11 @@ class Call:
         """The string arguments, decoded (paths for ``rename``/``openat``)."""
         return [decode_hex(s).decode(errors="replace") for s in _STRINGS.findall(self.text)]
 
+    @property
+    def buffers(self) -> list[bytes]:
+        """The string arguments as raw bytes (the data of a write, in order)."""
+        return [decode_hex(s) for s in _STRINGS.findall(self.text)]
+
     def carries(self, data: bytes) -> bool:
         """True if ``data`` appears whole inside one buffer this call wrote."""
         return hex_escaped(data) in self.text

@@ -5,20 +5,21 @@ threads) while it votes, acknowledges a transaction sent with ``broadcast_tx_syn
 block holding one sent with ``broadcast_tx_commit``. The trace shows, call by call, what reached
 the disk before what left the process:
 
-(a) every sign-state update is: the temp file written and fsynced, renamed over
-    ``sign_state.json``, the data folder fsynced; and no write to a peer socket happens from
-    the signing until the folder's fsync. How the signing is found: the driver writes the
-    message it just signed to the consensus WAL, fsyncs the WAL, and only then creates the sign
-    state's temp file, all in the step where the replica signed; so the last WAL write before
-    the temp file's creation is the first trace of the signature. Peer sockets are recognised
-    by their TCP ends (one end is a validator's P2P port), which ``-yy`` prints at the moment of
-    each call, so a reused descriptor cannot mislead. Frames are encrypted, so the trace cannot
-    show which write holds the vote; it does not need to: every write that can hold it comes
-    after the signing, so if the first peer write after the signing comes after the folder's
-    fsync, the vote left only once its sign state was durable. (A step that sent before even
-    logging its signature would not show as such; the driver's order of actions is what its unit
-    tests check. This test checks what only the real process shows: the fsyncs are real system
-    calls on the right files, and no thread writes to a peer in between.)
+(a) every sign-state update is: the messages it covers written to the consensus WAL and the
+    WAL fsynced, then the temp file written and fsynced, renamed over ``sign_state.json``, the
+    data folder fsynced, all by one thread (node.persister's worker; the event loop meanwhile
+    keeps serving peers and clients, so other peer writes do happen in between). The covered
+    messages are read back from the WAL writes of that thread since its previous update (our
+    own proposals and votes). Frames are encrypted but their length header is not, and a
+    message's frame length is known from its encoding: each covered message must go out to a
+    peer after the folder's fsync, and a covered proposal (its block makes its length unique
+    in practice) must not go out in any peer write before it. A vote's frame has the length of
+    our other votes of that height (the prevote can still be on its way when the precommit is
+    signed), so for votes the trace shows only that they were sent after; that nothing is sent
+    before its sign state is durable is what the driver's tests check (tests/node/test_driver.py,
+    test_persist_off_loop.py). Peer sockets are recognised by their TCP ends (one end is a
+    validator's P2P port), which ``-yy`` prints at the moment of each call, so a reused
+    descriptor cannot mislead.
 (b) the block batch holding the transaction is written to LevelDB's log file and that file is
     fdatasync'ed (or fsynced) before the reply to ``broadcast_tx_commit`` (the write on the RPC
     socket that carries the tx hash) leaves the process;
@@ -30,7 +31,6 @@ the disk before what left the process:
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import shutil
@@ -43,6 +43,14 @@ from pathlib import Path
 import pytest
 
 from consensus.crypto import sha256
+from consensus.events import ProposalReceived, VoteReceived
+from consensus.messages import Vote
+from consensus.proposal import Proposal
+from consensus.types import PublicKey
+from node.gossip import ConsensusPayload, encode_gossip
+from node.p2p.frames import HEADER, TAG_LEN
+from node.wal import RecordKind, scan_segment
+from node.wal_events import decode_event
 from tests.integration.harness import Cluster
 from tests.integration.strace_log import Call, parse
 from tests.integration.txs import b64, make_transfer
@@ -122,6 +130,7 @@ def test_sign_state_and_block_are_durable_before_they_leave_the_node(
         answer = cluster.call(TRACED, "broadcast_tx_commit", tx=b64(committed))
         assert answer["tx_result"]["code"] == 0, answer
         wait_signed_at(cluster, int(answer["height"]) + 3)
+        wait_own_proposal_in_trace(cluster, int(answer["height"]))
     calls = parse(trace.read_text(errors="replace").splitlines())
     check_sign_state_order(calls, cluster)
     data = os.path.realpath(cluster.node(TRACED).home / "data")
@@ -152,16 +161,33 @@ def describe(calls: list[Call]) -> str:
     return "; ".join(f"{call.name}({target(call)})" for call in calls)
 
 
+def wait_own_proposal_in_trace(cluster: Cluster, after: int, timeout_s: float = 180) -> None:
+    """Trace on until a block above ``after`` proposed by bank-d is committed and bank-d has
+    signed at the next height (so the update covering that proposal is whole in the trace)."""
+    me = cluster.call(TRACED, "status")["validator_info"]["address"]
+    deadline = time.monotonic() + timeout_s
+    height = after + 1
+    while time.monotonic() < deadline:
+        cluster.wait_height(TRACED, height)
+        header = cluster.call(TRACED, "block", height=str(height))["block"]["header"]
+        if header["proposer_address"] == me:
+            wait_signed_at(cluster, height + 1)
+            return
+        height += 1
+    raise AssertionError(f"bank-d proposed no block from height {after + 1} to {height}")
+
+
 def check_sign_state_order(calls: list[Call], cluster: Cluster) -> None:
     data = os.path.realpath(cluster.node(TRACED).home / "data")
-    final, temp = f"{data}/sign_state.json", f"{data}/sign_state.json.tmp"
-    ports = peer_ports(cluster)
+    final, temp, wal = f"{data}/sign_state.json", f"{data}/sign_state.json.tmp", f"{data}/wal/"
+    frames = peer_frames(calls, peer_ports(cluster))
+    me = cluster.validator_key(TRACED)
     opened = [i for i, c in enumerate(calls) if c.name == "openat" and c.strings[-1:] == [temp]]
-    checked = 0
-    for start, end in itertools.pairwise(opened):  # the last step may be cut short
-        signed = last_wal_write_before(calls, start, f"{data}/wal/")
-        if signed is None:
-            continue  # the trace began inside this step
+    checked = proposals = 0
+    for previous, start, end in zip([-1, *opened], opened, opened[1:], strict=False):
+        signed = last_wal_write_before(calls, start, wal)
+        if signed is None or previous < 0:
+            continue  # the trace began inside this update
         step = calls[start:end]
         renames = [i for i, c in enumerate(step) if c.name.startswith("rename")]
         assert renames, f"sign-state temp file never renamed: {describe(step)}"
@@ -174,11 +200,81 @@ def check_sign_state_order(calls: list[Call], cluster: Cluster) -> None:
         ]
         assert folder_syncs, f"rename without a folder fsync after it: {describe(step)}"
         durable = step[folder_syncs[0]].ended
-        first_send = next((c for c in calls[signed:] if is_peer_write(c, ports)), None)
-        assert first_send is not None, "no peer write after the signing"
-        assert first_send.began > durable, f"peer write before the sign state: {first_send}"
+        covered = covered_messages(calls, previous, start, wal, me)
+        assert covered, f"no message of ours logged before the update at {start}"
+        first_logged = covered[0][0]
+        wal_syncs = [
+            c for c in calls[covered[-1][0] : start]
+            if c.name in SYNCS and (c.fd_target or "").startswith(wal)
+        ]  # fmt: skip
+        assert wal_syncs, "sign state written before the WAL holding its messages was fsynced"
+        for _, message in covered:
+            length = compute_frame_length(message)
+            sent = [began for began, n in frames if n == length]
+            if isinstance(message, Proposal):
+                early = [b for b in sent if calls[first_logged].began < b < durable]
+                assert not early, f"our proposal left before its sign state was durable: {early}"
+                proposals += 1
+            assert any(b > durable for b in sent), f"{message!r} not sent after its update"
         checked += 1
     assert checked >= SIGNINGS_MIN, f"only {checked} sign-state updates in the trace"
+    assert proposals >= 1, "no proposal of ours in the trace"
+
+
+def covered_messages(
+    calls: list[Call], previous: int, start: int, wal: str, me: PublicKey
+) -> list[tuple[int, Proposal | Vote]]:
+    """Our proposals and votes the updating thread wrote to the WAL since its last update."""
+    tid = calls[start].tid
+    found: list[tuple[int, Proposal | Vote]] = []
+    for position in range(previous + 1, start):
+        call = calls[position]
+        if call.tid != tid or call.name not in WRITES:
+            continue
+        if not (call.fd_target or "").startswith(wal):
+            continue
+        for record in scan_segment(written_bytes(call), "trace").records:
+            if record.kind is not RecordKind.DATA:
+                continue
+            event = decode_event(record.body)
+            if isinstance(event, ProposalReceived) and event.proposal.proposer == me:
+                found.append((position, event.proposal))
+            elif isinstance(event, VoteReceived) and event.vote.validator == me:
+                found.append((position, event.vote))
+    return found
+
+
+def compute_frame_length(message: Proposal | Vote) -> int:
+    """The length header of the frame that carries ``message`` to a peer."""
+    return 1 + len(encode_gossip(ConsensusPayload(message))) + TAG_LEN
+
+
+def written_bytes(call: Call) -> bytes:
+    """The bytes a write call wrote (its buffers, cut to the byte count it returned)."""
+    data = b"".join(call.buffers)
+    result = call.text.rsplit(" = ", 1)[-1].split()[0]
+    return data[: int(result)] if result.isdigit() else b""
+
+
+def peer_frames(calls: list[Call], ports: set[int]) -> list[tuple[int, int]]:
+    """(position the write began, length header) of every frame written to a peer, reading
+    each connection's byte stream from its first write in the trace."""
+    streams: dict[tuple[int, int], bytes] = {}
+    found = []
+    for call in calls:
+        if not is_peer_write(call, ports):
+            continue
+        tcp = call.tcp_ports
+        assert tcp is not None
+        pending = streams.get(tcp, b"") + written_bytes(call)
+        while len(pending) >= HEADER.size:
+            (length,) = HEADER.unpack_from(pending)
+            if len(pending) < HEADER.size + length:
+                break
+            found.append((call.began, length))
+            pending = pending[HEADER.size + length :]
+        streams[tcp] = pending
+    return found
 
 
 def last_wal_write_before(calls: list[Call], index: int, wal: str) -> int | None:
