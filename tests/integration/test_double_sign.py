@@ -13,8 +13,8 @@ so the chain only moves when a transaction arrives and every step is the test's 
      is back at (H, 0) knowing nothing; the same transaction makes it propose a new block (its
      time is later) and prevote that: the observer must report both double signs;
    - restarted normally, its WAL and sign state give back B and its prevote; two validators
-     return, H commits with B and the chain goes on: the observer sees ALONE's precommits at H
-     and after, and no double sign.
+     return, H commits (with B if in round 0) and the chain goes on: the observer sees ALONE's
+     precommits at H and after, and no double sign.
 """
 
 from __future__ import annotations
@@ -158,5 +158,10 @@ def test_clean_restart_signs_nothing_conflicting_and_keeps_signing(
 
     observer.wait_for(precommitted_at_and_after_height, WAIT_S, f"precommits at {height}, +1")
     assert not observer.double_signs(), observer.describe_double_signs()
-    committed = cluster.call(ALONE, "block", height=str(height))["block_id"]["hash"]
-    assert committed.lower() == proposed_block.hex(), "H committed another block than B"
+    # Whether H commits in round 0 is timing: the returning validators may time the round
+    # out before B reaches them (a later round then commits another proposer's block, which is
+    # legal: ALONE only prevoted B). A round-0 commit, though, can only be ALONE's B, given
+    # back by its WAL; a forgotten B would have been a second proposal, a double sign above.
+    commit = cluster.call(ALONE, "commit", height=str(height))["signed_header"]["commit"]
+    if int(commit["round"]) == 0:
+        assert commit["block_id"]["hash"].lower() == proposed_block.hex(), "H's round 0 is not B"
