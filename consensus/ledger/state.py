@@ -444,10 +444,12 @@ class State:
 
     @property
     def config(self) -> ChainConfig:
-        raw = self.get(CONFIG_KEY)
-        if raw is None:
+        # Read by every admission check and every tx of a block: through the decode memo, so
+        # the record is decoded once per stored value, not once per read.
+        record = self.get_record(CONFIG_KEY)
+        if not isinstance(record, ChainConfig):
             raise LookupError("state has no chain config")
-        return ChainConfig.from_wire(_unpack(raw))
+        return record
 
 
 def encode_meta(height: int, app_hash: bytes) -> bytes:
