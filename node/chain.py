@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from consensus.blocks import GENESIS_PARENT_HASH, Block
+import msgpack
+
+from consensus.blocks import GENESIS_PARENT_HASH, Block, compute_results_hash
 from consensus.crypto import sha256
 from consensus.ledger import (
     BlockResult,
@@ -23,7 +25,6 @@ from consensus.ledger import (
     State,
     build_genesis_state,
     decode_receipts,
-    encode_receipts,
     execute_block,
     get_validators,
 )
@@ -88,6 +89,8 @@ class StoredBlock:
     tx_hashes: tuple[Hash32, ...]
     state: State
     """The state after the block, its tree read from the store."""
+    results_hash: Hash32
+    """Root of the block's receipts (computed in the worker, from the bytes stored)."""
 
 
 class Chain:
@@ -286,12 +289,14 @@ class Chain:
             raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
         state, tx_hashes = known.state, known.tx_hashes
         result = execute_block(state, block.txs, height, block.header.time_ms, known.verdicts)
-        write = self._build_write(block, certificate, result, tx_hashes)
+        encoded_receipts = [receipt.encode() for receipt in result.receipts]
+        write = self._build_write(block, certificate, result, tx_hashes, encoded_receipts)
         self.store.commit_block(write)
         stored_state = self._on_disk(result.state, height, write.state_changes)
         self._genesis_state = None  # stored with block 1
         prune_state_tree(self.store, height, self.state_versions_kept)
-        return StoredBlock(block, certificate, result, tx_hashes, stored_state)
+        results_hash = compute_results_hash(encoded_receipts)
+        return StoredBlock(block, certificate, result, tx_hashes, stored_state, results_hash)
 
     def publish_stored(self, stored: StoredBlock) -> CommittedBlock:
         """Step 3, on the thread that owns the chain: the stored block becomes the tip."""
@@ -300,7 +305,7 @@ class Chain:
             raise ChainMismatchError(f"block {block.height} published on {self.state.height}")
         self.state = stored.state
         self.tip_time_ms = block.header.time_ms
-        self.last_results_hash = compute_receipts_hash(result.receipts)
+        self.last_results_hash = stored.results_hash
         self._record_validator_sets()
         return CommittedBlock(
             block=block,
@@ -318,6 +323,7 @@ class Chain:
         certificate: CommitCertificate,
         result: BlockResult,
         tx_hashes: tuple[Hash32, ...],
+        encoded_receipts: list[bytes],
     ) -> BlockWrite:
         changes: Mapping[bytes, bytes | None] = result.state_changes
         tree_writes = result.tree_writes
@@ -329,7 +335,7 @@ class Chain:
             height=block.height,
             block=block.encode(),
             certificate=certificate.encode(),
-            results=encode_receipts(result.receipts),
+            results=join_encoded_list(encoded_receipts),
             tx_hashes=tx_hashes,
             state_changes=changes,
             app_hash=result.app_hash,
@@ -343,3 +349,12 @@ class Chain:
             if block is None or cert is None:
                 return
             yield block, cert
+
+
+def join_encoded_list(encoded: list[bytes]) -> bytes:
+    """The canonical encoding of a list whose items are already canonically encoded: the list's
+    msgpack header, then the items' bytes (what ``codec.encode`` gives for the decoded list,
+    as ``encode_receipts`` does). Lets a block's receipts be encoded once, for both the stored
+    results and the results root, instead of twice."""
+    header: bytes = msgpack.Packer().pack_array_header(len(encoded))
+    return header + b"".join(encoded)

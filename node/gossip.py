@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import msgpack
+
 from consensus import codec
 from consensus.messages import MESSAGE_BYTES_MAX
 from consensus.wire import Message, decode_message, encode_message
@@ -96,7 +98,7 @@ def encode_gossip(payload: GossipPayload) -> bytes:
 
 
 def decode_gossip(data: bytes) -> GossipPayload:
-    items = codec.expect_list(codec.decode(data, GOSSIP_FRAME_BYTES_MAX), "gossip", 8)
+    items = codec.expect_list(_decode_frame(data), "gossip", 8)
     if len(items) < 2:
         raise codec.CodecError("gossip frame too short")
     channel = codec.expect_uint(items[0], "channel")
@@ -104,10 +106,10 @@ def decode_gossip(data: bytes) -> GossipPayload:
     if channel == Channel.CONSENSUS and len(body) == 1:
         return ConsensusPayload(decode_message(codec.expect_bytes(body[0], "message")))
     if channel == Channel.TXS and len(body) == 1:
-        txs = codec.expect_list_of(
-            body[0], "txs", lambda tx: codec.expect_bytes(tx, "tx"), TX_BATCH_MAX
-        )
-        return TxBatch(txs)
+        txs = codec.expect_list(body[0], "txs", TX_BATCH_MAX)
+        if not _are_all_bytes(txs):
+            raise codec.CodecError("txs: every tx must be bytes")
+        return TxBatch(tuple(txs))
     if channel == Channel.STATUS and len(body) in (1, 2):
         time_ms = codec.expect_uint(body[1], "time_ms", 2**62) if len(body) == 2 else None
         return StatusPayload(codec.expect_uint(body[0], "height"), time_ms)
@@ -125,6 +127,44 @@ def decode_gossip(data: bytes) -> GossipPayload:
     if statesync is not None:
         return statesync
     raise codec.CodecError(f"unknown gossip channel {channel} or wrong arity")
+
+
+def _decode_frame(data: bytes) -> codec.Value:
+    """``codec.decode(data, GOSSIP_FRAME_BYTES_MAX)``, with a cheaper canonical check for a tx
+    batch: msgpack's own packing of a list of a small int and a list of bytes is the canonical
+    encoding already (no maps to sort, nothing outside the value space), so the codec's walk
+    over every transaction of the frame is not needed to compare the re-encoding."""
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise codec.CodecError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+    if len(data) > GOSSIP_FRAME_BYTES_MAX:
+        raise codec.CodecError(f"input of {len(data)} bytes exceeds {GOSSIP_FRAME_BYTES_MAX}")
+    if not data:
+        raise codec.CodecError("empty input")
+    value = codec.unpack(data)
+    if _is_tx_batch(value):
+        canonical: bytes = msgpack.packb(value, use_bin_type=True)
+    else:
+        canonical = codec.encode(value)
+    if canonical != data:
+        raise codec.CodecError("non-canonical encoding")
+    return value
+
+
+def _is_tx_batch(value: codec.Value) -> bool:
+    return (
+        type(value) is list
+        and len(value) == 2
+        and type(value[0]) is int
+        and value[0] == Channel.TXS
+        and type(value[1]) is list
+        and _are_all_bytes(value[1])
+    )
+
+
+def _are_all_bytes(items: list[codec.Value]) -> bool:
+    return all(type(item) is bytes for item in items)
 
 
 def split_tx_batches(txs: list[bytes], frame_bytes_max: int) -> tuple[list[list[bytes]], int]:

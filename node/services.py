@@ -13,8 +13,10 @@ is cut off and told so, never allowed to hold memory without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from consensus.crypto import PrivateKey, sha256
@@ -37,6 +39,8 @@ SUBSCRIPTION_QUEUE_MAX = 256
 SUBSCRIBERS_MAX = 1_000
 TX_WAITERS_MAX = 50_000
 TX_GOSSIP_FLUSH_S = 0.01
+TX_GOSSIP_HOLD_MAX_S = 0.25
+"""Longest a held batch's first tx waits for gossip (``TxGossip.held``) before a flush anyway."""
 
 
 @dataclass(eq=False)
@@ -112,19 +116,46 @@ class TxGossip:
     with observers behind a single validator would need relaying here.
 
     Batches are capped by count and by bytes (``frame_bytes_max``): a batch never exceeds what
-    one P2P frame carries, whatever the size of the transactions or the configured frame."""
+    one P2P frame carries, whatever the size of the transactions or the configured frame.
+
+    While a client's batch is admitted (``held``), the timer does not flush: the batch's calls
+    yield to the loop between them, and each tick would otherwise send a frame of the few txs
+    admitted since, which every peer then reads, decrypts and decodes on its own."""
 
     def __init__(
-        self, broadcast: Callable[[bytes], object], frame_bytes_max: int = 8 * 1024 * 1024
+        self,
+        broadcast: Callable[[bytes], object],
+        frame_bytes_max: int = 8 * 1024 * 1024,
+        hold_max_s: float = TX_GOSSIP_HOLD_MAX_S,
     ) -> None:
         self._broadcast = broadcast
         self._frame_bytes_max = frame_bytes_max
         self._pending: list[bytes] = []
+        self._holds = 0
+        self._hold_max_s = hold_max_s
+        self._first_pending_s = 0.0
 
     def queue(self, raw: bytes) -> None:
+        if not self._pending:
+            self._first_pending_s = time.monotonic()
         self._pending.append(raw)
         if len(self._pending) >= TX_BATCH_MAX:
             self.flush()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Gossip the txs queued inside the block together, when it ends (or once the first of
+        them has waited ``hold_max_s``, or a frame's worth is queued)."""
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            if not self._holds:
+                self.flush()
+
+    def _is_held(self) -> bool:
+        return self._holds > 0 and time.monotonic() - self._first_pending_s < self._hold_max_s
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -137,7 +168,8 @@ class TxGossip:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(TX_GOSSIP_FLUSH_S)
-            self.flush()
+            if self._pending and not self._is_held():
+                self.flush()
 
     def send_pending_to(self, send: Callable[[bytes], object], pending: list[bytes]) -> None:
         """Send a peer that just (re)connected the txs waiting here, in batches: those admitted

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import cast
 
 import msgpack
 
@@ -437,17 +438,20 @@ class State:
         return self._meta()[1]
 
     def _meta(self) -> tuple[int, Hash32]:
-        raw = self.get(META_KEY)
-        if raw is None:
+        # Read by every admission check (for the next height): through the decode memo.
+        record = self.get_record(META_KEY)
+        if record is None:
             raise LookupError("state has no meta record")
-        return _read_meta(_unpack(raw))
+        return cast(tuple[int, Hash32], record)
 
     @property
     def config(self) -> ChainConfig:
-        raw = self.get(CONFIG_KEY)
-        if raw is None:
+        # Read by every admission check and every tx of a block: through the decode memo, so
+        # the record is decoded once per stored value, not once per read.
+        record = self.get_record(CONFIG_KEY)
+        if not isinstance(record, ChainConfig):
             raise LookupError("state has no chain config")
-        return ChainConfig.from_wire(_unpack(raw))
+        return record
 
 
 def encode_meta(height: int, app_hash: bytes) -> bytes:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -262,10 +263,22 @@ def install(app: web.Application, registry: Registry, services: NodeServices) ->
         ),
     ):
         registry.add(method)
-    if services.verifier.is_threaded:  # inline, the txs need not be read twice
-        registry.prepare_batch = lambda requests: services.verifier.prepared(
-            list(_iter_submitted_txs(registry, requests))
-        )
+    registry.prepare_batch = lambda requests: _admitting_batch(services, registry, requests)
+
+
+@contextlib.asynccontextmanager
+async def _admitting_batch(
+    services: NodeServices, registry: Registry, requests: Sequence[Any]
+) -> AsyncIterator[None]:
+    """Around a batch array: its txs are gossiped together when it ends, and their signatures
+    are checked on the verify threads first if there are any (inline, the txs need not be read
+    twice)."""
+    with services.gossip.held():
+        if not services.verifier.is_threaded:
+            yield
+            return
+        async with services.verifier.prepared(list(_iter_submitted_txs(registry, requests))):
+            yield
 
 
 SUBMIT_METHODS = frozenset(("broadcast_tx_async", "broadcast_tx_sync", "broadcast_tx_commit"))

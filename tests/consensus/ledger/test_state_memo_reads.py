@@ -1,0 +1,57 @@
+"""``State.config`` and the state's meta record (height, app hash) are read by every admission
+check and every tx of a block: they must come from the decode memo (decoded once per stored
+value), yet always say what the state holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.ledger import State
+from consensus.ledger.records import ChainConfig
+from consensus.ledger.state import CONFIG_KEY, META_KEY, encode_meta, encode_value
+
+from .world import genesis_state
+
+
+def test_config_is_decoded_once_per_stored_value() -> None:
+    state = genesis_state()
+    first = state.config
+    assert first.chain_id and first == ChainConfig.from_wire(first.to_wire())
+    assert state.config is first  # the memo's record, not a fresh decode
+    later = state.with_changes({b"x-unrelated": None})
+    assert later.config is first  # derived states share the memo
+
+
+def test_config_follows_a_changed_record() -> None:
+    state = genesis_state()
+    changed = ChainConfig("another-chain", state.config.genesis_time_ms + 1)
+    later = state.with_changes({CONFIG_KEY: encode_value(changed)})
+    assert later.config == changed
+    assert state.config != changed  # the parent state is unchanged
+
+
+def test_a_state_without_config_says_so() -> None:
+    meta = genesis_state().get(META_KEY)
+    assert meta is not None
+    with pytest.raises(LookupError):
+        _ = State(({META_KEY: meta},)).config
+
+
+def test_meta_is_decoded_once_per_stored_value_and_follows_changes() -> None:
+    state = genesis_state()
+    assert state.height == 0
+    memo = state.memo.get(META_KEY[0], {})
+    raw = state.get(META_KEY)
+    assert raw is not None and raw in memo  # decoded into the memo by the read above
+    memo[raw] = (7, state.app_hash)  # a memo entry is what the read returns from then on
+    assert state.height == 7
+    later = state.with_changes({META_KEY: encode_meta(3, bytes(32))})
+    assert (later.height, later.app_hash) == (3, bytes(32))
+    assert state.height == 7  # the parent's stored bytes, still through the memo
+
+
+def test_a_state_without_meta_says_so() -> None:
+    config = genesis_state().get(CONFIG_KEY)
+    assert config is not None
+    with pytest.raises(LookupError):
+        _ = State(({CONFIG_KEY: config},)).height
