@@ -167,8 +167,17 @@ class LevelDBStore:
         return self._get(keys.state_key(key))
 
     def get_tree(self, key: bytes) -> bytes | None:
-        base.validate_bytes_arg(key, "key")
-        return self._get(keys.tree_key(key))
+        """One tree node (the tree's hot read: a block's update may read thousands, so the
+        checks and the error translation of ``_get`` run only when needed)."""
+        db = self._db
+        if db is None or type(key) is not bytes:
+            base.validate_bytes_arg(key, "key")
+            db = self._check_open()
+        try:
+            value: bytes | None = db.get(keys.PREFIX_TREE + key)
+        except (plyvel.Error, RuntimeError) as exc:
+            raise _translate(exc, "reading a tree node") from exc
+        return value
 
     def iter_tree(self, prefix: bytes, stop: bytes | None = None) -> Iterator[bytes]:
         """State tree keys under ``prefix`` (below ``stop`` if given), in key order."""
@@ -325,12 +334,17 @@ def _call(action: Callable[[], Any], what: str) -> Any:
     """Run one plyvel call; its errors become :class:`StorageError` subclasses."""
     try:
         return action()
-    except plyvel.CorruptionError as exc:
-        raise StoreCorruptedError(f"{what}: {_describe(exc)}") from exc
-    except plyvel.Error as exc:
-        raise StorageError(f"{what}: {_describe(exc)}") from exc
-    except RuntimeError as exc:  # plyvel's "Database is closed" / "Iterator is closed"
-        raise StoreClosedError(f"{what}: {_describe(exc)}") from exc
+    except (plyvel.Error, RuntimeError) as exc:
+        raise _translate(exc, what) from exc
+
+
+def _translate(exc: Exception, what: str) -> StorageError:
+    """The store's error for a plyvel error met while doing ``what``."""
+    if isinstance(exc, plyvel.CorruptionError):
+        return StoreCorruptedError(f"{what}: {_describe(exc)}")
+    if isinstance(exc, plyvel.Error):
+        return StorageError(f"{what}: {_describe(exc)}")
+    return StoreClosedError(f"{what}: {_describe(exc)}")  # "Database is closed" and the like
 
 
 def _describe(exc: BaseException) -> str:
