@@ -223,6 +223,7 @@ class _Batch:
         "cache",
         "cached",
         "keys",
+        "known",
         "load",
         "prior",
         "stale",
@@ -248,6 +249,9 @@ class _Batch:
         self.cache: dict[bytes, Node] = {}
         """Nodes this batch built; given to the shared cache once, at the end."""
         self.prior = prior
+        self.known: dict[int, tuple[bytes, bytes | None]] = {}
+        """By change index: the leaf hash of its key's prior value, and that value (asked of
+        ``prior`` once, however many unread nodes its path crosses)."""
 
     def update(self, ref: bytes | None, lo: int, hi: int) -> bytes | None:
         """The new subtree for ``ref`` with changes ``lo:hi`` (``lo < hi``)."""
@@ -269,12 +273,17 @@ class _Batch:
         """The leaf ``ref`` without reading it, if it is change ``index``'s key with the value
         ``prior`` says it holds: a node's hash commits to its contents, so a hash equal to that
         leaf's hash is that leaf (a balance update then reads no leaf from disk)."""
-        assert self.prior is not None
-        key = self.keys[index]
-        value = self.prior(key)
-        if value is None or ref[VERSION_BYTES:] != nodes.hash_leaf(key, value):
+        known = self.known.get(index)
+        if known is None:
+            assert self.prior is not None
+            key = self.keys[index]
+            value = self.prior(key)
+            leaf_hash = b"" if value is None else nodes.hash_leaf(key, value)
+            known = self.known[index] = (leaf_hash, value)
+        leaf_hash, value = known
+        if value is None or ref[VERSION_BYTES:] != leaf_hash:
             return None
-        return Leaf(key, value)
+        return Leaf(self.keys[index], value)
 
     def update_inner(self, ref: bytes, node: Inner, lo: int, hi: int) -> bytes | None:
         keys = self.keys
