@@ -29,13 +29,11 @@ def ensure_recursion_headroom() -> None:
 class StoreTreeReader:
     """The tree's key space, read from the store's tree column."""
 
-    __slots__ = ("_store",)
+    __slots__ = ("get",)
 
     def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def get(self, key: bytes) -> bytes | None:
-        return self._store.get_tree(key)
+        self.get = store.get_tree
+        """The store's own read (bound once: a block's update may read thousands of nodes)."""
 
 
 def open_state_tree(store: Store, height: int, cache: NodeCache | None = None) -> StateTree:

@@ -9,7 +9,7 @@ tree, which a proof of liabilities proves complete. Every other key is the same 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from consensus.blocks import compute_results_hash
 from consensus.ledger.events import Receipt
@@ -46,11 +46,20 @@ def instrument_balances_range(instrument_id: str) -> tuple[bytes, bytes]:
 
 
 def commit_changes(
-    tree: StateTree, height: int, changes: Mapping[bytes, bytes | None]
+    tree: StateTree,
+    height: int,
+    changes: Mapping[bytes, bytes | None],
+    prior: Callable[[bytes], bytes | None] | None = None,
 ) -> tuple[StateTree, TreeWrites]:
-    """The tree after one block's state changes, as version ``height``, and its writes."""
+    """The tree after one block's state changes, as version ``height``, and its writes.
+
+    ``prior`` reads a state key in the state ``tree`` commits to: the tree then recognises the
+    leaves it replaces by their hashes instead of reading them (the root is the same either
+    way)."""
     batch = {to_tree_key(k): v for k, v in changes.items() if k != _META_KEY}
-    return tree.update(height, batch)
+    if prior is None:
+        return tree.update(height, batch)
+    return tree.update(height, batch, lambda tree_key: prior(to_state_key(tree_key)))
 
 
 def build_state_tree(items: Iterable[tuple[bytes, bytes]], height: int) -> StateTree:

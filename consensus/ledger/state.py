@@ -462,4 +462,4 @@ def commit_block_changes(
     state: State, height: int, changes: Mapping[bytes, bytes | None]
 ) -> tuple[StateTree, commitment.TreeWrites]:
     """The state tree after a block's ``changes`` on ``state``; its root is the block's app hash."""
-    return commitment.commit_changes(state.tree, height, changes)
+    return commitment.commit_changes(state.tree, height, changes, state.get)

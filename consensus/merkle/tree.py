@@ -20,7 +20,7 @@ must allow a few thousand frames (the node raises the limit: ``node.state_tree``
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import cast
 
 from consensus.codec import CodecError
@@ -38,6 +38,9 @@ from consensus.merkle.store import (
 
 NODE_CACHE_MAX = 1 << 18
 """Decoded nodes kept (about 100 MB at most; evicted oldest first): the hot top of the tree."""
+
+PriorValues = Callable[[bytes], bytes | None]
+"""The value a key holds in the version an update starts from (None: absent)."""
 
 
 class NodeCache:
@@ -64,6 +67,13 @@ class NodeCache:
         if len(cached) > self.limit:  # one batch larger than the whole cache: keep its newest
             for old in list(cached)[: len(cached) - self.limit]:
                 cached.pop(old, None)
+
+    def discard_many(self, node_keys: list[bytes]) -> None:
+        """Forget nodes a newer version replaced: the versions that still hold them are older
+        than the tip, so keeping them would only push out nodes of the current tree."""
+        pop = self._nodes.pop
+        for node_key in node_keys:
+            pop(node_key, None)
 
     def put(self, node_key: bytes, node: Node) -> None:
         cached = self._nodes
@@ -171,13 +181,21 @@ class StateTree:
     # -- the batch update ------------------------------------------------------------------------
 
     def update(
-        self, version: int, changes: Mapping[bytes, bytes | None]
+        self,
+        version: int,
+        changes: Mapping[bytes, bytes | None],
+        prior: PriorValues | None = None,
     ) -> tuple[StateTree, dict[bytes, bytes | None]]:
-        """Apply one batch (None deletes) as version ``version``; return its view and writes."""
+        """Apply one batch (None deletes) as version ``version``; return its view and writes.
+
+        ``prior`` may tell the value each changed key holds in this version (None: absent): a
+        hint that spares reading the leaf a change replaces (see :meth:`_Batch.known_leaf`).
+        A wrong hint costs only that read; the result never depends on it."""
         if version <= self.version and self.root is not None:
             raise ValueError(f"version {version} does not follow {self.version}")
-        batch = _Batch(self, version, sorted(changes.items()))
+        batch = _Batch(self, version, sorted(changes.items()), prior)
         root = batch.update(self.root, 0, len(batch.keys)) if batch.keys else self.root
+        self._cache.discard_many(batch.stale)
         self._cache.put_many(batch.cache)
         writes = batch.writes
         stale_head = STALE_PREFIX + batch.version_bytes
@@ -201,10 +219,25 @@ class _Batch:
     its own key changes: only the nodes on the changed paths are built, hashed and encoded,
     each once."""
 
-    __slots__ = ("cache", "cached", "keys", "load", "stale", "values", "version_bytes", "writes")
+    __slots__ = (
+        "cache",
+        "cached",
+        "keys",
+        "known",
+        "load",
+        "prior",
+        "stale",
+        "values",
+        "version_bytes",
+        "writes",
+    )
 
     def __init__(
-        self, tree: StateTree, version: int, changes: Sequence[tuple[bytes, bytes | None]]
+        self,
+        tree: StateTree,
+        version: int,
+        changes: Sequence[tuple[bytes, bytes | None]],
+        prior: PriorValues | None,
     ) -> None:
         self.load = tree.load
         self.cached = tree._cache._nodes.get  # the hot path's one lookup, without a call
@@ -215,16 +248,42 @@ class _Batch:
         self.stale: list[bytes] = []
         self.cache: dict[bytes, Node] = {}
         """Nodes this batch built; given to the shared cache once, at the end."""
+        self.prior = prior
+        self.known: dict[int, tuple[bytes, bytes | None]] = {}
+        """By change index: the leaf hash of its key's prior value, and that value (asked of
+        ``prior`` once, however many unread nodes its path crosses)."""
 
     def update(self, ref: bytes | None, lo: int, hi: int) -> bytes | None:
         """The new subtree for ``ref`` with changes ``lo:hi`` (``lo < hi``)."""
         if ref is None:
             return self.build(lo, hi)
-        node = self.cached(ref) or self.load(ref)
+        node = self.cached(ref)
+        if node is None:
+            if hi - lo == 1 and self.prior is not None:
+                leaf = self.known_leaf(ref, lo)
+                if leaf is not None:
+                    return self.update_leaf(ref, leaf, lo, hi)
+            node = self.load(ref)
         if type(node) is Leaf:
             return self.update_leaf(ref, node, lo, hi)
         assert type(node) is Inner
         return self.update_inner(ref, node, lo, hi)
+
+    def known_leaf(self, ref: bytes, index: int) -> Leaf | None:
+        """The leaf ``ref`` without reading it, if it is change ``index``'s key with the value
+        ``prior`` says it holds: a node's hash commits to its contents, so a hash equal to that
+        leaf's hash is that leaf (a balance update then reads no leaf from disk)."""
+        known = self.known.get(index)
+        if known is None:
+            assert self.prior is not None
+            key = self.keys[index]
+            value = self.prior(key)
+            leaf_hash = b"" if value is None else nodes.hash_leaf(key, value)
+            known = self.known[index] = (leaf_hash, value)
+        leaf_hash, value = known
+        if value is None or ref[VERSION_BYTES:] != leaf_hash:
+            return None
+        return Leaf(self.keys[index], value)
 
     def update_inner(self, ref: bytes, node: Inner, lo: int, hi: int) -> bytes | None:
         keys = self.keys

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -89,16 +89,8 @@ class LevelDBStore:
             batch.put(keys.app_hash_key(height), write.app_hash)
             for tx_hash, (tx_height, index) in tx_writes.items():
                 batch.put(keys.tx_key(tx_hash), keys.encode_tx_location(tx_height, index))
-            for key, value in write.state_changes.items():
-                if value is None:
-                    batch.delete(keys.state_key(key))
-                else:
-                    batch.put(keys.state_key(key), value)
-            for key, value in write.tree_writes.items():
-                if value is None:
-                    batch.delete(keys.tree_key(key))
-                else:
-                    batch.put(keys.tree_key(key), value)
+            _put_column(batch, keys.PREFIX_STATE, write.state_changes)
+            _put_column(batch, keys.PREFIX_TREE, write.tree_writes)
             batch.put(keys.LATEST_HEIGHT_KEY, keys.encode_height(height))
             _call(batch.write, f"writing block {height}")
             self._latest_height = height
@@ -167,8 +159,17 @@ class LevelDBStore:
         return self._get(keys.state_key(key))
 
     def get_tree(self, key: bytes) -> bytes | None:
-        base.validate_bytes_arg(key, "key")
-        return self._get(keys.tree_key(key))
+        """One tree node (the tree's hot read: a block's update may read thousands, so the
+        checks and the error translation of ``_get`` run only when needed)."""
+        db = self._db
+        if db is None or type(key) is not bytes:
+            base.validate_bytes_arg(key, "key")
+            db = self._check_open()
+        try:
+            value: bytes | None = db.get(keys.PREFIX_TREE + key)
+        except (plyvel.Error, RuntimeError) as exc:
+            raise _translate(exc, "reading a tree node") from exc
+        return value
 
     def iter_tree(self, prefix: bytes, stop: bytes | None = None) -> Iterator[bytes]:
         """State tree keys under ``prefix`` (below ``stop`` if given), in key order."""
@@ -325,12 +326,28 @@ def _call(action: Callable[[], Any], what: str) -> Any:
     """Run one plyvel call; its errors become :class:`StorageError` subclasses."""
     try:
         return action()
-    except plyvel.CorruptionError as exc:
-        raise StoreCorruptedError(f"{what}: {_describe(exc)}") from exc
-    except plyvel.Error as exc:
-        raise StorageError(f"{what}: {_describe(exc)}") from exc
-    except RuntimeError as exc:  # plyvel's "Database is closed" / "Iterator is closed"
-        raise StoreClosedError(f"{what}: {_describe(exc)}") from exc
+    except (plyvel.Error, RuntimeError) as exc:
+        raise _translate(exc, what) from exc
+
+
+def _translate(exc: Exception, what: str) -> StorageError:
+    """The store's error for a plyvel error met while doing ``what``."""
+    if isinstance(exc, plyvel.CorruptionError):
+        return StoreCorruptedError(f"{what}: {_describe(exc)}")
+    if isinstance(exc, plyvel.Error):
+        return StorageError(f"{what}: {_describe(exc)}")
+    return StoreClosedError(f"{what}: {_describe(exc)}")  # "Database is closed" and the like
+
+
+def _put_column(batch: Any, prefix: bytes, writes: Mapping[bytes, bytes | None]) -> None:
+    """Put one column's writes (``None`` deletes) into ``batch``, each key under ``prefix``
+    (a block's tree writes are tens of thousands: one loop, no call per key)."""
+    put, delete = batch.put, batch.delete
+    for key, value in writes.items():
+        if value is None:
+            delete(prefix + key)
+        else:
+            put(prefix + key, value)
 
 
 def _describe(exc: BaseException) -> str:
