@@ -85,8 +85,9 @@ class AuthorityRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
         self, freezers: tuple[str, ...] | None, pausers: tuple[str, ...] | None,
         approver: str | None, authority: str, account: str, lift: bool,
     ) -> None:  # fmt: skip
-        """Governance names authorities; ``authority`` freezes, pauses its target and forces a
-        transfer (co-signed by the approver), then lifts its orders; governance may lift its
+        """Governance names authorities; ``authority`` and the regulator (whom any role check
+        lets through, so only the list can stop it) each freeze, pause their target and force a
+        transfer (co-signed by the approver), then lift their orders; governance may lift its
         order again. The promise judges each step."""
         force = None if approver is None else ApprovalRule(1, (approver,))
         terms = PolicyTerms(Limits(), force, freezers, pausers)
@@ -94,13 +95,14 @@ class AuthorityRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
         network = PolicySet(PolicyScope.NETWORK, "", terms)
         code = self.run_one("BANKA", network, "none", signers=governance)
         event(f"authorities named: {code.name}")
-        bank = account.split("/")[0]
-        self.freeze(authority, account, True, 5, "none")
-        self.pause(authority, (PauseScope.INSTRUMENT, f"{bank}:USD"), True, "none")
+        target = (PauseScope.INSTRUMENT, f"{account.split('/')[0]}:USD")
         payee = CUSTOMERS[(CUSTOMERS.index(account) + 1) % len(CUSTOMERS)]
-        self.forced_transfer(authority, account, payee, 1, False, approver)
-        self.freeze(authority, account, False, 0, "none")
-        self.pause(authority, (PauseScope.INSTRUMENT, f"{bank}:USD"), False, "none")
+        for who in dict.fromkeys([authority, "REG"]):
+            self.freeze(who, account, True, 5, "none")
+            self.pause(who, target, True, "none")
+            self.forced_transfer(who, account, payee, 1, False, approver)
+            self.freeze(who, account, False, 0, "none")
+            self.pause(who, target, False, "none")
         if lift:
             lifted = PolicySet(PolicyScope.NETWORK, "", PolicyTerms(Limits()))
             self.run_one("BANKA", lifted, "none", signers=governance)
