@@ -97,6 +97,9 @@ class Code(enum.IntEnum):
     """A key recovery without a second authority applies only after its delay."""
     NO_PENDING_RECOVERY = 52
     """There is no pending key recovery of this account to cancel."""
+    AUTHORITY_NOT_PERMITTED = 53
+    """Governance's network policy names the authorities that may freeze, pause or force a
+    transfer, and the submitter is not among them (its role alone would allow it)."""
 
 
 class InvalidTransaction(ConsensusError):
@@ -144,3 +147,5 @@ ACCOUNT_POLICIES_MAX = 4
 """Most policy orders (one per authority) standing on one account."""
 APPROVERS_MAX = 8
 """Most approvers a hold or the forced-transfer rule names (N of M-of-N)."""
+NAMED_AUTHORITIES_MAX = 32
+"""Most authorities governance's network policy names as those that may freeze (or pause)."""

@@ -17,6 +17,7 @@ from consensus.ledger.codes import (
     AMOUNT_MAX,
     EVENTS_PER_RECEIPT_MAX,
     LOG_LEN_MAX,
+    NAMED_AUTHORITIES_MAX,
     REF_LEN_MAX,
     Code,
 )
@@ -48,6 +49,7 @@ class EventType(enum.IntEnum):
     ACCOUNT_KEYS_ROTATED = 23
     ACCOUNT_RECOVERY_PROPOSED = 24
     ACCOUNT_RECOVERY_CANCELLED = 25
+    AUTHORITIES_NAMED = 26
 
 
 # Each event is flat: str, int, bool or None fields only, which keeps the codec trivial.
@@ -286,6 +288,23 @@ class PolicyChanged:
     force_required: int
 
 
+Names = str
+"""Participant ids joined by "," (ids never hold one), sorted; "" for none. Longer than a
+reference, so it has its own reader."""
+NAMES_LEN_MAX = NAMED_AUTHORITIES_MAX * 33
+
+
+@dataclass(frozen=True, slots=True)
+class AuthoritiesNamed:
+    """Governance's network policy now names who alone may freeze and who alone may pause
+    (each "" : whoever the roles allow). Emitted with the ``PolicyChanged`` of governance's
+    network order whenever that order names authorities or named them before."""
+
+    TAG: ClassVar[EventType] = EventType.AUTHORITIES_NAMED
+    freezers: Names
+    pausers: Names
+
+
 @dataclass(frozen=True, slots=True)
 class TravelRuleRecorded:
     """A payment (TRANSFER, or a hold at creation) carried a travel-rule record: the sha256
@@ -336,6 +355,7 @@ TxEvent = (
     | AccountKeysRotated
     | AccountRecoveryProposed
     | AccountRecoveryCancelled
+    | AuthoritiesNamed
 )
 """What an accepted transaction emitted, carried in its receipt (the replica's inputs are
 ``consensus.events.Event``)."""
@@ -368,6 +388,7 @@ TX_EVENT_TYPES: dict[EventType, type[TxEvent]] = {
         AccountKeysRotated,
         AccountRecoveryProposed,
         AccountRecoveryCancelled,
+        AuthoritiesNamed,
     )
 }
 
@@ -380,6 +401,7 @@ _READERS: dict[str, Any] = {
         v, lambda x: codec.expect_uint(x, n, AMOUNT_MAX)
     ),
     "str | None": lambda v, n: codec.expect_optional(v, lambda x: codec.expect_str(x, n)),
+    "Names": lambda v, n: codec.expect_str(v, n, NAMES_LEN_MAX),
 }
 _FIELDS: dict[EventType, tuple[tuple[str, Any], ...]] = {
     tag: tuple((f.name, _READERS[str(f.type)]) for f in fields(cls))

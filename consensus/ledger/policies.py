@@ -1,6 +1,6 @@
 """Policy records: limits per network, instrument, participant (a bank's customers) and account,
-the travel-rule threshold, the forced-transfer approvers; and the travel-rule record a payment
-carries.
+the travel-rule threshold, the forced-transfer approvers, the authorities that alone may freeze
+or pause; and the travel-rule record a payment carries.
 
 Like freezes and pauses, a policy belongs to the authority that set it: each authority has at
 most one order per scope and target, and the binding limit is the **strictest** of every order
@@ -25,6 +25,7 @@ from consensus.ledger.codes import (
     ACCOUNT_POLICIES_MAX,
     AMOUNT_MAX,
     APPROVERS_MAX,
+    NAMED_AUTHORITIES_MAX,
     POLICIES_MAX,
 )
 from consensus.ledger.records import (
@@ -155,6 +156,19 @@ class ApprovalRule:
         return cls.read(value, validate_participant_id)
 
 
+def read_named_authorities(value: Value, name: str) -> tuple[str, ...]:
+    """1..NAMED_AUTHORITIES_MAX participant ids, sorted and unique."""
+    ids = codec.expect_list_of(value, name, validate_participant_id, NAMED_AUTHORITIES_MAX)
+    if not ids:
+        raise CodecError(f"{name}: name at least one authority (omit the list for none)")
+    codec.sorted_unique(ids, name)
+    return ids
+
+
+def _optional_names(value: Value, name: str) -> tuple[str, ...] | None:
+    return codec.expect_optional(value, lambda v: read_named_authorities(v, name))
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyTerms:
     """What one authority's POLICY_SET says about its target."""
@@ -162,22 +176,50 @@ class PolicyTerms:
     limits: Limits
     force_approval: ApprovalRule | None = None
     """Network policy of governance only: a FORCED_TRANSFER needs the co-signatures of M of
-    these N participants (each with its own M-of-N keys)."""
+    these N participants (each with its own M-of-N keys), and is submitted by one of them."""
+    freezers: tuple[str, ...] | None = None
+    """Network policy of governance only: the only authorities that may FREEZE (or lift their
+    freeze); None: whoever the roles allow (the account's bank, a regulator)."""
+    pausers: tuple[str, ...] | None = None
+    """Network policy of governance only: the only authorities that may PAUSE (or unpause);
+    None: whoever the roles allow."""
 
     @property
     def is_empty(self) -> bool:
-        return self.limits.is_empty and self.force_approval is None
+        return (
+            self.limits.is_empty
+            and self.force_approval is None
+            and self.freezers is None
+            and self.pausers is None
+        )
+
+    @property
+    def names_authorities(self) -> bool:
+        return self.freezers is not None or self.pausers is not None
 
     def to_wire(self) -> list[Value]:
         force = None if self.force_approval is None else self.force_approval.to_wire()
-        return [self.limits.to_wire(), force]
+        if not self.names_authorities:  # the short form: one encoding per value
+            return [self.limits.to_wire(), force]
+        freezers = None if self.freezers is None else list(self.freezers)
+        pausers = None if self.pausers is None else list(self.pausers)
+        return [self.limits.to_wire(), force, freezers, pausers]
 
     @classmethod
     def from_wire(cls, value: Value) -> PolicyTerms:
-        limits, force = codec.expect_fields(value, "policy_terms", 2)
-        return cls(
+        if type(value) is not list or len(value) not in (2, 4):
+            raise CodecError("policy_terms: expected 2 fields, or 4 with named authorities")
+        limits, force = value[:2]
+        terms = cls(
             Limits.from_wire(limits), codec.expect_optional(force, ApprovalRule.of_participants)
         )
+        if len(value) == 2:
+            return terms
+        freezers = _optional_names(value[2], "freezers")
+        pausers = _optional_names(value[3], "pausers")
+        if freezers is None and pausers is None:
+            raise CodecError("policy_terms: the long form names freezers or pausers")
+        return cls(terms.limits, terms.force_approval, freezers, pausers)
 
 
 def validate_authority(value: Value) -> str:
@@ -261,9 +303,27 @@ class PolicyBook:
         return None
 
     @property
-    def force_approval(self) -> ApprovalRule | None:
+    def governance_terms(self) -> PolicyTerms | None:
+        """Governance's network order: the one that names approvers and authorities."""
         order = self.get_order(PolicyScope.NETWORK, "", GOVERNANCE_AUTHORITY)
-        return None if order is None else order.terms.force_approval
+        return None if order is None else order.terms
+
+    @property
+    def force_approval(self) -> ApprovalRule | None:
+        terms = self.governance_terms
+        return None if terms is None else terms.force_approval
+
+    @property
+    def freezers(self) -> tuple[str, ...] | None:
+        """Who alone may freeze, if governance names them."""
+        terms = self.governance_terms
+        return None if terms is None else terms.freezers
+
+    @property
+    def pausers(self) -> tuple[str, ...] | None:
+        """Who alone may pause, if governance names them."""
+        terms = self.governance_terms
+        return None if terms is None else terms.pausers
 
     def with_order(self, order: PolicyOrder, remove: bool) -> PolicyBook:
         return PolicyBook(_with_order(self.orders, order, remove), self.account_orders)

@@ -59,14 +59,19 @@ def policy_set_body(
     travel_threshold: int | None = None,
     force_approvers: Iterable[str] = (),
     force_required: int = 0,
+    freezers: Iterable[str] | None = None,
+    pausers: Iterable[str] | None = None,
 ) -> PolicySet:
     """The submitter's policy on ``"network"`` (target ``""``), an ``"instrument"``, a
     ``"participant"`` (a bank's accounts) or an ``"account"``; no limit at all lifts it.
-    ``force_approvers``/``force_required`` (0: all of them): governance's network policy only."""
+    Governance's network policy only: ``force_approvers``/``force_required`` (0: all of them),
+    who may force a transfer; ``freezers`` and ``pausers``, who alone may freeze and pause
+    (None: whoever the roles allow)."""
     approvers = tuple(sorted(force_approvers))
     force = ApprovalRule(force_required or len(approvers), approvers) if approvers else None
     limits = Limits(tx_max, daily_max, balance_cap, travel_threshold)
-    return PolicySet(_SCOPES[scope], target, PolicyTerms(limits, force))
+    named = [None if ids is None else tuple(sorted(ids)) for ids in (freezers, pausers)]
+    return PolicySet(_SCOPES[scope], target, PolicyTerms(limits, force, *named))
 
 
 def hold_approve_body(payer: str, hold_id: str) -> HoldApprove:

@@ -50,6 +50,10 @@ def test_policy_and_approval_builders_round_trip() -> None:
     assert hold_approve_body("BANKA/alice", "h1").to_wire() == ["BANKA/alice", "h1"]
     every = policy_set_body("network", force_approvers=["REG", "CB"])  # required 0: all of them
     assert every.terms.force_approval is not None and every.terms.force_approval.required == 2
+    named = policy_set_body("network", freezers=["REG", "BANKB"], pausers=["REG"])
+    assert (named.terms.freezers, named.terms.pausers) == (("BANKB", "REG"), ("REG",))
+    assert PolicySet.from_wire(named.to_wire()) == named
+    assert body.terms.freezers is None and body.terms.pausers is None  # the roles decide
 
 
 def test_cli_transfer_with_travel_data(tmp_path: Path) -> None:

@@ -329,6 +329,14 @@ def _policy_txs() -> tuple[TxSpec, ...]:
             "BANKA replaces erin's keys with REG co-signing: a recovery applied at once",
             "BANKA", 6, AccountUpdate("BANKA/erin", erin_2, 1, None, None, False, "CASE-7"),
             signers=("BANKA", "REG")),
+        _tx("policy_set_named_authorities",
+            "governance names REG alone as the authority that may freeze and pause", "BANKA", 7,
+            PolicySet(PolicyScope.NETWORK, "", PolicyTerms(Limits(), None, ("REG",), ("REG",))),
+            signers=("BANKA", "BANKB", "BANKC")),
+        _tx("freeze_authority_not_permitted",
+            "the regulator AUDIT, not named, freezes alice: AUTHORITY_NOT_PERMITTED", "AUDIT", 1,
+            Freeze("BANKA/alice", True, None, 0, "AUDIT-CASE-1"),
+            code=Code.AUTHORITY_NOT_PERMITTED),
     )  # fmt: skip
 
 

@@ -1,7 +1,9 @@
 """FORCED_TRANSFER: an authority moves funds out of an account under a legal basis.
 
 Who: a regulator (a role only governance gives); taking from a settlement account also needs
-the settlement agent's signature (as for freezes). The legal basis is a real reference.
+the settlement agent's signature (as for freezes). If governance's network policy names
+forced-transfer approvers, they are the authorities that may force: the submitter must be one of
+them (AUTHORITY_NOT_PERMITTED) and M of them co-sign. The legal basis is a real reference.
 
 What it may take: the balance less what is held, frozen funds included (that is its point: a
 court order executes against the funds a freeze earmarked). The submitter's own frozen amount
@@ -23,6 +25,7 @@ from consensus.ledger.controls import FreezeBook, FreezeOrder, is_real_reference
 from consensus.ledger.events import ForcedTransferred, HoldCancelled, TxEvent
 from consensus.ledger.records import Account, AccountStatus, Balance, Participant, Role
 from consensus.ledger.rules.holds import release_hold, require_hold
+from consensus.ledger.rules.policy import require_named
 from consensus.ledger.rules.tokens import (
     apply_cross_bank,
     credit,
@@ -51,11 +54,13 @@ def validate_force_authority(ctx: TxContext, authority: Participant, account_id:
 
 
 def validate_force_approvals(ctx: TxContext) -> None:
-    """If governance's network policy names forced-transfer approvers, M of them co-signed (each
-    with its own M-of-N keys; the submitter counts if it is one)."""
+    """If governance's network policy names forced-transfer approvers, the submitter is one of
+    them (they are the authorities that may force a transfer) and M of them co-signed (each
+    with its own M-of-N keys; the submitter counts)."""
     rule = ctx.view.get_policy_book().force_approval
     if rule is None:
         return
+    require_named(rule.approvers, ctx.tx.submitter, "force a transfer")
     signed = 0
     for approver_id in rule.approvers:
         approver = ctx.view.get_participant(approver_id)

@@ -4,6 +4,8 @@ An authority (the account's bank, or a regulator) replaces only its own earlier 
 account is frozen while any authority's account freeze stands, and the frozen amount of a
 balance is the sum of the authorities' amounts. So a bank cannot lift a regulator's freeze.
 A settlement account (kept by a settlement agent) is frozen only with the agent's signature.
+If governance's network policy names the authorities that may freeze, only they give (or lift)
+orders, whatever their roles allow.
 A legal basis is a real reference; a closed account is not frozen any more. Balances never
 change, only what of them is free.
 """
@@ -22,6 +24,7 @@ from consensus.ledger.controls import (
 )
 from consensus.ledger.events import Frozen, TxEvent
 from consensus.ledger.records import Account, AccountStatus, Balance, Participant, Role
+from consensus.ledger.rules.policy import require_named
 from consensus.ledger.rules.tokens import (
     require_account_by_id,
     require_instrument,
@@ -73,6 +76,7 @@ def apply_freeze(ctx: TxContext, body: Freeze) -> tuple[TxEvent, ...]:
     authority = require_participant(ctx)
     view, account_id = ctx.view, body.account_id
     validate_freeze_authority(ctx, authority, account_id)
+    require_named(view.get_policy_book().freezers, authority.participant_id, "freeze")
     if not is_real_reference(body.legal_basis_ref):
         raise InvalidTransaction(
             Code.LEGAL_BASIS_REQUIRED, "a legal basis names a real reference, not blanks"

@@ -4,7 +4,10 @@ Who may pause (each authority's order is its own, and only it lifts it):
 
 - a regulator (a role only governance gives) — any scope;
 - the settlement agent — the network, and the settlement assets it issues;
-- an instrument's issuer — its own instrument.
+- an instrument's issuer — its own instrument;
+
+and, if governance's network policy names the authorities that may pause, only those of them
+(AUTHORITY_NOT_PERMITTED), pausing and unpausing alike.
 
 While a pause stands, MINT, REDEEM, TRANSFER, HOLD_CREATE and HOLD_EXECUTE that touch the paused
 target are rejected with PAUSED (``pauses.check_not_paused``, called by those rules). Control
@@ -19,6 +22,7 @@ from consensus.ledger.codes import PAUSES_MAX, Code, InvalidTransaction
 from consensus.ledger.events import Paused, TxEvent
 from consensus.ledger.pauses import PauseOrder, PauseScope
 from consensus.ledger.records import Participant, Role
+from consensus.ledger.rules.policy import require_named
 from consensus.ledger.rules.tokens import require_instrument
 from consensus.ledger.txs import Pause
 
@@ -48,6 +52,7 @@ def apply_pause(ctx: TxContext, body: Pause) -> tuple[TxEvent, ...]:
     authority = require_participant(ctx)
     validate_pause_authority(ctx, authority, body)
     view = ctx.view
+    require_named(view.get_policy_book().pausers, authority.participant_id, "pause")
     book = view.get_pause_book()
     authority_id = authority.participant_id
     order = PauseOrder(body.scope, body.target, authority_id, body.reason_ref)

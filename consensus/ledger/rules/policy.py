@@ -11,7 +11,11 @@ Who may set which scope:
 
 Orders are per authority, like freezes and pauses, and the strictest applicable limit binds
 (``rules/limits.py``), so a bank can tighten its customers' limits but never lift a regulator's
-or governance's. Only governance's network order may name the forced-transfer approvers.
+or governance's. Only governance's network order may name the forced-transfer approvers and
+the authorities that alone may freeze or pause (``rules/freeze.py``, ``rules/pause.py``): a
+bank naming its instrument's freezers would shut regulators out of freezing its own token, and
+one regulator naming them would shut out the others, so narrowing who may act is left to the
+supermajority that grants the roles in the first place.
 """
 
 from __future__ import annotations
@@ -23,8 +27,13 @@ from consensus.ledger.codes import (
     Code,
     InvalidTransaction,
 )
-from consensus.ledger.events import PolicyChanged, TxEvent
-from consensus.ledger.policies import GOVERNANCE_AUTHORITY, PolicyOrder, PolicyScope
+from consensus.ledger.events import AuthoritiesNamed, PolicyChanged, TxEvent
+from consensus.ledger.policies import (
+    GOVERNANCE_AUTHORITY,
+    PolicyOrder,
+    PolicyScope,
+    PolicyTerms,
+)
 from consensus.ledger.records import Role
 from consensus.ledger.rules.tokens import require_account_by_id, require_instrument
 from consensus.ledger.txs import PolicySet
@@ -57,23 +66,47 @@ def policy_authority(ctx: TxContext, body: PolicySet) -> str:
     return owner
 
 
-def validate_force_approval(ctx: TxContext, body: PolicySet, authority: str) -> None:
-    rule = body.terms.force_approval
-    if rule is None:
+def validate_named(ctx: TxContext, body: PolicySet, authority: str) -> None:
+    """Only governance's network order names forced-transfer approvers and the authorities that
+    alone may freeze or pause; everyone it names exists."""
+    terms = body.terms
+    named: list[str] = []
+    if terms.force_approval is not None:
+        named.extend(terms.force_approval.approvers)
+    named.extend(terms.freezers or ())
+    named.extend(terms.pausers or ())
+    if not named:
         return
     if authority != GOVERNANCE_AUTHORITY:
         raise InvalidTransaction(
             Code.INVALID_ARGUMENT,
-            "only governance's network policy names forced-transfer approvers",
+            "only governance's network policy names approvers, freezers or pausers",
         )
-    for approver in rule.approvers:
-        if ctx.view.get_participant(approver) is None:
-            raise InvalidTransaction(Code.UNKNOWN_PARTICIPANT, f"no participant {approver}")
+    for participant_id in named:
+        if ctx.view.get_participant(participant_id) is None:
+            raise InvalidTransaction(Code.UNKNOWN_PARTICIPANT, f"no participant {participant_id}")
+
+
+def require_named(names: tuple[str, ...] | None, authority: str, action: str) -> None:
+    """If governance's network policy names who may ``action``, ``authority`` is one of them
+    (AUTHORITY_NOT_PERMITTED: its role alone is not enough any more)."""
+    if names is not None and authority not in names:
+        raise InvalidTransaction(
+            Code.AUTHORITY_NOT_PERMITTED,
+            f"governance's network policy does not name {authority} among those who {action}",
+        )
+
+
+def authorities_event(before: PolicyTerms | None, after: PolicyTerms) -> AuthoritiesNamed | None:
+    """Governance's network order names authorities now, or did before: say who (or none)."""
+    if not after.names_authorities and (before is None or not before.names_authorities):
+        return None
+    return AuthoritiesNamed(",".join(after.freezers or ()), ",".join(after.pausers or ()))
 
 
 def apply_policy_set(ctx: TxContext, body: PolicySet) -> tuple[TxEvent, ...]:
     authority = policy_authority(ctx, body)
-    validate_force_approval(ctx, body, authority)
+    validate_named(ctx, body, authority)
     view = ctx.view
     order = PolicyOrder(body.scope, body.target, authority, body.terms)
     remove = body.terms.is_empty
@@ -98,9 +131,11 @@ def apply_policy_set(ctx: TxContext, body: PolicySet) -> tuple[TxEvent, ...]:
     if book != old_book:
         view.put_policy_book(book)
     limits, force = body.terms.limits, body.terms.force_approval
-    return (
-        PolicyChanged(
-            int(body.scope), body.target, authority, limits.tx_max, limits.daily_max,
-            limits.balance_cap, limits.travel_threshold, 0 if force is None else force.required,
-        ),
+    changed = PolicyChanged(
+        int(body.scope), body.target, authority, limits.tx_max, limits.daily_max,
+        limits.balance_cap, limits.travel_threshold, 0 if force is None else force.required,
     )  # fmt: skip
+    if authority != GOVERNANCE_AUTHORITY:
+        return (changed,)
+    named = authorities_event(old_book.governance_terms, body.terms)
+    return (changed,) if named is None else (changed, named)

@@ -254,14 +254,16 @@ class RulebookRules(_Base):  # type: ignore[misc]  # a mixin of LedgerMachine
           amount=st.sampled_from([1, 100, 5_000, 10_000, 20_000]),
           release=st.booleans())  # fmt: skip
     def forced_transfer(
-        self, authority: str, source: str, payee: str, amount: int, release: bool
-    ) -> None:
+        self, authority: str, source: str, payee: str, amount: int, release: bool,
+        cosigner: str | None = None,
+    ) -> None:  # fmt: skip
         instrument = f"{source.split('/')[0]}:USD"
         holds = [h for h in self.active_holds() if h.payer == source]
         hold_id = holds[0].terms.hold_id if release and holds else None
         body = ForcedTransfer(source, payee, instrument, amount, "court-order", hold_id)
         before = q.get_balance(self.state, source, instrument)
-        code = self.run_one(authority, body, "none")
+        signers = [self.signer_of(authority)] + ([cosigner] if cosigner else [])
+        code = self.run_one(authority, body, "none", signers=signers)
         if code is Code.OK:
             event("forced transfer" + (" of frozen funds" if before.free < amount else ""))
             assert authority == "REG"

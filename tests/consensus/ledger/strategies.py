@@ -174,6 +174,9 @@ def approval_rules(ids: st.SearchStrategy[str]) -> st.SearchStrategy[ApprovalRul
 
 
 optional_amounts = st.none() | amounts
+named_authorities = st.lists(participant_ids, min_size=1, max_size=32, unique=True).map(
+    lambda ids: tuple(sorted(ids))
+)
 limits = st.builds(Limits, optional_amounts, optional_amounts, optional_amounts, optional_amounts)
 
 
@@ -186,7 +189,12 @@ def policy_sets(draw: st.DrawFn) -> PolicySet:
         PolicyScope.PARTICIPANT: participant_ids,
         PolicyScope.ACCOUNT: account_ids,
     }[scope]
-    terms = PolicyTerms(draw(limits), draw(st.none() | approval_rules(participant_ids)))
+    terms = PolicyTerms(
+        draw(limits),
+        draw(st.none() | approval_rules(participant_ids)),
+        draw(st.none() | named_authorities),
+        draw(st.none() | named_authorities),
+    )
     return PolicySet(scope, draw(target), terms)
 
 
@@ -360,6 +368,11 @@ events = st.one_of(
         st.from_regex(r"[A-Z0-9]{1,4}", fullmatch=True),
     ),
     st.builds(ev.HoldApproved, nonempty_refs, nonempty_refs, nonempty_refs, st.integers(1, 8)),
+    st.builds(
+        ev.AuthoritiesNamed,
+        named_authorities.map(",".join) | st.just(""),
+        named_authorities.map(",".join) | st.just(""),
+    ),
 )
 
 receipts = st.builds(

@@ -1,6 +1,7 @@
 """Random sequences of every tx type, valid and invalid, through ``execute_block`` (policies
-and approvals: ``stateful_policy.py``; the
-rulebook's pause, holds and forced transfers: ``stateful_rulebook.py``).
+and approvals: ``stateful_policy.py``; the rulebook's pause, holds and forced transfers:
+``stateful_rulebook.py``; authorities named for freezing, pausing and forcing:
+``stateful_authorities.py``).
 
 After every step: money is conserved per instrument, free >= 0 everywhere, a rejected tx left
 the ledger byte-identical but for its submitter's nonce and key, no (submitter, idempotency
@@ -54,6 +55,7 @@ from consensus.ledger.txs import (
     ValidUntilKind,
 )
 
+from .stateful_authorities import AuthorityRules
 from .stateful_policy import PolicyRules, fresh_daily
 from .stateful_recovery import RecoveryRules
 from .stateful_rulebook import RulebookRules
@@ -89,7 +91,9 @@ def ledger_kv(state: State) -> dict[bytes, bytes]:
     return kv
 
 
-class LedgerMachine(PolicyRules, RulebookRules, RecoveryRules, RuleBasedStateMachine):
+class LedgerMachine(
+    PolicyRules, RulebookRules, RecoveryRules, AuthorityRules, RuleBasedStateMachine
+):
     @initialize()
     def start(self) -> None:
         self.genesis = genesis_state()
@@ -210,6 +214,7 @@ class LedgerMachine(PolicyRules, RulebookRules, RecoveryRules, RuleBasedStateMac
         self.check_pause_promise(self.previous, body, code)
         self.check_policy_promise(self.previous, submitter, body, code)
         self.check_recovery_promise(self.previous, submitter, body, names, code)
+        self.check_named_authority_promise(self.previous, submitter, body, code)
         if expected is Code.WRONG_CHAIN:  # expiry comes after authentication now
             assert code is expected
         elif expected is not None:
