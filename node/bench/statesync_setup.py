@@ -27,6 +27,7 @@ from consensus.crypto import PrivateKey
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.bodies import AccountOpen
 from consensus.types import ChainId
+from node.bench.cluster import find_base_port
 from node.bench.load import RpcConnection
 from node.config import NodeConfig, load_config, write_config
 from node.home import CONFIG_FILE, GENESIS_FILE, load_key
@@ -92,7 +93,8 @@ def _free_ports(count: int, after: int) -> list[int]:
 
 
 def prepare(home: Path, base_port: int, settings: ChainSettings) -> BenchChain:
-    info, _ = prepare_localnet(home / "localnet", validators=VALIDATORS, base_port=base_port)
+    base = find_base_port(VALIDATORS, base_port)
+    info, _ = prepare_localnet(home / "localnet", validators=VALIDATORS, base_port=base)
     used = max(p for node in info.nodes for p in (node.rpc_port, node.p2p_port))
     rpc_port, p2p_port = _free_ports(2, used + 20)
     node_key = PrivateKey(os.urandom(32))
