@@ -40,7 +40,6 @@ from node.localnet.run import Cluster, read_log_tail
 
 POLL_S = 0.5
 START_TIMEOUT_S = 900.0
-JOIN_TIMEOUT_S = 7200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +52,8 @@ class StateSyncBenchArgs:
     base_port: int
     workdir: Path | None
     json_output: bool
+    join_timeout_s: float = 7200.0
+    """Longest wait for the accounts, the blocks, the restore and the catch-up, each."""
 
 
 def _rpc(url: str, method: str, params: dict[str, Any] | None = None) -> Any:
@@ -93,10 +94,12 @@ class JoinWatch:
     height_up: int = 0
 
 
-def _watch_restore(joiner: subprocess.Popen[bytes], url: str, log: Path) -> JoinWatch:
+def _watch_restore(
+    joiner: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float
+) -> JoinWatch:
     """Poll the joiner's /status until the node proper answers it (no ``state_sync``)."""
     watch = JoinWatch(time.monotonic(), {}, {})
-    deadline = watch.started + JOIN_TIMEOUT_S
+    deadline = watch.started + timeout_s
     while time.monotonic() < deadline:
         if joiner.poll() is not None:
             raise RuntimeError(f"the joiner exited: {read_log_tail(log)}")
@@ -116,9 +119,11 @@ def _watch_restore(joiner: subprocess.Popen[bytes], url: str, log: Path) -> Join
     raise TimeoutError(f"the joiner did not finish its restore: {read_log_tail(log)}")
 
 
-def _wait_caught_up(chain: BenchChain, joiner: subprocess.Popen[bytes]) -> tuple[float, int]:
+def _wait_caught_up(
+    chain: BenchChain, joiner: subprocess.Popen[bytes], timeout_s: float
+) -> tuple[float, int]:
     """When the joiner first reaches the validators' height of that moment, and that height."""
-    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     validator = chain.info.nodes[0].rpc_url
     while time.monotonic() < deadline:
         if joiner.poll() is not None:
@@ -158,21 +163,23 @@ def _build(chain: BenchChain, args: StateSyncBenchArgs, figures: dict[str, Any])
     _wait_height(url, 2, START_TIMEOUT_S)
     signed = sign_account_opens(chain.info, args.accounts)
     first, start_height = time.monotonic(), _height(url)
-    figures["accounts_open_s"] = round(open_accounts(chain.info, signed, JOIN_TIMEOUT_S), 1)
+    opened_s = open_accounts(chain.info, signed, args.join_timeout_s)
+    figures["accounts_open_s"] = round(opened_s, 1)
     figures["height_after_accounts"] = _height(url)
-    _wait_height(url, args.blocks, 10 * JOIN_TIMEOUT_S)
+    _wait_height(url, args.blocks, 10 * args.join_timeout_s)
     top = _height(url)
     figures["build_blocks_per_s"] = round((top - start_height) / (time.monotonic() - first), 2)
     figures["height_at_join"] = top
 
 
-def _join(chain: BenchChain, figures: dict[str, Any]) -> None:
+def _join(chain: BenchChain, timeout_s: float, figures: dict[str, Any]) -> None:
     validator = chain.info.nodes[0].rpc_url
     joiner = _start_joiner(chain.joiner_home)
     try:
         live_from = (time.monotonic(), _height(validator))
-        watch = _watch_restore(joiner, chain.joiner_rpc_url, chain.joiner_home / "node.log")
-        done_at, reached = _wait_caught_up(chain, joiner)
+        log = chain.joiner_home / "node.log"
+        watch = _watch_restore(joiner, chain.joiner_rpc_url, log, timeout_s)
+        done_at, reached = _wait_caught_up(chain, joiner, timeout_s)
         live_to = (time.monotonic(), _height(validator))
         _record_join(figures, watch, done_at, reached)
         live = (live_to[1] - live_from[1]) / max(live_to[0] - live_from[0], 1e-3)
@@ -204,7 +211,9 @@ def _app_hash(url: str, height: int) -> str:
 
 def run_bench(args: StateSyncBenchArgs) -> dict[str, Any]:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="depochain-bench-statesync-"))
-    settings = ChainSettings(args.interval, args.chunk_bytes, args.timeout_commit_ms)
+    settings = ChainSettings(
+        args.interval, args.chunk_bytes, args.timeout_commit_ms, int(args.join_timeout_s)
+    )
     chain = prepare(workdir, args.base_port, settings)
     figures: dict[str, Any] = {"accounts": args.accounts, "blocks": args.blocks,
                                "interval": args.interval,
@@ -214,7 +223,7 @@ def run_bench(args: StateSyncBenchArgs) -> dict[str, Any]:
         cluster.start()
         cluster.wait_healthy(START_TIMEOUT_S, threading.Event())
         _build(chain, args, figures)
-        _join(chain, figures)
+        _join(chain, args.join_timeout_s, figures)
     finally:
         cluster.stop()
         if args.workdir is None:

@@ -57,6 +57,10 @@ class ChainSettings:
     snapshot_interval: int
     chunk_bytes: int
     timeout_commit_ms: int
+    restore_timeout_s: int
+    snapshots_kept: int = 4
+    """More than the default 2: on a fast chain with a short interval, a snapshot must outlive
+    the joiner's discovery and fetch."""
 
 
 def _fast_validator(settings: ChainSettings, joiner: str) -> Callable[[NodeConfig], NodeConfig]:
@@ -67,6 +71,7 @@ def _fast_validator(settings: ChainSettings, joiner: str) -> Callable[[NodeConfi
                 config.statesync,
                 snapshot_interval=settings.snapshot_interval,
                 chunk_bytes=settings.chunk_bytes,
+                snapshots_kept=settings.snapshots_kept,
             ),
             consensus=dataclasses.replace(
                 config.consensus,
@@ -110,7 +115,10 @@ def prepare(home: Path, base_port: int, settings: ChainSettings) -> BenchChain:
         p2p=dataclasses.replace(config.p2p, listen_port=p2p_port, persistent_peers=peers),
         rpc=dataclasses.replace(config.rpc, listen_port=rpc_port),
         statesync=dataclasses.replace(
-            config.statesync, enable=True, discovery_time_s=3, restore_timeout_s=7200
+            config.statesync,
+            enable=True,
+            discovery_time_s=3,
+            restore_timeout_s=settings.restore_timeout_s,
         ),
     )
     genesis = (info.nodes[0].home / GENESIS_FILE).read_bytes()

@@ -13,13 +13,14 @@ from node.bench.statesync import StateSyncBenchArgs, run_bench
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ACCOUNTS = 400
-INTERVAL = 10
+INTERVAL = 20
 
 
 def test_an_empty_node_joins_the_grown_chain(tmp_path: Path) -> None:
     args = StateSyncBenchArgs(
-        accounts=ACCOUNTS, blocks=3 * INTERVAL, interval=INTERVAL, chunk_bytes=16 * 1024,
-        timeout_commit_ms=10, base_port=48656, workdir=tmp_path, json_output=True,
+        accounts=ACCOUNTS, blocks=2 * INTERVAL + 2, interval=INTERVAL, chunk_bytes=16 * 1024,
+        timeout_commit_ms=100, base_port=48656, workdir=tmp_path, json_output=True,
+        join_timeout_s=240,
     )  # fmt: skip
     figures = run_bench(args)
     assert figures["same_app_hash"] is True
