@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,7 +90,6 @@ class JoinWatch:
 
     started: float
     phases: dict[str, float]
-    last_progress: dict[str, Any]
     node_up: float = 0.0
     height_up: int = 0
 
@@ -98,7 +98,7 @@ def _watch_restore(
     joiner: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float
 ) -> JoinWatch:
     """Poll the joiner's /status until the node proper answers it (no ``state_sync``)."""
-    watch = JoinWatch(time.monotonic(), {}, {})
+    watch = JoinWatch(time.monotonic(), {})
     deadline = watch.started + timeout_s
     while time.monotonic() < deadline:
         if joiner.poll() is not None:
@@ -114,7 +114,6 @@ def _watch_restore(
             watch.node_up, watch.height_up = now, int(sync["latest_block_height"])
             return watch
         watch.phases.setdefault(progress["phase"], now)
-        watch.last_progress = progress
         time.sleep(POLL_S)
     raise TimeoutError(f"the joiner did not finish its restore: {read_log_tail(log)}")
 
@@ -181,7 +180,7 @@ def _join(chain: BenchChain, timeout_s: float, figures: dict[str, Any]) -> None:
         watch = _watch_restore(joiner, chain.joiner_rpc_url, log, timeout_s)
         done_at, reached = _wait_caught_up(chain, joiner, timeout_s)
         live_to = (time.monotonic(), _height(validator))
-        _record_join(figures, watch, done_at, reached)
+        _record_join(figures, watch, log, done_at, reached)
         live = (live_to[1] - live_from[1]) / max(live_to[0] - live_from[0], 1e-3)
         figures["live_blocks_per_s"] = round(live, 2)
         figures["ratio_catch_up_to_live"] = round(figures["catch_up_blocks_per_s"] / live, 2)
@@ -191,13 +190,27 @@ def _join(chain: BenchChain, timeout_s: float, figures: dict[str, Any]) -> None:
         _stop(joiner)
 
 
-def _record_join(figures: dict[str, Any], watch: JoinWatch, done_at: float, reached: int) -> None:
-    start, phases, progress = watch.started, watch.phases, watch.last_progress
-    figures["snapshot_height"] = int(progress.get("target_height", 0))
-    figures["chunks"] = int(progress.get("chunks_total", 0))
-    figures["accounts_restored"] = int(progress.get("accounts_restored", 0))
-    figures["phases_first_seen_s"] = {name: round(at - start, 1) for name, at in phases.items()}
-    figures["restore_s"] = round(phases.get("starting", watch.node_up) - start, 1)
+INSTALLED = re.compile(
+    r"installed the state of height (\d+) \((\d+) chunks, (\d+) accounts\) in ([\d.]+) s"
+)
+"""The joiner's log line once its restore is installed (the figures /status may show only
+briefly: a small state verifies between two polls)."""
+
+
+def _record_join(
+    figures: dict[str, Any], watch: JoinWatch, log: Path, done_at: float, reached: int
+) -> None:
+    installed = INSTALLED.search(log.read_text(errors="replace"))
+    if installed is None:
+        raise RuntimeError(f"the joiner logged no installed state: {read_log_tail(log)}")
+    figures["snapshot_height"] = int(installed[1])
+    figures["chunks"] = int(installed[2])
+    figures["accounts_restored"] = int(installed[3])
+    figures["restore_s"] = float(installed[4])
+    start = watch.started
+    figures["phases_first_seen_s"] = {
+        name: round(at - start, 1) for name, at in watch.phases.items()
+    }
     figures["node_up_s"] = round(watch.node_up - start, 1)
     figures["join_to_tip_s"] = round(done_at - start, 1)
     figures["blocks_synced"] = reached - watch.height_up

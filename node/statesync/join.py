@@ -84,9 +84,10 @@ async def run_state_sync(
         seconds = time.monotonic() - started
         write_report(store, manifest, seconds, restorer.progress)
         log.info(
-            "statesync: installed the state of height %d (%d chunks) in %.1f s",
+            "statesync: installed the state of height %d (%d chunks, %d accounts) in %.1f s",
             manifest.height,
             manifest.chunk_count,
+            restorer.progress.accounts_restored,
             seconds,
             extra=fields("statesync_installed", height=manifest.height),
         )

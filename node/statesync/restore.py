@@ -301,6 +301,7 @@ def write_report(
     report = {
         "height": manifest.height,
         "chunks": manifest.chunk_count,
+        "accounts": progress.accounts_restored,
         "seconds": round(seconds, 3),
         "rejected_peers": len(progress.rejected_peers),
         "rejected_snapshots": progress.rejected_snapshots,
