@@ -17,6 +17,7 @@ import pytest
 
 from node.app import NodeHome
 from node.rpc.jsonrpc import SYNCING
+from node.rpc.rest.schemas import ERROR_CODES_BY_STATUS, schemas
 from node.statesync.restore import Phase, Progress
 from node.statesync.status_server import SyncingRpc
 from tests.node.node_world import write_home
@@ -84,6 +85,16 @@ def test_status_follows_the_restore(served: tuple[SyncingRpc, str]) -> None:
         "accounts_restored": 5000,
     }
     assert _fetch(url + "/health")[2]["result"] == {}
+    _assert_documented_status(rest)
+
+
+def _assert_documented_status(rest: dict[str, Any]) -> None:
+    """The syncing REST status is what the OpenAPI document's Status says, phases included."""
+    schema = schemas()["Status"]
+    assert set(schema["required"]) <= set(rest) <= set(schema["properties"])
+    progress = schema["properties"]["state_sync"]
+    assert set(rest["state_sync"]) == set(progress["properties"])
+    assert {phase.value for phase in Phase} == set(progress["properties"]["phase"]["enum"])
 
 
 def test_reads_are_refused_as_syncing_not_failed(served: tuple[SyncingRpc, str]) -> None:
@@ -94,14 +105,18 @@ def test_reads_are_refused_as_syncing_not_failed(served: tuple[SyncingRpc, str])
     ):
         assert status == 503 and headers["Retry-After"]
         assert answer["error"]["code"] == SYNCING, answer
-    status, _, batch = _fetch(url, [{"jsonrpc": "2.0", "id": 1, "method": "status"},
-                                    {"jsonrpc": "2.0", "id": 2, "method": "tx_search"}])  # fmt: skip
+    calls = [
+        {"jsonrpc": "2.0", "id": 1, "method": "status"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tx_search"},
+    ]
+    status, _, batch = _fetch(url, calls)
     assert status == 503
     assert "result" in batch[0] and batch[1]["error"]["code"] == SYNCING
     for path in ("/api/v1/accounts/BANKA/alice", "/api/v1/blocks/1", "/explorer"):
         status, headers, answer = _fetch(url + path)
         assert status == 503 and headers["Retry-After"], path
         assert answer["error"]["code"] == "syncing"
+    assert "syncing" in ERROR_CODES_BY_STATUS[503]
 
 
 def test_stopping_frees_the_port(served: tuple[SyncingRpc, str]) -> None:
