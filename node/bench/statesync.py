@@ -164,8 +164,10 @@ def _build(chain: BenchChain, args: StateSyncBenchArgs, figures: dict[str, Any])
     first, start_height = time.monotonic(), _height(url)
     opened_s = open_accounts(chain.info, signed, args.join_timeout_s)
     figures["accounts_open_s"] = round(opened_s, 1)
-    figures["height_after_accounts"] = _height(url)
-    _wait_height(url, args.blocks, 10 * args.join_timeout_s)
+    opened_at = figures["height_after_accounts"] = _height(url)
+    # The joiner must find a snapshot that holds every account: one taken after the last opened.
+    first_full_snapshot = (opened_at // args.interval + 1) * args.interval + 1
+    _wait_height(url, max(args.blocks, first_full_snapshot), 10 * args.join_timeout_s)
     top = _height(url)
     figures["build_blocks_per_s"] = round((top - start_height) / (time.monotonic() - first), 2)
     figures["height_at_join"] = top

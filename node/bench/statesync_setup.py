@@ -41,8 +41,9 @@ KYC_EXPIRY_MS = 4_102_444_800_000  # 2100-01-01: the bench's accounts never expi
 AHEAD_MAX = 1_500
 """Txs of one bank sent beyond its committed nonce (within the mempool settings below)."""
 BATCH_TXS = 250
-STALL_S = 20.0
-"""A bank whose committed nonce has not moved this long gets its unconfirmed txs again."""
+STALL_S = 10.0
+"""A bank whose committed nonce has not moved this long gets its unconfirmed txs again (a
+node may drop an admitted tx later: [mempool].ttl_s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +176,26 @@ def committed_nonce(url: str, submitter: str) -> int:
         conn.close()
 
 
-def _send(conn: RpcConnection, txs: list[str]) -> None:
+def _send(conn: RpcConnection, txs: list[str]) -> int:
+    """Send ``txs`` as one batch; how many of them, from the first, the node admitted (or
+    already had). A refused tx (a full mempool, a busy node) and those after it are sent
+    again later: its nonce must be committed before theirs."""
     parts = [
         f'{{"jsonrpc":"2.0","id":{i},"method":"broadcast_tx_async","params":{{"tx":"{tx}"}}}}'
         for i, tx in enumerate(txs)
     ]
-    conn.exchange(("[" + ",".join(parts) + "]").encode())
+    try:
+        answer = conn.exchange(("[" + ",".join(parts) + "]").encode())
+    except (OSError, http.client.HTTPException):
+        return 0
+    if answer.status != 200 or not isinstance(answer.body, list):
+        return 0
+    by_id = {entry.get("id"): entry for entry in answer.body if isinstance(entry, dict)}
+    for index in range(len(txs)):
+        result = by_id.get(index, {}).get("result")
+        if not isinstance(result, dict) or result.get("code") != 0:
+            return index
+    return len(txs)
 
 
 def open_accounts(info: LocalnetInfo, signed: dict[str, list[str]], timeout_s: float) -> float:
@@ -205,9 +220,11 @@ def open_accounts(info: LocalnetInfo, signed: dict[str, list[str]], timeout_s: f
             sent[bank] = max(sent[bank], committed)
             while sent[bank] < min(len(txs), committed + AHEAD_MAX):
                 batch = txs[sent[bank] : min(len(txs), sent[bank] + BATCH_TXS)]
-                _send(conns[turn % len(conns)], batch)
+                admitted = _send(conns[turn % len(conns)], batch)
                 turn += 1
-                sent[bank] += len(batch)
+                sent[bank] += admitted
+                if admitted < len(batch):
+                    break  # the rest of this bank's run waits for the next round
         if done:
             return time.monotonic() - started
         if time.monotonic() - started > timeout_s:
