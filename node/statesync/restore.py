@@ -18,8 +18,9 @@ configured peers (the same key and port the node then uses):
 5. *install* into the store (:mod:`node.storage.install`) with the snapshot's height as base.
 
 Nothing is written to the store before step 5, so a hostile peer costs time, never state.
-Progress is logged (``statesync: chunk x/y``) and summarised in the store's
-``statesync_report`` metadata record.
+Progress is logged (``statesync: chunk x/y``), kept in a :class:`Progress` that ``/status``
+shows while the node joins (:mod:`node.statesync.status_server`), and summarised in the
+store's ``statesync_report`` metadata record.
 """
 
 from __future__ import annotations
