@@ -49,6 +49,9 @@ class Failpoint(enum.Enum):
     """Snapshot server: every chunk served has its last byte flipped (a hostile peer)."""
     STATESYNC_FORGED_MANIFEST = ("statesync_forged_manifest", None)
     """Snapshot server: manifests offered lack their last chunk (consistent, wrong state)."""
+    STATESYNC_SLOW_FETCH = ("statesync_slow_fetch", None)
+    """Joining node: fetch one chunk at a time, pausing after each (so a test can watch the
+    restore's progress on /status)."""
 
     def __init__(self, env_name: str, exit_code: int | None) -> None:
         self.env_name = env_name

@@ -22,7 +22,8 @@ from node.failpoints import Failpoints
 from node.logs import configure_logging, fields
 from node.memtrace import start_if_asked as start_memtrace_if_asked
 from node.statesync.join import needs_state_sync, run_state_sync
-from node.statesync.restore import StateSyncFailed
+from node.statesync.restore import Phase, Progress, StateSyncFailed
+from node.statesync.status_server import SyncingRpc
 
 log = logging.getLogger("depochain.node")
 
@@ -69,15 +70,36 @@ def run_node(home_path: Path) -> int:
     configure_logging(home.config.node, home.path)
     start_memtrace_if_asked(home.config.node.moniker)  # developers only: DEPOCHAIN_MEMTRACE
     failpoints = Failpoints.from_env(os.environ)  # read once: TEST-ONLY, none on a real node
-    if needs_state_sync(home):
-        try:
-            asyncio.run(run_state_sync(home))
-        except StateSyncFailed as exc:
-            log.error("cannot start: %s", exc, extra=fields("statesync_failed"))
+    syncing = None
+    if needs_state_sync(home):  # the RPC port shows the restore's progress meanwhile
+        syncing = SyncingRpc(home, Progress())
+        syncing.start()
+        if not _join_by_state_sync(home, syncing.progress, failpoints):
+            syncing.stop()
             return 1
     try:
+        node = _open_node(home, failpoints)
+    finally:
+        if syncing is not None:
+            syncing.stop()  # just before the node proper binds the port
+    return node if isinstance(node, int) else _run_and_close(node)
+
+
+def _join_by_state_sync(home: NodeHome, progress: Progress, failpoints: Failpoints) -> bool:
+    try:
+        asyncio.run(run_state_sync(home, progress, failpoints))
+    except StateSyncFailed as exc:
+        log.error("cannot start: %s", exc, extra=fields("statesync_failed"))
+        return False
+    progress.phase = Phase.STARTING
+    return True
+
+
+def _open_node(home: NodeHome, failpoints: Failpoints) -> Node | int:
+    """The assembled node, or EXIT_DISK_FULL (logged) if the disk is full."""
+    try:
         clock = system_clock_from_env(os.environ)  # TEST-ONLY skew when asked; else the system's
-        node = Node(home, clock=clock, failpoints=failpoints)
+        return Node(home, clock=clock, failpoints=failpoints)
     except Exception as exc:
         if not is_disk_full(exc):
             raise
@@ -87,7 +109,6 @@ def run_node(home_path: Path) -> int:
             extra=fields("node_disk_full"),
         )
         return EXIT_DISK_FULL
-    return _run_and_close(node)
 
 
 def _report_failure(node: Node, exc: Exception) -> int:

@@ -40,15 +40,33 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     bench.add_argument(
         "target", nargs="?", default="cluster",
-        choices=["cluster", "ledger", "admission", "state"],
+        choices=["cluster", "ledger", "admission", "state", "statesync"],
         help="cluster: committed tx/s and latency of N node processes; ledger: one core; "
         "admission: one node's RPC -> verified mempool rate per verify thread count; "
-        "state: the ledger with N accounts on disk (RSS, commit time, tx/s beside 1,000)",
+        "state: the ledger with N accounts on disk (RSS, commit time, tx/s beside 1,000); "
+        "statesync: an empty node joins a chain of N accounts and B blocks by state sync",
     )  # fmt: skip
     bench.add_argument(
-        "--accounts", type=int, default=1_000_000, help="state: accounts in the large state"
+        "--accounts", type=int, default=None,
+        help="state: accounts in the large state (1,000,000); statesync: accounts opened "
+        "by transactions before the join (100,000)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--blocks", type=int, default=None,
+        help="state: 1,000-tx blocks to commit (20); statesync: the chain's height when the "
+        "empty node starts (20,000)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--interval", type=int, default=1000, help="statesync: snapshot every this many heights"
     )
-    bench.add_argument("--blocks", type=int, default=20, help="state: 1,000-tx blocks to commit")
+    bench.add_argument(
+        "--timeout-commit-ms", type=int, default=100,
+        help="statesync: the validators' pause after each commit (sets the live block rate)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--workdir", type=Path, default=None,
+        help="statesync: build the chain here and keep it (default: a temporary folder)",
+    )  # fmt: skip
     bench.add_argument("--validators", type=int, default=4, help="cluster size")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     bench.add_argument("--rate", type=float, default=None, help="tx/s to offer (default: max)")
@@ -95,7 +113,10 @@ def _run_bench(args: argparse.Namespace) -> int:
     if args.target == "state":
         from node.bench import state
 
-        return state.run_state_bench(args.accounts, args.blocks, json_output=args.json)
+        accounts, blocks = args.accounts or 1_000_000, args.blocks or 20
+        return state.run_state_bench(accounts, blocks, json_output=args.json)
+    if args.target == "statesync":
+        return _run_statesync_bench(args)
     from node.bench import cluster, under_attack
 
     bench_args = cluster.BenchArgs(
@@ -114,6 +135,23 @@ def _run_bench(args: argparse.Namespace) -> int:
         print("--attack-kinds takes junk, reads or junk,reads", file=sys.stderr)
         return 2
     return under_attack.main(bench_args, kinds)
+
+
+def _run_statesync_bench(args: argparse.Namespace) -> int:
+    from node.bench import statesync
+
+    return statesync.main(
+        statesync.StateSyncBenchArgs(
+            accounts=100_000 if args.accounts is None else args.accounts,
+            blocks=args.blocks or 20_000,
+            interval=args.interval,
+            chunk_bytes=1024 * 1024,
+            timeout_commit_ms=args.timeout_commit_ms,
+            base_port=args.base_port,
+            workdir=args.workdir,
+            json_output=args.json,
+        )
+    )
 
 
 def _add_node_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -42,6 +42,7 @@ INTERNAL_ERROR = -32603
 # Ethereum clients use for the same conditions, so tools already know them).
 RESPONSE_TOO_LARGE = -32003
 LIMIT_EXCEEDED = -32005
+SYNCING = -32006  # the node is joining by state sync: nothing to read yet (HTTP 503)
 
 _MESSAGES = {
     PARSE_ERROR: "Parse error. Invalid JSON",
@@ -51,6 +52,7 @@ _MESSAGES = {
     INTERNAL_ERROR: "Internal error",
     RESPONSE_TOO_LARGE: "Response too large",
     LIMIT_EXCEEDED: "Limit exceeded",
+    SYNCING: "Node is syncing",
 }
 
 BATCH_REQUESTS_MAX = 1000

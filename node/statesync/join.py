@@ -13,13 +13,19 @@ import time
 from typing import TYPE_CHECKING
 
 from consensus.types import ChainId
+from node.failpoints import Failpoints
 from node.home import STORE_DIR
 from node.logs import fields
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
 from node.statesync.anchor import Trust
 from node.statesync.asker import Asker
-from node.statesync.restore import Restorer, discover_and_restore, write_report
+from node.statesync.restore import (
+    Progress,
+    Restorer,
+    discover_and_restore,
+    write_report,
+)
 from node.storage import LevelDBStore
 from node.storage.install import is_install_interrupted
 
@@ -53,9 +59,12 @@ def build_trust(home: NodeHome) -> Trust:
     return Trust.from_genesis(home.genesis, trusted)
 
 
-async def run_state_sync(home: NodeHome) -> int:
+async def run_state_sync(
+    home: NodeHome, progress: Progress | None = None, failpoints: Failpoints = Failpoints.NONE
+) -> int:
     """Restore a snapshot into the node's empty store; the height installed. Raises
-    StateSyncFailed after ``restore_timeout_s``."""
+    StateSyncFailed after ``restore_timeout_s``. ``progress`` is updated as it goes (the
+    status server shows it)."""
     config = home.config
     started = time.monotonic()
     deadline = started + config.statesync.restore_timeout_s
@@ -63,7 +72,7 @@ async def run_state_sync(home: NodeHome) -> int:
     store = LevelDBStore(home.data_path / STORE_DIR)
     try:
         network, asker = _build_network(home)
-        restorer = Restorer(asker, store, build_trust(home))
+        restorer = Restorer(asker, store, build_trust(home), progress, failpoints)
         await network.start()
         try:
             await _wait_for_a_peer(network, deadline)
@@ -75,9 +84,10 @@ async def run_state_sync(home: NodeHome) -> int:
         seconds = time.monotonic() - started
         write_report(store, manifest, seconds, restorer.progress)
         log.info(
-            "statesync: installed the state of height %d (%d chunks) in %.1f s",
+            "statesync: installed the state of height %d (%d chunks, %d accounts) in %.1f s",
             manifest.height,
             manifest.chunk_count,
+            restorer.progress.accounts_restored,
             seconds,
             extra=fields("statesync_installed", height=manifest.height),
         )

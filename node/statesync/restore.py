@@ -18,13 +18,15 @@ configured peers (the same key and port the node then uses):
 5. *install* into the store (:mod:`node.storage.install`) with the snapshot's height as base.
 
 Nothing is written to the store before step 5, so a hostile peer costs time, never state.
-Progress is logged (``statesync: chunk x/y``) and summarised in the store's
-``statesync_report`` metadata record.
+Progress is logged (``statesync: chunk x/y``), kept in a :class:`Progress` that ``/status``
+shows while the node joins (:mod:`node.statesync.status_server`), and summarised in the
+store's ``statesync_report`` metadata record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import time
@@ -34,8 +36,10 @@ from dataclasses import dataclass, field
 from consensus.certificate import CertificateError, verify_certificate
 from consensus.ledger import State, get_validators
 from consensus.ledger.commitment import root_of
+from consensus.ledger.state import ACCOUNT_PREFIX
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
+from node.failpoints import Failpoint, Failpoints
 from node.logs import fields
 from node.statesync.anchor import AnchorError, Trust, VerifiedAnchor, verify_anchor
 from node.statesync.asker import Asker
@@ -54,6 +58,8 @@ log = logging.getLogger("depochain.statesync")
 
 REQUEST_TIMEOUT_S = 10.0
 CHUNKS_IN_FLIGHT = 4
+SLOW_FETCH_PAUSE_S = 1.0
+"""TEST-ONLY (failpoint statesync_slow_fetch): the pause after each chunk."""
 REPORT_META = "statesync_report"
 
 
@@ -67,21 +73,45 @@ class Candidate:
     peers: list[bytes]
 
 
+class Phase(enum.Enum):
+    """Where a restore is; shown on ``/status`` while the node joins."""
+
+    DISCOVERING = "discovering"  # connecting to peers, gathering their snapshot offers
+    PROVING = "proving"  # checking the snapshot height's app hash against a certified header
+    FETCHING = "fetching"  # downloading chunks
+    VERIFYING = "verifying"  # decoding the pairs, rebuilding the tree, checking the root
+    INSTALLING = "installing"  # writing the verified state into the store
+    STARTING = "starting"  # installed; the node is opening it before it block-syncs
+
+
 @dataclass
 class Progress:
+    """The restore's progress. The restore writes it; the status server reads it from its own
+    thread, field by field (each read is atomic; a reader may see a mix of two moments)."""
+
+    phase: Phase = Phase.DISCOVERING
     height: int = 0
     chunks_done: int = 0
     chunks_total: int = 0
+    accounts_restored: int = 0
     rejected_peers: set[bytes] = field(default_factory=set)
     rejected_snapshots: int = 0
 
 
 class Restorer:
-    def __init__(self, asker: Asker, store: LevelDBStore, trust: Trust) -> None:
+    def __init__(
+        self,
+        asker: Asker,
+        store: LevelDBStore,
+        trust: Trust,
+        progress: Progress | None = None,
+        failpoints: Failpoints = Failpoints.NONE,
+    ) -> None:
+        self.slow = failpoints.is_active(Failpoint.STATESYNC_SLOW_FETCH)  # TEST-ONLY
         self.asker = asker
         self.store = store
         self.trust = trust
-        self.progress = Progress()
+        self.progress = Progress() if progress is None else progress
 
     # -- discovery -------------------------------------------------------------------------------
 
@@ -115,6 +145,7 @@ class Restorer:
         """Try ``candidate``; True once installed, False if it cannot be (peers dropped)."""
         manifest = candidate.manifest
         self.progress.height = manifest.height
+        self.progress.phase = Phase.PROVING
         candidate.peers = [p for p in candidate.peers if p not in self.progress.rejected_peers]
         anchor = await self._prove(candidate)
         if anchor is None:
@@ -158,13 +189,17 @@ class Restorer:
         manifest = candidate.manifest
         total = manifest.chunk_count
         self.progress.chunks_total, self.progress.chunks_done = total, 0
+        self.progress.phase = Phase.FETCHING
         chunks: list[bytes | None] = [None] * total
         queue = list(range(total))
         while queue:
             if not candidate.peers:
                 return None
-            batch, queue = queue[:CHUNKS_IN_FLIGHT], queue[CHUNKS_IN_FLIGHT:]
+            in_flight = 1 if self.slow else CHUNKS_IN_FLIGHT
+            batch, queue = queue[:in_flight], queue[in_flight:]
             results = await asyncio.gather(*(self._fetch_one(candidate, i) for i in batch))
+            if self.slow:
+                await asyncio.sleep(SLOW_FETCH_PAUSE_S)
             for index, chunk in zip(batch, results, strict=True):
                 if chunk is None:
                     queue.append(index)  # asked of another peer next time
@@ -203,9 +238,13 @@ class Restorer:
     def _check_and_install(
         self, anchor: VerifiedAnchor, manifest: Manifest, chunks: list[bytes]
     ) -> None:
+        progress = self.progress
+        progress.phase, progress.accounts_restored = Phase.VERIFYING, 0
         pairs: list[tuple[bytes, bytes]] = []
         for chunk in chunks:
-            pairs += read_chunk(chunk, pairs[-1][0] if pairs else None)
+            read = read_chunk(chunk, pairs[-1][0] if pairs else None)
+            progress.accounts_restored += sum(key[:1] == ACCOUNT_PREFIX for key, _ in read)
+            pairs += read
         rebuilt = rebuild(manifest.height, pairs, anchor.app_hash)
         state = State.from_kv(rebuilt.pairs)
         validators = ValidatorSet.of(get_validators(state, manifest.height))
@@ -218,6 +257,7 @@ class Restorer:
         )
         assert root_of(rebuilt.tree) == anchor.app_hash
         response = anchor.anchor
+        progress.phase = Phase.INSTALLING
         self.store.install_snapshot(
             SnapshotInstall(
                 height=manifest.height,
@@ -236,6 +276,7 @@ async def discover_and_restore(
 ) -> Manifest:
     """Loop discovery and restore attempts until one snapshot is installed or the deadline."""
     while time.monotonic() < deadline_s:
+        restorer.progress.phase = Phase.DISCOVERING
         asked = restorer.asker.ask_snapshots()
         log.info("statesync: asking %d peers for snapshots", asked,
                  extra=fields("statesync_discovery"))  # fmt: skip
@@ -261,6 +302,7 @@ def write_report(
     report = {
         "height": manifest.height,
         "chunks": manifest.chunk_count,
+        "accounts": progress.accounts_restored,
         "seconds": round(seconds, 3),
         "rejected_peers": len(progress.rejected_peers),
         "rejected_snapshots": progress.rejected_snapshots,

@@ -58,12 +58,13 @@ class Joiner:
         write_node_home(home, config, genesis, node_key, None)
         return cls(home, rpc_port, p2p_port, node_key)
 
-    def start(self) -> None:
+    def start(self, env: dict[str, str] | None = None) -> None:
         log = open(self.home / "node.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", "node.cli", "start", "--home", str(self.home)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         log.close()
 

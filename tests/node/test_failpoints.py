@@ -19,6 +19,7 @@ CONTRACT = {
     "forget_sign_state": None,
     "statesync_bad_chunks": None,
     "statesync_forged_manifest": None,
+    "statesync_slow_fetch": None,
 }
 
 

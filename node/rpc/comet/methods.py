@@ -83,23 +83,9 @@ class CometRoutes:
             index = current.get_index(validator_key)
             power = 0 if index is None else current.validators[index].power
         return {
-            "node_info": {
-                "protocol_version": {
-                    "p2p": cj.P2P_PROTOCOL,
-                    "block": cj.BLOCK_PROTOCOL,
-                    "app": "0",
-                },
-                "id": self.s.node_key.public_key[:20].hex(),
-                "listen_addr": f"tcp://{config.p2p.listen_host}:{config.p2p.listen_port}",
-                "network": self.s.genesis.chain_id,
-                "version": cj.COMET_VERSION,
-                "channels": "40202122233038606100",
-                "moniker": config.node.moniker,
-                "other": {
-                    "tx_index": "on",
-                    "rpc_address": f"tcp://{config.rpc.listen_host}:{config.rpc.listen_port}",
-                },
-            },
+            "node_info": cj.node_info_json(
+                config, self.s.genesis.chain_id, self.s.node_key.public_key
+            ),
             "sync_info": {
                 "latest_block_hash": cj.hex_upper(latest.hash if latest else None),
                 "latest_app_hash": cj.hex_upper(chain.state.app_hash),

@@ -17,6 +17,7 @@ from consensus.crypto import merkle_leaf_hash, sha256
 from consensus.ledger import Receipt
 from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
+from node.config import NodeConfig
 
 COMET_VERSION = "0.38.17"
 BLOCK_PROTOCOL = "11"
@@ -191,5 +192,22 @@ def tx_proof_json(
             "index": str(index),
             "leaf_hash": b64(merkle_leaf_hash(raw)),
             "aunts": [b64(aunt) for aunt in aunts],
+        },
+    }
+
+
+def node_info_json(config: NodeConfig, chain_id: str, node_public_key: bytes) -> dict[str, Any]:
+    """``status``'s ``node_info``: who this node is and where it listens."""
+    return {
+        "protocol_version": dict(PROTOCOL_VERSION),
+        "id": node_public_key[:20].hex(),
+        "listen_addr": f"tcp://{config.p2p.listen_host}:{config.p2p.listen_port}",
+        "network": chain_id,
+        "version": COMET_VERSION,
+        "channels": "40202122233038606100",
+        "moniker": config.node.moniker,
+        "other": {
+            "tx_index": "on",
+            "rpc_address": f"tcp://{config.rpc.listen_host}:{config.rpc.listen_port}",
         },
     }

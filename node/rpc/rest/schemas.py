@@ -26,7 +26,7 @@ ERROR_CODES_BY_STATUS = {
     415: ["unsupported_media_type"],
     422: ["rejected", "limit_exceeded", "response_too_large"],
     429: ["mempool_full", "submitter_limit"],
-    503: ["busy", "storage_unavailable"],
+    503: ["busy", "storage_unavailable", "syncing"],
 }
 """The typed ``error.code`` each HTTP status of the REST API carries (``node.rpc.rest.submit``,
 ``node.rpc.guard``, ``node.rpc.rest.offload`` and ``node.rpc.server`` answer them)."""
@@ -41,6 +41,10 @@ LIST_CURSOR = {"type": "string", "pattern": "^[ -~]{0,128}$"}
 HEIGHT_CURSOR = {"type": "string", "pattern": "^[0-9]{0,18}$"}
 """The blocks list's cursor: the height to continue below."""
 HEIGHT_MAX = 10**18 - 1
+STATUS_REQUIRED = [
+    "chain_id", "moniker", "height", "latest_block_hash", "latest_block_time_ms", "app_hash",
+    "catching_up", "mempool_size",
+]  # fmt: skip
 """Heights in a query are at most 18 digits."""
 _B64_GROUPS_MAX = (TX_BYTES_MAX - 2) // 3
 """Whole 4-char groups such that a padded last group still decodes to <= TX_BYTES_MAX bytes."""
@@ -86,6 +90,21 @@ def nullable(schema: Json) -> Json:
     if "$ref" in schema:
         return {"allOf": [schema], "nullable": True}
     return {**schema, "nullable": True}
+
+
+STATE_SYNC_PROGRESS = obj(
+    {
+        "phase": {
+            "type": "string",
+            "enum": ["discovering", "proving", "fetching", "verifying", "installing", "starting"],
+        },
+        "target_height": INT,
+        "chunks_fetched": INT,
+        "chunks_total": INT,
+        "accounts_restored": INT,
+    }
+)
+"""A state-sync restore's progress (``node.statesync.status_server``)."""
 
 
 def page_of(name: str, cursor: Json = LIST_CURSOR) -> Json:
@@ -204,10 +223,12 @@ def schemas() -> Json:
                 "height": INT,
                 "latest_block_hash": nullable(HEX32),
                 "latest_block_time_ms": NULLABLE_INT,
-                "app_hash": HEX32,
+                "app_hash": nullable(HEX32),  # null while the node joins by state sync
                 "catching_up": {"type": "boolean"},
                 "mempool_size": INT,
-            }
+                "state_sync": STATE_SYNC_PROGRESS,  # only while the node joins by state sync
+            },
+            STATUS_REQUIRED,
         ),
         "Participant": obj(
             {
