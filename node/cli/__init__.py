@@ -70,7 +70,9 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench.add_argument("--validators", type=int, default=4, help="cluster size")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     bench.add_argument("--rate", type=float, default=None, help="tx/s to offer (default: max)")
-    bench.add_argument("--base-port", type=int, default=46656, help="first port of the cluster")
+    # Below Linux's ephemeral range (32768-60999), where a short-lived client socket could
+    # take a port a node is about to bind; above the localnet's default 26656, so both can run.
+    bench.add_argument("--base-port", type=int, default=29656, help="first port of the cluster")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
     bench.add_argument(
         "--attack", action="store_true",
