@@ -64,7 +64,12 @@ holding their own copies up to the outbox bound would add up to 20 x 16 MiB on t
 before the shared encoding grew by 726 MiB). The honest growth is +123-127 MiB on this machine
 under load, with and without this release's changes (it was just under the old 120 MiB bound
 when the machine was quiet), so the bound leaves room for that and none for per-reader copies."""
-FAST_PENDING_PEAK_MAX_BYTES = 1024 * 1024
+FAST_PENDING_PEAK_BLOCK_SHARE = 0.5
+"""The one reader's pending bytes must stay under this share of a block's Tx events. A
+publisher that queued a whole block before its writer ran would reach the whole block; with
+publishing yielding, the peak is how far the reader lags the publisher, which depends on how
+the two processes are scheduled (39 KB on a quiet machine, 1.4-1.9 MB of a ~5 MB block seen
+under load): an absolute bound of 1 MiB failed CI for no fault of the node's."""
 SCENARIO_DEADLINE_S = 300.0
 SETTLE_DEADLINE_S = 60.0
 BLOCKS_AFTER = 3
@@ -211,6 +216,7 @@ class FastReader:
         ("block", "tm.event='NewBlock'"),
     )
     tx_events: Counter[int] = field(default_factory=Counter)
+    tx_bytes: Counter[int] = field(default_factory=Counter)
     block_txs: dict[int, int] = field(default_factory=dict)
     close_code: int | None = None
     closed_reason: str = ""
@@ -233,18 +239,20 @@ class FastReader:
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
-                answers += self._take(json.loads(message.data))
+                answers += self._take(json.loads(message.data), len(message.data))
                 if answers == len(self.queries):
                     subscribed.set()
             self.close_code, self.closed_reason = ws.close_code, str(ws.exception() or "")
 
-    def _take(self, message: dict[str, Any]) -> int:
+    def _take(self, message: dict[str, Any], size: int) -> int:
         result = message.get("result") or {}
         if "data" not in result:
             return 1  # a subscribe answer
         value = result["data"]["value"]
         if message["id"] == "tx":
-            self.tx_events[int(value["TxResult"]["height"])] += 1
+            height = int(value["TxResult"]["height"])
+            self.tx_events[height] += 1
+            self.tx_bytes[height] += size
         else:
             block = value["block"]
             self.block_txs[int(block["header"]["height"])] = len(block["data"]["txs"])
@@ -397,12 +405,13 @@ def test_fast_reader_receives_every_event_of_a_5000_tx_block(observed: Observed)
 
 def test_publishing_yields_so_a_fast_reader_never_holds_a_whole_block(observed: Observed) -> None:
     """Node 1 queues ~5 MB of Tx events per 5,000-tx block to its one reader. Publishing yields
-    every few events and the writer drains in between, so the reader's pending bytes never come
-    near a block's worth (a publisher that queued a whole block in one go would reach it)."""
+    every few events and the writer drains in between, so the reader's pending bytes stay well
+    under a block's worth (a publisher that queued a whole block in one go would reach it)."""
     assert observed.alone.close_code is None and observed.alone.txs_seen == TXS_LOADED
     peak = observed.alone_metrics.get("depochain_websocket_pending_bytes_peak", 0)
-    print(f"node 1: its one reader's pending bytes peaked at {peak:.0f}")
-    assert 0 < peak < FAST_PENDING_PEAK_MAX_BYTES, peak
+    block_bytes = max(observed.alone.tx_bytes.values())
+    print(f"node 1: its one reader's pending bytes peaked at {peak:.0f} of a {block_bytes} B block")
+    assert 0 < peak < FAST_PENDING_PEAK_BLOCK_SHARE * block_bytes, (peak, block_bytes)
 
 
 def test_readers_that_stop_reading_are_cut_off_with_1008(observed: Observed) -> None:
