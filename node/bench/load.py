@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         thread.join(timeout=5)
     result = summarize(submitted_at, watcher, outcome, started, submit_end)
     result["health_latency_s"] = percentiles(sorted(probe.latencies_s))
+    # How much of a slow /health answer was the probe itself waiting for a CPU.
+    result["health_probe_cpu_wait_s"] = percentiles(sorted(probe.cpu_waits_s))
+    result["health_samples_s"] = list(zip(probe.latencies_s, probe.cpu_waits_s, strict=False))
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
     # The load generator shares the machine with the nodes: its CPU is part of the picture.
     result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)

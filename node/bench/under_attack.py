@@ -166,6 +166,7 @@ _ROWS = (
     ("block interval p99", "block_interval_s", "p99"),
     ("/health p50 (node 0)", "health_latency_s", "p50"),
     ("/health p99 (node 0)", "health_latency_s", "p99"),
+    ("  probe's CPU wait p99", "health_probe_cpu_wait_s", "p99"),
 )
 
 

@@ -42,3 +42,6 @@ def test_the_probe_times_health_answers_from_a_child_process() -> None:
     assert not runner.is_alive()
     assert probe.latencies_s, "the child sent no latencies"
     assert all(latency >= SERVER_DELAY_S for latency in probe.latencies_s)
+    # Linux tells each probe's own wait for a CPU: one figure per probe, never negative.
+    assert len(probe.cpu_waits_s) == len(probe.latencies_s)
+    assert all(wait >= 0.0 for wait in probe.cpu_waits_s)
