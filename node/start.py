@@ -19,6 +19,8 @@ from node.app import Node, NodeHome
 from node.clock import system_clock_from_env
 from node.disk_space import EXIT_DISK_FULL, describe_disk_full, is_disk_full
 from node.failpoints import Failpoints
+from node.gc_tuning import freeze_start_up_heap
+from node.gc_watch import GcWatch
 from node.logs import configure_logging, fields
 from node.memtrace import start_if_asked as start_memtrace_if_asked
 from node.statesync.join import needs_state_sync, run_state_sync
@@ -34,10 +36,16 @@ async def _run_until_signalled(node: Node) -> None:
     assert main is not None
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, main.cancel)
+    gc_watch = GcWatch(node.loop_watch)
+    gc_watch.install()
+    frozen = freeze_start_up_heap()
+    log.info("start-up heap frozen: %d objects", frozen, extra=fields("gc_frozen"))
     try:
         await node.run()
     except asyncio.CancelledError:
         log.info("stopping: signal received", extra=fields("node_stopping"))
+    finally:
+        gc_watch.uninstall()
 
 
 def _run_profiled_if_asked(node: Node) -> None:

@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     # The last node by default: with --profile, node 0 is profiled and should carry no
     # watcher's reads; bench --attack names the node it watches.
     watcher = Watcher(plan.get("watch_url", plan["urls"][-1]), start_height=plan["start_height"])
-    probe = HealthProbe(plan.get("probe_url", urls[0]))
+    probe = HealthProbe(plan.get("probe_url", urls[0]), plan.get("probe_pid"))
     threads = [threading.Thread(target=w.run, daemon=True) for w in (watcher, probe)]
     for thread in threads:
         thread.start()
@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         thread.join(timeout=5)
     result = summarize(submitted_at, watcher, outcome, started, submit_end)
     result["health_latency_s"] = percentiles(sorted(probe.latencies_s))
+    # How much of a slow /health answer was the probe itself waiting for a CPU.
+    result["health_probe_cpu_wait_s"] = percentiles(sorted(probe.cpu_waits_s))
+    result["health_slow"] = probe.slow_share()
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
     # The load generator shares the machine with the nodes: its CPU is part of the picture.
     result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)

@@ -68,7 +68,7 @@ def _wait_mempools_empty(info: LocalnetInfo) -> None:
 
 
 def _run_phase(
-    info: LocalnetInfo, args: bench.BenchArgs, folder: Path, name: str
+    info: LocalnetInfo, args: bench.BenchArgs, folder: Path, name: str, probe_pid: int
 ) -> dict[str, Any]:
     plan_path, out_path = folder / f"plan-{name}.json", folder / f"load-{name}.json"
     bench.write_plan(info, args, plan_path)
@@ -78,6 +78,7 @@ def _run_phase(
     # Commits are timed on the last node, which the attacker's reads leave alone, so a slow RPC
     # on node 0 is not mistaken for slow consensus; /health is timed on node 0, the target.
     plan["watch_url"], plan["probe_url"] = info.nodes[-1].rpc_url, info.nodes[0].rpc_url
+    plan["probe_pid"] = probe_pid  # the probe also reads node 0's wait for a CPU
     plan_path.write_text(json.dumps(plan))
     loop_before = _scrape_loop(info)
     bench.run_load(plan_path, out_path)
@@ -97,7 +98,7 @@ def _scrape_loop(info: LocalnetInfo) -> dict[str, Any]:
 
 
 def _run_attacked_phase(
-    info: LocalnetInfo, args: bench.BenchArgs, folder: Path, kinds: frozenset[str]
+    info: LocalnetInfo, args: bench.BenchArgs, folder: Path, kinds: frozenset[str], pid: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     plan_path = folder / "plan-attacker.json"
     plan = {
@@ -116,7 +117,7 @@ def _run_attacked_phase(
             if attacker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the attacker did not start")
             time.sleep(0.2)
-        load = _run_phase(info, args, folder, "attacked")
+        load = _run_phase(info, args, folder, "attacked", pid)
     finally:
         stop.touch()
         attacker.wait(timeout=120)
@@ -133,9 +134,10 @@ def run_attack_bench(args: bench.BenchArgs, kinds: frozenset[str]) -> dict[str, 
             cluster.start()
             cluster.wait_healthy(60.0, threading.Event())
             time.sleep(1.0)
-            calm = _run_phase(info, args, folder, "unattacked")
+            pid = cluster.nodes[0].process.pid
+            calm = _run_phase(info, args, folder, "unattacked", pid)
             _wait_mempools_empty(info)
-            attacked, attacker = _run_attacked_phase(info, args, folder, kinds)
+            attacked, attacker = _run_attacked_phase(info, args, folder, kinds, pid)
         finally:
             codes = cluster.stop()
         return {
@@ -166,6 +168,7 @@ _ROWS = (
     ("block interval p99", "block_interval_s", "p99"),
     ("/health p50 (node 0)", "health_latency_s", "p50"),
     ("/health p99 (node 0)", "health_latency_s", "p99"),
+    ("  probe's CPU wait p99", "health_probe_cpu_wait_s", "p99"),
 )
 
 
@@ -184,6 +187,8 @@ def print_attack_report(result: dict[str, Any]) -> None:
         print(f"{label:24}{_ms(calm[group][key]):>14}{_ms(hit[group][key]):>14}")
     _print_targets(calm, hit)
     for name, run in (("unattacked", calm), ("under attack", hit)):
+        print(_slow_health_line(name, run.get("health_slow", {})))
+    for name, run in (("unattacked", calm), ("under attack", hit)):
         if "event_loop" in run:
             print("\n".join(loop_report.format_phase(name, run["event_loop"])))
     attacker = result["attacker"]
@@ -195,6 +200,21 @@ def print_attack_report(result: dict[str, Any]) -> None:
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
     print(f"conservation {verdict}; nodes agree: {conservation['nodes_agree']}")
+
+
+def _slow_health_line(name: str, slow: dict[str, Any]) -> str:
+    """Where the time of the slow /health answers went: the node's loop or the probe waiting
+    for a CPU (the machine's saturation) rather than running."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    return (
+        f"/health answers > 100 ms, {name}: {slow.get('count', 0)} "
+        f"({slow.get('seconds', 0.0):.2f} s); node 0's loop thread waiting for a CPU "
+        f"{pct(slow.get('node_cpu_wait_share'))} of that time, the probe "
+        f"{pct(slow.get('probe_cpu_wait_share'))}"
+    )
 
 
 def _print_targets(calm: dict[str, Any], hit: dict[str, Any]) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from node.bench.health_probe import HealthProbe
 
@@ -30,7 +33,8 @@ class _SlowHealth(BaseHTTPRequestHandler):
 def test_the_probe_times_health_answers_from_a_child_process() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHealth)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    probe = HealthProbe(f"http://127.0.0.1:{server.server_address[1]}")
+    # The "node" is this process: its main thread stands in for the node's event loop.
+    probe = HealthProbe(f"http://127.0.0.1:{server.server_address[1]}", node_pid=os.getpid())
     runner = threading.Thread(target=probe.run)
     runner.start()
     deadline = time.monotonic() + 60  # spawning the child is slow on a loaded machine
@@ -42,3 +46,26 @@ def test_the_probe_times_health_answers_from_a_child_process() -> None:
     assert not runner.is_alive()
     assert probe.latencies_s, "the child sent no latencies"
     assert all(latency >= SERVER_DELAY_S for latency in probe.latencies_s)
+    # Linux tells each probe's own wait for a CPU: one figure per probe, never negative.
+    assert len(probe.cpu_waits_s) == len(probe.latencies_s)
+    assert all(wait >= 0.0 for wait in probe.cpu_waits_s)
+    assert len(probe.node_cpu_waits_s) == len(probe.latencies_s)
+    assert all(wait >= 0.0 for wait in probe.node_cpu_waits_s)
+
+
+def test_the_slow_share_counts_only_answers_above_the_target() -> None:
+    probe = HealthProbe("http://127.0.0.1:1")
+    probe.latencies_s = [0.01, 0.3, 0.5]
+    probe.cpu_waits_s = [0.01, 0.0, 0.1]
+    probe.node_cpu_waits_s = [0.01, 0.2, 0.4]
+    share = probe.slow_share()
+    assert share["count"] == 2
+    assert share["seconds"] == pytest.approx(0.8)
+    assert share["node_cpu_wait_share"] == pytest.approx(0.75)
+    assert share["probe_cpu_wait_share"] == pytest.approx(0.125)
+
+
+def test_the_slow_share_is_unknown_without_per_probe_waits() -> None:
+    probe = HealthProbe("http://127.0.0.1:1")
+    probe.latencies_s = [0.3]
+    assert probe.slow_share()["node_cpu_wait_share"] is None
