@@ -100,8 +100,7 @@ def get_invalidity(event: PeerEvent, replica: Replica) -> str | None:
     validator_set = replica.get_validator_set(message.height)
     try:
         if isinstance(event, ProposalReceived):
-            skips = replica.get_proposer_skips(message.height)
-            validate_proposal_signed(event.proposal, validator_set, replica.chain_id, skips)
+            validate_proposal_signed(event.proposal, validator_set, replica.chain_id)
         else:
             validate_vote_signed(event.vote, validator_set, replica.chain_id)
     except RejectedInput as exc:
