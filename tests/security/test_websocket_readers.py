@@ -64,6 +64,7 @@ holding their own copies up to the outbox bound would add up to 20 x 16 MiB on t
 before the shared encoding grew by 726 MiB). The honest growth is +123-127 MiB on this machine
 under load, with and without this release's changes (it was just under the old 120 MiB bound
 when the machine was quiet), so the bound leaves room for that and none for per-reader copies."""
+BIG_BLOCK_TXS_MIN = BLOCK_TXS_MAX * 9 // 10
 FAST_PENDING_PEAK_BLOCK_SHARE = 0.5
 """The one reader's pending bytes must stay under this share of a block's Tx events. A
 publisher that queued a whole block before its writer ran would reach the whole block; with
@@ -396,8 +397,11 @@ def _drain_all(slow: list[RawWebSocket]) -> list[Closed]:
 def test_fast_reader_receives_every_event_of_a_5000_tx_block(observed: Observed) -> None:
     fast = observed.fast
     assert fast.close_code is None, (fast.close_code, fast.closed_reason)
-    full = [height for height, count in fast.block_txs.items() if count == BLOCK_TXS_MAX]
-    assert full, fast.block_txs
+    # A block near the cap is the case to exercise. Which node proposes first after the
+    # quorum returns is timing: a restarted node may propose before the pending txs reached
+    # it (blocks of 100 and 4,900 were seen in CI), so "near" and not "exactly" the cap.
+    big = [height for height, count in fast.block_txs.items() if count >= BIG_BLOCK_TXS_MIN]
+    assert big, fast.block_txs
     for height, count in fast.block_txs.items():
         assert fast.tx_events[height] == count, (height, count, fast.tx_events[height])
     assert fast.txs_seen == TXS_LOADED
