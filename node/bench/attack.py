@@ -31,6 +31,7 @@ from consensus.crypto import PrivateKey
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
+from node.bench import client_priority
 from node.bench.load import RpcConnection
 
 JUNK_TXS = 20_000
@@ -169,10 +170,12 @@ class Attacker:
                 threading.Thread(target=self.send_heavy_reads, args=(i,), daemon=True)
                 for i in range(READS_THREADS)
             ]
-        started = time.monotonic()
+        started, parent = time.monotonic(), os.getppid()
         for thread in threads:
             thread.start()
-        while not self.stop_file.exists():
+        # In a session of its own (client_priority), a dead bench's signals no longer reach
+        # it: it also stops when its parent is gone.
+        while not self.stop_file.exists() and os.getppid() == parent:
             time.sleep(STOP_POLL_S)
         self.stop.set()
         for thread in threads:
@@ -192,12 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
+    # First, before any thread: every thread started later inherits the priority.
+    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     kinds = frozenset(plan.get("kinds", ATTACK_KINDS))
     count = JUNK_TXS if "junk" in kinds else 0
     print(f"bench-attack: signing {count} junk transfers…", file=sys.stderr, flush=True)
     junk = build_junk(plan["chain_id"], count)
     Path(args.ready).touch()
     result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
+    result["priority"] = priority
     Path(args.out).write_text(json.dumps(result))
     return 0
 

@@ -31,6 +31,7 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
+from node.bench import client_priority
 from node.bench.health_probe import HealthProbe
 from node.mempool import AdmissionCode
 
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
+    # First, before any thread: every thread started later inherits the priority.
+    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     payers = read_payers(plan)
     count = plan["tx_count"]
     urls = plan["urls"]
@@ -355,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     # How much of a slow /health answer was the probe itself waiting for a CPU.
     result["health_probe_cpu_wait_s"] = percentiles(sorted(probe.cpu_waits_s))
     result["health_slow"] = probe.slow_share()
+    result["priority"] = {"load_generator": priority, "health_probe": probe.priority}
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
     # The load generator shares the machine with the nodes: its CPU is part of the picture.
     result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)

@@ -6,8 +6,15 @@ users: committed tx/s, submit-to-commit latency, the gap between blocks (header 
 long ``/health`` takes on the attacked node. Targets (reported, not asserted): under attack at
 least 80 % of the unattacked throughput, block interval p99 at most twice the unattacked one,
 ``/health`` p99 at most 100 ms. Commits are timed on the last node (the attacker's reads go to
-node 0), ``/health`` on node 0. Everything runs on this machine, attacker included: its CPU
-is taken from the nodes, so on a small machine part of any loss is the attacker's own cost.
+node 0), ``/health`` on node 0.
+
+Everything runs on this machine, attacker and load generator included. In a deployment both
+run on other hosts, so their own CPU is not the nodes'; here it is. By default both therefore
+run at a lower CPU priority (``node.bench.client_priority``, nice :data:`CLIENT_NICE`, in both
+phases alike): a saturated machine serves the nodes and the ``/health`` probe first. What the
+nodes spend on the attacker's requests is still the nodes' and still counts. With
+``same_priority`` (``--clients-same-priority``) the clients compete with the nodes as equals,
+so part of any loss is then the attacker's own CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 from node.bench import cluster as bench
 from node.bench import loop_report
 from node.bench.attack import ATTACK_KINDS
+from node.bench.client_priority import CLIENT_NICE
 from node.bench.load import RpcConnection
 from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster
@@ -34,6 +42,11 @@ ATTACKER_READY_S = 180.0
 THROUGHPUT_RATIO_MIN = 0.8
 BLOCK_INTERVAL_RATIO_MAX = 2.0
 HEALTH_P99_MAX_S = 0.1
+
+
+def client_nice(args: bench.BenchArgs) -> int | None:
+    """The nice value of the load generator and the attacker (None: left as they start)."""
+    return None if args.clients_same_priority else CLIENT_NICE
 
 
 def _rpc(info: LocalnetInfo, index: int = 0) -> RpcConnection:
@@ -73,6 +86,7 @@ def _run_phase(
     plan_path, out_path = folder / f"plan-{name}.json", folder / f"load-{name}.json"
     bench.write_plan(info, args, plan_path)
     plan = json.loads(plan_path.read_text())
+    plan["client_nice"] = client_nice(args)
     plan["start_height"] = _get_height(info)
     plan["last_nonces"] = _get_last_nonces(info, plan)
     # Commits are timed on the last node, which the attacker's reads leave alone, so a slow RPC
@@ -105,6 +119,7 @@ def _run_attacked_phase(
         "chain_id": info.document["chain_id"],
         "urls": [n.rpc_url for n in info.nodes],
         "kinds": sorted(kinds),
+        "client_nice": client_nice(args),
     }
     plan_path.write_text(json.dumps(plan))
     ready, stop, out = folder / "attacker.ready", folder / "attacker.stop", folder / "attack.json"
@@ -148,6 +163,7 @@ def run_attack_bench(args: bench.BenchArgs, kinds: frozenset[str]) -> dict[str, 
             "attacked": attacked,
             "attacker": attacker,
             "attack_kinds": sorted(kinds),
+            "client_nice": client_nice(args),
             "node_exit_codes": codes,
             "conservation": bench.check_conservation(info),
         }
@@ -180,6 +196,7 @@ def print_attack_report(result: dict[str, Any]) -> None:
         f"validators {result['validators']}, {result['duration_s']:g} s of load per run, {offered}"
     )
     print(f"attack: {' + '.join(result['attack_kinds'])} (the attacker runs on this machine too)")
+    print(_priority_line(result))
     print(f"{'':24}{'unattacked':>14}{'under attack':>14}")
     tx_rates = [f"{run['committed_tx_per_s']:.0f}" for run in (calm, hit)]
     print(f"{'committed tx/s':24}{tx_rates[0]:>14}{tx_rates[1]:>14}")
@@ -192,7 +209,7 @@ def print_attack_report(result: dict[str, Any]) -> None:
         if "event_loop" in run:
             print("\n".join(loop_report.format_phase(name, run["event_loop"])))
     attacker = result["attacker"]
-    skip = ("seconds", "error_samples")
+    skip = ("seconds", "error_samples", "priority")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k not in skip)
     print(f"attacker: {counts}")
     for kind, sample in sorted(attacker.get("error_samples", {}).items()):
@@ -200,6 +217,23 @@ def print_attack_report(result: dict[str, Any]) -> None:
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
     print(f"conservation {verdict}; nodes agree: {conservation['nodes_agree']}")
+
+
+def _priority_line(result: dict[str, Any]) -> str:
+    """Who ran at which CPU priority: the clients niced (the default) or not."""
+    nice = result.get("client_nice")
+    calm = result["unattacked"].get("priority", {})
+    hit = result["attacked"].get("priority", {})
+    head = (
+        "clients at the nodes' priority (--clients-same-priority)"
+        if nice is None
+        else f"clients niced to {nice} (as if on other hosts; --clients-same-priority to not)"
+    )
+    return (
+        f"{head}: load generator {calm.get('load_generator', '?')} / "
+        f"{hit.get('load_generator', '?')}, attacker {result['attacker'].get('priority', '?')}, "
+        f"/health probe {hit.get('health_probe', '?')}; nodes unchanged"
+    )
 
 
 def _slow_health_line(name: str, slow: dict[str, Any]) -> str:
