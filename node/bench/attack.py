@@ -195,12 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
-    # First, before any thread: every thread started later inherits the priority.
-    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     kinds = frozenset(plan.get("kinds", ATTACK_KINDS))
     count = JUNK_TXS if "junk" in kinds else 0
     print(f"bench-attack: signing {count} junk transfers…", file=sys.stderr, flush=True)
     junk = build_junk(plan["chain_id"], count)
+    # Signed at normal priority (before the attack starts), then lowered before any thread
+    # starts: every thread started later inherits the priority.
+    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     Path(args.ready).touch()
     result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
     result["priority"] = priority

@@ -325,8 +325,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = json.loads(Path(args.plan).read_text())
-    # First, before any thread: every thread started later inherits the priority.
-    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     payers = read_payers(plan)
     count = plan["tx_count"]
     urls = plan["urls"]
@@ -336,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls), last_nonces)
         for i in range(len(urls))
     ]
+    # Signed at normal priority (before the clock: the time is nobody's figure), then lowered
+    # before any thread starts: every thread started later inherits the priority.
+    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     # The last node by default: with --profile, node 0 is profiled and should carry no
     # watcher's reads; bench --attack names the node it watches.
     watcher = Watcher(plan.get("watch_url", plan["urls"][-1]), start_height=plan["start_height"])
