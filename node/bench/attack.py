@@ -175,8 +175,11 @@ class Attacker:
             thread.start()
         # In a session of its own (client_priority), a dead bench's signals no longer reach
         # it: it also stops when its parent is gone.
+        timeline = []
         while not self.stop_file.exists() and os.getppid() == parent:
             time.sleep(STOP_POLL_S)
+            with self.lock:
+                timeline.append((time.monotonic(), dict(self.counts)))
         self.stop.set()
         for thread in threads:
             thread.join(timeout=60)
@@ -184,6 +187,9 @@ class Attacker:
             "seconds": time.monotonic() - started,
             **self.counts,
             "error_samples": self.error_samples,
+            # Counts as they grew (monotonic clock, shared by this machine's processes), so the
+            # bench can tell how hard the attack was while the load was measured.
+            "timeline": timeline,
         }
 
 

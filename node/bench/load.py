@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     result["health_slow"] = probe.slow_share()
     result["priority"] = {"load_generator": priority, "health_probe": probe.priority}
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
+    result["window_monotonic_s"] = [started, submit_end]  # to match an attacker's timeline
     # The load generator shares the machine with the nodes: its CPU is part of the picture.
     result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)
     Path(args.out).write_text(json.dumps(result))

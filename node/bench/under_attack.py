@@ -209,14 +209,39 @@ def print_attack_report(result: dict[str, Any]) -> None:
         if "event_loop" in run:
             print("\n".join(loop_report.format_phase(name, run["event_loop"])))
     attacker = result["attacker"]
-    skip = ("seconds", "error_samples", "priority")
+    skip = ("seconds", "error_samples", "priority", "timeline")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k not in skip)
-    print(f"attacker: {counts}")
+    print(f"attacker, whole run: {counts}")
+    window = hit.get("window_monotonic_s")
+    if window and attacker.get("timeline"):
+        rates = rates_in_window(attacker["timeline"], window[0], window[1])
+        shown = ", ".join(f"{k} {v:.0f}/s" for k, v in sorted(rates.items()))
+        print(f"attacker while the load was measured: {shown}")
     for kind, sample in sorted(attacker.get("error_samples", {}).items()):
         print(f"  e.g. {kind}: {sample}")
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
     print(f"conservation {verdict}; nodes agree: {conservation['nodes_agree']}")
+
+
+def rates_in_window(
+    timeline: list[tuple[float, dict[str, int]]], start: float, end: float
+) -> dict[str, float]:
+    """Per second, how much of each count the attacker added between ``start`` and ``end``
+    (from its last snapshot at or before each; the attack's strength during the measured load,
+    whatever it did before and after)."""
+
+    def at(moment: float) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for stamp, counts in timeline:
+            if stamp > moment:
+                break
+            seen = counts
+        return seen
+
+    first, last = at(start), at(end)
+    seconds = max(end - start, 1e-9)
+    return {key: (value - first.get(key, 0)) / seconds for key, value in last.items()}
 
 
 def _priority_line(result: dict[str, Any]) -> str:
