@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     junk = build_junk(plan["chain_id"], count)
     # Signed at normal priority (before the attack starts), then lowered before any thread
     # starts: every thread started later inherits the priority.
-    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
+    priority = client_priority.lower_priority_if_asked(plan.get("nice"))
     Path(args.ready).touch()
     result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
     result["priority"] = priority

@@ -1,11 +1,11 @@
-"""Lower the CPU priority of a bench's client processes (load generator, attacker).
+"""Lower the CPU priority of a bench's client process (the attacker of ``bench --attack``).
 
-In a deployment the load generator and an attacker run on other hosts: the CPU they burn is
-not the nodes'. On one bench machine it is, so part of what an attack seems to cost the nodes
-is only the attacker's (and the load generator's) own CPU. ``bench --attack`` therefore runs
-both at a lower priority: when the machine is saturated the nodes (and the ``/health`` probe)
-go first, and the clients use what is left. Their traffic still reaches the nodes, and what a
-node spends on it (admission of junk, heavy reads) is the node's and still counts.
+In a deployment an attacker runs on other hosts: the CPU it burns is not the nodes'. On one
+bench machine it is, so part of what an attack seems to cost the nodes is only the attacker's
+own CPU. ``bench --attack`` therefore runs the attacker at a lower priority: when the machine is
+saturated the nodes go first and the attacker uses what is left. Its traffic still reaches the
+nodes, and what a node spends on it (admission of junk, heavy reads) is the node's and still
+counts.
 
 On Linux, a process's nice value only ranks it among the processes of its own *session* when
 the kernel groups sessions (``/proc/sys/kernel/sched_autogroup_enabled``): the CPU is first
@@ -92,30 +92,6 @@ def _lower_own_group(nice: int, own_autogroup: Path) -> tuple[int | None, str]:
     except OSError as exc:
         return read_autogroup_nice(own_autogroup), f"session group refused: {exc.strerror}"
     return read_autogroup_nice(own_autogroup), ""
-
-
-def restore_priority(own_autogroup: Path = OWN_AUTOGROUP) -> Applied:
-    """For a measuring process started by a low-priority client (the ``/health`` probe): a
-    session and group of its own at nice 0, and its own nice back to 0 (lowering a nice value
-    needs root or CAP_SYS_NICE; without them the note says so). Started at normal priority,
-    it changes nothing."""
-    notes = []
-    group = read_autogroup_nice(own_autogroup)
-    if os.getpriority(os.PRIO_PROCESS, 0) == 0 and group in (None, 0):
-        return Applied(0, group, "")  # started at normal priority: nothing to undo
-    if is_autogroup_enabled():
-        if os.getsid(0) != os.getpid():
-            try:
-                os.setsid()
-            except OSError as exc:
-                notes.append(f"no session of its own: {exc.strerror}")
-        group = read_autogroup_nice(own_autogroup)
-    if os.getpriority(os.PRIO_PROCESS, 0) != 0:
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
-        except OSError as exc:
-            notes.append(f"could not return to nice 0: {exc.strerror}")
-    return Applied(os.getpriority(os.PRIO_PROCESS, 0), group, "; ".join(notes))
 
 
 def lower_priority_if_asked(nice: int | None) -> str:

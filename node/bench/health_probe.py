@@ -24,8 +24,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as ProcessEvent
 from urllib.parse import urlsplit
 
-from node.bench.client_priority import restore_priority
-
 INTERVAL_S = 0.1
 TIMEOUT_S = 30.0
 """A probe that gets no answer counts as this long."""
@@ -54,10 +52,7 @@ def _wait_delta(before: float | None, after: float | None) -> float | None:
 def probe_until_stopped(
     url: str, stop: ProcessEvent, results: Connection, node_pid: int | None = None
 ) -> None:
-    """The child's loop: one fresh connection per probe, a few probes a second. Started by a
-    low-priority load generator, it first returns to normal priority: it stands for a monitor
-    on another host, and its own wait for a CPU is not the node's slowness."""
-    priority = restore_priority().describe()
+    """The child's loop: one fresh connection per probe, a few probes a second."""
     parts = urlsplit(url)
     node_stat = "" if node_pid is None else f"/proc/{node_pid}/schedstat"
     latencies: list[float] = []
@@ -84,7 +79,7 @@ def probe_until_stopped(
         if node is not None:
             node_waits.append(node)
         stop.wait(INTERVAL_S)
-    results.send((latencies, waits, node_waits, priority))
+    results.send((latencies, waits, node_waits))
     results.close()
 
 
@@ -101,8 +96,6 @@ class HealthProbe:
     cpu_waits_s: list[float] = field(default_factory=list)
     node_cpu_waits_s: list[float] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
-    priority: str = ""
-    """The child's CPU priority as it ran (see :func:`restore_priority`)."""
 
     def run(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a threaded process
@@ -118,7 +111,7 @@ class HealthProbe:
         self.stop.wait()
         child_stop.set()
         if receiver.poll(TIMEOUT_S + 5.0):
-            latencies, waits, node_waits, self.priority = receiver.recv()
+            latencies, waits, node_waits = receiver.recv()
             self.latencies_s.extend(latencies)
             self.cpu_waits_s.extend(waits)
             self.node_cpu_waits_s.extend(node_waits)

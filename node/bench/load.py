@@ -31,7 +31,6 @@ from consensus.crypto import PrivateKey, sha256
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
-from node.bench import client_priority
 from node.bench.health_probe import HealthProbe
 from node.mempool import AdmissionCode
 
@@ -334,9 +333,6 @@ def main(argv: list[str] | None = None) -> int:
         build_transfers(plan["chain_id"], payers[i :: len(urls)], count // len(urls), last_nonces)
         for i in range(len(urls))
     ]
-    # Signed at normal priority (before the clock: the time is nobody's figure), then lowered
-    # before any thread starts: every thread started later inherits the priority.
-    priority = client_priority.lower_priority_if_asked(plan.get("client_nice"))
     # The last node by default: with --profile, node 0 is profiled and should carry no
     # watcher's reads; bench --attack names the node it watches.
     watcher = Watcher(plan.get("watch_url", plan["urls"][-1]), start_height=plan["start_height"])
@@ -359,7 +355,6 @@ def main(argv: list[str] | None = None) -> int:
     # How much of a slow /health answer was the probe itself waiting for a CPU.
     result["health_probe_cpu_wait_s"] = percentiles(sorted(probe.cpu_waits_s))
     result["health_slow"] = probe.slow_share()
-    result["priority"] = {"load_generator": priority, "health_probe": probe.priority}
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
     result["window_monotonic_s"] = [started, submit_end]  # to match an attacker's timeline
     # The load generator shares the machine with the nodes: its CPU is part of the picture.

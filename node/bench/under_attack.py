@@ -8,13 +8,16 @@ least 80 % of the unattacked throughput, block interval p99 at most twice the un
 ``/health`` p99 at most 100 ms. Commits are timed on the last node (the attacker's reads go to
 node 0), ``/health`` on node 0.
 
-Everything runs on this machine, attacker and load generator included. In a deployment both
-run on other hosts, so their own CPU is not the nodes'; here it is. By default both therefore
-run at a lower CPU priority (``node.bench.client_priority``, nice :data:`CLIENT_NICE`, in both
-phases alike): a saturated machine serves the nodes and the ``/health`` probe first. What the
-nodes spend on the attacker's requests is still the nodes' and still counts. With
-``same_priority`` (``--clients-same-priority``) the clients compete with the nodes as equals,
-so part of any loss is then the attacker's own CPU.
+Everything runs on this machine, attacker included. In a deployment the attacker runs on other
+hosts, so its own CPU is not the nodes'; here it is, and only in the second phase. By default
+the attacker therefore runs at a lower CPU priority (``node.bench.client_priority``, nice
+:data:`CLIENT_NICE` in a session group of its own): a saturated machine serves the nodes first.
+What the nodes spend on its requests is still the nodes' and still counts, and the report says
+how hard it pushed while the load was measured. The load generator and the ``/health`` probe
+are the measuring instruments and keep their priority (niced, the load generator's commit
+watcher and the probe it starts were starved: commits seen seconds late, probes missing).
+With ``--attacker-same-priority`` the attacker competes with the nodes as an equal, so part of
+any loss is then its own CPU.
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ BLOCK_INTERVAL_RATIO_MAX = 2.0
 HEALTH_P99_MAX_S = 0.1
 
 
-def client_nice(args: bench.BenchArgs) -> int | None:
-    """The nice value of the load generator and the attacker (None: left as they start)."""
-    return None if args.clients_same_priority else CLIENT_NICE
+def attacker_nice(args: bench.BenchArgs) -> int | None:
+    """The attacker's nice value (None: left at the priority it starts with)."""
+    return None if args.attacker_same_priority else CLIENT_NICE
 
 
 def _rpc(info: LocalnetInfo, index: int = 0) -> RpcConnection:
@@ -86,7 +89,6 @@ def _run_phase(
     plan_path, out_path = folder / f"plan-{name}.json", folder / f"load-{name}.json"
     bench.write_plan(info, args, plan_path)
     plan = json.loads(plan_path.read_text())
-    plan["client_nice"] = client_nice(args)
     plan["start_height"] = _get_height(info)
     plan["last_nonces"] = _get_last_nonces(info, plan)
     # Commits are timed on the last node, which the attacker's reads leave alone, so a slow RPC
@@ -119,7 +121,7 @@ def _run_attacked_phase(
         "chain_id": info.document["chain_id"],
         "urls": [n.rpc_url for n in info.nodes],
         "kinds": sorted(kinds),
-        "client_nice": client_nice(args),
+        "nice": attacker_nice(args),
     }
     plan_path.write_text(json.dumps(plan))
     ready, stop, out = folder / "attacker.ready", folder / "attacker.stop", folder / "attack.json"
@@ -163,7 +165,7 @@ def run_attack_bench(args: bench.BenchArgs, kinds: frozenset[str]) -> dict[str, 
             "attacked": attacked,
             "attacker": attacker,
             "attack_kinds": sorted(kinds),
-            "client_nice": client_nice(args),
+            "attacker_nice": attacker_nice(args),
             "node_exit_codes": codes,
             "conservation": bench.check_conservation(info),
         }
@@ -245,20 +247,15 @@ def rates_in_window(
 
 
 def _priority_line(result: dict[str, Any]) -> str:
-    """Who ran at which CPU priority: the clients niced (the default) or not."""
-    nice = result.get("client_nice")
-    calm = result["unattacked"].get("priority", {})
-    hit = result["attacked"].get("priority", {})
+    """At which CPU priority the attacker ran: niced (the default) or as the nodes."""
+    nice = result.get("attacker_nice")
     head = (
-        "clients at the nodes' priority (--clients-same-priority)"
+        "attacker at the nodes' priority (--attacker-same-priority)"
         if nice is None
-        else f"clients niced to {nice} (as if on other hosts; --clients-same-priority to not)"
+        else f"attacker niced to {nice}, as if on another host (--attacker-same-priority to not)"
     )
-    return (
-        f"{head}: load generator {calm.get('load_generator', '?')} / "
-        f"{hit.get('load_generator', '?')}, attacker {result['attacker'].get('priority', '?')}, "
-        f"/health probe {hit.get('health_probe', '?')}; nodes unchanged"
-    )
+    ran = result["attacker"].get("priority", "?")
+    return f"{head}: it ran at {ran}; nodes, load generator and /health probe unchanged"
 
 
 def _slow_health_line(name: str, slow: dict[str, Any]) -> str:

@@ -84,9 +84,9 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
     )  # fmt: skip
     bench.add_argument(
-        "--clients-same-priority", action="store_true",
-        help="with --attack: run the load generator and the attacker at the nodes' CPU "
-        "priority (default: niced, as if they ran on other hosts)",
+        "--attacker-same-priority", action="store_true",
+        help="with --attack: run the attacker at the nodes' CPU priority (default: niced, "
+        "as if it ran on another host)",
     )  # fmt: skip
     bench.add_argument(
         "--profile", action="store_true",
@@ -134,7 +134,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         profile=args.profile,
         profile_out=args.profile_out,
-        clients_same_priority=args.clients_same_priority,
+        attacker_same_priority=args.attacker_same_priority,
     )
     if not args.attack:
         return cluster.main(bench_args)
