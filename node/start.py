@@ -19,7 +19,7 @@ from node.app import Node, NodeHome
 from node.clock import system_clock_from_env
 from node.disk_space import EXIT_DISK_FULL, describe_disk_full, is_disk_full
 from node.failpoints import Failpoints
-from node.gc_tuning import freeze_start_up_heap
+from node.gc_tuning import enlarge_young_generation, freeze_start_up_heap
 from node.gc_watch import GcWatch
 from node.logs import configure_logging, fields
 from node.memtrace import start_if_asked as start_memtrace_if_asked
@@ -39,7 +39,13 @@ async def _run_until_signalled(node: Node) -> None:
     gc_watch = GcWatch(node.loop_watch)
     gc_watch.install()
     frozen = freeze_start_up_heap()
-    log.info("start-up heap frozen: %d objects", frozen, extra=fields("gc_frozen"))
+    young = enlarge_young_generation()
+    log.info(
+        "start-up heap frozen: %d objects; young collections every %d allocations",
+        frozen,
+        young,
+        extra=fields("gc_frozen"),
+    )
     try:
         await node.run()
     except asyncio.CancelledError:

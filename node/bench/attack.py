@@ -31,6 +31,7 @@ from consensus.crypto import PrivateKey
 from consensus.ledger import UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
+from node.bench import client_priority
 from node.bench.load import RpcConnection
 
 JUNK_TXS = 20_000
@@ -169,11 +170,16 @@ class Attacker:
                 threading.Thread(target=self.send_heavy_reads, args=(i,), daemon=True)
                 for i in range(READS_THREADS)
             ]
-        started = time.monotonic()
+        started, parent = time.monotonic(), os.getppid()
         for thread in threads:
             thread.start()
-        while not self.stop_file.exists():
+        # In a session of its own (client_priority), a dead bench's signals no longer reach
+        # it: it also stops when its parent is gone.
+        timeline = []
+        while not self.stop_file.exists() and os.getppid() == parent:
             time.sleep(STOP_POLL_S)
+            with self.lock:
+                timeline.append((time.monotonic(), dict(self.counts)))
         self.stop.set()
         for thread in threads:
             thread.join(timeout=60)
@@ -181,6 +187,9 @@ class Attacker:
             "seconds": time.monotonic() - started,
             **self.counts,
             "error_samples": self.error_samples,
+            # Counts as they grew (monotonic clock, shared by this machine's processes), so the
+            # bench can tell how hard the attack was while the load was measured.
+            "timeline": timeline,
         }
 
 
@@ -196,8 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     count = JUNK_TXS if "junk" in kinds else 0
     print(f"bench-attack: signing {count} junk transfers…", file=sys.stderr, flush=True)
     junk = build_junk(plan["chain_id"], count)
+    # Signed at normal priority (before the attack starts), then lowered before any thread
+    # starts: every thread started later inherits the priority.
+    priority = client_priority.lower_priority_if_asked(plan.get("nice"))
     Path(args.ready).touch()
     result = Attacker(plan["urls"], junk, Path(args.stop), kinds).run()
+    result["priority"] = priority
     Path(args.out).write_text(json.dumps(result))
     return 0
 

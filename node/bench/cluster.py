@@ -58,6 +58,8 @@ class BenchArgs:
     """Where to keep node 0's cProfile stats (with ``profile``; default: discarded)."""
     ceiling_txs: int = ceiling.CEILING_TXS
     """Transactions each ceiling worker processes (each time)."""
+    attacker_same_priority: bool = False
+    """``--attack``: leave the attacker at the nodes' CPU priority (default: niced)."""
 
 
 PROFILE_ENV = "DEPOCHAIN_PROFILE"

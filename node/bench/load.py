@@ -356,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     result["health_probe_cpu_wait_s"] = percentiles(sorted(probe.cpu_waits_s))
     result["health_slow"] = probe.slow_share()
     result["block_interval_s"] = compute_block_intervals(watcher, started, submit_end)
+    result["window_monotonic_s"] = [started, submit_end]  # to match an attacker's timeline
     # The load generator shares the machine with the nodes: its CPU is part of the picture.
     result["load_cpu_cores"] = cpu_used / max(submit_end - started, 1e-9)
     Path(args.out).write_text(json.dumps(result))

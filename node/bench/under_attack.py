@@ -6,8 +6,18 @@ users: committed tx/s, submit-to-commit latency, the gap between blocks (header 
 long ``/health`` takes on the attacked node. Targets (reported, not asserted): under attack at
 least 80 % of the unattacked throughput, block interval p99 at most twice the unattacked one,
 ``/health`` p99 at most 100 ms. Commits are timed on the last node (the attacker's reads go to
-node 0), ``/health`` on node 0. Everything runs on this machine, attacker included: its CPU
-is taken from the nodes, so on a small machine part of any loss is the attacker's own cost.
+node 0), ``/health`` on node 0.
+
+Everything runs on this machine, attacker included. In a deployment the attacker runs on other
+hosts, so its own CPU is not the nodes'; here it is, and only in the second phase. By default
+the attacker therefore runs at a lower CPU priority (``node.bench.client_priority``, nice
+:data:`CLIENT_NICE` in a session group of its own): a saturated machine serves the nodes first.
+What the nodes spend on its requests is still the nodes' and still counts, and the report says
+how hard it pushed while the load was measured. The load generator and the ``/health`` probe
+are the measuring instruments and keep their priority (niced, the load generator's commit
+watcher and the probe it starts were starved: commits seen seconds late, probes missing).
+With ``--attacker-same-priority`` the attacker competes with the nodes as an equal, so part of
+any loss is then its own CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from typing import Any
 from node.bench import cluster as bench
 from node.bench import loop_report
 from node.bench.attack import ATTACK_KINDS
+from node.bench.client_priority import CLIENT_NICE
 from node.bench.load import RpcConnection
 from node.localnet import LocalnetInfo, prepare_localnet
 from node.localnet.run import Cluster
@@ -34,6 +45,11 @@ ATTACKER_READY_S = 180.0
 THROUGHPUT_RATIO_MIN = 0.8
 BLOCK_INTERVAL_RATIO_MAX = 2.0
 HEALTH_P99_MAX_S = 0.1
+
+
+def attacker_nice(args: bench.BenchArgs) -> int | None:
+    """The attacker's nice value (None: left at the priority it starts with)."""
+    return None if args.attacker_same_priority else CLIENT_NICE
 
 
 def _rpc(info: LocalnetInfo, index: int = 0) -> RpcConnection:
@@ -105,6 +121,7 @@ def _run_attacked_phase(
         "chain_id": info.document["chain_id"],
         "urls": [n.rpc_url for n in info.nodes],
         "kinds": sorted(kinds),
+        "nice": attacker_nice(args),
     }
     plan_path.write_text(json.dumps(plan))
     ready, stop, out = folder / "attacker.ready", folder / "attacker.stop", folder / "attack.json"
@@ -148,6 +165,7 @@ def run_attack_bench(args: bench.BenchArgs, kinds: frozenset[str]) -> dict[str, 
             "attacked": attacked,
             "attacker": attacker,
             "attack_kinds": sorted(kinds),
+            "attacker_nice": attacker_nice(args),
             "node_exit_codes": codes,
             "conservation": bench.check_conservation(info),
         }
@@ -180,6 +198,7 @@ def print_attack_report(result: dict[str, Any]) -> None:
         f"validators {result['validators']}, {result['duration_s']:g} s of load per run, {offered}"
     )
     print(f"attack: {' + '.join(result['attack_kinds'])} (the attacker runs on this machine too)")
+    print(_priority_line(result))
     print(f"{'':24}{'unattacked':>14}{'under attack':>14}")
     tx_rates = [f"{run['committed_tx_per_s']:.0f}" for run in (calm, hit)]
     print(f"{'committed tx/s':24}{tx_rates[0]:>14}{tx_rates[1]:>14}")
@@ -192,14 +211,51 @@ def print_attack_report(result: dict[str, Any]) -> None:
         if "event_loop" in run:
             print("\n".join(loop_report.format_phase(name, run["event_loop"])))
     attacker = result["attacker"]
-    skip = ("seconds", "error_samples")
+    skip = ("seconds", "error_samples", "priority", "timeline")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(attacker.items()) if k not in skip)
-    print(f"attacker: {counts}")
+    print(f"attacker, whole run: {counts}")
+    window = hit.get("window_monotonic_s")
+    if window and attacker.get("timeline"):
+        rates = rates_in_window(attacker["timeline"], window[0], window[1])
+        shown = ", ".join(f"{k} {v:.0f}/s" for k, v in sorted(rates.items()))
+        print(f"attacker while the load was measured: {shown}")
     for kind, sample in sorted(attacker.get("error_samples", {}).items()):
         print(f"  e.g. {kind}: {sample}")
     conservation = result["conservation"]
     verdict = "OK" if conservation["ok"] else "VIOLATED"
     print(f"conservation {verdict}; nodes agree: {conservation['nodes_agree']}")
+
+
+def rates_in_window(
+    timeline: list[tuple[float, dict[str, int]]], start: float, end: float
+) -> dict[str, float]:
+    """Per second, how much of each count the attacker added between ``start`` and ``end``
+    (from its last snapshot at or before each; the attack's strength during the measured load,
+    whatever it did before and after)."""
+
+    def at(moment: float) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for stamp, counts in timeline:
+            if stamp > moment:
+                break
+            seen = counts
+        return seen
+
+    first, last = at(start), at(end)
+    seconds = max(end - start, 1e-9)
+    return {key: (value - first.get(key, 0)) / seconds for key, value in last.items()}
+
+
+def _priority_line(result: dict[str, Any]) -> str:
+    """At which CPU priority the attacker ran: niced (the default) or as the nodes."""
+    nice = result.get("attacker_nice")
+    head = (
+        "attacker at the nodes' priority (--attacker-same-priority)"
+        if nice is None
+        else f"attacker niced to {nice}, as if on another host (--attacker-same-priority to not)"
+    )
+    ran = result["attacker"].get("priority", "?")
+    return f"{head}: it ran at {ran}; nodes, load generator and /health probe unchanged"
 
 
 def _slow_health_line(name: str, slow: dict[str, Any]) -> str:

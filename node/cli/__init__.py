@@ -74,15 +74,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # take a port a node is about to bind; above the localnet's default 26656, so both can run.
     bench.add_argument("--base-port", type=int, default=29656, help="first port of the cluster")
     bench.add_argument("--json", action="store_true", help="machine-readable output")
-    bench.add_argument(
-        "--attack", action="store_true",
-        help="cluster: run twice, the second time with an attacker flooding junk txs and "
-        "heavy RPC batches, and print both",
-    )  # fmt: skip
-    bench.add_argument(
-        "--attack-kinds", default="junk,reads",
-        help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
-    )  # fmt: skip
+    _add_attack_arguments(bench)
     bench.add_argument(
         "--profile", action="store_true",
         help="cluster: profile node 0 and print its CPU per committed tx, stage by stage",
@@ -100,6 +92,23 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench.add_argument("--rounds", type=int, default=2, help="admission: runs per thread count")
     bench.add_argument("--txs", type=int, default=12_000, help="admission: txs per run")
     bench.set_defaults(handler=_run_bench)
+
+
+def _add_attack_arguments(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument(
+        "--attack", action="store_true",
+        help="cluster: run twice, the second time with an attacker flooding junk txs and "
+        "heavy RPC batches, and print both",
+    )  # fmt: skip
+    bench.add_argument(
+        "--attack-kinds", default="junk,reads",
+        help="with --attack: junk (mempool flood), reads (heavy RPC batches) or both",
+    )  # fmt: skip
+    bench.add_argument(
+        "--attacker-same-priority", action="store_true",
+        help="with --attack: run the attacker at the nodes' CPU priority (default: niced, "
+        "as if it ran on another host)",
+    )  # fmt: skip
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -129,6 +138,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         profile=args.profile,
         profile_out=args.profile_out,
+        attacker_same_priority=args.attacker_same_priority,
     )
     if not args.attack:
         return cluster.main(bench_args)

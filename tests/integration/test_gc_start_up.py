@@ -1,5 +1,6 @@
 """A real node process times its collector pauses (``gc gen N`` stages on ``GET /metrics``) and
-freezes its start-up heap, so full collections do not walk what lives for the whole run."""
+freezes its start-up heap, so full collections do not walk what lives for the whole run, and
+collects its young generation less often, so a request's short-lived objects are not promoted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from node.gc_tuning import YOUNG_THRESHOLD
 from node.logs import read_json_lines
 from tests.integration import health_wait
 from tests.integration.harness import answers_health
@@ -21,7 +23,9 @@ from tests.integration.test_structured_logs import init_solo_node
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GC_STAGE = re.compile(r'depochain_loop_stretches_total\{stage="gc gen \d"\} (\d+)')
-FROZEN = re.compile(r"start-up heap frozen: (\d+) objects")
+FROZEN = re.compile(
+    r"start-up heap frozen: (\d+) objects; young collections every (\d+) allocations"
+)
 
 
 def _gc_pauses_counted(url: str) -> int:
@@ -55,3 +59,5 @@ def test_a_running_node_times_its_collections_and_froze_its_start_up_heap(
     assert len(frozen) == 1
     match = FROZEN.fullmatch(frozen[0]["message"])
     assert match is not None and int(match[1]) > 0
+    # A request's short-lived objects die before a young collection promotes them.
+    assert int(match[2]) == YOUNG_THRESHOLD
