@@ -2,7 +2,10 @@
 
 ``Cluster`` generates a localnet (the same generator as ``depochain localnet``) on ports found
 free at the time, starts each node as its own ``depochain start`` process and gives tests
-control over each one (kill -9, restart) plus a small JSON-RPC client.
+control over each one (kill -9, restart) plus JSON-RPC calls to it. Starting, stopping and
+waiting go through tests.integration.node_process, so every wait and height read checks that
+the node answering on a port is this cluster's (not another run's) and fails at once, with the
+node's log tail, when the node's process has exited.
 """
 
 from __future__ import annotations
