@@ -12,6 +12,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_transfers_submitted_to_any_node_commit_everywhere(cluster: Cluster) -> 
         assert answer["code"] == 0, answer
         hashes.append(answer["hash"])
     deadline = time.monotonic() + 60
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, dict[str, Any]] = {}
     while len(found) < len(hashes) and time.monotonic() < deadline:
         for tx_hash in hashes:
             try:
@@ -69,8 +70,8 @@ def test_transfers_submitted_to_any_node_commit_everywhere(cluster: Cluster) -> 
                 time.sleep(0.2)
     assert set(found) == set(hashes), cluster.log_tail(0)
     for result in found.values():
-        assert result["tx_result"]["code"] == 0, result  # type: ignore[index]
-    top = max(int(r["height"]) for r in found.values())  # type: ignore[arg-type]
+        assert result["tx_result"]["code"] == 0, result
+    top = max(int(r["height"]) for r in found.values())
     for index in range(4):
         cluster.wait_height(index, top)
     assert_same_chain(cluster, top)
@@ -108,7 +109,7 @@ async def _dial_and_send(
     await network.start()
     try:
         deadline = time.monotonic() + DIAL_TIMEOUT_S
-        while not (network.connected_peers() or await asyncio.to_thread(is_done)):
+        while not network.connected_peers() and not await asyncio.to_thread(is_done):
             assert time.monotonic() < deadline, "neither connected nor refused in time"
             await asyncio.sleep(0.1)
         connected = network.connected_peers()
