@@ -11,11 +11,13 @@ Were the step run on the loop, the monitor could not tick, the hold would give u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from node.loop_watch import LoopWatch
+from tests.node.boundary import BoundaryLog
 from tests.node.node_world import RunningNode
 
 HOLD_S = 30.0
@@ -42,12 +44,31 @@ class Hold:
         self.released_in_time = self.release.wait(HOLD_S)
 
 
+@contextlib.asynccontextmanager
+async def watched_node(
+    home: Path, prepare: Callable[[RunningNode], None]
+) -> AsyncIterator[RunningNode]:
+    """The node of ``home``, first given to ``prepare`` (to hold a step, fill its mempool), with
+    its driver and its loop-lag monitor running; on leaving, the monitor is cancelled and the
+    node stopped."""
+    running = RunningNode(home, BoundaryLog())
+    monitor = asyncio.create_task(running.node.loop_watch.run())
+    prepare(running)
+    running.start()
+    try:
+        yield running
+    finally:
+        monitor.cancel()
+        await running.stop()
+
+
 async def release_after_ticks(
-    running: RunningNode, watch: LoopWatch, hold: Hold, what: str, meanwhile: Callable[[], None]
+    running: RunningNode, hold: Hold, what: str, meanwhile: Callable[[], None]
 ) -> int:
-    """On the loop: once ``hold`` is entered (``what`` names it), wait for the monitor to
-    tick, call ``meanwhile`` (e.g. hand the driver a repeated message it must not pass on),
+    """On the loop: once ``hold`` is entered (``what`` names it), wait for the loop-lag monitor
+    to tick, call ``meanwhile`` (e.g. hand the driver a repeated message it must not pass on),
     wake the driver for new txs, then release; returns the handled count just before."""
+    watch = running.node.loop_watch
     await running.wait_for(what, hold.entered.is_set)
     ticks = watch.ticks
     await running.wait_for("the loop to tick", lambda: watch.ticks >= ticks + TICKS_WANTED)

@@ -17,8 +17,7 @@ from typing import Any
 from consensus.messages import VoteType
 from consensus.types import Hash32
 from node.chain import StoredBlock
-from tests.node.boundary import BoundaryLog
-from tests.node.held_step import Hold, release_after_ticks
+from tests.node.held_step import Hold, release_after_ticks, watched_node
 from tests.node.node_world import PROPOSER_1, RunningNode, transfer, write_home
 
 
@@ -52,21 +51,19 @@ def test_the_loop_runs_while_a_block_is_stored_and_the_driver_waits_for_it(
     home = write_home(tmp_path / "bank-a", "BANKA", timeout_commit_ms=0)
     hold = CommitHold()
 
-    async def scenario() -> int:
-        running = RunningNode(home, BoundaryLog())
-        watch = running.node.loop_watch
-        monitor = asyncio.create_task(watch.run())
+    tx = transfer(10, nonce=1)
+
+    def prepare(running: RunningNode) -> None:
         hold_execute_and_store(running, hold)
-        tx = transfer(10, nonce=1)
         running.node.mempool.add(tx)
-        running.start()
-        try:
+
+    async def scenario() -> int:
+        async with watched_node(home, prepare) as running:
             proposal = running.propose_as(PROPOSER_1, txs=(tx,))
             running.deliver(proposal)
             releaser = asyncio.create_task(
                 release_after_ticks(
                     running,
-                    watch,
                     hold,
                     "the worker to hold the block",
                     lambda: repeat_a_vote_while_held(running, hold, proposal.block.hash),
@@ -78,13 +75,10 @@ def test_the_loop_runs_while_a_block_is_stored_and_the_driver_waits_for_it(
             await running.wait_own_vote(VoteType.PREVOTE, 2)
             assert running.node.chain.state.height == 1
             assert running.node.driver.stats.events_handled > handled_while_held
-            stretches = watch.stretches
+            stretches = running.node.loop_watch.stretches
             assert stretches["commit: execute + store (worker)"].count == 1
             assert "commit on the loop" not in stretches
             return handled_while_held
-        finally:
-            monitor.cancel()
-            await running.stop()
 
     handled_while_held = asyncio.run(scenario())
     assert not hold.on_main_thread

@@ -21,8 +21,7 @@ from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
 from node.persister import WORKER_STAGE
-from tests.node.boundary import BoundaryLog
-from tests.node.held_step import Hold, release_after_ticks
+from tests.node.held_step import Hold, release_after_ticks, watched_node
 from tests.node.node_world import PROPOSER_1, RunningNode, write_home
 
 
@@ -60,18 +59,12 @@ def test_the_loop_runs_while_the_sign_state_is_persisted_and_the_vote_waits(
     hold = PersistHold()
 
     async def scenario() -> tuple[int, Vote]:
-        running = RunningNode(home, BoundaryLog())
-        watch = running.node.loop_watch
-        monitor = asyncio.create_task(watch.run())
-        hold_first_prevote_persist(running, hold)
-        running.start()
-        try:
+        async with watched_node(home, lambda r: hold_first_prevote_persist(r, hold)) as running:
             proposal = running.propose_as(PROPOSER_1)
             running.deliver(proposal)
             releaser = asyncio.create_task(
                 release_after_ticks(
                     running,
-                    watch,
                     hold,
                     "the persist to be held",
                     lambda: running.deliver(proposal),  # a repeat: not to be handed over
@@ -81,12 +74,10 @@ def test_the_loop_runs_while_the_sign_state_is_persisted_and_the_vote_waits(
             handled_while_held = await releaser
             await running.wait_for("the held persist to return", hold.done.is_set)
             assert hold.released_in_time, "the event loop did not run while the persist was slow"
-            assert watch.stretches[WORKER_STAGE].count >= 1
-            assert "sign state persist (fsync)" not in watch.stretches  # none on the loop
+            stretches = running.node.loop_watch.stretches
+            assert stretches[WORKER_STAGE].count >= 1
+            assert "sign state persist (fsync)" not in stretches  # none on the loop
             return handled_while_held, prevote
-        finally:
-            monitor.cancel()
-            await running.stop()
 
     handled_while_held, prevote = asyncio.run(scenario())
     assert not hold.on_main_thread
