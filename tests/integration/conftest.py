@@ -18,10 +18,5 @@ from tests.integration.harness import Cluster
 @pytest.fixture(scope="session")
 def comet_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One 4-node cluster for every CometBFT RPC test, at height 2 or more."""
-    cluster = Cluster(Path(tmp_path_factory.mktemp("comet")))
-    try:
-        cluster.start_all()
-        cluster.wait_height(0, 2)
+    with Cluster(Path(tmp_path_factory.mktemp("comet"))).running(height=2) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()

@@ -31,7 +31,8 @@ from consensus.crypto import PrivateKey
 from consensus.ledger import SignedTx, UnsignedTx, ValidUntil, ValidUntilKind, sign_tx
 from consensus.ledger.txs import Body
 from consensus.types import ChainId
-from tests.integration.harness import Cluster, RpcError
+from tests.integration.harness import Cluster
+from tests.integration.node_process import RpcError
 
 CODE_BAD_NONCE = 7
 RETRY_PAUSE_S = 0.1

@@ -28,24 +28,21 @@ AMOUNT = 1234
 
 
 def take_screenshot(output: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="depochain-screenshot-") as folder:
-        cluster = Cluster(Path(folder) / "net")
-        try:
-            cluster.start_all()
-            cluster.wait_height(0, 2)
-            with headless_chromium() as driver:
-                open_home(driver, explorer_url(cluster, 0))
-                payment = pay(cluster, 1, AMOUNT)
-                cluster.wait_height(0, payment.height)  # the node the page reads has the block
-                open_tx_by_search(driver, payment.tx_hash)
-                wait_for_proof_check(driver)
-                page = read_tx_page(driver)
-                if page["receipt_code"] != ["0"] or page["verified"] != ["true"]:
-                    raise RuntimeError(f"the tx page does not show a committed receipt: {page}")
-                output.parent.mkdir(parents=True, exist_ok=True)
-                save_full_page_screenshot(driver, output)
-        finally:
-            cluster.stop_all()
+    with (
+        tempfile.TemporaryDirectory(prefix="depochain-screenshot-") as folder,
+        Cluster(Path(folder) / "net").running(height=2) as cluster,
+        headless_chromium() as driver,
+    ):
+        open_home(driver, explorer_url(cluster, 0))
+        payment = pay(cluster, 1, AMOUNT)
+        cluster.wait_height(0, payment.height)  # the node the page reads has the block
+        open_tx_by_search(driver, payment.tx_hash)
+        wait_for_proof_check(driver)
+        page = read_tx_page(driver)
+        if page["receipt_code"] != ["0"] or page["verified"] != ["true"]:
+            raise RuntimeError(f"the tx page does not show a committed receipt: {page}")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        save_full_page_screenshot(driver, output)
 
 
 def main(argv: list[str]) -> int:

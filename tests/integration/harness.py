@@ -2,7 +2,10 @@
 
 ``Cluster`` generates a localnet (the same generator as ``depochain localnet``) on ports found
 free at the time, starts each node as its own ``depochain start`` process and gives tests
-control over each one (kill -9, restart) plus a small JSON-RPC client.
+control over each one (kill -9, restart) plus JSON-RPC calls to it. Starting, stopping and
+waiting go through tests.integration.node_process, so every wait and height read checks that
+the node answering on a port is this cluster's (not another run's) and fails at once, with the
+node's log tail, when the node's process has exited.
 """
 
 from __future__ import annotations
@@ -11,15 +14,9 @@ import contextlib
 import dataclasses
 import functools
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,72 +27,21 @@ from consensus.validators import ValidatorSet
 from node.config import NodeConfig, load_config, write_config
 from node.home import CONFIG_FILE, load_key
 from node.localnet import LocalnetInfo, NodeEndpoint, prepare_localnet
-from tests.integration import health_wait
-
-RPC_TIMEOUT_S = 15.0
-
-
-EPHEMERAL_PORT_MIN = 32768
-"""Where Linux's default range of outgoing connections' source ports begins. Nodes listen below
-it: a port there cannot be taken by some client's connection between a node's kill and its
-restart (with every RPC poll opening a connection, thousands are in TIME_WAIT on a busy box)."""
-
-
-def find_free_base_port(count: int, stride: int = 10) -> int:
-    """A base port whose whole range (P2P and RPC of ``count`` nodes) is free right now."""
-    last = EPHEMERAL_PORT_MIN - stride * count
-    for base in range(10000 + (os.getpid() % 100) * 100, last, 500):
-        ports = [base + stride * i + offset for i in range(count) for offset in (0, 1)]
-        if all(_is_free(port) for port in ports):
-            return base
-    raise RuntimeError("no free port range found")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class RpcError(Exception):
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(json.dumps(error))
-        self.error = error
-
-
-def rpc_call(url: str, method: str, params: dict[str, Any] | None = None) -> Any:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}})
-    request = urllib.request.Request(
-        url, data=body.encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=RPC_TIMEOUT_S) as response:
-        answer = json.loads(response.read())
-    if "error" in answer:
-        raise RpcError(answer["error"])
-    return answer["result"]
-
-
-def answers_health(url: str) -> bool:
-    """Whether the node serving JSON-RPC at ``url`` answers ``health`` now."""
-    try:
-        rpc_call(url, "health")
-    except (OSError, urllib.error.URLError, RpcError, ValueError):
-        return False
-    return True
+from tests.integration import health_wait, node_process
+from tests.integration.node_process import rpc_call
 
 
 @dataclass
 class Cluster:
     home: Path
     validators: int = 4
+    base_port: int | None = None
+    """Where the nodes' ports begin; by default a range found free now."""
     info: LocalnetInfo = field(init=False)
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        base = find_free_base_port(self.validators)
+        base = self.base_port or node_process.find_free_base_port(self.validators)
         self.info, _ = prepare_localnet(self.home, validators=self.validators, base_port=base)
 
     def edit_configs(self, change: Callable[[NodeConfig], NodeConfig]) -> None:
@@ -123,14 +69,7 @@ class Cluster:
 
     def start(self, index: int, env: dict[str, str] | None = None) -> None:
         node = self.node(index)
-        log = open(node.home / "node.log", "ab")  # noqa: SIM115 - owned by the child
-        self.processes[index] = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(node.home)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-        log.close()
+        self.processes[index] = node_process.start_node(node.home, node.home / "node.log", env)
 
     def start_all(self) -> None:
         for index in range(self.validators):
@@ -139,15 +78,29 @@ class Cluster:
             self.wait_healthy(index)
 
     def wait_healthy(self, index: int, timeout_s: float | None = None) -> None:
-        """Return once node ``index`` answers ``health``; fail at once if its process exits.
-        ``timeout_s`` is in seconds of an idle machine (see tests.integration.health_wait)."""
-        health_wait.wait_healthy(
+        """Return once node ``index`` answers as itself; fail at once if its process exits or
+        another node answers on its port. ``timeout_s`` is in seconds of an idle machine (see
+        tests.integration.health_wait)."""
+        node_process.wait_started(
             self.processes.get(index),
-            functools.partial(answers_health, self.url(index)),
+            self.url(index),
+            self.node_id(index),
             f"node {index}",
             functools.partial(self.log_tail, index),
             timeout_s,
         )
+
+    @contextlib.contextmanager
+    def running(self, height: int = 0) -> Iterator[Cluster]:
+        """Every node started and answering, node 0 at ``height`` or above; all stopped on
+        leaving."""
+        try:
+            self.start_all()
+            if height:
+                self.wait_height(0, height)
+            yield self
+        finally:
+            self.stop_all()
 
     def kill(self, index: int, signum: int = signal.SIGKILL) -> int:
         process = self.processes.pop(index)
@@ -155,17 +108,11 @@ class Cluster:
         return process.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for index in list(self.processes):
-            process = self.processes[index]
+        for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for index in list(self.processes):
-            process = self.processes.pop(index)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            node_process.stop_node(self.processes.pop(index), timeout_s=15)
 
     def log_tail(self, index: int, lines: int = 30) -> str:
         return health_wait.log_tail(self.node(index).home / "node.log", lines)
@@ -178,20 +125,27 @@ class Cluster:
     def call(self, index: int, method: str, **params: Any) -> Any:
         return rpc_call(self.url(index), method, params)
 
+    def node_id(self, index: int) -> str:
+        """The ``node_info.id`` node ``index`` must report: its node key's."""
+        return node_process.node_id_of_key(self.node(index).node_id)
+
+    def status(self, index: int) -> dict[str, Any]:
+        """Node ``index``'s ``status``; ForeignNodeError if another node answered."""
+        return node_process.checked_status(self.url(index), self.node_id(index), f"node {index}")
+
     def height(self, index: int) -> int:
-        return int(self.call(index, "status")["sync_info"]["latest_block_height"])
+        return node_process.status_height(self.status(index))
 
     def wait_height(self, index: int, height: int, timeout_s: float = 60.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        current = -1
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, urllib.error.URLError, RpcError):
-                current = self.height(index)
-                if current >= height:
-                    return current
-            time.sleep(0.1)
-        raise TimeoutError(
-            f"node {index} at height {current}, wanted {height}: {self.log_tail(index)}"
+        """Node ``index``'s height once it is ``height`` or more; fails at once, with the log
+        tail, if the node's process exits, or if another node answers on its port."""
+        return node_process.wait_height(
+            self.processes.get(index),
+            functools.partial(self.height, index),
+            height,
+            f"node {index}",
+            functools.partial(self.log_tail, index),
+            timeout_s,
         )
 
     # -- keys ----------------------------------------------------------------------------------

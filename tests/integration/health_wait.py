@@ -68,8 +68,7 @@ def wait_healthy(
     started = last = time.monotonic()
     granted = 0.0
     while granted < budget and last - started < ceiling:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {process.returncode}: {log_tail()}")
+        fail_if_exited(process, name, log_tail)
         if is_healthy():
             return
         time.sleep(POLL_S)
@@ -81,6 +80,27 @@ def wait_healthy(
         f"({granted:.0f} s of an idle machine's time, load {os.getloadavg()[0]:.1f}): "
         f"{log_tail()}"
     )
+
+
+def wait_until(
+    condition: Callable[[], object], what: str, timeout_s: float, poll_s: float = POLL_S
+) -> None:
+    """Poll ``condition()`` until it is true; TimeoutError naming ``what`` after ``timeout_s``
+    on the wall clock."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting until {what}")
+        time.sleep(poll_s)
+
+
+def fail_if_exited(
+    process: subprocess.Popen[bytes] | None, name: str, log_tail: Callable[[], str]
+) -> None:
+    """Raise RuntimeError, with ``log_tail()``, if ``process`` has exited: a wait for it to do
+    anything can end now."""
+    if process is not None and process.poll() is not None:
+        raise RuntimeError(f"{name} exited with code {process.returncode}: {log_tail()}")
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

@@ -212,9 +212,6 @@ def observed_cluster(
         cluster.edit_configs(configure)
     with Observer.for_cluster(cluster) as observer:
         cluster.add_peer(observer.peer_address)
-        try:
-            cluster.start_all()
+        with cluster.running():
             observer.wait_connected()
             yield cluster, observer
-        finally:
-            cluster.stop_all()

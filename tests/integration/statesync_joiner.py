@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
-import signal
 import subprocess
-import sys
-import time
-import urllib.error
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from consensus.crypto import PrivateKey
-from node.config import load_config
+from node.config import NodeConfig, load_config
 from node.home import CONFIG_FILE, GENESIS_FILE
 from node.localnet.generate import write_node_home
-from tests.integration.harness import Cluster, RpcError, _is_free, rpc_call
+from tests.integration import node_process
+from tests.integration.harness import Cluster
+from tests.integration.node_process import rpc_call
 
 
 @dataclasses.dataclass
@@ -36,6 +36,11 @@ class Joiner:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def node_id(self) -> str:
+        """The ``node_info.id`` the joiner must report: its node key's."""
+        return node_process.node_id_of_key(self.node_key.public_key.hex())
 
     @property
     def peer_address(self) -> str:
@@ -59,26 +64,11 @@ class Joiner:
         return cls(home, rpc_port, p2p_port, node_key)
 
     def start(self, env: dict[str, str] | None = None) -> None:
-        log = open(self.home / "node.log", "ab")  # noqa: SIM115 - owned by the child
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(self.home)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-        log.close()
+        self.process = node_process.start_node(self.home, self.home / "node.log", env)
 
     def stop(self) -> int:
         process, self.process = self.process, None
-        if process is None:
-            return 0
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        return 0 if process is None else node_process.stop_node(process)
 
     def log_text(self) -> str:
         path = self.home / "node.log"
@@ -87,25 +77,49 @@ class Joiner:
     def call(self, method: str, **params: Any) -> Any:
         return rpc_call(self.url, method, params)
 
+    def status(self) -> dict[str, Any]:
+        """The joiner's ``status``; ForeignNodeError if another node answered on its port."""
+        return node_process.checked_status(self.url, self.node_id, "joiner")
+
     def height(self) -> int:
-        return int(self.call("status")["sync_info"]["latest_block_height"])
+        return node_process.status_height(self.status())
 
     def wait_height(self, height: int, timeout_s: float) -> int:
-        deadline = time.monotonic() + timeout_s
-        current = -1
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"joiner exited: {self.log_text()[-3000:]}")
-            with contextlib.suppress(OSError, urllib.error.URLError, RpcError, ValueError):
-                current = self.height()
-                if current >= height:
-                    return current
-            time.sleep(0.2)
-        raise TimeoutError(f"joiner at {current}, wanted {height}: {self.log_text()[-3000:]}")
+        return node_process.wait_height(
+            self.process, self.height, height, "joiner", lambda: self.log_text()[-3000:], timeout_s
+        )
+
+
+def with_snapshots(interval: int, chunk_bytes: int, config: NodeConfig) -> NodeConfig:
+    """``config`` with a snapshot every ``interval`` heights, in chunks of ``chunk_bytes``."""
+    statesync = dataclasses.replace(
+        config.statesync, snapshot_interval=interval, chunk_bytes=chunk_bytes
+    )
+    return dataclasses.replace(config, statesync=statesync)
+
+
+@contextlib.contextmanager
+def cluster_with_joiner(
+    root: Path, snapshot_interval: int, chunk_bytes: int, restore_timeout_s: float
+) -> Iterator[tuple[Cluster, Joiner]]:
+    """Four validators (not started) taking snapshots every ``snapshot_interval`` heights in
+    chunks of ``chunk_bytes``, and a joiner (not started) they admit as a peer; whichever of
+    them runs is stopped on leaving."""
+    cluster = Cluster(root / "localnet")
+    joiner = Joiner.create(
+        cluster, root / "joiner", discovery_time_s=2, restore_timeout_s=restore_timeout_s
+    )
+    cluster.edit_configs(functools.partial(with_snapshots, snapshot_interval, chunk_bytes))
+    cluster.add_peer(joiner.peer_address)
+    try:
+        yield cluster, joiner
+    finally:
+        joiner.stop()
+        cluster.stop_all()
 
 
 def _free_ports(cluster: Cluster, count: int) -> list[int]:
     used = {p for node in cluster.info.nodes for p in (node.rpc_port, node.p2p_port)}
     start = max(used) + 20
-    ports = [p for p in range(start, start + 400) if p not in used and _is_free(p)]
+    ports = [p for p in range(start, start + 400) if p not in used and node_process.is_free(p)]
     return ports[:count]

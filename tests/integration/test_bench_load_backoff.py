@@ -13,7 +13,8 @@ import pytest
 from node.bench import load
 from node.bench.cluster import BenchArgs, write_plan
 from node.config import NodeConfig
-from tests.integration.harness import Cluster, rpc_call
+from tests.integration.harness import Cluster
+from tests.integration.node_process import rpc_call
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,8 @@ import pytest
 
 from consensus.params import ConsensusParams
 from node.clock import CLOCK_SKEW_ENV
-from tests.integration.harness import Cluster, RpcError
+from tests.integration.harness import Cluster
+from tests.integration.node_process import RpcError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,6 +12,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from node.home import load_key
 from node.p2p import P2PNetwork
 from tests.integration.crash_load import get_json, read_metrics
 from tests.integration.harness import Cluster
+from tests.integration.health_wait import wait_until
 from tests.integration.txs import b64, make_transfer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,12 +34,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    running = Cluster(tmp_path_factory.mktemp("cluster") / "localnet")
-    try:
-        running.start_all()
+    with Cluster(tmp_path_factory.mktemp("cluster") / "localnet").running() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def assert_same_chain(cluster: Cluster, up_to: int) -> None:
@@ -63,7 +61,7 @@ def test_transfers_submitted_to_any_node_commit_everywhere(cluster: Cluster) -> 
         assert answer["code"] == 0, answer
         hashes.append(answer["hash"])
     deadline = time.monotonic() + 60
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, dict[str, Any]] = {}
     while len(found) < len(hashes) and time.monotonic() < deadline:
         for tx_hash in hashes:
             try:
@@ -72,8 +70,8 @@ def test_transfers_submitted_to_any_node_commit_everywhere(cluster: Cluster) -> 
                 time.sleep(0.2)
     assert set(found) == set(hashes), cluster.log_tail(0)
     for result in found.values():
-        assert result["tx_result"]["code"] == 0, result  # type: ignore[index]
-    top = max(int(r["height"]) for r in found.values())  # type: ignore[arg-type]
+        assert result["tx_result"]["code"] == 0, result
+    top = max(int(r["height"]) for r in found.values())
     for index in range(4):
         cluster.wait_height(index, top)
     assert_same_chain(cluster, top)
@@ -111,7 +109,7 @@ async def _dial_and_send(
     await network.start()
     try:
         deadline = time.monotonic() + DIAL_TIMEOUT_S
-        while not (network.connected_peers() or await asyncio.to_thread(is_done)):
+        while not network.connected_peers() and not await asyncio.to_thread(is_done):
             assert time.monotonic() < deadline, "neither connected nor refused in time"
             await asyncio.sleep(0.1)
         connected = network.connected_peers()
@@ -189,6 +187,7 @@ def test_votes_from_a_non_validator_are_refused_and_never_certified(cluster: Clu
         wait_until(
             lambda: read_metrics(cluster, 0).get(KEY_MISMATCH, 0) >= refused_before + 4,
             "node 0 refused the outsider's votes",
+            timeout_s=60,
         )
         cluster.wait_height(0, cluster.height(0) + 2)
     finally:
@@ -212,14 +211,6 @@ def assert_certificates_hold_only_validators(
         certificate = CommitCertificate.decode(base64.b64decode(block["certificate"]["encoded"]))
         verify_certificate(certificate, bytes.fromhex(block["hash"]), height, validators, chain_id)
         assert not {sig.signature for sig in certificate.signatures} & foreign, height
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting until {what}")
-        time.sleep(0.1)
 
 
 def test_metrics_endpoint_reports_the_nodes_counters(cluster: Cluster) -> None:

@@ -29,13 +29,8 @@ SCRIPT_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    net = Cluster(tmp_path_factory.mktemp("examples") / "net")
-    try:
-        net.start_all()
-        net.wait_height(0, 2)
+    with Cluster(tmp_path_factory.mktemp("examples") / "net").running(height=2) as net:
         yield net
-    finally:
-        net.stop_all()
 
 
 def run_example(cluster: Cluster, script: str) -> subprocess.CompletedProcess[str]:

@@ -35,7 +35,9 @@ from tests.integration.crash_load import (
     wait_all_committed,
 )
 from tests.integration.double_sign import SignedKind
-from tests.integration.harness import Cluster, RpcError
+from tests.integration.harness import Cluster
+from tests.integration.health_wait import wait_until
+from tests.integration.node_process import RpcError
 from tests.integration.observer import Observer, observed_cluster
 from tests.integration.txs import b64, make_transfer
 
@@ -44,12 +46,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    running = Cluster(tmp_path / "localnet")
-    try:
-        running.start_all()
+    with Cluster(tmp_path / "localnet").running() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 class Load:
@@ -174,14 +172,6 @@ def make_plans(cluster: Cluster) -> list[Callable[[int], Planned]]:
     return [transfer, mint, redeem]
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting until {what}")
-        time.sleep(0.1)
-
-
 def test_txs_acknowledged_by_a_validator_survive_its_kill_9(cluster: Cluster) -> None:
     """Clients send only to bank-d's node; it is killed -9 right after it acknowledged a
     transaction (from the client thread that just got the answer, so in-flight requests of the
@@ -212,6 +202,7 @@ def test_txs_acknowledged_by_a_validator_survive_its_kill_9(cluster: Cluster) ->
         wait_until(
             lambda: all(c.acks_after_restart >= 3 or c.refused for c in clients),
             "every client was acknowledged again after the restart",
+            timeout_s=90,
         )
     finally:
         for client in clients:
@@ -234,6 +225,7 @@ def wait_settled(cluster: Cluster, nodes: list[int], height: int) -> int:
     wait_until(
         lambda: all(int(cluster.call(i, "num_unconfirmed_txs")["n_txs"]) == 0 for i in nodes),
         "no transaction is pending anywhere",
+        timeout_s=90,
     )
     top = max([height, *(cluster.height(i) for i in nodes)])
     for index in nodes:

@@ -68,12 +68,8 @@ SIGNINGS_MIN = 4
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    running = Cluster(tmp_path / "localnet")
-    try:
-        running.start_all()
+    with Cluster(tmp_path / "localnet").running() as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def find_strace() -> str:

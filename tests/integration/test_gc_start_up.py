@@ -4,10 +4,7 @@ collects its young generation less often, so a request's short-lived objects are
 
 from __future__ import annotations
 
-import functools
 import re
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -15,9 +12,8 @@ import pytest
 
 from node.gc_tuning import YOUNG_THRESHOLD
 from node.logs import read_json_lines
-from tests.integration import health_wait
-from tests.integration.harness import answers_health
-from tests.integration.test_localnet import wait_until
+from tests.integration.health_wait import wait_until
+from tests.integration.node_process import running_node
 from tests.integration.test_structured_logs import init_solo_node
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,23 +34,10 @@ def test_a_running_node_times_its_collections_and_froze_its_start_up_heap(
 ) -> None:
     home, output = tmp_path / "node", tmp_path / "node.out"
     url = init_solo_node(home, log_format="json")
-    with open(output, "wb") as sink:
-        node = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        log_tail = functools.partial(health_wait.log_tail, output)
-        health_wait.wait_healthy(node, functools.partial(answers_health, url), "node", log_tail)
+    with running_node(home, url, output) as node:
         # A node making blocks allocates: young collections follow within seconds.
         wait_until(lambda: _gc_pauses_counted(url) > 0, "a timed collection", 60)
-        node.terminate()
-        assert node.wait(timeout=30) == 0
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
+        assert node.stop() == 0
     frozen = [r for r in read_json_lines(output.read_text()) if r["event"] == "gc_frozen"]
     assert len(frozen) == 1
     match = FROZEN.fullmatch(frozen[0]["message"])

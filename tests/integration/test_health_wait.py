@@ -1,7 +1,7 @@
-"""The cluster harness's wait for a starting node: a node process that dies fails the wait at
-once with its log, one that never answers fails it once its budget is spent, and the budget
-comes from ``DEPOCHAIN_TEST_START_TIMEOUT_S``. Real processes; the healthy path is every
-cluster test's setup."""
+"""The cluster harness's waits for a node: a node process that dies fails the wait (for health
+or for a height) at once with its log, one that never answers fails it once its budget is
+spent, and the budget comes from ``DEPOCHAIN_TEST_START_TIMEOUT_S``. Real processes; the
+healthy path is every cluster test's setup."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration import health_wait
-from tests.integration.harness import answers_health, find_free_base_port
+from tests.integration import health_wait, node_process
+from tests.integration.node_process import answers_health, find_free_base_port, start_command
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,7 +32,7 @@ def test_a_node_that_exits_while_starting_fails_the_wait_with_its_log(tmp_path: 
     home, log = tmp_path / "no-such-home", tmp_path / "node.log"
     with open(log, "wb") as sink:
         node = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+            start_command(home),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -74,3 +74,25 @@ def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv(health_wait.START_TIMEOUT_ENV, nonsense)
         with pytest.raises(ValueError, match=health_wait.START_TIMEOUT_ENV):
             health_wait.start_timeout_s()
+
+
+@pytest.mark.timeout(120)
+def test_a_height_wait_on_a_node_whose_process_exits_fails_at_once_with_its_log(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "node.log"
+    log.write_text("the node's last words\n")
+    exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    exited.wait()
+
+    def unreachable() -> int:
+        raise ConnectionRefusedError("nothing listens")
+
+    with pytest.raises(
+        RuntimeError, match=r"node 2 \(at height -1\) exited with code 3"
+    ) as failure:
+        # a budget far beyond the test's timeout: only the exit can end this wait in time
+        node_process.wait_height(
+            exited, unreachable, 5, "node 2", functools.partial(health_wait.log_tail, log), 3600
+        )
+    assert "the node's last words" in str(failure.value)

@@ -8,9 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +17,18 @@ import pytest
 
 from node.localnet import LocalnetInfo, load_localnet
 from node.localnet.run import is_healthy
-from tests.integration.harness import find_free_base_port
+from tests.integration.health_wait import wait_until
+from tests.integration.node_process import find_free_base_port, node_id_of_key, solo_height
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 UP_TIMEOUT_S = 90.0
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float = UP_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def get_sync_info(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{url}/status", timeout=5) as response:
         info: dict[str, Any] = json.loads(response.read())["result"]["sync_info"]
     return info
-
-
-def get_height(url: str) -> int:
-    return int(get_sync_info(url)["latest_block_height"])
 
 
 def get_pids(home: Path) -> list[int | None]:
@@ -64,7 +52,11 @@ def localnet(home: Path, base_port: int, output: Path) -> Iterator[subprocess.Po
     with open(output, "wb") as sink:
         supervisor = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: "validators are up" in output.read_text(), "the localnet to come up")
+        wait_until(
+            lambda: "validators are up" in output.read_text(),
+            "the localnet to come up",
+            UP_TIMEOUT_S,
+        )
         yield supervisor
     finally:
         if supervisor.poll() is None:
@@ -85,11 +77,12 @@ def wait_for_blocks(info: LocalnetInfo, above: int) -> dict[str, int]:
     heights: dict[str, int] = {}
 
     def all_above() -> bool:
-        for node in info.nodes:
-            heights[node.moniker] = get_height(node.rpc_url)
+        for node in info.nodes:  # each checked to be the node the localnet started
+            node_id = node_id_of_key(node.node_id)
+            heights[node.moniker] = solo_height(node.rpc_url, node_id, node.moniker)
         return min(heights.values()) > above
 
-    wait_until(all_above, f"every node to pass height {above}")
+    wait_until(all_above, f"every node to pass height {above}", UP_TIMEOUT_S)
     return heights
 
 
@@ -152,6 +145,7 @@ def test_nodes_run_this_installations_code_whatever_the_current_directory(
         wait_until(
             lambda: "validators are up" in output.read_text() or supervisor.poll() is not None,
             "the localnet to come up or give up",
+            UP_TIMEOUT_S,
         )
         text = output.read_text()
         logs = "".join(path.read_text() for path in home.glob("*/node.log"))

@@ -5,15 +5,14 @@ restarts cleanly without syncing again."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from node.config import NodeConfig
-from tests.integration.harness import Cluster, RpcError
-from tests.integration.statesync_joiner import Joiner
+from tests.integration.harness import Cluster
+from tests.integration.node_process import RpcError
+from tests.integration.statesync_joiner import Joiner, cluster_with_joiner
 from tests.integration.txs import b64, make_transfer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -25,26 +24,12 @@ JOIN_TIMEOUT_S = 300.0
 START_TIMEOUT_S = 180.0
 
 
-def _with_snapshots(config: NodeConfig) -> NodeConfig:
-    statesync = dataclasses.replace(
-        config.statesync, snapshot_interval=SNAPSHOT_INTERVAL, chunk_bytes=CHUNK_BYTES
-    )
-    return dataclasses.replace(config, statesync=statesync)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Joiner]]:
     root = tmp_path_factory.mktemp("statesync")
-    cluster = Cluster(root / "localnet")
-    joiner = Joiner.create(cluster, root / "joiner", discovery_time_s=2, restore_timeout_s=280)
-    cluster.edit_configs(_with_snapshots)
-    cluster.add_peer(joiner.peer_address)
-    try:
+    with cluster_with_joiner(root, SNAPSHOT_INTERVAL, CHUNK_BYTES, 280) as (cluster, joiner):
         _start(cluster, {})
         yield cluster, joiner
-    finally:
-        joiner.stop()
-        cluster.stop_all()
 
 
 def _start(cluster: Cluster, failpoints: dict[int, str]) -> None:
@@ -113,11 +98,7 @@ wrong one (its last chunk left out), which is tried first (as many peers, fewer 
 
 
 def test_hostile_peers_cost_time_not_state(tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path / "localnet")
-    joiner = Joiner.create(cluster, tmp_path / "joiner", discovery_time_s=2, restore_timeout_s=280)
-    cluster.edit_configs(_with_snapshots)
-    cluster.add_peer(joiner.peer_address)
-    try:
+    with cluster_with_joiner(tmp_path, SNAPSHOT_INTERVAL, CHUNK_BYTES, 280) as (cluster, joiner):
         _start(cluster, HOSTILE)
         _load(cluster, 20, 1)
         cluster.wait_height(0, 2 * SNAPSHOT_INTERVAL + 2, timeout_s=300)
@@ -130,6 +111,3 @@ def test_hostile_peers_cost_time_not_state(tmp_path: Path) -> None:
         assert _header(joiner.call, joined) == _header(
             lambda m, **p: cluster.call(0, m, **p), joined
         )
-    finally:
-        joiner.stop()
-        cluster.stop_all()

@@ -11,7 +11,6 @@ proper runs, ``status`` is the chain's, and ``catching_up`` turns false at the t
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import time
 import urllib.error
@@ -21,10 +20,9 @@ from typing import Any
 
 import pytest
 
-from node.config import NodeConfig
 from node.rpc.jsonrpc import SYNCING
-from tests.integration.harness import Cluster
-from tests.integration.statesync_joiner import Joiner
+from tests.integration.node_process import check_node_id
+from tests.integration.statesync_joiner import Joiner, cluster_with_joiner
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,13 +31,6 @@ CHUNK_BYTES = 2048
 """Small, so the localnet's state is several chunks (each fetched a second apart)."""
 POLL_S = 0.1
 WATCH_TIMEOUT_S = 240.0
-
-
-def _with_snapshots(config: NodeConfig) -> NodeConfig:
-    statesync = dataclasses.replace(
-        config.statesync, snapshot_interval=SNAPSHOT_INTERVAL, chunk_bytes=CHUNK_BYTES
-    )
-    return dataclasses.replace(config, statesync=statesync)
 
 
 def _get(url: str) -> tuple[int, Any]:
@@ -60,6 +51,7 @@ def _watch_restore(joiner: Joiner) -> tuple[list[dict[str, Any]], list[tuple[int
         assert joiner.process is not None and joiner.process.poll() is None, joiner.log_text()
         with contextlib.suppress(OSError):  # the port is closed before and between the servers
             _, answer = _get(joiner.url + "/status")
+            check_node_id(answer["result"], joiner.node_id, joiner.url, "joiner")
             progress = answer["result"]["sync_info"].get("state_sync")
             if progress is None:
                 return seen, during
@@ -71,11 +63,7 @@ def _watch_restore(joiner: Joiner) -> tuple[list[dict[str, Any]], list[tuple[int
 
 
 def test_a_joining_node_shows_its_restore_on_status(tmp_path: Path) -> None:
-    cluster = Cluster(tmp_path / "localnet")
-    joiner = Joiner.create(cluster, tmp_path / "joiner", discovery_time_s=2, restore_timeout_s=200)
-    cluster.edit_configs(_with_snapshots)
-    cluster.add_peer(joiner.peer_address)
-    try:
+    with cluster_with_joiner(tmp_path, SNAPSHOT_INTERVAL, CHUNK_BYTES, 200) as (cluster, joiner):
         cluster.start_all()
         cluster.wait_height(0, 2 * SNAPSHOT_INTERVAL + 2, timeout_s=240)
         joiner.start(env={"DEPOCHAIN_FAILPOINT": "statesync_slow_fetch"})
@@ -96,15 +84,12 @@ def test_a_joining_node_shows_its_restore_on_status(tmp_path: Path) -> None:
         joiner.wait_height(cluster.height(0), 240)
         sync = _wait_caught_up(joiner)
         assert int(sync["earliest_block_height"]) == target
-    finally:
-        joiner.stop()
-        cluster.stop_all()
 
 
 def _wait_caught_up(joiner: Joiner) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        sync = joiner.call("status")["sync_info"]
+        sync = joiner.status()["sync_info"]
         if sync["catching_up"] is False:
             return sync  # type: ignore[no-any-return]
         time.sleep(POLL_S)

@@ -6,31 +6,29 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import functools
 import json
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from node.config import NodeSection, load_config, write_config
+from node.config import load_config, write_config
 from node.home import CONFIG_FILE
 from node.localnet import prepare_localnet
 from node.logs import read_json_lines
-from tests.integration import health_wait
-from tests.integration.harness import Cluster, answers_health, find_free_base_port, rpc_call
-from tests.integration.test_localnet import (
-    get_height,
-    localnet,
-    stop_with,
-    wait_for_blocks,
-    wait_until,
+from tests.integration.harness import Cluster
+from tests.integration.node_process import (
+    find_free_base_port,
+    init_solo_home,
+    rpc_call,
+    running_node,
+    start_command,
 )
+from tests.integration.test_localnet import localnet, stop_with, wait_for_blocks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,47 +37,19 @@ REQUIRED_KEYS = {"time", "level", "node", "module", "event", "message"}
 
 def init_solo_node(home: Path, **log_keys: Any) -> str:
     """`depochain init` a single-validator home with ``log_keys`` in [node]; its RPC URL."""
-    p2p = find_free_base_port(1)
-    init = [sys.executable, "-m", "node.cli", "init", "--home", str(home), "--chain-id", "logs-1"]
-    init += ["--moniker", "bank-log", "--p2p-port", str(p2p), "--rpc-port", str(p2p + 1)]
-    subprocess.run(init, check=True, capture_output=True)
-    config = load_config(home / CONFIG_FILE)
-    section: NodeSection = dataclasses.replace(config.node, **log_keys)
-    write_config(dataclasses.replace(config, node=section), home / CONFIG_FILE)
-    return f"http://127.0.0.1:{p2p + 1}"
+    return init_solo_home(home, "logs-1", "--moniker", "bank-log", **log_keys)
 
 
 def run_node_until(home: Path, url: str, output: Path, height: int, refusals: int = 1) -> None:
     """Start the node, send ``refusals`` garbage txs over the RPC (each refused and logged),
     wait for ``height``, SIGTERM it."""
-    with open(output, "wb") as sink:
-        node = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-
-        def is_up() -> bool:
-            try:
-                return get_height(url) >= 1
-            except OSError:
-                return node.poll() is not None
-
-        log_tail = functools.partial(health_wait.log_tail, output)
-        health_wait.wait_healthy(node, functools.partial(answers_health, url), "node", log_tail)
-        wait_until(is_up, "the node's first block", 60)
+    with running_node(home, url, output) as node:
+        node.wait_height(1)
         for number in range(refusals):
             garbage = base64.b64encode(b"not a transaction %d" % number).decode()
             assert rpc_call(url, "broadcast_tx_sync", {"tx": garbage})["code"] != 0
-        wait_until(lambda: node.poll() is not None or get_height(url) >= height, "blocks", 60)
-        assert node.poll() is None, output.read_text()[-3000:]
-        node.terminate()
-        assert node.wait(timeout=30) == 0
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
+        node.wait_height(height)
+        assert node.stop() == 0
 
 
 def events(records: list[Mapping[str, Any]], name: str) -> Iterator[Mapping[str, Any]]:
@@ -138,13 +108,10 @@ def test_a_cluster_logs_peers_and_round_changes_with_their_fields(tmp_path: Path
             config, node=dataclasses.replace(config.node, log_format="json")
         )
     )
-    try:
-        cluster.start_all()
+    with cluster.running():
         cluster.kill(3, signal.SIGTERM)
         start = cluster.height(0)
         cluster.wait_height(0, start + 6, timeout_s=120)  # node 3's turn to propose comes by
-    finally:
-        cluster.stop_all()
     records = read_json_lines((cluster.node(0).home / "node.log").read_text())
     gone = cluster.node(3).node_id
     connected = [r for r in events(records, "peer_connected") if r["peer"] == gone]
@@ -181,7 +148,7 @@ def test_a_node_that_cannot_bind_its_rpc_port_says_so_in_one_json_line(tmp_path:
     port = int(url.rsplit(":", 1)[1])
     with socket.create_server(("127.0.0.1", port)):  # someone else holds the RPC port
         done = subprocess.run(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+            start_command(home),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             timeout=60,

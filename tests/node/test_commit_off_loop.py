@@ -10,86 +10,64 @@ figure is asserted; the waits are generous deadlines on a shared machine.
 from __future__ import annotations
 
 import asyncio
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from consensus.messages import VoteType
 from consensus.types import Hash32
 from node.chain import StoredBlock
-from node.loop_watch import LoopWatch
-from tests.node.boundary import BoundaryLog
+from tests.node.held_step import Hold, release_after_ticks, watched_node
 from tests.node.node_world import PROPOSER_1, RunningNode, transfer, write_home
-
-HOLD_S = 30.0
-"""How long the held worker step waits for the loop before it gives up (the failure path)."""
-TICKS_WANTED = 3
 
 
 @dataclass
-class Hold:
+class CommitHold(Hold):
     """What the held ``execute_and_store`` saw."""
 
-    entered: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    released_in_time: bool = False
-    on_main_thread: bool = True
-    handled_at_entry: int = -1
     state_height_while_held: int = -1
 
 
-def hold_execute_and_store(running: RunningNode, hold: Hold) -> None:
+def hold_execute_and_store(running: RunningNode, hold: CommitHold) -> None:
     chain = running.node.chain
     real = chain.execute_and_store
 
     def held(*args: Any) -> StoredBlock:
-        hold.on_main_thread = threading.current_thread() is threading.main_thread()
-        hold.handled_at_entry = running.node.driver.stats.events_handled
-        hold.entered.set()
-        hold.released_in_time = hold.release.wait(HOLD_S)
+        hold.wait_here(running)
         return real(*args)
 
-    chain.execute_and_store = held  # type: ignore[method-assign]
+    chain.execute_and_store = held  # type: ignore[method-assign,assignment]
 
 
-async def release_after_ticks(
-    running: RunningNode, watch: LoopWatch, hold: Hold, block_hash: Hash32
-) -> int:
-    """On the loop: once the worker holds the block, wait for the monitor to tick, hand the
-    driver a duplicate vote, then release the worker; returns the handled count meanwhile."""
-    await running.wait_for("the worker to hold the block", hold.entered.is_set)
-    ticks = watch.ticks
-    await running.wait_for("the loop to tick", lambda: watch.ticks >= ticks + TICKS_WANTED)
+def repeat_a_vote_while_held(running: RunningNode, hold: CommitHold, block_hash: Hash32) -> None:
+    """Note the tip readers see, then hand the driver a repeated prevote for the block."""
     hold.state_height_while_held = running.node.chain.state.height
-    running.deliver(running.vote_as(PROPOSER_1, VoteType.PREVOTE, 1, block_hash))  # a repeat
-    running.node.driver.notify_txs_changed()
-    for _ in range(20):  # give a driver that did not wait for the block every chance to run
-        await asyncio.sleep(0.005)
-    handled = running.node.driver.stats.events_handled
-    hold.release.set()
-    return handled
+    running.deliver(running.vote_as(PROPOSER_1, VoteType.PREVOTE, 1, block_hash))
 
 
 def test_the_loop_runs_while_a_block_is_stored_and_the_driver_waits_for_it(
     tmp_path: Path,
 ) -> None:
     home = write_home(tmp_path / "bank-a", "BANKA", timeout_commit_ms=0)
-    hold = Hold()
+    hold = CommitHold()
+
+    tx = transfer(10, nonce=1)
+
+    def prepare(running: RunningNode) -> None:
+        hold_execute_and_store(running, hold)
+        running.node.mempool.add(tx)
 
     async def scenario() -> int:
-        running = RunningNode(home, BoundaryLog())
-        watch = running.node.loop_watch
-        monitor = asyncio.create_task(watch.run())
-        hold_execute_and_store(running, hold)
-        tx = transfer(10, nonce=1)
-        running.node.mempool.add(tx)
-        running.start()
-        try:
+        async with watched_node(home, prepare) as running:
             proposal = running.propose_as(PROPOSER_1, txs=(tx,))
             running.deliver(proposal)
             releaser = asyncio.create_task(
-                release_after_ticks(running, watch, hold, proposal.block.hash)
+                release_after_ticks(
+                    running,
+                    hold,
+                    "the worker to hold the block",
+                    lambda: repeat_a_vote_while_held(running, hold, proposal.block.hash),
+                )
             )
             await running.agree_on(1, proposal.block.hash, ("BANKB", "BANKC"))
             handled_while_held = await releaser
@@ -97,13 +75,10 @@ def test_the_loop_runs_while_a_block_is_stored_and_the_driver_waits_for_it(
             await running.wait_own_vote(VoteType.PREVOTE, 2)
             assert running.node.chain.state.height == 1
             assert running.node.driver.stats.events_handled > handled_while_held
-            stretches = watch.stretches
+            stretches = running.node.loop_watch.stretches
             assert stretches["commit: execute + store (worker)"].count == 1
             assert "commit on the loop" not in stretches
             return handled_while_held
-        finally:
-            monitor.cancel()
-            await running.stop()
 
     handled_while_held = asyncio.run(scenario())
     assert not hold.on_main_thread

@@ -20,31 +20,21 @@ from pathlib import Path
 from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal
 from consensus.safety import SignState, SignStep
-from node.loop_watch import LoopWatch
 from node.persister import WORKER_STAGE
-from tests.node.boundary import BoundaryLog
+from tests.node.held_step import Hold, release_after_ticks, watched_node
 from tests.node.node_world import PROPOSER_1, RunningNode, write_home
-
-HOLD_S = 30.0
-"""How long the held persist waits for the loop before it gives up (the failure path)."""
-TICKS_WANTED = 3
 
 
 @dataclass
-class Hold:
+class PersistHold(Hold):
     """What the held persist of our first prevote saw."""
 
-    entered: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
-    released_in_time: bool = False
-    on_main_thread: bool = True
-    handled_at_entry: int = -1
     sent_when_durable: list[Proposal | Vote] = field(default_factory=list)
     """Our own messages the network had been handed when the real persist returned."""
 
 
-def hold_first_prevote_persist(running: RunningNode, hold: Hold) -> None:
+def hold_first_prevote_persist(running: RunningNode, hold: PersistHold) -> None:
     """Wrap the node's sign-state file: the persist of the prevote at height 1 waits for the
     test, then runs for real; every other persist runs at once."""
     sign_state_file = running.node.sign_state_file
@@ -54,10 +44,7 @@ def hold_first_prevote_persist(running: RunningNode, hold: Hold) -> None:
         if state.height != 1 or state.step != SignStep.PREVOTE or hold.entered.is_set():
             real(state)
             return
-        hold.on_main_thread = threading.current_thread() is threading.main_thread()
-        hold.handled_at_entry = running.node.driver.stats.events_handled
-        hold.entered.set()
-        hold.released_in_time = hold.release.wait(HOLD_S)
+        hold.wait_here(running)
         real(state)
         hold.sent_when_durable = running.own_sent(1)
         hold.done.set()
@@ -65,49 +52,32 @@ def hold_first_prevote_persist(running: RunningNode, hold: Hold) -> None:
     sign_state_file.persist = held  # type: ignore[method-assign]
 
 
-async def release_after_ticks(
-    running: RunningNode, watch: LoopWatch, hold: Hold, proposal: Proposal
-) -> int:
-    """On the loop: once the persist is held, wait for the monitor to tick and hand the driver
-    a repeat of the proposal, then release; returns the handled count just before release."""
-    await running.wait_for("the persist to be held", hold.entered.is_set)
-    ticks = watch.ticks
-    await running.wait_for("the loop to tick", lambda: watch.ticks >= ticks + TICKS_WANTED)
-    running.deliver(proposal)  # a repeat: the driver must not hand it over meanwhile
-    running.node.driver.notify_txs_changed()
-    for _ in range(20):  # give a driver that did not wait for the persist every chance to run
-        await asyncio.sleep(0.005)
-    handled = running.node.driver.stats.events_handled
-    hold.release.set()
-    return handled
-
-
 def test_the_loop_runs_while_the_sign_state_is_persisted_and_the_vote_waits(
     tmp_path: Path,
 ) -> None:
     home = write_home(tmp_path / "bank-a", "BANKA")
-    hold = Hold()
+    hold = PersistHold()
 
     async def scenario() -> tuple[int, Vote]:
-        running = RunningNode(home, BoundaryLog())
-        watch = running.node.loop_watch
-        monitor = asyncio.create_task(watch.run())
-        hold_first_prevote_persist(running, hold)
-        running.start()
-        try:
+        async with watched_node(home, lambda r: hold_first_prevote_persist(r, hold)) as running:
             proposal = running.propose_as(PROPOSER_1)
             running.deliver(proposal)
-            releaser = asyncio.create_task(release_after_ticks(running, watch, hold, proposal))
+            releaser = asyncio.create_task(
+                release_after_ticks(
+                    running,
+                    hold,
+                    "the persist to be held",
+                    lambda: running.deliver(proposal),  # a repeat: not to be handed over
+                )
+            )
             prevote = await running.wait_own_vote(VoteType.PREVOTE, 1)
             handled_while_held = await releaser
             await running.wait_for("the held persist to return", hold.done.is_set)
             assert hold.released_in_time, "the event loop did not run while the persist was slow"
-            assert watch.stretches[WORKER_STAGE].count >= 1
-            assert "sign state persist (fsync)" not in watch.stretches  # none on the loop
+            stretches = running.node.loop_watch.stretches
+            assert stretches[WORKER_STAGE].count >= 1
+            assert "sign state persist (fsync)" not in stretches  # none on the loop
             return handled_while_held, prevote
-        finally:
-            monitor.cancel()
-            await running.stop()
 
     handled_while_held, prevote = asyncio.run(scenario())
     assert not hold.on_main_thread

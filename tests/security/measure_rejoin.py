@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.harness import Cluster, rpc_call
+from tests.integration import node_process
+from tests.integration.harness import Cluster
+from tests.integration.node_process import rpc_call
 
 GID = 4242
 TABLE = "depochain_measure_rejoin"
@@ -57,10 +59,8 @@ def n_peers(cluster: Cluster, i: int) -> int:
 def start_isolable(cluster: Cluster, index: int) -> None:
     """Start node ``index`` with group id ``GID``, which the nft rules match."""
     home = cluster.node(index).home
-    command = ["setpriv", f"--regid={GID}", "--clear-groups", "--", sys.executable]
-    command += ["-m", "node.cli", "start", "--home", str(home)]
-    with open(home / "node.log", "ab") as log:
-        cluster.processes[index] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    prefix = ["setpriv", f"--regid={GID}", "--clear-groups", "--"]
+    cluster.processes[index] = node_process.start_node(home, home / "node.log", prefix=prefix)
 
 
 def measure_heal(cluster: Cluster) -> tuple[float | None, float | None]:

@@ -63,7 +63,8 @@ def _payers(cluster: Cluster) -> list[tuple[str, str, PrivateKey]]:
 def _submit_round(cluster: Cluster, nonces: dict[str, int], payers: list[Any]) -> None:
     """Send each payer's next ``ROUND_NONCES`` transfers in order, in one batch; keep the
     nonces that were admitted (a refusal ends the payer's run, to be sent again later)."""
-    calls, owners = [], []
+    calls: list[dict[str, Any]] = []
+    owners: list[str] = []
     chain_id = cluster.info.document["chain_id"]
     for account_id, instrument, key in payers:
         payee = next(p[0] for p in payers if p[0] != account_id)

@@ -65,12 +65,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         return dataclasses.replace(config, mempool=mempool)
 
     running.edit_configs(small_mempool)
-    try:
-        running.start_all()
-        running.wait_height(0, 2)
+    with running.running(height=2):
         yield running
-    finally:
-        running.stop_all()
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -41,14 +41,10 @@ JUNK_TXS_PER_BLOCK = 128
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    running = Cluster(tmp_path_factory.mktemp("p2p-attacks") / "localnet")
-    try:
-        running.start_all()
+    with Cluster(tmp_path_factory.mktemp("p2p-attacks") / "localnet").running() as running:
         running.wait_height(TARGET, 3)
         running.kill(IMPERSONATED)  # its node key is the test's for the whole module
         yield running
-    finally:
-        running.stop_all()
 
 
 def chain_id(cluster: Cluster) -> ChainId:

@@ -79,12 +79,8 @@ class LoadedNode:
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedNode]:
     cluster = Cluster(Path(tmp_path_factory.mktemp("rpc-isolation")) / "net", validators=1)
     cluster.edit_configs(_configure)
-    try:
-        cluster.start_all()
-        cluster.wait_height(0, 2)
+    with cluster.running(height=2):
         yield LoadedNode(cluster, fill_with_transfers(cluster, TRANSFERS))
-    finally:
-        cluster.stop_all()
 
 
 def _batch(method: str, params: list[dict[str, Any]]) -> list[dict[str, Any]]:

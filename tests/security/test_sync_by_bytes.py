@@ -29,6 +29,7 @@ from consensus.ledger.txs import Transfer
 from consensus.types import ChainId
 from node.config import FRAME_OVERHEAD_BYTES, NodeConfig
 from tests.integration.harness import Cluster
+from tests.integration.health_wait import wait_until
 from tests.security.peers import metric
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -140,16 +141,6 @@ def wait_mempool_empty(cluster: Cluster, node: int, timeout_s: float = 180.0) ->
     wait_until(is_empty, f"node {node}'s mempool is empty", timeout_s)
 
 
-def wait_until(condition: Any, what: str, timeout_s: float) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting until {what}")
-        time.sleep(0.2)
-
-
 def block_bytes(cluster: Cluster, node: int, height: int) -> int:
     block = cluster.call(node, "block", height=str(height))["block"]
     return sum(len(base64.b64decode(tx)) for tx in block["data"]["txs"])
@@ -161,11 +152,8 @@ def big_block_cluster(tmp_path: Path) -> Iterator[Cluster]:
     block_max = 2 * MIB + 704 * 1024  # blocks of ~2.6 MB once the mempool is full enough
     # A frame just above one full block: two blocks never fit in one answer.
     set_limits(running, block_max, 10_000, block_max + FRAME_OVERHEAD_BYTES + 64 * 1024)
-    try:
-        running.start_all()
+    with running.running():
         yield running
-    finally:
-        running.stop_all()
 
 
 def test_a_lagging_node_syncs_blocks_larger_than_half_a_frame(big_block_cluster: Cluster) -> None:
@@ -190,11 +178,8 @@ def low_frame_cluster(tmp_path: Path) -> Iterator[Cluster]:
     running = Cluster(tmp_path / "localnet")
     block_max = 16 * 1024
     set_limits(running, block_max, 2_000, block_max + FRAME_OVERHEAD_BYTES)  # an 80 KiB frame
-    try:
-        running.start_all()
+    with running.running():
         yield running
-    finally:
-        running.stop_all()
 
 
 def test_tx_gossip_with_a_low_frame_cap_neither_crashes_nor_loses_txs(

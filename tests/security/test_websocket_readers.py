@@ -38,7 +38,8 @@ from consensus.types import ChainId
 from node.config import NodeConfig
 from node.home import load_key
 from node.rpc.ws_fanout import CLOSE_SLOW_CONSUMER, OUTBOX_BYTES_MAX
-from tests.integration.harness import Cluster, RpcError
+from tests.integration.harness import Cluster
+from tests.integration.node_process import RpcError
 from tests.security.raw_websocket import Closed, RawWebSocket
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -107,12 +108,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cluster = Cluster(tmp_path_factory.mktemp("wsreaders") / "net")
     cluster.edit_configs(_raise_mempool_limit)
     _raise_block_limit(cluster)
-    try:
-        cluster.start_all()
-        cluster.wait_height(0, 2)
+    with cluster.running(height=2):
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 # ---------------------------------------------------------------------------------------------
