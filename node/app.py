@@ -66,6 +66,7 @@ from node.signer import SignStateFile, forget_signatures_if_asked
 from node.state_store import state_limits
 from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
+from node.storage.options import leveldb_options
 from node.verify_pool import SignatureVerifier, resolve_threads
 from node.wal import WriteAheadLog
 
@@ -153,7 +154,7 @@ class Node:
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         threads = resolve_threads(home.config.mempool.verify_threads)  # started on first use
         self.verifier = SignatureVerifier(threads, lambda raw: sha256(raw) in self.mempool)
-        self.store = LevelDBStore(data / STORE_DIR)
+        self.store = LevelDBStore(data / STORE_DIR, options=leveldb_options(home.config))
         try:
             self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
         except BaseException:

@@ -28,6 +28,7 @@ from node.statesync.restore import (
 )
 from node.storage import LevelDBStore
 from node.storage.install import is_install_interrupted
+from node.storage.options import leveldb_options
 
 if TYPE_CHECKING:
     from node.app import NodeHome
@@ -69,7 +70,7 @@ async def run_state_sync(
     started = time.monotonic()
     deadline = started + config.statesync.restore_timeout_s
     home.data_path.mkdir(parents=True, exist_ok=True)
-    store = LevelDBStore(home.data_path / STORE_DIR)
+    store = LevelDBStore(home.data_path / STORE_DIR, options=leveldb_options(config))
     try:
         network, asker = _build_network(home)
         restorer = Restorer(asker, store, build_trust(home), progress, failpoints)

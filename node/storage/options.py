@@ -1,0 +1,67 @@
+"""LevelDB's memory bounds, as the node opens its block store (``[storage] leveldb_*`` keys).
+
+What LevelDB (1.22, bundled with plyvel) holds in a process, and what bounds it:
+
+- table files it *maps*: LevelDB reads a table through ``mmap`` while the table is in its table
+  cache (and while fewer than 1,000 are mapped); the cache holds ``max_open_files - 10``
+  tables. Every page read stays resident until the table leaves the cache, so the resident
+  mapped bytes are at most ``(max_open_files - 10) x max_file_bytes`` (clean page cache the
+  kernel may drop, yet counted in the RSS);
+- the memtable (``write_buffer_bytes``; two while a full one is being written out);
+- the block cache (``block_cache_bytes``): blocks read without a mapping (tables beyond the
+  mmap limit). With every table mapped it stays nearly empty.
+
+LevelDB clamps ``max_open_files`` to at least 74 and ``max_file_bytes`` to at least 1 MiB
+(``SanitizeOptions``): the config refuses smaller values rather than let them be ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from node.config import NodeConfig
+
+MIB = 1024 * 1024
+MAX_OPEN_FILES_MIN = 74
+"""LevelDB keeps 10 descriptors for its own files and at least 64 tables open."""
+NON_TABLE_FILES = 10
+"""Descriptors LevelDB reserves out of ``max_open_files`` for its log, manifest, lock..."""
+MAX_FILE_BYTES_MIN = MIB
+BLOOM_FILTER_BITS = 10
+"""Bloom filters make misses cheap: every tx-index check of a new tx is a miss."""
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDBOptions:
+    """The bounds LevelDB is opened with (defaults: the ``[storage]`` keys' defaults)."""
+
+    max_open_files: int = MAX_OPEN_FILES_MIN
+    max_file_bytes: int = MIB
+    write_buffer_bytes: int = 16 * MIB
+    block_cache_bytes: int = 8 * MIB
+
+    def plyvel_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``plyvel.DB`` that carry these bounds."""
+        return {
+            "max_open_files": self.max_open_files,
+            "max_file_size": self.max_file_bytes,
+            "write_buffer_size": self.write_buffer_bytes,
+            "lru_cache_size": self.block_cache_bytes,
+            "bloom_filter_bits": BLOOM_FILTER_BITS,
+        }
+
+    def mapped_bytes_max(self) -> int:
+        """The most table bytes LevelDB keeps mapped (tables stay under ~max_file_bytes)."""
+        return (self.max_open_files - NON_TABLE_FILES) * self.max_file_bytes
+
+
+def leveldb_options(config: NodeConfig) -> LevelDBOptions:
+    storage = config.storage
+    return LevelDBOptions(
+        storage.leveldb_max_open_files,
+        storage.leveldb_max_file_bytes,
+        storage.leveldb_write_buffer_bytes,
+        storage.leveldb_block_cache_bytes,
+    )
