@@ -55,6 +55,9 @@ class NodeCache:
         self._nodes: dict[bytes, Node] = {}
         self.limit = limit
 
+    def __len__(self) -> int:
+        return len(self._nodes)
+
     def get(self, node_key: bytes) -> Node | None:
         return self._nodes.get(node_key)
 
