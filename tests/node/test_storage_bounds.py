@@ -8,14 +8,18 @@ more tables than the bound, by reading the process's own memory map.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import plyvel
 import pytest
 
+from node.app import Node, NodeHome
 from node.config import config_from_dict
+from node.home import CONFIG_FILE
 from node.storage import LevelDBStore, keys
 from node.storage.options import NON_TABLE_FILES, LevelDBOptions, leveldb_options
+from tests.node.node_world import ME, write_home
 
 TABLES = 120
 """Tables in the test database: well above the 64 the smallest bound keeps open."""
@@ -92,3 +96,19 @@ def test_the_config_keys_become_the_store_options() -> None:
 
 def test_the_defaults_bound_mapped_tables_to_64_mib() -> None:
     assert LevelDBOptions().mapped_bytes_max() == 64 << 20
+
+
+def test_a_node_opens_its_store_with_its_configured_bounds(tmp_path: Path) -> None:
+    home = write_home(tmp_path / "home", ME)
+    config = home / CONFIG_FILE
+    text = re.sub(
+        r"(?m)^leveldb_max_open_files = .*$", "leveldb_max_open_files = 90", config.read_text()
+    )
+    config.write_text(
+        re.sub(r"(?m)^leveldb_block_cache_bytes = .*$", "leveldb_block_cache_bytes = 12345", text)
+    )
+    node = Node(NodeHome.load(home))
+    try:
+        assert node.store.options == LevelDBOptions(max_open_files=90, block_cache_bytes=12345)
+    finally:
+        node.close()
