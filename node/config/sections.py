@@ -238,7 +238,7 @@ class StorageSection:
         MIB, "size LevelDB writes its table files up to", in_range(MIB, 1 << 30)
     )
     leveldb_write_buffer_bytes: int = key(
-        16 * MIB, "LevelDB memtable (up to two in memory)", in_range(64 * 1024, 1 << 30)
+        32 * MIB, "LevelDB memtable (up to two in memory)", in_range(64 * 1024, 1 << 30)
     )
     leveldb_block_cache_bytes: int = key(
         8 * MIB, "LevelDB cache of table blocks read without a mapping", in_range(0, 1 << 40)

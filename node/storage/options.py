@@ -39,7 +39,7 @@ class LevelDBOptions:
 
     max_open_files: int = MAX_OPEN_FILES_MIN
     max_file_bytes: int = MIB
-    write_buffer_bytes: int = 16 * MIB
+    write_buffer_bytes: int = 32 * MIB
     block_cache_bytes: int = 8 * MIB
 
     def plyvel_kwargs(self) -> dict[str, Any]:
