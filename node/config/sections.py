@@ -231,7 +231,7 @@ class StorageSection:
     )
     leveldb_max_open_files: int = key(
         MAX_OPEN_FILES_MIN,
-        "LevelDB tables kept open and mapped (RSS: up to (this - 10) x leveldb_max_file_bytes)",
+        "LevelDB tables kept open and mapped (each up to leveldb_max_file_bytes, or a memtable)",
         in_range(MAX_OPEN_FILES_MIN, 50_000),
     )
     leveldb_max_file_bytes: int = key(

@@ -91,11 +91,7 @@ def test_the_config_keys_become_the_store_options() -> None:
         "lru_cache_size": 7 << 20,
         "bloom_filter_bits": 10,
     }
-    assert options.mapped_bytes_max() == 90 * (3 << 20)
-
-
-def test_the_defaults_bound_mapped_tables_to_64_mib() -> None:
-    assert LevelDBOptions().mapped_bytes_max() == 64 << 20
+    assert options.mapped_bytes_max() == 78 * (3 << 20) + 12 * (5 << 20)
 
 
 def test_a_node_opens_its_store_with_its_configured_bounds(tmp_path: Path) -> None:
