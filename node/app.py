@@ -63,10 +63,9 @@ from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
-from node.state_store import state_limits
+from node.state_store import leveldb_options, state_limits
 from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
-from node.storage.options import leveldb_options
 from node.verify_pool import SignatureVerifier, resolve_threads
 from node.wal import WriteAheadLog
 

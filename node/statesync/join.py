@@ -18,6 +18,7 @@ from node.home import STORE_DIR
 from node.logs import fields
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
+from node.state_store import leveldb_options
 from node.statesync.anchor import Trust
 from node.statesync.asker import Asker
 from node.statesync.restore import (
@@ -28,7 +29,6 @@ from node.statesync.restore import (
 )
 from node.storage import LevelDBStore
 from node.storage.install import is_install_interrupted
-from node.storage.options import leveldb_options
 
 if TYPE_CHECKING:
     from node.app import NodeHome

@@ -19,10 +19,7 @@ LevelDB clamps ``max_open_files`` to at least 74 and ``max_file_bytes`` to at le
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from node.config import NodeConfig
+from typing import Any
 
 MIB = 1024 * 1024
 MAX_OPEN_FILES_MIN = 74
@@ -63,13 +60,3 @@ class LevelDBOptions:
         tables = self.max_open_files - NON_TABLE_FILES
         level0 = max(self.write_buffer_bytes, self.max_file_bytes)
         return (tables - LEVEL0_TABLES_MAX) * self.max_file_bytes + LEVEL0_TABLES_MAX * level0
-
-
-def leveldb_options(config: NodeConfig) -> LevelDBOptions:
-    storage = config.storage
-    return LevelDBOptions(
-        storage.leveldb_max_open_files,
-        storage.leveldb_max_file_bytes,
-        storage.leveldb_write_buffer_bytes,
-        storage.leveldb_block_cache_bytes,
-    )

@@ -17,8 +17,9 @@ import pytest
 from node.app import Node, NodeHome
 from node.config import config_from_dict
 from node.home import CONFIG_FILE
+from node.state_store import leveldb_options
 from node.storage import LevelDBStore, keys
-from node.storage.options import NON_TABLE_FILES, LevelDBOptions, leveldb_options
+from node.storage.options import NON_TABLE_FILES, LevelDBOptions
 from tests.node.node_world import ME, write_home
 
 TABLES = 120
