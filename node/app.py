@@ -63,7 +63,7 @@ from node.rpc.server import build_app, start_server
 from node.services import EventBus, NodeServices, TxGossip
 from node.sign_state_recovery import load_sign_state_at_start
 from node.signer import SignStateFile, forget_signatures_if_asked
-from node.state_store import state_limits
+from node.state_store import leveldb_options, state_limits
 from node.statesync.wiring import attach_snapshots
 from node.storage import LevelDBStore
 from node.verify_pool import SignatureVerifier, resolve_threads
@@ -153,7 +153,7 @@ class Node:
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         threads = resolve_threads(home.config.mempool.verify_threads)  # started on first use
         self.verifier = SignatureVerifier(threads, lambda raw: sha256(raw) in self.mempool)
-        self.store = LevelDBStore(data / STORE_DIR)
+        self.store = LevelDBStore(data / STORE_DIR, options=leveldb_options(home.config))
         try:
             self.wal = WriteAheadLog(wal_path, failpoints=failpoints)
         except BaseException:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from consensus.ledger.state import Missing
 from consensus.merkle import NodeCache
 from node.storage.base import StateSnapshot
+from node.storage.options import LevelDBOptions
 
 if TYPE_CHECKING:
     from node.config import NodeConfig
@@ -56,6 +57,17 @@ def state_limits(config: NodeConfig) -> StateLimits:
     storage = config.storage
     return StateLimits(
         storage.state_cache_bytes, storage.state_decoded_records, storage.tree_cache_nodes
+    )
+
+
+def leveldb_options(config: NodeConfig) -> LevelDBOptions:
+    """LevelDB's memory bounds (``[storage] leveldb_*``) for the node's block store."""
+    storage = config.storage
+    return LevelDBOptions(
+        storage.leveldb_max_open_files,
+        storage.leveldb_max_file_bytes,
+        storage.leveldb_write_buffer_bytes,
+        storage.leveldb_block_cache_bytes,
     )
 
 

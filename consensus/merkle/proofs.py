@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from consensus import codec
 from consensus.errors import ConsensusError
 from consensus.merkle import bits, nodes
-from consensus.merkle.nodes import EMPTY_ROOT, HASH_BYTES, KEY_BYTES_MAX, Leaf
+from consensus.merkle.nodes import EMPTY_ROOT, HASH_BYTES, KEY_BYTES_MAX, LEAF_FIELDS
 from consensus.merkle.tree import StateTree
 
 PROOF_FORMAT = 1
@@ -109,16 +109,18 @@ def prove_range(tree: StateTree, lo: bytes, hi: bytes | None) -> Proof:
             entries.append((OPAQUE, nodes.hash_of(node_key), b""))
             continue
         node = tree.load(node_key)
-        if isinstance(node, Leaf):
-            if _is_inside(node.key, lo, hi):
-                entries.append((LEAF, node.key, node.value))
+        if len(node) == LEAF_FIELDS:
+            key, value = node
+            if _is_inside(key, lo, hi):
+                entries.append((LEAF, key, value))
             else:
-                entries.append((HIDDEN_LEAF, node.key, hashlib.sha256(node.value).digest()))
+                entries.append((HIDDEN_LEAF, key, hashlib.sha256(value).digest()))
             continue
-        entries.append((INNER, node.bit, node.prefix))
+        bit, prefix = node[0], node[1]
+        entries.append((INNER, bit, prefix))
         for side in (1, 0):  # the right child is pushed first, so the left one comes out first
-            outside = _is_child_outside(node.prefix, node.bit, side, lo, hi)
-            stack.append((node.child(side), outside))
+            outside = _is_child_outside(prefix, bit, side, lo, hi)
+            stack.append((nodes.child_of(node, side), outside))
     return Proof(tuple(entries))
 
 

@@ -25,7 +25,7 @@ from typing import cast
 
 from consensus.codec import CodecError
 from consensus.merkle import bits, nodes
-from consensus.merkle.nodes import EMPTY_ROOT, VERSION_BYTES, Inner, Leaf, Node
+from consensus.merkle.nodes import EMPTY_ROOT, LEAF_FIELDS, VERSION_BYTES, Inner, Leaf, Node
 from consensus.merkle.store import (
     NODE_PREFIX,
     STALE_PREFIX,
@@ -54,6 +54,9 @@ class NodeCache:
     def __init__(self, limit: int = NODE_CACHE_MAX) -> None:
         self._nodes: dict[bytes, Node] = {}
         self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
     def get(self, node_key: bytes) -> Node | None:
         return self._nodes.get(node_key)
@@ -163,9 +166,9 @@ class StateTree:
         ref = self.root
         while ref is not None:
             node = self.load(ref)
-            if isinstance(node, Leaf):
-                return node.value if node.key == key else None
-            ref = node.child(bits.get_bit(key, node.bit))
+            if len(node) == LEAF_FIELDS:
+                return node[1] if node[0] == key else None
+            ref = nodes.child_of(node, bits.get_bit(key, node[0]))
         return None
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
@@ -173,10 +176,10 @@ class StateTree:
         stack = [] if self.root is None else [self.root]
         while stack:
             node = self.load(stack.pop())
-            if isinstance(node, Leaf):
-                yield node.key, node.value
+            if len(node) == LEAF_FIELDS:
+                yield node
             else:
-                stack += [node.right, node.left]
+                stack += [node[3], node[2]]
 
     # -- the batch update ------------------------------------------------------------------------
 
@@ -264,9 +267,8 @@ class _Batch:
                 if leaf is not None:
                     return self.update_leaf(ref, leaf, lo, hi)
             node = self.load(ref)
-        if type(node) is Leaf:
+        if len(node) == LEAF_FIELDS:
             return self.update_leaf(ref, node, lo, hi)
-        assert type(node) is Inner
         return self.update_inner(ref, node, lo, hi)
 
     def known_leaf(self, ref: bytes, index: int) -> Leaf | None:
@@ -283,7 +285,7 @@ class _Batch:
         leaf_hash, value = known
         if value is None or ref[VERSION_BYTES:] != leaf_hash:
             return None
-        return Leaf(self.keys[index], value)
+        return (self.keys[index], value)
 
     def update_inner(self, ref: bytes, node: Inner, lo: int, hi: int) -> bytes | None:
         keys = self.keys
@@ -319,12 +321,12 @@ class _Batch:
         return self.store_inner(bit, prefix, left, right)
 
     def update_leaf(self, ref: bytes, leaf: Leaf, lo: int, hi: int) -> bytes | None:
-        keys, leaf_key = self.keys, leaf.key
+        keys, (leaf_key, leaf_value) = self.keys, leaf
         first, last = keys[lo], keys[hi - 1]
         if hi - lo == 1:  # one change
             value = self.values[lo]
             if first == leaf_key:
-                if value == leaf.value:
+                if value == leaf_value:
                     return ref
                 self.stale.append(ref)
                 return None if value is None else self.store_leaf(first, value)
@@ -384,14 +386,14 @@ class _Batch:
     def store_leaf(self, key: bytes, value: bytes) -> bytes:
         node_key = self.version_bytes + nodes.hash_leaf(key, value)
         self.writes[NODE_PREFIX + node_key] = _pack([0, key, value])  # Leaf.encode, inlined
-        self.cache[node_key] = Leaf(key, value)
+        self.cache[node_key] = (key, value)
         return node_key
 
     def store_inner(self, bit: int, prefix: bytes, left: bytes, right: bytes) -> bytes:
         node_hash = nodes.hash_inner(bit, prefix, left[VERSION_BYTES:], right[VERSION_BYTES:])
         node_key = self.version_bytes + node_hash
         self.writes[NODE_PREFIX + node_key] = _pack([1, bit, prefix, left, right])  # Inner.encode
-        self.cache[node_key] = Inner(bit, prefix, left, right)
+        self.cache[node_key] = (bit, prefix, left, right)
         return node_key
 
 

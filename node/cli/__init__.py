@@ -65,7 +65,8 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )  # fmt: skip
     bench.add_argument(
         "--workdir", type=Path, default=None,
-        help="statesync: build the chain here and keep it (default: a temporary folder)",
+        help="statesync: build the chain here and keep it; state: build each state here "
+        "once and reuse it (each run commits into a copy) (default: a temporary folder)",
     )  # fmt: skip
     bench.add_argument("--validators", type=int, default=4, help="cluster size")
     bench.add_argument("--duration", type=float, default=30.0, help="seconds of load")
@@ -125,7 +126,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         from node.bench import state
 
         accounts, blocks = args.accounts or 1_000_000, args.blocks or 20
-        return state.run_state_bench(accounts, blocks, json_output=args.json)
+        return state.run_state_bench(accounts, blocks, args.json, args.workdir)
     if args.target == "statesync":
         return _run_statesync_bench(args)
     from node.bench import cluster, under_attack

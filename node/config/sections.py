@@ -30,6 +30,7 @@ from node.config.checks import (
     parse_peer_address,
     required,
 )
+from node.storage.options import MAX_OPEN_FILES_MIN, MIB
 
 _MIB = 1024 * 1024
 _BYTES = in_range(1, 1 << 40)
@@ -227,6 +228,20 @@ class StorageSection:
         1 << 17,
         "decoded state tree nodes kept in memory (the hot top of the tree; ~400 bytes each)",
         in_range(1, 1 << 24),
+    )
+    leveldb_max_open_files: int = key(
+        MAX_OPEN_FILES_MIN,
+        "LevelDB tables kept open and mapped (each up to leveldb_max_file_bytes, or a memtable)",
+        in_range(MAX_OPEN_FILES_MIN, 50_000),
+    )
+    leveldb_max_file_bytes: int = key(
+        MIB, "size LevelDB writes its table files up to", in_range(MIB, 1 << 30)
+    )
+    leveldb_write_buffer_bytes: int = key(
+        32 * MIB, "LevelDB memtable (up to two in memory)", in_range(64 * 1024, 1 << 30)
+    )
+    leveldb_block_cache_bytes: int = key(
+        8 * MIB, "LevelDB cache of table blocks read without a mapping", in_range(0, 1 << 40)
     )
 
 

@@ -18,6 +18,7 @@ from node.home import STORE_DIR
 from node.logs import fields
 from node.p2p import P2PNetwork
 from node.p2p.limits import P2PLimits
+from node.state_store import leveldb_options
 from node.statesync.anchor import Trust
 from node.statesync.asker import Asker
 from node.statesync.restore import (
@@ -69,7 +70,7 @@ async def run_state_sync(
     started = time.monotonic()
     deadline = started + config.statesync.restore_timeout_s
     home.data_path.mkdir(parents=True, exist_ok=True)
-    store = LevelDBStore(home.data_path / STORE_DIR)
+    store = LevelDBStore(home.data_path / STORE_DIR, options=leveldb_options(config))
     try:
         network, asker = _build_network(home)
         restorer = Restorer(asker, store, build_trust(home), progress, failpoints)

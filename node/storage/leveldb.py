@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
 import plyvel
 
@@ -34,24 +34,22 @@ from node.storage.base import (
     StoreLockedError,
 )
 from node.storage.install import SnapshotInstall, install_snapshot
-
-WRITE_BUFFER_BYTES: Final = 32 * 1024 * 1024
-"""Memtable size: a 1000-tx block writes ~0.5 MiB, so this flushes every ~60 blocks, not ~8."""
-BLOCK_CACHE_BYTES: Final = 32 * 1024 * 1024
-BLOOM_FILTER_BITS: Final = 10
-"""Bloom filters make misses cheap: every tx-index check of a new tx is a miss."""
-MAX_OPEN_FILES: Final = 256
+from node.storage.options import LevelDBOptions
 
 
 class LevelDBStore:
-    """A block store in the LevelDB directory ``path`` (created when ``create`` is true)."""
+    """A block store in the LevelDB directory ``path`` (created when ``create`` is true),
+    opened with LevelDB's memory bounds ``options`` (``[storage] leveldb_*``)."""
 
-    __slots__ = ("__weakref__", "_db", "_latest_height", "_path", "_write_lock")
+    __slots__ = ("__weakref__", "_db", "_latest_height", "_path", "_write_lock", "options")
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, create: bool = True, options: LevelDBOptions | None = None
+    ) -> None:
         self._path = Path(path)
         self._write_lock = threading.Lock()
-        self._db: Any = _open_db(self._path, create)
+        self.options = LevelDBOptions() if options is None else options
+        self._db: Any = _open_db(self._path, create, self.options)
         try:
             self._latest_height = self._load_layout()
         except BaseException:
@@ -291,7 +289,7 @@ class LevelDBStateSnapshot:
         return _iter_ledger_entries(iterator, None)
 
 
-def _open_db(path: Path, create: bool) -> Any:
+def _open_db(path: Path, create: bool, options: LevelDBOptions) -> Any:
     """Open LevelDB, turning its errors into ones an operator can act on."""
     if create:
         try:
@@ -301,14 +299,7 @@ def _open_db(path: Path, create: bool) -> Any:
     elif not (path / "CURRENT").is_file():  # LevelDB would create the directory regardless
         raise StorageError(f"there is no block store at {path}: it does not exist")
     try:
-        return plyvel.DB(
-            str(path),
-            create_if_missing=create,
-            write_buffer_size=WRITE_BUFFER_BYTES,
-            lru_cache_size=BLOCK_CACHE_BYTES,
-            bloom_filter_bits=BLOOM_FILTER_BITS,
-            max_open_files=MAX_OPEN_FILES,
-        )
+        return plyvel.DB(str(path), create_if_missing=create, **options.plyvel_kwargs())
     except plyvel.IOError as exc:
         if "lock" in str(exc).lower():
             raise StoreLockedError(

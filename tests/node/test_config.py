@@ -145,6 +145,10 @@ BAD_VALUES = [
     ("storage", "state_cache_bytes", -1, "must be in 0.."),
     ("storage", "state_decoded_records", 0, "must be in 1"),
     ("storage", "tree_cache_nodes", 0, "must be in 1"),
+    ("storage", "leveldb_max_open_files", 73, "must be in 74.."),
+    ("storage", "leveldb_max_file_bytes", 1024, "must be in 1048576.."),
+    ("storage", "leveldb_write_buffer_bytes", 0, "must be in 65536.."),
+    ("storage", "leveldb_block_cache_bytes", -1, "must be in 0.."),
 ]
 
 

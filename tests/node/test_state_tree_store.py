@@ -25,7 +25,7 @@ from consensus.merkle import (
     verify_membership,
     verify_range,
 )
-from consensus.merkle.nodes import Inner
+from consensus.merkle.nodes import LEAF_FIELDS
 from consensus.types import Height
 from node.chain import Chain, CommittedBlock
 from node.state_tree import open_state_tree, prune_state_tree
@@ -46,8 +46,8 @@ def _reachable(tree: StateTree) -> set[bytes]:
         node_key = stack.pop()
         found.add(node_key)
         node = tree.load(node_key)
-        if isinstance(node, Inner):
-            stack += [node.left, node.right]
+        if len(node) != LEAF_FIELDS:
+            stack += [node[2], node[3]]
     return found
 
 

@@ -38,7 +38,7 @@ from consensus.ledger.state import (
 )
 from consensus.merkle import StateTree, prove_key, prove_range
 from consensus.merkle.bits import compare_child
-from consensus.merkle.nodes import Leaf
+from consensus.merkle.nodes import LEAF_FIELDS, child_of
 from node.rpc.rest import shapes as aj
 from node.rpc.rest.params import get_cursor, get_limit, get_proof_height, malformed, not_found
 from node.services import NodeServices
@@ -57,15 +57,16 @@ def first_keys(tree: StateTree, lo: bytes, hi: bytes, count: int) -> list[bytes]
     stack = [] if tree.root is None else [tree.root]
     while stack and len(found) < count:
         node = tree.load(stack.pop())
-        if isinstance(node, Leaf):
-            if lo <= node.key < hi:
-                found.append(node.key)
+        if len(node) == LEAF_FIELDS:
+            if lo <= node[0] < hi:
+                found.append(node[0])
             continue
+        bit, prefix = node[0], node[1]
         for side in (1, 0):  # right pushed first: the left subtree is walked first
-            below = compare_child(node.prefix, node.bit, side, lo) < 0
-            above = compare_child(node.prefix, node.bit, side, hi) > 0
+            below = compare_child(prefix, bit, side, lo) < 0
+            above = compare_child(prefix, bit, side, hi) > 0
             if not below and not above:
-                stack.append(node.child(side))
+                stack.append(child_of(node, side))
     return found
 
 
