@@ -94,6 +94,11 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --profile: keep node 0's cProfile stats",
     )
     bench.add_argument(
+        "--then-rate-fraction", type=float, default=None,
+        help="cluster: after the max-rate run, run again offering this fraction (e.g. 0.8) of "
+        "the tx/s it committed, and print both",
+    )  # fmt: skip
+    bench.add_argument(
         "--threads", default="1,2",
         help="admission: [mempool].verify_threads values to compare, run alternately",
     )  # fmt: skip
@@ -130,6 +135,15 @@ def _run_bench(args: argparse.Namespace) -> int:
         profile=args.profile,
         profile_out=args.profile_out,
     )
+    if args.then_rate_fraction is not None:
+        from node.bench import rate_pair
+
+        fraction = args.then_rate_fraction
+        if args.attack or args.rate is not None or not 0.0 < fraction < 1.0:
+            print("--then-rate-fraction takes a fraction in (0, 1) and runs at max rate first "
+                  "(no --rate, no --attack)", file=sys.stderr)  # fmt: skip
+            return 2
+        return rate_pair.main(bench_args, fraction)
     if not args.attack:
         return cluster.main(bench_args)
     kinds = frozenset(k.strip() for k in args.attack_kinds.split(",") if k.strip())
