@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from consensus.ledger import State
+from consensus.ledger.queries import get_nonce
 from consensus.ledger.records import ChainConfig
-from consensus.ledger.state import CONFIG_KEY, META_KEY, encode_meta, encode_value
+from consensus.ledger.state import CONFIG_KEY, META_KEY, encode_meta, encode_value, nonce_key
 
 from .world import genesis_state
 
@@ -72,3 +73,13 @@ def test_a_state_without_meta_says_so() -> None:
     assert config is not None
     with pytest.raises(LookupError):
         _ = State(({CONFIG_KEY: config},)).height
+
+
+def test_queries_read_records_through_the_decode_memo() -> None:
+    """``get_nonce`` runs for every admitted tx: it takes the memo's record, not a fresh decode."""
+    key, raw = nonce_key("BANKA/alice"), encode_value(5)
+    state = genesis_state().with_changes({key: raw})
+    assert get_nonce(state, "BANKA/alice") == 5
+    state.memo[key[0]][raw] = 9  # the memo's entry for these bytes is what a read returns
+    assert get_nonce(state, "BANKA/alice") == 9
+    assert get_nonce(state, "BANKA/nobody") == 0
