@@ -93,11 +93,8 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="with --profile: keep node 0's cProfile stats",
     )
-    bench.add_argument(
-        "--then-rate-fraction", type=float, default=None,
-        help="cluster: after the max-rate run, run again offering this fraction (e.g. 0.8) of "
-        "the tx/s it committed, and print both",
-    )  # fmt: skip
+    bench.add_argument("--then-rate-fraction", type=float, default=None,
+        help="cluster: after the max rate, also offer this fraction (0.8) of its tx/s")  # fmt: skip
     bench.add_argument(
         "--threads", default="1,2",
         help="admission: [mempool].verify_threads values to compare, run alternately",
