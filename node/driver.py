@@ -55,6 +55,7 @@ from node.logs import fields
 from node.loop_watch import LoopWatch
 from node.mempool import Mempool
 from node.persister import Persister, is_durable_step, split_durable_run
+from node.reap_pacing import MIN_GAP_S, reap_gap_s
 from node.signer import SignStateFile
 from node.wal import WriteAheadLog
 from node.wal_admission import PeerEvent, WalAdmission
@@ -70,8 +71,8 @@ REJECTION_KINDS_MAX = 128
 """Distinct (event kind, reason) pairs counted; the reasons are the replica's fixed messages,
 so this is only a guard should one ever carry data."""
 
-TXS_AVAILABLE_MIN_GAP_S = 0.02
-"""Least time between two TxsAvailable events (each one reaps the mempool)."""
+TXS_AVAILABLE_MIN_GAP_S = MIN_GAP_S
+"""Least time between two TxsAvailable events (each one reaps the mempool: node.reap_pacing)."""
 
 
 def compute_block_margin_bytes(block_bytes_max: int) -> int:
@@ -142,6 +143,7 @@ class Driver:
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
         self._last_txs_available_s: float | None = None
+        self._txs_gap_s = TXS_AVAILABLE_MIN_GAP_S
         """Monotonic time of the last TxsAvailable (None: none yet)."""
         self._commit_listeners: list[CommitListener] = []
         self.stats = DriverStats()
@@ -230,7 +232,7 @@ class Driver:
 
     async def _wait_for_work(self) -> None:
         self._wakeup.clear()
-        timeout = TXS_AVAILABLE_MIN_GAP_S if self._txs_dirty else None
+        timeout = self._txs_gap_s if self._txs_dirty else None
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
@@ -238,18 +240,18 @@ class Driver:
 
     def _is_txs_gap_over(self) -> bool:
         last = self._last_txs_available_s
-        return last is None or self.clock.monotonic_s() - last >= TXS_AVAILABLE_MIN_GAP_S
+        return last is None or self.clock.monotonic_s() - last >= self._txs_gap_s
 
     def _make_txs_available(self) -> TxsAvailable:
         self._txs_dirty = False
         self._last_txs_available_s = self.clock.monotonic_s()
-        params = self.replica.params
-        state = self.chain.state
+        params, state, cpu_before = self.replica.params, self.chain.state, time.thread_time()
         txs = self.mempool.reap(
             params.block_txs_max,
             params.block_bytes_max - compute_block_margin_bytes(params.block_bytes_max),
             lambda sender: get_nonce(state, sender) + 1,
         )
+        self._txs_gap_s = reap_gap_s(time.thread_time() - cpu_before)
         return TxsAvailable(tuple(txs), self.clock.now_ms())
 
     def _process_from_peer(self, event: PeerEvent) -> None:

@@ -54,13 +54,17 @@ _R = TypeVar("_R")
 
 
 def _get(state: State, key: bytes, kind: type[_R]) -> _R | None:
-    """The record under ``key``, checked to be a ``kind`` (the key's prefix decides which)."""
-    raw = state.get(key)
-    return None if raw is None else _decode(key, raw, kind)
+    """The record under ``key``, checked to be a ``kind`` (the key's prefix decides which).
+    Through the state's decode memo: admission reads the submitter's nonce for every tx."""
+    record = state.get_record(key)
+    return None if record is None else _checked(key, record, kind)
 
 
 def _decode(key: bytes, raw: bytes, kind: type[_R]) -> _R:
-    record = decode_value(key, raw)
+    return _checked(key, decode_value(key, raw), kind)
+
+
+def _checked(key: bytes, record: object, kind: type[_R]) -> _R:
     if not isinstance(record, kind):
         raise TypeError(f"state key {key[:16]!r} holds a {type(record).__name__}")
     return record

@@ -263,7 +263,7 @@ class State:
     """An immutable ledger state: a stack of layers, newest first, over an optional read-only
     base (None: the layers hold everything). See the module docstring."""
 
-    __slots__ = ("_base", "_decoded", "_layers", "_tree")
+    __slots__ = ("_base", "_config", "_decoded", "_layers", "_meta", "_tree")
 
     def __init__(
         self,
@@ -281,6 +281,11 @@ class State:
         self._decoded: RecordMemo = RecordMemo() if decoded is None else decoded
         """Memo of decode_value, per key prefix, keyed by the value's bytes. Decoding is a pure
         function of (prefix, bytes), so states derived from each other share one memo."""
+        self._config: ChainConfig | None = None
+        self._meta: tuple[int, Hash32] | None = None
+        """The chain config and the meta record, read once: a state never changes (its layers
+        are never written after construction and its base is one version), and every admission
+        check and every tx of a block asks for them."""
 
     @classmethod
     def from_kv(cls, items: Iterable[tuple[bytes, bytes]]) -> State:
@@ -431,27 +436,33 @@ class State:
 
     @property
     def height(self) -> int:
-        return self._meta()[0]
+        return self._meta_record()[0]
 
     @property
     def app_hash(self) -> Hash32:
-        return self._meta()[1]
+        return self._meta_record()[1]
 
-    def _meta(self) -> tuple[int, Hash32]:
-        # Read by every admission check (for the next height): through the decode memo.
-        record = self.get_record(META_KEY)
-        if record is None:
-            raise LookupError("state has no meta record")
-        return cast(tuple[int, Hash32], record)
+    def _meta_record(self) -> tuple[int, Hash32]:
+        # Read by every admission check (for the next height): once per state.
+        meta = self._meta
+        if meta is None:
+            record = self.get_record(META_KEY)
+            if record is None:
+                raise LookupError("state has no meta record")
+            meta = self._meta = cast(tuple[int, Hash32], record)
+        return meta
 
     @property
     def config(self) -> ChainConfig:
-        # Read by every admission check and every tx of a block: through the decode memo, so
-        # the record is decoded once per stored value, not once per read.
-        record = self.get_record(CONFIG_KEY)
-        if not isinstance(record, ChainConfig):
-            raise LookupError("state has no chain config")
-        return record
+        # Read by every admission check (up to three times) and every tx of a block: once per
+        # state (and through the decode memo, so decoded once per stored value).
+        config = self._config
+        if config is None:
+            record = self.get_record(CONFIG_KEY)
+            if not isinstance(record, ChainConfig):
+                raise LookupError("state has no chain config")
+            config = self._config = record
+        return config
 
 
 def encode_meta(height: int, app_hash: bytes) -> bytes:

@@ -86,6 +86,8 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="with --profile: keep node 0's cProfile stats",
     )
+    bench.add_argument("--then-rate-fraction", type=float, default=None,
+        help="cluster: after the max rate, also offer this fraction (0.8) of its tx/s")  # fmt: skip
     bench.add_argument(
         "--threads", default="1,2",
         help="admission: [mempool].verify_threads values to compare, run alternately",
@@ -141,6 +143,15 @@ def _run_bench(args: argparse.Namespace) -> int:
         profile_out=args.profile_out,
         attacker_same_priority=args.attacker_same_priority,
     )
+    if args.then_rate_fraction is not None:
+        from node.bench import rate_pair
+
+        fraction = args.then_rate_fraction
+        if args.attack or args.rate is not None or not 0.0 < fraction < 1.0:
+            print("--then-rate-fraction takes a fraction in (0, 1) and runs at max rate first "
+                  "(no --rate, no --attack)", file=sys.stderr)  # fmt: skip
+            return 2
+        return rate_pair.main(bench_args, fraction)
     if not args.attack:
         return cluster.main(bench_args)
     kinds = frozenset(k.strip() for k in args.attack_kinds.split(",") if k.strip())

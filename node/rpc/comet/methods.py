@@ -120,7 +120,6 @@ class CometRoutes:
     # -- submission ----------------------------------------------------------------------------
 
     def _check_tx_json(self, raw: bytes) -> dict[str, Any]:
-        tx_hash = self.s.compute_tx_hash(raw)
         try:
             outcome = self.s.submit_tx(raw)
         except MempoolFull as exc:
@@ -137,7 +136,7 @@ class CometRoutes:
             "data": "",
             "log": log,
             "codespace": "" if code == 0 else "depochain",
-            "hash": cj.hex_upper(tx_hash),
+            "hash": cj.hex_upper(outcome.tx_hash),  # the mempool hashed it (once per tx)
         }
 
     async def broadcast_tx_async(self, tx: bytes) -> dict[str, Any]:
