@@ -12,6 +12,7 @@ committed height through a bounded cache, ``node.state_store``): memory does not
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -228,6 +229,11 @@ class Chain:
             known = self.validator_history.get(older)
             if known is not None:
                 sets[older] = known  # lets the replica verify evidence from those heights
+        if height > 1 and height - 1 not in sets:  # e.g. just after state sync
+            # The ledger keeps the sets of its trust window: the replica needs this one to read
+            # the block's carried certificate, which decides whom round 0 skips next.
+            with contextlib.suppress(LookupError):
+                sets[height - 1] = self.get_validators(height - 1)
         return ChainState(
             height=Height(height),
             last_block_hash=block.hash if block else GENESIS_PARENT_HASH,
@@ -239,6 +245,7 @@ class Chain:
             validator_sets=sets,
             txs_rule=self.txs_rule,
             last_results_hash=self.last_results_hash,
+            last_block_last_commit=block.header.last_commit if block else None,
         )
 
     def _record_validator_sets(self) -> None:

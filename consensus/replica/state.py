@@ -20,6 +20,7 @@ from typing import Any
 
 from consensus.blocks import EMPTY_RESULTS_HASH, Block, TxsRule
 from consensus.errors import ConsensusError
+from consensus.leader import compute_proposer_skips
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
@@ -71,6 +72,11 @@ class ChainState:
     """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
     last_results_hash: Hash32 = EMPTY_RESULTS_HASH
     """Root of the receipts of block ``height`` (empty at 0)."""
+    last_block_last_commit: CommitCertificate | None = None
+    """The certificate block ``height`` carries in its header (of block ``height - 1``; None at
+    heights 0 and 1): committed data every node agrees on, unlike ``last_commit``. It decides
+    whom round 0 of the next height skips (:mod:`consensus.leader`), read with the set of
+    ``height - 1``, so ``validator_sets`` should hold that set too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,9 @@ class HeightState:
     txs_rule: TxsRule | None = None
     """The application's rule for this height's txs (part of valid(v)); a function of the
     application state, which ``app_hash`` identifies."""
+    proposer_skips: frozenset[PublicKey] = frozenset()
+    """Who round 0's proposer rotation skips: shown absent by the previous block's carried
+    certificate (:func:`consensus.leader.compute_proposer_skips`)."""
 
 
 @dataclass(slots=True)
@@ -197,6 +206,7 @@ def new_height_state(chain: ChainState) -> HeightState:
         decision=None,
         round_state=RoundState(Round(0), S.NEW_HEIGHT),
         txs_rule=chain.txs_rule,
+        proposer_skips=compute_proposer_skips(chain.last_block_last_commit, chain.validator_sets),
     )
 
 
@@ -231,6 +241,7 @@ class ReplicaSnapshot:
     decision: tuple[Block, CommitCertificate] | None
     round_state: RoundState
     untimely_rounds: frozenset[Round]
+    proposer_skips: frozenset[PublicKey]
 
 
 _NOT_SNAPSHOT = frozenset({"current", "validity", "txs_rule"})

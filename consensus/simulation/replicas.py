@@ -50,6 +50,7 @@ def get_chain_state(node: SimNode, validators: ValidatorSet, params: ConsensusPa
         last_block_time_ms=block.header.time_ms,
         app_hash=node.app.app_hash,
         validator_sets=sets,
+        last_block_last_commit=block.header.last_commit,
     )
 
 
