@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import msgpack
 
-from consensus.blocks import GENESIS_PARENT_HASH, Block, compute_results_hash
+from consensus.blocks import GENESIS_PARENT_HASH, Block, Header, compute_results_hash
 from consensus.crypto import sha256
+from consensus.leader import WINDOW_MAX, rebuild_window
 from consensus.ledger import (
     BlockResult,
     Receipt,
@@ -230,8 +231,8 @@ class Chain:
             if known is not None:
                 sets[older] = known  # lets the replica verify evidence from those heights
         if height > 1 and height - 1 not in sets:  # e.g. just after state sync
-            # The ledger keeps the sets of its trust window: the replica needs this one to read
-            # the block's carried certificate, which decides whom round 0 skips next.
+            # The ledger keeps the sets of its trust window: the replica needs this one to
+            # verify the certificate the next block carries.
             with contextlib.suppress(LookupError):
                 sets[height - 1] = self.get_validators(height - 1)
         return ChainState(
@@ -245,8 +246,30 @@ class Chain:
             validator_sets=sets,
             txs_rule=self.txs_rule,
             last_results_hash=self.last_results_hash,
-            last_block_last_commit=block.header.last_commit if block else None,
+            leader_window=rebuild_window(self._get_window_headers(), self._find_validators),
         )
+
+    def _get_window_headers(self) -> list[Header]:
+        """Headers of the last ``WINDOW_MAX`` blocks this store holds (from its base up)."""
+        height = self.height
+        first = max(self.base_height, height - WINDOW_MAX + 1, 1)
+        headers = []
+        for at in range(first, height + 1):
+            block = self.get_block(at)
+            if block is None:
+                raise ChainMismatchError(f"the store lacks block {at}")
+            headers.append(block.header)
+        return headers
+
+    def _find_validators(self, height: int) -> ValidatorSet | None:
+        """The set of ``height`` if this node still knows it (history or ledger)."""
+        known = self.validator_history.get(height)
+        if known is not None:
+            return known
+        try:
+            return self.get_validators(height)
+        except LookupError:
+            return None
 
     def _record_validator_sets(self) -> None:
         height = self.height

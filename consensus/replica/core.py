@@ -33,7 +33,7 @@ from consensus.actions import (
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import BlockExecuted, Event
-from consensus.leader import get_proposer
+from consensus.leader import advance_window, get_proposer
 from consensus.messages import (
     CommitCertificate,
     DuplicateVoteEvidence,
@@ -367,7 +367,9 @@ class Replica:
                 validator_sets=s.validator_sets,
                 txs_rule=e.txs_rule,
                 last_results_hash=e.results_hash,
-                last_block_last_commit=block.header.last_commit,
+                leader_window=advance_window(
+                    s.current.leader_window, block.header, s.validator_sets.get(block.height - 1)
+                ),
             )
         )
         self._prune_old_heights()

@@ -22,7 +22,7 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
-from consensus.leader import compute_proposer_skips, could_propose
+from consensus.leader import advance_window, compute_proposer_skips, could_propose
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote, VoteType
 from consensus.params import BLOCK_TXS_HARD_MAX
 from consensus.proposal import Proposal
@@ -120,8 +120,13 @@ def get_proposer_skips(state: ReplicaState, height: int) -> frozenset[PublicKey]
     h = state.current
     if height == h.height:
         return h.proposer_skips
-    if height == h.height + 1 and h.decision is not None:
-        return compute_proposer_skips(h.decision[0].header.last_commit, state.validator_sets)
+    vset = state.validator_sets.get(height)
+    if height == h.height + 1 and h.decision is not None and vset is not None:
+        header = h.decision[0].header
+        signers_set = state.validator_sets.get(header.height - 1)
+        return compute_proposer_skips(
+            advance_window(h.leader_window, header, signers_set), vset, height
+        )
     return None
 
 

@@ -1,27 +1,24 @@
-"""Leader skipping in the simulator (issue 13): on reliable links, one silent validator costs no
-round after the first heights (its round-0 turns go to others), every node names the same
-round-0 proposer (no height needs a second round), and two broken rules are caught here: no
-skipping at all, and skips read from a node's OWN certificate of the last block (which differs
-between nodes) instead of the one the committed block carries."""
+"""Leader skipping in the simulator (issue 13): on reliable links, one silent validator costs a
+round only at probe heights once the window is full (its other round-0 turns go to others),
+every node names the same round-0 proposer (no height needs a second round), and a rule without
+skipping is caught here. (A rule reading a node's OWN certificates instead of the carried ones
+is no longer caught on calm links: over a window of 8 blocks every live validator is in some
+node's certificate, so nodes rarely disagree; the unit tests pin the committed-data input.)"""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-import consensus.replica.core as replica_core
 import consensus.replica.state as replica_state
-from consensus.replica import ChainState
-from consensus.replica.state import HeightState
+from consensus.leader import is_probe_height
 from consensus.simulation.faults import Behaviour, FaultPlan
 from consensus.simulation.network import LinkConditions
 from consensus.simulation.runner import SimConfig, Simulation
 
 B = Behaviour
 SEEDS = range(3)
-FIRST_SKIPPING_HEIGHT = 3
-"""Block 2 is the first to carry a certificate (block 1's): height 3 is the first that skips."""
+FIRST_SKIPPING_HEIGHT = 9
+"""The window of four equal validators is W = 8 blocks: height 9 is the first that skips."""
 CALM = FaultPlan(
     initial_conditions=LinkConditions.reliable(),
     faults=(),
@@ -32,7 +29,9 @@ ONE_SILENT = (B.HONEST, B.HONEST, B.HONEST, B.SILENT)
 ALL_HONEST = (B.HONEST,) * 4
 
 
-def _later_round_heights(seed: int, behaviours: tuple[Behaviour, ...]) -> list[int]:
+def _later_round_heights(
+    seed: int, behaviours: tuple[Behaviour, ...], *, probes: bool = True
+) -> list[int]:
     """Heights from the first skipping one that some honest node decided after round 0."""
     config = SimConfig(
         behaviours=behaviours,
@@ -52,15 +51,17 @@ def _later_round_heights(seed: int, behaviours: tuple[Behaviour, ...]) -> list[i
             height
             for node in honest
             for height, (_, certificate) in node.blocks.items()
-            if height >= FIRST_SKIPPING_HEIGHT and certificate.round > 0
+            if height >= FIRST_SKIPPING_HEIGHT
+            and certificate.round > 0
+            and (probes or not is_probe_height(sim.validator_set, height))
         }
     )
 
 
 @pytest.mark.simulation
 @pytest.mark.parametrize("seed", SEEDS)
-def test_a_silent_validator_costs_no_round(seed: int) -> None:
-    assert _later_round_heights(seed, ONE_SILENT) == []
+def test_a_silent_validator_costs_a_round_at_probe_heights_only(seed: int) -> None:
+    assert _later_round_heights(seed, ONE_SILENT, probes=False) == []
 
 
 @pytest.mark.simulation
@@ -75,17 +76,4 @@ def test_all_nodes_name_the_same_round_0_proposer(seed: int) -> None:
 def test_no_skipping_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plain rotation gives the silent validator every fourth height's round 0."""
     monkeypatch.setattr(replica_state, "compute_proposer_skips", lambda *_: frozenset())
-    assert all(_later_round_heights(seed, ONE_SILENT) for seed in SEEDS)
-
-
-@pytest.mark.simulation
-def test_skips_from_a_nodes_own_certificate_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Skips read from the certificate each node built itself (local data): nodes disagree on
-    round 0's proposer, and heights need a second round."""
-    real = replica_state.new_height_state
-
-    def from_own_certificate(chain: ChainState) -> HeightState:
-        return real(dataclasses.replace(chain, last_block_last_commit=chain.last_commit))
-
-    monkeypatch.setattr(replica_core, "new_height_state", from_own_certificate)
-    assert all(_later_round_heights(seed, ALL_HONEST) for seed in SEEDS)
+    assert all(_later_round_heights(seed, ONE_SILENT, probes=False) for seed in SEEDS)
