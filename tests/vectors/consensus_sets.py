@@ -9,7 +9,7 @@ from __future__ import annotations
 from consensus import codec, crypto
 from consensus.blocks import Block, compute_evidence_hash, compute_txs_root
 from consensus.crypto import SIGN_DOMAIN, SignPurpose
-from consensus.leader import get_proposer
+from consensus.leader import compute_window_size, get_proposer, is_probe_height
 from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.types import Height, Round
@@ -247,14 +247,17 @@ def validator_sets_document() -> Json:
             for h in PROPOSER_HEIGHTS
             for skipped in _skip_cases(vset, h)
         ],
+        "leader_window_blocks": compute_window_size(vset),
+        "probe_heights_up_to_40": [h for h in range(1, 41) if is_probe_height(vset, h)],
     }
     text = "the genesis validator set (sorted by public key; index = position)"
     return make_document(
         "Validator sets: encoding, hash (a header's validators_hash), the plain rotation's "
         "proposer of each (height, round) as [height, round, validator index], and round 0's "
-        "proposer when validators are shown absent (no precommit in the certificate the "
-        "previous block carries; docs/consensus-leader.md) as [height, [absent validator "
-        "indexes], validator index].",
+        "proposer when validators are shown absent as [height, [absent validator indexes], "
+        "validator index]; the number W of last blocks that decide who is shown absent (none "
+        "of them proposed by it or carrying its precommit) and the probe heights, where round "
+        "0 keeps the plain rotation (docs/consensus-leader.md).",
         [make_vector("genesis_validators", text, inputs, expected)],
         layouts={"encoding": ["[public_key, power], ... sorted by public_key"]},
     )
