@@ -20,7 +20,7 @@ import msgpack
 
 from consensus.blocks import GENESIS_PARENT_HASH, Block, Header, compute_results_hash
 from consensus.crypto import sha256
-from consensus.leader import WINDOW_MAX, rebuild_window
+from consensus.leader import rebuild_window
 from consensus.ledger import (
     BlockResult,
     Receipt,
@@ -38,6 +38,7 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.leader_window import get_window_first_height, read_headers
 from node.state_store import CachedStateBase, StateCache, StateLimits
 from node.state_tree import (
     ensure_recursion_headroom,
@@ -250,15 +251,17 @@ class Chain:
         )
 
     def _get_window_headers(self) -> list[Header]:
-        """Headers of the last ``WINDOW_MAX`` blocks this store holds (from its base up)."""
+        """Headers of the last ``WINDOW_MAX`` blocks, from the block store or, below a state
+        sync's base height, from the headers its anchor brought (:mod:`node.leader_window`).
+        A store without those (installed before they were kept) starts the window at its base:
+        round 0 then keeps the plain rotation for ``W`` heights."""
         height = self.height
-        first = max(self.base_height, height - WINDOW_MAX + 1, 1)
-        headers = []
-        for at in range(first, height + 1):
-            block = self.get_block(at)
-            if block is None:
-                raise ChainMismatchError(f"the store lacks block {at}")
-            headers.append(block.header)
+        first, base = get_window_first_height(height), self.base_height
+        headers = read_headers(self.store, first, height, base) if height else []
+        if headers is None:
+            headers = read_headers(self.store, max(first, base), height, base)
+        if headers is None:
+            raise ChainMismatchError(f"the store lacks a block of heights {first}..{height}")
         return headers
 
     def _find_validators(self, height: int) -> ValidatorSet | None:
