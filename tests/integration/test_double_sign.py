@@ -26,10 +26,16 @@ from pathlib import Path
 import pytest
 
 from consensus.evidence import verify_evidence
-from consensus.leader import get_proposer
+from consensus.leader import (
+    LeaderWindow,
+    compute_proposer_skips,
+    compute_window_size,
+    get_proposer,
+)
 from consensus.types import PublicKey
 from node.config import NodeConfig
 from node.failpoints import FAILPOINT_ENV, Failpoint
+from node.rpc.comet.shapes import address
 from tests.integration.double_sign import DoubleSign, SignedKind, Slot
 from tests.integration.harness import Cluster
 from tests.integration.observer import Observer, observed_cluster
@@ -79,8 +85,8 @@ def commit_until_alone_proposes_next(cluster: Cluster, payer: Payer) -> int:
     height."""
     proposers = cluster.validator_set()
     key = cluster.validator_key(ALONE)
-    # Its plain turns come every n heights; leader skipping may give one of them away when its
-    # precommit missed the carried certificate, so allow a few rounds of the rotation.
+    # Its plain turns come every n heights; leader skipping may give one of them away (if the
+    # window shows it absent), so allow a few rounds of the rotation.
     for _ in range(4 * len(proposers) + 2):
         height = cluster.height(ALONE) + 1
         if height > 2 and round_0_proposer(cluster, height) == key:
@@ -91,17 +97,24 @@ def commit_until_alone_proposes_next(cluster: Cluster, payer: Payer) -> int:
 
 
 def round_0_proposer(cluster: Cluster, height: int) -> PublicKey:
-    """Round 0's proposer of ``height``: the rotation, skipping validators with no precommit in
-    the certificate block ``height - 1`` carries (leader skipping, docs/consensus-leader.md)."""
+    """Round 0's proposer of ``height``: the rotation, skipping validators that none of the last
+    W blocks shows present (neither their proposer nor with a precommit in the certificate they
+    carry; leader skipping, docs/consensus-leader.md), read from ALONE's RPC."""
     proposers = cluster.validator_set()
-    block = cluster.call(ALONE, "block", height=str(height - 1))["block"]
-    signatures = block["last_commit"]["signatures"]
-    absent = frozenset(
-        proposers.validators[index].public_key
-        for index, signature in enumerate(signatures)
-        if signature["block_id_flag"] != COMMITTED_FLAG
-    )
-    return get_proposer(proposers, height, 0, absent).public_key
+    by_address = {address(v.public_key).hex().upper(): v.public_key for v in proposers.validators}
+    first = max(1, height - compute_window_size(proposers))
+    window = LeaderWindow.empty_after(first - 1)
+    for at in range(first, height):
+        block = cluster.call(ALONE, "block", height=str(at))["block"]
+        present = {by_address[block["header"]["proposer_address"]]}
+        present |= {
+            proposers.validators[index].public_key
+            for index, signature in enumerate(block["last_commit"]["signatures"])
+            if signature["block_id_flag"] == COMMITTED_FLAG
+        }
+        window = window.advanced(at, present)
+    skips = compute_proposer_skips(window, proposers, height)
+    return get_proposer(proposers, height, 0, skips).public_key
 
 
 def propose_alone(cluster: Cluster, observer: Observer, payer: Payer) -> tuple[Slot, str]:
