@@ -192,7 +192,9 @@ def new_replica_state(chain: ChainState, sign_state: SignState) -> ReplicaState:
 def new_height_state(chain: ChainState) -> HeightState:
     """The state of height ``chain.height + 1``, at its round 0, before anything arrived."""
     height = Height(chain.height + 1)
-    window = chain.leader_window or LeaderWindow.empty_after(chain.height)
+    window = chain.leader_window
+    if window is None:
+        window = LeaderWindow.empty_after(chain.height)
     vset = chain.validator_sets[height]
     return HeightState(
         height=height,

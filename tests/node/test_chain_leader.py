@@ -12,7 +12,7 @@ import pytest
 
 from consensus import codec
 from consensus.blocks import Block, make_block
-from consensus.leader import compute_window_size, is_probe_height
+from consensus.leader import LeaderWindow, compute_window_size, is_probe_height
 from consensus.messages import CommitCertificate
 from consensus.replica import Replica
 from consensus.types import Height, TimestampMs
@@ -42,7 +42,8 @@ def _make_block(chain: Chain, height: int) -> Block:
     )
 
 
-def _commit_blocks_without_validator_0(tmp_path: Path) -> None:
+def _commit_blocks_without_validator_0(tmp_path: Path) -> LeaderWindow | None:
+    """Commit the blocks; the running chain's window (advanced block by block)."""
     store = LevelDBStore(tmp_path / "db")
     chain = Chain(make_genesis(), store)
     for height in range(1, BLOCKS + 1):
@@ -53,14 +54,16 @@ def _commit_blocks_without_validator_0(tmp_path: Path) -> None:
             everyone.height, everyone.round, everyone.block_hash, everyone.signatures[1:]
         )
         chain.commit(block, without_0)
+    window = chain.compute_chain_state().leader_window
     store.close()
+    return window
 
 
 @pytest.mark.parametrize("history", ["kept", "lost"])
 def test_a_restarted_node_hands_its_replica_the_leader_window(tmp_path: Path, history: str) -> None:
     """``lost``: no validator history record: the ledger's sets serve (the set never changed)."""
     genesis = make_genesis()
-    _commit_blocks_without_validator_0(tmp_path)
+    running = _commit_blocks_without_validator_0(tmp_path)
     store = LevelDBStore(tmp_path / "db")
     if history == "lost":
         store.put_meta(HISTORY_META, codec.encode([]))
@@ -70,6 +73,7 @@ def test_a_restarted_node_hands_its_replica_the_leader_window(tmp_path: Path, hi
         vset = again.get_validators(BLOCKS + 1)
         assert compute_window_size(vset) <= BLOCKS and not is_probe_height(vset, BLOCKS + 1)
         assert tip.leader_window is not None and tip.leader_window.height == BLOCKS
+        assert tip.leader_window == running  # rebuilt from the store = advanced while running
         replica = Replica(CHAIN_ID, None, genesis.params, tip)
         absent = vset.validators[0].public_key
         assert replica.get_proposer_skips(BLOCKS + 1) == frozenset({absent})
