@@ -66,10 +66,10 @@ def _assert_clean_with_the_real_replica(results: Iterable[RunResult]) -> None:
 @pytest.mark.parametrize(
     ("seeds", "validators", "byzantine", "floor"),
     [
-        # Measured: 82 of the 200 seeds (41 %) and 23 of the 50 seeds (46 %); with leader
-        # skipping (other round-0 proposers, so other schedules) 19 of the 50 (38 %).
+        # Measured: 82 of the 200 seeds (41 %) and 23 of the 50 seeds (46 %); with windowed
+        # leader skipping (other round-0 proposers, so other schedules) 74 and 23.
         (ONE_OF_FOUR_SEEDS, 4, 1, 70),
-        (TWO_OF_SEVEN_SEEDS, 7, 2, 16),
+        (TWO_OF_SEVEN_SEEDS, 7, 2, 20),
     ],
     ids=["1-of-4", "2-of-7"],
 )
