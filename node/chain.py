@@ -12,13 +12,15 @@ committed height through a bounded cache, ``node.state_store``): memory does not
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import msgpack
 
-from consensus.blocks import GENESIS_PARENT_HASH, Block, compute_results_hash
+from consensus.blocks import GENESIS_PARENT_HASH, Block, Header, compute_results_hash
 from consensus.crypto import sha256
+from consensus.leader import advance_window, rebuild_window
 from consensus.ledger import (
     BlockResult,
     Receipt,
@@ -36,6 +38,7 @@ from consensus.types import Hash32, Height, TimestampMs
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.leader_window import get_window_first_height, read_headers
 from node.state_store import CachedStateBase, StateCache, StateLimits
 from node.state_tree import (
     ensure_recursion_headroom,
@@ -126,6 +129,9 @@ class Chain:
         """Results root of the last committed block (the next header carries it)."""
         self.validator_history = ValidatorHistory(store, genesis.params.evidence_age_max_heights)
         self._record_validator_sets()
+        self._leader_window = rebuild_window(self._get_window_headers(), self._find_validators)
+        """What the last blocks show present (leader skipping): rebuilt once, then advanced by
+        each commit (``compute_chain_state`` runs per block in benches: it must stay cheap)."""
         tip = self.get_block(self.height) if self.height else None
         self.tip_time_ms = tip.header.time_ms if tip else genesis.ledger.genesis_time_ms
         """Time of the last committed block (read on every CheckTx, so kept, not decoded)."""
@@ -228,6 +234,11 @@ class Chain:
             known = self.validator_history.get(older)
             if known is not None:
                 sets[older] = known  # lets the replica verify evidence from those heights
+        if height > 1 and height - 1 not in sets:  # e.g. just after state sync
+            # The ledger keeps the sets of its trust window: the replica needs this one to
+            # verify the certificate the next block carries.
+            with contextlib.suppress(LookupError):
+                sets[height - 1] = self.get_validators(height - 1)
         return ChainState(
             height=Height(height),
             last_block_hash=block.hash if block else GENESIS_PARENT_HASH,
@@ -239,7 +250,32 @@ class Chain:
             validator_sets=sets,
             txs_rule=self.txs_rule,
             last_results_hash=self.last_results_hash,
+            leader_window=self._leader_window,
         )
+
+    def _get_window_headers(self) -> list[Header]:
+        """Headers of the last ``WINDOW_MAX`` blocks, from the block store or, below a state
+        sync's base height, from the headers its anchor brought (:mod:`node.leader_window`).
+        A store without those (installed before they were kept) starts the window at its base:
+        round 0 then keeps the plain rotation for ``W`` heights."""
+        height = self.height
+        first, base = get_window_first_height(height), self.base_height
+        headers = read_headers(self.store, first, height, base) if height else []
+        if headers is None:
+            headers = read_headers(self.store, max(first, base), height, base)
+        if headers is None:
+            raise ChainMismatchError(f"the store lacks a block of heights {first}..{height}")
+        return headers
+
+    def _find_validators(self, height: int) -> ValidatorSet | None:
+        """The set of ``height`` if this node still knows it (history or ledger)."""
+        known = self.validator_history.get(height)
+        if known is not None:
+            return known
+        try:
+            return self.get_validators(height)
+        except LookupError:
+            return None
 
     def _record_validator_sets(self) -> None:
         height = self.height
@@ -307,6 +343,9 @@ class Chain:
         self.tip_time_ms = block.header.time_ms
         self.last_results_hash = stored.results_hash
         self._record_validator_sets()
+        self._leader_window = advance_window(
+            self._leader_window, block.header, self._find_validators(block.height - 1)
+        )
         return CommittedBlock(
             block=block,
             certificate=stored.certificate,

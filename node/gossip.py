@@ -80,6 +80,10 @@ GossipPayload = (
 )
 
 
+GOSSIP_FRAME_ITEMS_MAX = 9
+"""Channel plus body: the longest is a state sync anchor (height, seven byte strings)."""
+
+
 def encode_gossip(payload: GossipPayload) -> bytes:
     if isinstance(payload, ConsensusPayload):
         return codec.encode([int(Channel.CONSENSUS), encode_message(payload.message)])
@@ -98,7 +102,7 @@ def encode_gossip(payload: GossipPayload) -> bytes:
 
 
 def decode_gossip(data: bytes) -> GossipPayload:
-    items = codec.expect_list(_decode_frame(data), "gossip", 8)
+    items = codec.expect_list(_decode_frame(data), "gossip", GOSSIP_FRAME_ITEMS_MAX)
     if len(items) < 2:
         raise codec.CodecError("gossip frame too short")
     channel = codec.expect_uint(items[0], "channel")

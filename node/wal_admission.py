@@ -100,7 +100,8 @@ def get_invalidity(event: PeerEvent, replica: Replica) -> str | None:
     validator_set = replica.get_validator_set(message.height)
     try:
         if isinstance(event, ProposalReceived):
-            validate_proposal_signed(event.proposal, validator_set, replica.chain_id)
+            skips = replica.get_proposer_skips(message.height)
+            validate_proposal_signed(event.proposal, validator_set, replica.chain_id, skips)
         else:
             validate_vote_signed(event.vote, validator_set, replica.chain_id)
     except RejectedInput as exc:

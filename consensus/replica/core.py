@@ -33,6 +33,7 @@ from consensus.actions import (
 from consensus.blocks import Block
 from consensus.crypto import PrivateKey, SignPurpose
 from consensus.events import BlockExecuted, Event
+from consensus.leader import advance_window, get_proposer
 from consensus.messages import (
     CommitCertificate,
     DuplicateVoteEvidence,
@@ -64,7 +65,7 @@ from consensus.replica.state import (
     new_height_state,
     new_replica_state,
 )
-from consensus.replica.validation import validate_event
+from consensus.replica.validation import get_proposer_skips, validate_event
 from consensus.replica.validity import build_our_block
 from consensus.round_step import RoundStep, S, Timer, is_legal_transition
 from consensus.safety import DoubleSignRefused, SignState, SignStep, sign_with_guard
@@ -154,6 +155,10 @@ class Replica:
     def get_validator_set(self, height: int) -> ValidatorSet | None:
         return self._state.validator_sets.get(height)
 
+    def get_proposer_skips(self, height: int) -> frozenset[PublicKey] | None:
+        """Whom round 0 of ``height`` skips; None while the block before it is undecided."""
+        return get_proposer_skips(self._state, height)
+
     def snapshot(self) -> ReplicaSnapshot:
         """Every piece of state that decides behaviour, as a frozen, comparable value."""
         return freeze(self._state)
@@ -222,8 +227,7 @@ class Replica:
                 self._enter_propose(out)
             case t.Prevote(block_hash):
                 if self.round not in s.current.proposals:  # the propose timeout: none came
-                    vset = s.validator_sets[self.height]
-                    s.absent_proposers.add(vset.proposer(self.height, self.round).public_key)
+                    s.absent_proposers.add(self._proposer(self.round))
                 self._move_to(self.round, S.PREVOTE)
                 self._cast_vote(VoteType.PREVOTE, block_hash, out)
             case t.StartPrevoteWait():
@@ -281,8 +285,7 @@ class Replica:
         # One re-broadcast timer per round (NEW_ROUND already armed it for round 0).
         arm_rebroadcast = self.step == S.NEW_HEIGHT or round_ != self.round
         self._move_to(round_, S.PROPOSE)
-        vset = self._state.validator_sets[self.height]
-        proposer = vset.proposer(self.height, round_).public_key
+        proposer = self._proposer(round_)
         absent = proposer in self._state.absent_proposers
         out.append(self._timeout(Timer.PROPOSE, self.params.get_propose_timeout_ms(round_, absent)))
         if arm_rebroadcast:
@@ -294,6 +297,11 @@ class Replica:
             self._sign_proposal(h.valid_block, h.valid_round, out)  # line 15
         else:
             self._sign_proposal(build_our_block(self.config, self._state), -1, out)  # line 18
+
+    def _proposer(self, round_: Round) -> PublicKey:
+        h = self._state.current
+        vset = self._state.validator_sets[h.height]
+        return get_proposer(vset, h.height, round_, h.proposer_skips).public_key
 
     def _lock_on_polka(self, block: Block, out: list[Action]) -> None:
         """Line 36: lock and precommit (only from a prevote step); the valid value always."""
@@ -359,6 +367,9 @@ class Replica:
                 validator_sets=s.validator_sets,
                 txs_rule=e.txs_rule,
                 last_results_hash=e.results_hash,
+                leader_window=advance_window(
+                    s.current.leader_window, block.header, s.validator_sets.get(block.height - 1)
+                ),
             )
         )
         self._prune_old_heights()
@@ -367,6 +378,8 @@ class Replica:
         s.next_height_messages = [m for m in s.next_height_messages if m.height > self.height]
         for message in ready:
             if isinstance(message, Proposal):
+                if message.proposer != self._proposer(message.round):
+                    continue  # buffered before block h told whom round 0 skips
                 s.current.proposals.setdefault(message.round, message)
                 if message.round in untimely:  # judged when it arrived
                     s.current.untimely_rounds.add(message.round)

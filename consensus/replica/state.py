@@ -20,6 +20,7 @@ from typing import Any
 
 from consensus.blocks import EMPTY_RESULTS_HASH, Block, TxsRule
 from consensus.errors import ConsensusError
+from consensus.leader import EMPTY_WINDOW, LeaderWindow, compute_proposer_skips
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote
 from consensus.params import ConsensusParams
 from consensus.proposal import Proposal
@@ -71,6 +72,11 @@ class ChainState:
     """The application's rule for the txs of block ``height + 1`` (None: any txs)."""
     last_results_hash: Hash32 = EMPTY_RESULTS_HASH
     """Root of the receipts of block ``height`` (empty at 0)."""
+    leader_window: LeaderWindow | None = None
+    """What the last committed blocks (up to ``height``) show present: committed data every
+    node agrees on. It decides whom round 0 of the next heights skips (:mod:`consensus.leader`).
+    None: no history given, so round 0 keeps the plain rotation until the replica has folded in
+    ``W`` blocks itself (the node and the simulator always give it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,11 @@ class HeightState:
     txs_rule: TxsRule | None = None
     """The application's rule for this height's txs (part of valid(v)); a function of the
     application state, which ``app_hash`` identifies."""
+    leader_window: LeaderWindow = EMPTY_WINDOW
+    """What the committed blocks up to ``height - 1`` show present."""
+    proposer_skips: frozenset[PublicKey] = frozenset()
+    """Who round 0's proposer rotation skips: shown absent by ``leader_window``
+    (:func:`consensus.leader.compute_proposer_skips`)."""
 
 
 @dataclass(slots=True)
@@ -181,6 +192,10 @@ def new_replica_state(chain: ChainState, sign_state: SignState) -> ReplicaState:
 def new_height_state(chain: ChainState) -> HeightState:
     """The state of height ``chain.height + 1``, at its round 0, before anything arrived."""
     height = Height(chain.height + 1)
+    window = chain.leader_window
+    if window is None:
+        window = LeaderWindow.empty_after(chain.height)
+    vset = chain.validator_sets[height]
     return HeightState(
         height=height,
         last_block_hash=chain.last_block_hash,
@@ -188,7 +203,7 @@ def new_height_state(chain: ChainState) -> HeightState:
         last_block_time_ms=chain.last_block_time_ms,
         app_hash=chain.app_hash,
         last_results_hash=chain.last_results_hash,
-        votes=HeightVotes(height, chain.validator_sets[height]),
+        votes=HeightVotes(height, vset),
         proposals={},
         locked_hash=None,
         locked_round=-1,
@@ -197,6 +212,8 @@ def new_height_state(chain: ChainState) -> HeightState:
         decision=None,
         round_state=RoundState(Round(0), S.NEW_HEIGHT),
         txs_rule=chain.txs_rule,
+        leader_window=window,
+        proposer_skips=compute_proposer_skips(window, vset, height),
     )
 
 
@@ -231,6 +248,8 @@ class ReplicaSnapshot:
     decision: tuple[Block, CommitCertificate] | None
     round_state: RoundState
     untimely_rounds: frozenset[Round]
+    leader_window: LeaderWindow
+    proposer_skips: frozenset[PublicKey]
 
 
 _NOT_SNAPSHOT = frozenset({"current", "validity", "txs_rule"})

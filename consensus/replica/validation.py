@@ -22,6 +22,7 @@ from consensus.events import (
     TxsAvailable,
     VoteReceived,
 )
+from consensus.leader import advance_window, compute_proposer_skips, could_propose
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Vote, VoteType
 from consensus.params import BLOCK_TXS_HARD_MAX
 from consensus.proposal import Proposal
@@ -39,7 +40,7 @@ from consensus.replica.state import (
 )
 from consensus.replica.validity import get_evidence_invalidity_at, get_invalidity
 from consensus.round_step import S, Timer
-from consensus.types import ChainId, Round
+from consensus.types import ChainId, PublicKey, Round
 from consensus.validators import ValidatorSet
 from consensus.vote_set import InvalidVote, validate_vote
 
@@ -83,7 +84,8 @@ def validate_proposal(
         p.block.header.time_ms, received_ms, p.round
     )
     if p.height == h.height + 1:
-        validate_proposal_signed(p, state.validator_sets.get(p.height), config.chain_id)
+        skips = get_proposer_skips(state, p.height)
+        validate_proposal_signed(p, state.validator_sets.get(p.height), config.chain_id, skips)
         return validate_buffering(state, p, timely)
     if p.height != h.height or h.round_state.step == S.COMMIT:
         raise RejectedInput("proposal not for our height")
@@ -91,19 +93,41 @@ def validate_proposal(
         raise RejectedInput("proposal too far ahead")
     if p.round in h.proposals:
         raise RejectedInput("already have a proposal for this round")
-    validate_proposal_signed(p, state.validator_sets[h.height], config.chain_id)
+    validate_proposal_signed(p, state.validator_sets[h.height], config.chain_id, h.proposer_skips)
     return t.StoreProposal(p, timely)
 
 
-def validate_proposal_signed(p: Proposal, vset: ValidatorSet | None, chain_id: ChainId) -> None:
+def validate_proposal_signed(
+    p: Proposal,
+    vset: ValidatorSet | None,
+    chain_id: ChainId,
+    skips: frozenset[PublicKey] | None,
+) -> None:
+    """Signed by the proposer of its round; ``skips`` as :func:`get_proposer_skips` gives."""
     if vset is None:
         raise RejectedInput("no validator set for the proposal's height")
     if not -1 <= p.pol_round < p.round:
         raise RejectedInput("pol_round out of range")
-    if vset.proposer(p.height, p.round).public_key != p.proposer:
+    if not could_propose(vset, p.height, p.round, p.proposer, skips):
         raise RejectedInput("not the proposer of this round")
     if not p.is_signature_valid(chain_id):
         raise RejectedInput("bad proposal signature")
+
+
+def get_proposer_skips(state: ReplicaState, height: int) -> frozenset[PublicKey] | None:
+    """Whom round 0 of ``height`` skips (:mod:`consensus.leader`): known for our height, and
+    for the next one once our block is decided; None (unknown) otherwise."""
+    h = state.current
+    if height == h.height:
+        return h.proposer_skips
+    vset = state.validator_sets.get(height)
+    if height == h.height + 1 and h.decision is not None and vset is not None:
+        header = h.decision[0].header
+        signers_set = state.validator_sets.get(header.height - 1)
+        return compute_proposer_skips(
+            advance_window(h.leader_window, header, signers_set), vset, height
+        )
+    return None
 
 
 def validate_vote_received(config: ReplicaConfig, state: ReplicaState, vote: Vote) -> t.Transition:

@@ -13,7 +13,7 @@ A checker never raises on a violation: it records it, so one run can report ever
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from consensus.blocks import Block
@@ -108,6 +108,25 @@ class DoubleSignChecker:
                 f"height {height} round {round_}",
             )
         ]
+
+
+def check_proposer_fairness(
+    proposers: Sequence[PublicKey], keys: Collection[PublicKey], max_gap: int
+) -> list[str]:
+    """Leader fairness: each of ``keys`` (validators up and connected all along) proposed at
+    least one of every ``max_gap`` consecutive committed blocks (``proposers[i]``: the proposer
+    of block ``i + 1``)."""
+    problems = []
+    for key in keys:
+        last = 0
+        for height in [*(i + 1 for i, p in enumerate(proposers) if p == key), len(proposers) + 1]:
+            if height - last > max_gap:
+                problems.append(
+                    f"{key.hex()[:12]} proposed no block from height {last + 1} to {height - 1}"
+                )
+                break
+            last = height
+    return problems
 
 
 def check_block_time(block: Block, true_now_ms: int, bound_ms: int) -> list[str]:

@@ -84,7 +84,7 @@ class Partition:
 class SimNetwork:
     """Turns one send into zero, one or two delivery delays under the current conditions."""
 
-    __slots__ = ("_prng", "conditions", "dropped", "partition", "sent")
+    __slots__ = ("_prng", "conditions", "dropped", "lag_ms", "partition", "sent")
 
     def __init__(self, prng: Prng, nodes: Iterable[NodeId], conditions: LinkConditions):
         self._prng = prng
@@ -92,6 +92,8 @@ class SimNetwork:
         self.partition = Partition.whole(nodes)
         self.sent = 0
         self.dropped = 0
+        self.lag_ms: dict[NodeId, int] = {}
+        """Extra delay of everything a node sends (a far-away or slowed node; draws nothing)."""
 
     def is_connected(self, source: NodeId, target: NodeId) -> bool:
         return self.partition.is_connected(source, target)
@@ -110,7 +112,8 @@ class SimNetwork:
         delays = [self._draw_delay_ms()]
         if self._prng.chance_ppm(conditions.duplicate_ppm):
             delays.append(self._draw_delay_ms())
-        return delays
+        lag = self.lag_ms.get(source, 0)
+        return [delay + lag for delay in delays]
 
     def _draw_delay_ms(self) -> int:
         conditions = self.conditions

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from consensus.blocks import GENESIS_PARENT_HASH
 from consensus.crypto import PrivateKey
+from consensus.leader import WINDOW_MAX, rebuild_window
 from consensus.params import ConsensusParams
 from consensus.replica import ChainState, Replica
 from consensus.simulation.clock import GENESIS_TIME_MS
@@ -50,6 +51,10 @@ def get_chain_state(node: SimNode, validators: ValidatorSet, params: ConsensusPa
         last_block_time_ms=block.header.time_ms,
         app_hash=node.app.app_hash,
         validator_sets=sets,
+        leader_window=rebuild_window(
+            [node.blocks[h][0].header for h in range(max(1, height - WINDOW_MAX + 1), height + 1)],
+            sets.get,
+        ),
     )
 
 

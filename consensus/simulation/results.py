@@ -66,6 +66,8 @@ class SimConfig:
     replica_class: type[Replica] = Replica
     """Honest nodes' replica class (tests inject a mutated one to see the checkers fire)."""
     stop_on_violation: bool = True
+    sender_lag_ms: tuple[int, ...] = ()
+    """Extra delay of every payload node ``i`` sends (empty: none): its votes arrive last."""
 
 
 @dataclass(frozen=True, slots=True)

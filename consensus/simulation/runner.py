@@ -80,6 +80,8 @@ class Simulation(Environment):
         self.network = SimNetwork(
             prng.fork(), [n.node_id for n in self.nodes], LinkConditions.reliable()
         )
+        lags = config.sender_lag_ms
+        self.network.lag_ms = {n.node_id: lags[n.node_id] for n in self.nodes[: len(lags)]}
         self.honest = [n for n in self.nodes if n.is_honest]
         safety_ms = config.safety_phase_ms or prng.between(2_000, 8_000)
         crashable = [n.node_id for n in self.honest]

@@ -14,6 +14,8 @@ A peer's manifest only *claims* an app hash. The joining node trusts the root on
 Block ``h`` (the new tip), its receipts and its certificate come with it: the block must be the
 header's parent, the receipts must hash to its ``last_results_hash``, and the certificate is for
 that block (its signatures are checked once the state, and so the set of height ``h``, is known).
+So do the headers of the blocks before ``h`` that leader skipping reads: each must be the parent
+of the next, the last block ``h``'s parent (:mod:`node.leader_window`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from consensus.messages import CommitCertificate
 from consensus.validators import ValidatorSet
 from node.errors import NodeError
 from node.home import ChainGenesis
+from node.leader_window import decode_headers, verify_window_headers
 from node.statesync.messages import AnchorResponse
 
 
@@ -94,6 +97,10 @@ def verify_anchor(anchor: AnchorResponse, height: int, trust: Trust) -> Verified
         compute_receipts_hash(receipts) == header.last_results_hash,
         "receipts do not hash to the header's last_results_hash",
     )
+    try:
+        verify_window_headers(decode_headers(anchor.window_headers), block)
+    except (CodecError, ValueError) as exc:
+        raise AnchorError(f"leader window headers: {exc}") from exc
     return VerifiedAnchor(height, header.app_hash, block, certificate, anchor)
 
 

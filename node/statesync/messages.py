@@ -56,6 +56,9 @@ class AnchorResponse:
     next_certificate: bytes
     next_validators: bytes
     """Encoded validator set of ``height + 1`` (checked against the header's hash of it)."""
+    window_headers: bytes = b""
+    """Encoded headers of the blocks before ``height`` that leader skipping reads
+    (:mod:`node.leader_window`; checked by the parent-hash chain down from ``block``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,13 @@ def encode_statesync(payload: StateSyncPayload) -> list[codec.Value]:
     if isinstance(payload, AnchorResponse):
         p = payload
         parts = [p.block, p.certificate, p.results, p.next_header, p.next_certificate]
-        return [int(StateSyncChannel.ANCHOR_RESPONSE), p.height, *parts, p.next_validators]
+        return [
+            int(StateSyncChannel.ANCHOR_RESPONSE),
+            p.height,
+            *parts,
+            p.next_validators,
+            p.window_headers,
+        ]
     if isinstance(payload, ChunkRequest):
         return [int(StateSyncChannel.CHUNK_REQUEST), payload.height, payload.index]
     return [int(StateSyncChannel.CHUNK_RESPONSE), payload.height, payload.index, payload.chunk]
@@ -108,7 +117,7 @@ def decode_statesync(channel: int, body: list[codec.Value]) -> StateSyncPayload 
         return SnapshotsResponse(codec.expect_list_of(body[0], "manifests", read, OFFERS_MAX))
     if channel == StateSyncChannel.ANCHOR_REQUEST and len(body) == 1:
         return AnchorRequest(_height(body[0]))
-    if channel == StateSyncChannel.ANCHOR_RESPONSE and len(body) == 7:
+    if channel == StateSyncChannel.ANCHOR_RESPONSE and len(body) == 8:
         parts = [codec.expect_bytes(part, "anchor part") for part in body[1:]]
         return AnchorResponse(_height(body[0]), *parts)
     if channel == StateSyncChannel.CHUNK_REQUEST and len(body) == 2:

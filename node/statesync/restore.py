@@ -267,6 +267,7 @@ class Restorer:
                 app_hash=anchor.app_hash,
                 state=rebuilt.pairs,
                 tree_writes=rebuilt.tree.unpersisted(),
+                window_headers=response.window_headers,
             )
         )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from consensus import codec
 from consensus.blocks import Block
 from node.failpoints import Failpoint, Failpoints
+from node.leader_window import encode_headers, get_window_first_height, read_headers
 from node.statesync.files import SnapshotFolder
 from node.statesync.messages import (
     OFFERS_MAX,
@@ -29,6 +30,7 @@ from node.statesync.messages import (
     StateSyncPayload,
 )
 from node.storage import Store
+from node.storage.install import get_base_height
 
 log = logging.getLogger("depochain.statesync")
 
@@ -151,6 +153,17 @@ class SnapshotServer:
         block, certificate, results, next_block, next_certificate = parts
         assert block and certificate and results is not None and next_block and next_certificate
         header = codec.encode(Block.decode(next_block).header.to_wire())
+        base_height = get_base_height(store)
+        window = read_headers(store, get_window_first_height(height), height - 1, base_height)
+        if window is None:
+            return None  # a joiner could not name round 0's proposers like everyone else
         return AnchorResponse(
-            height, block, certificate, results, header, next_certificate, validators
+            height,
+            block,
+            certificate,
+            results,
+            header,
+            next_certificate,
+            validators,
+            encode_headers(window),
         )

@@ -19,6 +19,9 @@ from node.storage import base, keys
 from node.storage.base import InvalidInputError
 
 BASE_HEIGHT_META = "base_height"
+WINDOW_HEADERS_META = "leader_window_headers"
+"""Encoded headers of the blocks below the base height that leader skipping reads (written by
+a state sync install; :mod:`node.leader_window` reads it)."""
 INSTALLING_META = "statesync_installing"
 BATCH_ENTRIES = 10_000
 
@@ -34,6 +37,9 @@ class SnapshotInstall:
     """Every ledger pair of the state after ``height`` (meta record included)."""
     tree_writes: Mapping[bytes, bytes | None]
     """The state tree of version ``height`` (``consensus.merkle.store`` keys)."""
+    window_headers: bytes = b""
+    """Encoded headers of the blocks below ``height`` that leader skipping reads, verified
+    (kept as the ``leader_window_headers`` metadata record, :mod:`node.leader_window`)."""
 
 
 def get_base_height(store: Any) -> int:
@@ -73,6 +79,8 @@ def install_snapshot(db: Any, latest_height: int, install: SnapshotInstall) -> N
     batch.put(keys.results_key(height), install.results)
     batch.put(keys.app_hash_key(height), install.app_hash)
     batch.put(keys.meta_key(BASE_HEIGHT_META), keys.encode_height(height))
+    if install.window_headers:
+        batch.put(keys.meta_key(WINDOW_HEADERS_META), install.window_headers)
     batch.delete(keys.meta_key(INSTALLING_META))
     batch.put(keys.LATEST_HEIGHT_KEY, keys.encode_height(height))
     batch.write()

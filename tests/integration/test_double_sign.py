@@ -26,8 +26,16 @@ from pathlib import Path
 import pytest
 
 from consensus.evidence import verify_evidence
+from consensus.leader import (
+    LeaderWindow,
+    compute_proposer_skips,
+    compute_window_size,
+    get_proposer,
+)
+from consensus.types import PublicKey
 from node.config import NodeConfig
 from node.failpoints import FAILPOINT_ENV, Failpoint
+from node.rpc.comet.shapes import address
 from tests.integration.double_sign import DoubleSign, SignedKind, Slot
 from tests.integration.harness import Cluster
 from tests.integration.observer import Observer, observed_cluster
@@ -39,6 +47,8 @@ ALONE = 3
 """The validator left running, then killed and restarted."""
 WAIT_S = 120.0
 """Generous: the machine is shared."""
+COMMITTED_FLAG = 2
+"""``block_id_flag`` of a validator whose precommit a CometBFT-shaped commit carries."""
 
 
 def no_empty_blocks(config: NodeConfig) -> NodeConfig:
@@ -75,13 +85,36 @@ def commit_until_alone_proposes_next(cluster: Cluster, payer: Payer) -> int:
     height."""
     proposers = cluster.validator_set()
     key = cluster.validator_key(ALONE)
-    for _ in range(len(proposers) + 2):
+    # Its plain turns come every n heights; leader skipping may give one of them away (if the
+    # window shows it absent), so allow a few rounds of the rotation.
+    for _ in range(4 * len(proposers) + 2):
         height = cluster.height(ALONE) + 1
-        if height > 2 and proposers.proposer(height, 0).public_key == key:
+        if height > 2 and round_0_proposer(cluster, height) == key:
             return height  # (with blocks behind it, as a validator that lost its files has)
         payer.submit(ALONE, payer.next_tx())
         cluster.wait_height(ALONE, height)
     raise AssertionError("the proposer rotation never reached ALONE")
+
+
+def round_0_proposer(cluster: Cluster, height: int) -> PublicKey:
+    """Round 0's proposer of ``height``: the rotation, skipping validators that none of the last
+    W blocks shows present (neither their proposer nor with a precommit in the certificate they
+    carry; leader skipping, docs/consensus-leader.md), read from ALONE's RPC."""
+    proposers = cluster.validator_set()
+    by_address = {address(v.public_key).hex().upper(): v.public_key for v in proposers.validators}
+    first = max(1, height - compute_window_size(proposers))
+    window = LeaderWindow.empty_after(first - 1)
+    for at in range(first, height):
+        block = cluster.call(ALONE, "block", height=str(at))["block"]
+        present = {by_address[block["header"]["proposer_address"]]}
+        present |= {
+            proposers.validators[index].public_key
+            for index, signature in enumerate(block["last_commit"]["signatures"])
+            if signature["block_id_flag"] == COMMITTED_FLAG
+        }
+        window = window.advanced(at, present)
+    skips = compute_proposer_skips(window, proposers, height)
+    return get_proposer(proposers, height, 0, skips).public_key
 
 
 def propose_alone(cluster: Cluster, observer: Observer, payer: Payer) -> tuple[Slot, str]:

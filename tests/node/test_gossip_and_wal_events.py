@@ -23,6 +23,7 @@ from node.gossip import (
     decode_gossip,
     encode_gossip,
 )
+from node.statesync.messages import AnchorResponse
 from node.wal_events import decode_event, encode_event, is_logged
 
 CHAIN = ChainId("depochain-test")
@@ -52,6 +53,8 @@ def make_vote(height: int = 3, round_: int = 1) -> Vote:
         BlocksRequest(5, 3),
         BlocksRequest(5, 3, 4 << 20),
         BlocksResponse(((b"block", b"cert"),)),
+        # the longest frame: a state sync anchor with the leader window's headers
+        AnchorResponse(7, b"block", b"cert", b"results", b"header", b"cert 8", b"set", b"window"),
     ],
 )
 def test_gossip_round_trip(payload: object) -> None:

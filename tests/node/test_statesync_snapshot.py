@@ -14,6 +14,7 @@ from consensus import codec
 from consensus.crypto import sha256
 from consensus.messages import CommitCertificate
 from node.chain import Chain, ChainMismatchError
+from node.leader_window import encode_headers
 from node.statesync.anchor import AnchorError, Trust, verify_anchor
 from node.statesync.files import SnapshotFolder
 from node.statesync.messages import AnchorResponse
@@ -71,6 +72,7 @@ def _anchor(store: LevelDBStore, height: int) -> AnchorResponse:
         codec.encode(next_block.header.to_wire()),
         blocks[height].certificate.encode(),
         codec.encode(chain.get_validators(height + 1).to_wire()),
+        encode_headers([item.block.header for item in blocks[: height - 1]]),
     )
 
 
@@ -149,13 +151,37 @@ def test_install_gives_a_store_a_chain_opens_at_the_base_height(
             app_hash=source.get_app_hash(HEIGHT + 1) or b"",
             state=rebuilt.pairs,
             tree_writes=rebuilt.tree.unpersisted(),
+            window_headers=encode_headers([item.block.header for item in blocks[:HEIGHT]]),
         )
     )
     chain = Chain(make_genesis(), target)
     assert chain.height == HEIGHT + 1 and get_base_height(target) == HEIGHT + 1
     assert chain.state.app_hash == source.get_app_hash(HEIGHT + 1)
     assert list(chain.iter_blocks(1, 5)) == []  # nothing below the base is served
+    # leader skipping reads the blocks below the base too: the joiner's window is the source's
+    joined = chain.compute_chain_state().leader_window
+    assert joined is not None and joined.start == 1
+    assert joined == Chain(make_genesis(), source).compute_chain_state().leader_window
     target.close()
+
+
+def test_anchor_without_the_leader_window_headers_is_refused(source: LevelDBStore) -> None:
+    """A joiner without them would name other round-0 proposers than everyone else."""
+    anchor = dataclasses.replace(_anchor(source, HEIGHT), window_headers=encode_headers([]))
+    with pytest.raises(AnchorError, match=r"window headers of heights 1\.\.2"):
+        verify_anchor(anchor, HEIGHT, Trust.from_genesis(make_genesis()))
+
+
+def test_anchor_with_a_forged_leader_window_header_is_refused(source: LevelDBStore) -> None:
+    """A header whose carried certificate leaves a validator out (to make it look absent)."""
+    blocks = build_blocks(7, HEIGHT + 1)
+    first, second = (item.block.header for item in blocks[:2])
+    assert second.last_commit is not None
+    fewer = dataclasses.replace(second.last_commit, signatures=second.last_commit.signatures[1:])
+    forged = [first, dataclasses.replace(second, last_commit=fewer)]
+    anchor = dataclasses.replace(_anchor(source, HEIGHT), window_headers=encode_headers(forged))
+    with pytest.raises(AnchorError, match="header 2 is not block 3's parent"):
+        verify_anchor(anchor, HEIGHT, Trust.from_genesis(make_genesis()))
 
 
 def test_folder_keeps_only_the_newest_snapshots(tmp_path: Path) -> None:

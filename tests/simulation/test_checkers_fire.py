@@ -66,7 +66,8 @@ def _assert_clean_with_the_real_replica(results: Iterable[RunResult]) -> None:
 @pytest.mark.parametrize(
     ("seeds", "validators", "byzantine", "floor"),
     [
-        # Measured: 82 of the 200 seeds (41 %) and 23 of the 50 seeds (46 %).
+        # Measured: 82 of the 200 seeds (41 %) and 23 of the 50 seeds (46 %); with windowed
+        # leader skipping (other round-0 proposers, so other schedules) 74 and 23.
         (ONE_OF_FOUR_SEEDS, 4, 1, 70),
         (TWO_OF_SEVEN_SEEDS, 7, 2, 20),
     ],
@@ -119,6 +120,8 @@ def test_blocks_on_a_stale_app_hash_are_caught_by_the_validity_checker() -> None
 def test_a_replica_that_stops_deciding_is_caught_by_the_liveness_checker(
     replica_class: type[Replica], behaviours: tuple[Behaviour, ...] | None
 ) -> None:
+    # Stuck in propose stalls where the silent validator has round 0: it keeps its plain turns
+    # until the leader window (8 blocks here) shows it absent, so seeds 0 and 1 both stall.
     caught = _caught(range(2), SimConfig(behaviours=behaviours, replica_class=replica_class))
     assert len(caught) == 2
     for result in caught:

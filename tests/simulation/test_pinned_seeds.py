@@ -4,10 +4,11 @@ Each seed runs the schedule it was found with (``lock_split_attacks=False``: the
 streams are exactly those of the simulator of that time; and :func:`_before_timely_proposals`:
 clocks without skew and a message delay no run reaches, so proposer-based time never turns a
 proposal down, as before it existed; and :func:`_precommit_wait_on_nil`: > 2/3 nil precommits
-still wait out the precommit timeout, as before that shortcut existed) and must be clean. Where
-the fix can be taken out from here, a second test does that and checks that the seed still
-fails: the pinned seed keeps exercising the bug, rather than passing because the simulator has
-drifted away.
+still wait out the precommit timeout, as before that shortcut existed; and
+:func:`_plain_rotation`: round 0 without leader skipping) and must be clean. Where the fix can
+be taken out from here, a second test does that and checks that the seed still fails: the
+pinned seed keeps exercising the bug, rather than passing because the simulator has drifted
+away.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pytest
 
 from consensus import vote_set
 from consensus.params import TIME_BOUND_MAX_MS, ConsensusParams
-from consensus.replica import rules
+from consensus.replica import rules, validation
+from consensus.replica import state as replica_state
 from consensus.simulation.checkers import ViolationKind
 from consensus.simulation.host import NodeHost
 from consensus.simulation.nodes import SimNode
@@ -32,6 +34,14 @@ def _precommit_wait_on_nil(monkeypatch: pytest.MonkeyPatch) -> None:
     precommits (that shortcut moves every later message, so the seeds' schedules would differ)."""
     kept = tuple(r for r in rules.UPON_RULES if r is not rules.leave_round_on_nil_precommits)
     monkeypatch.setattr(rules, "UPON_RULES", kept)
+
+
+@pytest.fixture(autouse=True)
+def _plain_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replica of the time these seeds were found: round 0 keeps the plain rotation (leader
+    skipping gives other validators some round-0 turns, which moves every later message)."""
+    monkeypatch.setattr(replica_state, "compute_proposer_skips", lambda *_: frozenset())
+    monkeypatch.setattr(validation, "get_proposer_skips", lambda *_: frozenset())
 
 
 def _replay(seed: int, validators: int = 4, byzantine: int = 1) -> RunResult:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from consensus import codec, crypto
 from consensus.blocks import Block, compute_evidence_hash, compute_txs_root
 from consensus.crypto import SIGN_DOMAIN, SignPurpose
+from consensus.leader import compute_window_size, get_proposer, is_probe_height
 from consensus.messages import Vote, VoteType
 from consensus.proposal import Proposal, compute_proposal_sign_payload
 from consensus.types import Height, Round
+from consensus.validators import ValidatorSet
 from consensus.wire import MessageTag, encode_message
 
 from .chain import VALIDATOR_NAMES, build_chain, sign_vote, validator_name
@@ -211,6 +213,19 @@ PROPOSER_HEIGHTS = range(1, 6)
 PROPOSER_ROUNDS = range(3)
 
 
+def _skip_cases(vset: ValidatorSet, height: int) -> list[set[int]]:
+    """The plain pick absent; it and its successor absent; everyone absent (plain again)."""
+    plain = vset.get_index(vset.proposer(Height(height), Round(0)).public_key)
+    after = vset.get_index(vset.proposer(Height(height + 1), Round(0)).public_key)
+    assert plain is not None and after is not None
+    return [{plain}, {plain, after}, set(range(len(vset)))]
+
+
+def _skipping_pick(vset: ValidatorSet, height: int, absent: set[int]) -> int | None:
+    skips = frozenset(vset.validators[i].public_key for i in absent)
+    return vset.get_index(get_proposer(vset, height, 0, skips).public_key)
+
+
 def validator_sets_document() -> Json:
     vset = build_chain().validator_set
     inputs = {
@@ -227,11 +242,22 @@ def validator_sets_document() -> Json:
             for h in PROPOSER_HEIGHTS
             for r in PROPOSER_ROUNDS
         ],
+        "round_0_proposer_skipping": [
+            [h, sorted(skipped), _skipping_pick(vset, h, skipped)]
+            for h in PROPOSER_HEIGHTS
+            for skipped in _skip_cases(vset, h)
+        ],
+        "leader_window_blocks": compute_window_size(vset),
+        "probe_heights_up_to_40": [h for h in range(1, 41) if is_probe_height(vset, h)],
     }
     text = "the genesis validator set (sorted by public key; index = position)"
     return make_document(
-        "Validator sets: encoding, hash (a header's validators_hash) and the proposer of each "
-        "(height, round) as [height, round, validator index].",
+        "Validator sets: encoding, hash (a header's validators_hash), the plain rotation's "
+        "proposer of each (height, round) as [height, round, validator index], and round 0's "
+        "proposer when validators are shown absent as [height, [absent validator indexes], "
+        "validator index]; the number W of last blocks that decide who is shown absent (none "
+        "of them proposed by it or carrying its precommit) and the probe heights, where round "
+        "0 keeps the plain rotation (docs/consensus-leader.md).",
         [make_vector("genesis_validators", text, inputs, expected)],
         layouts={"encoding": ["[public_key, power], ... sorted by public_key"]},
     )
