@@ -83,7 +83,9 @@ def test_status_reads_blocks_once_per_height_and_follows_commits(
     assert before[0] == before[1] == before[2]
     assert before[0]["sync_info"]["latest_block_height"] == "1"
     assert after[0]["sync_info"]["latest_block_height"] == "2"
-    assert after[0]["sync_info"]["latest_block_hash"] == chain.get_block(2).hash.hex().upper()
+    latest = chain.get_block(2)
+    assert latest is not None
+    assert after[0]["sync_info"]["latest_block_hash"] == latest.hash.hex().upper()
     assert after[0]["sync_info"]["latest_app_hash"] == chain.state.app_hash.hex().upper()
     assert after[0]["validator_info"]["voting_power"] != "0"
     assert reads == {"block": 4, "validators": 2}  # first + latest, and one set, per height
