@@ -438,7 +438,6 @@ class Node:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.driver.run(), name="driver")
                 tasks.create_task(self.loop_watch.run(), name="loop-watch")
-                tasks.create_task(self.gossip.run(), name="tx-gossip")
                 tasks.create_task(self._announce_status(), name="status")
                 tasks.create_task(self._gossip_restored_txs(), name="restored-gossip")
 
@@ -448,6 +447,7 @@ class Node:
         try:
             yield
         finally:
+            self.gossip.close()
             await self.network.stop()
 
     @contextlib.asynccontextmanager

@@ -217,7 +217,7 @@ def _event_loop(snapshot: NodeSnapshot) -> list[Metric]:
     if not snapshot.loop_lag_buckets:
         return []
     lag = Metric("depochain_event_loop_lag_seconds", "histogram",
-                 "how late a task asking to wake every 10 ms actually woke")  # fmt: skip
+                 "how late a timer asking to wake every 50 ms actually woke")  # fmt: skip
     for bound, count in sorted(snapshot.loop_lag_buckets.items()):
         lag.add_part("_bucket", count, le="+Inf" if bound == float("inf") else repr(bound))
     lag.add_part("_sum", snapshot.loop_lag_sum_s)

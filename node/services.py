@@ -4,7 +4,8 @@ and an event bus of committed blocks.
 Submission is the one write path from clients: a transaction is checked and admitted by the
 mempool, appended to the mempool journal (the RPC answers only after
 :meth:`NodeServices.sync_acknowledged`, so an acknowledged transaction survives a crash), queued
-for gossip (in batches: one frame per few milliseconds, not one per tx) and the replica is told
+for gossip (in batches: one frame per few milliseconds, not one per tx, on a timer armed
+only while transactions wait) and the replica is told
 new transactions wait. Subscribers (websocket clients, ``broadcast_tx_commit``,
 submit-and-wait) get committed blocks through bounded queues; a subscriber that cannot keep up
 is cut off and told so, never allowed to hold memory without bound.
@@ -134,13 +135,41 @@ class TxGossip:
         self._holds = 0
         self._hold_max_s = hold_max_s
         self._first_pending_s = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def is_armed(self) -> bool:
+        """Whether a flush is scheduled (only while transactions wait)."""
+        return self._timer is not None
 
     def queue(self, raw: bytes) -> None:
         if not self._pending:
             self._first_pending_s = time.monotonic()
+            self._arm(TX_GOSSIP_FLUSH_S)
         self._pending.append(raw)
         if len(self._pending) >= TX_BATCH_MAX:
             self.flush()
+
+    def _arm(self, delay_s: float) -> None:
+        """Schedule one flush ``delay_s`` from now: the loop wakes for gossip only when a
+        transaction waits, never to poll an empty queue. Outside a running loop (a tool, a
+        test) nothing is scheduled: the end of a hold or :meth:`flush` sends."""
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(max(0.0, delay_s), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._pending:
+            return
+        if self._is_held():  # wait for the hold's end, or until it has held too long
+            self._arm(self._first_pending_s + self._hold_max_s - time.monotonic())
+            return
+        self.flush()
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -158,6 +187,9 @@ class TxGossip:
         return self._holds > 0 and time.monotonic() - self._first_pending_s < self._hold_max_s
 
     def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         pending, self._pending = self._pending, []
         batches, too_large = split_tx_batches(pending, self._frame_bytes_max)
         if too_large:  # only with a frame smaller than a transaction: a config mistake
@@ -165,11 +197,11 @@ class TxGossip:
         for batch in batches:
             self._broadcast(encode_gossip(TxBatch(tuple(batch))))
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(TX_GOSSIP_FLUSH_S)
-            if self._pending and not self._is_held():
-                self.flush()
+    def close(self) -> None:
+        """Drop a scheduled flush (the node is stopping; what waits is in the journal)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def send_pending_to(self, send: Callable[[bytes], object], pending: list[bytes]) -> None:
         """Send a peer that just (re)connected the txs waiting here, in batches: those admitted

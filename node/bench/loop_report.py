@@ -1,6 +1,6 @@
 """The event loop of one node during a bench phase, read from its ``/metrics`` before and after.
 
-``node.loop_watch`` keeps, in the node, a histogram of how late a 10 ms ticker wakes (the
+``node.loop_watch`` keeps, in the node, a histogram of how late a 50 ms ticker wakes (the
 event-loop lag) and the count, total and longest duration of the node's heavy steps by stage.
 A bench scrapes them at the start and end of a phase; the difference is the phase's own lag
 distribution (p50/p99 as histogram bucket bounds) and its steps' mean durations. The longest

@@ -1,7 +1,8 @@
 """Tx gossip frames: a client's JSON-RPC batch goes to the peers as one frame, not as one frame
 per timer tick (its calls yield to the loop between them, and every frame costs each peer a
 read, a decryption and a decode); a batch held too long, and txs outside any batch, still go
-out on the timer."""
+out on the timer, which is armed only while transactions wait (an idle node's loop does not
+wake to poll an empty queue)."""
 
 from __future__ import annotations
 
@@ -41,17 +42,10 @@ def _txs_of(frames: list[bytes]) -> list[bytes]:
     return out
 
 
-async def _ticking(gossip: TxGossip, until: asyncio.Event) -> None:
-    task = asyncio.create_task(gossip.run())
-    await until.wait()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-
-
 def test_a_jsonrpc_batch_is_gossiped_in_one_frame(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services_module, "TX_GOSSIP_FLUSH_S", 0.0)  # a tick at every yield
+    monkeypatch.setattr(services_module, "TX_GOSSIP_FLUSH_S", 0.0)  # due at the next yield
     raws = _transfers(BATCH_TXS)
     frames: list[bytes] = []
 
@@ -59,8 +53,6 @@ def test_a_jsonrpc_batch_is_gossiped_in_one_frame(
         node = Node(NodeHome.load(write_home(tmp_path / "home", ME)))
         node.services.gossip = gossip = TxGossip(frames.append)
         runner = await start_server(build_app(node.services, [comet.install]), "127.0.0.1", 0)
-        done = asyncio.Event()
-        ticker = asyncio.create_task(_ticking(gossip, done))
         try:
             body = [
                 {"jsonrpc": "2.0", "id": i, "method": "broadcast_tx_async",
@@ -72,8 +64,7 @@ def test_a_jsonrpc_batch_is_gossiped_in_one_frame(
                 answers = await reply.json()
             return [a["result"]["code"] for a in answers]
         finally:
-            done.set()
-            await ticker
+            gossip.close()
             await runner.cleanup()
             node.close()
 
@@ -89,16 +80,12 @@ def test_a_batch_held_too_long_and_txs_outside_a_batch_go_out_on_the_timer() -> 
 
     async def scenario() -> None:
         gossip = TxGossip(frames.append, hold_max_s=0.0)
-        done = asyncio.Event()
-        ticker = asyncio.create_task(_ticking(gossip, done))
         with gossip.held():
             gossip.queue(raws[0])
             await _until(lambda: len(frames) == 1)  # held, but for longer than allowed
         gossip.queue(raws[1])
         gossip.queue(raws[2])
         await _until(lambda: len(frames) == 2)
-        done.set()
-        await ticker
 
     asyncio.run(scenario())
     assert _txs_of(frames) == raws
@@ -116,6 +103,34 @@ def test_leaving_a_hold_sends_what_it_held() -> None:
     assert len(frames) == 1 and _txs_of(frames) == raws
     gossip.flush()
     assert len(frames) == 1  # nothing pending: no empty frame
+
+
+def test_the_timer_is_armed_only_while_txs_wait_and_sends_them_in_one_frame() -> None:
+    raws = _transfers(3)
+    frames: list[bytes] = []
+
+    async def scenario() -> None:
+        gossip = TxGossip(frames.append)
+        await _yield_to_loop()
+        assert not gossip.is_armed  # nothing queued: no wake-up scheduled
+        for raw in raws:
+            gossip.queue(raw)
+        assert gossip.is_armed
+        await _until(lambda: len(frames) == 1)
+        assert not gossip.is_armed  # fired once, not re-armed over an empty queue
+        await _yield_to_loop()
+        assert not gossip.is_armed and len(frames) == 1
+        with gossip.held():  # a hold's end sends and leaves no timer behind
+            gossip.queue(raws[0])
+        assert len(frames) == 2 and not gossip.is_armed
+
+    asyncio.run(scenario())
+    assert _txs_of(frames) == [*raws, raws[0]]
+
+
+async def _yield_to_loop() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
 async def _until(condition: Callable[[], bool], deadline_s: float = 30.0) -> None:

@@ -53,6 +53,24 @@ def test_the_monitor_records_how_late_it_woke() -> None:
     assert watch.lag.max_s == pytest.approx(0.499)
 
 
+def test_cancelling_the_monitor_stops_its_ticks() -> None:
+    watch = LoopWatch(tick_s=0.001)
+
+    async def main() -> int:
+        task = asyncio.create_task(watch.run())
+        while watch.ticks < 3:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        stopped_at = watch.ticks
+        for _ in range(20):  # room for a leaked timer to fire again
+            await asyncio.sleep(0.002)
+        return stopped_at
+
+    stopped_at = asyncio.run(main())
+    assert watch.ticks == stopped_at
+
+
 def test_stretches_are_counted_per_stage_with_their_longest() -> None:
     clock = JumpingClock(0.25)
     watch = LoopWatch(monotonic_s=clock)

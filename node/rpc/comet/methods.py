@@ -60,6 +60,10 @@ class CometRoutes:
     def __init__(self, services: NodeServices, reads: ReadPool) -> None:
         self.s = services
         self.reads = reads
+        self._status_memo: tuple[tuple[int, int], dict[str, Any], str] | None = None
+        """(base height, latest height), the block fields of ``sync_info`` and the voting
+        power at them: status is polled many times a block, and decoding the first and latest
+        blocks (every tx of them) and looking up the validator set once per height is enough."""
 
     # -- info ----------------------------------------------------------------------------------
 
@@ -67,46 +71,58 @@ class CometRoutes:
         return {}
 
     async def status(self) -> dict[str, Any]:
-        # It decodes the first and the latest block: in the read pool, off the consensus loop.
+        # A new height decodes the first and latest block: in the read pool, off the loop.
         return await self.reads.run(self._status)
 
     def _status(self) -> dict[str, Any]:
         chain = self.s.chain
-        height = chain.height
-        latest = chain.get_block(height) if height else None
-        first = chain.get_block(chain.base_height) if height else None
-        config = self.s.config
-        validator_key = self.s.validator_public_key
-        power = 0
-        if validator_key is not None:
-            current = chain.get_validators(height + 1)
-            index = current.get_index(validator_key)
-            power = 0 if index is None else current.validators[index].power
+        heights = (chain.base_height, chain.height)
+        memo = self._status_memo
+        if memo is None or memo[0] != heights:
+            memo = self._status_memo = (
+                heights,
+                self._block_fields(*heights),
+                self._power(heights[1]),
+            )
+        _, block_fields, power = memo
+        public_key = self.s.validator_public_key or self.s.node_key.public_key
+        config, chain_id = self.s.config, self.s.genesis.chain_id
         return {
-            "node_info": cj.node_info_json(
-                config, self.s.genesis.chain_id, self.s.node_key.public_key
-            ),
+            "node_info": cj.node_info_json(config, chain_id, self.s.node_key.public_key),
             "sync_info": {
-                "latest_block_hash": cj.hex_upper(latest.hash if latest else None),
+                "latest_block_hash": block_fields["latest_block_hash"],
                 "latest_app_hash": cj.hex_upper(chain.state.app_hash),
-                "latest_block_height": str(height),
-                "latest_block_time": cj.rfc3339(
-                    latest.header.time_ms if latest else self.s.genesis.ledger.genesis_time_ms
-                ),
-                "earliest_block_hash": cj.hex_upper(first.hash if first else None),
-                "earliest_app_hash": cj.hex_upper(first.header.app_hash if first else None),
-                "earliest_block_height": str(chain.base_height),
-                "earliest_block_time": cj.rfc3339(
-                    first.header.time_ms if first else self.s.genesis.ledger.genesis_time_ms
-                ),
+                **block_fields,  # the order CometBFT prints, the app hash second
                 "catching_up": self.s.is_catching_up(),
             },
             "validator_info": {
-                "address": cj.hex_upper(cj.address(validator_key or self.s.node_key.public_key)),
-                "pub_key": cj.pub_key_json(validator_key or self.s.node_key.public_key),
-                "voting_power": str(power),
+                "address": cj.hex_upper(cj.address(public_key)),
+                "pub_key": cj.pub_key_json(public_key),
+                "voting_power": power,
             },
         }
+
+    def _block_fields(self, base_height: int, height: int) -> dict[str, Any]:
+        chain, genesis_time_ms = self.s.chain, self.s.genesis.ledger.genesis_time_ms
+        latest = chain.get_block(height) if height else None
+        first = chain.get_block(base_height) if height else None
+        return {
+            "latest_block_hash": cj.hex_upper(latest.hash if latest else None),
+            "latest_block_height": str(height),
+            "latest_block_time": cj.rfc3339(latest.header.time_ms if latest else genesis_time_ms),
+            "earliest_block_hash": cj.hex_upper(first.hash if first else None),
+            "earliest_app_hash": cj.hex_upper(first.header.app_hash if first else None),
+            "earliest_block_height": str(base_height),
+            "earliest_block_time": cj.rfc3339(first.header.time_ms if first else genesis_time_ms),
+        }
+
+    def _power(self, height: int) -> str:
+        validator_key = self.s.validator_public_key
+        if validator_key is None:
+            return "0"
+        current = self.s.chain.get_validators(height + 1)
+        index = current.get_index(validator_key)
+        return "0" if index is None else str(current.validators[index].power)
 
     async def num_unconfirmed_txs(self) -> dict[str, Any]:
         mempool = self.s.mempool
