@@ -29,7 +29,7 @@ from consensus.ledger.records import Role
 from consensus.ledger.txs import Body, Mint, Transfer
 from consensus.types import ChainId
 from node.cli import main
-from node.config import dump_config, load_config
+from node.config import RpcSection, dump_config, load_config
 from node.home import load_genesis, load_key
 from node.localnet import (
     LocalnetError,
@@ -207,6 +207,13 @@ def test_configs_load_with_the_documented_ports(net: Path) -> None:
         assert not config.rpc.admin_enabled
         genesis = load_genesis(net / moniker / "genesis.json")
         assert genesis.params == config.consensus.to_params()
+
+
+def test_a_localnet_node_s_heavy_reads_get_its_share_of_the_shared_machine(net: Path) -> None:
+    """All validators share one host: a node's read thread may not take half a core."""
+    for moniker in MONIKERS:
+        config = load_config(net / moniker / "config.toml")
+        assert config.rpc.reads_cpu_percent == 20 < RpcSection().reads_cpu_percent
 
 
 def test_endpoints_json_describes_every_node(net: Path) -> None:
