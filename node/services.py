@@ -243,7 +243,7 @@ class NodeServices:
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
         """Admit one transaction; raises MempoolFull when the node cannot take more now (its
-        mempool is full, or holds a few blocks' worth already: node.backlog), and
+        mempool is full, or already holds about a second of the chain's commits: node.backlog), and
         StorageUnavailable when it could not make it durable (a nearly full disk). Before
         answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
         if self.disk is not None:
