@@ -237,7 +237,7 @@ class NodeServices:
     disk: DiskSpaceGuard | None = None
     """Refuses new transactions while the data folder's disk is nearly full (None: no check)."""
     backlog: BacklogGate | None = None
-    """Refuses client transactions while the mempool holds a few blocks' worth (None: no check)."""
+    """Refuses client transactions once the mempool holds backlog_ms of commits (None: no check)."""
     verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(1))
     """Checks a batch's signatures on worker threads before it is admitted (node.verify_pool)."""
 
