@@ -217,10 +217,8 @@ class Node:
         self.driver.add_commit_listener(self._compact_journal)
         self.disk = DiskSpaceGuard(home.data_path, home.config.storage.free_bytes_min)
         pool = home.config.mempool
-        self.backlog = (  # backlog_blocks = 0: no gate at all
-            BacklogGate(pool.backlog_blocks, pool.backlog_txs_min)
-            if pool.backlog_blocks > 0
-            else None
+        self.backlog = (  # backlog_ms = 0: no gate at all
+            BacklogGate(pool.backlog_ms, pool.backlog_txs_min) if pool.backlog_ms > 0 else None
         )
         if self.backlog is not None:
             self.driver.add_commit_listener(self.backlog.on_commit)

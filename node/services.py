@@ -237,13 +237,13 @@ class NodeServices:
     disk: DiskSpaceGuard | None = None
     """Refuses new transactions while the data folder's disk is nearly full (None: no check)."""
     backlog: BacklogGate | None = None
-    """Refuses client transactions while the mempool holds a few blocks' worth (None: no check)."""
+    """Refuses client transactions once the mempool holds backlog_ms of commits (None: no check)."""
     verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(1))
     """Checks a batch's signatures on worker threads before it is admitted (node.verify_pool)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
         """Admit one transaction; raises MempoolFull when the node cannot take more now (its
-        mempool is full, or holds a few blocks' worth already: node.backlog), and
+        mempool is full, or already holds about a second of the chain's commits: node.backlog), and
         StorageUnavailable when it could not make it durable (a nearly full disk). Before
         answering "accepted", the caller awaits :meth:`sync_acknowledged`."""
         if self.disk is not None:

@@ -91,7 +91,7 @@ def _open_mempool(home: Path, threads: int, window: int) -> None:
         txs_max=POOL_TXS_MAX,
         submitter_txs_max=POOL_TXS_MAX,
         nonce_window=max(window, config.mempool.nonce_window),
-        backlog_blocks=0,
+        backlog_ms=0,
     )
     write_config(dataclasses.replace(config, mempool=mempool), home / CONFIG_FILE)
 

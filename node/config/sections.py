@@ -138,10 +138,10 @@ class MempoolSection:
     submitter_bytes_max: int = key(
         2 * _MIB, "most bytes of transactions held for one submitter", _BYTES
     )
-    backlog_blocks: int = key(
-        2,
-        "client txs get 'try later' once this many blocks' worth wait (0 = only the bounds above)",
-        in_range(0, 1_000),
+    backlog_ms: int = key(
+        1000,
+        "client txs get 'try later' once this many ms of commits wait (0 = only the bounds above)",
+        in_range(0, 600_000),
     )
     backlog_txs_min: int = key(
         1000, "the backlog limit is never below this many txs (a quiet chain takes a burst)", _COUNT

@@ -61,7 +61,7 @@ def set_limits(cluster: Cluster, block_bytes_max: int, block_txs_max: int, frame
                 submitter_txs_max=50_000,
                 submitter_bytes_max=64 * MIB,
                 nonce_window=50_000,
-                backlog_blocks=0,  # the pools fill while the chain is halted, on purpose
+                backlog_ms=0,  # the pools fill while the chain is halted, on purpose
             ),
         )
 

@@ -88,7 +88,7 @@ def _raise_mempool_limit(config: NodeConfig) -> NodeConfig:
         txs_max=2 * TXS_LOADED,
         submitter_txs_max=TXS_LOADED,
         nonce_window=TXS_LOADED,
-        backlog_blocks=0,  # the load fills the pools while the chain is halted, on purpose
+        backlog_ms=0,  # the load fills the pools while the chain is halted, on purpose
     )
     return replace(config, mempool=mempool)
 
