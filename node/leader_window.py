@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from consensus import codec
 from consensus.blocks import Block, Header
 from consensus.leader import WINDOW_MAX
+from node.errors import NodeError
 from node.storage import Store
 from node.storage.install import WINDOW_HEADERS_META
 
 
-class WindowHeadersError(ValueError):
+class WindowHeadersError(NodeError, ValueError):
     """Window headers that do not chain down from the block they came with."""
 
 
