@@ -33,19 +33,26 @@ ONE_SILENT = (B.HONEST, B.HONEST, B.HONEST, B.SILENT)
 ALL_HONEST = (B.HONEST,) * 4
 
 
-def _later_round_heights(
-    seed: int, behaviours: tuple[Behaviour, ...], *, probes: bool = True
-) -> list[int]:
-    """Heights from the first skipping one that some honest node decided after round 0."""
-    config = SimConfig(
+def _calm_config(
+    behaviours: tuple[Behaviour, ...], fault_plan: FaultPlan, sender_lag_ms: tuple[int, ...] = ()
+) -> SimConfig:
+    """Equal powers, no crashes, skews or lock-split attacks: only the proposer rule at work."""
+    return SimConfig(
         behaviours=behaviours,
-        fault_plan=CALM,
+        fault_plan=fault_plan,
         crashes=False,
         weighted_powers=False,
         lock_split_attacks=False,
         clock_skews=False,
+        sender_lag_ms=sender_lag_ms,
     )
-    sim = Simulation(seed, config)
+
+
+def _later_round_heights(
+    seed: int, behaviours: tuple[Behaviour, ...], *, probes: bool = True
+) -> list[int]:
+    """Heights from the first skipping one that some honest node decided after round 0."""
+    sim = Simulation(seed, _calm_config(behaviours, CALM))
     result = sim.run()
     assert result.is_ok, result.violations
     assert result.heights >= 20
@@ -92,16 +99,8 @@ MAX_GAP = 3 * 4
 
 
 def _proposer_gaps(seed: int) -> list[str]:
-    config = SimConfig(
-        behaviours=ALL_HONEST,
-        fault_plan=CALM_LONG,
-        crashes=False,
-        weighted_powers=False,
-        lock_split_attacks=False,
-        clock_skews=False,
-        sender_lag_ms=tuple(LAG_MS if i == LAGGING else 0 for i in range(4)),
-    )
-    sim = Simulation(seed, config)
+    lags = tuple(LAG_MS if i == LAGGING else 0 for i in range(4))
+    sim = Simulation(seed, _calm_config(ALL_HONEST, CALM_LONG, sender_lag_ms=lags))
     result = sim.run()
     assert result.is_ok, result.violations
     blocks = sim.nodes[0].blocks
