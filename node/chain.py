@@ -12,7 +12,6 @@ committed height through a bounded cache, ``node.state_store``): memory does not
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -237,8 +236,9 @@ class Chain:
         if height > 1 and height - 1 not in sets:  # e.g. just after state sync
             # The ledger keeps the sets of its trust window: the replica needs this one to
             # verify the certificate the next block carries.
-            with contextlib.suppress(LookupError):
-                sets[height - 1] = self.get_validators(height - 1)
+            previous = self._find_validators(height - 1)
+            if previous is not None:
+                sets[height - 1] = previous
         return ChainState(
             height=Height(height),
             last_block_hash=block.hash if block else GENESIS_PARENT_HASH,

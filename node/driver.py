@@ -143,8 +143,9 @@ class Driver:
         self._wakeup = asyncio.Event()
         self._txs_dirty = False
         self._last_txs_available_s: float | None = None
-        self._txs_gap_s = TXS_AVAILABLE_MIN_GAP_S
         """Monotonic time of the last TxsAvailable (None: none yet)."""
+        self._txs_gap_s = TXS_AVAILABLE_MIN_GAP_S
+        """Least time before the next TxsAvailable: follows the last reap's CPU."""
         self._commit_listeners: list[CommitListener] = []
         self.stats = DriverStats()
         self._replaying = False

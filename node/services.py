@@ -187,9 +187,7 @@ class TxGossip:
         return self._holds > 0 and time.monotonic() - self._first_pending_s < self._hold_max_s
 
     def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.close()  # the timer was for these txs
         pending, self._pending = self._pending, []
         batches, too_large = split_tx_batches(pending, self._frame_bytes_max)
         if too_large:  # only with a frame smaller than a transaction: a config mistake
@@ -198,7 +196,8 @@ class TxGossip:
             self._broadcast(encode_gossip(TxBatch(tuple(batch))))
 
     def close(self) -> None:
-        """Drop a scheduled flush (the node is stopping; what waits is in the journal)."""
+        """Drop a scheduled flush (the node is stopping, or the txs are being sent now; what
+        waits at a stop is in the journal)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
