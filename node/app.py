@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.crypto import PrivateKey, sha256
+from consensus.ledger.admission import check_submitter
 from consensus.params import ConsensusParams
 from consensus.replica import Replica
 from consensus.safety import SignState
@@ -152,7 +153,11 @@ class Node:
         )
         self.journal = MempoolJournal(data / MEMPOOL_JOURNAL_FILE)  # opened once restored
         threads = resolve_threads(home.config.mempool.verify_threads)  # started on first use
-        self.verifier = SignatureVerifier(threads, lambda raw: sha256(raw) in self.mempool)
+        self.verifier = SignatureVerifier(
+            threads,
+            lambda raw: sha256(raw) in self.mempool,
+            lambda tx: check_submitter(self.chain.state, tx, True) is None,
+        )
         self.store = LevelDBStore(data / STORE_DIR, options=leveldb_options(home.config))
         try:
             self.wal = WriteAheadLog(wal_path, failpoints=failpoints)

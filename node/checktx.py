@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from consensus.codec import CodecError
 from consensus.ledger import Code, State, UnsignedTx, decode_tx, verify_tx_signatures
-from consensus.ledger.admission import check_submitter
+from consensus.ledger.admission import BAD_SIGNATURE_REFUSAL, check_submitter
 from consensus.ledger.queries import get_nonce, is_idempotency_key_used
 from node.mempool import AdmissionCode, CheckResult
 
@@ -68,11 +68,18 @@ def check_tx(
     if unsigned.chain_id != chain_id:
         log = f"transaction is for chain {unsigned.chain_id!r}, this is {chain_id!r}"
         return CheckResult(int(Code.WRONG_CHAIN), log, sender, nonce, None)
-    if signature_ok is None:
-        signature_ok = verify_tx_signatures(tx) if verify_signatures else True
-    failure = check_submitter(state, tx, signature_ok)
+    # Who it claims to be before what it costs to prove: a stranger's or an impostor's tx is
+    # refused on a state lookup, so junk never buys an Ed25519 verification (the most
+    # expensive step, and the one an attacker would make every node pay for).
+    failure = check_submitter(state, tx, True)
     if failure is not None:
         return CheckResult(int(failure[0]), failure[1], sender, nonce, signature_ok)
+    if signature_ok is None:
+        signature_ok = verify_tx_signatures(tx) if verify_signatures else True
+    if not signature_ok:
+        return CheckResult(
+            int(BAD_SIGNATURE_REFUSAL[0]), BAD_SIGNATURE_REFUSAL[1], sender, nonce, False
+        )
     code, log = _check_envelope(unsigned, state, tip_time_ms, nonce_window)
     return CheckResult(int(code), log, sender, nonce, True, unsigned.valid_until)
 

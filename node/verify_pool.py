@@ -53,11 +53,19 @@ def _verify_chunk(txs: Sequence[SignedTx]) -> list[bool]:
 class SignatureVerifier:
     """Verifies the signatures of a batch of txs on worker threads, ahead of admission."""
 
-    def __init__(self, threads: int, is_known: Callable[[bytes], bool] = lambda _raw: False):
+    def __init__(
+        self,
+        threads: int,
+        is_known: Callable[[bytes], bool] = lambda _raw: False,
+        is_worth_verifying: Callable[[SignedTx], bool] = lambda _tx: True,
+    ):
         self.threads = max(1, threads)
         """Worker threads (1: none, every verdict is computed inline by the checker)."""
         self._is_known = is_known
         """True for a tx the pool already holds (its verdict would never be asked for)."""
+        self._is_worth_verifying = is_worth_verifying
+        """False for a tx the checker refuses without its verdict (an unknown submitter, keys
+        that are not the submitter's): junk must not buy a verification on the threads either."""
         self._executor: ThreadPoolExecutor | None = None
         if self.threads > 1:
             self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="verify")
@@ -121,6 +129,8 @@ class SignatureVerifier:
             try:
                 tx = decode_tx(raw)
             except CodecError:
+                continue
+            if not self._is_worth_verifying(tx):
                 continue
             chosen.append(raw)
             txs.append(tx)

@@ -39,6 +39,9 @@ VERDICT_MEMO_MAX = 20_000
 """Most verdicts one rule remembers (it lives for one height; a block holds far fewer txs)."""
 
 
+BAD_SIGNATURE_REFUSAL = (Code.BAD_SIGNATURE, "a signature does not verify")
+
+
 def _no_verdict(_tx_hash: Hash32) -> bool | None:
     return None
 
@@ -63,7 +66,7 @@ def _authenticate(
     if unsigned.chain_id != chain_id:
         return Code.WRONG_CHAIN, f"transaction is for chain {unsigned.chain_id!r}, not {chain_id!r}"
     if not signatures_ok:
-        return Code.BAD_SIGNATURE, "a signature does not verify"
+        return BAD_SIGNATURE_REFUSAL
     try:
         record = authenticate(view, unsigned, frozenset([key for key, _ in tx.signatures]))
         if need_active:

@@ -23,9 +23,10 @@ import aiohttp
 import pytest
 
 from consensus.crypto import sha256
-from consensus.ledger import SignedTx, decode_tx
+from consensus.ledger import Code, SignedTx, decode_tx
 from consensus.ledger.txs import Transfer
 from consensus.types import Hash32
+from node import checktx as checktx_module
 from node import verify_pool
 from node.app import Node, NodeHome
 from node.config import load_config, write_config
@@ -249,3 +250,45 @@ def test_the_automatic_thread_count_follows_the_host() -> None:
     assert verify_pool.resolve_threads(-1, cpu_count=64) == verify_pool.THREADS_MAX_AUTO
     assert verify_pool.resolve_threads(0) == verify_pool.resolve_threads(1) == 1
     assert verify_pool.resolve_threads(3) == 3
+
+
+def test_a_strangers_junk_buys_no_signature_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack of ``bench --attack``: batches of txs from invented submitters, each signed by
+    a key of its own. Both nodes refuse them as unknown submitters without verifying one
+    signature, inline or on the threads (a verification is most of what admission costs)."""
+    inline_checks = count_calls(monkeypatch, checktx_module, "verify_tx_signatures")
+    threaded_checks = count_calls(monkeypatch, verify_pool, "_verify_chunk")
+    factory = TxFactory()
+    junk = [
+        factory.raw(f"EVIL{i}/x", Transfer("BANKA/bob", "BANKA:USD", 1), [f"evil-{i}"], nonce=1)
+        for i in range(64)
+    ]
+
+    async def scenario() -> None:
+        async with serving_nodes(tmp_path) as nodes:
+            async with aiohttp.ClientSession() as session:
+                for node, url in nodes:
+                    codes = await post_jsonrpc_batch(session, url, junk)
+                    assert codes == [int(Code.UNKNOWN_SUBMITTER)] * len(junk)
+                    await node.router.on_message(b"peer", encode_gossip(TxBatch(tuple(junk))))
+                    assert len(node.mempool) == 0
+            threaded = nodes[1][0]
+            assert threaded.verifier.verified_total == 0
+
+    asyncio.run(scenario())
+    assert inline_checks == [] and threaded_checks == []
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[object]:
+    """A list that grows by one per call of ``module.name`` (which still runs)."""
+    calls: list[object] = []
+    real = getattr(module, name)
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
