@@ -163,7 +163,7 @@ class UnsignedTx:
         when it was built or decoded, so msgpack's packer already writes the canonical bytes
         (``tests/consensus/ledger/test_codec_roundtrip.py`` checks both agree for every type).
         Every signature check computes this, at admission on the hot path."""
-        packed: bytes = msgpack.packb(self.to_wire(), use_bin_type=True)
+        packed: bytes = msgpack.Packer(use_bin_type=True).pack(self.to_wire())  # packb, unwrapped
         return packed
 
     @classmethod
