@@ -51,7 +51,8 @@ def compute_sign_bytes(purpose: SignPurpose, chain_id: ChainId, payload: bytes) 
     if type(chain_id) is str and type(payload) is bytes:
         # The codec's bytes for a list of a bytes, an int, a str and a bytes, packed directly
         # (nothing to reorder, every type known): this runs for every signature checked.
-        packed: bytes = msgpack.packb([SIGN_DOMAIN, int(purpose), chain_id, payload])
+        # (msgpack.packb is Packer(**kwargs).pack: the Packer directly skips the kwargs wrapper)
+        packed: bytes = msgpack.Packer().pack([SIGN_DOMAIN, int(purpose), chain_id, payload])
         return packed
     return codec.encode([SIGN_DOMAIN, int(purpose), chain_id, payload])
 

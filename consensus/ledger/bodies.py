@@ -29,6 +29,7 @@ from consensus.ledger.records import (
     validate_ref,
 )
 from consensus.ledger.txtypes import TxType as TxType
+from consensus.slots import slot_setters
 from consensus.types import HASH_LEN, PublicKey
 
 
@@ -244,9 +245,22 @@ class Transfer:
             raise CodecError("transfer: expected 3 fields, or 4 with a travel-rule record")
         to, iid, amount = value[:3]
         travel = TravelRecord.from_wire(value[3]) if len(value) == 4 else None
-        return cls(
-            validate_account_id(to), validate_instrument_id(iid), validate_amount(amount), travel
-        )
+        # Transfer(...), built slot by slot (consensus/slots.py: why, and why safe); the
+        # readers run in the order the constructor's arguments did.
+        body = Transfer.__new__(Transfer)
+        _SET_TRANSFER_TO(body, validate_account_id(to))
+        _SET_TRANSFER_INSTRUMENT(body, validate_instrument_id(iid))
+        _SET_TRANSFER_AMOUNT(body, validate_amount(amount))
+        _SET_TRANSFER_TRAVEL(body, travel)
+        return body
+
+
+(
+    _SET_TRANSFER_TO,
+    _SET_TRANSFER_INSTRUMENT,
+    _SET_TRANSFER_AMOUNT,
+    _SET_TRANSFER_TRAVEL,
+) = slot_setters(Transfer, "to_account", "instrument_id", "amount", "travel")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ re-encoding gives the same bytes, or raises ``CodecError`` (and nothing else).
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,6 +49,7 @@ from consensus.ledger.records import (
     validate_account_id,
     validate_participant_id,
 )
+from consensus.slots import slot_setters
 from consensus.types import (
     CHAIN_ID_MAX_LEN,
     PUBLIC_KEY_LEN,
@@ -92,13 +92,18 @@ class ValidUntil:
             raise CodecError("valid_until.kind: 0 (height) or 1 (time_ms)")
         if type(limit) is not int or not 0 <= limit <= AMOUNT_MAX:
             raise CodecError("valid_until: expected an int in 0..2**63-1")
-        return cls(_VALID_UNTIL_KINDS[kind], limit)
+        # ValidUntil(kind, limit), built slot by slot (consensus/slots.py: why, and why safe)
+        until = ValidUntil.__new__(ValidUntil)
+        _SET_UNTIL_KIND(until, _VALID_UNTIL_KINDS[kind])
+        _SET_UNTIL_VALUE(until, limit)
+        return until
+
+
+_SET_UNTIL_KIND, _SET_UNTIL_VALUE = slot_setters(ValidUntil, "kind", "value")
 
 
 # ---------------------------------------------------------------------------------------------
 # envelope
-
-_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_LEN_MAX}}}")
 
 
 def validate_submitter(value: Value) -> str:
@@ -108,7 +113,15 @@ def validate_submitter(value: Value) -> str:
 
 
 def validate_idempotency_key(value: Value) -> str:
-    if type(value) is not str or not _IDEMPOTENCY_KEY.fullmatch(value):
+    # 1..64 chars of \x21-\x7e: ASCII, printable (\x20-\x7e), not a space. Three str methods
+    # cost less than a regex match (tests/consensus/ledger/test_decode_reference.py: same set).
+    if (
+        type(value) is not str
+        or not 0 < len(value) <= IDEMPOTENCY_KEY_LEN_MAX
+        or not value.isascii()
+        or not value.isprintable()
+        or " " in value
+    ):
         raise CodecError("idempotency_key: 1..64 printable ASCII chars without spaces")
     return value
 
@@ -150,7 +163,7 @@ class UnsignedTx:
         when it was built or decoded, so msgpack's packer already writes the canonical bytes
         (``tests/consensus/ledger/test_codec_roundtrip.py`` checks both agree for every type).
         Every signature check computes this, at admission on the hot path."""
-        packed: bytes = msgpack.packb(self.to_wire(), use_bin_type=True)
+        packed: bytes = msgpack.Packer(use_bin_type=True).pack(self.to_wire())  # packb, unwrapped
         return packed
 
     @classmethod
@@ -167,19 +180,38 @@ class UnsignedTx:
             raise CodecError("nonce: expected an int in 1..2**63-1")
         if type(memo) is not str or len(memo) > MEMO_LEN_MAX:
             raise CodecError(f"memo: expected a str of <= {MEMO_LEN_MAX} chars")
-        if type(key) is not str or not _IDEMPOTENCY_KEY.fullmatch(key):
+        if (  # validate_idempotency_key, inlined
+            type(key) is not str
+            or not 0 < len(key) <= IDEMPOTENCY_KEY_LEN_MAX
+            or not key.isascii()
+            or not key.isprintable()
+            or " " in key
+        ):
             raise CodecError("idempotency_key: 1..64 printable ASCII chars without spaces")
-        return cls(
-            ChainId(chain),
-            validate_submitter(submitter),
-            nonce,
-            key,
-            ValidUntil.from_wire(until),
-            memo,
-            _BODY_READERS[kind](body),
-        )
+        # UnsignedTx(...), built slot by slot (consensus/slots.py: why, and why safe); the
+        # readers run in the order of the fields, as the constructor's arguments did.
+        tx = UnsignedTx.__new__(UnsignedTx)
+        _SET_CHAIN_ID(tx, chain)
+        _SET_SUBMITTER(tx, validate_submitter(submitter))
+        _SET_NONCE(tx, nonce)
+        _SET_IDEMPOTENCY_KEY(tx, key)
+        _SET_VALID_UNTIL(tx, ValidUntil.from_wire(until))
+        _SET_MEMO(tx, memo)
+        _SET_BODY(tx, _BODY_READERS[kind](body))
+        return tx
 
 
+(
+    _SET_CHAIN_ID,
+    _SET_SUBMITTER,
+    _SET_NONCE,
+    _SET_IDEMPOTENCY_KEY,
+    _SET_VALID_UNTIL,
+    _SET_MEMO,
+    _SET_BODY,
+) = slot_setters(
+    UnsignedTx, "chain_id", "submitter", "nonce", "idempotency_key", "valid_until", "memo", "body"
+)
 _TX_TYPE_COUNT = len(TxType)
 _BODY_READERS = {int(kind): body.from_wire for kind, body in BODY_TYPES.items()}
 
@@ -220,10 +252,19 @@ class SignedTx:
         unsigned, signatures = value
         if type(signatures) is not list or not 0 < len(signatures) <= SIGNATURES_MAX:
             raise CodecError(f"signatures: 1..{SIGNATURES_MAX} expected")
-        pairs = tuple([_read_signature(item) for item in signatures])
-        if len(pairs) > 1:
+        if len(signatures) == 1:  # the common case, without the list and the order check
+            pairs: tuple[TxSignature, ...] = (_read_signature(signatures[0]),)
+        else:
+            pairs = tuple([_read_signature(item) for item in signatures])
             codec.sorted_unique([key for key, _ in pairs], "signatures")
-        return cls(UnsignedTx.from_wire(unsigned), pairs)
+        # SignedTx(...), built slot by slot (consensus/slots.py: why, and why safe)
+        tx = SignedTx.__new__(SignedTx)
+        _SET_UNSIGNED(tx, UnsignedTx.from_wire(unsigned))
+        _SET_SIGNATURES(tx, pairs)
+        return tx
+
+
+_SET_UNSIGNED, _SET_SIGNATURES = slot_setters(SignedTx, "unsigned", "signatures")
 
 
 def compute_tx_hash(raw: bytes) -> Hash32:
@@ -282,7 +323,8 @@ def _decode_tx_uncached(raw: bytes) -> SignedTx:
     except RecursionError as exc:
         raise CodecError("too deep") from exc
     # from_wire checked every leaf's type, so msgpack's packer gives the canonical encoding;
-    # equality rejects every second spelling of the same tx (one tx, one hash).
-    if msgpack.packb(value, use_bin_type=True) != raw:
+    # equality rejects every second spelling of the same tx (one tx, one hash). The Packer
+    # itself: what msgpack.packb builds, without its keyword-argument wrapper's cost.
+    if msgpack.Packer(use_bin_type=True).pack(value) != raw:
         raise CodecError("non-canonical tx encoding")
     return tx
