@@ -41,6 +41,7 @@ from node.gossip import (
     encode_gossip,
 )
 from node.logs import fields
+from node.loop_slices import LoopSlice
 from node.mempool import Accepted, Mempool, MempoolFull
 from node.network_time import NetworkTime
 from node.statesync.messages import StateSyncPayload
@@ -116,7 +117,7 @@ class Router:
             self._on_consensus(sender, message)
         elif isinstance(message, TxBatch):
             async with self.verifier.prepared(message.txs):  # then admitted in order
-                self._on_txs(message)
+                await self._on_txs(message)
         elif isinstance(message, StatusPayload):
             if message.time_ms is not None and self.network_time is not None:
                 self.network_time.observe(sender, message.time_ms)
@@ -154,9 +155,13 @@ class Router:
         else:
             self._count_bad(sender, f"unverifiable message at height {message.height}")
 
-    def _on_txs(self, batch: TxBatch) -> None:
+    async def _on_txs(self, batch: TxBatch) -> None:
+        """Admit a batch in order, a slice at a time (``node.loop_slices``: a 2,000-tx batch
+        must not hold consensus and the RPC)."""
         added = 0
+        pacer = LoopSlice()
         for raw in batch.txs:
+            await pacer.pause_if_due()
             self.stats.txs_received += 1
             try:
                 outcome = self.mempool.add(raw)
