@@ -36,6 +36,8 @@ from node.storage.base import (
 from node.storage.install import SnapshotInstall, install_snapshot
 from node.storage.options import LevelDBOptions
 
+_PREFIX_STATE = keys.PREFIX_STATE
+
 
 class LevelDBStore:
     """A block store in the LevelDB directory ``path`` (created when ``create`` is true),
@@ -266,14 +268,15 @@ class LevelDBStore:
 class LevelDBStateSnapshot:
     """Ledger keys read from one LevelDB snapshot of the state column (thread-safe reads)."""
 
-    __slots__ = ("_snapshot",)
+    __slots__ = ("_get", "_snapshot")
 
     def __init__(self, snapshot: Any) -> None:
         self._snapshot = snapshot
+        self._get = snapshot.get  # bound once: a block's first reads of its keys all come here
 
     def get(self, key: bytes) -> bytes | None:
         try:
-            value: bytes | None = self._snapshot.get(keys.PREFIX_STATE + key)
+            value: bytes | None = self._get(_PREFIX_STATE + key)
         except RuntimeError as exc:  # the store was closed under us
             raise StoreClosedError(f"reading state: {_describe(exc)}") from exc
         return value
