@@ -80,7 +80,12 @@ class LevelDBStore:
         with self._write_lock:
             db = self._check_open()
             base.validate_block_write(write, self._latest_height)
-            tx_writes = base.compute_tx_index_writes(write, self._is_tx_indexed)
+            db_get = db.get  # one lookup per tx of the block: no wrapper per call
+
+            def is_indexed(tx_hash: bytes) -> bool:
+                return db_get(keys.PREFIX_TX + tx_hash) is not None
+
+            tx_writes = _call(lambda: base.compute_tx_index_writes(write, is_indexed), "reading")
             batch = db.write_batch(sync=True)
             height = write.height
             batch.put(keys.block_key(height), write.block)
@@ -225,9 +230,6 @@ class LevelDBStore:
         db = self._check_open()
         value: bytes | None = _call(lambda: db.get(key), "reading")
         return value
-
-    def _is_tx_indexed(self, tx_hash: bytes) -> bool:
-        return self._get(keys.tx_key(tx_hash)) is not None
 
     def _check_open(self) -> Any:
         db = self._db
