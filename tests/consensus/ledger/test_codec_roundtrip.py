@@ -13,7 +13,13 @@ from consensus import codec
 from consensus.codec import CodecError
 from consensus.ledger import Code, decode_tx, encode_receipts, execute_block
 from consensus.ledger.codes import TX_BYTES_MAX
-from consensus.ledger.events import Receipt, decode_receipts, event_from_wire, event_to_wire
+from consensus.ledger.events import (
+    Receipt,
+    decode_receipts,
+    encode_each,
+    event_from_wire,
+    event_to_wire,
+)
 from consensus.ledger.txs import SignedTx, Transfer, TxType, UnsignedTx, verify_tx_signatures
 from consensus.types import Signature
 
@@ -61,6 +67,7 @@ def test_receipt_round_trips(receipt: Receipt) -> None:
         for event in receipt.events
     ]])  # fmt: skip
     assert encode_receipts([receipt, receipt]) == codec.encode([receipt.to_wire()] * 2)
+    assert encode_each([receipt, receipt]) == [raw, raw]
 
 
 @given(S.events)
