@@ -415,11 +415,10 @@ _FIELDS: dict[EventType, tuple[tuple[str, Any], ...]] = {
 def _wire_getter(tag: EventType) -> Callable[[Any], list[Value]]:
     """``event -> [tag, field...]`` for events of ``tag`` (one C attrgetter per type)."""
     names, number = [name for name, _ in _FIELDS[tag]], int(tag)
-    if len(names) == 1:
-        get_one = attrgetter(names[0])
-        return lambda event: [number, get_one(event)]
-    get_all = attrgetter(*names)
-    return lambda event: [number, *get_all(event)]
+    get = attrgetter(*names)
+    if len(names) == 1:  # then attrgetter gives the value itself, not a tuple
+        return lambda event: [number, get(event)]
+    return lambda event: [number, *get(event)]
 
 
 _TO_WIRE = {tag: _wire_getter(tag) for tag in _FIELDS}
@@ -430,10 +429,8 @@ def event_to_wire(event: TxEvent) -> list[Value]:
 
 
 def pack_flat(wire: list[Value]) -> bytes:
-    """``codec.encode`` of a value that holds no map, as receipts are (events are flat lists
-    of str, int, bool and None): msgpack then packs it canonically, and ``strict_types``
-    refuses by type what the codec refuses (its int range is msgpack's), without the codec's
-    validating walk (a block encodes thousands of receipts)."""
+    """``codec.encode`` of a map-free value (receipts: flat lists of str, int, bool, None) without
+    its validating walk: strict_types refuses what it refuses by type; ints: msgpack's range."""
     packed: bytes = msgpack.packb(wire, use_bin_type=True, strict_types=True)
     return packed
 
