@@ -31,6 +31,7 @@ from consensus.ledger import (
 )
 from consensus.ledger.admission import LedgerTxsRule, VerdictLookup
 from consensus.ledger.commitment import compute_receipts_hash
+from consensus.ledger.events import encode_each
 from consensus.messages import CommitCertificate
 from consensus.replica import ChainState
 from consensus.types import Hash32, Height, TimestampMs
@@ -325,7 +326,7 @@ class Chain:
             raise ChainMismatchError(f"commit of block {height} on top of {self.height}")
         state, tx_hashes = known.state, known.tx_hashes
         result = execute_block(state, block.txs, height, block.header.time_ms, known.verdicts)
-        encoded_receipts = [receipt.encode() for receipt in result.receipts]
+        encoded_receipts = encode_each(result.receipts)
         write = self._build_write(block, certificate, result, tx_hashes, encoded_receipts)
         self.store.commit_block(write)
         stored_state = self._on_disk(result.state, height, write.state_changes)

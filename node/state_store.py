@@ -102,8 +102,16 @@ class StateCache:
         """The cache of ``version``, whose writes over the current one are ``changes``."""
         with self._lock:
             self.version = _INVALID
-            for key, value in changes.items():
-                self._put(key, value)
+            entries, size = self.entries, self.size
+            for key, value in changes.items():  # _put inlined: a block writes thousands of keys
+                added = 0 if value is None else len(value)
+                old = entries.pop(key, _MISSING)
+                if old is _MISSING:
+                    size += len(key) + ENTRY_OVERHEAD_BYTES + added
+                else:  # the key's own bytes and overhead were counted already
+                    size += added - (0 if old is None else len(old))
+                entries[key] = value  # (re)inserted last: the newest
+            self.size = size
             self._evict()
             self.version = version
 

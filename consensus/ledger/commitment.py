@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from consensus.blocks import compute_results_hash
-from consensus.ledger.events import Receipt
+from consensus.ledger.events import Receipt, encode_each
 from consensus.merkle import StateTree, build_tree
 from consensus.merkle.store import TreeWrites
 from consensus.types import Hash32
@@ -69,7 +69,7 @@ def build_state_tree(items: Iterable[tuple[bytes, bytes]], height: int) -> State
 
 def compute_receipts_hash(receipts: Sequence[Receipt]) -> Hash32:
     """The results root of a block: what the next header's ``last_results_hash`` must be."""
-    return compute_results_hash([receipt.encode() for receipt in receipts])
+    return compute_results_hash(encode_each(receipts))
 
 
 def root_of(tree: StateTree) -> Hash32:

@@ -53,6 +53,7 @@ from consensus.ledger.state import (
     State,
     commit_block_changes,
     encode_meta,
+    idempotency_key,
 )
 from consensus.ledger.txs import SignedTx, TxType, UnsignedTx, decode_tx, verify_tx_signatures
 from consensus.ledger.view import BlockView
@@ -154,14 +155,16 @@ def execute_tx(block: PendingBlock, raw: bytes) -> Receipt:
     except InvalidTransaction as rejected:  # consumes nothing
         view.discard_tx()
         return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
+    unsigned = tx.unsigned
+    used_at = idempotency_key(unsigned.submitter, unsigned.idempotency_key)  # asked twice
     try:
-        events = apply_tx(block, tx.unsigned, record, signers)
+        events = apply_tx(block, unsigned, record, signers, used_at)
     except InvalidTransaction as rejected:  # the rule's writes go; nonce and key are consumed
         view.discard_tx()
-        consume_nonce_and_key(block, tx.unsigned)
+        consume_nonce_and_key(block, unsigned, used_at)
         view.commit_tx()
         return Receipt(rejected.code, rejected.log[:LOG_LEN_MAX], ())
-    consume_nonce_and_key(block, tx.unsigned)
+    consume_nonce_and_key(block, unsigned, used_at)
     view.commit_tx()
     return Receipt(Code.OK, _OK_LOG, events)
 
@@ -200,26 +203,27 @@ def apply_tx(
     unsigned: UnsignedTx,
     record: Participant | Account,
     signers: frozenset[PublicKey],
+    used_at: bytes,
 ) -> tuple[TxEvent, ...]:
     """The checks and the rule of an authenticated tx in sequence (it consumes its nonce and
-    key whatever this raises)."""
+    key whatever this raises); ``used_at`` is the state key of its idempotency key."""
     if unsigned.valid_until.is_expired(block.height, block.time_ms):
         raise InvalidTransaction(Code.EXPIRED, "valid_until has passed")
     view = block.view
-    if view.is_idempotency_key_used(unsigned.submitter, unsigned.idempotency_key):
+    if view.is_idempotency_key_used_at(used_at):
         raise InvalidTransaction(Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency key already used")
     require_active(record)
     ctx = TxContext(view, block.height, block.time_ms, unsigned, signers, record)
     return RULES[unsigned.tx_type](ctx, unsigned.body)
 
 
-def consume_nonce_and_key(block: PendingBlock, unsigned: UnsignedTx) -> None:
-    """Record the nonce, and the idempotency key unless an earlier tx used it (that tx's
-    height stays the key's answer)."""
-    view, submitter = block.view, unsigned.submitter
-    view.put_nonce(submitter, unsigned.nonce)
-    if not view.is_idempotency_key_used(submitter, unsigned.idempotency_key):
-        view.put_idempotency_key(submitter, unsigned.idempotency_key, block.height)
+def consume_nonce_and_key(block: PendingBlock, unsigned: UnsignedTx, used_at: bytes) -> None:
+    """Record the nonce, and the idempotency key (state key ``used_at``) unless an earlier tx
+    used it (that tx's height stays the key's answer)."""
+    view = block.view
+    view.put_nonce(unsigned.submitter, unsigned.nonce)
+    if not view.is_idempotency_key_used_at(used_at):
+        view.write(used_at, block.height)
 
 
 def get_validators(state: State, height: int) -> ValidatorPowers:

@@ -416,13 +416,13 @@ class State:
         """Encode a block's written records as state changes, memoising each (bytes -> record)
         so the next block reads them without decoding."""
         changes: dict[bytes, bytes | None] = {}
-        memos, packb = self._decoded, msgpack.packb
-        limit = memos.limit
+        memos, limit = self._decoded, self._decoded.limit
+        pack = msgpack.Packer(use_bin_type=True).pack  # packb's bytes; one packer per block
         for key, record in records:
             if record is None:
                 changes[key] = None
                 continue
-            raw: bytes = packb(to_wire(record), use_bin_type=True)
+            raw: bytes = pack(to_wire(record))
             changes[key] = raw
             memo = memos.get(key[0])
             if memo is None:

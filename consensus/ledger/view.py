@@ -40,7 +40,6 @@ from consensus.ledger.state import (
     BALANCE_PREFIX,
     CONFIG_KEY,
     GOVERNANCE_KEY,
-    IDEMPOTENCY_PREFIX,
     INSTRUMENT_PREFIX,
     NONCE_PREFIX,
     PARTICIPANT_INDEX_KEY,
@@ -201,7 +200,10 @@ class BlockView:
         self.write(nonce_key(submitter), nonce)
 
     def is_idempotency_key_used(self, submitter: str, key: str) -> bool:
-        state_key = IDEMPOTENCY_PREFIX + submitter.encode() + SEPARATOR + key.encode()
+        return self.is_idempotency_key_used_at(idempotency_key(submitter, key))
+
+    def is_idempotency_key_used_at(self, state_key: bytes) -> bool:
+        """``is_idempotency_key_used`` by its ``state.idempotency_key`` (a tx asks twice)."""
         used = self._records.get(state_key, _MISSING)
         if used is _MISSING:
             used = self.read(state_key)

@@ -36,6 +36,8 @@ from node.storage.base import (
 from node.storage.install import SnapshotInstall, install_snapshot
 from node.storage.options import LevelDBOptions
 
+_PREFIX_STATE = keys.PREFIX_STATE
+
 
 class LevelDBStore:
     """A block store in the LevelDB directory ``path`` (created when ``create`` is true),
@@ -78,7 +80,12 @@ class LevelDBStore:
         with self._write_lock:
             db = self._check_open()
             base.validate_block_write(write, self._latest_height)
-            tx_writes = base.compute_tx_index_writes(write, self._is_tx_indexed)
+            db_get = db.get  # one lookup per tx of the block: no wrapper per call
+
+            def is_indexed(tx_hash: bytes) -> bool:
+                return db_get(keys.PREFIX_TX + tx_hash) is not None
+
+            tx_writes = _call(lambda: base.compute_tx_index_writes(write, is_indexed), "reading")
             batch = db.write_batch(sync=True)
             height = write.height
             batch.put(keys.block_key(height), write.block)
@@ -224,9 +231,6 @@ class LevelDBStore:
         value: bytes | None = _call(lambda: db.get(key), "reading")
         return value
 
-    def _is_tx_indexed(self, tx_hash: bytes) -> bool:
-        return self._get(keys.tx_key(tx_hash)) is not None
-
     def _check_open(self) -> Any:
         db = self._db
         if db is None:
@@ -266,14 +270,15 @@ class LevelDBStore:
 class LevelDBStateSnapshot:
     """Ledger keys read from one LevelDB snapshot of the state column (thread-safe reads)."""
 
-    __slots__ = ("_snapshot",)
+    __slots__ = ("_get", "_snapshot")
 
     def __init__(self, snapshot: Any) -> None:
         self._snapshot = snapshot
+        self._get = snapshot.get  # bound once: a block's first reads of its keys all come here
 
     def get(self, key: bytes) -> bytes | None:
         try:
-            value: bytes | None = self._snapshot.get(keys.PREFIX_STATE + key)
+            value: bytes | None = self._get(_PREFIX_STATE + key)
         except RuntimeError as exc:  # the store was closed under us
             raise StoreClosedError(f"reading state: {_describe(exc)}") from exc
         return value

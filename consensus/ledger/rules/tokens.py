@@ -209,9 +209,12 @@ def apply_cross_bank(
     validate_eligible(source, ctx.time_ms)
     validate_eligible(target, ctx.time_ms)
     asset_id, payee_id = asset.spec.instrument_id, payee_token.spec.instrument_id
-    source_old = view.get_balance(source.account_id, asset_id)
-    target_old = view.get_balance(target.account_id, asset_id)
-    payee_old = view.get_balance(payee.account_id, payee_id)
+    source_at = balance_key(source.account_id, asset_id)  # each key built once: read, then put
+    target_at = balance_key(target.account_id, asset_id)
+    payee_at = balance_key(payee.account_id, payee_id)
+    source_old = view.get_balance_at(source_at)
+    target_old = view.get_balance_at(target_at)
+    payee_old = view.get_balance_at(payee_at)
     if amount > source_old.free:
         raise InvalidTransaction(
             Code.INSUFFICIENT_SETTLEMENT_BALANCE, f"{payer.bank} holds too little {asset_id}"
@@ -222,10 +225,10 @@ def apply_cross_bank(
     minted = with_supply(payee_token, minted=amount)
     view.put_balance(payer.account_id, spec.instrument_id, payer_old, payer_new)
     view.put_instrument(burned)
-    view.put_balance(source.account_id, asset_id, source_old, source_new)
-    view.put_balance(target.account_id, asset_id, target_old, target_new)
+    view.put_balance_at(source_at, source.account_id, source_old, source_new)
+    view.put_balance_at(target_at, target.account_id, target_old, target_new)
     view.put_instrument(minted)
-    view.put_balance(payee.account_id, payee_id, payee_old, payee_new)
+    view.put_balance_at(payee_at, payee.account_id, payee_old, payee_new)
     return (
         Transferred(payer.account_id, payee.account_id, spec.instrument_id, payee_id, amount, True),
         InterbankSettled(asset_id, payer.bank, payee.bank, amount),

@@ -3,6 +3,8 @@ mutated bytes raise only CodecError (and become a MALFORMED receipt inside a blo
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +13,13 @@ from consensus import codec
 from consensus.codec import CodecError
 from consensus.ledger import Code, decode_tx, encode_receipts, execute_block
 from consensus.ledger.codes import TX_BYTES_MAX
-from consensus.ledger.events import Receipt, decode_receipts, event_from_wire, event_to_wire
+from consensus.ledger.events import (
+    Receipt,
+    decode_receipts,
+    encode_each,
+    event_from_wire,
+    event_to_wire,
+)
 from consensus.ledger.txs import SignedTx, Transfer, TxType, UnsignedTx, verify_tx_signatures
 from consensus.types import Signature
 
@@ -53,6 +61,13 @@ def test_receipt_round_trips(receipt: Receipt) -> None:
     assert Receipt.decode(raw) == receipt
     assert Receipt.decode(raw).encode() == raw
     assert decode_receipts(encode_receipts([receipt, receipt])) == (receipt, receipt)
+    # the packer's shortcut gives the canonical codec's bytes, field by field in declared order
+    assert raw == codec.encode([int(receipt.code), receipt.log, [
+        [int(event.TAG), *(getattr(event, f.name) for f in dataclasses.fields(event))]
+        for event in receipt.events
+    ]])  # fmt: skip
+    assert encode_receipts([receipt, receipt]) == codec.encode([receipt.to_wire()] * 2)
+    assert encode_each([receipt, receipt]) == [raw, raw]
 
 
 @given(S.events)
