@@ -282,10 +282,9 @@ class Mempool:
         # Each arrival slot of a sender takes that sender's lowest remaining nonce: arrival order
         # across senders, nonce order within one. A sender whose next tx does not fit (or, with
         # next_nonce, is not the expected one) is skipped from then on: its later nonces would
-        # be out of order without it.
-        queues = {
-            sender: sorted(nonces.items(), reverse=True) for sender, nonces in self._nonces.items()
-        }
+        # be out of order without it. A sender's queue is sorted when its first slot comes up:
+        # a block reaped from a large pool reaches only some of its senders.
+        queues: dict[str, list[tuple[int, Hash32]]] = {}
         expected: dict[str, int] = {}
         blocked: set[str] = set()
         count = total = 0
@@ -295,7 +294,10 @@ class Mempool:
             sender = entry.sender
             if sender in blocked:
                 continue
-            nonce, tx_hash = queues[sender].pop()
+            queue = queues.get(sender)
+            if queue is None:
+                queue = queues[sender] = sorted(self._nonces[sender].items(), reverse=True)
+            nonce, tx_hash = queue.pop()
             picked = self._pool[tx_hash]
             if next_nonce is not None:
                 wanted = expected.get(sender)
