@@ -112,42 +112,50 @@ class Mempool:
     def add(self, raw: bytes) -> AddOutcome:
         """Check and keep ``raw``. Raises MempoolFull when it does not fit right now."""
         tx_hash = sha256(raw)
-        if len(raw) > self.max_tx_bytes:
-            reason = f"transaction of {len(raw)} bytes exceeds {self.max_tx_bytes}"
+        size = len(raw)
+        if size > self.max_tx_bytes:
+            reason = f"transaction of {size} bytes exceeds {self.max_tx_bytes}"
             return self._reject(Rejected(tx_hash, CODE_MALFORMED, reason), None)
         if tx_hash in self._pool or tx_hash in self._committed:
             self._counts["already_known"] += 1
             return AlreadyKnown(tx_hash, is_committed=tx_hash in self._committed)
         try:
-            self._validate_room(tx_hash, len(raw))
+            if not self._has_room(size):  # else _validate_room would find room: skip its call
+                self._validate_room(tx_hash, size)
             result = self._check(raw)
         except MempoolFull:
             if not claims_a_gap(raw, lambda sender: self._nonces.get(sender, {})):
                 raise
             result = self._check(raw)  # full: only a tx that fills its own nonce gap gets in
-            fits = result.is_accepted and self._make_room_below(
-                result.sender, result.nonce, len(raw)
-            )
+            fits = result.is_accepted and self._make_room_below(result.sender, result.nonce, size)
             if not fits:
                 raise
-        if not result.is_accepted:
+        if result.code != CODE_OK:
             return self._reject(Rejected(tx_hash, result.code, result.log), result.signature_ok)
-        pending = self._nonces.get(result.sender, {})
-        if result.nonce in pending:
-            reason = f"nonce {result.nonce} of {result.sender} is already pending"
+        sender, nonce = result.sender, result.nonce
+        pending = self._nonces.get(sender)
+        if pending is not None and nonce in pending:
+            reason = f"nonce {nonce} of {sender} is already pending"
             return self._reject(Rejected(tx_hash, CODE_BAD_NONCE, reason), result.signature_ok)
-        limit = self._make_submitter_room(result.sender, result.nonce, len(raw))
-        if limit is not None:
-            self._counts["submitter_limited"] += 1
-            rejected = Rejected(tx_hash, AdmissionCode.SUBMITTER_LIMIT, limit)
-            return self._reject(rejected, result.signature_ok)
-        entry = _Entry(
-            raw, result.sender, result.nonce, result.signature_ok, self._now_s(), result.valid_until
-        )
+        if not self._is_within_share(pending, sender, size):
+            limit = self._make_submitter_room(sender, nonce, size)
+            if limit is not None:
+                self._counts["submitter_limited"] += 1
+                rejected = Rejected(tx_hash, AdmissionCode.SUBMITTER_LIMIT, limit)
+                return self._reject(rejected, result.signature_ok)
+        entry = _Entry(raw, sender, nonce, result.signature_ok, self._now_s(), result.valid_until)
         self._insert(tx_hash, entry)
         self._rejections.pop(tx_hash, None)
         self._counts["accepted"] += 1
         return Accepted(tx_hash)
+
+    def _is_within_share(self, pending: dict[int, Hash32] | None, sender: str, size: int) -> bool:
+        """Whether ``sender`` (with ``pending`` txs waiting) may add ``size`` bytes as things
+        stand: the common case, where :meth:`_make_submitter_room` has nothing to do."""
+        if pending is None:  # nothing waiting (and so no bytes held)
+            return size <= self.submitter_bytes_max  # submitter_txs_max is at least 1
+        held = self._sender_bytes[sender]
+        return len(pending) < self.submitter_txs_max and held + size <= self.submitter_bytes_max
 
     def _make_submitter_room(self, sender: str, nonce: int, size: int) -> str | None:
         """Why ``sender`` may not add a tx of ``size`` bytes now (None if it may). A submitter
@@ -215,12 +223,18 @@ class Mempool:
         return rejected
 
     def _insert(self, tx_hash: Hash32, entry: _Entry) -> None:
+        sender, size, valid_until = entry.sender, len(entry.raw), entry.valid_until
         self._pool[tx_hash] = entry
-        self._nonces.setdefault(entry.sender, {})[entry.nonce] = tx_hash
-        self._sender_bytes[entry.sender] = self._sender_bytes.get(entry.sender, 0) + len(entry.raw)
-        self._bytes += len(entry.raw)
-        if entry.valid_until is not None:
-            self._expiry.add(tx_hash, entry.valid_until)
+        nonces = self._nonces.get(sender)
+        if nonces is None:
+            self._nonces[sender] = {entry.nonce: tx_hash}
+            self._sender_bytes[sender] = size
+        else:
+            nonces[entry.nonce] = tx_hash
+            self._sender_bytes[sender] += size
+        self._bytes += size
+        if valid_until is not None:
+            self._expiry.add(tx_hash, valid_until)
             if self._expiry.is_mostly_stale(len(self._pool)):
                 live = self._pool.items()
                 self._expiry.rebuild((h, e.valid_until) for h, e in live if e.valid_until)
@@ -268,10 +282,9 @@ class Mempool:
         # Each arrival slot of a sender takes that sender's lowest remaining nonce: arrival order
         # across senders, nonce order within one. A sender whose next tx does not fit (or, with
         # next_nonce, is not the expected one) is skipped from then on: its later nonces would
-        # be out of order without it.
-        queues = {
-            sender: sorted(nonces.items(), reverse=True) for sender, nonces in self._nonces.items()
-        }
+        # be out of order without it. A sender's queue is sorted when its first slot comes up:
+        # a block reaped from a large pool reaches only some of its senders.
+        queues: dict[str, list[tuple[int, Hash32]]] = {}
         expected: dict[str, int] = {}
         blocked: set[str] = set()
         count = total = 0
@@ -281,7 +294,10 @@ class Mempool:
             sender = entry.sender
             if sender in blocked:
                 continue
-            nonce, tx_hash = queues[sender].pop()
+            queue = queues.get(sender)
+            if queue is None:
+                queue = queues[sender] = sorted(self._nonces[sender].items(), reverse=True)
+            nonce, tx_hash = queue.pop()
             picked = self._pool[tx_hash]
             if next_nonce is not None:
                 wanted = expected.get(sender)

@@ -259,15 +259,7 @@ class NodeServices:
                 extra=fields("tx_refused", tx_hash=exc.tx_hash, reason=exc.reason),
             )
             raise
-        if isinstance(outcome, Rejected):
-            log.info(
-                "tx %s refused: code %d: %s",
-                outcome.tx_hash.hex(),
-                outcome.code,
-                outcome.log,
-                extra=fields("tx_refused", tx_hash=outcome.tx_hash, code=outcome.code),
-            )
-        if isinstance(outcome, Accepted):
+        if isinstance(outcome, Accepted):  # the common case first
             if self.journal is not None:
                 try:
                     self.journal.append(outcome.tx_hash, raw)
@@ -276,6 +268,14 @@ class NodeServices:
                     raise
             self.gossip.queue(raw)
             self.on_txs_added()
+        elif isinstance(outcome, Rejected):
+            log.info(
+                "tx %s refused: code %d: %s",
+                outcome.tx_hash.hex(),
+                outcome.code,
+                outcome.log,
+                extra=fields("tx_refused", tx_hash=outcome.tx_hash, code=outcome.code),
+            )
         return outcome
 
     async def sync_acknowledged(self) -> None:

@@ -7,6 +7,7 @@ decides whether the valid signers are enough, against the current state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from consensus.ledger.codes import Code, InvalidTransaction
 from consensus.ledger.records import (
@@ -39,7 +40,16 @@ def is_signed_by(
     return len(signers.intersection(keys)) >= threshold
 
 
-def find_submitter(view: BlockView, submitter: str) -> Participant | Account:
+class SubmitterRecords(Protocol):
+    """Where a submitter's record is read: a block's view, or (admission, which writes
+    nothing) the state itself (``consensus.ledger.admission.StateRecords``)."""
+
+    def get_account(self, account_id: str) -> Account | None: ...
+
+    def get_participant(self, participant_id: str) -> Participant | None: ...
+
+
+def find_submitter(view: SubmitterRecords, submitter: str) -> Participant | Account:
     """The submitting participant or account as the state holds it (any status)."""
     record: Participant | Account | None
     if is_account_id(submitter):
@@ -54,7 +64,7 @@ def find_submitter(view: BlockView, submitter: str) -> Participant | Account:
 
 
 def authenticate(
-    view: BlockView, tx: UnsignedTx, signers: frozenset[PublicKey]
+    view: SubmitterRecords, tx: UnsignedTx, signers: frozenset[PublicKey]
 ) -> Participant | Account:
     """The submitter, if it exists and enough of its registered keys signed (signatures are
     already known to verify). Only an authenticated tx can consume its submitter's nonce."""

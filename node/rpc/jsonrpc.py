@@ -97,6 +97,11 @@ class Method:
     handler: Handler
     params: tuple[Param, ...] = ()
     websocket_only: bool = False
+    names: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The params' names (the set every call's params are checked against, built once)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(param.name for param in self.params))
 
 
 BatchPreparer = Callable[[Sequence[JsonValue]], AbstractAsyncContextManager[None]]
@@ -135,9 +140,8 @@ def bind_params(method: Method, raw: JsonValue) -> dict[str, Any]:
         raw = {param.name: value for param, value in zip(method.params, raw, strict=False)}
     if not isinstance(raw, dict):
         raise invalid_params("params must be an object or an array")
-    known = {param.name for param in method.params}
-    unknown = sorted(set(raw) - known)
-    if unknown:
+    if not method.names.issuperset(raw):
+        unknown = sorted(set(raw) - method.names)
         raise invalid_params(f"unknown params: {', '.join(map(str, unknown))}")
     return {param.name: _read_param(param, raw.get(param.name)) for param in method.params}
 
@@ -222,8 +226,13 @@ Encoder = Callable[[JsonValue, bool], Awaitable[bytes]]
 """Encodes one answer to JSON bytes; the flag says the call was heavy (encode it off the loop)."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(value, separators=(",", ":"))`` without building an encoder per answer (dumps
+does, for any non-default argument). Holds only settings: safe to share across threads."""
+
+
 def dumps(value: JsonValue) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return _COMPACT.encode(value).encode()
 
 
 async def _encode_inline(value: JsonValue, heavy: bool) -> bytes:
