@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ import pytest
 from consensus.crypto import sha256
 from node.chain import Chain
 from node.config import RpcSection
+from node.loop_slices import SLICE_S
 from node.rpc import jsonrpc
 from node.rpc.comet.index import EventIndex
 from node.rpc.comet.txs import TxRoutes
@@ -121,9 +123,12 @@ def _fail(exc: BaseException) -> None:
     raise AssertionError(f"internal error: {exc!r}")
 
 
-def _counting_registry(limits: CostLimits, ran: list[int]) -> Registry:
+def _counting_registry(limits: CostLimits, ran: list[int], busy_s: float = 0.0) -> Registry:
     async def big(n: int | None) -> str:
         ran.append(n or 0)
+        deadline = time.monotonic() + busy_s
+        while time.monotonic() < deadline:  # work that holds the loop, as a heavy call would
+            pass
         return "x" * 1000
 
     registry = Registry(limits=limits)
@@ -148,8 +153,10 @@ def test_a_batch_stops_running_calls_at_the_response_cap() -> None:
 
 
 def test_a_batch_lets_the_loop_run_between_its_calls() -> None:
+    """Calls that each take longer than a slice (``node.loop_slices``) are each followed by a
+    turn of the loop; cheap calls share a slice (a yield would cost more than they do)."""
     ran: list[int] = []
-    registry = _counting_registry(CostLimits(), ran)
+    registry = _counting_registry(CostLimits(), ran, busy_s=2 * SLICE_S)
     batch = json.dumps([_call("big", {"n": i}, i) for i in range(10)]).encode()
     ticks_seen: list[int] = []
 
