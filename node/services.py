@@ -29,6 +29,7 @@ from node.disk_space import DiskSpaceGuard, StorageUnavailable
 from node.errors import NodeError
 from node.gossip import TX_BATCH_MAX, TxBatch, encode_gossip, split_tx_batches
 from node.home import ChainGenesis
+from node.log_budget import LogBudget
 from node.logs import fields
 from node.mempool import Accepted, AddOutcome, Mempool, MempoolFull, Rejected
 from node.mempool_journal import MempoolJournal
@@ -239,6 +240,8 @@ class NodeServices:
     """Refuses client transactions once the mempool holds backlog_ms of commits (None: no check)."""
     verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(1))
     """Checks a batch's signatures on worker threads before it is admitted (node.verify_pool)."""
+    refusal_log: LogBudget = field(default_factory=LogBudget)
+    """How many refused submissions get a log line of their own (node.log_budget)."""
 
     def submit_tx(self, raw: bytes) -> AddOutcome:
         """Admit one transaction; raises MempoolFull when the node cannot take more now (its
@@ -252,12 +255,13 @@ class NodeServices:
         try:
             outcome = self.mempool.add(raw)
         except MempoolFull as exc:
-            log.warning(
-                "tx %s refused: %s",
-                exc.tx_hash.hex(),
-                exc,
-                extra=fields("tx_refused", tx_hash=exc.tx_hash, reason=exc.reason),
-            )
+            if self._may_log_refusal():
+                log.warning(
+                    "tx %s refused: %s",
+                    exc.tx_hash.hex(),
+                    exc,
+                    extra=fields("tx_refused", tx_hash=exc.tx_hash, reason=exc.reason),
+                )
             raise
         if isinstance(outcome, Accepted):  # the common case first
             if self.journal is not None:
@@ -268,7 +272,7 @@ class NodeServices:
                     raise
             self.gossip.queue(raw)
             self.on_txs_added()
-        elif isinstance(outcome, Rejected):
+        elif isinstance(outcome, Rejected) and self._may_log_refusal():
             log.info(
                 "tx %s refused: code %d: %s",
                 outcome.tx_hash.hex(),
@@ -277,6 +281,22 @@ class NodeServices:
                 extra=fields("tx_refused", tx_hash=outcome.tx_hash, code=outcome.code),
             )
         return outcome
+
+    def _may_log_refusal(self) -> bool:
+        """Whether this refusal gets its own line (``node.log_budget``: a flood of junk must
+        not become a flood of log lines); first says how many did not, if any."""
+        if not self.refusal_log.allow():
+            return False
+        unlogged = self.refusal_log.take_unlogged()
+        if unlogged:
+            log.info(
+                "%d refused transactions were not logged (at most %d at once, %g a second)",
+                unlogged,
+                self.refusal_log.burst,
+                self.refusal_log.rate_per_s,
+                extra=fields("tx_refusals_unlogged"),
+            )
+        return True
 
     async def sync_acknowledged(self) -> None:
         """Return once every transaction admitted so far is on disk (one group fdatasync)."""
