@@ -66,12 +66,14 @@ before the shared encoding grew by 726 MiB). The honest growth is +123-127 MiB o
 under load, with and without this release's changes (it was just under the old 120 MiB bound
 when the machine was quiet), so the bound leaves room for that and none for per-reader copies."""
 BIG_BLOCK_TXS_MIN = BLOCK_TXS_MAX * 9 // 10
-FAST_PENDING_PEAK_BLOCK_SHARE = 0.5
+FAST_PENDING_PEAK_BLOCK_SHARE = 0.9
 """The one reader's pending bytes must stay under this share of a block's Tx events. A
-publisher that queued a whole block before its writer ran would reach the whole block; with
-publishing yielding, the peak is how far the reader lags the publisher, which depends on how
-the two processes are scheduled (39 KB on a quiet machine, 1.4-1.9 MB of a ~5 MB block seen
-under load): an absolute bound of 1 MiB failed CI for no fault of the node's."""
+publisher that queued a whole block before its writer ran would reach the whole block (100 %
+and more); with publishing yielding, the peak is how far the reader (in the pytest process)
+lags the publisher, which depends on how the two processes are scheduled: 39 KB on a quiet
+machine and with three busy loops beside it, 1.4-1.9 MB of a ~5 MB block seen under CI load,
+once 3.96 MB of 6.1 MB (65 %, a 17-minute CI run on a slow day). Absolute bounds of 1 MiB and
+then half a block failed CI for no fault of the node's; 90 % still fails a whole block."""
 SCENARIO_DEADLINE_S = 300.0
 SETTLE_DEADLINE_S = 60.0
 BLOCKS_AFTER = 3
