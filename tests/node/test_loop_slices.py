@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from consensus.ledger.txs import Transfer
 from node.gossip import TxBatch, encode_gossip
 from node.loop_slices import LoopSlice
 from tests.consensus.ledger.world import TxFactory
+from tests.node.loop_turns import count_loop_turns
 from tests.node.test_verify_pool import PAYEE, SUBMITTERS, pool_of, serving_nodes
 
 NONCES = 200  # per submitter: within the nonce window (256)
@@ -24,28 +24,6 @@ def build_batch(factory: TxFactory) -> list[bytes]:
         for n in range(1, NONCES + 1)
         for s in SUBMITTERS
     ]
-
-
-async def count_loop_turns(work: Callable[[], Awaitable[object]]) -> int:
-    """How many turns another task got on the loop while ``work`` ran."""
-    turns = 0
-    done = False
-
-    async def ticker() -> None:
-        nonlocal turns
-        while not done:
-            turns += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    start = turns
-    try:
-        await work()
-    finally:
-        done = True
-        await task
-    return turns - start
 
 
 def test_a_gossip_batch_lets_the_loop_run(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from node.rpc.guard import compute_allowed_hosts, get_host_name, is_host_allowed
 from node.rpc.jsonrpc import Method, Param, Registry
 from node.rpc.reads import CostLimits, ReadPool, ReadsBusy, RequestBudget, budget_scope
 from node.services import NodeServices
+from tests.node.loop_turns import count_loop_turns
 from tests.node.test_comet_shapes_index import _chain, _commit, _transfer
 
 ROWS = 40
@@ -158,29 +159,9 @@ def test_a_batch_lets_the_loop_run_between_its_calls() -> None:
     ran: list[int] = []
     registry = _counting_registry(CostLimits(), ran, busy_s=2 * SLICE_S)
     batch = json.dumps([_call("big", {"n": i}, i) for i in range(10)]).encode()
-    ticks_seen: list[int] = []
-
-    async def main() -> None:
-        ticks = 0
-        done = False
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not done:
-                ticks += 1
-                await asyncio.sleep(0)
-
-        task = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        start = ticks
-        await jsonrpc.answer_body_bytes(registry, batch, _fail)
-        ticks_seen.append(ticks - start)
-        done = True
-        await task
-
-    asyncio.run(main())
+    turns = asyncio.run(count_loop_turns(lambda: jsonrpc.answer_body_bytes(registry, batch, _fail)))
     assert ran == list(range(10))
-    assert ticks_seen[0] >= 9
+    assert turns >= 9
 
 
 def test_a_full_read_queue_refuses_new_reads() -> None:
