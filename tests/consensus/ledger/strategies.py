@@ -381,3 +381,26 @@ receipts = st.builds(
     st.text(max_size=60),
     st.lists(events, max_size=4).map(tuple),
 )
+
+
+MUTATIONS = ("flip", "insert", "delete", "truncate", "set")
+
+
+def mutate_bytes(raw: bytes, data: st.DataObject, ops: tuple[str, ...] = MUTATIONS) -> bytes:
+    """``raw`` after one to three drawn edits: a bit flipped, a byte inserted, deleted or set,
+    or the tail cut off (an edit that does not apply to empty bytes cuts instead)."""
+    edited = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(ops))
+        index = data.draw(st.integers(0, max(0, len(edited) - 1)))
+        if op == "flip" and edited:
+            edited[index] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "insert":
+            edited.insert(index, data.draw(st.integers(0, 255)))
+        elif op == "delete" and edited:
+            del edited[index]
+        elif op == "set" and edited:
+            edited[index] = data.draw(st.integers(0, 255))
+        else:
+            del edited[index:]
+    return bytes(edited)

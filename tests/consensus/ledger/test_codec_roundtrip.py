@@ -89,19 +89,7 @@ def test_random_bytes_raise_only_codec_error(data: bytes) -> None:
 def test_mutated_tx_bytes_raise_codec_error_or_decode_canonically(
     tx: SignedTx, data: st.DataObject
 ) -> None:
-    raw = bytearray(tx.encode())
-    for _ in range(data.draw(st.integers(1, 3))):
-        op = data.draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        index = data.draw(st.integers(0, max(0, len(raw) - 1)))
-        if op == "flip" and raw:
-            raw[index] ^= 1 << data.draw(st.integers(0, 7))
-        elif op == "insert":
-            raw.insert(index, data.draw(st.integers(0, 255)))
-        elif op == "delete" and raw:
-            del raw[index]
-        else:
-            del raw[index:]
-    mutated = bytes(raw)
+    mutated = S.mutate_bytes(tx.encode(), data, ("flip", "insert", "delete", "truncate"))
     try:
         decoded = decode_tx(mutated)
     except CodecError:
