@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -95,33 +95,28 @@ class StateCache:
         """Keep what a reader of ``version`` read from its snapshot, if that is still current."""
         with self._lock:
             if self.version == version:
-                self._put(key, value)
+                self._put_all(((key, value),))
                 self._evict()
 
     def advance(self, version: int, changes: Mapping[bytes, bytes | None]) -> None:
         """The cache of ``version``, whose writes over the current one are ``changes``."""
         with self._lock:
             self.version = _INVALID
-            entries, size = self.entries, self.size
-            for key, value in changes.items():  # _put inlined: a block writes thousands of keys
-                added = 0 if value is None else len(value)
-                old = entries.pop(key, _MISSING)
-                if old is _MISSING:
-                    size += len(key) + ENTRY_OVERHEAD_BYTES + added
-                else:  # the key's own bytes and overhead were counted already
-                    size += added - (0 if old is None else len(old))
-                entries[key] = value  # (re)inserted last: the newest
-            self.size = size
+            self._put_all(changes.items())
             self._evict()
             self.version = version
 
-    def _put(self, key: bytes, value: bytes | None) -> None:
-        entries = self.entries
-        old = entries.pop(key, _MISSING)
-        if old is not _MISSING:
-            self.size -= entry_bytes(key, old)
-        entries[key] = value  # (re)inserted last: the newest
-        self.size += entry_bytes(key, value)
+    def _put_all(self, items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Keep each (key, value), (re)inserted last: the newest. One loop with the size held in
+        a local, for a block's thousands of writes."""
+        entries, size = self.entries, self.size
+        for key, value in items:
+            old = entries.pop(key, _MISSING)
+            if old is not _MISSING:
+                size -= entry_bytes(key, old)
+            entries[key] = value
+            size += entry_bytes(key, value)
+        self.size = size
 
     def _evict(self) -> None:
         """Drop the oldest records until 7/8 of the bound is used (in batches: amortised)."""
